@@ -1,0 +1,69 @@
+//! The command line, as clap types only. [`Cli::into_command`] turns it into the validated
+//! [`crate::Command`] that the rest of `lab` uses; nothing below this module imports clap.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Run and grade the hands-on labs of the Kubernetes supply-chain-security course.
+///
+/// Exit codes: 0 ok, 1 the learner's work fell short, 2 bad content or usage,
+/// 3 cluster or registry unreachable, 4 verification failed, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "lab", version, propagate_version = true)]
+pub struct Cli {
+    /// Use the course in DIR (a working copy) instead of the one built into `lab`.
+    #[arg(long, global = true, value_name = "DIR", env = "LAB_COURSE")]
+    pub course: Option<PathBuf>,
+    /// When to color output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Check course content: YAML, schema, references, quizzes and Kyverno pitfalls.
+    ///
+    /// Collects every problem before exiting. Exit 0 when there are no errors (warnings are
+    /// allowed), 2 when there are.
+    Validate {
+        /// A course root, a chapter folder, or a single lab, quiz or policy file [default: the
+        /// course given by --course, else the current directory].
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// List the chapters with their titles and aliases.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Output formats of `lab validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Source snippets for people.
+    Human,
+    /// One JSON document (versioned by `schema_version`).
+    Json,
+    /// GitHub Actions annotations for pull requests.
+    Github,
+}
+
+/// When to color output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Color when writing to a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always color.
+    Always,
+    /// Never color.
+    Never,
+}

@@ -1,0 +1,65 @@
+//! `lab validate [PATH...]`: validates course content and reports every problem.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::emit;
+use crate::cli::Format;
+use crate::content::files::{self, CourseFiles, Selection};
+use crate::content::render::{self, ValidationReport};
+use crate::content::validate::validate;
+use crate::content::{ContentError, Diagnostic};
+use crate::{LabError, exit_code};
+
+/// Validates each path and prints one combined report.
+pub fn run(
+    paths: &[PathBuf],
+    format: Format,
+    color: bool,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
+    let mut courses = Vec::new();
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut files_checked = 0;
+    for path in paths {
+        let (files, selection) = open(path)?;
+        let report = validate(&files, &selection);
+        files_checked += report.files_checked;
+        diagnostics.extend(report.diagnostics.into_iter().map(|mut d| {
+            d.file = format!("{}{}", files.display_root, d.file);
+            d
+        }));
+        courses.push(files);
+    }
+    let report = ValidationReport::new(diagnostics, files_checked, String::new());
+    let source_of = |shown: &str| {
+        courses.iter().find_map(|c| {
+            shown
+                .strip_prefix(c.display_root.as_str())
+                .and_then(|rel| c.text(rel))
+        })
+    };
+    let text = match format {
+        Format::Human => render::human(&report, source_of, color),
+        Format::Json => render::json(&report),
+        Format::Github => render::github(&report),
+    };
+    emit(out, &text)?;
+    Ok(if report.errors > 0 {
+        exit_code::BAD_CONTENT_OR_USAGE
+    } else {
+        exit_code::SUCCESS
+    })
+}
+
+/// Reads the course around `path`; a lone file outside any course is validated on its own.
+fn open(path: &Path) -> Result<(CourseFiles, Selection), ContentError> {
+    match files::locate(path) {
+        Ok((root, selection)) => Ok((CourseFiles::from_disk(&root)?, selection)),
+        Err(ContentError::NotACourse { .. }) if path.is_file() => {
+            let (files, name) = CourseFiles::single_file(path)?;
+            Ok((files, Selection::File(name)))
+        }
+        Err(e) => Err(e),
+    }
+}

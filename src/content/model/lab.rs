@@ -1,0 +1,376 @@
+//! A chapter's lab (`labs/<chapter>/lab.yaml`): what a learner needs, the steps they walk
+//! through, the checks that prove each step, and how the "Done When" criteria are scored.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{LabId, RelPath, Sp};
+
+/// One lab: the root of `labs/<chapter>/lab.yaml`.
+///
+/// Paths inside a lab file are relative to the folder of the lab file, as links in Markdown are.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    /// Version of this file format; only `1` exists.
+    pub schema_version: Sp<u32>,
+    /// The chapter id learners type, e.g. `ch14` in `lab start ch14`. Lowercase letters, digits and `-`.
+    pub id: Sp<LabId>,
+    /// Other names that also select this lab, e.g. `supply-chain`.
+    #[serde(default)]
+    pub aliases: Vec<Sp<LabId>>,
+    /// The chapter's title as learners see it.
+    pub title: String,
+    /// One paragraph on why the chapter exists: the rule it teaches.
+    pub summary: String,
+    /// The learning objectives; quiz questions name the objective they test.
+    pub objectives: Vec<Objective>,
+    /// The Kyverno release the lab installs and whose behaviour the policies are written for.
+    pub kyverno: KyvernoPin,
+    /// The local cluster and registry the lab provisions.
+    pub cluster: ClusterSpec,
+    /// Command-line tools the learner needs, with minimum versions.
+    pub tools: Vec<Tool>,
+    /// Values that fill `${name}` placeholders in policies, manifests and instructions.
+    pub variables: Vec<Variable>,
+    /// Kyverno policy files the lab applies (each may hold several YAML documents).
+    pub policies: Vec<PolicyRef>,
+    /// Kubernetes manifests applied when the lab starts: the state the incident hook begins from.
+    pub manifests: Vec<Sp<RelPath>>,
+    /// The chapter's quiz file.
+    pub quiz: Sp<RelPath>,
+    /// The runbook learners follow for a denial.
+    pub runbook: Sp<RelPath>,
+    /// The steps of the Safe Workflow, in the order the walkthrough presents them.
+    pub steps: Vec<Step>,
+    /// The chapter's "Done When" criteria, each earned by passing checks.
+    pub done_when: Vec<DoneWhen>,
+}
+
+/// A learning objective of the chapter.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Objective {
+    /// Short id that quiz questions refer to, e.g. `build-once`.
+    pub id: Sp<LabId>,
+    /// What the learner can do after the chapter.
+    pub text: String,
+}
+
+/// The pinned Kyverno release.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KyvernoPin {
+    /// Kyverno application version, e.g. `v1.19.0`.
+    pub version: Sp<String>,
+    /// The Helm chart version that ships it, e.g. `3.9.0`.
+    pub chart: String,
+    /// Helm values the lab sets on install, as `key=value` pairs for `--set`.
+    #[serde(default)]
+    pub helm_set: Vec<String>,
+}
+
+/// The kind cluster and the registry beside it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// The kind `Cluster` configuration file.
+    pub kind_config: Sp<RelPath>,
+    /// The registry container the lab runs next to the cluster.
+    pub registry: RegistrySpec,
+}
+
+/// A local OCI registry, reachable from the learner's machine and from inside the cluster.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySpec {
+    /// Container name of the registry on the `kind` network, e.g. `kind-registry`.
+    pub name: String,
+    /// Port the registry listens on inside its container, e.g. `5000`.
+    pub port: u16,
+    /// Port published on the learner's loopback interface, e.g. `5001` (push to `localhost:5001`).
+    pub host_port: u16,
+    /// Registry hosts that every node gets a containerd `hosts.toml` for, e.g. `kind-registry:5000`.
+    /// Images in the cluster must use one of these hosts, because inside kind `localhost` is the
+    /// pod or node itself.
+    pub mirrors: Vec<Sp<String>>,
+}
+
+/// A command-line tool the lab needs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// The executable name, e.g. `cosign`.
+    pub name: String,
+    /// The lowest version that works, as semver without a leading `v`, e.g. `2.4.0`.
+    pub min_version: Sp<String>,
+    /// Why the lab needs it, shown when it is missing.
+    pub purpose: String,
+    /// Where to get it.
+    pub install: String,
+}
+
+/// A `${name}` placeholder value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    /// The placeholder name, used as `${name}`. Lowercase letters, digits and `_`.
+    pub name: Sp<String>,
+    /// What the value means, shown when the learner is asked for it.
+    pub description: String,
+    /// The value used when the learner gives none. Without a default the learner must give one.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// The only values allowed, if the variable is a choice.
+    #[serde(default)]
+    pub choices: Vec<String>,
+    /// When true, the value is the path of a file whose content is substituted (e.g. a public key).
+    #[serde(default)]
+    pub from_file: bool,
+}
+
+/// A policy file the lab applies, optionally only for one signing mode.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRef {
+    /// The policy file.
+    pub file: Sp<RelPath>,
+    /// Apply only when the variable `signing_mode` has this value (`key` or `keyless`).
+    #[serde(default)]
+    pub signing_mode: Option<Sp<String>>,
+}
+
+/// One step of the walkthrough.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Step id, unique in the lab, e.g. `pin-digest`.
+    pub id: Sp<LabId>,
+    /// A short imperative title.
+    pub title: String,
+    /// What to do and why, in Markdown. May use `${placeholders}`.
+    pub instructions: String,
+    /// Hints revealed one at a time when the learner asks.
+    #[serde(default)]
+    pub hints: Vec<String>,
+    /// Files of the lab this step works with; they must exist.
+    #[serde(default)]
+    pub files: Vec<Sp<RelPath>>,
+    /// A link into the runbook (`path#anchor`) that this step practises.
+    #[serde(default)]
+    pub runbook: Option<Sp<RelPath>>,
+    /// The checks that prove this step is done.
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+/// A check: one observable fact about the learner's work.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// Check id, unique in the lab; "Done When" criteria refer to it.
+    pub id: Sp<LabId>,
+    /// What passing means, in one line.
+    pub title: String,
+    /// What is checked and how.
+    pub check: Sp<CheckKind>,
+}
+
+/// The kinds of check. Exactly one key, naming the kind.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum CheckKind {
+    /// Every container of a workload references its image by digest (`@sha256:...`), not by tag.
+    DigestPinned(WorkloadRef),
+    /// The digest the pods actually run (their `imageID`) equals the digest that was signed.
+    RunningDigest(RunningDigest),
+    /// A cosign signature on the image verifies with the lab's signer.
+    Signature(ImageCheck),
+    /// An SBOM attestation on the image verifies and its predicate is a valid document.
+    SbomAttestation(SbomAttestation),
+    /// The named policy's rules have the expected failure action.
+    PolicyMode(PolicyMode),
+    /// A PolicyReport holds the expected result for a policy rule.
+    PolicyReport(PolicyReportCheck),
+    /// Admitting a manifest is denied by the named policy.
+    AdmissionDenied(AdmissionDenied),
+    /// The guardrail is still on: policies present, enforcing, and not bypassed.
+    GuardrailIntact(GuardrailIntact),
+    /// The learner saved an evidence file of the expected form.
+    EvidenceFile(EvidenceFile),
+    /// The chapter quiz was passed.
+    QuizPassed(QuizPassed),
+}
+
+/// A workload in the cluster.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadRef {
+    /// Resource kind, e.g. `Deployment`.
+    pub kind: String,
+    /// Namespace of the workload.
+    pub namespace: String,
+    /// Name of the workload.
+    pub name: String,
+}
+
+/// Which pods to read and which image they should run.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunningDigest {
+    /// Namespace of the pods.
+    pub namespace: String,
+    /// Label selector of the pods, e.g. `app=demo`.
+    pub selector: String,
+    /// The repository the pods must run from, without tag or digest.
+    pub repository: String,
+}
+
+/// An image to verify.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageCheck {
+    /// The image reference; a tag is resolved to its digest first.
+    pub image: String,
+}
+
+/// An SBOM attestation to verify.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SbomAttestation {
+    /// The image reference.
+    pub image: String,
+    /// The in-toto predicate type; cosign's `spdxjson` means `https://spdx.dev/Document`.
+    #[serde(default = "default_predicate_type")]
+    pub predicate_type: String,
+}
+
+fn default_predicate_type() -> String {
+    "https://spdx.dev/Document".to_owned()
+}
+
+/// The failure action policies must have.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyMode {
+    /// The policies' `metadata.name`s; every `verifyImages` entry of each must have `mode`.
+    pub policies: Vec<Sp<String>>,
+    /// `Audit` or `Enforce`.
+    pub mode: FailureMode,
+}
+
+/// Kyverno's failure actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum FailureMode {
+    /// Violations are reported and the resource is admitted.
+    Audit,
+    /// Violations block admission.
+    Enforce,
+}
+
+/// A PolicyReport result to find.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyReportCheck {
+    /// Namespace whose reports are read.
+    pub namespace: String,
+    /// The policy's `metadata.name`.
+    pub policy: Sp<String>,
+    /// The rule name; auto-generated rules are named `autogen-<rule>`.
+    pub rule: String,
+    /// The expected result: `pass`, `fail`, `warn`, `error` or `skip`.
+    pub result: ReportResult,
+}
+
+/// PolicyReport result values (wgpolicyk8s.io/v1alpha2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportResult {
+    /// The rule passed.
+    Pass,
+    /// The rule failed.
+    Fail,
+    /// The rule failed but is not scored.
+    Warn,
+    /// The rule could not be evaluated.
+    Error,
+    /// The rule did not apply.
+    Skip,
+}
+
+/// A manifest whose admission must be denied.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdmissionDenied {
+    /// The manifest submitted with a server-side dry run.
+    pub manifest: Sp<RelPath>,
+    /// The policy that must deny it.
+    pub policy: Sp<String>,
+    /// Text the denial message must contain, e.g. `no signatures found`.
+    pub message_contains: String,
+}
+
+/// Policies that must stay in force.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailIntact {
+    /// The policies' `metadata.name`s.
+    pub policies: Vec<Sp<String>>,
+    /// The namespace that must stay covered (no exclusion, no PolicyException).
+    pub namespace: String,
+}
+
+/// An evidence file the learner saves.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceFile {
+    /// Path of the file in the learner's work folder, e.g. `evidence/cosign-verify.json`.
+    pub path: String,
+    /// What the file holds, which decides how it is read.
+    pub format: EvidenceFormat,
+}
+
+/// Evidence formats `lab` can read.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceFormat {
+    /// The JSON that `cosign verify` prints.
+    CosignVerifyJson,
+    /// The output of `kubectl get pods -o jsonpath='{..imageID}'`.
+    PodImageIds,
+    /// A `kubectl` error that carries an admission denial.
+    AdmissionDenial,
+    /// Free Markdown text, e.g. the remediation note.
+    Markdown,
+}
+
+/// The quiz must be passed.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuizPassed {
+    /// Minimum score in percent; the quiz's own pass mark when absent.
+    #[serde(default)]
+    pub min_percent: Option<u8>,
+}
+
+/// A "Done When" criterion of the chapter.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoneWhen {
+    /// Criterion id, unique in the lab.
+    pub id: Sp<LabId>,
+    /// The criterion as the chapter states it.
+    pub text: String,
+    /// The checks that earn it, with their points.
+    pub checks: Vec<Scored>,
+}
+
+/// A check and the points it is worth.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scored {
+    /// The id of a check declared in a step.
+    pub check: Sp<LabId>,
+    /// Points earned when the check passes.
+    pub points: Sp<u32>,
+}

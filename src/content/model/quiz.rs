@@ -1,0 +1,131 @@
+//! A chapter quiz (`quizzes/<chapter>.yaml`) and its answer key (`quizzes/<chapter>.key.yaml`).
+//!
+//! The quiz that learners get carries no answers. Each question carries a *feedback digest*: a
+//! hash of its correct option ids, so that self-study can say "right" or "not yet" and show the
+//! explanation without the answer being readable in the file. The answer key, which only course
+//! authors and instructors hold, is what grading uses; `lab validate` checks that the two agree.
+//! The digest hides answers from casual reading only: with a handful of options anyone can try
+//! every combination, which is why grading never trusts it.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{LabId, Sp};
+
+/// A quiz: the root of `quizzes/<chapter>.yaml`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quiz {
+    /// Version of this file format; only `1` exists.
+    pub schema_version: Sp<u32>,
+    /// The id of the lab this quiz belongs to.
+    pub lab: Sp<LabId>,
+    /// Title shown above the questions.
+    pub title: String,
+    /// The lowest score, in percent, that passes.
+    pub pass_percent: Sp<u8>,
+    /// The questions, in order.
+    pub questions: Vec<Question>,
+}
+
+/// One question.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// Question id, unique in the quiz.
+    pub id: Sp<LabId>,
+    /// The id of the lab objective this question tests.
+    pub objective: Sp<LabId>,
+    /// `single` (exactly one correct option) or `multiple` (one or more).
+    pub choice: Choice,
+    /// The question text, in Markdown.
+    pub prompt: String,
+    /// The options, at least two.
+    pub options: Sp<Vec<QuizOption>>,
+    /// Why the right answer is right, shown after the learner answers.
+    pub explanation: String,
+    /// `sha256:<hex>` of the correct option ids (see [`feedback_digest`]).
+    pub feedback: Sp<String>,
+}
+
+/// How many options a learner picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Choice {
+    /// Exactly one option is correct.
+    Single,
+    /// One or more options are correct; all of them must be picked.
+    Multiple,
+}
+
+/// An answer option.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuizOption {
+    /// Option id, unique in the question, e.g. `a`.
+    pub id: Sp<LabId>,
+    /// The option text.
+    pub text: Sp<String>,
+}
+
+/// An answer key: the root of `quizzes/<chapter>.key.yaml`. Never embedded in the `lab` binary.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerKey {
+    /// Version of this file format; only `1` exists.
+    pub schema_version: Sp<u32>,
+    /// The id of the lab whose quiz this key answers.
+    pub lab: Sp<LabId>,
+    /// The correct option ids of each question.
+    pub answers: Vec<KeyedAnswer>,
+}
+
+/// The correct options of one question.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyedAnswer {
+    /// The question id.
+    pub question: Sp<LabId>,
+    /// The ids of the correct options.
+    pub correct: Sp<Vec<Sp<LabId>>>,
+}
+
+/// The feedback digest of a question: `sha256:` and the hex SHA-256 of
+/// `courselab-quiz-v1\0<lab>\0<question>\0<sorted option ids joined by ",">`.
+pub fn feedback_digest<'a>(
+    lab: &str,
+    question: &str,
+    correct: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let mut ids: Vec<&str> = correct.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut hasher = Sha256::new();
+    for part in ["courselab-quiz-v1", lab, question] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher.update(ids.join(",").as_bytes());
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_ignores_order_and_repeats_but_not_content() {
+        let a = feedback_digest("ch14", "q1", ["b", "a"]);
+        assert_eq!(a, feedback_digest("ch14", "q1", ["a", "b", "a"]));
+        assert_ne!(a, feedback_digest("ch14", "q1", ["a"]));
+        assert_ne!(a, feedback_digest("ch14", "q2", ["a", "b"]));
+        assert_ne!(a, feedback_digest("ch15", "q1", ["a", "b"]));
+        assert!(a.starts_with("sha256:") && a.len() == 7 + 64);
+    }
+}

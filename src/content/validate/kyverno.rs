@@ -1,0 +1,391 @@
+//! Kyverno pitfalls in `verifyImages` policies: what Kyverno v1.19 rejects outright, and what
+//! it accepts but then behaves differently from what a course author expects. Each rule names
+//! the Kyverno source file whose behaviour it mirrors.
+
+use std::collections::BTreeMap;
+
+use super::placeholders;
+use crate::content::diagnostic::Diagnostic;
+use crate::content::load::at;
+use crate::content::model::FailureMode;
+use crate::policy::model::{Attestor, KyvernoPolicy, PolicyKind, VerifyImage};
+use crate::policy::wildcard;
+use crate::supply::ImageRef;
+
+/// What the rules know about the lab that applies a policy.
+pub(super) struct LabContext {
+    /// The Kyverno release the lab pins.
+    pub kyverno_version: Option<semver::Version>,
+    /// The images the lab deploys, normalized.
+    pub images: Vec<ImageRef>,
+    /// Whether images come from a registry on the learner's machine (no Rekor entries exist).
+    pub local_registry: bool,
+    /// Variable defaults, to render `${placeholders}` in image patterns.
+    pub variables: BTreeMap<String, Option<String>>,
+}
+
+const VALIDATE_GO: &str = "kyverno pkg/validation/policy/validate.go";
+const SPEC_TYPES_GO: &str = "kyverno api/kyverno/v1/spec_types.go";
+const IMAGE_VERIFIER_GO: &str = "kyverno pkg/engine/internal/imageverifier.go";
+const VALIDATE_IMAGE_GO: &str = "kyverno pkg/engine/handlers/validation/validate_image.go";
+const IMAGE_INFOS_GO: &str = "kyverno pkg/utils/image/infos.go and ext/wildcard/match.go";
+const SCANNER_GO: &str = "kyverno pkg/controllers/report/utils/scanner.go";
+const POLICY_TYPES_DOC: &str =
+    "kyverno website docs/policy-types/overview.md (ClusterPolicy: deprecated v1.18)";
+
+/// A digest that stands for "some digest" when testing whether patterns match pinned images.
+const ANY_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+pub(super) fn check(
+    file: &str,
+    docs: &[KyvernoPolicy],
+    lab: Option<&LabContext>,
+    out: &mut Vec<Diagnostic>,
+) {
+    for policy in docs {
+        check_policy(file, policy, lab, out);
+    }
+}
+
+fn check_policy(
+    file: &str,
+    policy: &KyvernoPolicy,
+    lab: Option<&LabContext>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let name = policy.metadata.name.as_str();
+    if policy.api_version.as_str() != "kyverno.io/v1" {
+        out.push(
+            Diagnostic::error(
+                "kyverno/api-version",
+                file,
+                at(&policy.api_version),
+                format!("policy `{name}` uses `{}`", policy.api_version.value),
+            )
+            .help("ClusterPolicy and Policy are served as `kyverno.io/v1`; use that apiVersion"),
+        );
+    }
+    check_deprecated_kind(file, policy, lab, out);
+    if let Some(action) = &policy.spec.validation_failure_action {
+        out.push(
+            Diagnostic::warning(
+                "kyverno/deprecated-validation-failure-action",
+                file,
+                at(action),
+                format!("`spec.validationFailureAction` is deprecated since Kyverno 1.13 (policy `{name}`)"),
+            )
+            .help("remove it and set `failureAction: Audit` (or `Enforce`) on each `verifyImages` entry instead")
+            .reference(SPEC_TYPES_GO),
+        );
+    }
+    let verifies_images = policy
+        .spec
+        .rules
+        .iter()
+        .any(|r| !r.verify_images.is_empty());
+    if verifies_images && policy.spec.background.as_ref().is_none_or(|b| b.value) {
+        let position = policy
+            .spec
+            .background
+            .as_ref()
+            .map_or(at(&policy.metadata.name), at);
+        out.push(
+            Diagnostic::warning(
+                "kyverno/background-verify-images",
+                file,
+                position,
+                format!("policy `{name}` verifies images with `background: true` (the default)"),
+            )
+            .help("set `spec.background: false`: background scans re-verify every running image against the registry on a timer, and their report results are not the admission decisions learners study")
+            .reference(SCANNER_GO),
+        );
+    }
+    for rule in &policy.spec.rules {
+        for entry in &rule.verify_images {
+            check_entry(file, policy, rule.name.as_str(), entry, lab, out);
+        }
+    }
+}
+
+fn check_deprecated_kind(
+    file: &str,
+    policy: &KyvernoPolicy,
+    lab: Option<&LabContext>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let kind = match policy.kind.value {
+        PolicyKind::ClusterPolicy => "ClusterPolicy",
+        PolicyKind::Policy => "Policy",
+    };
+    let pinned = lab.and_then(|l| l.kyverno_version.as_ref());
+    let removed = pinned.is_some_and(|v| *v >= semver::Version::new(1, 20, 0));
+    let shown = pinned.map_or_else(
+        || "Kyverno".to_owned(),
+        |v| format!("the pinned Kyverno v{v}"),
+    );
+    let message = if removed {
+        format!("{kind} is planned for removal in Kyverno 1.20 and {shown} may no longer serve it")
+    } else {
+        format!(
+            "{kind} is deprecated since Kyverno 1.18 in favour of ImageValidatingPolicy; {shown} still serves it"
+        )
+    };
+    let help = if removed {
+        "rewrite the policy as an ImageValidatingPolicy (policies.kyverno.io/v1), or pin Kyverno 1.19"
+    } else {
+        "fine for this course, which teaches ClusterPolicy; plan the move to ImageValidatingPolicy before Kyverno 1.20"
+    };
+    let diagnostic = if removed {
+        Diagnostic::error
+    } else {
+        Diagnostic::warning
+    };
+    out.push(
+        diagnostic("kyverno/deprecated-kind", file, at(&policy.kind), message)
+            .help(help)
+            .reference(POLICY_TYPES_DOC),
+    );
+}
+
+fn check_entry(
+    file: &str,
+    policy: &KyvernoPolicy,
+    rule: &str,
+    entry: &crate::content::model::Sp<VerifyImage>,
+    lab: Option<&LabContext>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let action = policy.effective_action(entry);
+    let where_ = format!("rule `{rule}` of policy `{}`", policy.metadata.name.value);
+    if action == FailureMode::Audit && entry.effective_mutate_digest() {
+        let position = entry.mutate_digest.as_ref().map_or(at(entry), at);
+        let how = if entry.mutate_digest.is_some() {
+            "is true"
+        } else {
+            "defaults to true"
+        };
+        out.push(
+            Diagnostic::error(
+                "kyverno/audit-mutate-digest",
+                file,
+                position,
+                format!("Kyverno rejects this policy: `mutateDigest` {how} but the failure action of {where_} is Audit"),
+            )
+            .help("set `mutateDigest: false` on this entry while it is in Audit (Kyverno: \"mutateDigest must be set to false for 'Audit' failure action\"); turn it on together with `failureAction: Enforce`")
+            .reference(VALIDATE_GO),
+        );
+    }
+    if action == FailureMode::Audit && entry.effective_verify_digest() {
+        let position = entry.verify_digest.as_ref().map_or(at(entry), at);
+        out.push(
+            Diagnostic::warning(
+                "kyverno/audit-verify-digest",
+                file,
+                position,
+                format!("`verifyDigest` is on in Audit ({where_}): every image deployed by tag is reported as `missing digest for <image>`"),
+            )
+            .help("set `verifyDigest: false` while in Audit, so the report shows signature results rather than the missing digest; require digests once you Enforce")
+            .reference(VALIDATE_IMAGE_GO),
+        );
+    }
+    if entry.image_references.is_empty() && entry.image.is_none() {
+        out.push(
+            Diagnostic::error(
+                "kyverno/no-image-references",
+                file,
+                at(entry),
+                format!("{where_} has a verifyImages entry without `imageReferences`"),
+            )
+            .help("list the image patterns to verify, e.g. `\"${image_registry}/*\"`")
+            .reference(VALIDATE_GO),
+        );
+    }
+    check_attestors(file, entry, &where_, lab, out);
+    if let Some(lab) = lab {
+        check_patterns(file, entry, &where_, lab, out);
+    }
+}
+
+fn check_attestors(
+    file: &str,
+    entry: &VerifyImage,
+    where_: &str,
+    lab: Option<&LabContext>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let sets = entry
+        .attestors
+        .iter()
+        .chain(entry.attestations.iter().flat_map(|a| a.attestors.iter()));
+    for set in sets {
+        if let Some(count) = &set.count
+            && count.value as usize > set.entries.len()
+        {
+            out.push(
+                Diagnostic::error("kyverno/count-exceeds-entries", file, at(count), format!("`count: {}` but the attestor set has {} entries", count.value, set.entries.len()))
+                    .help("lower `count` or add entries; Kyverno rejects a count above the number of entries")
+                    .reference(VALIDATE_GO),
+            );
+        }
+    }
+    for attestor in entry.all_attestor_entries() {
+        let kinds = [
+            attestor.keys.is_some(),
+            attestor.certificates.is_some(),
+            attestor.keyless.is_some(),
+            attestor.attestor.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            out.push(
+                Diagnostic::error("kyverno/attestor-kind", file, at(attestor), format!("an attestor entry in {where_} must set exactly one of `keys`, `certificates`, `keyless`, `attestor`"))
+                    .help("split it into one entry per kind of attestor")
+                    .reference(VALIDATE_GO),
+            );
+        }
+        check_transparency_log(file, attestor, where_, lab, out);
+    }
+    for attestation in &entry.attestations {
+        match attestation.attestation_type.as_deref().or(attestation.predicate_type.as_deref()) {
+            None => out.push(
+                Diagnostic::error("kyverno/attestation-type", file, at(&entry_position(entry)), format!("an attestation in {where_} has no `type`"))
+                    .help("set `type: https://spdx.dev/Document` for an SPDX SBOM"),
+            ),
+            Some(alias @ ("spdx" | "spdxjson" | "cyclonedx" | "slsaprovenance" | "vuln" | "custom")) => out.push(
+                Diagnostic::error("kyverno/attestation-type", file, at(&entry_position(entry)), format!("`type: {alias}` is a cosign shorthand, but Kyverno compares the full predicate type URI"))
+                    .help("write the URI, e.g. `https://spdx.dev/Document` for cosign's `spdxjson`")
+                    .reference(IMAGE_VERIFIER_GO),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+fn entry_position(entry: &VerifyImage) -> crate::content::model::Sp<()> {
+    let first = entry.image_references.first();
+    crate::content::model::Sp {
+        value: (),
+        line: first.map_or(0, |f| f.line),
+        column: first.map_or(0, |f| f.column),
+    }
+}
+
+/// Key and certificate attestors contact Rekor (and check SCTs) unless told not to, which a lab
+/// whose images live in a registry on the learner's machine cannot satisfy.
+fn check_transparency_log(
+    file: &str,
+    attestor: &crate::content::model::Sp<Attestor>,
+    where_: &str,
+    lab: Option<&LabContext>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let (rekor, ctlog) = match (&attestor.keys, &attestor.certificates) {
+        (Some(k), _) => (&k.rekor, &k.ctlog),
+        (None, Some(c)) => (&c.rekor, &c.ctlog),
+        _ => return,
+    };
+    let ignores_tlog = rekor.as_ref().is_some_and(|r| r.ignore_tlog == Some(true));
+    let ignores_sct = ctlog.as_ref().is_some_and(|c| c.ignore_sct == Some(true));
+    if ignores_tlog && ignores_sct {
+        return;
+    }
+    let missing: Vec<&str> = [
+        (!ignores_tlog).then_some("`rekor.ignoreTlog: true`"),
+        (!ignores_sct).then_some("`ctlog.ignoreSCT: true`"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let local = lab.is_some_and(|l| l.local_registry);
+    let message = format!(
+        "a key attestor in {where_} will look the signature up in Rekor (https://rekor.sigstore.dev) and fetch the Sigstore TUF root{}",
+        if local {
+            ", which images signed with `cosign sign --tlog-upload=false` in a local lab do not have"
+        } else {
+            ""
+        }
+    );
+    let help = format!(
+        "add {} under `keys:` for offline, locally signed images; without them every verification fails or errors",
+        missing.join(" and ")
+    );
+    let diagnostic = if local {
+        Diagnostic::error
+    } else {
+        Diagnostic::warning
+    };
+    out.push(
+        diagnostic(
+            "kyverno/keys-need-tlog-settings",
+            file,
+            at(attestor),
+            message,
+        )
+        .help(help)
+        .reference(IMAGE_VERIFIER_GO),
+    );
+}
+
+/// `imageReferences` are matched against the whole normalized image, and a digest-pinned image
+/// is matched in the form `registry/path@sha256:...` with its tag dropped.
+fn check_patterns(
+    file: &str,
+    entry: &VerifyImage,
+    where_: &str,
+    lab: &LabContext,
+    out: &mut Vec<Diagnostic>,
+) {
+    if lab.images.is_empty() {
+        return;
+    }
+    let variables: BTreeMap<&str, Option<&str>> = lab
+        .variables
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    for pattern in &entry.image_references {
+        let rendered = placeholders::substitute(pattern, &variables);
+        if rendered.contains("${") {
+            continue; // the undefined placeholder is reported on its own
+        }
+        let tag_form: Vec<String> = lab.images.iter().map(ToString::to_string).collect();
+        let digest_form: Vec<String> = lab
+            .images
+            .iter()
+            .map(|i| i.with_digest(ANY_DIGEST).to_string())
+            .collect();
+        let matches_tag = tag_form.iter().any(|i| wildcard::matches(&rendered, i));
+        let matches_digest = digest_form.iter().any(|i| wildcard::matches(&rendered, i));
+        if matches_digest {
+            continue;
+        }
+        let (code, message, help) = if matches_tag {
+            (
+                "kyverno/pattern-misses-digest",
+                format!(
+                    "`{rendered}` in {where_} matches the lab's images by tag but not once they are pinned by digest"
+                ),
+                format!(
+                    "Kyverno matches a pinned image as `{}` with the tag dropped; end the pattern with `*` after the repository, e.g. `{}*`",
+                    digest_form[0],
+                    lab.images[0].repository()
+                ),
+            )
+        } else {
+            (
+                "kyverno/pattern-matches-nothing",
+                format!(
+                    "`{rendered}` in {where_} matches none of the lab's images, so the rule never verifies anything"
+                ),
+                format!(
+                    "Kyverno matches the whole normalized reference (`docker.io/` added, tag `latest` by default); the lab deploys {}",
+                    tag_form.join(", ")
+                ),
+            )
+        };
+        out.push(
+            Diagnostic::error(code, file, at(pattern), message)
+                .help(help)
+                .reference(IMAGE_INFOS_GO),
+        );
+    }
+}

@@ -1,0 +1,499 @@
+//! Rules for a lab file and everything it names: ids, references, variables, scoring, and
+//! (through the other rule families) its quiz, policies and kind config in the lab's context.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::kyverno::LabContext;
+use super::{Sink, check_ids, kind, kyverno, lab_variables, placeholders, quiz};
+use crate::content::diagnostic::{Diagnostic, did_you_mean};
+use crate::content::files::{CourseFiles, resolve};
+use crate::content::load::{FileKind, LoadedCourse, at, markdown_anchors};
+use crate::content::model::{CheckKind, Lab, RelPath, Sp};
+use crate::supply::ImageRef;
+
+pub(super) fn check(
+    files: &CourseFiles,
+    course: &LoadedCourse,
+    rel: &str,
+    lab: &Lab,
+    out: &mut Sink,
+) {
+    out.files.insert(rel.to_owned());
+    if lab.schema_version.value != 1 {
+        out.push(
+            Diagnostic::error(
+                "schema/version",
+                rel,
+                at(&lab.schema_version),
+                "unsupported schema_version",
+            )
+            .help("set `schema_version: 1`; it is the only version this `lab` understands"),
+        );
+    }
+    check_folder(rel, lab, out);
+    check_all_ids(rel, lab, out);
+    let refs = check_references(files, course, rel, lab, out);
+    check_scoring(rel, lab, out);
+    check_variables(rel, lab, out);
+    check_tools(rel, lab, out);
+    check_policy_names(course, rel, lab, &refs, out);
+    check_placeholders(files, rel, lab, &refs, out);
+    let context = lab_context(course, lab, &refs);
+    for file in &refs.policies {
+        if let Some(docs) = course.policies.get(file) {
+            kyverno::check(file, docs, Some(&context), &mut out.diagnostics);
+        }
+    }
+    if let Some(quiz_file) = &refs.quiz
+        && let Some(q) = course.quizzes.get(quiz_file)
+    {
+        quiz::check(course, quiz_file, q, Some(lab), &mut out.diagnostics);
+        out.files.insert(quiz::key_path(quiz_file));
+    }
+    if let Some(kind_file) = &refs.kind_config
+        && let Some(config) = course.kind_configs.get(kind_file)
+    {
+        kind::check_config(kind_file, config, &mut out.diagnostics);
+        kind::check_registry(rel, lab, kind_file, config, &mut out.diagnostics);
+    }
+}
+
+/// Resolved paths of the files a lab names.
+#[derive(Default)]
+pub(super) struct LabRefs {
+    pub policies: Vec<String>,
+    pub manifests: Vec<String>,
+    pub quiz: Option<String>,
+    pub kind_config: Option<String>,
+    pub runbook: Option<String>,
+    /// Files named by steps and checks (read for placeholders and images).
+    pub step_files: Vec<String>,
+}
+
+fn check_folder(rel: &str, lab: &Lab, out: &mut Sink) {
+    let folder = rel
+        .strip_suffix("/lab.yaml")
+        .and_then(|p| p.rsplit('/').next());
+    if let Some(folder) = folder
+        && folder != lab.id.0.as_str()
+    {
+        out.push(
+            Diagnostic::warning("id/folder-mismatch", rel, at(&lab.id), format!("lab id `{}` differs from its folder `{folder}`", lab.id.0))
+                .help(format!("rename the folder to `labs/{}` or the id to `{folder}`, so authors find the lab by its id", lab.id.0)),
+        );
+    }
+}
+
+fn check_all_ids(rel: &str, lab: &Lab, out: &mut Sink) {
+    check_ids(
+        rel,
+        "lab",
+        std::iter::once(&lab.id).chain(&lab.aliases),
+        out,
+    );
+    check_ids(rel, "objective", lab.objectives.iter().map(|o| &o.id), out);
+    check_ids(rel, "step", lab.steps.iter().map(|s| &s.id), out);
+    check_ids(
+        rel,
+        "check",
+        lab.steps.iter().flat_map(|s| &s.checks).map(|c| &c.id),
+        out,
+    );
+    check_ids(rel, "criterion", lab.done_when.iter().map(|d| &d.id), out);
+}
+
+fn check_references(
+    files: &CourseFiles,
+    course: &LoadedCourse,
+    rel: &str,
+    lab: &Lab,
+    out: &mut Sink,
+) -> LabRefs {
+    let mut refs = LabRefs::default();
+    let expect = |path: &Sp<RelPath>, kind: Option<FileKind>, out: &mut Sink| -> Option<String> {
+        let resolved = reference(files, rel, path, out)?;
+        out.files.insert(resolved.clone());
+        let actual = course.kinds.get(&resolved).copied();
+        if let (Some(want), Some(got)) = (kind, actual)
+            && want != got
+            && !(want == FileKind::Manifests && got == FileKind::Policies)
+        {
+            out.push(
+                Diagnostic::error(
+                    "ref/wrong-kind",
+                    rel,
+                    at(path),
+                    format!("`{}` is a {got:?} file, not a {want:?} file", path.value),
+                )
+                .help("point this field at a file of the right kind"),
+            );
+        }
+        Some(resolved)
+    };
+    refs.quiz = expect(&lab.quiz, Some(FileKind::Quiz), out);
+    refs.runbook = expect(&lab.runbook, Some(FileKind::Markdown), out);
+    refs.kind_config = expect(&lab.cluster.kind_config, Some(FileKind::KindConfig), out);
+    for policy in &lab.policies {
+        refs.policies
+            .extend(expect(&policy.file, Some(FileKind::Policies), out));
+    }
+    for manifest in &lab.manifests {
+        refs.manifests
+            .extend(expect(manifest, Some(FileKind::Manifests), out));
+    }
+    for step in &lab.steps {
+        for file in &step.files {
+            refs.step_files.extend(expect(file, None, out));
+        }
+        if let Some(link) = &step.runbook {
+            expect(link, Some(FileKind::Markdown), out);
+        }
+        for check in &step.checks {
+            if let CheckKind::AdmissionDenied(denied) = &check.check.value {
+                refs.step_files
+                    .extend(expect(&denied.manifest, Some(FileKind::Manifests), out));
+            }
+        }
+    }
+    refs
+}
+
+/// Resolves one reference, reporting a path outside the course, a missing file or a missing anchor.
+fn reference(files: &CourseFiles, rel: &str, path: &Sp<RelPath>, out: &mut Sink) -> Option<String> {
+    let Some(resolved) = resolve(rel, path.path()) else {
+        out.push(
+            Diagnostic::error(
+                "ref/outside-course",
+                rel,
+                at(path),
+                format!("`{}` points outside the course", path.value),
+            )
+            .help("course files may only name files inside the course folder"),
+        );
+        return None;
+    };
+    if !files.exists(&resolved) {
+        out.push(
+            Diagnostic::error(
+                "ref/missing-file",
+                rel,
+                at(path),
+                format!("`{}` does not exist (looked for {resolved})", path.value),
+            )
+            .help(
+                "create the file or fix the path; paths are relative to the file that names them",
+            ),
+        );
+        return None;
+    }
+    if let (Some(anchor), Some(text)) = (path.anchor(), files.text(&resolved)) {
+        let anchors = markdown_anchors(text);
+        if !anchors.iter().any(|a| a == anchor) {
+            let help = did_you_mean(anchor, anchors.iter().map(String::as_str)).map_or_else(
+                || {
+                    format!(
+                        "the headings of {resolved} give these anchors: {}",
+                        anchors.join(", ")
+                    )
+                },
+                |best| format!("did you mean `#{best}`?"),
+            );
+            out.push(
+                Diagnostic::error(
+                    "ref/missing-anchor",
+                    rel,
+                    at(path),
+                    format!("{resolved} has no heading for `#{anchor}`"),
+                )
+                .help(help),
+            );
+        }
+    }
+    Some(resolved)
+}
+
+fn check_scoring(rel: &str, lab: &Lab, out: &mut Sink) {
+    let checks: Vec<&str> = lab
+        .steps
+        .iter()
+        .flat_map(|s| &s.checks)
+        .map(|c| c.id.0.as_str())
+        .collect();
+    let mut scored = BTreeSet::new();
+    for criterion in &lab.done_when {
+        if criterion.checks.is_empty() {
+            out.push(
+                Diagnostic::error(
+                    "done/no-checks",
+                    rel,
+                    at(&criterion.id),
+                    format!("criterion `{}` is earned by no check", criterion.id.0),
+                )
+                .help("list the checks that prove it under `checks:`, each with its points"),
+            );
+        }
+        for scored_check in &criterion.checks {
+            let name = scored_check.check.0.as_str();
+            scored.insert(name);
+            if !checks.contains(&name) {
+                let help = did_you_mean(name, checks.iter().copied()).map_or_else(
+                    || {
+                        format!(
+                            "declare a check `{name}` in a step, or use one of: {}",
+                            checks.join(", ")
+                        )
+                    },
+                    |b| format!("did you mean `{b}`?"),
+                );
+                out.push(
+                    Diagnostic::error(
+                        "ref/unknown-check",
+                        rel,
+                        at(&scored_check.check),
+                        format!("no step declares a check `{name}`"),
+                    )
+                    .help(help),
+                );
+            }
+            if scored_check.points.value == 0 {
+                out.push(
+                    Diagnostic::error(
+                        "done/zero-points",
+                        rel,
+                        at(&scored_check.points),
+                        format!("check `{name}` is worth 0 points"),
+                    )
+                    .help("give it at least 1 point, or remove it from the criterion"),
+                );
+            }
+        }
+    }
+    for check in lab.steps.iter().flat_map(|s| &s.checks) {
+        if !scored.contains(check.id.0.as_str()) {
+            out.push(
+                Diagnostic::warning(
+                    "done/unscored-check",
+                    rel,
+                    at(&check.id),
+                    format!(
+                        "check `{}` counts towards no \"Done When\" criterion",
+                        check.id.0
+                    ),
+                )
+                .help("add it to a criterion under `done_when:` so that it earns points"),
+            );
+        }
+    }
+}
+
+fn check_variables(rel: &str, lab: &Lab, out: &mut Sink) {
+    let mut seen = BTreeMap::new();
+    for var in &lab.variables {
+        let name = var.name.as_str();
+        let well_formed = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !well_formed {
+            out.push(
+                Diagnostic::error("var/malformed", rel, at(&var.name), format!("variable name `{name}` is not valid"))
+                    .help("use lowercase letters, digits and `_`, starting with a letter, e.g. `image_registry`"),
+            );
+        }
+        if let Some(first) = seen.insert(name, var.name.line) {
+            out.push(
+                Diagnostic::error(
+                    "id/duplicate",
+                    rel,
+                    at(&var.name),
+                    format!("variable `{name}` is already defined on line {first}"),
+                )
+                .help("define each variable once"),
+            );
+        }
+        if let Some(default) = &var.default
+            && !var.choices.is_empty()
+            && !var.choices.contains(default)
+        {
+            out.push(
+                Diagnostic::error(
+                    "var/default-not-a-choice",
+                    rel,
+                    at(&var.name),
+                    format!("the default `{default}` of `{name}` is not one of its choices"),
+                )
+                .help(format!("use one of: {}", var.choices.join(", "))),
+            );
+        }
+    }
+    let modes = lab
+        .variables
+        .iter()
+        .find(|v| v.name.as_str() == "signing_mode");
+    for policy in &lab.policies {
+        let Some(mode) = &policy.signing_mode else {
+            continue;
+        };
+        let known = modes.is_some_and(|v| v.choices.iter().any(|c| c == mode.as_str()));
+        if !known {
+            out.push(
+                Diagnostic::error(
+                    "var/unknown-choice",
+                    rel,
+                    at(mode),
+                    format!(
+                        "`signing_mode: {}` is not a choice of the `signing_mode` variable",
+                        mode.value
+                    ),
+                )
+                .help("define a `signing_mode` variable whose `choices` include this value"),
+            );
+        }
+    }
+}
+
+fn check_tools(rel: &str, lab: &Lab, out: &mut Sink) {
+    for tool in &lab.tools {
+        if semver::Version::parse(&tool.min_version).is_err() {
+            out.push(
+                Diagnostic::error(
+                    "tool/bad-version",
+                    rel,
+                    at(&tool.min_version),
+                    format!(
+                        "`{}` is not a version lab can compare",
+                        tool.min_version.value
+                    ),
+                )
+                .help("write it as MAJOR.MINOR.PATCH without a leading `v`, e.g. `2.4.0`"),
+            );
+        }
+    }
+    let pin = lab.kyverno.version.trim_start_matches('v');
+    if semver::Version::parse(pin).is_err() {
+        out.push(
+            Diagnostic::error(
+                "tool/bad-version",
+                rel,
+                at(&lab.kyverno.version),
+                format!("`{}` is not a Kyverno release", lab.kyverno.version.value),
+            )
+            .help("write the release tag, e.g. `v1.19.0`"),
+        );
+    }
+}
+
+/// Policy names that checks refer to must be policies the lab applies.
+fn check_policy_names(course: &LoadedCourse, rel: &str, lab: &Lab, refs: &LabRefs, out: &mut Sink) {
+    let names: Vec<String> = refs
+        .policies
+        .iter()
+        .filter_map(|f| course.policies.get(f))
+        .flatten()
+        .map(|p| p.metadata.name.value.clone())
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    for check in lab.steps.iter().flat_map(|s| &s.checks) {
+        let named: Vec<&Sp<String>> = match &check.check.value {
+            CheckKind::PolicyMode(c) => c.policies.iter().collect(),
+            CheckKind::PolicyReport(c) => vec![&c.policy],
+            CheckKind::AdmissionDenied(c) => vec![&c.policy],
+            CheckKind::GuardrailIntact(c) => c.policies.iter().collect(),
+            _ => vec![],
+        };
+        for policy in named {
+            if !names.contains(&policy.value) {
+                let help = did_you_mean(policy, names.iter().map(String::as_str)).map_or_else(
+                    || format!("the lab's policies are: {}", names.join(", ")),
+                    |b| format!("did you mean `{b}`?"),
+                );
+                out.push(
+                    Diagnostic::error(
+                        "ref/unknown-policy",
+                        rel,
+                        at(policy),
+                        format!("no policy of this lab is named `{}`", policy.value),
+                    )
+                    .help(help),
+                );
+            }
+        }
+    }
+}
+
+/// Placeholders in the lab file and in the policies and manifests it applies must be defined.
+fn check_placeholders(files: &CourseFiles, rel: &str, lab: &Lab, refs: &LabRefs, out: &mut Sink) {
+    let variables = lab_variables(lab);
+    let mut used = BTreeSet::new();
+    let texts = std::iter::once(rel.to_owned())
+        .chain(refs.policies.iter().cloned())
+        .chain(refs.manifests.iter().cloned())
+        .chain(refs.step_files.iter().cloned())
+        .chain(refs.runbook.iter().cloned())
+        .collect::<BTreeSet<String>>();
+    for file in texts {
+        let Some(text) = files.text(&file) else {
+            continue;
+        };
+        for found in placeholders::find(text) {
+            if variables.contains_key(found.name.as_str()) {
+                used.insert(found.name);
+                continue;
+            }
+            let help = did_you_mean(&found.name, variables.keys().copied()).map_or_else(
+                || format!("define `{}` under `variables:` in {rel}", found.name),
+                |b| format!("did you mean `${{{b}}}`? otherwise define `{}` under `variables:` in {rel}", found.name),
+            );
+            out.push(
+                Diagnostic::error(
+                    "var/undefined-placeholder",
+                    &file,
+                    (found.line, found.column),
+                    format!(
+                        "`${{{}}}` is not a variable of lab `{}`",
+                        found.name, lab.id.0
+                    ),
+                )
+                .help(help),
+            );
+        }
+    }
+    for var in &lab.variables {
+        if !used.contains(var.name.as_str()) && var.name.as_str() != "signing_mode" {
+            out.push(
+                Diagnostic::warning(
+                    "var/unused",
+                    rel,
+                    at(&var.name),
+                    format!("variable `{}` is used by no placeholder", var.name.value),
+                )
+                .help("remove it, or use it as `${name}` in a policy, manifest or instruction"),
+            );
+        }
+    }
+}
+
+/// What the Kyverno rules need to know about the lab.
+fn lab_context(course: &LoadedCourse, lab: &Lab, refs: &LabRefs) -> LabContext {
+    let variables = lab_variables(lab);
+    let images = refs
+        .manifests
+        .iter()
+        .chain(&refs.step_files)
+        .filter_map(|f| course.manifests.get(f))
+        .flatten()
+        .flat_map(|m| m.images())
+        .filter_map(|image| ImageRef::parse(&placeholders::substitute(&image, &variables)).ok())
+        .collect();
+    LabContext {
+        kyverno_version: semver::Version::parse(lab.kyverno.version.trim_start_matches('v')).ok(),
+        images,
+        local_registry: true,
+        variables: variables
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.map(str::to_owned)))
+            .collect(),
+    }
+}

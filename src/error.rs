@@ -1,0 +1,47 @@
+//! The top-level error of `lab`: every layer's error converts into it, and it alone decides
+//! the process exit code (see [`crate::exit_code`]).
+
+use std::path::PathBuf;
+
+use crate::content::ContentError;
+use crate::exit_code;
+
+/// Anything that stops a `lab` command before it produced its result.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// The course content could not be loaded (missing folder, unreadable file).
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// The command line asked for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing output failed (for example a closed pipe or a full disk).
+    #[error("could not write {what}: {source}")]
+    Output {
+        /// What was being written.
+        what: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A file the command must write already exists and the user did not allow overwriting it.
+    #[error("{} already exists; pass --force to overwrite it, or choose another path", path.display())]
+    WouldOverwrite {
+        /// The existing file.
+        path: PathBuf,
+    },
+}
+
+impl LabError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LabError::Content(_) | LabError::Usage(_) | LabError::WouldOverwrite { .. } => {
+                exit_code::BAD_CONTENT_OR_USAGE
+            }
+            LabError::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
+                exit_code::SUCCESS
+            }
+            LabError::Output { .. } => exit_code::BAD_CONTENT_OR_USAGE,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The documented exit codes of `lab`, in one place, so that scripts and graders can tell
+//! "the learner's work fell short" from "the tool could not do its job".
+
+/// Everything asked for was done and passed.
+pub const SUCCESS: u8 = 0;
+/// The learner's work (or a graded submission) fell short: a check failed, a quiz was not passed.
+pub const WORK_FELL_SHORT: u8 = 1;
+/// The course content or the command line is wrong: invalid YAML, a broken reference, a bad flag.
+pub const BAD_CONTENT_OR_USAGE: u8 = 2;
+/// A cluster or registry could not be reached.
+pub const UNREACHABLE: u8 = 3;
+/// A signature, attestation or digest did not verify.
+pub const VERIFICATION_FAILED: u8 = 4;
+/// The user interrupted the command (Ctrl-C).
+pub const INTERRUPTED: u8 = 130;

@@ -1,0 +1,93 @@
+//! courselab: the `lab` command that runs and grades the labs of a Kubernetes
+//! supply-chain-security course. `main.rs` only calls [`run`].
+
+pub mod cli;
+pub mod commands;
+pub mod content;
+pub mod error;
+pub mod exit_code;
+pub mod policy;
+pub mod supply;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use cli::{Cli, CliCommand, ColorChoice, Format};
+pub use error::LabError;
+
+/// Settings shared by every command, decided once from the command line and environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// A course working copy given by `--course` or `LAB_COURSE`; the built-in course otherwise.
+    pub course: Option<PathBuf>,
+    /// Whether to color human output.
+    pub color: bool,
+}
+
+/// A validated command.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// `lab validate`.
+    Validate {
+        /// What to validate; never empty.
+        paths: Vec<PathBuf>,
+        /// Output format.
+        format: Format,
+    },
+    /// `lab list`.
+    List {
+        /// JSON output.
+        json: bool,
+    },
+}
+
+impl Cli {
+    /// Turns parsed arguments into the config and command the rest of `lab` uses.
+    pub fn into_command(self) -> (Config, Command) {
+        let color = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        let command = match self.command {
+            CliCommand::Validate { mut paths, format } => {
+                if paths.is_empty() {
+                    paths.push(self.course.clone().unwrap_or_else(|| PathBuf::from(".")));
+                }
+                Command::Validate { paths, format }
+            }
+            CliCommand::List { json } => Command::List { json },
+        };
+        (
+            Config {
+                course: self.course,
+                color,
+            },
+            command,
+        )
+    }
+}
+
+/// Runs one command and returns the process exit code; errors are printed to stderr.
+pub fn run(cli: Cli) -> u8 {
+    let (config, command) = cli.into_command();
+    let mut stdout = std::io::stdout().lock();
+    let result = match command {
+        Command::Validate { paths, format } => {
+            commands::validate::run(&paths, format, config.color, &mut stdout)
+        }
+        Command::List { json } => commands::list::run(&config, json, &mut stdout),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            let code = error.exit_code();
+            if code != exit_code::SUCCESS {
+                let _ = writeln!(std::io::stderr(), "error: {error}");
+            }
+            code
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! Kyverno `kyverno.io/v1` `ClusterPolicy` and `Policy`, as far as image verification needs them.
+//!
+//! Field names and optionality follow `api/kyverno/v1/{spec_types,rule_types,
+//! image_verification_types,match_resources_types}.go` in kyverno/kyverno v1.19.0. Fields that
+//! Kyverno defaults are `Option`s here, so that "absent" (and therefore Kyverno's default) can be
+//! told apart from an explicit value; the `effective_*` methods apply the defaults.
+//! Rule kinds other than `verifyImages` are kept as opaque JSON.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::content::model::{FailureMode, Sp};
+
+/// A Kyverno policy document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KyvernoPolicy {
+    /// `kyverno.io/v1`.
+    pub api_version: Sp<String>,
+    /// `ClusterPolicy` or `Policy`.
+    pub kind: Sp<PolicyKind>,
+    /// Name, namespace, labels, annotations.
+    pub metadata: ObjectMeta,
+    /// The policy spec.
+    pub spec: PolicySpec,
+    /// Status written by Kyverno; ignored.
+    #[serde(default)]
+    pub status: Option<Value>,
+}
+
+/// The two policy kinds that carry `verifyImages` rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum PolicyKind {
+    /// Cluster-wide policy.
+    ClusterPolicy,
+    /// Namespaced policy.
+    Policy,
+}
+
+/// The metadata fields a policy file sets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectMeta {
+    /// `metadata.name`.
+    pub name: Sp<String>,
+    /// `metadata.namespace` (only for `Policy`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations, e.g. `pod-policies.kyverno.io/autogen-controllers`.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// `spec` of a policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicySpec {
+    /// Deprecated since v1.13 in favour of the rule-level `failureAction`; CRD default `Audit`.
+    #[serde(default)]
+    pub validation_failure_action: Option<Sp<FailureMode>>,
+    /// Per-namespace overrides of the deprecated spec-level action.
+    #[serde(default)]
+    pub validation_failure_action_overrides: Vec<Value>,
+    /// Whether the reports controller re-evaluates existing resources; default `true`.
+    #[serde(default)]
+    pub background: Option<Sp<bool>>,
+    /// Whether the policy applies at admission; default `true`.
+    #[serde(default)]
+    pub admission: Option<Sp<bool>>,
+    /// Deprecated webhook failure policy (`Fail` or `Ignore`).
+    #[serde(default)]
+    pub failure_policy: Option<Sp<String>>,
+    /// Deprecated webhook timeout.
+    #[serde(default)]
+    pub webhook_timeout_seconds: Option<u32>,
+    /// Webhook settings (failure policy, timeout, match conditions).
+    #[serde(default)]
+    pub webhook_configuration: Option<WebhookConfiguration>,
+    /// Whether to return warnings to the API client.
+    #[serde(default)]
+    pub emit_warning: Option<bool>,
+    /// Whether rules apply one after another or only the first match (`All`, `One`).
+    #[serde(default)]
+    pub apply_rules: Option<String>,
+    /// Deprecated schema validation switch.
+    #[serde(default)]
+    pub schema_validation: Option<bool>,
+    /// Generate rules: apply to existing resources.
+    #[serde(default)]
+    pub generate_existing: Option<bool>,
+    /// Mutate rules: apply to existing resources on policy update.
+    #[serde(default)]
+    pub mutate_existing_on_policy_update: Option<bool>,
+    /// Server-side apply for generate rules.
+    #[serde(default)]
+    pub use_server_side_apply: Option<bool>,
+    /// The rules.
+    pub rules: Vec<Rule>,
+}
+
+/// `spec.webhookConfiguration`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WebhookConfiguration {
+    /// `Fail` (default) or `Ignore`.
+    #[serde(default)]
+    pub failure_policy: Option<Sp<String>>,
+    /// 1 to 30 seconds; default 10.
+    #[serde(default)]
+    pub timeout_seconds: Option<u32>,
+    /// CEL match conditions.
+    #[serde(default)]
+    pub match_conditions: Vec<Value>,
+}
+
+/// One rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rule {
+    /// Rule name, unique in the policy.
+    pub name: Sp<String>,
+    /// Which requests the rule applies to.
+    #[serde(rename = "match")]
+    pub match_resources: MatchResources,
+    /// Which requests are excluded.
+    #[serde(default)]
+    pub exclude: Option<MatchResources>,
+    /// Extra data loaded for the rule.
+    #[serde(default)]
+    pub context: Vec<Value>,
+    /// Conditions evaluated before the rule.
+    #[serde(default)]
+    pub preconditions: Option<Value>,
+    /// CEL preconditions.
+    #[serde(default)]
+    pub cel_preconditions: Vec<Value>,
+    /// Custom image extractors for non-pod kinds.
+    #[serde(default)]
+    pub image_extractors: Option<Value>,
+    /// Skip background requests.
+    #[serde(default)]
+    pub skip_background_requests: Option<bool>,
+    /// Image verification.
+    #[serde(default)]
+    pub verify_images: Vec<Sp<VerifyImage>>,
+    /// A validate rule (opaque here).
+    #[serde(default)]
+    pub validate: Option<Value>,
+    /// A mutate rule (opaque here).
+    #[serde(default)]
+    pub mutate: Option<Value>,
+    /// A generate rule (opaque here).
+    #[serde(default)]
+    pub generate: Option<Value>,
+}
+
+/// `match` or `exclude`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MatchResources {
+    /// Any of these filters.
+    #[serde(default)]
+    pub any: Vec<ResourceFilter>,
+    /// All of these filters.
+    #[serde(default)]
+    pub all: Vec<ResourceFilter>,
+    /// The older single-filter form.
+    #[serde(default)]
+    pub resources: Option<ResourceDescription>,
+    /// Users and groups (older form).
+    #[serde(default)]
+    pub subjects: Vec<Value>,
+    /// Roles (older form).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Cluster roles (older form).
+    #[serde(default)]
+    pub cluster_roles: Vec<String>,
+}
+
+/// One element of `any` / `all`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceFilter {
+    /// Resources matched.
+    #[serde(default)]
+    pub resources: Option<ResourceDescription>,
+    /// Users and groups.
+    #[serde(default)]
+    pub subjects: Vec<Value>,
+    /// Roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Cluster roles.
+    #[serde(default)]
+    pub cluster_roles: Vec<String>,
+}
+
+/// Which resources a filter selects.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceDescription {
+    /// Kinds, e.g. `Pod` or `apps/v1/Deployment`.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Resource names (wildcards allowed).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Deprecated single name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Namespaces (wildcards allowed).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Annotations to match.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// Label selector of the resource.
+    #[serde(default)]
+    pub selector: Option<Value>,
+    /// Label selector of the resource's namespace.
+    #[serde(default)]
+    pub namespace_selector: Option<Value>,
+    /// Admission operations (`CREATE`, `UPDATE`, ...).
+    #[serde(default)]
+    pub operations: Vec<String>,
+}
+
+/// One `verifyImages` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifyImage {
+    /// `Audit` or `Enforce` for this entry (since v1.13).
+    #[serde(default)]
+    pub failure_action: Option<Sp<FailureMode>>,
+    /// `Cosign` (default), `SigstoreBundle` or `Notary`.
+    #[serde(default, rename = "type")]
+    pub verifier_type: Option<String>,
+    /// Image patterns the entry verifies (wildcards `*` and `?`).
+    #[serde(default)]
+    pub image_references: Vec<Sp<String>>,
+    /// Image patterns skipped.
+    #[serde(default)]
+    pub skip_image_references: Vec<String>,
+    /// Signature attestor sets (AND across sets).
+    #[serde(default)]
+    pub attestors: Vec<AttestorSet>,
+    /// Attestations to verify.
+    #[serde(default)]
+    pub attestations: Vec<Sp<Attestation>>,
+    /// Replace tags with digests; default `true`.
+    #[serde(default)]
+    pub mutate_digest: Option<Sp<bool>>,
+    /// Require images to be given by digest; default `true`.
+    #[serde(default)]
+    pub verify_digest: Option<Sp<bool>>,
+    /// Require a verification record on the resource; default `true`.
+    #[serde(default)]
+    pub required: Option<Sp<bool>>,
+    /// Cache verification results; default `true`.
+    #[serde(default)]
+    pub use_cache: Option<bool>,
+    /// Alternate repository for signatures.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// Use OCI 1.1 referrers for signatures.
+    #[serde(default, rename = "cosignOCI11")]
+    pub cosign_oci11: Option<bool>,
+    /// Registry credentials and insecure access.
+    #[serde(default)]
+    pub image_registry_credentials: Option<Value>,
+    /// Deny conditions on attestation payloads.
+    #[serde(default)]
+    pub validate: Option<Value>,
+    /// Deprecated single image pattern.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Deprecated single key.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+impl VerifyImage {
+    /// `mutateDigest` with Kyverno's default (true).
+    pub fn effective_mutate_digest(&self) -> bool {
+        self.mutate_digest.as_ref().is_none_or(|v| v.value)
+    }
+    /// `verifyDigest` with Kyverno's default (true).
+    pub fn effective_verify_digest(&self) -> bool {
+        self.verify_digest.as_ref().is_none_or(|v| v.value)
+    }
+    /// Every attestor entry, in signature attestors and attestation attestors alike.
+    pub fn all_attestor_entries(&self) -> impl Iterator<Item = &Sp<Attestor>> {
+        self.attestors
+            .iter()
+            .chain(self.attestations.iter().flat_map(|a| a.attestors.iter()))
+            .flat_map(|set| set.entries.iter())
+    }
+}
+
+/// A set of attestors, `count` of which must verify (all when absent).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestorSet {
+    /// How many entries must verify.
+    #[serde(default)]
+    pub count: Option<Sp<u32>>,
+    /// The entries.
+    #[serde(default)]
+    pub entries: Vec<Sp<Attestor>>,
+}
+
+/// One attestor: exactly one of `keys`, `certificates`, `keyless`, `attestor`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Attestor {
+    /// Public keys.
+    #[serde(default)]
+    pub keys: Option<KeysAttestor>,
+    /// Certificates.
+    #[serde(default)]
+    pub certificates: Option<CertificatesAttestor>,
+    /// Keyless (Fulcio certificate identity).
+    #[serde(default)]
+    pub keyless: Option<KeylessAttestor>,
+    /// A nested attestor set.
+    #[serde(default)]
+    pub attestor: Option<Value>,
+    /// Annotations the signature payload must carry.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// Alternate signature repository.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// Signature digest algorithm (`sha256` default).
+    #[serde(default)]
+    pub signature_algorithm: Option<String>,
+}
+
+/// Key-based attestor.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeysAttestor {
+    /// One or more PEM public keys, or `k8s://ns/secret`.
+    #[serde(default)]
+    pub public_keys: Option<String>,
+    /// A Secret holding `cosign.pub`.
+    #[serde(default)]
+    pub secret: Option<Value>,
+    /// A KMS key URI.
+    #[serde(default)]
+    pub kms: Option<String>,
+    /// Signature digest algorithm.
+    #[serde(default)]
+    pub signature_algorithm: Option<String>,
+    /// Transparency log settings.
+    #[serde(default)]
+    pub rekor: Option<Sp<Rekor>>,
+    /// Certificate transparency settings.
+    #[serde(default)]
+    pub ctlog: Option<Sp<CtLog>>,
+}
+
+/// Certificate-based attestor.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CertificatesAttestor {
+    /// The signing certificate (PEM).
+    #[serde(default)]
+    pub cert: Option<String>,
+    /// Its chain (PEM).
+    #[serde(default)]
+    pub cert_chain: Option<String>,
+    /// Transparency log settings.
+    #[serde(default)]
+    pub rekor: Option<Sp<Rekor>>,
+    /// Certificate transparency settings.
+    #[serde(default)]
+    pub ctlog: Option<Sp<CtLog>>,
+}
+
+/// Keyless attestor: a Fulcio certificate's identity.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeylessAttestor {
+    /// OIDC issuer (wildcards allowed).
+    #[serde(default)]
+    pub issuer: Option<Sp<String>>,
+    /// OIDC issuer as an (unanchored) regular expression.
+    #[serde(default, rename = "issuerRegExp")]
+    pub issuer_regexp: Option<Sp<String>>,
+    /// Subject, matched against any SAN (wildcards allowed).
+    #[serde(default)]
+    pub subject: Option<Sp<String>>,
+    /// Subject as an (unanchored) regular expression.
+    #[serde(default, rename = "subjectRegExp")]
+    pub subject_regexp: Option<Sp<String>>,
+    /// Root certificates (PEM).
+    #[serde(default)]
+    pub roots: Option<String>,
+    /// Certificate extensions to match.
+    #[serde(default)]
+    pub additional_extensions: Option<Value>,
+    /// Transparency log settings.
+    #[serde(default)]
+    pub rekor: Option<Sp<Rekor>>,
+    /// Certificate transparency settings.
+    #[serde(default)]
+    pub ctlog: Option<Sp<CtLog>>,
+}
+
+/// `rekor` settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rekor {
+    /// Rekor URL; `https://rekor.sigstore.dev` when absent.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Rekor public key (PEM).
+    #[serde(default)]
+    pub pubkey: Option<String>,
+    /// Skip the transparency-log check.
+    #[serde(default)]
+    pub ignore_tlog: Option<bool>,
+}
+
+/// `ctlog` settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CtLog {
+    /// Skip the signed certificate timestamp check.
+    #[serde(default, rename = "ignoreSCT")]
+    pub ignore_sct: Option<bool>,
+    /// CT log public key (PEM).
+    #[serde(default)]
+    pub pubkey: Option<String>,
+    /// TSA certificate chain (PEM).
+    #[serde(default)]
+    pub tsa_cert_chain: Option<String>,
+}
+
+/// One attestation to verify.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Attestation {
+    /// Name of the attestation (used in conditions).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The in-toto predicate type.
+    #[serde(default, rename = "type")]
+    pub attestation_type: Option<String>,
+    /// Deprecated spelling of `type`.
+    #[serde(default)]
+    pub predicate_type: Option<String>,
+    /// Who must have signed the attestation.
+    #[serde(default)]
+    pub attestors: Vec<AttestorSet>,
+    /// Conditions on the predicate.
+    #[serde(default)]
+    pub conditions: Vec<Value>,
+}
+
+impl KyvernoPolicy {
+    /// The failure action of one `verifyImages` entry, by Kyverno's precedence: the entry's
+    /// `failureAction`, then the spec-level `validationFailureAction` (CRD default `Audit`).
+    /// `validationFailureActionOverrides` only apply per namespace and are not considered here.
+    /// Source: `pkg/validation/policy/validate.go` (the mutateDigest check) and
+    /// `pkg/engine/api/engineresponse.go` (`failureActionForRule`).
+    pub fn effective_action(&self, entry: &VerifyImage) -> FailureMode {
+        entry
+            .failure_action
+            .as_ref()
+            .or(self.spec.validation_failure_action.as_ref())
+            .map_or(FailureMode::Audit, |a| a.value)
+    }
+}

@@ -23,6 +23,14 @@ pub fn run(
     let mut files_checked = 0;
     for path in paths {
         let (files, selection) = open(path)?;
+        if let Selection::File(rel) = &selection
+            && files.text(rel).is_none()
+        {
+            return Err(LabError::Usage(format!(
+                "{} is not a course file `lab validate` reads (YAML or Markdown under labs/, quizzes/, runbooks/ or kind-config/)",
+                path.display()
+            )));
+        }
         let report = validate(&files, &selection);
         files_checked += report.files_checked;
         diagnostics.extend(report.diagnostics.into_iter().map(|mut d| {

@@ -216,7 +216,15 @@ pub fn locate(path: &Path) -> Result<(PathBuf, Selection), ContentError> {
         path: path.to_owned(),
         source,
     })?;
-    let Some(root_abs) = absolute.ancestors().find(|dir| dir.join("labs").is_dir()) else {
+    // The nearest folder with `labs/` whose content folders hold `path` (or that is `path`).
+    let holds = |dir: &Path| {
+        dir.join("labs").is_dir()
+            && (dir == absolute
+                || CONTENT_DIRS
+                    .iter()
+                    .any(|d| absolute.starts_with(dir.join(d))))
+    };
+    let Some(root_abs) = absolute.ancestors().find(|dir| holds(dir)) else {
         return Err(ContentError::NotACourse {
             path: path.to_owned(),
         });

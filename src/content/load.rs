@@ -234,13 +234,29 @@ fn to_diagnostic(rel: &str, error: &serde_saphyr::Error, kind: FileKind) -> Diag
         return Diagnostic::error("schema/missing-field", rel, at, message.clone())
             .help(format!("add `{field}:` here{schema_help}"));
     }
-    if message.starts_with("invalid") || message.contains("expected") {
+    if !is_syntax_error(error) {
         return Diagnostic::error("schema/invalid-value", rel, at, message).help(format!(
             "change the value to the expected type{schema_help}"
         ));
     }
     Diagnostic::error("yaml/syntax", rel, at, message)
         .help("fix the YAML here: check indentation, quoting, and that every `[` and `{` is closed")
+}
+
+/// Errors the YAML parser raises, as opposed to values of the wrong type for a field.
+fn is_syntax_error(error: &serde_saphyr::Error) -> bool {
+    use serde_saphyr::Error as E;
+    matches!(
+        error.without_snippet(),
+        E::ExternalMessage { .. }
+            | E::Eof { .. }
+            | E::IndentationError { .. }
+            | E::DuplicateMappingKey { .. }
+            | E::UnknownAnchor { .. }
+            | E::ContainerEndMismatch { .. }
+            | E::QuotingRequired { .. }
+            | E::MultipleDocuments { .. }
+    )
 }
 
 /// From "unknown field `x`, expected one of a, b" takes `x` and the expected names.

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::Diagnostic;
 use super::files::{CourseFiles, Selection};
-use super::load::{LoadedCourse, load};
+use super::load::{FileKind, LoadedCourse, load};
 use super::model::{Lab, LabId, Sp};
 use super::render::ValidationReport;
 
@@ -61,6 +61,13 @@ fn check_unowned(
     out: &mut Vec<Diagnostic>,
 ) {
     let unowned = |rel: &String| !owned.contains_key(rel);
+    // When a lab file does not parse, the files it names cannot be told from unused ones.
+    let labs_parsed = course
+        .kinds
+        .values()
+        .filter(|k| **k == FileKind::Lab)
+        .count()
+        == course.labs.len();
     for (rel, quiz) in course.quizzes.iter().filter(|(r, _)| unowned(r)) {
         quiz::check(course, rel, quiz, None, out);
     }
@@ -69,7 +76,7 @@ fn check_unowned(
     }
     for (rel, docs) in course.policies.iter().filter(|(r, _)| unowned(r)) {
         kyverno::check(rel, docs, None, out);
-        if rel.starts_with("labs/") {
+        if labs_parsed && rel.starts_with("labs/") {
             out.push(
                 Diagnostic::warning(
                     "content/unused-file",

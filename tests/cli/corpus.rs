@@ -1,0 +1,156 @@
+//! The invalid-content corpus: each case in `tests/fixtures/invalid/` edits the minimal course
+//! so that one rule must fire, then asserts the exit code, that the rule is reported, and a
+//! snapshot of the whole diagnostic as a person reads it.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{copy_tree, fixture, lab, output};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    rule: String,
+    exit: i32,
+    #[serde(default)]
+    edits: Vec<Edit>,
+    #[serde(default)]
+    creates: Vec<Create>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
+    file: String,
+    replace: String,
+    with: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Create {
+    file: String,
+    from: String,
+    replace: String,
+    with: String,
+}
+
+fn replace_once(text: &str, old: &str, new: &str, what: &str) -> String {
+    assert_eq!(
+        text.matches(old).count(),
+        1,
+        "{what}: `{old}` must occur exactly once, or the case tests nothing"
+    );
+    text.replacen(old, new, 1)
+}
+
+fn run_case(name: &str) {
+    let case_file = fixture("invalid").join(format!("{name}.yaml"));
+    let case: Case = serde_saphyr::from_str(&std::fs::read_to_string(&case_file).unwrap()).unwrap();
+    assert!(
+        !case.edits.is_empty() || !case.creates.is_empty(),
+        "{name}: a case must change something"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("course-min"), dir.path());
+    for edit in &case.edits {
+        let path = dir.path().join(&edit.file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, replace_once(&text, &edit.replace, &edit.with, name)).unwrap();
+    }
+    for create in &case.creates {
+        let text = std::fs::read_to_string(dir.path().join(&create.from)).unwrap();
+        let target = dir.path().join(&create.file);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(
+            target,
+            replace_once(&text, &create.replace, &create.with, name),
+        )
+        .unwrap();
+    }
+    let (code, stdout, stderr) = output(lab(dir.path()).arg("validate"));
+    assert_eq!(code, case.exit, "{name}: exit code\n{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("[{}]", case.rule)),
+        "{name}: rule {} not reported\n{stdout}",
+        case.rule
+    );
+    assert!(stderr.is_empty(), "{name}: nothing on stderr, got {stderr}");
+    insta::assert_snapshot!(format!("invalid-{name}"), stdout);
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_case(&stringify!($name).replace('_', "-"));
+            }
+        )*
+
+        /// Every case file has a test, and every test a case file.
+        #[test]
+        fn every_case_file_is_listed() {
+            let mut listed: Vec<String> = vec![$(stringify!($name).replace('_', "-")),*];
+            listed.sort();
+            let mut files: Vec<String> = std::fs::read_dir(fixture("invalid"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+                .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            assert_eq!(listed, files);
+        }
+    };
+}
+
+cases!(
+    yaml_syntax,
+    unknown_field,
+    unknown_check_kind,
+    missing_field,
+    duplicate_step_id,
+    malformed_id,
+    duplicate_lab_alias,
+    unknown_check,
+    zero_points,
+    missing_file,
+    missing_anchor,
+    outside_course,
+    undefined_placeholder,
+    default_not_a_choice,
+    unknown_policy,
+    tool_bad_version,
+    quiz_too_few_options,
+    quiz_duplicate_option,
+    quiz_answer_not_an_option,
+    quiz_answer_count,
+    quiz_missing_answer,
+    quiz_feedback_mismatch,
+    quiz_unknown_objective,
+    quiz_objective_uncovered,
+    kyverno_audit_mutate_digest,
+    kyverno_audit_mutate_digest_default,
+    kyverno_audit_verify_digest,
+    kyverno_keys_need_tlog_settings,
+    kyverno_deprecated_validation_failure_action,
+    kyverno_background_verify_images,
+    kyverno_pattern_misses_digest,
+    kyverno_pattern_matches_nothing,
+    kyverno_deprecated_kind_removed,
+    kyverno_count_exceeds_entries,
+    kind_registry_mirror,
+    kind_localhost_registry,
+    kind_no_registry_config,
+    kind_legacy_mirror_mismatch,
+);
+
+#[test]
+fn the_minimal_course_is_valid() {
+    let (code, stdout, _) = output(lab(Path::new(&fixture("course-min"))).arg("validate"));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("ok: 7 files checked"), "{stdout}");
+    assert!(!stdout.contains("error["), "{stdout}");
+}

@@ -1,0 +1,27 @@
+//! `--help` is read by people: snapshot it.
+
+use super::{lab, output, repo};
+
+#[test]
+fn top_level_help() {
+    let (code, stdout, _) = output(lab(&repo()).arg("--help"));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("help", stdout);
+}
+
+#[test]
+fn validate_help() {
+    let (code, stdout, _) = output(lab(&repo()).args(["validate", "--help"]));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("help-validate", stdout);
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    let (code, _, stderr) = output(lab(&repo()).args(["validate", "--format", "xml"]));
+    assert_eq!(code, 2, "clap reports usage errors with exit 2");
+    assert!(
+        stderr.contains("possible values: human, json, github"),
+        "{stderr}"
+    );
+}

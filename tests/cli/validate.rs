@@ -1,0 +1,204 @@
+//! `lab validate`: the real course, the chapter's seed policies, path selection and formats.
+
+use super::{copy_tree, fixture, lab, output, repo};
+
+#[test]
+fn the_real_course_has_no_errors() {
+    let (code, stdout, stderr) = output(lab(&repo()).arg("validate"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stdout.contains("error["), "{stdout}");
+    assert!(
+        !stdout.contains("warning[quiz/no-answer-key]"),
+        "the ch14 key sits beside its quiz"
+    );
+}
+
+// The chapter prints both policies with `validationFailureAction: Audit` and mutateDigest on
+// (explicitly, or by default): Kyverno v1.19 rejects both. `lab validate` must say so.
+#[test]
+fn seed_policies_report_what_kyverno_rejects() {
+    let dir = fixture("seed-policies");
+    let (code, stdout, _) = output(lab(&dir).args([
+        "validate",
+        "verify-signed-images-example.yaml",
+        "require-sbom-attestation-example.yaml",
+    ]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stdout.matches("error[kyverno/audit-mutate-digest]").count(),
+        2,
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("warning[kyverno/deprecated-validation-failure-action]")
+            .count(),
+        2
+    );
+    insta::assert_snapshot!("seed-policies", stdout);
+}
+
+#[test]
+fn json_report_is_versioned_and_counts_agree() {
+    let dir = fixture("seed-policies");
+    let (code, stdout, _) = output(lab(&dir).args([
+        "validate",
+        "--format",
+        "json",
+        "verify-signed-images-example.yaml",
+    ]));
+    assert_eq!(code, 2);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .count();
+    assert_eq!(report["errors"], errors);
+    assert_eq!(report["warnings"], diagnostics.len() - errors);
+    let rejected = diagnostics
+        .iter()
+        .find(|d| d["code"] == "kyverno/audit-mutate-digest")
+        .unwrap();
+    assert_eq!(
+        (rejected["file"].as_str(), rejected["line"].as_u64()),
+        (Some("verify-signed-images-example.yaml"), Some(18))
+    );
+    assert!(
+        rejected["reference"]
+            .as_str()
+            .unwrap()
+            .contains("pkg/validation/policy/validate.go")
+    );
+}
+
+#[test]
+fn github_format_emits_annotations() {
+    let dir = fixture("seed-policies");
+    let (code, stdout, _) = output(lab(&dir).args([
+        "validate",
+        "--format",
+        "github",
+        "verify-signed-images-example.yaml",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stdout.lines().any(|l| l.starts_with("::error file=verify-signed-images-example.yaml,line=18,col=25,title=kyverno/audit-mutate-digest::")),
+        "{stdout}"
+    );
+}
+
+/// A course with one broken policy and one broken quiz, to tell selections apart.
+fn broken_course() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("course-min"), dir.path());
+    let policy = dir.path().join("labs/mini/policies/verify-images.yaml");
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("mutateDigest: false", "mutateDigest: true");
+    std::fs::write(policy, text).unwrap();
+    let quiz = dir.path().join("quizzes/mini.yaml");
+    let text = std::fs::read_to_string(&quiz)
+        .unwrap()
+        .replace("pass_percent: 50", "pass_percent: 150");
+    std::fs::write(quiz, text).unwrap();
+    dir
+}
+
+#[test]
+fn a_single_file_is_checked_in_its_labs_context() {
+    let dir = broken_course();
+    let (code, stdout, _) =
+        output(lab(dir.path()).args(["validate", "labs/mini/policies/verify-images.yaml"]));
+    assert_eq!(code, 2);
+    assert!(stdout.contains("kyverno/audit-mutate-digest"), "{stdout}");
+    assert!(
+        !stdout.contains("quiz/pass-mark"),
+        "only the named file is reported: {stdout}"
+    );
+    assert!(stdout.contains("1 file checked"), "{stdout}");
+}
+
+#[test]
+fn a_chapter_folder_covers_the_files_its_lab_names() {
+    let dir = broken_course();
+    let (code, stdout, _) = output(lab(dir.path()).args(["validate", "labs/mini"]));
+    assert_eq!(code, 2);
+    assert!(
+        stdout.contains("kyverno/audit-mutate-digest") && stdout.contains("quiz/pass-mark"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn every_problem_is_collected_before_exiting() {
+    let dir = broken_course();
+    let (code, stdout, _) = output(lab(dir.path()).args(["validate", "--format", "json"]));
+    assert_eq!(code, 2);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let codes: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"kyverno/audit-mutate-digest") && codes.contains(&"quiz/pass-mark"),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn a_folder_outside_any_course_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = output(lab(dir.path()).arg("validate"));
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("is not inside a course") && stderr.contains("--course"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_path_names_the_path() {
+    let (code, _, stderr) = output(lab(&repo()).args(["validate", "no/such/file.yaml"]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot read no/such/file.yaml"), "{stderr}");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("course-min"), dir.path());
+    std::fs::write(dir.path().join("runbooks/mini.md"), [0xff, 0xfe, 0x00]).unwrap();
+    let (code, _, stderr) = output(lab(dir.path()).arg("validate"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("runbooks/mini.md is not UTF-8"), "{stderr}");
+}
+
+#[test]
+fn validation_never_writes_to_the_course() {
+    let dir = broken_course();
+    let before = snapshot_tree(dir.path());
+    let _ = output(lab(dir.path()).arg("validate"));
+    assert_eq!(before, snapshot_tree(dir.path()));
+}
+
+fn snapshot_tree(root: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push((path.clone(), std::fs::read(path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}

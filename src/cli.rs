@@ -38,6 +38,30 @@ pub enum CliCommand {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Verify an image's cosign signature (and SBOM attestation) with a public key.
+    ///
+    /// Prints the verified claims as cosign does. Exit 0 verified, 4 not verified (no
+    /// signatures found, no matching signatures, digest mismatch, no matching attestations),
+    /// 3 registry unreachable, 2 bad input.
+    Verify {
+        /// The image: registry/repository:tag or registry/repository@sha256:<digest>. A tag is
+        /// resolved to its digest first, and the digest is what is verified.
+        #[arg(value_name = "IMAGE")]
+        image: String,
+        /// The signer's public key (`cosign.pub`): ECDSA P-256/P-384, RSA or Ed25519, PEM.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Also verify an attestation of this predicate type: a URI, or cosign's shorthand
+        /// (`spdxjson`, `cyclonedx`, `slsaprovenance`, ...). SPDX SBOMs are sanity-checked.
+        #[arg(long, value_name = "TYPE")]
+        attestation_type: Option<String>,
+        /// Allow plain HTTP to the image's registry (loopback registries always may).
+        #[arg(long)]
+        insecure: bool,
+        /// Print one JSON document instead of cosign's text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the chapters with their titles and aliases.
     List {
         /// Print JSON instead of a table.

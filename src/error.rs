@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::content::ContentError;
 use crate::exit_code;
+use crate::supply::SupplyError;
 
 /// Anything that stops a `lab` command before it produced its result.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +13,9 @@ pub enum LabError {
     /// The course content could not be loaded (missing folder, unreadable file).
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// An artifact could not be fetched or did not verify.
+    #[error(transparent)]
+    Supply(#[from] SupplyError),
     /// The command line asked for something impossible.
     #[error("{0}")]
     Usage(String),
@@ -35,6 +39,7 @@ impl LabError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
+            LabError::Supply(e) => e.exit_code(),
             LabError::Content(_) | LabError::Usage(_) | LabError::WouldOverwrite { .. } => {
                 exit_code::BAD_CONTENT_OR_USAGE
             }

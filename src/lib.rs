@@ -34,6 +34,8 @@ pub enum Command {
         /// Output format.
         format: Format,
     },
+    /// `lab verify`.
+    Verify(commands::verify::VerifyRequest),
     /// `lab list`.
     List {
         /// JSON output.
@@ -59,6 +61,19 @@ impl Cli {
                 Command::Validate { paths, format }
             }
             CliCommand::List { json } => Command::List { json },
+            CliCommand::Verify {
+                image,
+                key,
+                attestation_type,
+                insecure,
+                json,
+            } => Command::Verify(commands::verify::VerifyRequest {
+                image,
+                key,
+                attestation_type,
+                insecure,
+                json,
+            }),
         };
         (
             Config {
@@ -79,6 +94,7 @@ pub fn run(cli: Cli) -> u8 {
             commands::validate::run(&paths, format, config.color, &mut stdout)
         }
         Command::List { json } => commands::list::run(&config, json, &mut stdout),
+        Command::Verify(request) => commands::verify::run(&request, &mut stdout),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 
 pub mod list;
 pub mod validate;
+pub mod verify;
 
 use std::io::Write;
 

@@ -36,6 +36,21 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// What the file is, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            FileKind::Lab => "lab file",
+            FileKind::Quiz => "quiz",
+            FileKind::AnswerKey => "quiz answer key",
+            FileKind::KindConfig => "kind cluster config",
+            FileKind::Policies => "Kyverno policy file",
+            FileKind::KyvernoTest => "kyverno test file",
+            FileKind::Manifests => "Kubernetes manifest",
+            FileKind::Markdown => "Markdown file",
+            FileKind::Unknown => "YAML file of unknown kind",
+        }
+    }
+
     /// The schema file that describes this kind, for help texts.
     pub fn schema(self) -> Option<&'static str> {
         match self {
@@ -173,7 +188,7 @@ pub fn load(files: &CourseFiles) -> LoadedCourse {
             FileKind::Manifests => parse_many(rel, text, kind)
                 .map(|d| drop(course.manifests.insert(rel.to_owned(), d))),
             FileKind::KyvernoTest | FileKind::Markdown => Ok(()),
-            FileKind::Unknown => Err(Diagnostic::warning(
+            FileKind::Unknown => Err(Box::new(Diagnostic::warning(
                 "content/unknown-file",
                 rel,
                 (0, 0),
@@ -181,10 +196,10 @@ pub fn load(files: &CourseFiles) -> LoadedCourse {
             )
             .help(
                 "give it an `apiVersion`, move it out of the course folders, or name it from a lab",
-            )),
+            ))),
         };
         if let Err(diagnostic) = result {
-            course.diagnostics.push(diagnostic);
+            course.diagnostics.push(*diagnostic);
         }
     }
     course
@@ -195,8 +210,8 @@ pub fn parse_one<T: DeserializeOwned>(
     rel: &str,
     text: &str,
     kind: FileKind,
-) -> Result<T, Diagnostic> {
-    serde_saphyr::from_str(text).map_err(|e| to_diagnostic(rel, &e, kind))
+) -> Result<T, Box<Diagnostic>> {
+    serde_saphyr::from_str(text).map_err(|e| Box::new(to_diagnostic(rel, &e, kind)))
 }
 
 /// Parses a multi-document file (`---` separated).
@@ -204,8 +219,8 @@ pub fn parse_many<T: DeserializeOwned>(
     rel: &str,
     text: &str,
     kind: FileKind,
-) -> Result<Vec<T>, Diagnostic> {
-    serde_saphyr::from_multiple(text).map_err(|e| to_diagnostic(rel, &e, kind))
+) -> Result<Vec<T>, Box<Diagnostic>> {
+    serde_saphyr::from_multiple(text).map_err(|e| Box::new(to_diagnostic(rel, &e, kind)))
 }
 
 fn to_diagnostic(rel: &str, error: &serde_saphyr::Error, kind: FileKind) -> Diagnostic {

@@ -173,9 +173,9 @@ pub fn github(report: &ValidationReport) -> String {
         if let Some(help) = &d.help {
             let _ = write!(message, "\nhelp: {help}");
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "::{command} file={},line={},col={},title={}::{}\n",
+            "::{command} file={},line={},col={},title={}::{}",
             escape_property(&report.display_path(&d.file)),
             d.line.max(1),
             d.column.max(1),

@@ -145,6 +145,7 @@ cases!(
     kind_localhost_registry,
     kind_no_registry_config,
     kind_legacy_mirror_mismatch,
+    wrong_kind,
 );
 
 #[test]

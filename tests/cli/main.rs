@@ -3,8 +3,10 @@
 mod corpus;
 mod help;
 mod list;
+mod registry;
 mod schema;
 mod validate;
+mod verify;
 
 use std::path::{Path, PathBuf};
 

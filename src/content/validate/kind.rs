@@ -146,7 +146,7 @@ pub(super) fn check_registry(
         return;
     }
     if !wiring.mirrors.is_empty() {
-        if !wiring.mirrors.iter().any(|m| *m == image.registry) {
+        if !wiring.mirrors.contains(&image.registry) {
             out.push(
                 Diagnostic::error("kind/registry-mirror", kind_file, (0, 0), format!("the containerd mirror patch covers {:?}, not the lab registry `{}`", wiring.mirrors, image.registry))
                     .help(format!("mirror `{}` instead, or better enable `config_path = \"{CERTS_D}\"` and let the lab write hosts.toml", image.registry))

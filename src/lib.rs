@@ -64,16 +64,37 @@ impl Cli {
             CliCommand::Verify {
                 image,
                 key,
+                certificate_identity,
+                certificate_identity_regexp,
+                certificate_oidc_issuer,
+                certificate_oidc_issuer_regexp,
+                ca_roots,
+                rekor_public_key,
+                insecure_ignore_tlog,
                 attestation_type,
                 insecure,
                 json,
-            } => Command::Verify(commands::verify::VerifyRequest {
-                image,
-                key,
-                attestation_type,
-                insecure,
-                json,
-            }),
+            } => {
+                let signer = match key {
+                    Some(key) => commands::verify::SignerArgs::Key(key),
+                    None => commands::verify::SignerArgs::Keyless {
+                        identity: certificate_identity,
+                        identity_regexp: certificate_identity_regexp,
+                        issuer: certificate_oidc_issuer,
+                        issuer_regexp: certificate_oidc_issuer_regexp,
+                        ca_roots,
+                        rekor_public_key,
+                        insecure_ignore_tlog,
+                    },
+                };
+                Command::Verify(commands::verify::VerifyRequest {
+                    image,
+                    signer,
+                    attestation_type,
+                    insecure,
+                    json,
+                })
+            }
         };
         (
             Config {

@@ -7,10 +7,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sigstore::crypto::Signature;
 
-use super::cosign::CosignArtifacts;
+use super::cosign::{AttestationLayer, CosignArtifacts};
 use super::error::NotVerified;
+use super::keyless::SignedLayer;
 use super::signature::Verifier;
 
 /// The in-toto payload type DSSE envelopes carry.
@@ -133,7 +133,7 @@ pub fn verify_attestations(
     let mut verified = Vec::new();
     let mut failures = Vec::new();
     for layer in &artifacts.attestations {
-        match verify_one(&layer.envelope, verifier, artifacts.digest.hex(), wanted) {
+        match verify_one(layer, verifier, artifacts.digest.hex(), wanted) {
             Ok(attestation) => verified.push(attestation),
             Err(why) => failures.push(why),
         }
@@ -146,24 +146,37 @@ pub fn verify_attestations(
 }
 
 fn verify_one(
-    envelope: &[u8],
+    layer: &AttestationLayer,
     verifier: &Verifier,
     digest_hex: &str,
     wanted: &str,
 ) -> Result<VerifiedAttestation, String> {
     let envelope: Envelope =
-        serde_json::from_slice(envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+        serde_json::from_slice(&layer.envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
     let payload = STANDARD
         .decode(&envelope.payload)
         .map_err(|e| format!("the DSSE payload is not base64: {e}"))?;
     let message = pae(&envelope.payload_type, &payload);
+    let mut last_failure = "the envelope has no signatures".to_owned();
     let signed = envelope.signatures.iter().any(|s| {
-        STANDARD
-            .decode(&s.sig)
-            .is_ok_and(|raw| verifier.check(Signature::Raw(&raw), &message).is_ok())
+        let Ok(raw) = STANDARD.decode(&s.sig) else {
+            return false;
+        };
+        let candidate = SignedLayer {
+            message: &message,
+            signature: &raw,
+            signature_is_base64: false,
+            certificate: layer.certificate.as_deref(),
+            chain: layer.chain.as_deref(),
+            bundle: layer.bundle.as_deref(),
+        };
+        verifier
+            .check(&candidate)
+            .map_err(|why| last_failure = why)
+            .is_ok()
     });
     if !signed {
-        return Err("invalid signature when validating ASN.1 encoded signature".to_owned());
+        return Err(last_failure);
     }
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(format!(

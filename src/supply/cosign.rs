@@ -52,6 +52,10 @@ pub struct AttestationLayer {
     pub predicate_type: Option<String>,
     /// The signer's certificate (keyless), PEM.
     pub certificate: Option<String>,
+    /// The certificate chain, PEM.
+    pub chain: Option<String>,
+    /// The Rekor bundle, JSON.
+    pub bundle: Option<String>,
 }
 
 /// Everything cosign stored about one image digest.
@@ -120,6 +124,8 @@ pub async fn collect(store: &impl Store, image: &ImageRef) -> Result<CosignArtif
                 .get(PREDICATE_TYPE_ANNOTATION)
                 .cloned(),
             certificate: descriptor.annotations.get(CERTIFICATE_ANNOTATION).cloned(),
+            chain: descriptor.annotations.get(CHAIN_ANNOTATION).cloned(),
+            bundle: descriptor.annotations.get(BUNDLE_ANNOTATION).cloned(),
         });
     }
     Ok(CosignArtifacts {

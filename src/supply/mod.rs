@@ -3,6 +3,8 @@
 
 pub mod digest;
 pub mod error;
+pub mod evidence;
+pub mod keyless;
 pub mod reference;
 pub mod registry;
 pub mod store;

@@ -3,10 +3,11 @@
 //! digest, which is what makes a signature useless on any other image).
 
 use serde::{Deserialize, Serialize};
-use sigstore::crypto::{CosignVerificationKey, Signature};
+use sigstore::crypto::CosignVerificationKey;
 
 use super::cosign::CosignArtifacts;
 use super::error::{NotVerified, SupplyError};
+use super::keyless::{KeylessPolicy, SignedLayer};
 
 /// The `critical.type` of a cosign image signature payload.
 pub const SIGNATURE_TYPE: &str = "cosign container image signature";
@@ -15,6 +16,8 @@ pub const SIGNATURE_TYPE: &str = "cosign container image signature";
 pub enum Verifier {
     /// A public key (ECDSA P-256/P-384, RSA or Ed25519, as sigstore reads cosign keys).
     Key(CosignVerificationKey),
+    /// A certificate identity under given roots (keyless).
+    Keyless(Box<KeylessPolicy>),
 }
 
 impl Verifier {
@@ -25,12 +28,15 @@ impl Verifier {
             .map_err(|e| SupplyError::BadInput(format!("not a public key cosign can use ({e}); pass the `cosign.pub` written by `cosign generate-key-pair`")))
     }
 
-    /// Checks a signature over `message`; `Err` carries cosign's wording of the failure.
-    pub fn check(&self, signature: Signature<'_>, message: &[u8]) -> Result<(), String> {
+    /// Checks one signed layer; `Err` carries cosign's (or Kyverno's) wording of the failure.
+    pub fn check(&self, layer: &SignedLayer<'_>) -> Result<(), String> {
         match self {
-            Verifier::Key(key) => key.verify_signature(signature, message).map_err(|_| {
-                "invalid signature when validating ASN.1 encoded signature".to_owned()
-            }),
+            Verifier::Key(key) => key
+                .verify_signature(layer.signature(), layer.message)
+                .map_err(|_| {
+                    "invalid signature when validating ASN.1 encoded signature".to_owned()
+                }),
+            Verifier::Keyless(policy) => policy.verify(layer).map(|_| ()),
         }
     }
 
@@ -38,6 +44,12 @@ impl Verifier {
     pub fn description(&self) -> &'static str {
         match self {
             Verifier::Key(_) => "The signatures were verified against the specified public key",
+            Verifier::Keyless(policy) if policy.rekor.is_some() => {
+                "The code-signing certificate was verified against the given roots, its identity matched, and the Rekor bundle verified offline"
+            }
+            Verifier::Keyless(_) => {
+                "The code-signing certificate was verified against the given roots and its identity matched (transparency log skipped)"
+            }
         }
     }
 }
@@ -92,10 +104,15 @@ pub fn verify_signatures(
     let mut failures = Vec::new();
     let mut mismatch = None;
     for layer in &artifacts.signatures {
-        if let Err(why) = verifier.check(
-            Signature::Base64Encoded(layer.signature.as_bytes()),
-            &layer.payload,
-        ) {
+        let signed = SignedLayer {
+            message: &layer.payload,
+            signature: layer.signature.as_bytes(),
+            signature_is_base64: true,
+            certificate: layer.certificate.as_deref(),
+            chain: layer.chain.as_deref(),
+            bundle: layer.bundle.as_deref(),
+        };
+        if let Err(why) = verifier.check(&signed) {
             failures.push(why);
             continue;
         }

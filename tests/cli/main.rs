@@ -2,6 +2,7 @@
 
 mod corpus;
 mod help;
+mod keyless;
 mod list;
 mod registry;
 mod schema;

@@ -240,14 +240,32 @@ pub async fn push_signature_layers(
     digest: &str,
     layers: Vec<(Vec<u8>, String)>,
 ) {
+    let layers = layers
+        .into_iter()
+        .map(|(p, s)| (p, json!({"dev.cosignproject.cosign/signature": s})))
+        .collect();
+    push_signature_layers_with(addr, repo, digest, layers).await;
+}
+
+/// Pushes a signature manifest for `digest` whose layers are (payload, annotations); null
+/// annotation values are left out.
+pub async fn push_signature_layers_with(
+    addr: &str,
+    repo: &str,
+    digest: &str,
+    layers: Vec<(Vec<u8>, Value)>,
+) {
     let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
     let layers: Vec<(Vec<u8>, &str, Value)> = layers
         .into_iter()
-        .map(|(p, s)| {
+        .map(|(p, mut annotations)| {
+            if let Some(map) = annotations.as_object_mut() {
+                map.retain(|_, v| !v.is_null());
+            }
             (
                 p,
                 "application/vnd.dev.cosign.simplesigning.v1+json",
-                json!({"dev.cosignproject.cosign/signature": s}),
+                annotations,
             )
         })
         .collect();

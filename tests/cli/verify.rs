@@ -468,3 +468,54 @@ fn skopeo_and_openssl_agree() {
     );
     assert_eq!(code, 0);
 }
+
+/// `pyspdxtools` from PATH or from the venv `.ci/run` creates.
+fn pyspdxtools() -> std::path::PathBuf {
+    let venv = repo().join(".ci/.venv/bin/pyspdxtools");
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("pyspdxtools"))
+            .find(|p| p.exists())
+    });
+    on_path.expect(
+        "pyspdxtools is missing: run `.ci/run` once (it installs PyPI's spdx-tools into .ci/.venv)",
+    )
+}
+
+// PyPI's spdx-tools and our SPDX check must agree on a sane and on a malformed document.
+#[test]
+fn pyspdxtools_agrees_with_our_spdx_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broken = super::registry::spdx_document("broken");
+    broken["creationInfo"]["creators"] = json!([]);
+    for (name, doc, valid) in [
+        ("good", super::registry::spdx_document("good"), true),
+        ("broken", broken, false),
+    ] {
+        assert_eq!(
+            courselab::supply::attestation::check_spdx(&doc).is_ok(),
+            valid,
+            "{name}: our check"
+        );
+        let path = dir.path().join(format!("{name}.spdx.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+        let out = Command::new(pyspdxtools())
+            .arg("-i")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.status.success(),
+            valid,
+            "{name}: pyspdxtools said {said}"
+        );
+    }
+}

@@ -82,6 +82,10 @@ pub enum CliCommand {
         /// Allow plain HTTP to the image's registry (loopback registries always may).
         #[arg(long)]
         insecure: bool,
+        /// Read the image, signatures and attestations from an OCI image layout (as written
+        /// by `cosign save --dir` or `skopeo copy ... oci:DIR`) instead of the registry.
+        #[arg(long, value_name = "DIR", conflicts_with = "insecure")]
+        layout: Option<PathBuf>,
         /// Print one JSON document instead of cosign's text.
         #[arg(long)]
         json: bool,

@@ -73,6 +73,7 @@ impl Cli {
                 insecure_ignore_tlog,
                 attestation_type,
                 insecure,
+                layout,
                 json,
             } => {
                 let signer = match key {
@@ -92,6 +93,7 @@ impl Cli {
                     signer,
                     attestation_type,
                     insecure,
+                    layout,
                     json,
                 })
             }

@@ -12,6 +12,7 @@ use super::emit;
 use crate::supply::attestation::{VerifiedAttestation, predicate_type, verify_attestations};
 use crate::supply::cosign::{CosignArtifacts, collect};
 use crate::supply::keyless::{KeylessPolicy, RekorKey, roots_from_pem};
+use crate::supply::layout::LayoutStore;
 use crate::supply::registry::{RegistryStore, Retry};
 use crate::supply::signature::{SimpleSigning, Verifier, verify_signatures};
 use crate::supply::{ImageRef, SupplyError};
@@ -28,6 +29,8 @@ pub struct VerifyRequest {
     pub attestation_type: Option<String>,
     /// Allow plain HTTP to this registry.
     pub insecure: bool,
+    /// Read from this OCI layout instead of the registry.
+    pub layout: Option<PathBuf>,
     /// Print JSON.
     pub json: bool,
 }
@@ -156,8 +159,13 @@ pub fn run(request: &VerifyRequest, out: &mut impl Write) -> Result<u8, LabError
         .enable_all()
         .build()
         .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
-    let store = RegistryStore::new(&image, request.insecure, Retry::default());
-    let artifacts = runtime.block_on(collect(&store, &image))?;
+    let artifacts = match &request.layout {
+        Some(dir) => runtime.block_on(collect(&LayoutStore::open(dir)?, &image))?,
+        None => runtime.block_on(collect(
+            &RegistryStore::new(&image, request.insecure, Retry::default()),
+            &image,
+        ))?,
+    };
     let not_verified = |reason| SupplyError::NotVerified {
         image: artifacts.pinned(),
         reason,

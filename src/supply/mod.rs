@@ -5,6 +5,7 @@ pub mod digest;
 pub mod error;
 pub mod evidence;
 pub mod keyless;
+pub mod layout;
 pub mod reference;
 pub mod registry;
 pub mod store;

@@ -3,6 +3,7 @@
 mod corpus;
 mod help;
 mod keyless;
+mod layout;
 mod list;
 mod registry;
 mod schema;

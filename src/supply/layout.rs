@@ -1,0 +1,181 @@
+//! An OCI image layout on disk as a [`Store`], so that saved evidence verifies offline with the
+//! same code as a registry. Two writers are understood:
+//! - `cosign save`, which marks the entries of `index.json` with a `kind` annotation
+//!   (`dev.cosignproject.cosign/image` or `/imageIndex`, `/sigs`, `/atts`);
+//! - tools that name entries by tag with `org.opencontainers.image.ref.name` (skopeo, crane,
+//!   `oras`), where cosign's artifacts are the tags `sha256-<hex>.sig` and `.att`.
+//!
+//! Every blob read is checked against its digest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::digest::Digest;
+use super::error::SupplyError;
+use super::reference::ImageRef;
+use super::store::{Manifest, Store};
+
+/// The annotation `cosign save` uses to say what an index entry is.
+pub const COSIGN_KIND_ANNOTATION: &str = "kind";
+/// The OCI annotation naming an entry by tag.
+pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
+
+#[derive(Debug, Deserialize)]
+struct Index {
+    #[serde(default)]
+    manifests: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Entry {
+    digest: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+impl Entry {
+    fn kind(&self) -> Option<&str> {
+        self.annotations
+            .get(COSIGN_KIND_ANNOTATION)
+            .map(String::as_str)
+    }
+    fn ref_name(&self) -> Option<&str> {
+        self.annotations
+            .get(REF_NAME_ANNOTATION)
+            .map(String::as_str)
+    }
+    fn is_image(&self) -> bool {
+        matches!(
+            self.kind(),
+            Some("dev.cosignproject.cosign/image" | "dev.cosignproject.cosign/imageIndex")
+        )
+    }
+}
+
+/// An OCI image layout directory.
+pub struct LayoutStore {
+    dir: PathBuf,
+    entries: Vec<Entry>,
+}
+
+impl LayoutStore {
+    /// Opens the layout in `dir` (it must hold `oci-layout` and `index.json`).
+    pub fn open(dir: &Path) -> Result<Self, SupplyError> {
+        let unreadable = |what: &str, e: &dyn std::fmt::Display| {
+            SupplyError::BadInput(format!(
+                "{} is not an OCI image layout ({what}: {e}); pass the folder `cosign save --dir` or `skopeo copy ... oci:DIR` wrote",
+                dir.display()
+            ))
+        };
+        std::fs::read(dir.join("oci-layout")).map_err(|e| unreadable("no oci-layout file", &e))?;
+        let index =
+            std::fs::read(dir.join("index.json")).map_err(|e| unreadable("no index.json", &e))?;
+        let index: Index = serde_json::from_slice(&index)
+            .map_err(|e| unreadable("index.json does not parse", &e))?;
+        Ok(LayoutStore {
+            dir: dir.to_owned(),
+            entries: index.manifests,
+        })
+    }
+
+    fn read_blob(&self, digest: &Digest) -> Result<Option<Vec<u8>>, SupplyError> {
+        let path = self
+            .dir
+            .join("blobs")
+            .join(digest.algorithm())
+            .join(digest.hex());
+        match std::fs::read(&path) {
+            Ok(bytes) if digest.matches(&bytes) => Ok(Some(bytes)),
+            Ok(_) => Err(SupplyError::BadInput(format!(
+                "{} does not hash to its name: the layout is corrupt",
+                path.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(SupplyError::BadInput(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    fn entry_for_tag(&self, tag: &str) -> Option<&Entry> {
+        if let Some(entry) = self.entries.iter().find(|e| e.ref_name() == Some(tag)) {
+            return Some(entry);
+        }
+        // `cosign save` keeps one image per layout, so its sigs/atts entries are that image's.
+        let kind = match tag.rsplit_once('.') {
+            Some((prefix, "sig")) if prefix.starts_with("sha256-") => {
+                "dev.cosignproject.cosign/sigs"
+            }
+            Some((prefix, "att")) if prefix.starts_with("sha256-") => {
+                "dev.cosignproject.cosign/atts"
+            }
+            _ => return None,
+        };
+        self.entries.iter().find(|e| e.kind() == Some(kind))
+    }
+}
+
+impl Store for LayoutStore {
+    fn describe(&self) -> String {
+        format!("layout {}", self.dir.display())
+    }
+
+    async fn resolve(&self, image: &ImageRef) -> Result<Digest, SupplyError> {
+        let bad = |e: super::reference::ReferenceError| SupplyError::BadInput(e.to_string());
+        if let Some(digest) = &image.digest {
+            let digest = Digest::parse(digest).map_err(bad)?;
+            return match self.read_blob(&digest)? {
+                Some(_) => Ok(digest),
+                None => Err(SupplyError::NotFound {
+                    image: format!("{} in {}", image, self.describe()),
+                }),
+            };
+        }
+        let tag = image.tag.as_deref().unwrap_or("latest");
+        let by_tag = self.entries.iter().find(|e| e.ref_name() == Some(tag));
+        let images: Vec<&Entry> = self.entries.iter().filter(|e| e.is_image()).collect();
+        let entry = by_tag.or(match images.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        });
+        match entry {
+            Some(entry) => Digest::parse(&entry.digest).map_err(bad),
+            None => Err(SupplyError::NotFound {
+                image: format!("tag `{tag}` in {}", self.describe()),
+            }),
+        }
+    }
+
+    async fn manifest(
+        &self,
+        _image: &ImageRef,
+        tag_or_digest: &str,
+    ) -> Result<Option<Manifest>, SupplyError> {
+        let digest = if tag_or_digest.contains(':') {
+            Digest::parse(tag_or_digest).map_err(|e| SupplyError::BadInput(e.to_string()))?
+        } else {
+            match self.entry_for_tag(tag_or_digest) {
+                Some(entry) => Digest::parse(&entry.digest)
+                    .map_err(|e| SupplyError::BadInput(e.to_string()))?,
+                None => return Ok(None),
+            }
+        };
+        Ok(self
+            .read_blob(&digest)?
+            .map(|bytes| Manifest { bytes, digest }))
+    }
+
+    async fn blob(&self, image: &ImageRef, digest: &Digest) -> Result<Vec<u8>, SupplyError> {
+        self.read_blob(digest)?
+            .ok_or_else(|| SupplyError::NotFound {
+                image: format!(
+                    "blob {digest} of {} in {}",
+                    image.repository(),
+                    self.describe()
+                ),
+            })
+    }
+}

@@ -13,10 +13,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "lab", version, propagate_version = true)]
 pub struct Cli {
     /// Use the course in DIR (a working copy) instead of the one built into `lab`.
-    #[arg(long, global = true, value_name = "DIR", env = "LAB_COURSE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "LAB_COURSE",
+        display_order = 900
+    )]
     pub course: Option<PathBuf>,
     /// When to color output.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, display_order = 901)]
     pub color: ColorChoice,
     #[command(subcommand)]
     pub command: CliCommand,
@@ -38,64 +44,68 @@ pub enum CliCommand {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
-    /// Verify an image's cosign signature (and SBOM attestation) with a public key.
+    /// Verify an image's cosign signatures and attestations, by key or keyless identity.
     ///
     /// Prints the verified claims as cosign does. Exit 0 verified, 4 not verified (no
     /// signatures found, no matching signatures, digest mismatch, no matching attestations),
     /// 3 registry unreachable, 2 bad input.
-    Verify {
-        /// The image: registry/repository:tag or registry/repository@sha256:<digest>. A tag is
-        /// resolved to its digest first, and the digest is what is verified.
-        #[arg(value_name = "IMAGE")]
-        image: String,
-        /// The signer's public key (`cosign.pub`): ECDSA P-256/P-384, RSA or Ed25519, PEM.
-        #[arg(long, value_name = "FILE", required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"])]
-        key: Option<PathBuf>,
-        /// Keyless: the signer identity, matched against every email or URI SAN of the
-        /// certificate; `*` and `?` are wildcards, as in Kyverno's `subject`.
-        #[arg(long, value_name = "ID", conflicts_with = "key")]
-        certificate_identity: Option<String>,
-        /// Keyless: the signer identity as an unanchored regular expression.
-        #[arg(long, value_name = "REGEX", conflicts_with = "key")]
-        certificate_identity_regexp: Option<String>,
-        /// Keyless: the OIDC issuer, e.g. https://token.actions.githubusercontent.com (wildcards allowed).
-        #[arg(long, value_name = "URL", conflicts_with = "key")]
-        certificate_oidc_issuer: Option<String>,
-        /// Keyless: the OIDC issuer as an unanchored regular expression.
-        #[arg(long, value_name = "REGEX", conflicts_with = "key")]
-        certificate_oidc_issuer_regexp: Option<String>,
-        /// Keyless: PEM bundle of the root certificates the signing certificate must chain to
-        /// (offline: `lab` does not fetch Sigstore's roots).
-        #[arg(long, value_name = "FILE", conflicts_with = "key")]
-        ca_roots: Option<PathBuf>,
-        /// Keyless: the transparency log's public key; the Rekor bundle on each signature is
-        /// verified with it, offline.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "insecure_ignore_tlog"])]
-        rekor_public_key: Option<PathBuf>,
-        /// Keyless: accept signatures without checking the transparency log.
-        #[arg(long, conflicts_with = "key")]
-        insecure_ignore_tlog: bool,
-        /// Also verify an attestation of this predicate type: a URI, or cosign's shorthand
-        /// (`spdxjson`, `cyclonedx`, `slsaprovenance`, ...). SPDX SBOMs are sanity-checked.
-        #[arg(long, value_name = "TYPE")]
-        attestation_type: Option<String>,
-        /// Allow plain HTTP to the image's registry (loopback registries always may).
-        #[arg(long)]
-        insecure: bool,
-        /// Read the image, signatures and attestations from an OCI image layout (as written
-        /// by `cosign save --dir` or `skopeo copy ... oci:DIR`) instead of the registry.
-        #[arg(long, value_name = "DIR", conflicts_with = "insecure")]
-        layout: Option<PathBuf>,
-        /// Print one JSON document instead of cosign's text.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(Box<VerifyArgs>),
     /// List the chapters with their titles and aliases.
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The options of `lab verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The image: registry/repository:tag or registry/repository@sha256:<digest>. A tag is
+    /// resolved to its digest first, and the digest is what is verified.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The signer's public key (`cosign.pub`): ECDSA P-256/P-384, RSA or Ed25519, PEM.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"])]
+    pub key: Option<PathBuf>,
+    /// Keyless: the signer identity, matched against every email or URI SAN of the
+    /// certificate; `*` and `?` are wildcards, as in Kyverno's `subject`.
+    #[arg(long, value_name = "ID", conflicts_with = "key")]
+    pub certificate_identity: Option<String>,
+    /// Keyless: the signer identity as an unanchored regular expression.
+    #[arg(long, value_name = "REGEX", conflicts_with = "key")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer, e.g. https://token.actions.githubusercontent.com (wildcards allowed).
+    #[arg(long, value_name = "URL", conflicts_with = "key")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: the OIDC issuer as an unanchored regular expression.
+    #[arg(long, value_name = "REGEX", conflicts_with = "key")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: PEM bundle of the root certificates the signing certificate must chain to
+    /// (offline: `lab` does not fetch Sigstore's roots).
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    pub ca_roots: Option<PathBuf>,
+    /// Keyless: the transparency log's public key; the Rekor bundle on each signature is
+    /// verified with it, offline.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "insecure_ignore_tlog"])]
+    pub rekor_public_key: Option<PathBuf>,
+    /// Keyless: accept signatures without checking the transparency log.
+    #[arg(long, conflicts_with = "key")]
+    pub insecure_ignore_tlog: bool,
+    /// Also verify an attestation of this predicate type: a URI, or cosign's shorthand
+    /// (`spdxjson`, `cyclonedx`, `slsaprovenance`, ...). SPDX SBOMs are sanity-checked.
+    #[arg(long, value_name = "TYPE")]
+    pub attestation_type: Option<String>,
+    /// Allow plain HTTP to the image's registry (loopback registries always may).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Read the image, signatures and attestations from an OCI image layout (as written
+    /// by `cosign save --dir` or `skopeo copy ... oci:DIR`) instead of the registry.
+    #[arg(long, value_name = "DIR", conflicts_with = "insecure")]
+    pub layout: Option<PathBuf>,
+    /// Print one JSON document instead of cosign's text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Output formats of `lab validate`.

@@ -35,12 +35,37 @@ pub enum Command {
         format: Format,
     },
     /// `lab verify`.
-    Verify(commands::verify::VerifyRequest),
+    Verify(Box<commands::verify::VerifyRequest>),
     /// `lab list`.
     List {
         /// JSON output.
         json: bool,
     },
+}
+
+impl cli::VerifyArgs {
+    fn into_request(self) -> commands::verify::VerifyRequest {
+        let signer = match self.key {
+            Some(key) => commands::verify::SignerArgs::Key(key),
+            None => commands::verify::SignerArgs::Keyless {
+                identity: self.certificate_identity,
+                identity_regexp: self.certificate_identity_regexp,
+                issuer: self.certificate_oidc_issuer,
+                issuer_regexp: self.certificate_oidc_issuer_regexp,
+                ca_roots: self.ca_roots,
+                rekor_public_key: self.rekor_public_key,
+                insecure_ignore_tlog: self.insecure_ignore_tlog,
+            },
+        };
+        commands::verify::VerifyRequest {
+            image: self.image,
+            signer,
+            attestation_type: self.attestation_type,
+            insecure: self.insecure,
+            layout: self.layout,
+            json: self.json,
+        }
+    }
 }
 
 impl Cli {
@@ -61,42 +86,7 @@ impl Cli {
                 Command::Validate { paths, format }
             }
             CliCommand::List { json } => Command::List { json },
-            CliCommand::Verify {
-                image,
-                key,
-                certificate_identity,
-                certificate_identity_regexp,
-                certificate_oidc_issuer,
-                certificate_oidc_issuer_regexp,
-                ca_roots,
-                rekor_public_key,
-                insecure_ignore_tlog,
-                attestation_type,
-                insecure,
-                layout,
-                json,
-            } => {
-                let signer = match key {
-                    Some(key) => commands::verify::SignerArgs::Key(key),
-                    None => commands::verify::SignerArgs::Keyless {
-                        identity: certificate_identity,
-                        identity_regexp: certificate_identity_regexp,
-                        issuer: certificate_oidc_issuer,
-                        issuer_regexp: certificate_oidc_issuer_regexp,
-                        ca_roots,
-                        rekor_public_key,
-                        insecure_ignore_tlog,
-                    },
-                };
-                Command::Verify(commands::verify::VerifyRequest {
-                    image,
-                    signer,
-                    attestation_type,
-                    insecure,
-                    layout,
-                    json,
-                })
-            }
+            CliCommand::Verify(args) => Command::Verify(Box::new(args.into_request())),
         };
         (
             Config {

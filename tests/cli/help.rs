@@ -25,3 +25,10 @@ fn a_bad_flag_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn verify_help() {
+    let (code, stdout, _) = output(lab(&repo()).args(["verify", "--help"]));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("help-verify", stdout);
+}

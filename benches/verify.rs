@@ -25,7 +25,10 @@ fn per_second(count: usize, took: Duration) -> f64 {
 }
 
 fn openssl_verifies_per_second() -> Option<f64> {
-    let out = Command::new("openssl").args(["speed", "-seconds", "2", "ecdsap256"]).output().ok()?;
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "2", "ecdsap256"])
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // The result line: " 256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0   8250.0"
     let line = text.lines().find(|l| l.contains("ecdsa (nistp256)"))?;
@@ -35,16 +38,31 @@ fn openssl_verifies_per_second() -> Option<f64> {
 fn main() {
     let registry = registry::TestRegistry::start();
     let rt = registry::runtime();
-    let digest = rt.block_on(registry::push_image(&registry.addr, "bench/demo", "1.0", "bench"));
+    let digest = rt.block_on(registry::push_image(
+        &registry.addr,
+        "bench/demo",
+        "1.0",
+        "bench",
+    ));
     let (signer, public) = registry::key_pair();
     let signed = registry::payload("bench/demo", &digest);
-    rt.block_on(registry::push_signature_layers(&registry.addr, "bench/demo", &digest, vec![(signed.clone(), registry::sign(&signer, &signed))]));
+    rt.block_on(registry::push_signature_layers(
+        &registry.addr,
+        "bench/demo",
+        &digest,
+        vec![(signed.clone(), registry::sign(&signer, &signed))],
+    ));
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("layout");
     let hex = digest.trim_start_matches("sha256:");
     for tag in ["1.0".to_owned(), format!("sha256-{hex}.sig")] {
         let ok = Command::new("skopeo")
-            .args(["copy", "--quiet", "--preserve-digests", "--src-tls-verify=false"])
+            .args([
+                "copy",
+                "--quiet",
+                "--preserve-digests",
+                "--src-tls-verify=false",
+            ])
             .arg(format!("docker://{}/bench/demo:{tag}", registry.addr))
             .arg(format!("oci:{}:{tag}", layout.display()))
             .status()
@@ -65,14 +83,20 @@ fn main() {
     }
     let from_layout = per_second(runs, start.elapsed());
     // The crypto and claim checks alone, artifacts already in memory.
-    let artifacts = rt.block_on(collect(&LayoutStore::open(&layout).unwrap(), &image)).unwrap();
+    let artifacts = rt
+        .block_on(collect(&LayoutStore::open(&layout).unwrap(), &image))
+        .unwrap();
     let start = Instant::now();
     for _ in 0..runs {
         std::hint::black_box(verify_signatures(&artifacts, &verifier).unwrap());
     }
     let in_memory = per_second(runs, start.elapsed());
-    println!("signature verification from an OCI layout (open + read + verify): {from_layout:>8.0} /s");
-    println!("signature verification, artifacts in memory (verify + claims):    {in_memory:>8.0} /s");
+    println!(
+        "signature verification from an OCI layout (open + read + verify): {from_layout:>8.0} /s"
+    );
+    println!(
+        "signature verification, artifacts in memory (verify + claims):    {in_memory:>8.0} /s"
+    );
     match openssl_verifies_per_second() {
         Some(openssl) => println!(
             "openssl speed ecdsap256 verify, one core:                        {openssl:>8.0} /s  (layout path at {:.0}%, in-memory at {:.0}%)",
@@ -101,7 +125,16 @@ fn main() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), digest);
     }
     let skopeo = start.elapsed() / skopeo_runs;
-    println!("digest resolution, lab (in process, warm client): {:>8.2} ms", ours.as_secs_f64() * 1e3);
-    println!("digest resolution, skopeo inspect (whole process): {:>8.2} ms", skopeo.as_secs_f64() * 1e3);
-    println!("ratio skopeo / lab: {:.1}x", skopeo.as_secs_f64() / ours.as_secs_f64());
+    println!(
+        "digest resolution, lab (in process, warm client): {:>8.2} ms",
+        ours.as_secs_f64() * 1e3
+    );
+    println!(
+        "digest resolution, skopeo inspect (whole process): {:>8.2} ms",
+        skopeo.as_secs_f64() * 1e3
+    );
+    println!(
+        "ratio skopeo / lab: {:.1}x",
+        skopeo.as_secs_f64() / ours.as_secs_f64()
+    );
 }

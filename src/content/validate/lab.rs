@@ -39,11 +39,14 @@ pub(super) fn check(
     check_policy_names(course, rel, lab, &refs, out);
     check_placeholders(files, rel, lab, &refs, out);
     let context = lab_context(course, lab, &refs);
+    let mut policy_diagnostics = Vec::new();
     for file in &refs.policies {
         if let Some(docs) = course.policies.get(file) {
-            kyverno::check(file, docs, Some(&context), &mut out.diagnostics);
+            kyverno::check(file, docs, Some(&context), &mut policy_diagnostics);
         }
     }
+    out.diagnostics
+        .extend(once_per_lab(policy_diagnostics, "kyverno/deprecated-kind"));
     if let Some(quiz_file) = &refs.quiz
         && let Some(q) = course.quizzes.get(quiz_file)
     {
@@ -56,6 +59,30 @@ pub(super) fn check(
         kind::check_config(kind_file, config, &mut out.diagnostics);
         kind::check_registry(rel, lab, kind_file, config, &mut out.diagnostics);
     }
+}
+
+/// Keeps the first diagnostic with `code` and says how many policies it stands for: a fact
+/// about the lab's pinned Kyverno is worth one message, not one per policy.
+fn once_per_lab(diagnostics: Vec<Diagnostic>, code: &str) -> Vec<Diagnostic> {
+    let repeats = diagnostics.iter().filter(|d| d.code == code).count();
+    let mut seen = false;
+    diagnostics
+        .into_iter()
+        .filter_map(|mut d| {
+            if d.code != code {
+                return Some(d);
+            }
+            if std::mem::replace(&mut seen, true) {
+                return None;
+            }
+            if repeats > 1 {
+                d.message.push_str(&format!(
+                    " (this applies to all {repeats} policies of the lab)"
+                ));
+            }
+            Some(d)
+        })
+        .collect()
 }
 
 /// Resolved paths of the files a lab names.

@@ -138,3 +138,40 @@ fn a_folder_that_is_not_a_layout_is_named() {
         "{stderr}"
     );
 }
+
+// `cosign save` marks index entries with `kind` instead of naming them by tag
+// (cosign pkg/oci/layout: kind = dev.cosignproject.cosign/image | /sigs | /atts).
+#[test]
+fn a_cosign_save_layout_verifies_offline() {
+    let (dir, layout, image, digest) = saved_layout(true);
+    let index_path = layout.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    for entry in index["manifests"].as_array_mut().unwrap() {
+        let name = entry["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let kind = match name.rsplit_once('.') {
+            Some((_, "sig")) => "dev.cosignproject.cosign/sigs",
+            Some((_, "att")) => "dev.cosignproject.cosign/atts",
+            _ => "dev.cosignproject.cosign/image",
+        };
+        entry["annotations"] = serde_json::json!({ "kind": kind });
+    }
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    let (code, stdout, stderr) = verify_layout(
+        dir.path(),
+        &layout,
+        &image,
+        &["--attestation-type", "spdxjson"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "Verification for {}",
+            image.replace(":1.0", &format!("@{digest}"))
+        )),
+        "{stdout}"
+    );
+}

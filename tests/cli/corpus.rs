@@ -141,6 +141,7 @@ cases!(
     kyverno_pattern_matches_nothing,
     kyverno_deprecated_kind_removed,
     kyverno_count_exceeds_entries,
+    kyverno_attestation_type,
     kind_registry_mirror,
     kind_localhost_registry,
     kind_no_registry_config,

@@ -247,25 +247,16 @@ fn check_attestors(
     for attestation in &entry.attestations {
         match attestation.attestation_type.as_deref().or(attestation.predicate_type.as_deref()) {
             None => out.push(
-                Diagnostic::error("kyverno/attestation-type", file, at(&entry_position(entry)), format!("an attestation in {where_} has no `type`"))
+                Diagnostic::error("kyverno/attestation-type", file, at(attestation), format!("an attestation in {where_} has no `type`"))
                     .help("set `type: https://spdx.dev/Document` for an SPDX SBOM"),
             ),
             Some(alias @ ("spdx" | "spdxjson" | "cyclonedx" | "slsaprovenance" | "vuln" | "custom")) => out.push(
-                Diagnostic::error("kyverno/attestation-type", file, at(&entry_position(entry)), format!("`type: {alias}` is a cosign shorthand, but Kyverno compares the full predicate type URI"))
+                Diagnostic::error("kyverno/attestation-type", file, at(attestation), format!("`type: {alias}` is a cosign shorthand, but Kyverno compares the full predicate type URI"))
                     .help("write the URI, e.g. `https://spdx.dev/Document` for cosign's `spdxjson`")
                     .reference(IMAGE_VERIFIER_GO),
             ),
             Some(_) => {}
         }
-    }
-}
-
-fn entry_position(entry: &VerifyImage) -> crate::content::model::Sp<()> {
-    let first = entry.image_references.first();
-    crate::content::model::Sp {
-        value: (),
-        line: first.map_or(0, |f| f.line),
-        column: first.map_or(0, |f| f.column),
     }
 }
 

@@ -107,47 +107,116 @@ macro_rules! cases {
 }
 
 cases!(
-    yaml_syntax,
-    unknown_field,
-    unknown_check_kind,
-    missing_field,
-    duplicate_step_id,
-    malformed_id,
-    duplicate_lab_alias,
-    unknown_check,
-    zero_points,
-    missing_file,
-    missing_anchor,
-    outside_course,
-    undefined_placeholder,
     default_not_a_choice,
-    unknown_policy,
-    tool_bad_version,
-    quiz_too_few_options,
-    quiz_duplicate_option,
-    quiz_answer_not_an_option,
-    quiz_answer_count,
-    quiz_missing_answer,
-    quiz_feedback_mismatch,
-    quiz_unknown_objective,
-    quiz_objective_uncovered,
+    duplicate_lab_alias,
+    duplicate_step_id,
+    id_folder_mismatch,
+    invalid_value,
+    kind_api_version,
+    kind_bad_containerd_patch,
+    kind_legacy_mirror_mismatch,
+    kind_localhost_registry,
+    kind_no_registry_config,
+    kind_registry_mirror,
+    kyverno_api_version,
+    kyverno_attestation_type,
+    kyverno_attestor_kind,
     kyverno_audit_mutate_digest,
     kyverno_audit_mutate_digest_default,
     kyverno_audit_verify_digest,
-    kyverno_keys_need_tlog_settings,
-    kyverno_deprecated_validation_failure_action,
     kyverno_background_verify_images,
-    kyverno_pattern_misses_digest,
-    kyverno_pattern_matches_nothing,
-    kyverno_deprecated_kind_removed,
     kyverno_count_exceeds_entries,
-    kyverno_attestation_type,
-    kind_registry_mirror,
-    kind_localhost_registry,
-    kind_no_registry_config,
-    kind_legacy_mirror_mismatch,
+    kyverno_deprecated_kind_removed,
+    kyverno_deprecated_validation_failure_action,
+    kyverno_keys_need_tlog_settings,
+    kyverno_no_image_references,
+    kyverno_pattern_matches_nothing,
+    kyverno_pattern_misses_digest,
+    malformed_id,
+    missing_anchor,
+    missing_field,
+    missing_file,
+    no_checks,
+    outside_course,
+    quiz_answer_count,
+    quiz_answer_not_an_option,
+    quiz_duplicate_option,
+    quiz_feedback_format,
+    quiz_feedback_mismatch,
+    quiz_missing_answer,
+    quiz_no_answer_key,
+    quiz_objective_uncovered,
+    quiz_pass_mark,
+    quiz_too_few_options,
+    quiz_unknown_lab,
+    quiz_unknown_objective,
+    quiz_unknown_question,
+    schema_version,
+    tool_bad_version,
+    undefined_placeholder,
+    unknown_check,
+    unknown_check_kind,
+    unknown_field,
+    unknown_file,
+    unknown_policy,
+    unscored_check,
+    unused_policy_file,
+    var_malformed,
+    var_unknown_choice,
+    var_unused,
     wrong_kind,
+    yaml_syntax,
+    zero_points,
 );
+
+/// Every rule id the validator can emit has a case (so a new rule comes with its case).
+#[test]
+fn every_rule_has_a_case() {
+    let mut emitted = std::collections::BTreeSet::new();
+    let mut stack = vec![super::repo().join("src/content")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for piece in text.split('"').skip(1).step_by(2) {
+                let families = [
+                    "yaml", "schema", "id", "ref", "done", "var", "tool", "quiz", "kyverno",
+                    "kind", "content",
+                ];
+                let is_code = piece.split_once('/').is_some_and(|(family, name)| {
+                    families.contains(&family)
+                        && !name.is_empty()
+                        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                });
+                if is_code {
+                    emitted.insert(piece.to_owned());
+                }
+            }
+        }
+    }
+    let cased: std::collections::BTreeSet<String> = std::fs::read_dir(fixture("invalid"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .filter_map(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("rule: ").map(str::to_owned))
+        })
+        .collect();
+    let missing: Vec<_> = emitted.difference(&cased).collect();
+    assert!(
+        emitted.len() > 40,
+        "the scan found the rule ids ({})",
+        emitted.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "rules without a case in tests/fixtures/invalid: {missing:?}"
+    );
+}
 
 #[test]
 fn the_minimal_course_is_valid() {

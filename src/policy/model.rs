@@ -202,7 +202,7 @@ pub struct ResourceFilter {
 }
 
 /// Which resources a filter selects.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResourceDescription {
     /// Kinds, e.g. `Pod` or `apps/v1/Deployment`.

@@ -1,8 +1,11 @@
 //! Kyverno policies: the model of `ClusterPolicy`/`Policy`, Kyverno's pattern matching,
-//! auto-generated controller rules, and which rules apply to a request.
+//! auto-generated controller rules, which rules apply to a request, rendering of a lab's
+//! policy pack, and the offline admission evaluator.
 
 pub mod autogen;
+pub mod evaluate;
 pub mod matching;
 pub mod model;
 pub mod render;
+pub mod verify_entry;
 pub mod wildcard;

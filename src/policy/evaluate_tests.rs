@@ -1,0 +1,345 @@
+//! Behaviour of the evaluator against real signatures (sigstore-made ECDSA P-256 keys) over
+//! in-memory cosign artifacts; each test names the Kyverno behaviour it mirrors.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sigstore::crypto::{SigStoreSigner, SigningScheme};
+
+use super::*;
+use crate::supply::Digest;
+use crate::supply::cosign::{AttestationLayer, SignatureLayer};
+
+const REGISTRY: &str = "kind-registry:5000/courselab";
+
+struct Key {
+    signer: SigStoreSigner,
+    public: String,
+}
+
+fn key() -> Key {
+    let signer = SigningScheme::ECDSA_P256_SHA256_ASN1
+        .create_signer()
+        .unwrap();
+    let public = signer
+        .to_sigstore_keypair()
+        .unwrap()
+        .public_key_to_pem()
+        .unwrap();
+    Key { signer, public }
+}
+
+fn digest_of(content: &str) -> Digest {
+    Digest::sha256_of(content.as_bytes())
+}
+
+/// Artifacts of `image` (a tag reference) with content `content`, signed by `signer` if any.
+fn artifacts(
+    image: &str,
+    content: &str,
+    signer: Option<&Key>,
+    sbom: bool,
+) -> (String, Result<CosignArtifacts, FetchFailure>) {
+    let image = ImageRef::parse(image).unwrap();
+    let digest = digest_of(content);
+    let payload = serde_json::to_vec(&json!({"critical": {"identity": {"docker-reference": image.repository()}, "image": {"docker-manifest-digest": digest.as_str()}, "type": "cosign container image signature"}, "optional": null})).unwrap();
+    let signatures = signer
+        .map(|k| SignatureLayer {
+            signature: STANDARD.encode(k.signer.sign(&payload).unwrap()),
+            payload,
+            certificate: None,
+            chain: None,
+            bundle: None,
+        })
+        .into_iter()
+        .collect();
+    let attestations = match (signer, sbom) {
+        (Some(k), true) => {
+            let statement = serde_json::to_vec(&json!({
+                "_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://spdx.dev/Document",
+                "subject": [{"name": image.repository(), "digest": {"sha256": digest.hex()}}],
+                "predicate": {"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT", "name": "demo",
+                              "creationInfo": {"created": "2026-11-22T00:00:00Z", "creators": ["Tool: test"]},
+                              "packages": [{"SPDXID": "SPDXRef-Package-a", "name": "a"}]}
+            }))
+            .unwrap();
+            let pae = crate::supply::attestation::pae("application/vnd.in-toto+json", &statement);
+            let envelope = json!({"payloadType": "application/vnd.in-toto+json", "payload": STANDARD.encode(&statement), "signatures": [{"keyid": "", "sig": STANDARD.encode(k.signer.sign(&pae).unwrap())}]});
+            vec![AttestationLayer {
+                envelope: serde_json::to_vec(&envelope).unwrap(),
+                predicate_type: None,
+                certificate: None,
+                chain: None,
+                bundle: None,
+            }]
+        }
+        _ => Vec::new(),
+    };
+    (
+        image.to_string(),
+        Ok(CosignArtifacts {
+            image,
+            digest,
+            signatures,
+            attestations,
+        }),
+    )
+}
+
+fn indent(text: &str, spaces: usize) -> String {
+    text.trim_end()
+        .lines()
+        .map(|l| format!("{}{l}", " ".repeat(spaces)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A verify-images policy in `mode` for `key`, optionally requiring an SBOM attestation.
+fn policy(mode: &str, key: &Key, extra: &str) -> KyvernoPolicy {
+    let digest_handling = if mode == "Enforce" {
+        ""
+    } else {
+        "          mutateDigest: false\n          verifyDigest: false\n"
+    };
+    let text = format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: verify-signed-images\n  annotations:\n    policies.kyverno.io/category: Supply Chain Security\n    policies.kyverno.io/severity: high\nspec:\n  background: false\n{extra}  rules:\n    - name: verify-signature\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n              namespaces: [develop]\n      verifyImages:\n        - imageReferences: [\"{REGISTRY}/*\"]\n          failureAction: {mode}\n{digest_handling}          attestors:\n            - entries:\n                - keys:\n                    publicKeys: |-\n{}\n                    rekor: {{ignoreTlog: true}}\n                    ctlog: {{ignoreSCT: true}}\n",
+        indent(&key.public, 22)
+    );
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+fn sbom_policy(mode: &str, key: &Key) -> KyvernoPolicy {
+    let text = format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-sbom-attestation\nspec:\n  background: false\n  rules:\n    - name: verify-spdx-attestation\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      verifyImages:\n        - imageReferences: [\"{REGISTRY}/*\"]\n          failureAction: {mode}\n          mutateDigest: false\n          verifyDigest: false\n          attestations:\n            - type: https://spdx.dev/Document\n              attestors:\n                - entries:\n                    - keys:\n                        publicKeys: |-\n{}\n                        rekor: {{ignoreTlog: true}}\n                        ctlog: {{ignoreSCT: true}}\n              conditions:\n                - all:\n                    - key: \"{{{{ spdxVersion }}}}\"\n                      operator: AnyIn\n                      value: [SPDX-2.2, SPDX-2.3]\n",
+        indent(&key.public, 26)
+    );
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+fn pod(image: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "demo", "namespace": "develop"}, "spec": {"containers": [{"name": "app", "image": image}]}})
+}
+
+fn run(
+    object: &Value,
+    policies: &[KyvernoPolicy],
+    fetched: Vec<(String, Result<CosignArtifacts, FetchFailure>)>,
+) -> AdmissionResult {
+    evaluate(
+        object,
+        Operation::Create,
+        policies,
+        &fetched.into_iter().collect(),
+    )
+}
+
+const HOTFIX: &str = "kind-registry:5000/courselab/demo:1.4.2-hotfix";
+const CI: &str = "kind-registry:5000/courselab/demo:1.4.2-ci";
+
+// imageverifier.go: an unsigned image fails with "no signatures found"; in Audit it is admitted
+// and the failure goes to the report (block.go/response.go: only Enforce failures block).
+#[test]
+fn audit_admits_an_unsigned_image_and_reports_it() {
+    let k = key();
+    let result = run(
+        &pod(HOTFIX),
+        &[policy("Audit", &k, "")],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert!(result.allowed);
+    let message = format!(
+        "failed to verify image {HOTFIX}: .attestors[0].entries[0].keys: no signatures found"
+    );
+    assert_eq!(
+        result.rules,
+        [RuleResponse {
+            policy: "verify-signed-images".into(),
+            rule: "verify-signature".into(),
+            status: Status::Fail,
+            message: message.clone(),
+            action: FailureMode::Audit
+        }]
+    );
+    assert_eq!(result.report.len(), 1);
+    assert_eq!(
+        (result.report[0].result, result.report[0].message.as_str()),
+        (Status::Fail, message.as_str())
+    );
+    assert_eq!(
+        result.report[0].category.as_deref(),
+        Some("Supply Chain Security")
+    );
+    assert_eq!(
+        result.verify_images_annotation,
+        Some(format!(
+            "{{\"kind-registry:5000/courselab/demo@{}\":\"fail\"}}",
+            digest_of("hotfix")
+        ))
+    );
+}
+
+// block.go: the denial text names the resource, then `policy:` / `  rule: 'message'`.
+#[test]
+fn enforce_denies_an_unsigned_image_with_kyvernos_text() {
+    let k = key();
+    let result = run(
+        &pod(HOTFIX),
+        &[policy("Enforce", &k, "")],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert!(!result.allowed);
+    assert_eq!(
+        result.denial.as_deref(),
+        Some(format!("\n\nresource Pod/develop/demo was blocked due to the following policies \n\nverify-signed-images:\n  verify-signature: 'failed to verify image {HOTFIX}: .attestors[0].entries[0].keys: no signatures found'\n").as_str())
+    );
+    assert!(
+        result.report.is_empty() && result.patches.is_empty(),
+        "a denied request creates nothing"
+    );
+}
+
+// utils.go makeAddDigestPatch: a verified tag is pinned, keeping the tag.
+#[test]
+fn enforce_admits_a_signed_image_and_pins_its_digest() {
+    let k = key();
+    let result = run(
+        &pod(CI),
+        &[policy("Enforce", &k, "")],
+        vec![artifacts(CI, "ci", Some(&k), false)],
+    );
+    assert!(result.allowed, "{result:?}");
+    assert_eq!(
+        result.rules[0].message,
+        format!("verified image signatures for {CI}")
+    );
+    assert_eq!(
+        result.patches,
+        [Patch {
+            op: "replace",
+            path: "/spec/containers/0/image".into(),
+            value: format!("{CI}@{}", digest_of("ci"))
+        }]
+    );
+    assert_eq!(
+        result.verify_images_annotation,
+        Some(format!(
+            "{{\"kind-registry:5000/courselab/demo@{}\":\"pass\"}}",
+            digest_of("ci")
+        ))
+    );
+}
+
+#[test]
+fn a_signature_from_another_key_does_not_match() {
+    let (trusted, other) = (key(), key());
+    let result = run(
+        &pod(CI),
+        &[policy("Enforce", &trusted, "")],
+        vec![artifacts(CI, "ci", Some(&other), false)],
+    );
+    assert!(!result.allowed);
+    assert!(result.rules[0].message.ends_with(".attestors[0].entries[0].keys: no matching signatures: invalid signature when validating ASN.1 encoded signature"), "{}", result.rules[0].message);
+}
+
+// autogen: a Deployment is checked by `autogen-<rule>`, and patched in its pod template.
+#[test]
+fn a_deployment_is_checked_by_the_generated_rule() {
+    let k = key();
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "demo", "namespace": "develop"},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": CI}]}}}});
+    let result = run(
+        &deployment,
+        &[policy("Enforce", &k, "")],
+        vec![artifacts(CI, "ci", Some(&k), false)],
+    );
+    assert!(result.allowed);
+    assert_eq!(result.rules[0].rule, "autogen-verify-signature");
+    assert_eq!(
+        result.patches[0].path,
+        "/spec/template/spec/containers/0/image"
+    );
+}
+
+// utils/image.go: an image no imageReferences pattern matches gets no rule response at all.
+#[test]
+fn an_image_outside_the_registry_is_not_checked() {
+    let k = key();
+    let result = run(
+        &pod("docker.io/library/nginx:1.27"),
+        &[policy("Enforce", &k, "")],
+        vec![],
+    );
+    assert!(result.allowed && result.rules.is_empty() && result.report.is_empty());
+}
+
+// response.go BlockRequest: an error blocks even in Audit when the failure policy is Fail
+// (the default), and not when it is Ignore.
+#[test]
+fn registry_errors_block_even_in_audit_unless_failure_policy_is_ignore() {
+    let k = key();
+    let unreachable = || {
+        (
+            ImageRef::parse(CI).unwrap().to_string(),
+            Err(FetchFailure {
+                network: true,
+                message: "dial tcp: connection refused".into(),
+            }),
+        )
+    };
+    let result = run(&pod(CI), &[policy("Audit", &k, "")], vec![unreachable()]);
+    assert!(!result.allowed);
+    assert_eq!(result.rules[0].status, Status::Error);
+    let ignore = policy(
+        "Audit",
+        &k,
+        "  webhookConfiguration:\n    failurePolicy: Ignore\n",
+    );
+    assert!(run(&pod(CI), &[ignore], vec![unreachable()]).allowed);
+}
+
+// imageverifier.go: a signed image without the attestation fails with Kyverno's count message.
+#[test]
+fn a_missing_sbom_attestation_is_reported_with_kyvernos_counts() {
+    let k = key();
+    let result = run(
+        &pod(CI),
+        &[sbom_policy("Enforce", &k)],
+        vec![artifacts(CI, "ci", Some(&k), false)],
+    );
+    assert!(!result.allowed);
+    assert_eq!(
+        result.rules[0].message,
+        "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: no matching attestations: no attestations found"
+    );
+    let attested = run(
+        &pod(CI),
+        &[sbom_policy("Enforce", &k)],
+        vec![artifacts(CI, "ci", Some(&k), true)],
+    );
+    assert!(attested.allowed, "{attested:?}");
+    assert_eq!(
+        attested.rules[0].message,
+        format!("verified image attestations for {CI}")
+    );
+}
+
+// validate_image.go: with verifyDigest on (the default) a tag-only image fails with
+// "missing digest for", even when its signature verifies.
+#[test]
+fn verify_digest_reports_tag_only_images_as_missing_digest() {
+    let k = key();
+    let mut p = policy("Audit", &k, "");
+    p.spec.rules[0].verify_images[0].value.verify_digest = None;
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
+    assert!(result.allowed, "Audit reports, it does not block");
+    assert_eq!(result.rules[0].message, format!("missing digest for {CI}"));
+    let pinned = format!("kind-registry:5000/courselab/demo@{}", digest_of("ci"));
+    let mut p = policy("Audit", &k, "");
+    p.spec.rules[0].verify_images[0].value.verify_digest = None;
+    let result = run(
+        &pod(&pinned),
+        &[p],
+        vec![artifacts(&pinned, "ci", Some(&k), false)],
+    );
+    assert_eq!(result.rules[0].status, Status::Pass, "{:?}", result.rules);
+}

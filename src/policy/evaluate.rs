@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::autogen::rules_for_kind;
 use super::matching::{Operation, Request, applies};
-use super::model::{KyvernoPolicy, Rule, VerifyImage};
+use super::model::{KyvernoPolicy, VerifyImage};
 use super::verify_entry::{FetchFailure, ImageOutcome, verify_image};
 use super::wildcard;
 use crate::content::model::FailureMode;
@@ -183,28 +183,6 @@ fn references(entry: &VerifyImage, normalized: &str) -> bool {
             .is_some_and(|p| wildcard::matches(p, normalized))
 }
 
-/// The rule's failure action: any entry's Enforce wins, else the first entry that sets one,
-/// else the spec-level action (CRD default Audit). Per-namespace overrides are not applied.
-pub fn rule_action(policy: &KyvernoPolicy, rule: &Rule) -> FailureMode {
-    let actions: Vec<FailureMode> = rule
-        .verify_images
-        .iter()
-        .filter_map(|e| e.failure_action.as_ref().map(|a| a.value))
-        .collect();
-    if actions.contains(&FailureMode::Enforce) {
-        return FailureMode::Enforce;
-    }
-    actions
-        .first()
-        .copied()
-        .or(policy
-            .spec
-            .validation_failure_action
-            .as_ref()
-            .map(|a| a.value))
-        .unwrap_or(FailureMode::Audit)
-}
-
 fn fails_closed(policy: &KyvernoPolicy) -> bool {
     let configured = policy
         .spec
@@ -289,7 +267,7 @@ pub fn evaluate(
             let Some(response) = summarize(
                 &policy_name,
                 &rule.name,
-                rule_action(policy, rule.rule),
+                policy.rule_action(rule.rule),
                 outcomes,
             ) else {
                 continue;

@@ -466,16 +466,29 @@ pub struct Attestation {
 }
 
 impl KyvernoPolicy {
-    /// The failure action of one `verifyImages` entry, by Kyverno's precedence: the entry's
-    /// `failureAction`, then the spec-level `validationFailureAction` (CRD default `Audit`).
-    /// `validationFailureActionOverrides` only apply per namespace and are not considered here.
-    /// Source: `pkg/validation/policy/validate.go` (the mutateDigest check) and
-    /// `pkg/engine/api/engineresponse.go` (`failureActionForRule`).
-    pub fn effective_action(&self, entry: &VerifyImage) -> FailureMode {
-        entry
-            .failure_action
-            .as_ref()
-            .or(self.spec.validation_failure_action.as_ref())
-            .map_or(FailureMode::Audit, |a| a.value)
+    /// A rule's failure action, by Kyverno's precedence (`pkg/engine/api/engineresponse.go`
+    /// `failureActionForRule`, and the same computation in `pkg/validation/policy/validate.go`
+    /// for the mutateDigest check): if any `verifyImages` entry says Enforce, Enforce; else the
+    /// first entry that sets an action; else the spec-level `validationFailureAction` (CRD
+    /// default Audit). `validationFailureActionOverrides` apply per namespace and are not
+    /// considered here.
+    pub fn rule_action(&self, rule: &Rule) -> FailureMode {
+        let actions: Vec<FailureMode> = rule
+            .verify_images
+            .iter()
+            .filter_map(|e| e.failure_action.as_ref().map(|a| a.value))
+            .collect();
+        if actions.contains(&FailureMode::Enforce) {
+            return FailureMode::Enforce;
+        }
+        actions
+            .first()
+            .copied()
+            .or(self
+                .spec
+                .validation_failure_action
+                .as_ref()
+                .map(|a| a.value))
+            .unwrap_or(FailureMode::Audit)
     }
 }

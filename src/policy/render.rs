@@ -316,7 +316,7 @@ mod tests {
         let policy: KyvernoPolicy = serde_saphyr::from_str(text).unwrap();
         let e = &policy.spec.rules[0].verify_images[0];
         (
-            policy.effective_action(e),
+            policy.rule_action(&policy.spec.rules[0]),
             e.effective_mutate_digest(),
             e.effective_verify_digest(),
         )

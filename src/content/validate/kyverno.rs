@@ -8,7 +8,7 @@ use super::placeholders;
 use crate::content::diagnostic::Diagnostic;
 use crate::content::load::at;
 use crate::content::model::FailureMode;
-use crate::policy::model::{Attestor, KyvernoPolicy, PolicyKind, VerifyImage};
+use crate::policy::model::{Attestor, KyvernoPolicy, PolicyKind, Rule, VerifyImage};
 use crate::policy::wildcard;
 use crate::supply::ImageRef;
 
@@ -102,7 +102,7 @@ fn check_policy(
     }
     for rule in &policy.spec.rules {
         for entry in &rule.verify_images {
-            check_entry(file, policy, rule.name.as_str(), entry, lab, out);
+            check_entry(file, policy, rule, entry, lab, out);
         }
     }
 }
@@ -150,12 +150,13 @@ fn check_deprecated_kind(
 fn check_entry(
     file: &str,
     policy: &KyvernoPolicy,
-    rule: &str,
+    rule: &Rule,
     entry: &crate::content::model::Sp<VerifyImage>,
     lab: Option<&LabContext>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let action = policy.effective_action(entry);
+    let action = policy.rule_action(rule);
+    let rule = rule.name.as_str();
     let where_ = format!("rule `{rule}` of policy `{}`", policy.metadata.name.value);
     if action == FailureMode::Audit && entry.effective_mutate_digest() {
         let position = entry.mutate_digest.as_ref().map_or(at(entry), at);
@@ -377,6 +378,41 @@ fn check_patterns(
             Diagnostic::error(code, file, at(pattern), message)
                 .help(help)
                 .reference(IMAGE_INFOS_GO),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(policy_text: &str) -> Vec<&'static str> {
+        let docs: Vec<KyvernoPolicy> = serde_saphyr::from_multiple(policy_text).unwrap();
+        let mut out = Vec::new();
+        check("p.yaml", &docs, None, &mut out);
+        out.into_iter().map(|d| d.code).collect()
+    }
+
+    const TWO_ENTRIES: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  background: false\n  rules:\n    - name: r\n      match: {any: [{resources: {kinds: [Pod]}}]}\n      verifyImages:\n        - imageReferences: ['a/*']\n          failureAction: ACTION\n          attestors: []\n        - imageReferences: ['b/*']\n          verifyDigest: false\n          attestors: []\n";
+
+    // The action is resolved per rule (engineresponse.go, and validate.go for the check): one
+    // Enforce entry makes the rule Enforce, so the sibling's default mutateDigest is accepted;
+    // with Audit, both entries' defaults are rejected.
+    #[test]
+    fn mutate_digest_is_judged_by_the_rules_action() {
+        let enforce = codes(&TWO_ENTRIES.replace("ACTION", "Enforce"));
+        assert!(
+            !enforce.contains(&"kyverno/audit-mutate-digest"),
+            "{enforce:?}"
+        );
+        let audit = codes(&TWO_ENTRIES.replace("ACTION", "Audit"));
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|c| **c == "kyverno/audit-mutate-digest")
+                .count(),
+            2,
+            "{audit:?}"
         );
     }
 }

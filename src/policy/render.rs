@@ -216,33 +216,25 @@ impl Edit {
     }
 
     fn apply(&self, lines: &mut [String]) {
+        let (line, column) = match *self {
+            Edit::Replace { line, column, .. } | Edit::Insert { line, column, .. } => {
+                (line, column)
+            }
+        };
+        let text = &mut lines[line - 1];
+        // Columns count characters; find the byte where the edit starts.
+        let start = text
+            .char_indices()
+            .nth(column - 1)
+            .map_or(text.len(), |(i, _)| i);
         match *self {
-            Edit::Replace {
-                line,
-                column,
-                value,
-            } => {
-                let text = &mut lines[line - 1];
-                let start = text
-                    .char_indices()
-                    .nth(column - 1)
-                    .map_or(text.len(), |(i, _)| i);
+            Edit::Replace { value, .. } => {
                 let end = text[start..]
                     .find([' ', '\t', '\n', '#', ',', '}'])
                     .map_or(text.len(), |e| start + e);
                 text.replace_range(start..end, value);
             }
-            Edit::Insert {
-                line,
-                column,
-                key,
-                value,
-            } => {
-                let text = &mut lines[line - 1];
-                let start = text
-                    .char_indices()
-                    .nth(column - 1)
-                    .map_or(text.len(), |(i, _)| i);
+            Edit::Insert { key, value, .. } => {
                 let indent = " ".repeat(column - 1);
                 text.insert_str(start, &format!("{key}: {value}\n{indent}"));
             }

@@ -37,6 +37,11 @@ impl CourseFiles {
 
     /// Reads the course rooted at `root` (the folder holding `labs/`).
     pub fn from_disk(root: &Path) -> Result<Self, ContentError> {
+        if !root.join("labs").is_dir() {
+            return Err(ContentError::NotACourse {
+                path: root.to_owned(),
+            });
+        }
         let mut files = CourseFiles {
             display_root: display_root(root),
             texts: BTreeMap::new(),

@@ -48,3 +48,16 @@ fn a_broken_lab_is_reported_not_listed() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_course_path_without_labs_is_an_error() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) =
+        output(lab(elsewhere.path()).args(["--course", "no-such-course", "list"]));
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("no-such-course is not inside a course"),
+        "{stderr}"
+    );
+}

@@ -466,6 +466,29 @@ pub struct Attestation {
 }
 
 impl KyvernoPolicy {
+    /// The failure action Kyverno's *policy validation* assigns to each `verifyImages` entry of
+    /// a rule, for the mutateDigest check (`pkg/validation/policy/validate.go` L367-383 at
+    /// v1.19.0): it starts from the spec-level `validationFailureAction` (unset counts as
+    /// Audit), an entry's own `failureAction` replaces it, and that value carries over to later
+    /// entries that set none. Overrides are ignored. This differs from [`Self::rule_action`],
+    /// which is what admission uses at run time.
+    pub fn validation_actions(&self, rule: &Rule) -> Vec<FailureMode> {
+        let mut current = self
+            .spec
+            .validation_failure_action
+            .as_ref()
+            .map_or(FailureMode::Audit, |a| a.value);
+        rule.verify_images
+            .iter()
+            .map(|entry| {
+                if let Some(action) = &entry.failure_action {
+                    current = action.value;
+                }
+                current
+            })
+            .collect()
+    }
+
     /// A rule's failure action, by Kyverno's precedence (`pkg/engine/api/engineresponse.go`
     /// `failureActionForRule`, and the same computation in `pkg/validation/policy/validate.go`
     /// for the mutateDigest check): if any `verifyImages` entry says Enforce, Enforce; else the

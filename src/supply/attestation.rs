@@ -20,7 +20,7 @@ pub const SPDX_PREDICATE: &str = "https://spdx.dev/Document";
 
 /// cosign's `--type` shorthands and the predicate types they stand for
 /// (cosign `pkg/cosign/attestation` and `cmd/cosign/cli/options/predicate.go`).
-const ALIASES: [(&str, &str); 8] = [
+const ALIASES: [(&str, &str); 10] = [
     ("spdx", SPDX_PREDICATE),
     ("spdxjson", SPDX_PREDICATE),
     ("cyclonedx", "https://cyclonedx.org/bom"),
@@ -29,6 +29,8 @@ const ALIASES: [(&str, &str); 8] = [
     ("slsaprovenance1", "https://slsa.dev/provenance/v1"),
     ("vuln", "https://cosign.sigstore.dev/attestation/vuln/v1"),
     ("custom", "https://cosign.sigstore.dev/attestation/v1"),
+    ("link", "https://in-toto.io/Link/v1"),
+    ("openvex", "https://openvex.dev/ns"),
 ];
 
 /// The predicate type a `--type` value means: a shorthand's URI, or the value itself.
@@ -300,6 +302,7 @@ mod tests {
     #[test]
     fn cosign_aliases_map_to_uris() {
         assert_eq!(predicate_type("spdxjson"), SPDX_PREDICATE);
+        assert_eq!(predicate_type("openvex"), "https://openvex.dev/ns");
         assert_eq!(
             predicate_type("https://example.com/x"),
             "https://example.com/x"

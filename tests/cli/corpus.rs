@@ -129,6 +129,7 @@ cases!(
     kyverno_deprecated_kind_removed,
     kyverno_deprecated_validation_failure_action,
     kyverno_keys_need_tlog_settings,
+    kyverno_keyless_rekor_url,
     kyverno_no_image_references,
     kyverno_pattern_matches_nothing,
     kyverno_pattern_misses_digest,

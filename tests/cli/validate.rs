@@ -29,6 +29,12 @@ fn seed_policies_report_what_kyverno_rejects() {
         2,
         "{stdout}"
     );
+    // Both are also keyless without rekor.url or roots, which Kyverno rejects as well.
+    assert_eq!(
+        stdout.matches("error[kyverno/keyless-rekor-url]").count(),
+        2,
+        "{stdout}"
+    );
     assert_eq!(
         stdout
             .matches("warning[kyverno/deprecated-validation-failure-action]")

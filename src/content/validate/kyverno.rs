@@ -8,7 +8,7 @@ use super::placeholders;
 use crate::content::diagnostic::Diagnostic;
 use crate::content::load::at;
 use crate::content::model::FailureMode;
-use crate::policy::model::{Attestor, KyvernoPolicy, PolicyKind, Rule, VerifyImage};
+use crate::policy::model::{Attestor, KyvernoPolicy, PolicyKind, VerifyImage};
 use crate::policy::wildcard;
 use crate::supply::ImageRef;
 
@@ -25,6 +25,7 @@ pub(super) struct LabContext {
 }
 
 const VALIDATE_GO: &str = "kyverno pkg/validation/policy/validate.go";
+const IVT_GO: &str = "kyverno api/kyverno/v1/image_verification_types.go";
 const SPEC_TYPES_GO: &str = "kyverno api/kyverno/v1/spec_types.go";
 const IMAGE_VERIFIER_GO: &str = "kyverno pkg/engine/internal/imageverifier.go";
 const VALIDATE_IMAGE_GO: &str = "kyverno pkg/engine/handlers/validation/validate_image.go";
@@ -101,8 +102,12 @@ fn check_policy(
         );
     }
     for rule in &policy.spec.rules {
-        for entry in &rule.verify_images {
-            check_entry(file, policy, rule, entry, lab, out);
+        for (entry, action) in rule
+            .verify_images
+            .iter()
+            .zip(policy.validation_actions(rule))
+        {
+            check_entry(file, policy, rule.name.as_str(), action, entry, lab, out);
         }
     }
 }
@@ -127,7 +132,7 @@ fn check_deprecated_kind(
         format!("{kind} is planned for removal in Kyverno 1.20 and {shown} may no longer serve it")
     } else {
         format!(
-            "{kind} is deprecated since Kyverno 1.18 in favour of ImageValidatingPolicy; {shown} still serves it"
+            "{kind} is deprecated since Kyverno 1.18 in favour of ImageValidatingPolicy; {shown} still serves it, and warns on every apply"
         )
     };
     let help = if removed {
@@ -150,13 +155,12 @@ fn check_deprecated_kind(
 fn check_entry(
     file: &str,
     policy: &KyvernoPolicy,
-    rule: &Rule,
+    rule: &str,
+    action: FailureMode,
     entry: &crate::content::model::Sp<VerifyImage>,
     lab: Option<&LabContext>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let action = policy.rule_action(rule);
-    let rule = rule.name.as_str();
     let where_ = format!("rule `{rule}` of policy `{}`", policy.metadata.name.value);
     if action == FailureMode::Audit && entry.effective_mutate_digest() {
         let position = entry.mutate_digest.as_ref().map_or(at(entry), at);
@@ -172,7 +176,7 @@ fn check_entry(
                 position,
                 format!("Kyverno rejects this policy: `mutateDigest` {how} but the failure action of {where_} is Audit"),
             )
-            .help("set `mutateDigest: false` on this entry while it is in Audit (Kyverno: \"mutateDigest must be set to false for 'Audit' failure action\"); turn it on together with `failureAction: Enforce`")
+            .help("set `mutateDigest: false` on this entry while it is in Audit (Kyverno: \"mutateDigest must be set to false for ‘Audit’ failure action\"); turn it on together with `failureAction: Enforce`")
             .reference(VALIDATE_GO),
         );
     }
@@ -244,6 +248,7 @@ fn check_attestors(
             );
         }
         check_transparency_log(file, attestor, where_, lab, out);
+        check_keyless_log(file, attestor, where_, out);
     }
     for attestation in &entry.attestations {
         match attestation.attestation_type.as_deref().or(attestation.predicate_type.as_deref()) {
@@ -251,7 +256,7 @@ fn check_attestors(
                 Diagnostic::error("kyverno/attestation-type", file, at(attestation), format!("an attestation in {where_} has no `type`"))
                     .help("set `type: https://spdx.dev/Document` for an SPDX SBOM"),
             ),
-            Some(alias @ ("spdx" | "spdxjson" | "cyclonedx" | "slsaprovenance" | "vuln" | "custom")) => out.push(
+            Some(alias @ ("spdx" | "spdxjson" | "cyclonedx" | "slsaprovenance" | "slsaprovenance02" | "slsaprovenance1" | "vuln" | "custom" | "link" | "openvex")) => out.push(
                 Diagnostic::error("kyverno/attestation-type", file, at(attestation), format!("`type: {alias}` is a cosign shorthand, but Kyverno compares the full predicate type URI"))
                     .help("write the URI, e.g. `https://spdx.dev/Document` for cosign's `spdxjson`")
                     .reference(IMAGE_VERIFIER_GO),
@@ -259,6 +264,35 @@ fn check_attestors(
             Some(_) => {}
         }
     }
+}
+
+/// Kyverno rejects a keyless attestor with neither `rekor.url` nor `roots`, and one whose
+/// `rekor` block has no `url` (e.g. only `ignoreTlog`); nothing defaults the URL in the CRD.
+/// Source: `api/kyverno/v1/image_verification_types.go` L533-543 at v1.19.0.
+fn check_keyless_log(
+    file: &str,
+    attestor: &crate::content::model::Sp<Attestor>,
+    where_: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(keyless) = &attestor.keyless else {
+        return;
+    };
+    let (message, position) = match (&keyless.rekor, &keyless.roots) {
+        (None, None) => ("Either Rekor URL or roots are required", at(attestor)),
+        (Some(rekor), _) if rekor.url.is_none() => ("An URL is required", at(rekor)),
+        _ => return,
+    };
+    out.push(
+        Diagnostic::error(
+            "kyverno/keyless-rekor-url",
+            file,
+            position,
+            format!("Kyverno rejects this policy: the keyless attestor in {where_} has no `rekor.url`{} (Kyverno: \"{message}\")", if keyless.rekor.is_none() { " and no `roots`" } else { "" }),
+        )
+        .help("add `rekor: {url: https://rekor.sigstore.dev}` for public Sigstore (the cluster then needs to reach it), or `roots:` with your own CA; `ignoreTlog` alone is not enough")
+        .reference(IVT_GO),
+    );
 }
 
 /// Key and certificate attestors contact Rekor (and check SCTs) unless told not to, which a lab
@@ -395,24 +429,59 @@ mod tests {
 
     const TWO_ENTRIES: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  background: false\n  rules:\n    - name: r\n      match: {any: [{resources: {kinds: [Pod]}}]}\n      verifyImages:\n        - imageReferences: ['a/*']\n          failureAction: ACTION\n          attestors: []\n        - imageReferences: ['b/*']\n          verifyDigest: false\n          attestors: []\n";
 
-    // The action is resolved per rule (engineresponse.go, and validate.go for the check): one
-    // Enforce entry makes the rule Enforce, so the sibling's default mutateDigest is accepted;
-    // with Audit, both entries' defaults are rejected.
+    // Policy validation resolves the action entry by entry, carrying the last one set forward
+    // (validate.go L367-383), unlike the run-time "any Enforce wins" rule.
     #[test]
-    fn mutate_digest_is_judged_by_the_rules_action() {
-        let enforce = codes(&TWO_ENTRIES.replace("ACTION", "Enforce"));
-        assert!(
-            !enforce.contains(&"kyverno/audit-mutate-digest"),
-            "{enforce:?}"
-        );
-        let audit = codes(&TWO_ENTRIES.replace("ACTION", "Audit"));
-        assert_eq!(
-            audit
+    fn mutate_digest_is_judged_as_policy_validation_does() {
+        let rejected = |text: String| {
+            codes(&text)
                 .iter()
                 .filter(|c| **c == "kyverno/audit-mutate-digest")
-                .count(),
-            2,
-            "{audit:?}"
+                .count()
+        };
+        let with = |first: &str, second: &str| {
+            TWO_ENTRIES.replace("ACTION", first).replace(
+                "          verifyDigest: false\n",
+                &format!("          verifyDigest: false\n{second}"),
+            )
+        };
+        assert_eq!(
+            rejected(with("Enforce", "")),
+            0,
+            "Enforce carries over to the second entry"
         );
+        assert_eq!(rejected(with("Audit", "")), 2, "Audit carries over too");
+        assert_eq!(
+            rejected(with("Audit", "          failureAction: Enforce\n")),
+            1,
+            "only the Audit entry is rejected, though the rule enforces at run time"
+        );
+    }
+
+    #[test]
+    fn keyless_needs_a_rekor_url_or_roots() {
+        let keyless = |block: &str| {
+            format!(
+                "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: p}}\nspec:\n  background: false\n  rules:\n    - name: r\n      match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n      verifyImages:\n        - imageReferences: ['a/*']\n          failureAction: Enforce\n          attestors:\n            - entries:\n                - keyless:\n                    subject: 'x'\n{block}"
+            )
+        };
+        let count = |text: String| {
+            codes(&text)
+                .iter()
+                .filter(|c| **c == "kyverno/keyless-rekor-url")
+                .count()
+        };
+        assert_eq!(count(keyless("")), 1);
+        assert_eq!(
+            count(keyless("                    rekor: {ignoreTlog: true}\n")),
+            1
+        );
+        assert_eq!(
+            count(keyless(
+                "                    rekor: {url: 'https://rekor.sigstore.dev'}\n"
+            )),
+            0
+        );
+        assert_eq!(count(keyless("                    roots: 'PEM'\n")), 0);
     }
 }

@@ -1,8 +1,6 @@
 //! The top-level error of `lab`: every layer's error converts into it, and it alone decides
 //! the process exit code (see [`crate::exit_code`]).
 
-use std::path::PathBuf;
-
 use crate::content::ContentError;
 use crate::exit_code;
 use crate::supply::SupplyError;
@@ -27,12 +25,6 @@ pub enum LabError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
-    /// A file the command must write already exists and the user did not allow overwriting it.
-    #[error("{} already exists; pass --force to overwrite it, or choose another path", path.display())]
-    WouldOverwrite {
-        /// The existing file.
-        path: PathBuf,
-    },
 }
 
 impl LabError {
@@ -40,9 +32,7 @@ impl LabError {
     pub fn exit_code(&self) -> u8 {
         match self {
             LabError::Supply(e) => e.exit_code(),
-            LabError::Content(_) | LabError::Usage(_) | LabError::WouldOverwrite { .. } => {
-                exit_code::BAD_CONTENT_OR_USAGE
-            }
+            LabError::Content(_) | LabError::Usage(_) => exit_code::BAD_CONTENT_OR_USAGE,
             LabError::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
                 exit_code::SUCCESS
             }

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::registry::{
-    TestRegistry, key_pair, payload, push_attestations, push_image, push_signature_layers, runtime,
-    sign, spdx_document, statement,
+    key_pair, payload, push_attestations, push_signature_layers, registry_with_image, sign,
+    spdx_document, statement,
 };
 use super::{lab, output, repo};
 
@@ -34,9 +34,7 @@ fn skopeo_copy(addr: &str, tag: &str, dir: &Path) {
 
 /// A signed, attested image saved to a layout; the registry is already stopped on return.
 fn saved_layout(sign_it: bool) -> (tempfile::TempDir, std::path::PathBuf, String, String) {
-    let registry = TestRegistry::start();
-    let rt = runtime();
-    let digest = rt.block_on(push_image(&registry.addr, "courselab/demo", "1.0", "saved"));
+    let (registry, rt, digest) = registry_with_image("1.0", "saved");
     let (signer, public) = key_pair();
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("layout");

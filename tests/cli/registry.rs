@@ -89,6 +89,18 @@ impl Drop for TestRegistry {
     }
 }
 
+/// A fresh registry holding one image, `courselab/demo:<tag>` with content `content`, the
+/// runtime to push more with, and the image's digest.
+pub fn registry_with_image(
+    tag: &str,
+    content: &str,
+) -> (TestRegistry, tokio::runtime::Runtime, String) {
+    let registry = TestRegistry::start();
+    let rt = runtime();
+    let digest = rt.block_on(push_image(&registry.addr, "courselab/demo", tag, content));
+    (registry, rt, digest)
+}
+
 /// A single-threaded runtime for the async push helpers.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -6,8 +6,8 @@ use std::process::Command;
 use serde_json::json;
 
 use super::registry::{
-    TestRegistry, key_pair, payload, push_attestations, push_image, push_signature_layers, runtime,
-    sign, sign_with_sigstore, spdx_document, statement,
+    TestRegistry, key_pair, payload, push_attestations, push_image, push_signature_layers,
+    registry_with_image, runtime, sign, sign_with_sigstore, spdx_document, statement,
 };
 use super::{lab, output, repo};
 
@@ -34,14 +34,7 @@ fn verify(image: &str, key: &std::path::Path, extra: &[&str]) -> (i32, String, S
 
 #[test]
 fn a_signed_image_verifies_by_tag_and_by_digest() {
-    let registry = TestRegistry::start();
-    let rt = runtime();
-    let digest = rt.block_on(push_image(
-        &registry.addr,
-        "courselab/demo",
-        "1.4.2-ci",
-        "ci build",
-    ));
+    let (registry, rt, digest) = registry_with_image("1.4.2-ci", "ci build");
     let (signer, public) = key_pair();
     rt.block_on(sign_with_sigstore(
         &registry.addr,
@@ -113,9 +106,7 @@ fn an_unsigned_image_has_no_signatures() {
 
 #[test]
 fn a_signature_from_another_key_does_not_match() {
-    let registry = TestRegistry::start();
-    let rt = runtime();
-    let digest = rt.block_on(push_image(&registry.addr, "courselab/demo", "1.0", "x"));
+    let (registry, rt, digest) = registry_with_image("1.0", "x");
     let (signer, _) = key_pair();
     rt.block_on(sign_with_sigstore(
         &registry.addr,
@@ -137,9 +128,7 @@ fn a_signature_from_another_key_does_not_match() {
 
 #[test]
 fn a_tampered_payload_does_not_verify() {
-    let registry = TestRegistry::start();
-    let rt = runtime();
-    let digest = rt.block_on(push_image(&registry.addr, "courselab/demo", "1.0", "x"));
+    let (registry, rt, digest) = registry_with_image("1.0", "x");
     let (signer, public) = key_pair();
     let genuine = payload("courselab/demo", &digest);
     let signature = sign(&signer, &genuine);
@@ -160,9 +149,7 @@ fn a_tampered_payload_does_not_verify() {
 
 #[test]
 fn a_signature_for_another_image_is_a_digest_mismatch() {
-    let registry = TestRegistry::start();
-    let rt = runtime();
-    let this = rt.block_on(push_image(&registry.addr, "courselab/demo", "1.0", "this"));
+    let (registry, rt, this) = registry_with_image("1.0", "this");
     let other = rt.block_on(push_image(&registry.addr, "courselab/demo", "2.0", "other"));
     let (signer, public) = key_pair();
     // A genuine signature of the other image, copied onto this one.
@@ -189,14 +176,7 @@ fn a_signature_for_another_image_is_a_digest_mismatch() {
 // the same tag. The tag now names an unsigned image; the signed digest still verifies.
 #[test]
 fn a_tag_moved_after_signing_no_longer_verifies() {
-    let registry = TestRegistry::start();
-    let rt = runtime();
-    let ci = rt.block_on(push_image(
-        &registry.addr,
-        "courselab/demo",
-        "1.4.2",
-        "ci build",
-    ));
+    let (registry, rt, ci) = registry_with_image("1.4.2", "ci build");
     let (signer, public) = key_pair();
     rt.block_on(sign_with_sigstore(
         &registry.addr,
@@ -230,14 +210,7 @@ fn a_tag_moved_after_signing_no_longer_verifies() {
 fn signed_and_attested(
     statements: impl FnOnce(&str) -> Vec<(Vec<u8>, &'static str)>,
 ) -> (TestRegistry, String, tempfile::TempDir, std::path::PathBuf) {
-    let registry = TestRegistry::start();
-    let rt = runtime();
-    let digest = rt.block_on(push_image(
-        &registry.addr,
-        "courselab/demo",
-        "1.0",
-        "attested",
-    ));
+    let (registry, rt, digest) = registry_with_image("1.0", "attested");
     let (signer, public) = key_pair();
     rt.block_on(push_signature_layers(
         &registry.addr,
@@ -409,14 +382,7 @@ fn bad_input_is_a_usage_error() {
 // Independent implementations agree with ours: skopeo on the digest, openssl on the signature.
 #[test]
 fn skopeo_and_openssl_agree() {
-    let registry = TestRegistry::start();
-    let rt = runtime();
-    let digest = rt.block_on(push_image(
-        &registry.addr,
-        "courselab/demo",
-        "1.0",
-        "cross-check",
-    ));
+    let (registry, rt, digest) = registry_with_image("1.0", "cross-check");
     let (signer, public) = key_pair();
     let signed = payload("courselab/demo", &digest);
     let signature = signer.sign(&signed).unwrap();

@@ -20,17 +20,6 @@ pub struct Sp<T> {
     pub column: u64,
 }
 
-impl<T> Sp<T> {
-    /// A value with no position, for values built in code.
-    pub fn unplaced(value: T) -> Self {
-        Sp {
-            value,
-            line: 0,
-            column: 0,
-        }
-    }
-}
-
 impl<T> Deref for Sp<T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -32,7 +32,7 @@ const VALIDATE_IMAGE_GO: &str = "kyverno pkg/engine/handlers/validation/validate
 const IMAGE_INFOS_GO: &str = "kyverno pkg/utils/image/infos.go and ext/wildcard/match.go";
 const SCANNER_GO: &str = "kyverno pkg/controllers/report/utils/scanner.go";
 const POLICY_TYPES_DOC: &str =
-    "kyverno website docs/policy-types/overview.md (ClusterPolicy: deprecated v1.18)";
+    "kyverno pkg/deprecations/deprecations.go and docs policy-types/overview.md (deprecated v1.18)";
 
 /// A digest that stands for "some digest" when testing whether patterns match pinned images.
 const ANY_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";

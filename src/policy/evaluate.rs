@@ -20,7 +20,7 @@ use super::matching::{Operation, Request, applies};
 use super::model::{KyvernoPolicy, VerifyImage};
 use super::verify_entry::{FetchFailure, ImageOutcome, verify_image};
 use super::wildcard;
-use crate::content::model::FailureMode;
+use crate::content::model::{FailureMode, Sp};
 use crate::supply::ImageRef;
 use crate::supply::cosign::CosignArtifacts;
 
@@ -40,6 +40,8 @@ pub enum Status {
     Fail,
     /// Verification could not run.
     Error,
+    /// The rule matched the resource but none of its images is in `imageReferences`.
+    Skip,
 }
 
 /// The response of one rule.
@@ -193,12 +195,55 @@ fn fails_closed(policy: &KyvernoPolicy) -> bool {
     configured.is_none_or(|f| f.as_str() != "Ignore")
 }
 
-/// Evaluates one request against the policies.
+/// Verification results kept across requests, as Kyverno's image verification cache does
+/// (`pkg/imageverifycache/client.go`, on by default through `useCache`): only successful
+/// verifications are kept, keyed by policy, rule and image (Kyverno also keys by the policy's
+/// resource version; here a cache lives for one set of policies and artifacts).
+#[derive(Debug, Default)]
+pub struct VerifyCache {
+    passed: std::collections::HashMap<(String, String, usize, String), ImageOutcome>,
+    /// Lookups answered from the cache.
+    pub hits: u64,
+}
+
+/// Evaluates one request against the policies, verifying every image afresh.
 pub fn evaluate(
     object: &Value,
     operation: Operation,
     policies: &[KyvernoPolicy],
     artifacts: &Artifacts,
+) -> AdmissionResult {
+    evaluate_cached(
+        object,
+        operation,
+        policies,
+        artifacts,
+        &mut VerifyCache::default(),
+    )
+}
+
+/// `imageReferences` as Go's `%s` prints a string slice: `[a b]`.
+fn go_list(entries: &[Sp<VerifyImage>]) -> String {
+    let refs: Vec<&str> = entries
+        .iter()
+        .flat_map(|e| {
+            e.image_references
+                .iter()
+                .map(|r| r.value.as_str())
+                .chain(e.image.as_deref())
+        })
+        .collect();
+    format!("[{}]", refs.join(" "))
+}
+
+/// Evaluates one request against the policies, reusing successful verifications from `cache`
+/// for entries with `useCache` (the default).
+pub fn evaluate_cached(
+    object: &Value,
+    operation: Operation,
+    policies: &[KyvernoPolicy],
+    artifacts: &Artifacts,
+    cache: &mut VerifyCache,
 ) -> AdmissionResult {
     let kind = object["kind"].as_str().unwrap_or("");
     let request = Request {
@@ -221,7 +266,7 @@ pub fn evaluate(
             .filter(|r| applies(r, &request))
         {
             let mut outcomes = Vec::new();
-            for entry in &rule.rule.verify_images {
+            for (entry_index, entry) in rule.rule.verify_images.iter().enumerate() {
                 for c in containers(object, rule.pod_spec) {
                     let Ok(image) = ImageRef::parse(&c.image) else {
                         outcomes.push(ImageOutcome::Fail(format!(
@@ -239,8 +284,33 @@ pub fn evaluate(
                         network: true,
                         message: "the image's artifacts were not fetched".into(),
                     };
-                    let outcome =
-                        verify_image(&normalized, entry, fetched.unwrap_or(Err(&missing)));
+                    let key = (
+                        policy_name.clone(),
+                        rule.name.clone(),
+                        entry_index,
+                        normalized.clone(),
+                    );
+                    let cached = entry
+                        .use_cache
+                        .unwrap_or(true)
+                        .then(|| cache.passed.get(&key).cloned())
+                        .flatten();
+                    let outcome = match cached {
+                        Some(hit) => {
+                            cache.hits += 1;
+                            hit
+                        }
+                        None => {
+                            let fresh =
+                                verify_image(&normalized, entry, fetched.unwrap_or(Err(&missing)));
+                            if matches!(fresh, ImageOutcome::Pass(_))
+                                && entry.use_cache.unwrap_or(true)
+                            {
+                                cache.passed.insert(key, fresh.clone());
+                            }
+                            fresh
+                        }
+                    };
                     let verified = fetched.and_then(|r| r.ok());
                     record(
                         entry,
@@ -264,14 +334,23 @@ pub fn evaluate(
                     outcomes.push(outcome);
                 }
             }
-            let Some(response) = summarize(
+            let response = summarize(
                 &policy_name,
                 &rule.name,
                 policy.rule_action(rule.rule),
                 outcomes,
-            ) else {
-                continue;
-            };
+            )
+            .unwrap_or_else(|| RuleResponse {
+                // pkg/engine/handlers/mutation/mutate_image.go: no image in imageReferences.
+                policy: policy_name.clone(),
+                rule: rule.name.clone(),
+                status: Status::Skip,
+                message: format!(
+                    "skip run verification as image in resource not found in imageRefs '{}'",
+                    go_list(&rule.rule.verify_images)
+                ),
+                action: policy.rule_action(rule.rule),
+            });
             let blocks = (response.status == Status::Fail
                 && response.action == FailureMode::Enforce)
                 || (response.status == Status::Error && fails_closed(policy));

@@ -260,16 +260,53 @@ fn a_deployment_is_checked_by_the_generated_rule() {
     );
 }
 
-// utils/image.go: an image no imageReferences pattern matches gets no rule response at all.
+// pkg/engine/handlers/mutation/mutate_image.go: when no image of the resource matches the
+// rule's imageReferences, the rule is skipped with this message (nothing is fetched).
 #[test]
-fn an_image_outside_the_registry_is_not_checked() {
+fn an_image_outside_the_registry_is_skipped() {
     let k = key();
     let result = run(
         &pod("docker.io/library/nginx:1.27"),
         &[policy("Enforce", &k, "")],
         vec![],
     );
-    assert!(result.allowed && result.rules.is_empty() && result.report.is_empty());
+    assert!(result.allowed && result.patches.is_empty());
+    assert_eq!(result.rules.len(), 1);
+    assert_eq!(result.rules[0].status, Status::Skip);
+    assert_eq!(
+        result.rules[0].message,
+        "skip run verification as image in resource not found in imageRefs '[kind-registry:5000/courselab/*]'"
+    );
+    assert_eq!(result.report[0].result, Status::Skip);
+    assert!(
+        images_to_fetch(
+            &pod("docker.io/library/nginx:1.27"),
+            &[policy("Enforce", &k, "")]
+        )
+        .is_empty()
+    );
+}
+
+// pkg/imageverifycache: a successful verification is reused; a failure is never cached.
+#[test]
+fn the_cache_reuses_passes_only() {
+    let k = key();
+    let other = key();
+    let policies = [policy("Enforce", &k, "")];
+    let signed: Artifacts = [artifacts(CI, "ci", Some(&k), false)].into();
+    let mut cache = VerifyCache::default();
+    for _ in 0..3 {
+        let result = evaluate_cached(&pod(CI), Operation::Create, &policies, &signed, &mut cache);
+        assert!(result.allowed);
+    }
+    assert_eq!(cache.hits, 2);
+    let wrong: Artifacts = [artifacts(CI, "ci", Some(&other), false)].into();
+    let mut cache = VerifyCache::default();
+    for _ in 0..2 {
+        let result = evaluate_cached(&pod(CI), Operation::Create, &policies, &wrong, &mut cache);
+        assert!(!result.allowed);
+    }
+    assert_eq!(cache.hits, 0);
 }
 
 // response.go BlockRequest: an error blocks even in Audit when the failure policy is Fail

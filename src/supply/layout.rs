@@ -179,3 +179,121 @@ impl Store for LayoutStore {
             })
     }
 }
+
+/// Writes an OCI image layout whose entries are named by tag, as skopeo writes them, so that
+/// [`LayoutStore`] and `skopeo copy oci:DIR:TAG` both read it.
+pub struct LayoutWriter {
+    dir: PathBuf,
+    entries: Vec<serde_json::Value>,
+}
+
+impl LayoutWriter {
+    /// Starts a layout in `dir`, which must not exist yet.
+    pub fn create(dir: &Path) -> Result<Self, SupplyError> {
+        let io = |e: std::io::Error| {
+            SupplyError::BadInput(format!("cannot write the layout {}: {e}", dir.display()))
+        };
+        if dir.exists() {
+            return Err(SupplyError::BadInput(format!(
+                "{} already exists; a new layout is only written to a new folder",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir.join("blobs").join("sha256")).map_err(io)?;
+        std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(io)?;
+        Ok(LayoutWriter {
+            dir: dir.to_owned(),
+            entries: Vec::new(),
+        })
+    }
+
+    fn write_blob(&self, bytes: &[u8]) -> Result<Digest, SupplyError> {
+        let digest = Digest::sha256_of(bytes);
+        let path = self.dir.join("blobs").join("sha256").join(digest.hex());
+        std::fs::write(&path, bytes)
+            .map_err(|e| SupplyError::BadInput(format!("cannot write {}: {e}", path.display())))?;
+        Ok(digest)
+    }
+
+    /// Adds a manifest and its blobs under `tag`.
+    pub fn add(
+        &mut self,
+        manifest: &super::fixture::BuiltManifest,
+        media_type: &str,
+        tag: &str,
+    ) -> Result<(), SupplyError> {
+        for blob in &manifest.blobs {
+            self.write_blob(blob)?;
+        }
+        let digest = self.write_blob(&manifest.bytes)?;
+        self.entries.push(serde_json::json!({
+            "mediaType": media_type,
+            "digest": digest.as_str(),
+            "size": manifest.bytes.len(),
+            "annotations": {REF_NAME_ANNOTATION: tag},
+        }));
+        Ok(())
+    }
+
+    /// Writes `index.json`.
+    pub fn finish(self) -> Result<(), SupplyError> {
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": self.entries});
+        let mut text = serde_json::to_string_pretty(&index).expect("a JSON value serializes");
+        text.push('\n');
+        std::fs::write(self.dir.join("index.json"), text).map_err(|e| {
+            SupplyError::BadInput(format!(
+                "cannot write the layout {}: {e}",
+                self.dir.display()
+            ))
+        })
+    }
+}
+
+impl LayoutStore {
+    /// The tags the layout names, in index order.
+    pub fn tags(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.ref_name().map(str::to_owned))
+            .collect()
+    }
+
+    /// The manifest under `tag`, its media type and the blobs it refers to (config first), for
+    /// copying the entry elsewhere.
+    pub fn export(&self, tag: &str) -> Result<super::fixture::BuiltManifest, SupplyError> {
+        #[derive(Deserialize)]
+        struct Doc {
+            config: Desc,
+            #[serde(default)]
+            layers: Vec<Desc>,
+        }
+        #[derive(Deserialize)]
+        struct Desc {
+            digest: String,
+        }
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.ref_name() == Some(tag))
+            .ok_or_else(|| SupplyError::NotFound {
+                image: format!("tag `{tag}` in {}", self.describe()),
+            })?;
+        let bad =
+            |e: &dyn std::fmt::Display| SupplyError::BadInput(format!("{}: {e}", self.describe()));
+        let digest = Digest::parse(&entry.digest).map_err(|e| bad(&e))?;
+        let missing =
+            |d: &Digest| SupplyError::BadInput(format!("{} lacks blob {d}", self.describe()));
+        let bytes = self.read_blob(&digest)?.ok_or_else(|| missing(&digest))?;
+        let doc: Doc = serde_json::from_slice(&bytes).map_err(|e| bad(&e))?;
+        let mut blobs = Vec::new();
+        for d in std::iter::once(&doc.config).chain(&doc.layers) {
+            let d = Digest::parse(&d.digest).map_err(|e| bad(&e))?;
+            blobs.push(self.read_blob(&d)?.ok_or_else(|| missing(&d))?);
+        }
+        Ok(super::fixture::BuiltManifest {
+            bytes,
+            digest,
+            blobs,
+        })
+    }
+}

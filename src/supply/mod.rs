@@ -4,6 +4,7 @@
 pub mod digest;
 pub mod error;
 pub mod evidence;
+pub mod fixture;
 pub mod keyless;
 pub mod layout;
 pub mod reference;

@@ -111,6 +111,42 @@ impl RegistryStore {
     }
 }
 
+impl RegistryStore {
+    /// Pushes a manifest and its blobs (config and layers) to `image`'s repository under `tag`.
+    pub async fn push(
+        &self,
+        image: &ImageRef,
+        tag: &str,
+        manifest: &[u8],
+        media_type: &str,
+        blobs: &[Vec<u8>],
+    ) -> Result<(), SupplyError> {
+        let reference = Self::reference(image, tag);
+        self.with_retry(&reference.whole(), || {
+            self.client
+                .auth(&reference, &self.auth, oci_client::RegistryOperation::Push)
+        })
+        .await?;
+        for blob in blobs {
+            let digest = Digest::sha256_of(blob);
+            self.with_retry(&format!("{}@{digest}", image.repository()), || {
+                self.client
+                    .push_blob(&reference, blob.clone(), digest.as_str())
+            })
+            .await?;
+        }
+        let media_type: http::HeaderValue = media_type.parse().map_err(|_| {
+            SupplyError::BadInput(format!("`{media_type}` is not a valid media type"))
+        })?;
+        self.with_retry(&reference.whole(), || {
+            self.client
+                .push_manifest_raw(&reference, manifest.to_vec(), media_type.clone())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
 impl Store for RegistryStore {
     fn describe(&self) -> String {
         format!("registry {}", self.registry)

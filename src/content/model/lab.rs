@@ -45,6 +45,43 @@ pub struct Lab {
     pub steps: Vec<Step>,
     /// The chapter's "Done When" criteria, each earned by passing checks.
     pub done_when: Vec<DoneWhen>,
+    /// How `lab test` runs the chapter's policy cases (`tests/**/kyverno-test.yaml`).
+    #[serde(default)]
+    pub tests: Option<LabTests>,
+}
+
+/// The settings of `lab test` for a chapter.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabTests {
+    /// Values that replace the lab's variables while testing, e.g. the committed test public key
+    /// for `cosign_public_key`. For a `from_file` variable the value is a path relative to this
+    /// lab file.
+    #[serde(default)]
+    pub variables: std::collections::BTreeMap<String, Sp<String>>,
+    /// The folder of fixture OCI layouts, one per repository name: an image
+    /// `<registry>/<path>/demo:1.4.2` is read from `<images>/demo`, tag `1.4.2`.
+    pub images: Sp<RelPath>,
+    /// The fixture images `lab test --write-fixtures` builds into `images`.
+    #[serde(default)]
+    pub fixtures: Vec<FixtureImage>,
+}
+
+/// A fixture image: a tiny image, signed and attested as the story needs, with test keys.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureImage {
+    /// `name:tag`, the name being the repository's last path segment, e.g. `demo:1.4.2-ci`.
+    pub image: Sp<String>,
+    /// What the image stands for in the chapter's story.
+    pub description: String,
+    /// Test private keys (PKCS#8 PEM, relative to the lab file) that sign the image. A missing
+    /// key file is generated, with its `.pub` beside it; an existing one is never overwritten.
+    #[serde(default)]
+    pub signed_by: Vec<Sp<RelPath>>,
+    /// Test private keys that each attest an SPDX SBOM of the image.
+    #[serde(default)]
+    pub sbom_signed_by: Vec<Sp<RelPath>>,
 }
 
 /// A learning objective of the chapter.

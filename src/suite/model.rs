@@ -1,0 +1,118 @@
+//! The `kyverno test` file format (`cli.kyverno.io/v1alpha1`, kind `Test`), as far as
+//! verifyImages cases need it. Kyverno's definition: `cmd/cli/kubectl-kyverno/apis/v1alpha1/
+//! test.go` and `test_result.go`. Fields that only matter to other rule types (`variables`,
+//! `userinfo`, `values`, `exceptions`, `checks`, ...) are rejected with a clear message rather
+//! than silently ignored, so a case never passes because part of it was not read.
+//!
+//! courselab reads two annotations of the Test's `metadata`, which `kyverno test` ignores:
+//! `courselab.dev/mode` (`audit` or `enforce`: how the policies are rendered) and
+//! `courselab.dev/denied` (the resources admission must deny, as `Kind/namespace/name`, comma
+//! separated; every other resource must be admitted).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::content::model::Sp;
+
+/// The annotation giving the rollout mode the policies are rendered in.
+pub const MODE_ANNOTATION: &str = "courselab.dev/mode";
+/// The annotation listing the resources admission must deny.
+pub const DENIED_ANNOTATION: &str = "courselab.dev/denied";
+
+/// A `kyverno-test.yaml` file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KyvernoTest {
+    /// `cli.kyverno.io/v1alpha1`.
+    pub api_version: Sp<String>,
+    /// `Test`.
+    pub kind: Sp<String>,
+    /// Name and annotations.
+    #[serde(default)]
+    pub metadata: TestMetadata,
+    /// The deprecated top-level name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Policy files, relative to this file.
+    pub policies: Vec<Sp<String>>,
+    /// Resource files, relative to this file.
+    pub resources: Vec<Sp<String>>,
+    /// The expected results.
+    #[serde(default)]
+    pub results: Vec<Sp<TestResult>>,
+}
+
+/// The Test's metadata.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestMetadata {
+    /// The test's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Annotations (courselab reads `courselab.dev/*`).
+    #[serde(default)]
+    pub annotations: BTreeMap<String, Sp<String>>,
+    /// Labels (ignored).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One expected result: a policy rule's result on some resources.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestResult {
+    /// The policy's name (`namespace/name` for a namespaced Policy).
+    pub policy: Sp<String>,
+    /// The rule's name (`autogen-<rule>` for a generated one).
+    pub rule: Sp<String>,
+    /// The resources' kind.
+    pub kind: Sp<String>,
+    /// Resource names, `name` or `namespace/name`.
+    #[serde(default)]
+    pub resources: Vec<Sp<String>>,
+    /// The deprecated single resource name.
+    #[serde(default)]
+    pub resource: Option<Sp<String>>,
+    /// The deprecated namespace of `resource`.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The expected result.
+    #[serde(default)]
+    pub result: Option<Sp<Expected>>,
+    /// The deprecated name of `result`.
+    #[serde(default)]
+    pub status: Option<Sp<Expected>>,
+    /// A file with the expected resources after mutation (digest patches), relative to the test.
+    #[serde(default)]
+    pub patched_resources: Option<Sp<String>>,
+}
+
+/// The result a rule is expected to give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expected {
+    /// Every matched image verified.
+    Pass,
+    /// Verification failed.
+    Fail,
+    /// The rule matched but no image was in its `imageReferences`.
+    Skip,
+    /// Verification could not run.
+    Error,
+    /// A warning (never produced by verifyImages).
+    Warn,
+}
+
+impl Expected {
+    /// The lowercase word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expected::Pass => "pass",
+            Expected::Fail => "fail",
+            Expected::Skip => "skip",
+            Expected::Error => "error",
+            Expected::Warn => "warn",
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Embeds the course content (labs, quizzes, runbooks, kind configs) into the `lab` binary, as
 //! rustlings embeds its exercises, so that `lab list` and `lab start` work from any directory.
-//! Quiz answer keys (`*.key.yaml`) are left out on purpose: learners must not receive them.
+//! Quiz answer keys (`*.key.yaml`) are left out on purpose: learners must not receive them;
+//! so are the chapters' `tests/` folders, which only course CI needs.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,10 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
+            // A chapter's tests (cases, fixture images, TEST keys) are for course CI only.
+            if path.file_name().is_some_and(|n| n == "tests") && path.parent() != Some(root) {
+                continue;
+            }
             println!("cargo:rerun-if-changed={}", path.display());
             collect(root, &path, files);
             continue;

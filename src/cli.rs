@@ -50,6 +50,20 @@ pub enum CliCommand {
     /// signatures found, no matching signatures, digest mismatch, no matching attestations),
     /// 3 registry unreachable, 2 bad input.
     Verify(Box<VerifyArgs>),
+    /// Run a chapter's policy cases (kyverno test format) offline, and the mutations they must
+    /// notice.
+    ///
+    /// Reads labs/<CHAPTER>/tests/**/kyverno-test.yaml of the course given by --course (else
+    /// the current directory). Images come from the chapter's fixture OCI layouts, or from
+    /// --registry. Exit 0 when every case passes and every mutation is noticed, 1 when not,
+    /// 2 for bad content, 3 when the registry cannot be reached.
+    Test(Box<TestArgs>),
+    /// Show what Kyverno would do with a manifest: the verdict, the denial, the patches and the
+    /// report results.
+    ///
+    /// Exit 0 when every document is admitted, 1 when one is denied, 3 when a registry cannot
+    /// be reached, 2 for bad input.
+    Admit(Box<AdmitArgs>),
     /// List the chapters with their titles and aliases.
     List {
         /// Print JSON instead of a table.
@@ -106,6 +120,95 @@ pub struct VerifyArgs {
     /// Print one JSON document instead of cosign's text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A `NAME=VALUE` pair.
+fn name_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+/// The options of `lab test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// The chapters to test (ids or aliases) [default: every chapter that has tests].
+    #[arg(value_name = "CHAPTER")]
+    pub chapters: Vec<String>,
+    /// Read images from this registry (HOST[:PORT]) instead of the fixture layouts; each image
+    /// is fetched under its own path, as from a mirror.
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+    /// Allow plain HTTP to --registry (loopback registries always may).
+    #[arg(long, requires = "registry")]
+    pub insecure: bool,
+    /// Push the fixture images, signatures and attestations to --registry before testing.
+    #[arg(long, requires = "registry")]
+    pub push: bool,
+    /// Build the fixture images from the lab's `tests.fixtures` (creating missing TEST keys),
+    /// then stop.
+    #[arg(long, conflicts_with_all = ["registry", "push"])]
+    pub write_fixtures: bool,
+    /// Do not run the mutations.
+    #[arg(long)]
+    pub no_mutations: bool,
+    /// Set a lab variable for rendering, e.g. --set image_registry=127.0.0.1:5000/courselab.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+    pub set: Vec<(String, String)>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TestFormatArg::Human)]
+    pub format: TestFormatArg,
+}
+
+/// Output formats of `lab test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormatArg {
+    /// A line per case, failures explained.
+    Human,
+    /// One JSON document.
+    Json,
+    /// JUnit XML, for CI test reports.
+    Junit,
+}
+
+/// The options of `lab admit`.
+#[derive(Debug, clap::Args)]
+pub struct AdmitArgs {
+    /// The manifest (one or many YAML documents); `-` reads standard input.
+    #[arg(short = 'f', long = "filename", value_name = "RESOURCE")]
+    pub file: PathBuf,
+    /// Use this chapter's policy pack, rendered for --mode.
+    #[arg(long, value_name = "CH", required_unless_present = "policy", conflicts_with = "policy")]
+    pub chapter: Option<String>,
+    /// The rollout mode the chapter's policies are rendered in.
+    #[arg(long, value_enum, default_value_t = ModeArg::Audit, requires = "chapter")]
+    pub mode: ModeArg,
+    /// Use these policy files as written instead of a chapter's.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub policy: Vec<PathBuf>,
+    /// Set a variable, e.g. --set cosign_public_key=cosign.pub.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+    pub set: Vec<(String, String)>,
+    /// Read images from the OCI layouts in DIR (one folder per repository name, as the
+    /// chapters' test fixtures) instead of their registries.
+    #[arg(long, value_name = "DIR")]
+    pub layouts: Option<PathBuf>,
+    /// Allow plain HTTP registries (loopback registries always may).
+    #[arg(long, conflicts_with = "layouts")]
+    pub insecure: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Rollout modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Report violations, admit anyway.
+    Audit,
+    /// Deny violations.
+    Enforce,
 }
 
 /// Output formats of `lab validate`.

@@ -14,6 +14,9 @@ pub enum LabError {
     /// An artifact could not be fetched or did not verify.
     #[error(transparent)]
     Supply(#[from] SupplyError),
+    /// A chapter's tests or the admission playground could not run.
+    #[error(transparent)]
+    Suite(crate::suite::SuiteError),
     /// The command line asked for something impossible.
     #[error("{0}")]
     Usage(String),
@@ -32,6 +35,7 @@ impl LabError {
     pub fn exit_code(&self) -> u8 {
         match self {
             LabError::Supply(e) => e.exit_code(),
+            LabError::Suite(e) => e.exit_code(),
             LabError::Content(_) | LabError::Usage(_) => exit_code::BAD_CONTENT_OR_USAGE,
             LabError::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
                 exit_code::SUCCESS

@@ -7,6 +7,7 @@ pub mod content;
 pub mod error;
 pub mod exit_code;
 pub mod policy;
+pub mod suite;
 pub mod supply;
 
 use std::io::{IsTerminal, Write};
@@ -36,6 +37,10 @@ pub enum Command {
     },
     /// `lab verify`.
     Verify(Box<commands::verify::VerifyRequest>),
+    /// `lab test`.
+    Test(Box<commands::test::TestRequest>),
+    /// `lab admit`.
+    Admit(Box<commands::admit::AdmitRequest>),
     /// `lab list`.
     List {
         /// JSON output.
@@ -87,6 +92,38 @@ impl Cli {
             }
             CliCommand::List { json } => Command::List { json },
             CliCommand::Verify(args) => Command::Verify(Box::new(args.into_request())),
+            CliCommand::Test(args) => Command::Test(Box::new(commands::test::TestRequest {
+                chapters: args.chapters,
+                course: self.course.clone().unwrap_or_else(|| PathBuf::from(".")),
+                registry: args.registry,
+                insecure: args.insecure,
+                push: args.push,
+                write_fixtures: args.write_fixtures,
+                no_mutations: args.no_mutations,
+                set: args.set,
+                format: match args.format {
+                    cli::TestFormatArg::Human => commands::test::TestFormat::Human,
+                    cli::TestFormatArg::Json => commands::test::TestFormat::Json,
+                    cli::TestFormatArg::Junit => commands::test::TestFormat::Junit,
+                },
+            })),
+            CliCommand::Admit(args) => Command::Admit(Box::new(commands::admit::AdmitRequest {
+                file: args.file,
+                policies: match args.chapter {
+                    Some(id) => commands::admit::PolicySource::Chapter {
+                        id,
+                        mode: match args.mode {
+                            cli::ModeArg::Audit => content::model::FailureMode::Audit,
+                            cli::ModeArg::Enforce => content::model::FailureMode::Enforce,
+                        },
+                    },
+                    None => commands::admit::PolicySource::Files(args.policy),
+                },
+                set: args.set,
+                layouts: args.layouts,
+                insecure: args.insecure,
+                json: args.json,
+            })),
         };
         (
             Config {
@@ -108,6 +145,8 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::List { json } => commands::list::run(&config, json, &mut stdout),
         Command::Verify(request) => commands::verify::run(&request, &mut stdout),
+        Command::Test(request) => commands::test::run(&request, &mut stdout),
+        Command::Admit(request) => commands::admit::run(&config, &request, &mut stdout),
     };
     match result {
         Ok(code) => code,

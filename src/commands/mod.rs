@@ -1,7 +1,9 @@
 //! One module per subcommand: each gathers inputs, calls the engine, and hands the result to a
 //! reporter. They return an exit code or a [`crate::LabError`].
 
+pub mod admit;
 pub mod list;
+pub mod test;
 pub mod validate;
 pub mod verify;
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::content::model::{FailureMode, Sp};
 
 /// A Kyverno policy document.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KyvernoPolicy {
     /// `kyverno.io/v1`.
@@ -40,7 +40,7 @@ pub enum PolicyKind {
 }
 
 /// The metadata fields a policy file sets.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectMeta {
     /// `metadata.name`.
@@ -57,7 +57,7 @@ pub struct ObjectMeta {
 }
 
 /// `spec` of a policy.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicySpec {
     /// Deprecated since v1.13 in favour of the rule-level `failureAction`; CRD default `Audit`.
@@ -104,7 +104,7 @@ pub struct PolicySpec {
 }
 
 /// `spec.webhookConfiguration`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WebhookConfiguration {
     /// `Fail` (default) or `Ignore`.
@@ -119,7 +119,7 @@ pub struct WebhookConfiguration {
 }
 
 /// One rule.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rule {
     /// Rule name, unique in the policy.
@@ -160,7 +160,7 @@ pub struct Rule {
 }
 
 /// `match` or `exclude`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MatchResources {
     /// Any of these filters.
@@ -184,7 +184,7 @@ pub struct MatchResources {
 }
 
 /// One element of `any` / `all`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResourceFilter {
     /// Resources matched.
@@ -232,7 +232,7 @@ pub struct ResourceDescription {
 }
 
 /// One `verifyImages` entry.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VerifyImage {
     /// `Audit` or `Enforce` for this entry (since v1.13).
@@ -304,7 +304,7 @@ impl VerifyImage {
 }
 
 /// A set of attestors, `count` of which must verify (all when absent).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttestorSet {
     /// How many entries must verify.
@@ -316,7 +316,7 @@ pub struct AttestorSet {
 }
 
 /// One attestor: exactly one of `keys`, `certificates`, `keyless`, `attestor`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Attestor {
     /// Public keys.
@@ -343,7 +343,7 @@ pub struct Attestor {
 }
 
 /// Key-based attestor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeysAttestor {
     /// One or more PEM public keys, or `k8s://ns/secret`.
@@ -367,7 +367,7 @@ pub struct KeysAttestor {
 }
 
 /// Certificate-based attestor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CertificatesAttestor {
     /// The signing certificate (PEM).
@@ -385,7 +385,7 @@ pub struct CertificatesAttestor {
 }
 
 /// Keyless attestor: a Fulcio certificate's identity.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeylessAttestor {
     /// OIDC issuer (wildcards allowed).
@@ -415,7 +415,7 @@ pub struct KeylessAttestor {
 }
 
 /// `rekor` settings.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rekor {
     /// Rekor URL; `https://rekor.sigstore.dev` when absent.
@@ -430,7 +430,7 @@ pub struct Rekor {
 }
 
 /// `ctlog` settings.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CtLog {
     /// Skip the signed certificate timestamp check.
@@ -445,7 +445,7 @@ pub struct CtLog {
 }
 
 /// One attestation to verify.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Attestation {
     /// Name of the attestation (used in conditions).

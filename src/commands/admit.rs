@@ -1,0 +1,339 @@
+//! `lab admit -f RESOURCE`: what Kyverno would do with a manifest, and why: the verdict, the
+//! denial text, the digest patches and the report results, for every document of the file.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::emit;
+use crate::content::CourseFiles;
+use crate::content::model::FailureMode;
+use crate::policy::evaluate::{
+    AdmissionResult, Artifacts, Status, VerifyCache, evaluate_cached, images_to_fetch,
+};
+use crate::policy::matching::Operation;
+use crate::policy::model::KyvernoPolicy;
+use crate::policy::render::substitute;
+use crate::policy::verify_entry::FetchFailure;
+use crate::suite::prepare::Chapter;
+use crate::suite::run::layout_dir;
+use crate::supply::cosign::collect;
+use crate::supply::layout::LayoutStore;
+use crate::supply::registry::{RegistryStore, Retry};
+use crate::supply::{ImageRef, SupplyError};
+use crate::{Config, LabError, exit_code};
+
+/// Where the policies come from.
+#[derive(Debug, Clone)]
+pub enum PolicySource {
+    /// A chapter's policy pack, rendered in a mode.
+    Chapter {
+        /// Chapter id or alias.
+        id: String,
+        /// The rollout mode.
+        mode: FailureMode,
+    },
+    /// Policy files, used as written (placeholders filled from `--set`).
+    Files(Vec<PathBuf>),
+}
+
+/// What `lab admit` was asked to do.
+#[derive(Debug, Clone)]
+pub struct AdmitRequest {
+    /// The manifest file (`-` for standard input).
+    pub file: PathBuf,
+    /// The policies.
+    pub policies: PolicySource,
+    /// Variable values.
+    pub set: Vec<(String, String)>,
+    /// Read images from the OCI layouts in this folder (one per repository name).
+    pub layouts: Option<PathBuf>,
+    /// Allow plain HTTP registries.
+    pub insecure: bool,
+    /// JSON output.
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Decision<'a> {
+    resource: String,
+    #[serde(flatten)]
+    result: &'a AdmissionResult,
+}
+
+#[derive(Serialize)]
+struct AdmitJson<'a> {
+    schema_version: u32,
+    decisions: Vec<Decision<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unreachable: Vec<String>,
+}
+
+fn read_policies(
+    config: &Config,
+    request: &AdmitRequest,
+) -> Result<(Vec<KyvernoPolicy>, BTreeMap<String, String>), LabError> {
+    match &request.policies {
+        PolicySource::Chapter { id, mode } => {
+            let (files, root) = match &config.course {
+                Some(dir) => (CourseFiles::from_disk(dir)?, dir.clone()),
+                None => (CourseFiles::embedded(), PathBuf::from(".")),
+            };
+            let chapter = Chapter::find(files, &root, id)?;
+            let values = chapter.values(false, &request.set)?;
+            let signing_mode = values.get("signing_mode").cloned();
+            let mut policies = Vec::new();
+            for policy in &chapter.lab.policies {
+                if let (Some(wanted), Some(mode)) = (&policy.signing_mode, &signing_mode)
+                    && wanted.value != *mode
+                {
+                    continue;
+                }
+                let rel = crate::content::files::resolve(&chapter.lab_file, &policy.file.0)
+                    .ok_or_else(|| LabError::Usage(format!("{} leaves the course", policy.file.0)))?;
+                policies.extend(chapter.render_policies(&rel, &values, Some(*mode))?);
+            }
+            Ok((policies, values))
+        }
+        PolicySource::Files(paths) => {
+            let values: BTreeMap<String, String> = request.set.iter().cloned().collect();
+            let mut policies = Vec::new();
+            for path in paths {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    LabError::Usage(format!("cannot read the policy file {}: {e}", path.display()))
+                })?;
+                let shown = path.display().to_string();
+                let text = substitute(&shown, &text, &values)
+                    .map_err(|e| LabError::Suite(e.into()))?;
+                let docs: Vec<KyvernoPolicy> = serde_saphyr::from_multiple(&text).map_err(|e| {
+                    LabError::Usage(format!(
+                        "{shown}: not a Kyverno policy file: {}; run `lab validate {shown}`",
+                        e.without_snippet()
+                    ))
+                })?;
+                policies.extend(docs);
+            }
+            Ok((policies, values))
+        }
+    }
+}
+
+async fn fetch(
+    images: &[ImageRef],
+    layouts: Option<&PathBuf>,
+    insecure: bool,
+) -> Result<(Artifacts, Vec<String>), LabError> {
+    let mut artifacts = Artifacts::new();
+    let mut unreachable = Vec::new();
+    for image in images {
+        let result = match layouts {
+            Some(dir) => {
+                let layout = layout_dir(dir, image);
+                if layout.join("index.json").is_file() {
+                    collect(&LayoutStore::open(&layout)?, image).await
+                } else {
+                    Err(SupplyError::NotFound {
+                        image: format!("{image} (no layout {})", layout.display()),
+                    })
+                }
+            }
+            None => {
+                collect(
+                    &RegistryStore::new(image, insecure, Retry::default()),
+                    image,
+                )
+                .await
+            }
+        };
+        let entry = match result {
+            Ok(a) => Ok(a),
+            Err(SupplyError::NotFound { image: what }) => Err(FetchFailure {
+                network: false,
+                message: format!("{what}: not found"),
+            }),
+            Err(SupplyError::Unreachable { target, reason }) => {
+                unreachable.push(format!("{target}: {reason}"));
+                Err(FetchFailure {
+                    network: true,
+                    message: reason,
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        artifacts.insert(image.to_string(), entry);
+    }
+    Ok((artifacts, unreachable))
+}
+
+fn resource_id(object: &Value) -> String {
+    let kind = object["kind"].as_str().unwrap_or("?");
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{kind}/{ns}/{name}"),
+        None => format!("{kind}/{name}"),
+    }
+}
+
+fn status(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Error => "error",
+        Status::Skip => "skip",
+    }
+}
+
+fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
+    let mut out = String::new();
+    for d in decisions {
+        let r = d.result;
+        out.push_str(&format!(
+            "{}: {}\n",
+            d.resource,
+            if r.allowed { "admitted" } else { "DENIED" }
+        ));
+        if r.rules.is_empty() {
+            out.push_str("  no verifyImages rule applies\n");
+        }
+        for rule in &r.rules {
+            out.push_str(&format!(
+                "  {}/{} ({:?}): {}: {}\n",
+                rule.policy,
+                rule.rule,
+                rule.action,
+                status(rule.status),
+                rule.message
+            ));
+        }
+        if let Some(denial) = &r.denial {
+            out.push_str("  denied the request:\n");
+            for line in denial.trim_start_matches('\n').lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        for patch in &r.patches {
+            out.push_str(&format!(
+                "  patch: {} {} = {}\n",
+                patch.op, patch.path, patch.value
+            ));
+        }
+        if let Some(annotation) = &r.verify_images_annotation
+            && r.allowed
+        {
+            out.push_str(&format!("  annotation kyverno.io/verify-images: {annotation}\n"));
+        }
+        for result in &r.report {
+            if result.result != Status::Pass {
+                out.push_str(&format!(
+                    "  PolicyReport: {} {}/{}: {}\n",
+                    status(result.result),
+                    result.policy,
+                    result.rule,
+                    result.message
+                ));
+            }
+        }
+    }
+    for u in unreachable {
+        out.push_str(&format!("registry unreachable: {u}\n"));
+    }
+    out
+}
+
+/// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
+/// registry could not be reached.
+pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
+    let (policies, values) = read_policies(config, request)?;
+    let text = if request.file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| LabError::Usage(format!("cannot read standard input: {e}")))?
+    } else {
+        std::fs::read_to_string(&request.file).map_err(|e| {
+            LabError::Usage(format!("cannot read {}: {e}", request.file.display()))
+        })?
+    };
+    let shown = request.file.display().to_string();
+    let text = if text.contains("${") {
+        substitute(&shown, &text, &values).map_err(|e| LabError::Suite(e.into()))?
+    } else {
+        text
+    };
+    let objects: Vec<Value> = serde_saphyr::from_multiple(&text)
+        .map_err(|e| {
+            LabError::Usage(format!(
+                "{shown}: not a Kubernetes manifest: {}",
+                e.without_snippet()
+            ))
+        })?
+        .into_iter()
+        .filter(|v: &Value| !v.is_null())
+        .collect();
+    if objects.is_empty() {
+        return Err(LabError::Usage(format!("{shown} holds no document")));
+    }
+    let mut images = Vec::new();
+    for object in &objects {
+        if !object["kind"].is_string() {
+            return Err(LabError::Usage(format!(
+                "{shown}: every document needs `kind:` (found {})",
+                resource_id(object)
+            )));
+        }
+        for image in images_to_fetch(object, &policies) {
+            if !images.contains(&image) {
+                images.push(image);
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
+    let (artifacts, unreachable) = runtime.block_on(fetch(
+        &images,
+        request.layouts.as_ref(),
+        request.insecure,
+    ))?;
+    let mut cache = VerifyCache::default();
+    let results: Vec<(String, AdmissionResult)> = objects
+        .iter()
+        .map(|o| {
+            (
+                resource_id(o),
+                evaluate_cached(o, Operation::Create, &policies, &artifacts, &mut cache),
+            )
+        })
+        .collect();
+    let decisions: Vec<Decision<'_>> = results
+        .iter()
+        .map(|(id, r)| Decision {
+            resource: id.clone(),
+            result: r,
+        })
+        .collect();
+    let text = if request.json {
+        serde_json::to_string_pretty(&AdmitJson {
+            schema_version: 1,
+            decisions,
+            unreachable: unreachable.clone(),
+        })
+        .expect("decisions serialize")
+            + "\n"
+    } else {
+        human(&decisions, &unreachable)
+    };
+    emit(out, &text)?;
+    Ok(if !unreachable.is_empty() {
+        exit_code::UNREACHABLE
+    } else if results.iter().all(|(_, r)| r.allowed) {
+        exit_code::SUCCESS
+    } else {
+        exit_code::WORK_FELL_SHORT
+    })
+}

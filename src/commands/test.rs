@@ -1,0 +1,152 @@
+//! `lab test [CHAPTER]`: runs a chapter's policy cases and mutations; also writes the fixture
+//! images (`--write-fixtures`) and pushes them to a registry (`--push --registry HOST`).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::emit;
+use crate::content::CourseFiles;
+use crate::suite::prepare::Chapter;
+use crate::suite::run::{ImageSource, SuiteReport, run_suite};
+use crate::suite::{SuiteError, fixtures, report};
+use crate::{LabError, exit_code};
+
+/// Output formats of `lab test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestFormat {
+    /// A line per case.
+    Human,
+    /// One JSON document.
+    Json,
+    /// JUnit XML.
+    Junit,
+}
+
+/// What `lab test` was asked to do.
+#[derive(Debug, Clone)]
+pub struct TestRequest {
+    /// The chapters (ids or aliases); empty: every chapter with tests.
+    pub chapters: Vec<String>,
+    /// The course root.
+    pub course: PathBuf,
+    /// Read images from this registry instead of the fixture layouts.
+    pub registry: Option<String>,
+    /// Allow plain HTTP to the registry.
+    pub insecure: bool,
+    /// Push the fixture images to `registry` first.
+    pub push: bool,
+    /// Build the fixture images (and missing test keys), then stop.
+    pub write_fixtures: bool,
+    /// Skip the mutation run.
+    pub no_mutations: bool,
+    /// Variable overrides.
+    pub set: Vec<(String, String)>,
+    /// Output format.
+    pub format: TestFormat,
+}
+
+fn chapter_ids(files: &CourseFiles) -> Vec<String> {
+    files
+        .texts()
+        .filter(|(p, _)| p.starts_with("labs/") && p.contains("/tests/") && p.ends_with("/kyverno-test.yaml"))
+        .filter_map(|(p, _)| p.split('/').nth(1).map(str::to_owned))
+        .fold(Vec::new(), |mut ids, id| {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+            ids
+        })
+}
+
+/// Runs the request; exit 0 when every case passed and no mutation survived, 1 otherwise.
+pub fn run(request: &TestRequest, out: &mut impl Write) -> Result<u8, LabError> {
+    let files = CourseFiles::from_disk(&request.course)?;
+    let ids = if request.chapters.is_empty() {
+        chapter_ids(&files)
+    } else {
+        request.chapters.clone()
+    };
+    if ids.is_empty() {
+        return Err(LabError::Usage(format!(
+            "no chapter of the course in {} has tests (labs/<chapter>/tests/**/kyverno-test.yaml)",
+            request.course.display()
+        )));
+    }
+    let mut reports: Vec<SuiteReport> = Vec::new();
+    for id in &ids {
+        let chapter = Chapter::find(files.clone(), &request.course, id)?;
+        let values = chapter.values(true, &request.set)?;
+        if request.write_fixtures {
+            let written = fixtures::write(&chapter, &values)?;
+            let mut text = String::new();
+            for path in &written.keys_created {
+                text.push_str(&format!(
+                    "created TEST key {} (and its .pub): never use it outside tests\n",
+                    path.display()
+                ));
+            }
+            for (image, digest) in &written.images {
+                text.push_str(&format!("wrote {image} = {digest}\n"));
+            }
+            emit(out, &text)?;
+            continue;
+        }
+        let source = match &request.registry {
+            Some(host) => ImageSource::Registry {
+                host: host.clone(),
+                insecure: request.insecure,
+            },
+            None => ImageSource::Layouts(chapter.root.join(chapter.dir()).join(
+                chapter
+                    .lab
+                    .tests
+                    .as_ref()
+                    .map_or("tests/images", |t| t.images.value.0.as_str()),
+            )),
+        };
+        if request.push {
+            let Some(host) = &request.registry else {
+                return Err(LabError::Usage("--push needs --registry HOST".into()));
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
+            let pushed =
+                runtime.block_on(fixtures::push(&chapter, &values, host, request.insecure))?;
+            let mut text = String::new();
+            for reference in pushed {
+                text.push_str(&format!("pushed {reference}\n"));
+            }
+            if request.format == TestFormat::Human {
+                emit(out, &text)?;
+            } else {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+        }
+        reports.push(run_suite(&chapter, &values, &source, !request.no_mutations)?);
+    }
+    if request.write_fixtures {
+        return Ok(exit_code::SUCCESS);
+    }
+    let text = match request.format {
+        TestFormat::Human => reports.iter().map(report::human).collect::<Vec<_>>().join("\n"),
+        TestFormat::Json if reports.len() == 1 => report::json(&reports[0]),
+        TestFormat::Json => {
+            serde_json::to_string_pretty(&reports).expect("reports serialize") + "\n"
+        }
+        TestFormat::Junit => reports.iter().map(report::junit).collect::<Vec<_>>().join(""),
+    };
+    emit(out, &text)?;
+    Ok(if reports.iter().all(SuiteReport::passed) {
+        exit_code::SUCCESS
+    } else {
+        exit_code::WORK_FELL_SHORT
+    })
+}
+
+impl From<SuiteError> for LabError {
+    fn from(e: SuiteError) -> Self {
+        LabError::Suite(e)
+    }
+}

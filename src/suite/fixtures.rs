@@ -1,0 +1,225 @@
+//! A chapter's fixture images: built from `tests.fixtures` in the lab file into OCI layouts
+//! (`lab test --write-fixtures`), signed and attested with the test keys committed beside them,
+//! and pushed to a live registry (`lab test --push --registry HOST`) so that the same test
+//! files also run against a registry, or under `kyverno test`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::SuiteError;
+use super::prepare::Chapter;
+use super::run::layout_dir;
+use crate::content::model::FixtureImage;
+use crate::policy::render::substitute;
+use crate::supply::fixture::{
+    OCI_MANIFEST_MEDIA_TYPE, SPDX_PREDICATE_TYPE, SigningKey, attestation_manifest, envelope,
+    image, signature_manifest, spdx_document, statement,
+};
+use crate::supply::layout::{LayoutStore, LayoutWriter};
+use crate::supply::registry::{RegistryStore, Retry};
+use crate::supply::{Digest, ImageRef, SupplyError};
+
+/// What `--write-fixtures` did.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Images written, with their digests.
+    pub images: Vec<(String, Digest)>,
+    /// Key files created (they did not exist).
+    pub keys_created: Vec<PathBuf>,
+}
+
+fn io(path: &Path, e: std::io::Error) -> SuiteError {
+    SuiteError::Usage(format!("cannot write {}: {e}", path.display()))
+}
+
+/// The fixtures' images, rendered with `values`, with the fixture each came from.
+fn fixture_images<'a>(
+    chapter: &'a Chapter,
+    values: &BTreeMap<String, String>,
+) -> Result<(PathBuf, Vec<(ImageRef, &'a FixtureImage)>), SuiteError> {
+    let Some(tests) = &chapter.lab.tests else {
+        return Err(SuiteError::Usage(format!(
+            "{} has no `tests:` block, so it names no fixture images",
+            chapter.shown(&chapter.lab_file)
+        )));
+    };
+    let dir = chapter.root.join(chapter.dir()).join(&tests.images.value.0);
+    let mut out = Vec::new();
+    for fixture in &tests.fixtures {
+        let rendered = substitute(&chapter.shown(&chapter.lab_file), &fixture.image, values)?;
+        let image = ImageRef::parse(&rendered).map_err(|e| {
+            SuiteError::Usage(format!(
+                "{}:{}: fixture image `{rendered}`: {e}",
+                chapter.shown(&chapter.lab_file),
+                fixture.image.line
+            ))
+        })?;
+        if image.tag.is_none() || image.digest.is_some() {
+            return Err(SuiteError::Usage(format!(
+                "{}:{}: fixture image `{rendered}` needs a tag and no digest (the digest is what gets built)",
+                chapter.shown(&chapter.lab_file),
+                fixture.image.line
+            )));
+        }
+        if out.iter().any(|(i, _): &(ImageRef, _)| *i == image) {
+            return Err(SuiteError::Usage(format!(
+                "{}:{}: fixture image `{rendered}` is listed twice",
+                chapter.shown(&chapter.lab_file),
+                fixture.image.line
+            )));
+        }
+        out.push((image, fixture));
+    }
+    Ok((dir, out))
+}
+
+/// Reads a test key, or creates it (and its `.pub`) if the file does not exist.
+fn key(path: &Path, created: &mut Vec<PathBuf>) -> Result<SigningKey, SuiteError> {
+    if path.exists() {
+        let pem = std::fs::read(path).map_err(|e| {
+            SuiteError::Usage(format!("cannot read the test key {}: {e}", path.display()))
+        })?;
+        return SigningKey::from_pem(&pem).map_err(|e| {
+            SuiteError::Usage(format!("{}: {e}", path.display()))
+        });
+    }
+    let key = SigningKey::generate()?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| io(path, e))?;
+    std::io::Write::write_all(&mut file, key.private_pem()?.as_bytes()).map_err(|e| io(path, e))?;
+    let public = path.with_extension("pub");
+    std::fs::write(&public, key.public_pem()?).map_err(|e| io(&public, e))?;
+    created.push(path.to_owned());
+    Ok(key)
+}
+
+/// Builds every fixture image into its layout. Existing layouts of these repositories are
+/// replaced (they are generated files); keys are created only when missing.
+pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Written, SuiteError> {
+    let (dir, images) = fixture_images(chapter, values)?;
+    let lab_dir = chapter.root.join(chapter.dir());
+    let mut written = Written::default();
+    let mut keys: BTreeMap<PathBuf, SigningKey> = BTreeMap::new();
+    let mut by_layout: BTreeMap<PathBuf, Vec<(ImageRef, &FixtureImage)>> = BTreeMap::new();
+    for (image, fixture) in images {
+        for path in fixture.signed_by.iter().chain(&fixture.sbom_signed_by) {
+            let abs = lab_dir.join(&path.value.0);
+            if !keys.contains_key(&abs) {
+                let k = key(&abs, &mut written.keys_created)?;
+                keys.insert(abs, k);
+            }
+        }
+        by_layout
+            .entry(layout_dir(&dir, &image))
+            .or_default()
+            .push((image, fixture));
+    }
+    for (layout, fixtures) in by_layout {
+        let name = layout
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let fresh = dir.join(format!(".{name}.new"));
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh).map_err(|e| io(&fresh, e))?;
+        }
+        let mut writer = LayoutWriter::create(&fresh)?;
+        for (image_ref, fixture) in fixtures {
+            let tag = image_ref.tag.clone().unwrap_or_default();
+            let repository = image_ref.repository();
+            let built = image(&format!("{name}:{tag}"));
+            writer.add(&built, OCI_MANIFEST_MEDIA_TYPE, &tag)?;
+            let signers: Vec<&SigningKey> = fixture
+                .signed_by
+                .iter()
+                .map(|p| &keys[&lab_dir.join(&p.value.0)])
+                .collect();
+            if !signers.is_empty() {
+                let sig = signature_manifest(&repository, &built.digest, &signers)?;
+                writer.add(&sig, OCI_MANIFEST_MEDIA_TYPE, &built.digest.cosign_tag("sig"))?;
+            }
+            let mut envelopes = Vec::new();
+            for path in &fixture.sbom_signed_by {
+                let doc = statement(
+                    &repository,
+                    &built.digest,
+                    SPDX_PREDICATE_TYPE,
+                    spdx_document(&format!("{name}-{tag}")),
+                );
+                envelopes.push((
+                    envelope(&doc, &keys[&lab_dir.join(&path.value.0)])?,
+                    SPDX_PREDICATE_TYPE.to_owned(),
+                ));
+            }
+            if !envelopes.is_empty() {
+                let att = attestation_manifest(envelopes);
+                writer.add(&att, OCI_MANIFEST_MEDIA_TYPE, &built.digest.cosign_tag("att"))?;
+            }
+            written
+                .images
+                .push((image_ref.to_string(), built.digest.clone()));
+        }
+        writer.finish()?;
+        let old = dir.join(format!(".{name}.old"));
+        if layout.exists() {
+            std::fs::rename(&layout, &old).map_err(|e| io(&layout, e))?;
+        }
+        std::fs::rename(&fresh, &layout).map_err(|e| io(&layout, e))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+        }
+    }
+    Ok(written)
+}
+
+/// Pushes every fixture image, with its signature and attestation manifests, to `host` under
+/// the image's own path; returns the references pushed.
+pub async fn push(
+    chapter: &Chapter,
+    values: &BTreeMap<String, String>,
+    host: &str,
+    insecure: bool,
+) -> Result<Vec<String>, SuiteError> {
+    let (dir, images) = fixture_images(chapter, values)?;
+    let mut pushed = Vec::new();
+    for (image, _) in images {
+        let layout_path = layout_dir(&dir, &image);
+        let layout = LayoutStore::open(&layout_path).map_err(|_| {
+            SuiteError::Usage(format!(
+                "no fixture layout {} for {image}; run `lab test --write-fixtures` first",
+                layout_path.display()
+            ))
+        })?;
+        let tag = image.tag.clone().unwrap_or_default();
+        let mut target = image.clone();
+        target.registry = host.to_owned();
+        let store = RegistryStore::new(&target, insecure, Retry::default());
+        let built = layout.export(&tag)?;
+        let mut tags = vec![tag];
+        for suffix in ["sig", "att"] {
+            let t = built.digest.cosign_tag(suffix);
+            if layout.tags().contains(&t) {
+                tags.push(t);
+            }
+        }
+        for t in tags {
+            let manifest = layout.export(&t)?;
+            store
+                .push(&target, &t, &manifest.bytes, OCI_MANIFEST_MEDIA_TYPE, &manifest.blobs)
+                .await
+                .map_err(|e| match e {
+                    SupplyError::NotFound { image } => SuiteError::Usage(format!(
+                        "the registry refused {image}; is it a registry you may push to?"
+                    )),
+                    other => other.into(),
+                })?;
+            pushed.push(format!("{}:{t}", target.repository()));
+        }
+    }
+    Ok(pushed)
+}

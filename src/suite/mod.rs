@@ -1,0 +1,50 @@
+//! `lab test`: a chapter's policy cases, in the `kyverno test` file format, run offline with
+//! the admission evaluator over fixture images (OCI layouts) or a live registry, and mutations
+//! of the chapter that the cases must notice. The engine here returns a [`run::SuiteReport`];
+//! rendering it is [`report`]'s business.
+
+pub mod fixtures;
+pub mod model;
+pub mod prepare;
+pub mod report;
+pub mod run;
+
+use crate::content::Diagnostic;
+use crate::exit_code;
+use crate::policy::render::RenderError;
+use crate::supply::SupplyError;
+
+/// Why a suite could not run (failing cases are results, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// A test, resource or lab file is wrong; the diagnostics say where.
+    #[error("{}", .0.iter().map(|d| format!("{}:{}:{}: {}{}", d.file, d.line, d.column, d.message, d.help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+    /// A policy or resource could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Images could not be read or written.
+    #[error(transparent)]
+    Supply(#[from] SupplyError),
+    /// No chapter has this id.
+    #[error("no chapter is called `{id}`{}; run `lab list` to see the chapters", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownChapter {
+        /// What was asked for.
+        id: String,
+        /// The closest id.
+        suggestion: Option<String>,
+    },
+    /// The command asked for something the chapter cannot give.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl SuiteError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SuiteError::Supply(e) => e.exit_code(),
+            _ => exit_code::BAD_CONTENT_OR_USAGE,
+        }
+    }
+}

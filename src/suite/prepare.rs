@@ -1,0 +1,446 @@
+//! Reading a chapter's `kyverno-test.yaml` files into cases ready to evaluate: policies
+//! rendered with the test variables and the mode the Test asks for, resources with their
+//! placeholders filled, and the expected results resolved to resources.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::SuiteError;
+use super::model::{DENIED_ANNOTATION, Expected, KyvernoTest, MODE_ANNOTATION};
+use crate::content::diagnostic::{Diagnostic, did_you_mean};
+use crate::content::files::{CourseFiles, resolve};
+use crate::content::load::{FileKind, parse_one};
+use crate::content::model::{FailureMode, Lab, Sp};
+use crate::policy::model::KyvernoPolicy;
+use crate::policy::render::{apply_mode, substitute};
+
+/// A chapter as `lab test` and `lab admit` need it.
+pub struct Chapter {
+    /// The course snapshot.
+    pub files: CourseFiles,
+    /// The course root on disk (for fixture layouts and keys).
+    pub root: PathBuf,
+    /// `labs/<ch>/lab.yaml`.
+    pub lab_file: String,
+    /// The parsed lab.
+    pub lab: Lab,
+}
+
+impl Chapter {
+    /// Finds the lab whose id or alias is `id`.
+    pub fn find(files: CourseFiles, root: &Path, id: &str) -> Result<Chapter, SuiteError> {
+        let mut known = Vec::new();
+        let mut found = None;
+        for (rel, text) in files
+            .texts()
+            .filter(|(p, _)| p.starts_with("labs/") && p.ends_with("/lab.yaml"))
+        {
+            let lab: Lab = parse_one(rel, text, FileKind::Lab)
+                .map_err(|d| SuiteError::Invalid(vec![*d]))?;
+            let names: Vec<String> = std::iter::once(lab.id.value.0.clone())
+                .chain(lab.aliases.iter().map(|a| a.value.0.clone()))
+                .collect();
+            if names.iter().any(|n| n == id) {
+                found = Some((rel.to_owned(), lab));
+                break;
+            }
+            known.extend(names);
+        }
+        if let Some((lab_file, lab)) = found {
+            return Ok(Chapter {
+                lab_file,
+                lab,
+                root: root.to_owned(),
+                files,
+            });
+        }
+        Err(SuiteError::UnknownChapter {
+            id: id.to_owned(),
+            suggestion: did_you_mean(id, known.iter().map(String::as_str)).map(str::to_owned),
+        })
+    }
+
+    /// The lab's folder, course-relative (`labs/ch14`).
+    pub fn dir(&self) -> &str {
+        self.lab_file.rsplit_once('/').map_or("", |(d, _)| d)
+    }
+
+    /// Values for the lab's `${placeholders}`: defaults, then (for `lab test`) the lab's test
+    /// variables, then `overrides` (`--set`). A `from_file` variable's value is read from the
+    /// file it names: test variables relative to the lab file, the rest relative to the current
+    /// directory. A file that cannot be read leaves the variable without a value, so that
+    /// rendering reports exactly where it is needed.
+    pub fn values(
+        &self,
+        for_tests: bool,
+        overrides: &[(String, String)],
+    ) -> Result<BTreeMap<String, String>, SuiteError> {
+        let mut raw: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+        for v in &self.lab.variables {
+            if let Some(default) = &v.default {
+                raw.insert(v.name.value.clone(), (default.clone(), None));
+            }
+        }
+        if for_tests && let Some(tests) = &self.lab.tests {
+            for (name, value) in &tests.variables {
+                raw.insert(
+                    name.clone(),
+                    (value.value.clone(), Some(self.dir().to_owned())),
+                );
+            }
+        }
+        for (name, value) in overrides {
+            if !self.lab.variables.iter().any(|v| v.name.value == *name) {
+                return Err(SuiteError::Usage(format!(
+                    "--set {name}=...: the lab {} has no variable `{name}`{}",
+                    self.lab.id.value.0,
+                    did_you_mean(name, self.lab.variables.iter().map(|v| v.name.value.as_str()))
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default()
+                )));
+            }
+            raw.insert(name.clone(), (value.clone(), None));
+        }
+        let mut values = BTreeMap::new();
+        for (name, (value, base)) in raw {
+            let from_file = self
+                .lab
+                .variables
+                .iter()
+                .any(|v| v.name.value == name && v.from_file);
+            if !from_file {
+                values.insert(name, value);
+                continue;
+            }
+            let path = match base {
+                Some(dir) => self.root.join(dir).join(&value),
+                None => PathBuf::from(&value),
+            };
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                values.insert(name, text);
+            }
+        }
+        Ok(values)
+    }
+
+    /// Renders the policy file `rel` (course-relative) with `values`, in `mode` if given.
+    pub fn render_policies(
+        &self,
+        rel: &str,
+        values: &BTreeMap<String, String>,
+        mode: Option<FailureMode>,
+    ) -> Result<Vec<KyvernoPolicy>, SuiteError> {
+        let text = self.text(rel)?;
+        let shown = self.shown(rel);
+        let mut rendered = substitute(&shown, text, values)?;
+        if let Some(mode) = mode {
+            rendered = apply_mode(&shown, &rendered, mode)?;
+        }
+        serde_saphyr::from_multiple(&rendered).map_err(|e| {
+            SuiteError::Render(crate::policy::render::RenderError::Invalid {
+                file: shown,
+                reason: e.without_snippet().to_string(),
+            })
+        })
+    }
+
+    /// The Kubernetes objects of the file `rel`, with placeholders filled.
+    pub fn resources(
+        &self,
+        rel: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Vec<Value>, SuiteError> {
+        let shown = self.shown(rel);
+        let rendered = substitute(&shown, self.text(rel)?, values)?;
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&rendered).map_err(|e| {
+            let at = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            SuiteError::Invalid(vec![
+                Diagnostic::error(
+                    "test/resource-yaml",
+                    rel,
+                    at,
+                    e.without_snippet().to_string(),
+                )
+                .help("fix the YAML of this resource file"),
+            ])
+        })?;
+        Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    }
+
+    fn text(&self, rel: &str) -> Result<&str, SuiteError> {
+        self.files.text(rel).ok_or_else(|| {
+            SuiteError::Usage(format!(
+                "{} does not exist or is not a YAML file",
+                self.shown(rel)
+            ))
+        })
+    }
+
+    /// A course-relative path as the user sees it.
+    pub fn shown(&self, rel: &str) -> String {
+        format!("{}{rel}", self.files.display_root)
+    }
+
+    /// The course-relative paths of the chapter's `kyverno-test.yaml` files.
+    pub fn test_files(&self) -> Vec<String> {
+        let prefix = format!("{}/tests/", self.dir());
+        self.files
+            .texts()
+            .map(|(p, _)| p)
+            .filter(|p| {
+                p.starts_with(&prefix)
+                    && (p.ends_with("/kyverno-test.yaml") || p.ends_with("/kyverno-test.yml"))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A resource of a test, and how results name it.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// The object.
+    pub object: Value,
+    /// `Kind/namespace/name` (`Kind/name` when cluster-scoped).
+    pub id: String,
+}
+
+/// One expected rule result on one resource.
+#[derive(Debug, Clone)]
+pub struct ExpectedResult {
+    /// Index of the resource in [`PreparedTest::resources`].
+    pub resource: usize,
+    /// The policy name.
+    pub policy: String,
+    /// The rule name.
+    pub rule: String,
+    /// The expected result.
+    pub result: Expected,
+    /// The expected resource after mutation, if the test gives one.
+    pub patched: Option<Value>,
+    /// Where in the test file the expectation is written.
+    pub line: u64,
+}
+
+/// A test file, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct PreparedTest {
+    /// Course-relative path of the test file.
+    pub file: String,
+    /// The test's name.
+    pub name: String,
+    /// The mode the test asks for (`courselab.dev/mode`), if any.
+    pub mode: Option<FailureMode>,
+    /// The policies, rendered.
+    pub policies: Vec<KyvernoPolicy>,
+    /// The resources.
+    pub resources: Vec<Resource>,
+    /// The expected rule results.
+    pub expected: Vec<ExpectedResult>,
+    /// The resources admission must deny (`courselab.dev/denied`), if the test says.
+    pub denied: Option<BTreeSet<String>>,
+}
+
+/// How a test run differs from the chapter as written (mutations change these).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Render every test in this mode, whatever it asks for.
+    pub mode: Option<FailureMode>,
+}
+
+fn resource_id(object: &Value) -> String {
+    let kind = object["kind"].as_str().unwrap_or("?");
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{kind}/{ns}/{name}"),
+        None => format!("{kind}/{name}"),
+    }
+}
+
+fn error_at<T>(file: &str, sp: &Sp<T>, code: &'static str, message: String, help: &str) -> SuiteError {
+    SuiteError::Invalid(vec![
+        Diagnostic::error(code, file, (sp.line, sp.column), message).help(help.to_owned()),
+    ])
+}
+
+/// Reads and prepares the test file `rel`.
+pub fn prepare(
+    chapter: &Chapter,
+    rel: &str,
+    values: &BTreeMap<String, String>,
+    overrides: &Overrides,
+) -> Result<PreparedTest, SuiteError> {
+    let text = chapter.text(rel)?;
+    let test: KyvernoTest = parse_one(rel, text, FileKind::KyvernoTest)
+        .map_err(|d| SuiteError::Invalid(vec![*d]))?;
+    if test.api_version.value != "cli.kyverno.io/v1alpha1" || test.kind.value != "Test" {
+        return Err(error_at(
+            rel,
+            &test.api_version,
+            "test/api-version",
+            format!(
+                "expected `apiVersion: cli.kyverno.io/v1alpha1` and `kind: Test`, found `{}` `{}`",
+                test.api_version.value, test.kind.value
+            ),
+            "kyverno test files are cli.kyverno.io/v1alpha1 Test documents",
+        ));
+    }
+    let mode = match test.metadata.annotations.get(MODE_ANNOTATION) {
+        None => None,
+        Some(v) => Some(match v.value.to_ascii_lowercase().as_str() {
+            "audit" => FailureMode::Audit,
+            "enforce" => FailureMode::Enforce,
+            other => {
+                return Err(error_at(
+                    rel,
+                    v,
+                    "test/mode",
+                    format!("`{MODE_ANNOTATION}: {other}` is not a mode"),
+                    "write `audit` or `enforce`",
+                ));
+            }
+        }),
+    };
+    let render_mode = overrides.mode.or(mode);
+    let mut policies = Vec::new();
+    for path in &test.policies {
+        let Some(policy_rel) = resolve(rel, path) else {
+            return Err(error_at(rel, path, "test/path", format!("`{}` leaves the course", path.value), "name a file inside the course, relative to this test file"));
+        };
+        if chapter.files.text(&policy_rel).is_none() {
+            return Err(error_at(rel, path, "test/missing-file", format!("`{}` does not exist", path.value), "the path is relative to this test file"));
+        }
+        policies.extend(chapter.render_policies(&policy_rel, values, render_mode)?);
+    }
+    let mut resources = Vec::new();
+    for path in &test.resources {
+        let Some(resource_rel) = resolve(rel, path).filter(|r| chapter.files.text(r).is_some())
+        else {
+            return Err(error_at(rel, path, "test/missing-file", format!("`{}` does not exist", path.value), "the path is relative to this test file"));
+        };
+        for object in chapter.resources(&resource_rel, values)? {
+            resources.push(Resource {
+                id: resource_id(&object),
+                object,
+            });
+        }
+    }
+    let policy_names: Vec<String> = policies
+        .iter()
+        .map(|p| match &p.metadata.namespace {
+            Some(ns) => format!("{ns}/{}", p.metadata.name.value),
+            None => p.metadata.name.value.clone(),
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for result in &test.results {
+        let r = &result.value;
+        if !policy_names.contains(&r.policy.value) {
+            return Err(error_at(
+                rel,
+                &r.policy,
+                "test/unknown-policy",
+                format!("no policy of this test is called `{}`", r.policy.value),
+                &did_you_mean(&r.policy.value, policy_names.iter().map(String::as_str))
+                    .map_or_else(|| format!("the test's policies are: {}", policy_names.join(", ")), |s| format!("did you mean `{s}`?")),
+            ));
+        }
+        let Some(want) = r.result.as_ref().or(r.status.as_ref()) else {
+            return Err(error_at(rel, result, "test/missing-result", "this result has no `result:`".into(), "add `result: pass` (or fail, skip, error)"));
+        };
+        let patched = match &r.patched_resources {
+            None => None,
+            Some(path) => {
+                let Some(patched_rel) = resolve(rel, path).filter(|p| chapter.files.text(p).is_some()) else {
+                    return Err(error_at(rel, path, "test/missing-file", format!("`{}` does not exist", path.value), "the path is relative to this test file"));
+                };
+                Some(chapter.resources(&patched_rel, values)?)
+            }
+        };
+        let names: Vec<&Sp<String>> = r.resources.iter().chain(r.resource.as_ref()).collect();
+        if names.is_empty() {
+            return Err(error_at(rel, result, "test/no-resources", "this result names no resources".into(), "add `resources: [name]`"));
+        }
+        for name in names {
+            let (namespace, bare) = match name.value.split_once('/') {
+                Some((ns, n)) => (Some(ns), n),
+                None => (r.namespace.as_deref(), name.value.as_str()),
+            };
+            let found = resources.iter().position(|res| {
+                res.object["kind"].as_str() == Some(r.kind.value.as_str())
+                    && res.object.pointer("/metadata/name").and_then(Value::as_str) == Some(bare)
+                    && namespace.is_none_or(|ns| {
+                        res.object.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
+                    })
+            });
+            let Some(index) = found else {
+                return Err(error_at(
+                    rel,
+                    name,
+                    "test/unknown-resource",
+                    format!("no {} called `{}` among the test's resources", r.kind.value, name.value),
+                    "name a resource of the files under `resources:` (by name, or namespace/name)",
+                ));
+            };
+            let patched = patched.as_ref().and_then(|docs| {
+                docs.iter()
+                    .find(|d| resource_id(d) == resources[index].id)
+                    .cloned()
+            });
+            if r.patched_resources.is_some() && patched.is_none() {
+                return Err(error_at(
+                    rel,
+                    r.patched_resources.as_ref().expect("checked"),
+                    "test/unknown-resource",
+                    format!("the patched resources hold no {}", resources[index].id),
+                    "add the resource as it should look after mutation",
+                ));
+            }
+            expected.push(ExpectedResult {
+                resource: index,
+                policy: r.policy.value.clone(),
+                rule: r.rule.value.clone(),
+                result: want.value,
+                patched,
+                line: result.line,
+            });
+        }
+    }
+    let denied = match test.metadata.annotations.get(DENIED_ANNOTATION) {
+        None => None,
+        Some(list) => {
+            let mut set = BTreeSet::new();
+            for id in list.value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                if !resources.iter().any(|r| r.id == id) {
+                    return Err(error_at(
+                        rel,
+                        list,
+                        "test/unknown-resource",
+                        format!("`{DENIED_ANNOTATION}` names {id}, which is not among the test's resources"),
+                        "write Kind/namespace/name of a resource in the test's files",
+                    ));
+                }
+                set.insert(id.to_owned());
+            }
+            Some(set)
+        }
+    };
+    Ok(PreparedTest {
+        file: rel.to_owned(),
+        name: test
+            .metadata
+            .name
+            .or(test.name)
+            .unwrap_or_else(|| rel.to_owned()),
+        mode,
+        policies,
+        resources,
+        expected,
+        denied,
+    })
+}

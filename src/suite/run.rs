@@ -1,0 +1,511 @@
+//! Running prepared tests: fetch every image the cases need once (from fixture layouts or a
+//! live registry), evaluate each resource as admission would, compare with the expected
+//! results, then run the mutations and record which cases notice each one.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::SuiteError;
+use super::prepare::{Chapter, Overrides, PreparedTest, prepare};
+use crate::content::model::FailureMode;
+use crate::policy::evaluate::{
+    AdmissionResult, Artifacts, Patch, Status, VerifyCache, evaluate_cached, images_to_fetch,
+};
+use crate::policy::matching::Operation;
+use crate::policy::model::KyvernoPolicy;
+use crate::policy::verify_entry::FetchFailure;
+use crate::supply::cosign::collect;
+use crate::supply::fixture::SigningKey;
+use crate::supply::layout::LayoutStore;
+use crate::supply::registry::{RegistryStore, Retry};
+use crate::supply::{ImageRef, SupplyError};
+
+/// Where the images' cosign artifacts come from.
+#[derive(Debug, Clone)]
+pub enum ImageSource {
+    /// Fixture OCI layouts: `<dir>/<repository name>`, tags named as in the image.
+    Layouts(PathBuf),
+    /// A live registry that serves every image under its own path (a mirror, as containerd's
+    /// `hosts.toml` makes one).
+    Registry {
+        /// `host:port`.
+        host: String,
+        /// Allow plain HTTP.
+        insecure: bool,
+    },
+}
+
+impl ImageSource {
+    /// Where `image` is read from, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ImageSource::Layouts(dir) => format!("the fixture layouts in {}", dir.display()),
+            ImageSource::Registry { host, .. } => format!("the registry {host}"),
+        }
+    }
+}
+
+/// The layout folder of `image` under `dir`: its repository's last path segment.
+pub fn layout_dir(dir: &std::path::Path, image: &ImageRef) -> PathBuf {
+    dir.join(image.path.rsplit('/').next().unwrap_or(&image.path))
+}
+
+/// Fetches the artifacts of `images`. A missing image or layout is a result (Kyverno reports
+/// the image as failing); an unreachable registry stops the run.
+pub async fn fetch(images: &[ImageRef], source: &ImageSource) -> Result<Artifacts, SuiteError> {
+    let mut artifacts = Artifacts::new();
+    for image in images {
+        let fetched = match source {
+            ImageSource::Layouts(dir) => {
+                let layout = layout_dir(dir, image);
+                if !layout.join("index.json").is_file() {
+                    Err(SupplyError::NotFound {
+                        image: format!(
+                            "{image} (no fixture layout {}; list the image under `tests.fixtures` and run `lab test --write-fixtures`)",
+                            layout.display()
+                        ),
+                    })
+                } else {
+                    collect(&LayoutStore::open(&layout)?, image).await
+                }
+            }
+            ImageSource::Registry { host, insecure } => {
+                let mut mirrored = image.clone();
+                mirrored.registry = host.clone();
+                let store = RegistryStore::new(&mirrored, *insecure, Retry::default());
+                collect(&store, &mirrored).await.map(|mut a| {
+                    a.image = image.clone();
+                    a
+                })
+            }
+        };
+        let entry = match fetched {
+            Ok(a) => Ok(a),
+            Err(SupplyError::NotFound { image: what }) => Err(FetchFailure {
+                network: false,
+                message: format!("{what}: not found"),
+            }),
+            Err(e) => return Err(e.into()),
+        };
+        artifacts.insert(image.to_string(), entry);
+    }
+    Ok(artifacts)
+}
+
+/// One checked expectation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Case {
+    /// What is checked, e.g. `verify-signed-images/verify-signature Pod/develop/demo`.
+    pub name: String,
+    /// Whether the expectation held.
+    pub passed: bool,
+    /// The expected outcome.
+    pub expected: String,
+    /// The actual outcome.
+    pub actual: String,
+    /// Kyverno's message for the outcome (the rule message or the denial).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The line of the test file the expectation is written on (0: from an annotation).
+    pub line: u64,
+}
+
+/// The cases of one test file.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    /// Course-relative path of the test file.
+    pub file: String,
+    /// The test's name.
+    pub name: String,
+    /// The mode the policies were rendered in (`audit`, `enforce`, or `as-written`).
+    pub mode: &'static str,
+    /// The cases.
+    pub cases: Vec<Case>,
+}
+
+/// What a mutation did to the cases.
+#[derive(Debug, Clone, Serialize)]
+pub struct MutationReport {
+    /// Short id, e.g. `wrong-signer-key`.
+    pub id: &'static str,
+    /// What the mutation changes.
+    pub description: &'static str,
+    /// False when the chapter has nothing the mutation could change.
+    pub applicable: bool,
+    /// The cases that failed under the mutation (`file: case`). Empty: the mutation survived.
+    pub noticed_by: Vec<String>,
+}
+
+impl MutationReport {
+    /// Applicable, and no case noticed it.
+    pub fn survived(&self) -> bool {
+        self.applicable && self.noticed_by.is_empty()
+    }
+}
+
+/// Everything `lab test` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteReport {
+    /// Report format version.
+    pub schema_version: u32,
+    /// The chapter id.
+    pub chapter: String,
+    /// Where images came from.
+    pub images_from: String,
+    /// Per test file.
+    pub tests: Vec<TestReport>,
+    /// The mutation run (empty when mutations were not run).
+    pub mutations: Vec<MutationReport>,
+    /// Why mutations were not run, if they were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutations_skipped: Option<String>,
+}
+
+impl SuiteReport {
+    /// Cases in all.
+    pub fn cases(&self) -> usize {
+        self.tests.iter().map(|t| t.cases.len()).sum()
+    }
+
+    /// Cases that failed.
+    pub fn failed(&self) -> usize {
+        self.tests
+            .iter()
+            .flat_map(|t| &t.cases)
+            .filter(|c| !c.passed)
+            .count()
+    }
+
+    /// Every case passed and no applicable mutation survived.
+    pub fn passed(&self) -> bool {
+        self.failed() == 0 && !self.mutations.iter().any(MutationReport::survived)
+    }
+}
+
+fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Error => "error",
+        Status::Skip => "skip",
+    }
+}
+
+/// The resource as mutation leaves it: the digest patches applied.
+pub fn patched(object: &Value, patches: &[Patch]) -> Value {
+    let mut out = object.clone();
+    for patch in patches {
+        if let Some(slot) = out.pointer_mut(&patch.path) {
+            *slot = Value::String(patch.value.clone());
+        }
+    }
+    out
+}
+
+fn image_lines(object: &Value) -> String {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "image" {
+                        if let Some(s) = v.as_str() {
+                            out.push(s.to_owned());
+                        }
+                    } else {
+                        walk(v, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut images = Vec::new();
+    walk(object, &mut images);
+    images.join(", ")
+}
+
+/// Evaluates every resource of every test and checks the expectations.
+pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
+    tests
+        .iter()
+        .map(|test| {
+            let mut cache = VerifyCache::default();
+            let results: Vec<AdmissionResult> = test
+                .resources
+                .iter()
+                .map(|r| {
+                    evaluate_cached(
+                        &r.object,
+                        Operation::Create,
+                        &test.policies,
+                        artifacts,
+                        &mut cache,
+                    )
+                })
+                .collect();
+            let mut cases = Vec::new();
+            for want in &test.expected {
+                let resource = &test.resources[want.resource];
+                let result = &results[want.resource];
+                let rule = result
+                    .rules
+                    .iter()
+                    .find(|r| r.policy == want.policy && r.rule == want.rule);
+                let actual = rule.map_or("no result", |r| status_word(r.status));
+                cases.push(Case {
+                    name: format!("{}/{} {}", want.policy, want.rule, resource.id),
+                    passed: actual == want.result.as_str(),
+                    expected: want.result.as_str().to_owned(),
+                    actual: actual.to_owned(),
+                    message: rule.map(|r| r.message.clone()),
+                    line: want.line,
+                });
+                if let Some(expected) = &want.patched {
+                    let actual = patched(&resource.object, &result.patches);
+                    cases.push(Case {
+                        name: format!(
+                            "{}/{} {} patched",
+                            want.policy, want.rule, resource.id
+                        ),
+                        passed: &actual == expected,
+                        expected: image_lines(expected),
+                        actual: image_lines(&actual),
+                        message: None,
+                        line: want.line,
+                    });
+                }
+            }
+            if let Some(denied) = &test.denied {
+                for (resource, result) in test.resources.iter().zip(&results) {
+                    let expected = if denied.contains(&resource.id) {
+                        "denied"
+                    } else {
+                        "admitted"
+                    };
+                    let actual = if result.allowed { "admitted" } else { "denied" };
+                    cases.push(Case {
+                        name: format!("admission {}", resource.id),
+                        passed: expected == actual,
+                        expected: expected.to_owned(),
+                        actual: actual.to_owned(),
+                        message: result.denial.clone(),
+                        line: 0,
+                    });
+                }
+            }
+            TestReport {
+                file: test.file.clone(),
+                name: test.name.clone(),
+                mode: match test.mode {
+                    Some(FailureMode::Audit) => "audit",
+                    Some(FailureMode::Enforce) => "enforce",
+                    None => "as-written",
+                },
+                cases,
+            }
+        })
+        .collect()
+}
+
+/// The mutations `lab test` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    /// Tests that ask for Enforce get the policies in Audit.
+    AuditForEnforce,
+    /// Every key attestor trusts a freshly generated key instead of the chapter's signer.
+    WrongSignerKey,
+    /// Every image loses its signatures.
+    UnsignedImages,
+    /// Every image loses its attestations.
+    AttestationsMissing,
+}
+
+impl Mutation {
+    /// All of them, in report order.
+    pub const ALL: [Mutation; 4] = [
+        Mutation::AuditForEnforce,
+        Mutation::WrongSignerKey,
+        Mutation::UnsignedImages,
+        Mutation::AttestationsMissing,
+    ];
+
+    /// Short id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Mutation::AuditForEnforce => "audit-instead-of-enforce",
+            Mutation::WrongSignerKey => "wrong-signer-key",
+            Mutation::UnsignedImages => "unsigned-images",
+            Mutation::AttestationsMissing => "attestations-missing",
+        }
+    }
+
+    /// What it changes.
+    pub fn description(self) -> &'static str {
+        match self {
+            Mutation::AuditForEnforce => {
+                "the policies are left in Audit where a test expects Enforce"
+            }
+            Mutation::WrongSignerKey => "the policies trust another signer's key",
+            Mutation::UnsignedImages => "every image's signatures are removed",
+            Mutation::AttestationsMissing => "every image's attestations are removed",
+        }
+    }
+}
+
+/// Replaces every inline public key of the policies; returns how many were replaced.
+fn swap_keys(policies: &mut [KyvernoPolicy], pem: &str) -> usize {
+    let mut swapped = 0;
+    for entry in policies
+        .iter_mut()
+        .flat_map(|p| p.spec.rules.iter_mut())
+        .flat_map(|r| r.verify_images.iter_mut())
+    {
+        let entry = &mut entry.value;
+        let sets = entry
+            .attestors
+            .iter_mut()
+            .chain(entry.attestations.iter_mut().flat_map(|a| a.attestors.iter_mut()));
+        for set in sets {
+            for attestor in &mut set.entries {
+                if let Some(keys) = attestor.value.keys.as_mut()
+                    && keys.public_keys.is_some()
+                {
+                    keys.public_keys = Some(pem.to_owned());
+                    swapped += 1;
+                }
+            }
+        }
+    }
+    swapped
+}
+
+/// Runs one mutation; `None` when it does not apply to the chapter.
+fn mutate(
+    mutation: Mutation,
+    chapter: &Chapter,
+    tests: &[PreparedTest],
+    values: &BTreeMap<String, String>,
+    artifacts: &Artifacts,
+) -> Result<Option<Vec<TestReport>>, SuiteError> {
+    match mutation {
+        Mutation::AuditForEnforce => {
+            if !tests.iter().any(|t| t.mode == Some(FailureMode::Enforce)) {
+                return Ok(None);
+            }
+            let overrides = Overrides {
+                mode: Some(FailureMode::Audit),
+            };
+            let mutated = tests
+                .iter()
+                .map(|t| prepare(chapter, &t.file, values, &overrides))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(check(&mutated, artifacts)))
+        }
+        Mutation::WrongSignerKey => {
+            let stranger = SigningKey::generate()?.public_pem()?;
+            let mut mutated = tests.to_vec();
+            let swapped: usize = mutated
+                .iter_mut()
+                .map(|t| swap_keys(&mut t.policies, &stranger))
+                .sum();
+            Ok((swapped > 0).then(|| check(&mutated, artifacts)))
+        }
+        Mutation::UnsignedImages | Mutation::AttestationsMissing => {
+            let mut changed = false;
+            let mutated: Artifacts = artifacts
+                .iter()
+                .map(|(k, v)| {
+                    let v = v.clone().map(|mut a| {
+                        if mutation == Mutation::UnsignedImages {
+                            changed |= !a.signatures.is_empty();
+                            a.signatures.clear();
+                        } else {
+                            changed |= !a.attestations.is_empty();
+                            a.attestations.clear();
+                        }
+                        a
+                    });
+                    (k.clone(), v)
+                })
+                .collect();
+            Ok(changed.then(|| check(tests, &mutated)))
+        }
+    }
+}
+
+/// Runs the chapter's tests, then (if `mutations` and every case passed) the mutations.
+pub fn run_suite(
+    chapter: &Chapter,
+    values: &BTreeMap<String, String>,
+    source: &ImageSource,
+    mutations: bool,
+) -> Result<SuiteReport, SuiteError> {
+    let files = chapter.test_files();
+    if files.is_empty() {
+        return Err(SuiteError::Usage(format!(
+            "{} has no kyverno-test.yaml under {}/tests/; write the chapter's policy cases there",
+            chapter.lab.id.value.0,
+            chapter.shown(chapter.dir())
+        )));
+    }
+    let tests = files
+        .iter()
+        .map(|f| prepare(chapter, f, values, &Overrides::default()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut images: Vec<ImageRef> = Vec::new();
+    for test in &tests {
+        for resource in &test.resources {
+            for image in images_to_fetch(&resource.object, &test.policies) {
+                if !images.contains(&image) {
+                    images.push(image);
+                }
+            }
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SuiteError::Usage(format!("cannot start the async runtime: {e}")))?;
+    let artifacts = runtime.block_on(fetch(&images, source))?;
+    let reports = check(&tests, &artifacts);
+    let mut report = SuiteReport {
+        schema_version: 1,
+        chapter: chapter.lab.id.value.0.clone(),
+        images_from: source.describe(),
+        tests: reports,
+        mutations: Vec::new(),
+        mutations_skipped: None,
+    };
+    if !mutations {
+        report.mutations_skipped = Some("--no-mutations was given".into());
+        return Ok(report);
+    }
+    if report.failed() > 0 {
+        report.mutations_skipped =
+            Some("cases failed; mutations only mean something once every case passes".into());
+        return Ok(report);
+    }
+    for mutation in Mutation::ALL {
+        let outcome = mutate(mutation, chapter, &tests, values, &artifacts)?;
+        report.mutations.push(MutationReport {
+            id: mutation.id(),
+            description: mutation.description(),
+            applicable: outcome.is_some(),
+            noticed_by: outcome
+                .into_iter()
+                .flatten()
+                .flat_map(|t| {
+                    t.cases
+                        .into_iter()
+                        .filter(|c| !c.passed)
+                        .map(move |c| format!("{}: {}", t.file, c.name))
+                })
+                .collect(),
+        });
+    }
+    Ok(report)
+}

@@ -179,7 +179,12 @@ pub struct AdmitArgs {
     #[arg(short = 'f', long = "filename", value_name = "RESOURCE")]
     pub file: PathBuf,
     /// Use this chapter's policy pack, rendered for --mode.
-    #[arg(long, value_name = "CH", required_unless_present = "policy", conflicts_with = "policy")]
+    #[arg(
+        long,
+        value_name = "CH",
+        required_unless_present = "policy",
+        conflicts_with = "policy"
+    )]
     pub chapter: Option<String>,
     /// The rollout mode the chapter's policies are rendered in.
     #[arg(long, value_enum, default_value_t = ModeArg::Audit, requires = "chapter")]

@@ -145,7 +145,7 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::List { json } => commands::list::run(&config, json, &mut stdout),
         Command::Verify(request) => commands::verify::run(&request, &mut stdout),
-        Command::Test(request) => commands::test::run(&request, &mut stdout),
+        Command::Test(request) => commands::test::run(&request, config.color, &mut stdout),
         Command::Admit(request) => commands::admit::run(&config, &request, &mut stdout),
     };
     match result {

@@ -93,7 +93,9 @@ fn read_policies(
                     continue;
                 }
                 let rel = crate::content::files::resolve(&chapter.lab_file, &policy.file.0)
-                    .ok_or_else(|| LabError::Usage(format!("{} leaves the course", policy.file.0)))?;
+                    .ok_or_else(|| {
+                        LabError::Usage(format!("{} leaves the course", policy.file.0))
+                    })?;
                 policies.extend(chapter.render_policies(&rel, &values, Some(*mode))?);
             }
             Ok((policies, values))
@@ -103,11 +105,14 @@ fn read_policies(
             let mut policies = Vec::new();
             for path in paths {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    LabError::Usage(format!("cannot read the policy file {}: {e}", path.display()))
+                    LabError::Usage(format!(
+                        "cannot read the policy file {}: {e}",
+                        path.display()
+                    ))
                 })?;
                 let shown = path.display().to_string();
-                let text = substitute(&shown, &text, &values)
-                    .map_err(|e| LabError::Suite(e.into()))?;
+                let text =
+                    substitute(&shown, &text, &values).map_err(|e| LabError::Suite(e.into()))?;
                 let docs: Vec<KyvernoPolicy> = serde_saphyr::from_multiple(&text).map_err(|e| {
                     LabError::Usage(format!(
                         "{shown}: not a Kyverno policy file: {}; run `lab validate {shown}`",
@@ -174,7 +179,10 @@ fn resource_id(object: &Value) -> String {
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("?");
-    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
+    match object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+    {
         Some(ns) => format!("{kind}/{ns}/{name}"),
         None => format!("{kind}/{name}"),
     }
@@ -226,7 +234,9 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
         if let Some(annotation) = &r.verify_images_annotation
             && r.allowed
         {
-            out.push_str(&format!("  annotation kyverno.io/verify-images: {annotation}\n"));
+            out.push_str(&format!(
+                "  annotation kyverno.io/verify-images: {annotation}\n"
+            ));
         }
         for result in &r.report {
             if result.result != Status::Pass {
@@ -254,9 +264,8 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         std::io::read_to_string(std::io::stdin())
             .map_err(|e| LabError::Usage(format!("cannot read standard input: {e}")))?
     } else {
-        std::fs::read_to_string(&request.file).map_err(|e| {
-            LabError::Usage(format!("cannot read {}: {e}", request.file.display()))
-        })?
+        std::fs::read_to_string(&request.file)
+            .map_err(|e| LabError::Usage(format!("cannot read {}: {e}", request.file.display())))?
     };
     let shown = request.file.display().to_string();
     let text = if text.contains("${") {
@@ -295,11 +304,8 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         .enable_all()
         .build()
         .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
-    let (artifacts, unreachable) = runtime.block_on(fetch(
-        &images,
-        request.layouts.as_ref(),
-        request.insecure,
-    ))?;
+    let (artifacts, unreachable) =
+        runtime.block_on(fetch(&images, request.layouts.as_ref(), request.insecure))?;
     let mut cache = VerifyCache::default();
     let results: Vec<(String, AdmissionResult)> = objects
         .iter()

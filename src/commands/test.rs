@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::emit;
 use crate::content::CourseFiles;
+use crate::content::render::ValidationReport;
 use crate::suite::prepare::Chapter;
 use crate::suite::run::{ImageSource, SuiteReport, run_suite};
 use crate::suite::{SuiteError, fixtures, report};
@@ -48,7 +49,9 @@ pub struct TestRequest {
 fn chapter_ids(files: &CourseFiles) -> Vec<String> {
     files
         .texts()
-        .filter(|(p, _)| p.starts_with("labs/") && p.contains("/tests/") && p.ends_with("/kyverno-test.yaml"))
+        .filter(|(p, _)| {
+            p.starts_with("labs/") && p.contains("/tests/") && p.ends_with("/kyverno-test.yaml")
+        })
         .filter_map(|(p, _)| p.split('/').nth(1).map(str::to_owned))
         .fold(Vec::new(), |mut ids, id| {
             if !ids.contains(&id) {
@@ -59,10 +62,23 @@ fn chapter_ids(files: &CourseFiles) -> Vec<String> {
 }
 
 /// Runs the request; exit 0 when every case passed and no mutation survived, 1 otherwise.
-pub fn run(request: &TestRequest, out: &mut impl Write) -> Result<u8, LabError> {
+/// Problems in the test files are shown with their source lines, as `lab validate` shows them.
+pub fn run(request: &TestRequest, color: bool, out: &mut impl Write) -> Result<u8, LabError> {
     let files = CourseFiles::from_disk(&request.course)?;
+    match run_in(request, &files, out) {
+        Err(LabError::Suite(SuiteError::Invalid(diagnostics))) => {
+            let report = ValidationReport::new(diagnostics, 0, files.display_root.clone());
+            let text = crate::content::render::snippets(&report, |rel| files.text(rel), color);
+            let _ = std::io::stderr().write_all(text.as_bytes());
+            Ok(exit_code::BAD_CONTENT_OR_USAGE)
+        }
+        other => other,
+    }
+}
+
+fn run_in(request: &TestRequest, files: &CourseFiles, out: &mut impl Write) -> Result<u8, LabError> {
     let ids = if request.chapters.is_empty() {
-        chapter_ids(&files)
+        chapter_ids(files)
     } else {
         request.chapters.clone()
     };
@@ -96,13 +112,15 @@ pub fn run(request: &TestRequest, out: &mut impl Write) -> Result<u8, LabError> 
                 host: host.clone(),
                 insecure: request.insecure,
             },
-            None => ImageSource::Layouts(chapter.root.join(chapter.dir()).join(
-                chapter
-                    .lab
-                    .tests
-                    .as_ref()
-                    .map_or("tests/images", |t| t.images.value.0.as_str()),
-            )),
+            None => ImageSource::Layouts(
+                chapter.root.join(chapter.dir()).join(
+                    chapter
+                        .lab
+                        .tests
+                        .as_ref()
+                        .map_or("tests/images", |t| t.images.value.0.as_str()),
+                ),
+            ),
         };
         if request.push {
             let Some(host) = &request.registry else {
@@ -124,18 +142,31 @@ pub fn run(request: &TestRequest, out: &mut impl Write) -> Result<u8, LabError> 
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }
         }
-        reports.push(run_suite(&chapter, &values, &source, !request.no_mutations)?);
+        reports.push(run_suite(
+            &chapter,
+            &values,
+            &source,
+            !request.no_mutations,
+        )?);
     }
     if request.write_fixtures {
         return Ok(exit_code::SUCCESS);
     }
     let text = match request.format {
-        TestFormat::Human => reports.iter().map(report::human).collect::<Vec<_>>().join("\n"),
+        TestFormat::Human => reports
+            .iter()
+            .map(report::human)
+            .collect::<Vec<_>>()
+            .join("\n"),
         TestFormat::Json if reports.len() == 1 => report::json(&reports[0]),
         TestFormat::Json => {
             serde_json::to_string_pretty(&reports).expect("reports serialize") + "\n"
         }
-        TestFormat::Junit => reports.iter().map(report::junit).collect::<Vec<_>>().join(""),
+        TestFormat::Junit => reports
+            .iter()
+            .map(report::junit)
+            .collect::<Vec<_>>()
+            .join(""),
     };
     emit(out, &text)?;
     Ok(if reports.iter().all(SuiteReport::passed) {

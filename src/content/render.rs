@@ -58,9 +58,21 @@ impl ValidationReport {
     }
 }
 
-/// Renders diagnostics with the offending source lines, as rustc does.
+/// Renders diagnostics with the offending source lines, as rustc does, then a summary.
 /// `source_of` returns a file's text by its course-relative path.
 pub fn human<'s>(
+    report: &ValidationReport,
+    source_of: impl Fn(&str) -> Option<&'s str>,
+    color: bool,
+) -> String {
+    let mut out = snippets(report, source_of, color);
+    out.push_str(&summary(report));
+    out
+}
+
+/// The diagnostics with their source lines, without the summary (for commands other than
+/// `lab validate` that report content problems).
+pub fn snippets<'s>(
     report: &ValidationReport,
     source_of: impl Fn(&str) -> Option<&'s str>,
     color: bool,
@@ -91,7 +103,6 @@ pub fn human<'s>(
         let groups: [Group<'_>; 1] = [group];
         writeln!(out, "{}\n", renderer.render(&groups)).expect("writing to a String cannot fail");
     }
-    out.push_str(&summary(report));
     out
 }
 

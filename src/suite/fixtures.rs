@@ -79,9 +79,8 @@ fn key(path: &Path, created: &mut Vec<PathBuf>) -> Result<SigningKey, SuiteError
         let pem = std::fs::read(path).map_err(|e| {
             SuiteError::Usage(format!("cannot read the test key {}: {e}", path.display()))
         })?;
-        return SigningKey::from_pem(&pem).map_err(|e| {
-            SuiteError::Usage(format!("{}: {e}", path.display()))
-        });
+        return SigningKey::from_pem(&pem)
+            .map_err(|e| SuiteError::Usage(format!("{}: {e}", path.display())));
     }
     let key = SigningKey::generate()?;
     if let Some(parent) = path.parent() {
@@ -141,7 +140,11 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
                 .collect();
             if !signers.is_empty() {
                 let sig = signature_manifest(&repository, &built.digest, &signers)?;
-                writer.add(&sig, OCI_MANIFEST_MEDIA_TYPE, &built.digest.cosign_tag("sig"))?;
+                writer.add(
+                    &sig,
+                    OCI_MANIFEST_MEDIA_TYPE,
+                    &built.digest.cosign_tag("sig"),
+                )?;
             }
             let mut envelopes = Vec::new();
             for path in &fixture.sbom_signed_by {
@@ -158,7 +161,11 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
             }
             if !envelopes.is_empty() {
                 let att = attestation_manifest(envelopes);
-                writer.add(&att, OCI_MANIFEST_MEDIA_TYPE, &built.digest.cosign_tag("att"))?;
+                writer.add(
+                    &att,
+                    OCI_MANIFEST_MEDIA_TYPE,
+                    &built.digest.cosign_tag("att"),
+                )?;
             }
             written
                 .images
@@ -210,7 +217,13 @@ pub async fn push(
         for t in tags {
             let manifest = layout.export(&t)?;
             store
-                .push(&target, &t, &manifest.bytes, OCI_MANIFEST_MEDIA_TYPE, &manifest.blobs)
+                .push(
+                    &target,
+                    &t,
+                    &manifest.bytes,
+                    OCI_MANIFEST_MEDIA_TYPE,
+                    &manifest.blobs,
+                )
                 .await
                 .map_err(|e| match e {
                     SupplyError::NotFound { image } => SuiteError::Usage(format!(

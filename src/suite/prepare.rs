@@ -37,8 +37,8 @@ impl Chapter {
             .texts()
             .filter(|(p, _)| p.starts_with("labs/") && p.ends_with("/lab.yaml"))
         {
-            let lab: Lab = parse_one(rel, text, FileKind::Lab)
-                .map_err(|d| SuiteError::Invalid(vec![*d]))?;
+            let lab: Lab =
+                parse_one(rel, text, FileKind::Lab).map_err(|d| SuiteError::Invalid(vec![*d]))?;
             let names: Vec<String> = std::iter::once(lab.id.value.0.clone())
                 .chain(lab.aliases.iter().map(|a| a.value.0.clone()))
                 .collect();
@@ -96,9 +96,12 @@ impl Chapter {
                 return Err(SuiteError::Usage(format!(
                     "--set {name}=...: the lab {} has no variable `{name}`{}",
                     self.lab.id.value.0,
-                    did_you_mean(name, self.lab.variables.iter().map(|v| v.name.value.as_str()))
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default()
+                    did_you_mean(
+                        name,
+                        self.lab.variables.iter().map(|v| v.name.value.as_str())
+                    )
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default()
                 )));
             }
             raw.insert(name.clone(), (value.clone(), None));
@@ -256,13 +259,22 @@ fn resource_id(object: &Value) -> String {
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("?");
-    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
+    match object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+    {
         Some(ns) => format!("{kind}/{ns}/{name}"),
         None => format!("{kind}/{name}"),
     }
 }
 
-fn error_at<T>(file: &str, sp: &Sp<T>, code: &'static str, message: String, help: &str) -> SuiteError {
+fn error_at<T>(
+    file: &str,
+    sp: &Sp<T>,
+    code: &'static str,
+    message: String,
+    help: &str,
+) -> SuiteError {
     SuiteError::Invalid(vec![
         Diagnostic::error(code, file, (sp.line, sp.column), message).help(help.to_owned()),
     ])
@@ -276,8 +288,8 @@ pub fn prepare(
     overrides: &Overrides,
 ) -> Result<PreparedTest, SuiteError> {
     let text = chapter.text(rel)?;
-    let test: KyvernoTest = parse_one(rel, text, FileKind::KyvernoTest)
-        .map_err(|d| SuiteError::Invalid(vec![*d]))?;
+    let test: KyvernoTest =
+        parse_one(rel, text, FileKind::KyvernoTest).map_err(|d| SuiteError::Invalid(vec![*d]))?;
     if test.api_version.value != "cli.kyverno.io/v1alpha1" || test.kind.value != "Test" {
         return Err(error_at(
             rel,
@@ -310,10 +322,22 @@ pub fn prepare(
     let mut policies = Vec::new();
     for path in &test.policies {
         let Some(policy_rel) = resolve(rel, path) else {
-            return Err(error_at(rel, path, "test/path", format!("`{}` leaves the course", path.value), "name a file inside the course, relative to this test file"));
+            return Err(error_at(
+                rel,
+                path,
+                "test/path",
+                format!("`{}` leaves the course", path.value),
+                "name a file inside the course, relative to this test file",
+            ));
         };
         if chapter.files.text(&policy_rel).is_none() {
-            return Err(error_at(rel, path, "test/missing-file", format!("`{}` does not exist", path.value), "the path is relative to this test file"));
+            return Err(error_at(
+                rel,
+                path,
+                "test/missing-file",
+                format!("`{}` does not exist", path.value),
+                "the path is relative to this test file",
+            ));
         }
         policies.extend(chapter.render_policies(&policy_rel, values, render_mode)?);
     }
@@ -321,7 +345,13 @@ pub fn prepare(
     for path in &test.resources {
         let Some(resource_rel) = resolve(rel, path).filter(|r| chapter.files.text(r).is_some())
         else {
-            return Err(error_at(rel, path, "test/missing-file", format!("`{}` does not exist", path.value), "the path is relative to this test file"));
+            return Err(error_at(
+                rel,
+                path,
+                "test/missing-file",
+                format!("`{}` does not exist", path.value),
+                "the path is relative to this test file",
+            ));
         };
         for object in chapter.resources(&resource_rel, values)? {
             resources.push(Resource {
@@ -347,24 +377,47 @@ pub fn prepare(
                 "test/unknown-policy",
                 format!("no policy of this test is called `{}`", r.policy.value),
                 &did_you_mean(&r.policy.value, policy_names.iter().map(String::as_str))
-                    .map_or_else(|| format!("the test's policies are: {}", policy_names.join(", ")), |s| format!("did you mean `{s}`?")),
+                    .map_or_else(
+                        || format!("the test's policies are: {}", policy_names.join(", ")),
+                        |s| format!("did you mean `{s}`?"),
+                    ),
             ));
         }
         let Some(want) = r.result.as_ref().or(r.status.as_ref()) else {
-            return Err(error_at(rel, result, "test/missing-result", "this result has no `result:`".into(), "add `result: pass` (or fail, skip, error)"));
+            return Err(error_at(
+                rel,
+                result,
+                "test/missing-result",
+                "this result has no `result:`".into(),
+                "add `result: pass` (or fail, skip, error)",
+            ));
         };
         let patched = match &r.patched_resources {
             None => None,
             Some(path) => {
-                let Some(patched_rel) = resolve(rel, path).filter(|p| chapter.files.text(p).is_some()) else {
-                    return Err(error_at(rel, path, "test/missing-file", format!("`{}` does not exist", path.value), "the path is relative to this test file"));
+                let Some(patched_rel) =
+                    resolve(rel, path).filter(|p| chapter.files.text(p).is_some())
+                else {
+                    return Err(error_at(
+                        rel,
+                        path,
+                        "test/missing-file",
+                        format!("`{}` does not exist", path.value),
+                        "the path is relative to this test file",
+                    ));
                 };
                 Some(chapter.resources(&patched_rel, values)?)
             }
         };
         let names: Vec<&Sp<String>> = r.resources.iter().chain(r.resource.as_ref()).collect();
         if names.is_empty() {
-            return Err(error_at(rel, result, "test/no-resources", "this result names no resources".into(), "add `resources: [name]`"));
+            return Err(error_at(
+                rel,
+                result,
+                "test/no-resources",
+                "this result names no resources".into(),
+                "add `resources: [name]`",
+            ));
         }
         for name in names {
             let (namespace, bare) = match name.value.split_once('/') {
@@ -375,7 +428,10 @@ pub fn prepare(
                 res.object["kind"].as_str() == Some(r.kind.value.as_str())
                     && res.object.pointer("/metadata/name").and_then(Value::as_str) == Some(bare)
                     && namespace.is_none_or(|ns| {
-                        res.object.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
+                        res.object
+                            .pointer("/metadata/namespace")
+                            .and_then(Value::as_str)
+                            == Some(ns)
                     })
             });
             let Some(index) = found else {
@@ -383,7 +439,10 @@ pub fn prepare(
                     rel,
                     name,
                     "test/unknown-resource",
-                    format!("no {} called `{}` among the test's resources", r.kind.value, name.value),
+                    format!(
+                        "no {} called `{}` among the test's resources",
+                        r.kind.value, name.value
+                    ),
                     "name a resource of the files under `resources:` (by name, or namespace/name)",
                 ));
             };
@@ -415,13 +474,20 @@ pub fn prepare(
         None => None,
         Some(list) => {
             let mut set = BTreeSet::new();
-            for id in list.value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            for id in list
+                .value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
                 if !resources.iter().any(|r| r.id == id) {
                     return Err(error_at(
                         rel,
                         list,
                         "test/unknown-resource",
-                        format!("`{DENIED_ANNOTATION}` names {id}, which is not among the test's resources"),
+                        format!(
+                            "`{DENIED_ANNOTATION}` names {id}, which is not among the test's resources"
+                        ),
                         "write Kind/namespace/name of a resource in the test's files",
                     ));
                 }

@@ -177,6 +177,9 @@ mod tests {
 
     #[test]
     fn xml_text_is_escaped() {
-        assert_eq!(xml("a<b & 'c' \"d\"\u{1}"), "a&lt;b &amp; &apos;c&apos; &quot;d&quot;");
+        assert_eq!(
+            xml("a<b & 'c' \"d\"\u{1}"),
+            "a&lt;b &amp; &apos;c&apos; &quot;d&quot;"
+        );
     }
 }

@@ -267,10 +267,7 @@ pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
                 if let Some(expected) = &want.patched {
                     let actual = patched(&resource.object, &result.patches);
                     cases.push(Case {
-                        name: format!(
-                            "{}/{} {} patched",
-                            want.policy, want.rule, resource.id
-                        ),
+                        name: format!("{}/{} {} patched", want.policy, want.rule, resource.id),
                         passed: &actual == expected,
                         expected: image_lines(expected),
                         actual: image_lines(&actual),
@@ -365,10 +362,12 @@ fn swap_keys(policies: &mut [KyvernoPolicy], pem: &str) -> usize {
         .flat_map(|r| r.verify_images.iter_mut())
     {
         let entry = &mut entry.value;
-        let sets = entry
-            .attestors
-            .iter_mut()
-            .chain(entry.attestations.iter_mut().flat_map(|a| a.attestors.iter_mut()));
+        let sets = entry.attestors.iter_mut().chain(
+            entry
+                .attestations
+                .iter_mut()
+                .flat_map(|a| a.attestors.iter_mut()),
+        );
         for set in sets {
             for attestor in &mut set.entries {
                 if let Some(keys) = attestor.value.keys.as_mut()

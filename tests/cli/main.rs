@@ -7,6 +7,7 @@ mod layout;
 mod list;
 mod registry;
 mod schema;
+mod suite;
 mod validate;
 mod verify;
 

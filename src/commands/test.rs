@@ -76,7 +76,11 @@ pub fn run(request: &TestRequest, color: bool, out: &mut impl Write) -> Result<u
     }
 }
 
-fn run_in(request: &TestRequest, files: &CourseFiles, out: &mut impl Write) -> Result<u8, LabError> {
+fn run_in(
+    request: &TestRequest,
+    files: &CourseFiles,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
     let ids = if request.chapters.is_empty() {
         chapter_ids(files)
     } else {

@@ -32,11 +32,14 @@ fn io(path: &Path, e: std::io::Error) -> SuiteError {
     SuiteError::Usage(format!("cannot write {}: {e}", path.display()))
 }
 
-/// The fixtures' images, rendered with `values`, with the fixture each came from.
+/// The fixture images, each with the entry of the lab file it came from.
+type Fixtures<'a> = Vec<(ImageRef, &'a FixtureImage)>;
+
+/// The layouts folder and the fixtures' images, rendered with `values`.
 fn fixture_images<'a>(
     chapter: &'a Chapter,
     values: &BTreeMap<String, String>,
-) -> Result<(PathBuf, Vec<(ImageRef, &'a FixtureImage)>), SuiteError> {
+) -> Result<(PathBuf, Fixtures<'a>), SuiteError> {
     let Some(tests) = &chapter.lab.tests else {
         return Err(SuiteError::Usage(format!(
             "{} has no `tests:` block, so it names no fixture images",
@@ -109,9 +112,9 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
     for (image, fixture) in images {
         for path in fixture.signed_by.iter().chain(&fixture.sbom_signed_by) {
             let abs = lab_dir.join(&path.value.0);
-            if !keys.contains_key(&abs) {
-                let k = key(&abs, &mut written.keys_created)?;
-                keys.insert(abs, k);
+            if let std::collections::btree_map::Entry::Vacant(slot) = keys.entry(abs) {
+                let k = key(slot.key(), &mut written.keys_created)?;
+                slot.insert(k);
             }
         }
         by_layout

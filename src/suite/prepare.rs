@@ -14,7 +14,7 @@ use crate::content::files::{CourseFiles, resolve};
 use crate::content::load::{FileKind, parse_one};
 use crate::content::model::{FailureMode, Lab, Sp};
 use crate::policy::model::KyvernoPolicy;
-use crate::policy::render::{apply_mode, substitute};
+use crate::policy::render::{RenderError, apply_mode, substitute};
 
 /// A chapter as `lab test` and `lab admit` need it.
 pub struct Chapter {
@@ -137,7 +137,7 @@ impl Chapter {
     ) -> Result<Vec<KyvernoPolicy>, SuiteError> {
         let text = self.text(rel)?;
         let shown = self.shown(rel);
-        let mut rendered = substitute(&shown, text, values)?;
+        let mut rendered = substitute(&shown, text, values).map_err(|e| self.explain(e))?;
         if let Some(mode) = mode {
             rendered = apply_mode(&shown, &rendered, mode)?;
         }
@@ -156,7 +156,7 @@ impl Chapter {
         values: &BTreeMap<String, String>,
     ) -> Result<Vec<Value>, SuiteError> {
         let shown = self.shown(rel);
-        let rendered = substitute(&shown, self.text(rel)?, values)?;
+        let rendered = substitute(&shown, self.text(rel)?, values).map_err(|e| self.explain(e))?;
         let docs: Vec<Value> = serde_saphyr::from_multiple(&rendered).map_err(|e| {
             let at = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             SuiteError::Invalid(vec![
@@ -170,6 +170,26 @@ impl Chapter {
             ])
         })?;
         Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    }
+
+    /// A missing value of a `from_file` variable usually means its file could not be read.
+    fn explain(&self, error: RenderError) -> SuiteError {
+        if let RenderError::MissingValue { name, .. } = &error
+            && let Some(v) = self
+                .lab
+                .variables
+                .iter()
+                .find(|v| v.name.value == *name && v.from_file)
+        {
+            return SuiteError::Usage(format!(
+                "{error}\n  note: `{name}` is read from a file{}; pass --set {name}=PATH to a readable file",
+                v.default
+                    .as_ref()
+                    .map(|d| format!(" (by default `{d}`, relative to the current directory), which could not be read"))
+                    .unwrap_or_default()
+            ));
+        }
+        error.into()
     }
 
     fn text(&self, rel: &str) -> Result<&str, SuiteError> {
@@ -451,10 +471,10 @@ pub fn prepare(
                     .find(|d| resource_id(d) == resources[index].id)
                     .cloned()
             });
-            if r.patched_resources.is_some() && patched.is_none() {
+            if let (Some(path), None) = (&r.patched_resources, &patched) {
                 return Err(error_at(
                     rel,
-                    r.patched_resources.as_ref().expect("checked"),
+                    path,
                     "test/unknown-resource",
                     format!("the patched resources hold no {}", resources[index].id),
                     "add the resource as it should look after mutation",

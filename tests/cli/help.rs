@@ -32,3 +32,13 @@ fn verify_help() {
     assert_eq!(code, 0);
     insta::assert_snapshot!("help-verify", stdout);
 }
+
+#[test]
+fn test_and_admit_help() {
+    let (code, stdout, _) = output(lab(&repo()).args(["test", "--help"]));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("help-test", stdout);
+    let (code, stdout, _) = output(lab(&repo()).args(["admit", "--help"]));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("help-admit", stdout);
+}

@@ -1,5 +1,6 @@
 //! Integration tests: they drive the real `lab` binary against fixture courses.
 
+mod admit;
 mod corpus;
 mod help;
 mod keyless;

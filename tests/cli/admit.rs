@@ -1,0 +1,242 @@
+//! `lab admit`: what Kyverno would do with a manifest, from the chapter's fixture layouts, a
+//! real registry, or policy files given directly.
+
+use serde_json::Value;
+
+use super::registry::TestRegistry;
+use super::{lab, output, repo};
+
+const KEY: &str = "cosign_public_key=labs/ch14/tests/keys/test-only-signer.pub";
+const LAYOUTS: &str = "labs/ch14/tests/images";
+
+fn hotfix_pod(dir: &std::path::Path, image: &str) -> std::path::PathBuf {
+    let path = dir.join("pod.yaml");
+    std::fs::write(
+        &path,
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: workstation-hotfix\n  namespace: develop\nspec:\n  containers:\n    - name: app\n      image: {image}\n"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn enforce_denies_the_workstation_rebuild_with_kyvernos_message() {
+    let (code, stdout, stderr) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        "labs/ch14/manifests/workstation-hotfix-pod.yaml",
+        "--chapter",
+        "ch14",
+        "--mode",
+        "enforce",
+        "--layouts",
+        LAYOUTS,
+        "--set",
+        KEY,
+    ]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    insta::assert_snapshot!("admit-enforce-hotfix", stdout);
+}
+
+#[test]
+fn audit_admits_the_same_pod_and_reports_it() {
+    let (code, stdout, _) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        "labs/ch14/manifests/workstation-hotfix-pod.yaml",
+        "--chapter",
+        "ch14",
+        "--layouts",
+        LAYOUTS,
+        "--set",
+        KEY,
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{stdout}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let decision = &doc["decisions"][0];
+    assert_eq!(decision["resource"], "Pod/develop/workstation-hotfix");
+    assert_eq!(decision["allowed"], true);
+    let report = decision["report"].as_array().unwrap();
+    assert_eq!(report.len(), 2);
+    assert!(
+        report
+            .iter()
+            .all(|r| r["result"] == "fail" && r["properties"]["process"] == "admission review")
+    );
+    assert_eq!(report[0]["category"], "Supply Chain Security");
+}
+
+#[test]
+fn a_deployment_by_tag_is_pinned_to_the_verified_digest() {
+    let (code, stdout, _) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        "labs/ch14/tests/resources/deployment.yaml",
+        "--chapter",
+        "ch14",
+        "--mode",
+        "enforce",
+        "--layouts",
+        LAYOUTS,
+        "--set",
+        KEY,
+        "--json",
+    ]));
+    assert_eq!(code, 1, "demo-hotfix is denied: {stdout}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let demo = &doc["decisions"][0];
+    assert_eq!(demo["allowed"], true);
+    assert_eq!(
+        demo["patches"][0]["path"],
+        "/spec/template/spec/containers/0/image"
+    );
+    assert_eq!(
+        demo["patches"][0]["value"],
+        "kind-registry:5000/courselab/demo:1.4.2-ci@sha256:3687253bd9a9cd3a727619986d313e52c7709f2e9bfa036e9e6268069d08595b"
+    );
+    assert_eq!(demo["rules"][0]["rule"], "autogen-verify-signature");
+    assert_eq!(doc["decisions"][1]["allowed"], false);
+}
+
+#[test]
+fn policy_files_are_used_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = hotfix_pod(tmp.path(), "docker.io/library/nginx:1.27");
+    let (code, stdout, _) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        pod.to_str().unwrap(),
+        "--policy",
+        "labs/ch14/policies/keyed/verify-images.yaml",
+        "--set",
+        "image_registry=kind-registry:5000/courselab",
+        "--set",
+        "cosign_public_key=unused",
+    ]));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("verify-signed-images/verify-signature (Audit): skip: skip run verification as image in resource not found in imageRefs '[kind-registry:5000/courselab/*]'"), "{stdout}");
+}
+
+#[test]
+fn a_missing_placeholder_value_names_the_line_and_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = hotfix_pod(tmp.path(), "kind-registry:5000/courselab/demo:1.4.2");
+    let (code, _, stderr) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        pod.to_str().unwrap(),
+        "--policy",
+        "labs/ch14/policies/keyed/verify-images.yaml",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "labs/ch14/policies/keyed/verify-images.yaml:34:16: `${image_registry}` has no value"
+        ) && stderr.contains("--set image_registry=VALUE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unreachable_registry_exits_3_and_still_shows_the_verdict() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = hotfix_pod(
+        tmp.path(),
+        &format!("127.0.0.1:{port}/courselab/demo:1.4.2"),
+    );
+    let (code, stdout, _) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        pod.to_str().unwrap(),
+        "--chapter",
+        "ch14",
+        "--set",
+        &format!("image_registry=127.0.0.1:{port}/courselab"),
+        "--set",
+        KEY,
+    ]));
+    assert_eq!(code, 3, "{stdout}");
+    // An unreachable registry is an error, and errors block even in Audit (failurePolicy Fail).
+    assert!(
+        stdout.contains("Pod/develop/workstation-hotfix: DENIED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("registry unreachable: 127.0.0.1:{port}")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_live_registry_answers_as_the_layouts_do() {
+    let registry = TestRegistry::start();
+    let (code, _, stderr) = output(lab(&repo()).args([
+        "test",
+        "ch14",
+        "--push",
+        "--registry",
+        &registry.addr,
+        "--no-mutations",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = hotfix_pod(
+        tmp.path(),
+        &format!("{}/courselab/demo:1.4.2-ci", registry.addr),
+    );
+    let (code, stdout, _) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        pod.to_str().unwrap(),
+        "--chapter",
+        "ch14",
+        "--mode",
+        "enforce",
+        "--set",
+        &format!("image_registry={}/courselab", registry.addr),
+        "--set",
+        KEY,
+    ]));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains(&format!(
+        "patch: replace /spec/containers/0/image = {}/courselab/demo:1.4.2-ci@sha256:3687253bd9a9cd3a727619986d313e52c7709f2e9bfa036e9e6268069d08595b",
+        registry.addr
+    )), "{stdout}");
+}
+
+#[test]
+fn an_unreadable_key_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pod = hotfix_pod(tmp.path(), "kind-registry:5000/courselab/demo:1.4.2");
+    let (code, _, stderr) =
+        output(lab(tmp.path()).args(["admit", "-f", pod.to_str().unwrap(), "--chapter", "ch14"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`cosign_public_key` is read from a file (by default `cosign.pub`, relative to the current directory), which could not be read; pass --set cosign_public_key=PATH"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_manifest_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bad.yaml");
+    std::fs::write(&path, "just: [unclosed\n").unwrap();
+    let (code, _, stderr) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        path.to_str().unwrap(),
+        "--chapter",
+        "ch14",
+        "--set",
+        KEY,
+    ]));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not a Kubernetes manifest"), "{stderr}");
+}

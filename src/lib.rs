@@ -99,6 +99,7 @@ impl Cli {
                 insecure: args.insecure,
                 push: args.push,
                 write_fixtures: args.write_fixtures,
+                export: args.export,
                 no_mutations: args.no_mutations,
                 set: args.set,
                 format: match args.format {

@@ -38,6 +38,8 @@ pub struct TestRequest {
     pub push: bool,
     /// Build the fixture images (and missing test keys), then stop.
     pub write_fixtures: bool,
+    /// Write the rendered tests into this folder for `kyverno test`, then stop.
+    pub export: Option<PathBuf>,
     /// Skip the mutation run.
     pub no_mutations: bool,
     /// Variable overrides.
@@ -111,6 +113,20 @@ fn run_in(
             emit(out, &text)?;
             continue;
         }
+        if let Some(dir) = &request.export {
+            let target = if ids.len() > 1 {
+                dir.join(id)
+            } else {
+                dir.clone()
+            };
+            let written = fixtures::export(&chapter, &values, &target)?;
+            let text: String = written
+                .iter()
+                .map(|p| format!("wrote {}\n", p.display()))
+                .collect();
+            emit(out, &text)?;
+            continue;
+        }
         let source = match &request.registry {
             Some(host) => ImageSource::Registry {
                 host: host.clone(),
@@ -153,7 +169,7 @@ fn run_in(
             !request.no_mutations,
         )?);
     }
-    if request.write_fixtures {
+    if request.write_fixtures || request.export.is_some() {
         return Ok(exit_code::SUCCESS);
     }
     let text = match request.format {

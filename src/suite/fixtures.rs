@@ -239,3 +239,150 @@ pub async fn push(
     }
     Ok(pushed)
 }
+
+/// Replaces the scalar `old` written at (`line`, `column`) of `text` with `new`.
+fn replace_at(text: &mut [String], line: u64, column: u64, old: &str, new: &str) -> bool {
+    let Some(l) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)) else {
+        return false;
+    };
+    let Some(row) = text.get_mut(l) else {
+        return false;
+    };
+    let start = row
+        .char_indices()
+        .nth(usize::try_from(column).unwrap_or(1).saturating_sub(1))
+        .map_or(row.len(), |(i, _)| i);
+    let rest = &row[start..];
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+    let body = quote.map_or(rest, |q| &rest[q.len_utf8()..]);
+    if !body.starts_with(old) {
+        return false;
+    }
+    let skip = quote.map_or(0, char::len_utf8);
+    row.replace_range(start + skip..start + skip + old.len(), new);
+    true
+}
+
+/// Writes every test of the chapter, rendered, into `dir` for the real `kyverno test`: each
+/// test folder gets its `kyverno-test.yaml` with the policies (placeholders filled, the Test's
+/// mode applied), resources and patched resources copied beside it. `dir` must not exist or be
+/// empty; nothing in it is overwritten. Returns the test files written.
+pub fn export(
+    chapter: &Chapter,
+    values: &BTreeMap<String, String>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, SuiteError> {
+    use super::model::{KyvernoTest, MODE_ANNOTATION};
+    use crate::content::files::resolve;
+    use crate::content::load::{FileKind, parse_one};
+    use crate::content::model::FailureMode;
+    use crate::policy::render::apply_mode;
+
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(SuiteError::Usage(format!(
+            "{} exists and is not empty; export into a new folder",
+            dir.display()
+        )));
+    }
+    let tests_dir = format!("{}/tests/", chapter.dir());
+    let mut written = Vec::new();
+    for rel in chapter.test_files() {
+        let text = chapter.files.text(&rel).unwrap_or_default();
+        let test: KyvernoTest = parse_one(&rel, text, FileKind::KyvernoTest)
+            .map_err(|d| SuiteError::Invalid(vec![*d]))?;
+        let mode = test
+            .metadata
+            .annotations
+            .get(MODE_ANNOTATION)
+            .and_then(|m| match m.value.to_ascii_lowercase().as_str() {
+                "audit" => Some(FailureMode::Audit),
+                "enforce" => Some(FailureMode::Enforce),
+                _ => None,
+            });
+        let sub = rel
+            .strip_prefix(&tests_dir)
+            .and_then(|r| r.rsplit_once('/').map(|(d, _)| d))
+            .unwrap_or("");
+        let out = dir.join(sub);
+        let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+        let mut copy = |path: &crate::content::model::Sp<String>,
+                        folder: &str,
+                        policy: bool|
+         -> Result<(), SuiteError> {
+            let source = resolve(&rel, path).ok_or_else(|| {
+                SuiteError::Usage(format!("{}: `{}` leaves the course", rel, path.value))
+            })?;
+            let shown = chapter.shown(&source);
+            let original = chapter
+                .files
+                .text(&source)
+                .ok_or_else(|| SuiteError::Usage(format!("{shown} does not exist")))?;
+            let mut rendered = substitute(&shown, original, values).map_err(SuiteError::Render)?;
+            if let (true, Some(mode)) = (policy, mode) {
+                rendered = apply_mode(&shown, &rendered, mode)?;
+            }
+            let name = source.rsplit('/').next().unwrap_or(&source);
+            let target = format!("{folder}/{name}");
+            let abs = out.join(&target);
+            if let Some(parent) = abs.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+            }
+            std::fs::write(&abs, rendered).map_err(|e| io(&abs, e))?;
+            if !replace_at(&mut lines, path.line, path.column, &path.value, &target) {
+                return Err(SuiteError::Usage(format!(
+                    "{rel}:{}: cannot rewrite the path `{}`; write it as a plain or quoted scalar",
+                    path.line, path.value
+                )));
+            }
+            Ok(())
+        };
+        for path in &test.policies {
+            copy(path, "policies", true)?;
+        }
+        for path in &test.resources {
+            copy(path, "resources", false)?;
+        }
+        for result in &test.results {
+            if let Some(path) = &result.patched_resources {
+                copy(path, "patched", false)?;
+            }
+        }
+        let target = out.join("kyverno-test.yaml");
+        std::fs::create_dir_all(&out).map_err(|e| io(&out, e))?;
+        std::fs::write(&target, lines.concat()).map_err(|e| io(&target, e))?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_at;
+
+    #[test]
+    fn paths_are_replaced_where_they_are_written() {
+        let mut lines = vec![
+            "policies:\n".to_owned(),
+            "  - ../../a.yaml\n".to_owned(),
+            "  - \"../b.yaml\"\n".to_owned(),
+        ];
+        assert!(replace_at(
+            &mut lines,
+            2,
+            5,
+            "../../a.yaml",
+            "policies/a.yaml"
+        ));
+        assert!(replace_at(&mut lines, 3, 5, "../b.yaml", "policies/b.yaml"));
+        assert!(!replace_at(&mut lines, 2, 5, "other.yaml", "x"));
+        assert!(!replace_at(&mut lines, 9, 1, "a", "b"));
+        assert_eq!(
+            lines.concat(),
+            "policies:\n  - policies/a.yaml\n  - \"policies/b.yaml\"\n"
+        );
+    }
+}

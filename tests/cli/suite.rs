@@ -293,3 +293,44 @@ fn an_unreachable_registry_exits_3() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("cannot reach 127.0.0.1"), "{stderr}");
 }
+
+#[test]
+fn export_writes_kyverno_test_folders_with_everything_rendered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("kyverno");
+    let (code, stdout, stderr) = output(lab(&repo()).args([
+        "test",
+        "ch14",
+        "--export",
+        out.to_str().unwrap(),
+        "--set",
+        "image_registry=localhost:5000/courselab",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    for (mode, action, mutate) in [("audit", "Audit", "false"), ("enforce", "Enforce", "true")] {
+        let test = std::fs::read_to_string(out.join(mode).join("kyverno-test.yaml")).unwrap();
+        let doc: Value = serde_saphyr::from_str(&test).unwrap();
+        for key in ["policies", "resources"] {
+            for path in doc[key].as_array().unwrap() {
+                let file = out.join(mode).join(path.as_str().unwrap());
+                let text = std::fs::read_to_string(&file).unwrap();
+                assert!(
+                    !text.contains("${"),
+                    "{} still has placeholders",
+                    file.display()
+                );
+                if key == "policies" {
+                    assert!(text.contains(&format!("failureAction: {action}")), "{text}");
+                    assert!(text.contains(&format!("mutateDigest: {mutate}")), "{text}");
+                    assert!(text.contains("\"localhost:5000/courselab/*\""), "{text}");
+                    assert!(text.contains("-----BEGIN PUBLIC KEY-----"));
+                }
+            }
+        }
+    }
+    let (code, _, stderr) =
+        output(lab(&repo()).args(["test", "ch14", "--export", out.to_str().unwrap()]));
+    assert_eq!(code, 2, "a non-empty folder is never written into");
+    assert!(stderr.contains("exists and is not empty"), "{stderr}");
+}

@@ -178,15 +178,8 @@ fn run_in(
             .map(report::human)
             .collect::<Vec<_>>()
             .join("\n"),
-        TestFormat::Json if reports.len() == 1 => report::json(&reports[0]),
-        TestFormat::Json => {
-            serde_json::to_string_pretty(&reports).expect("reports serialize") + "\n"
-        }
-        TestFormat::Junit => reports
-            .iter()
-            .map(report::junit)
-            .collect::<Vec<_>>()
-            .join(""),
+        TestFormat::Json => report::json(&reports),
+        TestFormat::Junit => report::junit(&reports),
     };
     emit(out, &text)?;
     Ok(if reports.iter().all(SuiteReport::passed) {

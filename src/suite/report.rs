@@ -77,9 +77,15 @@ pub fn human(report: &SuiteReport) -> String {
     out
 }
 
-/// The JSON report (`schema_version` 1).
-pub fn json(report: &SuiteReport) -> String {
-    serde_json::to_string_pretty(report).expect("the report serializes") + "\n"
+/// The JSON report: `{"schema_version": 1, "passed": bool, "chapters": [...]}`, the same shape
+/// for one chapter or many.
+pub fn json(reports: &[SuiteReport]) -> String {
+    let doc = serde_json::json!({
+        "schema_version": 1,
+        "passed": reports.iter().all(SuiteReport::passed),
+        "chapters": reports,
+    });
+    serde_json::to_string_pretty(&doc).expect("the report serializes") + "\n"
 }
 
 fn xml(s: &str) -> String {
@@ -99,17 +105,33 @@ fn xml(s: &str) -> String {
     out
 }
 
-/// JUnit XML: one `<testsuite>` per test file and one for the mutations.
-pub fn junit(report: &SuiteReport) -> String {
+/// JUnit XML for one or more chapters: one `<testsuite>` per test file and one per chapter for
+/// the mutations.
+pub fn junit(reports: &[SuiteReport]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let survived = report.mutations.iter().filter(|m| m.survived()).count();
+    let survived = |r: &SuiteReport| r.mutations.iter().filter(|m| m.survived()).count();
+    let chapters: Vec<&str> = reports.iter().map(|r| r.chapter.as_str()).collect();
     let _ = writeln!(
         out,
         "<testsuites name=\"lab test {}\" tests=\"{}\" failures=\"{}\">",
-        xml(&report.chapter),
-        report.cases() + report.mutations.len(),
-        report.failed() + survived
+        xml(&chapters.join(" ")),
+        reports
+            .iter()
+            .map(|r| r.cases() + r.mutations.len())
+            .sum::<usize>(),
+        reports
+            .iter()
+            .map(|r| r.failed() + survived(r))
+            .sum::<usize>()
     );
+    for report in reports {
+        suites(report, survived(report), &mut out);
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn suites(report: &SuiteReport, survived: usize, out: &mut String) {
     for test in &report.tests {
         let failures = test.cases.iter().filter(|c| !c.passed).count();
         let _ = writeln!(
@@ -143,7 +165,8 @@ pub fn junit(report: &SuiteReport) -> String {
     if !report.mutations.is_empty() {
         let _ = writeln!(
             out,
-            "  <testsuite name=\"mutations\" tests=\"{}\" failures=\"{}\">",
+            "  <testsuite name=\"mutations {}\" tests=\"{}\" failures=\"{}\">",
+            xml(&report.chapter),
             report.mutations.len(),
             survived
         );
@@ -167,8 +190,6 @@ pub fn junit(report: &SuiteReport) -> String {
         }
         out.push_str("  </testsuite>\n");
     }
-    out.push_str("</testsuites>\n");
-    out
 }
 
 #[cfg(test)]

@@ -149,8 +149,6 @@ impl MutationReport {
 /// Everything `lab test` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct SuiteReport {
-    /// Report format version.
-    pub schema_version: u32,
     /// The chapter id.
     pub chapter: String,
     /// Where images came from.
@@ -472,7 +470,6 @@ pub fn run_suite(
     let artifacts = runtime.block_on(fetch(&images, source))?;
     let reports = check(&tests, &artifacts);
     let mut report = SuiteReport {
-        schema_version: 1,
         chapter: chapter.lab.id.value.0.clone(),
         images_from: source.describe(),
         tests: reports,

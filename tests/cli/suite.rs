@@ -36,8 +36,10 @@ fn ch14_passes_offline_and_every_mutation_is_noticed() {
 fn the_json_report_carries_kyvernos_messages() {
     let (code, stdout, _) = output(lab(&repo()).args(["test", "supply-chain", "--format", "json"]));
     assert_eq!(code, 0);
-    let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report["schema_version"], 1);
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["passed"], true);
+    let report = &doc["chapters"][0];
     assert_eq!(report["chapter"], "ch14");
     let enforce = report["tests"]
         .as_array()
@@ -91,7 +93,7 @@ fn junit_output_is_well_formed_and_counts_the_cases() {
         [
             "labs/ch14/tests/audit/kyverno-test.yaml",
             "labs/ch14/tests/enforce/kyverno-test.yaml",
-            "mutations"
+            "mutations ch14"
         ]
     );
 }
@@ -133,7 +135,9 @@ fn cases_that_never_look_at_attestations_let_that_mutation_survive() {
     .unwrap();
     let (code, stdout, _) = output(lab(&root).args(["test", "ch14", "--format", "json"]));
     assert_eq!(code, 1, "{stdout}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["passed"], false);
+    let report = &doc["chapters"][0];
     let by_id = |id: &str| {
         report["mutations"]
             .as_array()

@@ -1,0 +1,128 @@
+//! Admission decisions per second over the chapter's own cases: ch14's two policies rendered in
+//! Enforce, and its eight test resources (five Pods by tag or digest, one outside the registry,
+//! two Deployments), cycled.
+//! - cached: artifacts in memory and Kyverno's verification cache warm (target >= 50,000/s),
+//!   over all eight resources and over the admitted ones only (failures are never cached);
+//! - uncached: artifacts in memory, every signature and attestation verified afresh;
+//! - from layout: each decision opens the fixture OCI layout, reads the image's cosign
+//!   artifacts (every blob hash-checked) and verifies them, as a cold admission would.
+//!
+//! Run with `cargo bench --bench admission`. Figures are medians of 5 runs.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use courselab::content::CourseFiles;
+use courselab::content::model::FailureMode;
+use courselab::policy::evaluate::{
+    Artifacts, VerifyCache, evaluate, evaluate_cached, images_to_fetch,
+};
+use courselab::policy::matching::Operation;
+use courselab::suite::prepare::{Chapter, Overrides, prepare};
+use courselab::suite::run::{ImageSource, fetch};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn rate(decisions: usize, mut run: impl FnMut(usize)) -> f64 {
+    let samples = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            run(decisions);
+            start.elapsed()
+        })
+        .collect();
+    decisions as f64 / median(samples).as_secs_f64()
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let files = CourseFiles::from_disk(&root).expect("the course reads");
+    let chapter = Chapter::find(files, &root, "ch14").expect("ch14 exists");
+    let values = chapter.values(true, &[]).expect("test values");
+    let test = prepare(
+        &chapter,
+        "labs/ch14/tests/enforce/kyverno-test.yaml",
+        &values,
+        &Overrides {
+            mode: Some(FailureMode::Enforce),
+        },
+    )
+    .expect("the enforce test prepares");
+    let objects: Vec<_> = test.resources.iter().map(|r| r.object.clone()).collect();
+    let images: Vec<_> = objects
+        .iter()
+        .flat_map(|o| images_to_fetch(o, &test.policies))
+        .collect();
+    let layouts = ImageSource::Layouts(root.join("labs/ch14/tests/images"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let artifacts: Artifacts = rt
+        .block_on(fetch(&images, &layouts))
+        .expect("fixtures read");
+
+    let mut cache = VerifyCache::default();
+    let cached = rate(200_000, |n| {
+        for i in 0..n {
+            let o = &objects[i % objects.len()];
+            std::hint::black_box(evaluate_cached(
+                o,
+                Operation::Create,
+                &test.policies,
+                &artifacts,
+                &mut cache,
+            ));
+        }
+    });
+    // Kyverno caches only successful verifications, so the denied cases (a wrong key is a
+    // real ECDSA verification that fails) cost the same every time; measure both mixes.
+    let admitted: Vec<_> = objects
+        .iter()
+        .filter(|o| evaluate(o, Operation::Create, &test.policies, &artifacts).allowed)
+        .cloned()
+        .collect();
+    let cached_admitted = rate(200_000, |n| {
+        for i in 0..n {
+            let o = &admitted[i % admitted.len()];
+            std::hint::black_box(evaluate_cached(
+                o,
+                Operation::Create,
+                &test.policies,
+                &artifacts,
+                &mut cache,
+            ));
+        }
+    });
+    let uncached = rate(5_000, |n| {
+        for i in 0..n {
+            let o = &objects[i % objects.len()];
+            std::hint::black_box(evaluate(o, Operation::Create, &test.policies, &artifacts));
+        }
+    });
+    let from_layout = rate(2_000, |n| {
+        for i in 0..n {
+            let o = &objects[i % objects.len()];
+            let wanted = images_to_fetch(o, &test.policies);
+            let fetched = rt
+                .block_on(fetch(&wanted, &layouts))
+                .expect("fixtures read");
+            std::hint::black_box(evaluate(o, Operation::Create, &test.policies, &fetched));
+        }
+    });
+    println!(
+        "admission decisions over ch14's {} test resources (Enforce):",
+        objects.len()
+    );
+    println!("  cached verification:   {cached:>10.0} decisions/s (target >= 50,000)");
+    println!(
+        "  cached, the {} admitted resources only: {cached_admitted:>10.0} decisions/s",
+        admitted.len()
+    );
+    println!("  uncached, in memory:   {uncached:>10.0} decisions/s");
+    println!("  from the OCI layout:   {from_layout:>10.0} decisions/s");
+    println!("  cache hits: {}", cache.hits);
+}

@@ -530,3 +530,151 @@ pub fn prepare(
         denied,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::load::parse_one;
+
+    const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE7Ytf5kAvPGcs2PJ3pnfc1d4JMeyY\nKHKLUbwiEWtQ0vWnWUvQFaHXpz0P1HiCkCw7Of0nqnTHVcl1RtaVTMq6GA==\n-----END PUBLIC KEY-----\n";
+
+    fn chapter(test: &str) -> (Chapter, BTreeMap<String, String>) {
+        let embedded = CourseFiles::embedded();
+        let mut files = CourseFiles::empty("");
+        for (path, text) in embedded.texts() {
+            files.insert_text(path, text.to_owned());
+        }
+        files.insert_text("labs/ch14/tests/t/kyverno-test.yaml", test.to_owned());
+        files.insert_text(
+            "labs/ch14/tests/t/pods.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: develop}\nspec: {containers: [{name: c, image: \"${image_registry}/demo:1\"}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: other}\nspec: {containers: [{name: c, image: nginx}]}\n".into(),
+        );
+        let lab = parse_one(
+            "labs/ch14/lab.yaml",
+            files.text("labs/ch14/lab.yaml").unwrap(),
+            FileKind::Lab,
+        )
+        .unwrap();
+        let values = BTreeMap::from([
+            (
+                "image_registry".to_owned(),
+                "reg.example/courselab".to_owned(),
+            ),
+            ("cosign_public_key".to_owned(), PEM.to_owned()),
+        ]);
+        (
+            Chapter {
+                files,
+                root: PathBuf::from("."),
+                lab_file: "labs/ch14/lab.yaml".into(),
+                lab,
+            },
+            values,
+        )
+    }
+
+    fn test_file(annotations: &str, results: &str) -> String {
+        format!(
+            "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\n  annotations:\n{annotations}policies: [../../policies/keyed/verify-images.yaml]\nresources: [pods.yaml]\nresults:\n{results}"
+        )
+    }
+
+    fn code(result: Result<PreparedTest, SuiteError>) -> &'static str {
+        match result {
+            Err(SuiteError::Invalid(d)) => d[0].code,
+            other => panic!("expected a diagnostic, got {other:?}"),
+        }
+    }
+
+    const RESULT: &str = "  - {policy: verify-signed-images, rule: verify-signature, kind: Pod, resources: [develop/a], result: pass}\n";
+
+    #[test]
+    fn a_test_renders_its_mode_and_resolves_namespaced_names() {
+        let (ch, values) = chapter(&test_file(
+            "    courselab.dev/mode: Enforce\n    courselab.dev/denied: Pod/other/a\n",
+            RESULT,
+        ));
+        let test = prepare(
+            &ch,
+            "labs/ch14/tests/t/kyverno-test.yaml",
+            &values,
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(test.mode, Some(FailureMode::Enforce));
+        let entry = &test.policies[0].spec.rules[0].verify_images[0];
+        assert!(
+            entry.effective_mutate_digest(),
+            "Enforce turns on mutateDigest"
+        );
+        assert_eq!(test.resources[1].id, "Pod/other/a");
+        assert_eq!(test.expected[0].resource, 0, "develop/a, not other/a");
+        assert_eq!(
+            test.denied,
+            Some(BTreeSet::from(["Pod/other/a".to_owned()]))
+        );
+        assert_eq!(
+            test.resources[0]
+                .object
+                .pointer("/spec/containers/0/image")
+                .unwrap(),
+            "reg.example/courselab/demo:1"
+        );
+        // A mutation's override wins over the test's own mode.
+        let audit = prepare(
+            &ch,
+            "labs/ch14/tests/t/kyverno-test.yaml",
+            &values,
+            &Overrides {
+                mode: Some(FailureMode::Audit),
+            },
+        )
+        .unwrap();
+        assert!(!audit.policies[0].spec.rules[0].verify_images[0].effective_mutate_digest());
+    }
+
+    #[test]
+    fn bad_tests_are_diagnosed() {
+        let file = "labs/ch14/tests/t/kyverno-test.yaml";
+        let run = |annotations: &str, results: &str| {
+            let (ch, values) = chapter(&test_file(annotations, results));
+            prepare(&ch, file, &values, &Overrides::default())
+        };
+        assert_eq!(
+            code(run("    courselab.dev/mode: strict\n", RESULT)),
+            "test/mode"
+        );
+        assert_eq!(
+            code(run("    courselab.dev/denied: Pod/develop/b\n", RESULT)),
+            "test/unknown-resource"
+        );
+        assert_eq!(
+            code(run(
+                "    x: y\n",
+                "  - {policy: verify-signed-images, rule: verify-signature, kind: Pod, resources: [b], result: pass}\n"
+            )),
+            "test/unknown-resource"
+        );
+        assert_eq!(
+            code(run(
+                "    x: y\n",
+                "  - {policy: verify-signed-images, rule: verify-signature, kind: Pod, resources: [a]}\n"
+            )),
+            "test/missing-result"
+        );
+        assert_eq!(
+            code(run(
+                "    x: y\n",
+                "  - {policy: nope, rule: verify-signature, kind: Pod, resources: [a], result: pass}\n"
+            )),
+            "test/unknown-policy"
+        );
+        assert_eq!(
+            code(run(
+                "    x: y\n",
+                "  - {policy: verify-signed-images, rule: r, kind: Pod, resources: [a], result: maybe}\n"
+            )),
+            "schema/unknown-variant"
+        );
+    }
+}

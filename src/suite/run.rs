@@ -505,3 +505,52 @@ pub fn run_suite(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_replace_the_image_they_point_at() {
+        let object =
+            serde_json::json!({"spec": {"containers": [{"image": "a:1"}, {"image": "b:2"}]}});
+        let out = patched(
+            &object,
+            &[Patch {
+                op: "replace",
+                path: "/spec/containers/1/image".into(),
+                value: "b:2@sha256:00".into(),
+            }],
+        );
+        assert_eq!(out["spec"]["containers"][0]["image"], "a:1");
+        assert_eq!(out["spec"]["containers"][1]["image"], "b:2@sha256:00");
+        assert_eq!(image_lines(&out), "a:1, b:2@sha256:00");
+    }
+
+    #[test]
+    fn every_inline_key_is_swapped_in_attestors_and_attestations() {
+        let text = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  rules:\n    - name: r\n      match: {any: [{resources: {kinds: [Pod]}}]}\n      verifyImages:\n        - imageReferences: [\"*\"]\n          attestors: [{entries: [{keys: {publicKeys: A}}, {keyless: {subject: s, issuer: i}}]}]\n          attestations: [{type: t, attestors: [{entries: [{keys: {publicKeys: B}}]}]}]\n";
+        let mut policies: Vec<KyvernoPolicy> = vec![serde_saphyr::from_str(text).unwrap()];
+        assert_eq!(swap_keys(&mut policies, "NEW"), 2);
+        let entry = &policies[0].spec.rules[0].verify_images[0];
+        assert_eq!(
+            entry.attestors[0].entries[0]
+                .keys
+                .as_ref()
+                .unwrap()
+                .public_keys
+                .as_deref(),
+            Some("NEW")
+        );
+        assert_eq!(
+            entry.attestations[0].attestors[0].entries[0]
+                .keys
+                .as_ref()
+                .unwrap()
+                .public_keys
+                .as_deref(),
+            Some("NEW")
+        );
+        assert!(entry.attestors[0].entries[1].keyless.is_some());
+    }
+}

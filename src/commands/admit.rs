@@ -18,7 +18,7 @@ use crate::policy::matching::Operation;
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
 use crate::policy::verify_entry::FetchFailure;
-use crate::suite::prepare::Chapter;
+use crate::suite::prepare::{Chapter, resource_id};
 use crate::suite::run::layout_dir;
 use crate::supply::cosign::collect;
 use crate::supply::layout::LayoutStore;
@@ -173,30 +173,6 @@ async fn fetch(
     Ok((artifacts, unreachable))
 }
 
-fn resource_id(object: &Value) -> String {
-    let kind = object["kind"].as_str().unwrap_or("?");
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    match object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-    {
-        Some(ns) => format!("{kind}/{ns}/{name}"),
-        None => format!("{kind}/{name}"),
-    }
-}
-
-fn status(s: Status) -> &'static str {
-    match s {
-        Status::Pass => "pass",
-        Status::Fail => "fail",
-        Status::Error => "error",
-        Status::Skip => "skip",
-    }
-}
-
 fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
     let mut out = String::new();
     for d in decisions {
@@ -215,7 +191,7 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
                 rule.policy,
                 rule.rule,
                 rule.action,
-                status(rule.status),
+                rule.status.as_str(),
                 rule.message
             ));
         }
@@ -242,7 +218,7 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
             if result.result != Status::Pass {
                 out.push_str(&format!(
                     "  PolicyReport: {} {}/{}: {}\n",
-                    status(result.result),
+                    result.result.as_str(),
                     result.policy,
                     result.rule,
                     result.message

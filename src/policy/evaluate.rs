@@ -44,6 +44,18 @@ pub enum Status {
     Skip,
 }
 
+impl Status {
+    /// The lowercase word Kyverno's reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::Skip => "skip",
+        }
+    }
+}
+
 /// The response of one rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleResponse {

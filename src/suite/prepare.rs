@@ -273,7 +273,8 @@ pub struct Overrides {
     pub mode: Option<FailureMode>,
 }
 
-fn resource_id(object: &Value) -> String {
+/// How results and messages name a resource: `Kind/namespace/name`, or `Kind/name`.
+pub fn resource_id(object: &Value) -> String {
     let kind = object["kind"].as_str().unwrap_or("?");
     let name = object
         .pointer("/metadata/name")

@@ -12,7 +12,7 @@ use super::SuiteError;
 use super::prepare::{Chapter, Overrides, PreparedTest, prepare};
 use crate::content::model::FailureMode;
 use crate::policy::evaluate::{
-    AdmissionResult, Artifacts, Patch, Status, VerifyCache, evaluate_cached, images_to_fetch,
+    AdmissionResult, Artifacts, Patch, VerifyCache, evaluate_cached, images_to_fetch,
 };
 use crate::policy::matching::Operation;
 use crate::policy::model::KyvernoPolicy;
@@ -183,15 +183,6 @@ impl SuiteReport {
     }
 }
 
-fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "pass",
-        Status::Fail => "fail",
-        Status::Error => "error",
-        Status::Skip => "skip",
-    }
-}
-
 /// The resource as mutation leaves it: the digest patches applied.
 pub fn patched(object: &Value, patches: &[Patch]) -> Value {
     let mut out = object.clone();
@@ -253,7 +244,7 @@ pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
                     .rules
                     .iter()
                     .find(|r| r.policy == want.policy && r.rule == want.rule);
-                let actual = rule.map_or("no result", |r| status_word(r.status));
+                let actual = rule.map_or("no result", |r| r.status.as_str());
                 cases.push(Case {
                     name: format!("{}/{} {}", want.policy, want.rule, resource.id),
                     passed: actual == want.result.as_str(),

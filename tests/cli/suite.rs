@@ -338,3 +338,21 @@ fn export_writes_kyverno_test_folders_with_everything_rendered() {
     assert_eq!(code, 2, "a non-empty folder is never written into");
     assert!(stderr.contains("exists and is not empty"), "{stderr}");
 }
+
+#[test]
+fn validate_checks_the_test_key_path() {
+    let (_tmp, root) = course_copy();
+    edit(
+        &root,
+        "labs/ch14/lab.yaml",
+        "cosign_public_key: tests/keys/test-only-signer.pub",
+        "cosign_public_key: tests/keys/missing.pub",
+    );
+    let (code, stdout, _) = output(lab(&root).args(["validate", "--format", "github"]));
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stdout.contains("file=labs/ch14/lab.yaml,line=")
+            && stdout.contains("`tests/keys/missing.pub` does not exist"),
+        "{stdout}"
+    );
+}

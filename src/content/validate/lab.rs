@@ -187,6 +187,23 @@ fn check_references(
             }
         }
     }
+    // `lab test` reads a from_file test variable (e.g. the test public key) from this path.
+    if let Some(tests) = &lab.tests {
+        for (name, value) in &tests.variables {
+            if lab
+                .variables
+                .iter()
+                .any(|v| v.name.value == *name && v.from_file)
+            {
+                let path = Sp {
+                    value: RelPath(value.value.clone()),
+                    line: value.line,
+                    column: value.column,
+                };
+                reference(files, rel, &path, out);
+            }
+        }
+    }
     refs
 }
 

@@ -17,7 +17,7 @@ use courselab::content::model::FailureMode;
 use courselab::policy::evaluate::{
     Artifacts, VerifyCache, evaluate, evaluate_cached, images_to_fetch,
 };
-use courselab::policy::matching::Operation;
+use courselab::policy::matching::{Operation, Request};
 use courselab::suite::prepare::{Chapter, Overrides, prepare};
 use courselab::suite::run::{ImageSource, fetch};
 
@@ -68,10 +68,13 @@ fn main() {
     let mut cache = VerifyCache::default();
     let cached = rate(200_000, |n| {
         for i in 0..n {
-            let o = &objects[i % objects.len()];
+            let request = Request {
+                object: &objects[i % objects.len()],
+                operation: Operation::Create,
+                namespace_labels: None,
+            };
             std::hint::black_box(evaluate_cached(
-                o,
-                Operation::Create,
+                &request,
                 &test.policies,
                 &artifacts,
                 &mut cache,
@@ -87,10 +90,13 @@ fn main() {
         .collect();
     let cached_admitted = rate(200_000, |n| {
         for i in 0..n {
-            let o = &admitted[i % admitted.len()];
+            let request = Request {
+                object: &admitted[i % admitted.len()],
+                operation: Operation::Create,
+                namespace_labels: None,
+            };
             std::hint::black_box(evaluate_cached(
-                o,
-                Operation::Create,
+                &request,
                 &test.policies,
                 &artifacts,
                 &mut cache,

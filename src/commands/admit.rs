@@ -14,7 +14,7 @@ use crate::content::model::FailureMode;
 use crate::policy::evaluate::{
     AdmissionResult, Artifacts, Status, VerifyCache, evaluate_cached, images_to_fetch,
 };
-use crate::policy::matching::Operation;
+use crate::policy::matching::{Operation, Request, metadata_map};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
 use crate::policy::verify_entry::FetchFailure;
@@ -232,6 +232,19 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
     out
 }
 
+/// The labels of every `Namespace` among the documents: they stand for the cluster's
+/// namespaces in `namespaceSelector`s and `validationFailureActionOverrides`.
+fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, String>> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == "Namespace")
+        .filter_map(|o| {
+            let name = o.pointer("/metadata/name")?.as_str()?.to_owned();
+            Some((name, metadata_map(o, "labels")))
+        })
+        .collect()
+}
+
 /// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
 /// registry could not be reached.
 pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
@@ -282,13 +295,22 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
     let (artifacts, unreachable) =
         runtime.block_on(fetch(&images, request.layouts.as_ref(), request.insecure))?;
+    let namespaces = namespace_labels(&objects);
     let mut cache = VerifyCache::default();
     let results: Vec<(String, AdmissionResult)> = objects
         .iter()
         .map(|o| {
+            let request = Request {
+                object: o,
+                operation: Operation::Create,
+                namespace_labels: o
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .and_then(|ns| namespaces.get(ns)),
+            };
             (
                 resource_id(o),
-                evaluate_cached(o, Operation::Create, &policies, &artifacts, &mut cache),
+                evaluate_cached(&request, &policies, &artifacts, &mut cache),
             )
         })
         .collect();

@@ -218,20 +218,20 @@ pub struct VerifyCache {
     pub hits: u64,
 }
 
-/// Evaluates one request against the policies, verifying every image afresh.
+/// Evaluates one request, with its namespace's labels unknown, against the policies,
+/// verifying every image afresh.
 pub fn evaluate(
     object: &Value,
     operation: Operation,
     policies: &[KyvernoPolicy],
     artifacts: &Artifacts,
 ) -> AdmissionResult {
-    evaluate_cached(
+    let request = Request {
         object,
         operation,
-        policies,
-        artifacts,
-        &mut VerifyCache::default(),
-    )
+        namespace_labels: None,
+    };
+    evaluate_cached(&request, policies, artifacts, &mut VerifyCache::default())
 }
 
 /// `imageReferences` as Go's `%s` prints a string slice: `[a b]`.
@@ -249,20 +249,23 @@ fn go_list(entries: &[Sp<VerifyImage>]) -> String {
 }
 
 /// Evaluates one request against the policies, reusing successful verifications from `cache`
-/// for entries with `useCache` (the default).
+/// for entries with `useCache` (the default). The namespace's labels, when the request carries
+/// them, feed `namespaceSelector`s in `match`/`exclude` and in
+/// `validationFailureActionOverrides`.
 pub fn evaluate_cached(
-    object: &Value,
-    operation: Operation,
+    request: &Request<'_>,
     policies: &[KyvernoPolicy],
     artifacts: &Artifacts,
     cache: &mut VerifyCache,
 ) -> AdmissionResult {
+    let object = request.object;
     let kind = object["kind"].as_str().unwrap_or("");
-    let request = Request {
-        object,
-        operation,
-        namespace_labels: None,
-    };
+    let no_labels = BTreeMap::new();
+    let labels = request.namespace_labels.unwrap_or(&no_labels);
+    let namespace = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut rules = Vec::new();
     let mut patches: Vec<Patch> = Vec::new();
     let mut annotation: BTreeMap<String, &'static str> = BTreeMap::new();
@@ -275,8 +278,9 @@ pub fn evaluate_cached(
         };
         for rule in rules_for_kind(policy, kind)
             .iter()
-            .filter(|r| applies(r, &request))
+            .filter(|r| applies(r, request))
         {
+            let action = policy.rule_action(rule.rule, namespace, labels);
             let mut outcomes = Vec::new();
             for (entry_index, entry) in rule.rule.verify_images.iter().enumerate() {
                 for c in containers(object, rule.pod_spec) {
@@ -346,23 +350,19 @@ pub fn evaluate_cached(
                     outcomes.push(outcome);
                 }
             }
-            let response = summarize(
-                &policy_name,
-                &rule.name,
-                policy.rule_action(rule.rule),
-                outcomes,
-            )
-            .unwrap_or_else(|| RuleResponse {
-                // pkg/engine/handlers/mutation/mutate_image.go: no image in imageReferences.
-                policy: policy_name.clone(),
-                rule: rule.name.clone(),
-                status: Status::Skip,
-                message: format!(
-                    "skip run verification as image in resource not found in imageRefs '{}'",
-                    go_list(&rule.rule.verify_images)
-                ),
-                action: policy.rule_action(rule.rule),
-            });
+            let response = summarize(&policy_name, &rule.name, action, outcomes).unwrap_or_else(
+                || RuleResponse {
+                    // pkg/engine/handlers/mutation/mutate_image.go: no image in imageReferences.
+                    policy: policy_name.clone(),
+                    rule: rule.name.clone(),
+                    status: Status::Skip,
+                    message: format!(
+                        "skip run verification as image in resource not found in imageRefs '{}'",
+                        go_list(&rule.rule.verify_images)
+                    ),
+                    action,
+                },
+            );
             let blocks = (response.status == Status::Fail
                 && response.action == FailureMode::Enforce)
                 || (response.status == Status::Error && fails_closed(policy));

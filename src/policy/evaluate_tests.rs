@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use sigstore::crypto::{SigStoreSigner, SigningScheme};
 
 use super::*;
+use crate::policy::matching::Request;
 use crate::supply::Digest;
 use crate::supply::cosign::{AttestationLayer, SignatureLayer};
 
@@ -294,16 +295,22 @@ fn the_cache_reuses_passes_only() {
     let other = key();
     let policies = [policy("Enforce", &k, "")];
     let signed: Artifacts = [artifacts(CI, "ci", Some(&k), false)].into();
+    let object = pod(CI);
+    let request = Request {
+        object: &object,
+        operation: Operation::Create,
+        namespace_labels: None,
+    };
     let mut cache = VerifyCache::default();
     for _ in 0..3 {
-        let result = evaluate_cached(&pod(CI), Operation::Create, &policies, &signed, &mut cache);
+        let result = evaluate_cached(&request, &policies, &signed, &mut cache);
         assert!(result.allowed);
     }
     assert_eq!(cache.hits, 2);
     let wrong: Artifacts = [artifacts(CI, "ci", Some(&other), false)].into();
     let mut cache = VerifyCache::default();
     for _ in 0..2 {
-        let result = evaluate_cached(&pod(CI), Operation::Create, &policies, &wrong, &mut cache);
+        let result = evaluate_cached(&request, &policies, &wrong, &mut cache);
         assert!(!result.allowed);
     }
     assert_eq!(cache.hits, 0);
@@ -379,4 +386,101 @@ fn verify_digest_reports_tag_only_images_as_missing_digest() {
         vec![artifacts(&pinned, "ci", Some(&k), false)],
     );
     assert_eq!(result.rules[0].status, Status::Pass, "{:?}", result.rules);
+}
+
+/// `policy` in Audit with its entry's `failureAction` removed and `spec` lines added.
+fn policy_without_entry_action(k: &Key, spec: &str) -> KyvernoPolicy {
+    let mut p = policy("Audit", k, spec);
+    p.spec.rules[0].verify_images[0].failure_action = None;
+    p
+}
+
+fn admitted_with_labels(
+    p: &KyvernoPolicy,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+) -> (bool, FailureMode) {
+    let object = pod(HOTFIX);
+    let request = Request {
+        object: &object,
+        operation: Operation::Create,
+        namespace_labels: labels,
+    };
+    let fetched: Artifacts = [artifacts(HOTFIX, "hotfix", None, false)]
+        .into_iter()
+        .collect();
+    let result = evaluate_cached(
+        &request,
+        std::slice::from_ref(p),
+        &fetched,
+        &mut VerifyCache::default(),
+    );
+    (result.allowed, result.rules[0].action)
+}
+
+// engineresponse.go failureActionForRule/matchOverride (v1.19.0): with no action on the entry,
+// the first override that selects the resource's namespace decides, before the spec field.
+#[test]
+fn an_override_for_the_namespace_decides_when_the_entry_sets_no_action() {
+    let k = key();
+    let by_name = policy_without_entry_action(
+        &k,
+        "  validationFailureAction: Audit\n  validationFailureActionOverrides:\n    - action: Audit\n      namespaces: [staging]\n    - action: Enforce\n      namespaces: [\"dev*\"]\n",
+    );
+    assert_eq!(
+        admitted_with_labels(&by_name, None),
+        (false, FailureMode::Enforce)
+    );
+    let other = policy_without_entry_action(
+        &k,
+        "  validationFailureAction: Audit\n  validationFailureActionOverrides:\n    - action: Enforce\n      namespaces: [prod]\n",
+    );
+    assert_eq!(
+        admitted_with_labels(&other, None),
+        (true, FailureMode::Audit)
+    );
+    // The deprecated lowercase spelling enforces too (spec_types.go Enforce()).
+    let lowercase = policy_without_entry_action(
+        &k,
+        "  validationFailureActionOverrides:\n    - action: enforce\n",
+    );
+    assert_eq!(
+        admitted_with_labels(&lowercase, None),
+        (false, FailureMode::Enforce)
+    );
+}
+
+// matchOverride: a namespaceSelector must match the namespace's labels; labels that are not
+// known count as none, so a matchLabels selector then selects nothing.
+#[test]
+fn an_override_with_a_namespace_selector_needs_the_labels() {
+    let k = key();
+    let p = policy_without_entry_action(
+        &k,
+        "  validationFailureActionOverrides:\n    - action: Enforce\n      namespaceSelector:\n        matchLabels: {env: prod}\n",
+    );
+    let prod: std::collections::BTreeMap<String, String> =
+        [("env".to_owned(), "prod".to_owned())].into();
+    let dev: std::collections::BTreeMap<String, String> =
+        [("env".to_owned(), "dev".to_owned())].into();
+    assert_eq!(
+        admitted_with_labels(&p, Some(&prod)),
+        (false, FailureMode::Enforce)
+    );
+    assert_eq!(
+        admitted_with_labels(&p, Some(&dev)),
+        (true, FailureMode::Audit)
+    );
+    assert_eq!(admitted_with_labels(&p, None), (true, FailureMode::Audit));
+}
+
+// ruleAction: an action on a verifyImages entry wins over every override.
+#[test]
+fn the_entrys_own_action_beats_an_override() {
+    let k = key();
+    let p = policy(
+        "Audit",
+        &k,
+        "  validationFailureActionOverrides:\n    - action: Enforce\n      namespaces: [develop]\n",
+    );
+    assert_eq!(admitted_with_labels(&p, None), (true, FailureMode::Audit));
 }

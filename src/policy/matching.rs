@@ -62,16 +62,22 @@ impl Request<'_> {
             .and_then(Value::as_str)
     }
     fn string_map(&self, key: &str) -> BTreeMap<String, String> {
-        self.object
-            .pointer(&format!("/metadata/{key}"))
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default()
+        metadata_map(self.object, key)
     }
+}
+
+/// An object's `metadata.<key>` (`labels` or `annotations`) as strings; non-string values are
+/// left out.
+pub fn metadata_map(object: &Value, key: &str) -> BTreeMap<String, String> {
+    object
+        .pointer(&format!("/metadata/{key}"))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Whether `rule` applies to the request.

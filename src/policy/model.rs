@@ -56,16 +56,62 @@ pub struct ObjectMeta {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// The spec-level failure action. Its CRD enum also admits the lowercase spellings, which
+/// Kyverno deprecates (`api/kyverno/v1/spec_types.go`: `auditOld`, `enforceOld`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum SpecAction {
+    /// `Audit`.
+    Audit,
+    /// `Enforce`.
+    Enforce,
+    /// `audit`, deprecated.
+    #[serde(rename = "audit")]
+    AuditOld,
+    /// `enforce`, deprecated.
+    #[serde(rename = "enforce")]
+    EnforceOld,
+}
+
+impl SpecAction {
+    /// What the action does (`ValidationFailureAction.Enforce()`: `Enforce` or `enforce`).
+    pub fn mode(self) -> FailureMode {
+        match self {
+            SpecAction::Enforce | SpecAction::EnforceOld => FailureMode::Enforce,
+            SpecAction::Audit | SpecAction::AuditOld => FailureMode::Audit,
+        }
+    }
+
+    /// Whether this is a deprecated lowercase spelling.
+    pub fn is_lowercase(self) -> bool {
+        matches!(self, SpecAction::AuditOld | SpecAction::EnforceOld)
+    }
+}
+
+/// One entry of `spec.validationFailureActionOverrides`
+/// (`api/kyverno/v1/spec_types.go` `ValidationFailureActionOverride`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FailureActionOverride {
+    /// The action for the namespaces this entry selects.
+    pub action: Sp<SpecAction>,
+    /// Namespace names or wildcard patterns.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// A label selector on the namespace's labels.
+    #[serde(default)]
+    pub namespace_selector: Option<Value>,
+}
+
 /// `spec` of a policy.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicySpec {
     /// Deprecated since v1.13 in favour of the rule-level `failureAction`; CRD default `Audit`.
     #[serde(default)]
-    pub validation_failure_action: Option<Sp<FailureMode>>,
-    /// Per-namespace overrides of the deprecated spec-level action.
+    pub validation_failure_action: Option<Sp<SpecAction>>,
+    /// Per-namespace overrides of the spec-level action (ClusterPolicy only).
     #[serde(default)]
-    pub validation_failure_action_overrides: Vec<Value>,
+    pub validation_failure_action_overrides: Vec<Sp<FailureActionOverride>>,
     /// Whether the reports controller re-evaluates existing resources; default `true`.
     #[serde(default)]
     pub background: Option<Sp<bool>>,
@@ -477,7 +523,7 @@ impl KyvernoPolicy {
             .spec
             .validation_failure_action
             .as_ref()
-            .map_or(FailureMode::Audit, |a| a.value);
+            .map_or(FailureMode::Audit, |a| a.value.mode());
         rule.verify_images
             .iter()
             .map(|entry| {
@@ -489,13 +535,19 @@ impl KyvernoPolicy {
             .collect()
     }
 
-    /// A rule's failure action, by Kyverno's precedence (`pkg/engine/api/engineresponse.go`
-    /// `failureActionForRule`, and the same computation in `pkg/validation/policy/validate.go`
-    /// for the mutateDigest check): if any `verifyImages` entry says Enforce, Enforce; else the
-    /// first entry that sets an action; else the spec-level `validationFailureAction` (CRD
-    /// default Audit). `validationFailureActionOverrides` apply per namespace and are not
-    /// considered here.
-    pub fn rule_action(&self, rule: &Rule) -> FailureMode {
+    /// A rule's failure action for a resource in `namespace` (empty for a cluster-scoped
+    /// resource) whose namespace carries `labels`, by Kyverno's precedence at admission
+    /// (`pkg/engine/api/engineresponse.go` `failureActionForRule` and `ruleAction` at v1.19.0):
+    /// if any `verifyImages` entry says Enforce, Enforce; else the first entry that sets an
+    /// action; else the first `validationFailureActionOverrides` entry that selects the
+    /// namespace ([`Self::matching_override`]); else the spec-level `validationFailureAction`
+    /// (CRD default Audit).
+    pub fn rule_action(
+        &self,
+        rule: &Rule,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> FailureMode {
         let actions: Vec<FailureMode> = rule
             .verify_images
             .iter()
@@ -507,11 +559,40 @@ impl KyvernoPolicy {
         actions
             .first()
             .copied()
+            .or_else(|| self.matching_override(namespace, labels))
             .or(self
                 .spec
                 .validation_failure_action
                 .as_ref()
-                .map(|a| a.value))
+                .map(|a| a.value.mode()))
             .unwrap_or(FailureMode::Audit)
+    }
+
+    /// The action of the first `validationFailureActionOverrides` entry that selects the
+    /// namespace (`engineresponse.go` `matchOverride`): an entry with neither `namespaces` nor
+    /// `namespaceSelector` selects every namespace; `namespaces` are wildcard patterns; a
+    /// `namespaceSelector` must also match the namespace's labels (unknown labels count as
+    /// none, as Kyverno's nil map does).
+    pub fn matching_override(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Option<FailureMode> {
+        let selected = |o: &FailureActionOverride| {
+            o.namespace_selector
+                .as_ref()
+                .is_none_or(|s| super::matching::selector_matches(s, labels))
+        };
+        self.spec
+            .validation_failure_action_overrides
+            .iter()
+            .find(|o| {
+                let named = o.namespaces.is_empty()
+                    || o.namespaces
+                        .iter()
+                        .any(|p| super::wildcard::matches(p, namespace));
+                named && selected(o)
+            })
+            .map(|o| o.action.value.mode())
     }
 }

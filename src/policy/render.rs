@@ -308,7 +308,7 @@ mod tests {
         let policy: KyvernoPolicy = serde_saphyr::from_str(text).unwrap();
         let e = &policy.spec.rules[0].verify_images[0];
         (
-            policy.rule_action(&policy.spec.rules[0]),
+            policy.rule_action(&policy.spec.rules[0], "", &Default::default()),
             e.effective_mutate_digest(),
             e.effective_verify_digest(),
         )

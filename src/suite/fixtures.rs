@@ -176,6 +176,10 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
         }
         writer.finish()?;
         let old = dir.join(format!(".{name}.old"));
+        if old.exists() {
+            // Left by an interrupted run; the layout itself is still in place.
+            std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+        }
         if layout.exists() {
             std::fs::rename(&layout, &old).map_err(|e| io(&layout, e))?;
         }
@@ -309,6 +313,8 @@ pub fn export(
             .unwrap_or("");
         let out = dir.join(sub);
         let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
+        // Each exported file keeps its name; two different sources with one name would collide.
+        let mut targets: BTreeMap<String, String> = BTreeMap::new();
         let mut copy = |path: &crate::content::model::Sp<String>,
                         folder: &str,
                         policy: bool|
@@ -327,6 +333,17 @@ pub fn export(
             }
             let name = source.rsplit('/').next().unwrap_or(&source);
             let target = format!("{folder}/{name}");
+            if let Some(other) = targets.insert(target.clone(), source.clone())
+                && other != source
+            {
+                return Err(SuiteError::Usage(format!(
+                    "{rel}:{}: `{}` and `{}` would both be exported as {}; give one of them another name",
+                    path.line,
+                    chapter.shown(&other),
+                    shown,
+                    target
+                )));
+            }
             let abs = out.join(&target);
             if let Some(parent) = abs.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
@@ -350,6 +367,9 @@ pub fn export(
             if let Some(path) = &result.patched_resources {
                 copy(path, "patched", false)?;
             }
+        }
+        if let (None, Some(path)) = (&test.values, &test.variables) {
+            copy(path, "values", false)?;
         }
         let target = out.join("kyverno-test.yaml");
         std::fs::create_dir_all(&out).map_err(|e| io(&out, e))?;

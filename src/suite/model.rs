@@ -1,8 +1,10 @@
 //! The `kyverno test` file format (`cli.kyverno.io/v1alpha1`, kind `Test`), as far as
 //! verifyImages cases need it. Kyverno's definition: `cmd/cli/kubectl-kyverno/apis/v1alpha1/
-//! test.go` and `test_result.go`. Fields that only matter to other rule types (`variables`,
-//! `userinfo`, `values`, `exceptions`, `checks`, ...) are rejected with a clear message rather
-//! than silently ignored, so a case never passes because part of it was not read.
+//! test.go`, `test_result.go` and `values_spec.go`. Of the values (`variables:` file or inline
+//! `values:`), only the namespaces' labels are read, because verifyImages rules see them through
+//! `namespaceSelector`s and `validationFailureActionOverrides`. Fields that only matter to other
+//! rule types (`userinfo`, `exceptions`, `checks`, `globalValues`, ...) are rejected with a clear
+//! message rather than silently ignored, so a case never passes because part of it was not read.
 //!
 //! courselab reads two annotations of the Test's `metadata`, which `kyverno test` ignores:
 //! `courselab.dev/mode` (`audit` or `enforce`: how the policies are rendered) and
@@ -14,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::content::model::Sp;
+use crate::policy::matching::metadata_map;
 
 /// The annotation giving the rollout mode the policies are rendered in.
 pub const MODE_ANNOTATION: &str = "courselab.dev/mode";
@@ -41,6 +44,63 @@ pub struct KyvernoTest {
     /// The expected results.
     #[serde(default)]
     pub results: Vec<Sp<TestResult>>,
+    /// A values file (kind `Values`), relative to this file.
+    #[serde(default)]
+    pub variables: Option<Sp<String>>,
+    /// Values written in the test itself.
+    #[serde(default)]
+    pub values: Option<TestValues>,
+}
+
+/// The parts of `kyverno test` values (`ValuesSpec`) that verifyImages rules can see: the
+/// labels of namespaces. Where both name a namespace, `namespaces` wins, as in Kyverno's
+/// `variables.go` `NamespaceSelectors`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TestValues {
+    /// `cli.kyverno.io/v1alpha1` (in a values file).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `Values` (in a values file).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Ignored.
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    /// Namespace names with their labels.
+    #[serde(default)]
+    pub namespace_selector: Vec<NamespaceLabels>,
+    /// Namespace objects; their `metadata.labels` are used.
+    #[serde(default)]
+    pub namespaces: Vec<serde_json::Value>,
+}
+
+impl TestValues {
+    /// The labels of each namespace named.
+    pub fn namespace_labels(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut out: BTreeMap<String, BTreeMap<String, String>> = self
+            .namespace_selector
+            .iter()
+            .map(|n| (n.name.clone(), n.labels.clone()))
+            .collect();
+        for ns in &self.namespaces {
+            if let Some(name) = ns.pointer("/metadata/name").and_then(|v| v.as_str()) {
+                out.insert(name.to_owned(), metadata_map(ns, "labels"));
+            }
+        }
+        out
+    }
+}
+
+/// One `namespaceSelector` entry of the values: a namespace and its labels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceLabels {
+    /// The namespace.
+    pub name: String,
+    /// Its labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The Test's metadata.

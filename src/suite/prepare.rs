@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::SuiteError;
-use super::model::{DENIED_ANNOTATION, Expected, KyvernoTest, MODE_ANNOTATION};
+use super::model::{DENIED_ANNOTATION, Expected, KyvernoTest, MODE_ANNOTATION, TestValues};
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
 use crate::content::files::{CourseFiles, resolve};
 use crate::content::load::{FileKind, parse_one};
@@ -264,6 +264,8 @@ pub struct PreparedTest {
     pub expected: Vec<ExpectedResult>,
     /// The resources admission must deny (`courselab.dev/denied`), if the test says.
     pub denied: Option<BTreeSet<String>>,
+    /// Namespace labels from the test's values.
+    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// How a test run differs from the chapter as written (mutations change these).
@@ -287,6 +289,29 @@ pub fn resource_id(object: &Value) -> String {
         Some(ns) => format!("{kind}/{ns}/{name}"),
         None => format!("{kind}/{name}"),
     }
+}
+
+/// The course path of a file the test names, which must exist.
+fn existing(chapter: &Chapter, rel: &str, path: &Sp<String>) -> Result<String, SuiteError> {
+    let Some(found) = resolve(rel, path) else {
+        return Err(error_at(
+            rel,
+            path,
+            "test/path",
+            format!("`{}` leaves the course", path.value),
+            "name a file inside the course, relative to this test file",
+        ));
+    };
+    if chapter.files.text(&found).is_none() {
+        return Err(error_at(
+            rel,
+            path,
+            "test/missing-file",
+            format!("`{}` does not exist", path.value),
+            "the path is relative to this test file",
+        ));
+    }
+    Ok(found)
 }
 
 fn error_at<T>(
@@ -342,38 +367,12 @@ pub fn prepare(
     let render_mode = overrides.mode.or(mode);
     let mut policies = Vec::new();
     for path in &test.policies {
-        let Some(policy_rel) = resolve(rel, path) else {
-            return Err(error_at(
-                rel,
-                path,
-                "test/path",
-                format!("`{}` leaves the course", path.value),
-                "name a file inside the course, relative to this test file",
-            ));
-        };
-        if chapter.files.text(&policy_rel).is_none() {
-            return Err(error_at(
-                rel,
-                path,
-                "test/missing-file",
-                format!("`{}` does not exist", path.value),
-                "the path is relative to this test file",
-            ));
-        }
+        let policy_rel = existing(chapter, rel, path)?;
         policies.extend(chapter.render_policies(&policy_rel, values, render_mode)?);
     }
     let mut resources = Vec::new();
     for path in &test.resources {
-        let Some(resource_rel) = resolve(rel, path).filter(|r| chapter.files.text(r).is_some())
-        else {
-            return Err(error_at(
-                rel,
-                path,
-                "test/missing-file",
-                format!("`{}` does not exist", path.value),
-                "the path is relative to this test file",
-            ));
-        };
+        let resource_rel = existing(chapter, rel, path)?;
         for object in chapter.resources(&resource_rel, values)? {
             resources.push(Resource {
                 id: resource_id(&object),
@@ -416,17 +415,7 @@ pub fn prepare(
         let patched = match &r.patched_resources {
             None => None,
             Some(path) => {
-                let Some(patched_rel) =
-                    resolve(rel, path).filter(|p| chapter.files.text(p).is_some())
-                else {
-                    return Err(error_at(
-                        rel,
-                        path,
-                        "test/missing-file",
-                        format!("`{}` does not exist", path.value),
-                        "the path is relative to this test file",
-                    ));
-                };
+                let patched_rel = existing(chapter, rel, path)?;
                 Some(chapter.resources(&patched_rel, values)?)
             }
         };
@@ -517,6 +506,19 @@ pub fn prepare(
             Some(set)
         }
     };
+    // Inline `values` win and the `variables` file is then not read, as in kyverno test
+    // (`cmd/cli/kubectl-kyverno/variables/new.go`).
+    let namespace_labels = match (&test.values, &test.variables) {
+        (Some(inline), _) => inline.namespace_labels(),
+        (None, Some(path)) => {
+            let values_rel = existing(chapter, rel, path)?;
+            let text = chapter.text(&values_rel)?;
+            let file: TestValues = parse_one(&values_rel, text, FileKind::KyvernoTest)
+                .map_err(|d| SuiteError::Invalid(vec![*d]))?;
+            file.namespace_labels()
+        }
+        (None, None) => BTreeMap::new(),
+    };
     Ok(PreparedTest {
         file: rel.to_owned(),
         name: test
@@ -529,6 +531,7 @@ pub fn prepare(
         resources,
         expected,
         denied,
+        namespace_labels,
     })
 }
 
@@ -580,7 +583,7 @@ mod tests {
         )
     }
 
-    fn code(result: Result<PreparedTest, SuiteError>) -> &'static str {
+    fn code<T: std::fmt::Debug>(result: Result<T, SuiteError>) -> &'static str {
         match result {
             Err(SuiteError::Invalid(d)) => d[0].code,
             other => panic!("expected a diagnostic, got {other:?}"),
@@ -676,6 +679,51 @@ mod tests {
                 "  - {policy: verify-signed-images, rule: r, kind: Pod, resources: [a], result: maybe}\n"
             )),
             "schema/unknown-variant"
+        );
+    }
+
+    // kyverno test's variables/new.go: inline `values` win and the `variables` file is not read;
+    // `namespaces` objects win over `namespaceSelector` entries (variables.go).
+    #[test]
+    fn namespace_labels_come_from_the_values() {
+        let labels = |test: &str, values_file: Option<&str>| {
+            let (mut ch, values) = chapter(test);
+            if let Some(text) = values_file {
+                ch.files
+                    .insert_text("labs/ch14/tests/t/values.yaml", text.to_owned());
+            }
+            prepare(
+                &ch,
+                "labs/ch14/tests/t/kyverno-test.yaml",
+                &values,
+                &Overrides::default(),
+            )
+            .map(|t| t.namespace_labels)
+        };
+        let base = test_file("    x: y\n", RESULT);
+        let from_file = labels(
+            &format!("{base}variables: values.yaml\n"),
+            Some("apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nnamespaceSelector:\n  - name: develop\n    labels: {env: dev}\n  - name: prod\n    labels: {env: prod}\nnamespaces:\n  - metadata: {name: develop, labels: {env: staging}}\n"),
+        )
+        .unwrap();
+        assert_eq!(from_file["develop"]["env"], "staging");
+        assert_eq!(from_file["prod"]["env"], "prod");
+        let inline = labels(
+            &format!("{base}variables: missing.yaml\nvalues:\n  namespaceSelector:\n    - {{name: develop, labels: {{tier: a}}}}\n"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(inline["develop"]["tier"], "a");
+        assert_eq!(
+            code(labels(&format!("{base}variables: missing.yaml\n"), None)),
+            "test/missing-file"
+        );
+        assert_eq!(
+            code(labels(
+                &format!("{base}values:\n  globalValues: {{a: b}}\n"),
+                None
+            )),
+            "schema/unknown-field"
         );
     }
 }

@@ -14,7 +14,7 @@ use crate::content::model::FailureMode;
 use crate::policy::evaluate::{
     AdmissionResult, Artifacts, Patch, VerifyCache, evaluate_cached, images_to_fetch,
 };
-use crate::policy::matching::Operation;
+use crate::policy::matching::{Operation, Request};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::verify_entry::FetchFailure;
 use crate::supply::cosign::collect;
@@ -227,13 +227,16 @@ pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
                 .resources
                 .iter()
                 .map(|r| {
-                    evaluate_cached(
-                        &r.object,
-                        Operation::Create,
-                        &test.policies,
-                        artifacts,
-                        &mut cache,
-                    )
+                    let namespace = r
+                        .object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str);
+                    let request = Request {
+                        object: &r.object,
+                        operation: Operation::Create,
+                        namespace_labels: namespace.and_then(|ns| test.namespace_labels.get(ns)),
+                    };
+                    evaluate_cached(&request, &test.policies, artifacts, &mut cache)
                 })
                 .collect();
             let mut cases = Vec::new();

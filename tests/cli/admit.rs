@@ -240,3 +240,69 @@ fn a_file_that_is_not_a_manifest_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("not a Kubernetes manifest"), "{stderr}");
 }
+
+/// The chapter's keyed policy with the entry's own action removed and `overrides` added, so
+/// that `validationFailureActionOverrides` decide.
+fn policy_with_overrides(dir: &std::path::Path, overrides: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(repo().join("labs/ch14/policies/keyed/verify-images.yaml"))
+        .unwrap();
+    assert!(text.contains("          failureAction: Audit\n"));
+    let text = text
+        .replace("          failureAction: Audit\n", "")
+        .replace(
+            "  background: false\n",
+            &format!("  background: false\n{overrides}"),
+        );
+    let path = dir.join("policy.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn namespace_documents_give_the_labels_that_overrides_select_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = policy_with_overrides(
+        tmp.path(),
+        "  validationFailureActionOverrides:\n    - action: Enforce\n      namespaceSelector:\n        matchLabels:\n          env: prod\n",
+    );
+    let pod =
+        std::fs::read_to_string(repo().join("labs/ch14/manifests/workstation-hotfix-pod.yaml"))
+            .unwrap();
+    let key = format!(
+        "cosign_public_key={}",
+        std::fs::read_to_string(repo().join("labs/ch14/tests/keys/test-only-signer.pub")).unwrap()
+    );
+    let run = |env: &str| {
+        let manifest = tmp.path().join(format!("{env}.yaml"));
+        std::fs::write(
+            &manifest,
+            format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: develop\n  labels:\n    env: {env}\n---\n{pod}"),
+        )
+        .unwrap();
+        output(lab(&repo()).args([
+            "admit",
+            "-f",
+            manifest.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--set",
+            "image_registry=kind-registry:5000/courselab",
+            "--set",
+            &key,
+            "--layouts",
+            LAYOUTS,
+        ]))
+    };
+    let (code, stdout, stderr) = run("prod");
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verify-signed-images/verify-signature (Enforce): fail"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run("dev");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verify-signed-images/verify-signature (Audit): fail"),
+        "{stdout}"
+    );
+}

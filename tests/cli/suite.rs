@@ -356,3 +356,29 @@ fn validate_checks_the_test_key_path() {
         "{stdout}"
     );
 }
+
+#[test]
+fn export_refuses_two_sources_with_one_name() {
+    let (_tmp, root) = course_copy();
+    let extra = root.join("labs/ch14/tests/more");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::copy(
+        root.join("labs/ch14/tests/resources/pods.yaml"),
+        extra.join("pods.yaml"),
+    )
+    .unwrap();
+    edit(
+        &root,
+        "labs/ch14/tests/audit/kyverno-test.yaml",
+        "  - ../resources/deployment.yaml\n",
+        "  - ../resources/deployment.yaml\n  - ../more/pods.yaml\n",
+    );
+    let out = root.join("exported");
+    let (code, _, stderr) =
+        output(lab(&root).args(["test", "ch14", "--export", out.to_str().unwrap()]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("would both be exported as resources/pods.yaml"),
+        "{stderr}"
+    );
+}

@@ -48,6 +48,109 @@ pub(super) fn check(
     }
 }
 
+/// `validationFailureActionOverrides`: ClusterPolicy only (`spec_types.go` `Validate`), no
+/// namespace both audited and enforced (`validate.go` `validateNamespaces`), and the lowercase
+/// actions deprecated (`validate.go` `checkValidationFailureAction`).
+fn check_overrides(file: &str, policy: &KyvernoPolicy, out: &mut Vec<Diagnostic>) {
+    let name = policy.metadata.name.as_str();
+    let overrides = &policy.spec.validation_failure_action_overrides;
+    if let (PolicyKind::Policy, Some(first)) = (policy.kind.value, overrides.first()) {
+        out.push(
+            Diagnostic::error(
+                "kyverno/overrides-namespaced",
+                file,
+                at(first),
+                format!("policy `{name}` is a namespaced Policy, which cannot use `validationFailureActionOverrides`"),
+            )
+            .help("Kyverno rejects it (\"supported only with ClusterPolicy\"); set `failureAction` on the `verifyImages` entries instead")
+            .reference(SPEC_TYPES_GO),
+        );
+    }
+    let lowercase = policy
+        .spec
+        .validation_failure_action
+        .iter()
+        .map(|a| (a.value, a.line, a.column))
+        .chain(
+            overrides
+                .iter()
+                .map(|o| (o.action.value, o.action.line, o.action.column)),
+        )
+        .find(|(a, _, _)| a.is_lowercase());
+    if let Some((action, line, column)) = lowercase {
+        let word = if action.mode() == FailureMode::Enforce {
+            "Enforce"
+        } else {
+            "Audit"
+        };
+        out.push(
+            Diagnostic::warning(
+                "kyverno/lowercase-action",
+                file,
+                (line, column),
+                format!("`{}` is a deprecated spelling (policy `{name}`)", word.to_lowercase()),
+            )
+            .help(format!("write `{word}`: Kyverno warns \"Validation failure actions enforce/audit are deprecated, use Enforce/Audit instead.\""))
+            .reference(VALIDATE_GO),
+        );
+    }
+    // Exact names and wildcard patterns seen so far, per action.
+    let mut names: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
+    let mut patterns: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
+    for o in overrides {
+        let mine = usize::from(o.action.value.mode() == FailureMode::Enforce);
+        let other = 1 - mine;
+        let (these_patterns, these_names): (Vec<&str>, Vec<&str>) = o
+            .namespaces
+            .iter()
+            .map(String::as_str)
+            .partition(|n| n.contains(['*', '?']));
+        let conflict = these_names
+            .iter()
+            .find(|n| names[other].contains(n))
+            .map(|n| format!("namespace `{n}` is given both actions"))
+            .or_else(|| {
+                these_patterns.iter().find_map(|p| {
+                    names[other]
+                        .iter()
+                        .find(|n| wildcard::matches(p, n))
+                        .map(|n| format!("the pattern `{p}` matches namespace `{n}`, which has the other action"))
+                })
+            })
+            .or_else(|| {
+                these_names.iter().find_map(|n| {
+                    patterns[other]
+                        .iter()
+                        .find(|p| wildcard::matches(p, n))
+                        .map(|p| format!("namespace `{n}` is matched by the pattern `{p}`, which has the other action"))
+                })
+            })
+            .or_else(|| {
+                these_patterns.iter().find_map(|p| {
+                    patterns[other]
+                        .iter()
+                        .find(|q| wildcard::matches(p, q) || wildcard::matches(q, p))
+                        .map(|q| format!("the patterns `{p}` and `{q}` overlap with different actions"))
+                })
+            });
+        if let Some(message) = conflict {
+            out.push(
+                Diagnostic::error(
+                    "kyverno/overrides-conflict",
+                    file,
+                    at(o),
+                    format!("in `validationFailureActionOverrides` of policy `{name}`, {message}"),
+                )
+                .help("give each namespace one action; Kyverno rejects conflicting overrides")
+                .reference(VALIDATE_GO),
+            );
+            return;
+        }
+        names[mine].extend(these_names);
+        patterns[mine].extend(these_patterns);
+    }
+}
+
 fn check_policy(
     file: &str,
     policy: &KyvernoPolicy,
@@ -67,6 +170,7 @@ fn check_policy(
         );
     }
     check_deprecated_kind(file, policy, lab, out);
+    check_overrides(file, policy, out);
     if let Some(action) = &policy.spec.validation_failure_action {
         out.push(
             Diagnostic::warning(

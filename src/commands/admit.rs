@@ -233,14 +233,17 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
 }
 
 /// The labels of every `Namespace` among the documents: they stand for the cluster's
-/// namespaces in `namespaceSelector`s and `validationFailureActionOverrides`.
+/// namespaces in `namespaceSelector`s and `validationFailureActionOverrides`. The API server
+/// gives every namespace `kubernetes.io/metadata.name: <name>`, so that label is added.
 fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, String>> {
     objects
         .iter()
         .filter(|o| o["kind"] == "Namespace")
         .filter_map(|o| {
             let name = o.pointer("/metadata/name")?.as_str()?.to_owned();
-            Some((name, metadata_map(o, "labels")))
+            let mut labels = metadata_map(o, "labels");
+            labels.insert("kubernetes.io/metadata.name".into(), name.clone());
+            Some((name, labels))
         })
         .collect()
 }

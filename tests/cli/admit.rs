@@ -263,7 +263,7 @@ fn namespace_documents_give_the_labels_that_overrides_select_on() {
     let tmp = tempfile::tempdir().unwrap();
     let policy = policy_with_overrides(
         tmp.path(),
-        "  validationFailureActionOverrides:\n    - action: Enforce\n      namespaceSelector:\n        matchLabels:\n          env: prod\n",
+        "  validationFailureActionOverrides:\n    - action: Enforce\n      namespaceSelector:\n        matchLabels:\n          env: prod\n          kubernetes.io/metadata.name: develop\n",
     );
     let pod =
         std::fs::read_to_string(repo().join("labs/ch14/manifests/workstation-hotfix-pod.yaml"))

@@ -177,17 +177,17 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
     let mut out = String::new();
     for d in decisions {
         let r = d.result;
-        out.push_str(&format!(
-            "{}: {}\n",
-            d.resource,
-            if r.allowed { "admitted" } else { "DENIED" }
-        ));
+        match r.denied_by {
+            None => out.push_str(&format!("{}: admitted\n", d.resource)),
+            Some(webhook) => out.push_str(&format!("{}: DENIED by {webhook}\n", d.resource)),
+        }
         if r.rules.is_empty() {
             out.push_str("  no verifyImages rule applies\n");
         }
         for rule in &r.rules {
             out.push_str(&format!(
-                "  {}/{} ({:?}): {}: {}\n",
+                "  {:<8} {}/{} ({:?}): {}: {}\n",
+                format!("{:?}", rule.phase).to_lowercase(),
                 rule.policy,
                 rule.rule,
                 rule.action,
@@ -195,24 +195,27 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
                 rule.message
             ));
         }
-        if let Some(denial) = &r.denial {
-            out.push_str("  denied the request:\n");
+        if let (Some(denial), Some(webhook)) = (&r.denial, r.denied_by) {
+            out.push_str(&format!(
+                "  admission webhook \"{webhook}\" denied the request:\n"
+            ));
             for line in denial.trim_start_matches('\n').lines() {
                 out.push_str(&format!("    {line}\n"));
             }
         }
-        for patch in &r.patches {
-            out.push_str(&format!(
-                "  patch: {} {} = {}\n",
-                patch.op, patch.path, patch.value
-            ));
-        }
-        if let Some(annotation) = &r.verify_images_annotation
-            && r.allowed
+        for patch in r
+            .patches
+            .iter()
+            .filter(|p| !p.path.starts_with("/metadata/annotations"))
         {
-            out.push_str(&format!(
-                "  annotation kyverno.io/verify-images: {annotation}\n"
-            ));
+            let value = patch
+                .value
+                .as_str()
+                .map_or_else(|| patch.value.to_string(), str::to_owned);
+            out.push_str(&format!("  patch: {} {} = {value}\n", patch.op, patch.path));
+        }
+        for (name, value) in &r.annotations {
+            out.push_str(&format!("  annotation {name}: {value}\n"));
         }
         for result in &r.report {
             if result.result != Status::Pass {

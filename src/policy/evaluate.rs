@@ -1,14 +1,22 @@
 //! The offline admission evaluator: what Kyverno v1.19 does with a request, given the policies
 //! and each image's cosign artifacts (fetched beforehand by the caller, from a registry or a
-//! layout). It decides the verdict, words the denial as Kyverno does, and produces the digest
-//! patches, the `kyverno.io/verify-images` annotation and the PolicyReport results.
+//! layout). Like Kyverno it runs in two webhooks:
+//! 1. the mutating webhook verifies the images ([`super::mutate_images`]), blocks the request
+//!    or returns its patches: the digest pins and the verification annotations;
+//! 2. the validating webhook sees the patched resource and runs `verifyDigest` and `required`
+//!    ([`super::validate_images`]); it may block too.
 //!
-//! Kyverno sources mirrored: `pkg/engine/internal/imageverifier.go` (per-image outcome, digest
-//! patch), `pkg/engine/handlers/validation/validate_image.go` (`missing digest for`),
-//! `pkg/engine/api/engineresponse.go` (rule action precedence), `pkg/utils/engine/response.go`
-//! (`BlockRequest`), `pkg/webhooks/utils/block.go` (denial text), `pkg/utils/report/results.go`.
+//! Kyverno registers each webhook twice, `-fail` for policies whose failure policy is `Fail`
+//! (the default) and `-ignore` for the others; the API server calls them in name order and
+//! stops at the first denial, so the `-fail` webhook speaks first.
+//!
+//! Kyverno sources mirrored (v1.19.0): `pkg/webhooks/resource/handlers.go` and
+//! `imageverification/handler.go` (the webhooks), `pkg/engine/api/engineresponse.go` (rule
+//! action precedence), `pkg/utils/engine/response.go` (`BlockRequest`),
+//! `pkg/webhooks/utils/block.go` (denial text), `pkg/utils/report/results.go` (report results).
 //! Where Kyverno iterates images from a Go map (so which image's message a rule reports is not
-//! deterministic), this evaluator uses container order and reports the first failure.
+//! deterministic), this evaluator uses container order; like Kyverno, the last message of a
+//! rule is the one the denial shows.
 
 use std::collections::BTreeMap;
 
@@ -16,16 +24,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::autogen::rules_for_kind;
+use super::image_metadata::VerifiedImages;
 use super::matching::{Operation, Request, applies};
-use super::model::{KyvernoPolicy, VerifyImage};
-use super::verify_entry::{FetchFailure, ImageOutcome, verify_image};
-use super::wildcard;
-use crate::content::model::{FailureMode, Sp};
+use super::model::KyvernoPolicy;
+pub use super::mutate_images::VerifyCache;
+use super::mutate_images::{mutate_policy, references};
+use super::validate_images::validate_policy;
+use super::verify_entry::FetchFailure;
+use crate::content::model::FailureMode;
 use crate::supply::ImageRef;
 use crate::supply::cosign::CosignArtifacts;
-
-/// The annotation Kyverno writes with each verified image's result.
-pub const VERIFY_IMAGES_ANNOTATION: &str = "kyverno.io/verify-images";
 
 /// Cosign artifacts per normalized image (`ImageRef::to_string`), fetched by the caller.
 pub type Artifacts = BTreeMap<String, Result<CosignArtifacts, FetchFailure>>;
@@ -40,8 +48,11 @@ pub enum Status {
     Fail,
     /// Verification could not run.
     Error,
-    /// The rule matched the resource but none of its images is in `imageReferences`.
+    /// The image was not verified by this entry (`skipImageReferences`, or another entry's
+    /// reference).
     Skip,
+    /// A failure of a policy annotated `policies.kyverno.io/scored: "false"` (reports only).
+    Warn,
 }
 
 impl Status {
@@ -52,35 +63,63 @@ impl Status {
             Status::Fail => "fail",
             Status::Error => "error",
             Status::Skip => "skip",
+            Status::Warn => "warn",
         }
     }
 }
 
-/// The response of one rule.
+/// Which webhook produced a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The mutating webhook: signatures, attestations, digest pins.
+    Mutate,
+    /// The validating webhook: `verifyDigest` and `required`.
+    Validate,
+}
+
+impl Phase {
+    /// The webhook's name, as the API server quotes it in a denial.
+    pub fn webhook(self, fails_closed: bool) -> &'static str {
+        match (self, fails_closed) {
+            (Phase::Mutate, true) => "mutate.kyverno.svc-fail",
+            (Phase::Mutate, false) => "mutate.kyverno.svc-ignore",
+            (Phase::Validate, true) => "validate.kyverno.svc-fail",
+            (Phase::Validate, false) => "validate.kyverno.svc-ignore",
+        }
+    }
+}
+
+/// The response of one rule (for one image, in the mutating webhook).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleResponse {
-    /// Policy name (`ns/name` for a namespaced Policy).
+    /// Policy name.
     pub policy: String,
+    /// The namespace of a namespaced `Policy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_namespace: Option<String>,
     /// Rule name (`autogen-...` for generated rules).
     pub rule: String,
     /// The status.
     pub status: Status,
     /// Kyverno's message.
     pub message: String,
+    /// The webhook that produced it.
+    pub phase: Phase,
     /// The rule's effective failure action.
     #[serde(skip)]
     pub action: FailureMode,
 }
 
-/// A JSON patch operation on the resource.
+/// A JSON patch operation on the resource, as the mutating webhook returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Patch {
-    /// Always `replace`.
+    /// `add` or `replace`.
     pub op: &'static str,
-    /// JSON pointer to the container image.
+    /// JSON pointer.
     pub path: String,
-    /// The new image (`repo:tag@sha256:...`).
-    pub value: String,
+    /// The new value (`repo:tag@sha256:...` for a digest pin).
+    pub value: Value,
 }
 
 /// A PolicyReport result (wgpolicyk8s.io/v1alpha2).
@@ -88,15 +127,15 @@ pub struct Patch {
 pub struct ReportResult {
     /// Always `kyverno`.
     pub source: &'static str,
-    /// Policy name.
+    /// `<name>` for a ClusterPolicy, `<ns>/<name>` for a Policy.
     pub policy: String,
     /// Rule name.
     pub rule: String,
-    /// `pass`, `fail` or `error`.
+    /// `pass`, `fail`, `warn`, `error` or `skip`.
     pub result: Status,
     /// Kyverno's message.
     pub message: String,
-    /// Whether the result counts.
+    /// False when the policy is annotated `policies.kyverno.io/scored: "false"`.
     pub scored: bool,
     /// From the `policies.kyverno.io/category` annotation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,7 +143,8 @@ pub struct ReportResult {
     /// From the `policies.kyverno.io/severity` annotation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
-    /// `{process: admission review}`.
+    /// `process`: `background scan` when the policy has `background` on (the default),
+    /// `admission review` otherwise.
     pub properties: BTreeMap<&'static str, &'static str>,
 }
 
@@ -113,27 +153,51 @@ pub struct ReportResult {
 pub struct AdmissionResult {
     /// Whether the request is admitted.
     pub allowed: bool,
+    /// The webhook that denied it, e.g. `mutate.kyverno.svc-fail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<&'static str>,
     /// The denial message, as the API server returns it after `denied the request:`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denial: Option<String>,
-    /// Every rule that applied.
+    /// Every response, mutating webhook first.
     pub rules: Vec<RuleResponse>,
-    /// Digest patches (Enforce with `mutateDigest`).
+    /// The mutating webhook's patches: the annotations first, then the digest pins (only for
+    /// admitted requests).
     pub patches: Vec<Patch>,
-    /// The value of the `kyverno.io/verify-images` annotation, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub verify_images_annotation: Option<String>,
-    /// PolicyReport results (only for admitted requests).
+    /// The verification annotations the admitted resource carries.
+    pub annotations: BTreeMap<&'static str, String>,
+    /// The results Kyverno's admission writes for an admitted request: those of the mutating
+    /// webhook, then those of the validating one. Kyverno's PolicyReport keeps one result per
+    /// rule, the later one; when both land in the same second it keeps whichever it reads
+    /// first, so a check must accept either.
     pub report: Vec<ReportResult>,
 }
 
-/// A container image and where it sits in the resource.
-struct Container {
-    image: String,
-    pointer: String,
+impl AdmissionResult {
+    /// Every response of a policy's rule (a test's `policy` may be `ns/name`).
+    pub fn responses<'a>(
+        &'a self,
+        policy: &'a str,
+        rule: &'a str,
+    ) -> impl Iterator<Item = &'a RuleResponse> {
+        let name = policy.rsplit('/').next().unwrap_or(policy);
+        self.rules
+            .iter()
+            .filter(move |r| r.policy == name && r.rule == rule)
+    }
 }
 
-fn containers(object: &Value, pod_spec: &str) -> Vec<Container> {
+/// A container image and where it sits in the resource.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// The image as written.
+    pub image: String,
+    /// JSON pointer to it.
+    pub pointer: String,
+}
+
+/// The images of init, regular and ephemeral containers of the pod spec at `pod_spec`.
+pub fn containers(object: &Value, pod_spec: &str) -> Vec<Container> {
     let Some(spec) = object.pointer(pod_spec) else {
         return Vec::new();
     };
@@ -186,17 +250,7 @@ pub fn images_to_fetch(object: &Value, policies: &[KyvernoPolicy]) -> Vec<ImageR
     images
 }
 
-fn references(entry: &VerifyImage, normalized: &str) -> bool {
-    entry
-        .image_references
-        .iter()
-        .any(|p| wildcard::matches(p, normalized))
-        || entry
-            .image
-            .as_deref()
-            .is_some_and(|p| wildcard::matches(p, normalized))
-}
-
+/// Whether the policy's failure policy is `Fail` (the default): its errors then block.
 fn fails_closed(policy: &KyvernoPolicy) -> bool {
     let configured = policy
         .spec
@@ -205,17 +259,6 @@ fn fails_closed(policy: &KyvernoPolicy) -> bool {
         .and_then(|w| w.failure_policy.as_ref())
         .or(policy.spec.failure_policy.as_ref());
     configured.is_none_or(|f| f.as_str() != "Ignore")
-}
-
-/// Verification results kept across requests, as Kyverno's image verification cache does
-/// (`pkg/imageverifycache/client.go`, on by default through `useCache`): only successful
-/// verifications are kept, keyed by policy, rule and image (Kyverno also keys by the policy's
-/// resource version; here a cache lives for one set of policies and artifacts).
-#[derive(Debug, Default)]
-pub struct VerifyCache {
-    passed: std::collections::HashMap<(String, String, usize, String), ImageOutcome>,
-    /// Lookups answered from the cache.
-    pub hits: u64,
 }
 
 /// Evaluates one request, with its namespace's labels unknown, against the policies,
@@ -234,18 +277,13 @@ pub fn evaluate(
     evaluate_cached(&request, policies, artifacts, &mut VerifyCache::default())
 }
 
-/// `imageReferences` as Go's `%s` prints a string slice: `[a b]`.
-fn go_list(entries: &[Sp<VerifyImage>]) -> String {
-    let refs: Vec<&str> = entries
-        .iter()
-        .flat_map(|e| {
-            e.image_references
-                .iter()
-                .map(|r| r.value.as_str())
-                .chain(e.image.as_deref())
-        })
-        .collect();
-    format!("[{}]", refs.join(" "))
+/// `BlockRequest` over one webhook's responses: a failure whose rule resolves to Enforce, or
+/// an error when the webhook's failure policy is `Fail`.
+fn blocks(responses: &[RuleResponse], fails_closed: bool) -> bool {
+    responses.iter().any(|r| {
+        (r.status == Status::Fail && r.action == FailureMode::Enforce)
+            || (r.status == Status::Error && fails_closed)
+    })
 }
 
 /// Evaluates one request against the policies, reusing successful verifications from `cache`
@@ -258,214 +296,174 @@ pub fn evaluate_cached(
     artifacts: &Artifacts,
     cache: &mut VerifyCache,
 ) -> AdmissionResult {
-    let object = request.object;
-    let kind = object["kind"].as_str().unwrap_or("");
-    let no_labels = BTreeMap::new();
-    let labels = request.namespace_labels.unwrap_or(&no_labels);
-    let namespace = object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let groups: Vec<(bool, Vec<&KyvernoPolicy>)> = [true, false]
+        .into_iter()
+        .map(|fail| {
+            let group = policies
+                .iter()
+                .filter(|p| fails_closed(p) == fail)
+                .collect();
+            (fail, group)
+        })
+        .collect();
     let mut rules = Vec::new();
-    let mut patches: Vec<Patch> = Vec::new();
-    let mut annotation: BTreeMap<String, &'static str> = BTreeMap::new();
-    let mut blocked: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut report = Vec::new();
-    for policy in policies {
-        let policy_name = match &policy.metadata.namespace {
-            Some(ns) => format!("{ns}/{}", policy.metadata.name.value),
-            None => policy.metadata.name.value.clone(),
-        };
-        for rule in rules_for_kind(policy, kind)
-            .iter()
-            .filter(|r| applies(r, request))
-        {
-            let action = policy.rule_action(rule.rule, namespace, labels);
-            let mut outcomes = Vec::new();
-            for (entry_index, entry) in rule.rule.verify_images.iter().enumerate() {
-                for c in containers(object, rule.pod_spec) {
-                    let Ok(image) = ImageRef::parse(&c.image) else {
-                        outcomes.push(ImageOutcome::Fail(format!(
-                            "failed to verify image {}: invalid image reference",
-                            c.image
-                        )));
-                        continue;
-                    };
-                    let normalized = image.to_string();
-                    if !references(entry, &normalized) {
-                        continue;
-                    }
-                    let fetched = artifacts.get(&normalized).map(|r| r.as_ref());
-                    let missing = FetchFailure {
-                        network: true,
-                        message: "the image's artifacts were not fetched".into(),
-                    };
-                    let key = (
-                        policy_name.clone(),
-                        rule.name.clone(),
-                        entry_index,
-                        normalized.clone(),
-                    );
-                    let cached = entry
-                        .use_cache
-                        .unwrap_or(true)
-                        .then(|| cache.passed.get(&key).cloned())
-                        .flatten();
-                    let outcome = match cached {
-                        Some(hit) => {
-                            cache.hits += 1;
-                            hit
-                        }
-                        None => {
-                            let fresh =
-                                verify_image(&normalized, entry, fetched.unwrap_or(Err(&missing)));
-                            if matches!(fresh, ImageOutcome::Pass(_))
-                                && entry.use_cache.unwrap_or(true)
-                            {
-                                cache.passed.insert(key, fresh.clone());
-                            }
-                            fresh
-                        }
-                    };
-                    let verified = fetched.and_then(|r| r.ok());
-                    record(
-                        entry,
-                        &image,
-                        verified,
-                        &outcome,
-                        &c,
-                        &mut annotation,
-                        &mut patches,
-                    );
-                    let outcome = match (&outcome, verified) {
-                        (ImageOutcome::Pass(_), _)
-                            if entry.effective_verify_digest()
-                                && image.digest.is_none()
-                                && !entry.effective_mutate_digest() =>
-                        {
-                            ImageOutcome::Fail(format!("missing digest for {normalized}"))
-                        }
-                        _ => outcome,
-                    };
-                    outcomes.push(outcome);
+    let mut ivm = VerifiedImages::default();
+    let mut image_patches = Vec::new();
+    for (fail, group) in &groups {
+        let mut responses = Vec::new();
+        for policy in group {
+            let out = mutate_policy(policy, request, artifacts, cache, &mut ivm);
+            responses.extend(out.responses);
+            for patch in out.patches {
+                if !image_patches.contains(&patch) {
+                    image_patches.push(patch);
                 }
             }
-            let response = summarize(&policy_name, &rule.name, action, outcomes).unwrap_or_else(
-                || RuleResponse {
-                    // pkg/engine/handlers/mutation/mutate_image.go: no image in imageReferences.
-                    policy: policy_name.clone(),
-                    rule: rule.name.clone(),
-                    status: Status::Skip,
-                    message: format!(
-                        "skip run verification as image in resource not found in imageRefs '{}'",
-                        go_list(&rule.rule.verify_images)
-                    ),
-                    action,
-                },
+        }
+        rules.extend(responses.iter().cloned());
+        if blocks(&responses, *fail) {
+            return denied(
+                request.object,
+                Phase::Mutate.webhook(*fail),
+                rules,
+                &responses,
             );
-            let blocks = (response.status == Status::Fail
-                && response.action == FailureMode::Enforce)
-                || (response.status == Status::Error && fails_closed(policy));
-            if blocks {
-                blocked
-                    .entry(policy_name.clone())
-                    .or_default()
-                    .insert(response.rule.clone(), response.message.clone());
-            }
-            report.push(report_result(policy, &response));
-            rules.push(response);
         }
     }
-    let allowed = blocked.is_empty();
-    AdmissionResult {
-        allowed,
-        denial: (!allowed).then(|| denial_text(object, &blocked)),
-        rules,
-        patches: if allowed { patches } else { Vec::new() },
-        verify_images_annotation: (!annotation.is_empty())
-            .then(|| serde_json::to_string(&annotation).expect("a map of strings serializes")),
-        report: if allowed { report } else { Vec::new() },
-    }
-}
-
-/// Records the annotation entry and, for a verified image by tag under `mutateDigest`, the patch.
-fn record(
-    entry: &VerifyImage,
-    image: &ImageRef,
-    verified: Option<&CosignArtifacts>,
-    outcome: &ImageOutcome,
-    container: &Container,
-    annotation: &mut BTreeMap<String, &'static str>,
-    patches: &mut Vec<Patch>,
-) {
-    let passed = matches!(outcome, ImageOutcome::Pass(_));
-    if !entry.attestors.is_empty() || !entry.attestations.is_empty() {
-        let key = verified.map_or_else(
-            || image.to_string(),
-            |a| image.with_digest(a.digest.as_str()).to_string(),
-        );
-        annotation.insert(key, if passed { "pass" } else { "fail" });
-    }
-    if let (true, Some(artifacts), None) = (
-        passed && entry.effective_mutate_digest(),
-        verified,
-        &image.digest,
-    ) {
-        let tag = image.tag.as_deref().unwrap_or("latest");
-        let value = format!("{}:{tag}@{}", image.repository(), artifacts.digest);
-        if !patches.iter().any(|p| p.path == container.pointer) {
-            patches.push(Patch {
-                op: "replace",
-                path: container.pointer.clone(),
-                value,
-            });
-        }
-    }
-}
-
-/// One response per rule: the first error or failure wins, else the last pass.
-fn summarize(
-    policy: &str,
-    rule: &str,
-    action: FailureMode,
-    outcomes: Vec<ImageOutcome>,
-) -> Option<RuleResponse> {
-    let pick = outcomes
-        .iter()
-        .find(|o| matches!(o, ImageOutcome::Error(_)))
-        .or_else(|| outcomes.iter().find(|o| matches!(o, ImageOutcome::Fail(_))))
-        .or_else(|| outcomes.last())?;
-    let (status, message) = match pick {
-        ImageOutcome::Pass(m) => (Status::Pass, m),
-        ImageOutcome::Fail(m) => (Status::Fail, m),
-        ImageOutcome::Error(m) => (Status::Error, m),
+    let has_annotations = request
+        .object
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .is_some_and(|a| !a.is_empty());
+    let mut patches = ivm.patches(has_annotations);
+    patches.extend(image_patches);
+    let mutated = apply_patches(request.object, &patches);
+    let validating = Request {
+        object: &mutated,
+        ..request.clone()
     };
-    Some(RuleResponse {
-        policy: policy.to_owned(),
-        rule: rule.to_owned(),
-        status,
-        message: message.clone(),
-        action,
-    })
+    for (fail, group) in &groups {
+        let responses: Vec<RuleResponse> = group
+            .iter()
+            .flat_map(|p| validate_policy(p, &validating))
+            .collect();
+        rules.extend(responses.iter().cloned());
+        if blocks(&responses, *fail) {
+            return denied(
+                request.object,
+                Phase::Validate.webhook(*fail),
+                rules,
+                &responses,
+            );
+        }
+    }
+    let report = rules
+        .iter()
+        .filter_map(|r| {
+            let policy = policies.iter().find(|p| {
+                p.metadata.name.value == r.policy && p.metadata.namespace == r.policy_namespace
+            })?;
+            Some(report_result(policy, r))
+        })
+        .collect();
+    AdmissionResult {
+        allowed: true,
+        denied_by: None,
+        denial: None,
+        rules,
+        patches,
+        annotations: ivm.annotations(),
+        report,
+    }
+}
+
+fn denied(
+    object: &Value,
+    webhook: &'static str,
+    rules: Vec<RuleResponse>,
+    webhook_responses: &[RuleResponse],
+) -> AdmissionResult {
+    AdmissionResult {
+        allowed: false,
+        denied_by: Some(webhook),
+        denial: Some(denial_text(object, webhook_responses)),
+        rules,
+        patches: Vec::new(),
+        annotations: BTreeMap::new(),
+        report: Vec::new(),
+    }
+}
+
+/// The resource with JSON patches applied (`add` and `replace` of object members and array
+/// elements, which is all the evaluator produces).
+pub fn apply_patches(object: &Value, patches: &[Patch]) -> Value {
+    let mut out = object.clone();
+    for patch in patches {
+        let Some((parent, last)) = patch.path.rsplit_once('/') else {
+            continue;
+        };
+        let key = last.replace("~1", "/").replace("~0", "~");
+        match out.pointer_mut(parent) {
+            Some(Value::Object(map)) => {
+                map.insert(key, patch.value.clone());
+            }
+            Some(Value::Array(items)) => {
+                if let Some(slot) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    *slot = patch.value.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn report_result(policy: &KyvernoPolicy, response: &RuleResponse) -> ReportResult {
     let annotation = |key: &str| policy.metadata.annotations.get(key).cloned();
+    let scored = annotation("policies.kyverno.io/scored").as_deref() != Some("false");
+    let background = policy.spec.background.as_ref().is_none_or(|b| b.value);
+    let process = if background {
+        "background scan"
+    } else {
+        "admission review"
+    };
     ReportResult {
         source: "kyverno",
-        policy: response.policy.clone(),
+        policy: match &policy.metadata.namespace {
+            Some(ns) => format!("{ns}/{}", policy.metadata.name.value),
+            None => policy.metadata.name.value.clone(),
+        },
         rule: response.rule.clone(),
-        result: response.status,
+        result: match response.status {
+            Status::Fail if !scored => Status::Warn,
+            other => other,
+        },
         message: response.message.clone(),
-        scored: true,
+        scored,
         category: annotation("policies.kyverno.io/category"),
         severity: annotation("policies.kyverno.io/severity"),
-        properties: BTreeMap::from([("process", "admission review")]),
+        properties: BTreeMap::from([("process", process)]),
     }
 }
 
+/// `GetBlockedMessages`: every rule of the webhook's responses that neither passed nor
+/// skipped (not only the rules that blocked), under its policy's name, the last message of a
+/// rule winning.
+fn denial_text(object: &Value, responses: &[RuleResponse]) -> String {
+    let mut failures: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for r in responses {
+        if !matches!(r.status, Status::Pass | Status::Skip) {
+            failures
+                .entry(r.policy.clone())
+                .or_default()
+                .insert(r.rule.clone(), r.message.clone());
+        }
+    }
+    blocked_message(object, &failures)
+}
+
 /// `\n\nresource <Kind>/<ns>/<name> was blocked due to the following policies \n\n<yaml>`.
-fn denial_text(object: &Value, blocked: &BTreeMap<String, BTreeMap<String, String>>) -> String {
+fn blocked_message(object: &Value, blocked: &BTreeMap<String, BTreeMap<String, String>>) -> String {
     let kind = object["kind"].as_str().unwrap_or("");
     let name = object
         .pointer("/metadata/name")
@@ -546,7 +544,7 @@ mod tests {
             BTreeMap::from([("rule-fail".to_owned(), "message fail".to_owned())]),
         )]);
         assert_eq!(
-            denial_text(&object, &blocked),
+            blocked_message(&object, &blocked),
             "\n\nresource foo/bar/baz was blocked due to the following policies \n\ntest:\n  rule-fail: message fail\n"
         );
     }

@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use sigstore::crypto::{SigStoreSigner, SigningScheme};
 
 use super::*;
+use crate::content::model::Sp;
+use crate::policy::image_metadata::{VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION};
 use crate::policy::matching::Request;
 use crate::supply::Digest;
 use crate::supply::cosign::{AttestationLayer, SignatureLayer};
@@ -137,49 +139,90 @@ fn run(
 const HOTFIX: &str = "kind-registry:5000/courselab/demo:1.4.2-hotfix";
 const CI: &str = "kind-registry:5000/courselab/demo:1.4.2-ci";
 
+/// The digest pins among the patches (the annotation patches left out).
+fn pins(result: &AdmissionResult) -> Vec<(&str, &str)> {
+    result
+        .patches
+        .iter()
+        .filter(|p| !p.path.starts_with("/metadata/annotations"))
+        .map(|p| (p.path.as_str(), p.value.as_str().unwrap_or("")))
+        .collect()
+}
+
+fn response(status: Status, message: &str, phase: Phase, action: FailureMode) -> RuleResponse {
+    RuleResponse {
+        policy: "verify-signed-images".into(),
+        policy_namespace: None,
+        rule: "verify-signature".into(),
+        status,
+        message: message.into(),
+        phase,
+        action,
+    }
+}
+
 // imageverifier.go: an unsigned image fails with "no signatures found"; in Audit it is admitted
-// and the failure goes to the report (block.go/response.go: only Enforce failures block).
+// and the failure goes to the report (response.go: only Enforce failures block). The mutating
+// webhook records the failure under the image as written (no digest mutation in Audit), and the
+// validating webhook's `required` check then finds it unverified (validate_image.go).
 #[test]
-fn audit_admits_an_unsigned_image_and_reports_it() {
+fn audit_admits_an_unsigned_image_and_reports_it_from_both_webhooks() {
     let k = key();
     let result = run(
         &pod(HOTFIX),
         &[policy("Audit", &k, "")],
         vec![artifacts(HOTFIX, "hotfix", None, false)],
     );
-    assert!(result.allowed);
+    assert!(result.allowed && result.denied_by.is_none());
     let message = format!(
         "failed to verify image {HOTFIX}: .attestors[0].entries[0].keys: no signatures found"
     );
     assert_eq!(
         result.rules,
-        [RuleResponse {
-            policy: "verify-signed-images".into(),
-            rule: "verify-signature".into(),
-            status: Status::Fail,
-            message: message.clone(),
-            action: FailureMode::Audit
-        }]
+        [
+            response(Status::Fail, &message, Phase::Mutate, FailureMode::Audit),
+            response(
+                Status::Fail,
+                &format!("unverified image {HOTFIX}"),
+                Phase::Validate,
+                FailureMode::Audit
+            )
+        ]
     );
-    assert_eq!(result.report.len(), 1);
     assert_eq!(
-        (result.report[0].result, result.report[0].message.as_str()),
-        (Status::Fail, message.as_str())
+        result
+            .report
+            .iter()
+            .map(|r| (r.result, r.message.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (Status::Fail, message.as_str()),
+            (Status::Fail, format!("unverified image {HOTFIX}").as_str())
+        ]
     );
     assert_eq!(
         result.report[0].category.as_deref(),
         Some("Supply Chain Security")
     );
     assert_eq!(
-        result.verify_images_annotation,
-        Some(format!(
-            "{{\"kind-registry:5000/courselab/demo@{}\":\"fail\"}}",
-            digest_of("hotfix")
-        ))
+        result.report[0].properties["process"], "admission review",
+        "background: false"
     );
+    assert_eq!(
+        result.annotations[VERIFY_IMAGES_ANNOTATION],
+        format!("{{\"{HOTFIX}\":\"fail\"}}")
+    );
+    assert_eq!(
+        result.annotations[VERIFY_IMAGES_SCOPED_ANNOTATION],
+        format!(
+            "{{\"version\":1,\"policies\":{{\"/verify-signed-images\":{{\"verify-signature\":{{\"{HOTFIX}\":\"fail\"}}}}}}}}"
+        )
+    );
+    assert!(pins(&result).is_empty(), "no digest pin in Audit");
 }
 
-// block.go: the denial text names the resource, then `policy:` / `  rule: 'message'`.
+// block.go: the denial text names the resource, then `policy:` / `  rule: 'message'`; the
+// mutating webhook denies, so the validating one never runs.
 #[test]
 fn enforce_denies_an_unsigned_image_with_kyvernos_text() {
     let k = key();
@@ -189,17 +232,20 @@ fn enforce_denies_an_unsigned_image_with_kyvernos_text() {
         vec![artifacts(HOTFIX, "hotfix", None, false)],
     );
     assert!(!result.allowed);
+    assert_eq!(result.denied_by, Some("mutate.kyverno.svc-fail"));
     assert_eq!(
         result.denial.as_deref(),
         Some(format!("\n\nresource Pod/develop/demo was blocked due to the following policies \n\nverify-signed-images:\n  verify-signature: 'failed to verify image {HOTFIX}: .attestors[0].entries[0].keys: no signatures found'\n").as_str())
     );
+    assert!(result.rules.iter().all(|r| r.phase == Phase::Mutate));
     assert!(
-        result.report.is_empty() && result.patches.is_empty(),
+        result.report.is_empty() && result.patches.is_empty() && result.annotations.is_empty(),
         "a denied request creates nothing"
     );
 }
 
-// utils.go makeAddDigestPatch: a verified tag is pinned, keeping the tag.
+// utils.go makeAddDigestPatch: a verified tag is pinned, keeping the tag; the annotation then
+// names the pinned image, which the validating webhook finds verified.
 #[test]
 fn enforce_admits_a_signed_image_and_pins_its_digest() {
     let k = key();
@@ -213,20 +259,30 @@ fn enforce_admits_a_signed_image_and_pins_its_digest() {
         result.rules[0].message,
         format!("verified image signatures for {CI}")
     );
+    let pinned = format!("{CI}@{}", digest_of("ci"));
     assert_eq!(
-        result.patches,
-        [Patch {
-            op: "replace",
-            path: "/spec/containers/0/image".into(),
-            value: format!("{CI}@{}", digest_of("ci"))
-        }]
+        pins(&result),
+        [("/spec/containers/0/image", pinned.as_str())]
     );
     assert_eq!(
-        result.verify_images_annotation,
-        Some(format!(
+        result.patches[0].path, "/metadata/annotations",
+        "annotation patches come first, with an empty map when the Pod had none"
+    );
+    assert_eq!(
+        result.annotations[VERIFY_IMAGES_ANNOTATION],
+        format!(
             "{{\"kind-registry:5000/courselab/demo@{}\":\"pass\"}}",
             digest_of("ci")
-        ))
+        )
+    );
+    assert_eq!(
+        result.rules[1],
+        response(
+            Status::Pass,
+            "image verified",
+            Phase::Validate,
+            FailureMode::Enforce
+        )
     );
 }
 
@@ -255,16 +311,14 @@ fn a_deployment_is_checked_by_the_generated_rule() {
     );
     assert!(result.allowed);
     assert_eq!(result.rules[0].rule, "autogen-verify-signature");
-    assert_eq!(
-        result.patches[0].path,
-        "/spec/template/spec/containers/0/image"
-    );
+    assert_eq!(pins(&result)[0].0, "/spec/template/spec/containers/0/image");
 }
 
-// pkg/engine/handlers/mutation/mutate_image.go: when no image of the resource matches the
-// rule's imageReferences, the rule is skipped with this message (nothing is fetched).
+// mutate_image.go NewMutateImageHandler and validate_image.go NewValidateImageHandler: when
+// no image of the resource matches the rule's imageReferences there is no handler, and so no
+// rule response at all (nothing is fetched either).
 #[test]
-fn an_image_outside_the_registry_is_skipped() {
+fn an_image_outside_the_registry_gets_no_response() {
     let k = key();
     let result = run(
         &pod("docker.io/library/nginx:1.27"),
@@ -272,13 +326,7 @@ fn an_image_outside_the_registry_is_skipped() {
         vec![],
     );
     assert!(result.allowed && result.patches.is_empty());
-    assert_eq!(result.rules.len(), 1);
-    assert_eq!(result.rules[0].status, Status::Skip);
-    assert_eq!(
-        result.rules[0].message,
-        "skip run verification as image in resource not found in imageRefs '[kind-registry:5000/courselab/*]'"
-    );
-    assert_eq!(result.report[0].result, Status::Skip);
+    assert!(result.rules.is_empty() && result.report.is_empty());
     assert!(
         images_to_fetch(
             &pod("docker.io/library/nginx:1.27"),
@@ -367,8 +415,8 @@ fn a_missing_sbom_attestation_is_reported_with_kyvernos_counts() {
     );
 }
 
-// validate_image.go: with verifyDigest on (the default) a tag-only image fails with
-// "missing digest for", even when its signature verifies.
+// validate_image.go: with verifyDigest on (the default) a tag-only image fails in the validating
+// webhook with "missing digest for", even when its signature verified in the mutating one.
 #[test]
 fn verify_digest_reports_tag_only_images_as_missing_digest() {
     let k = key();
@@ -376,7 +424,25 @@ fn verify_digest_reports_tag_only_images_as_missing_digest() {
     p.spec.rules[0].verify_images[0].value.verify_digest = None;
     let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
     assert!(result.allowed, "Audit reports, it does not block");
-    assert_eq!(result.rules[0].message, format!("missing digest for {CI}"));
+    assert_eq!(
+        result
+            .rules
+            .iter()
+            .map(|r| (r.phase, r.status, r.message.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                Phase::Mutate,
+                Status::Pass,
+                format!("verified image signatures for {CI}").as_str()
+            ),
+            (
+                Phase::Validate,
+                Status::Fail,
+                format!("missing digest for {CI}").as_str()
+            ),
+        ]
+    );
     let pinned = format!("kind-registry:5000/courselab/demo@{}", digest_of("ci"));
     let mut p = policy("Audit", &k, "");
     p.spec.rules[0].verify_images[0].value.verify_digest = None;
@@ -385,7 +451,206 @@ fn verify_digest_reports_tag_only_images_as_missing_digest() {
         &[p],
         vec![artifacts(&pinned, "ci", Some(&k), false)],
     );
-    assert_eq!(result.rules[0].status, Status::Pass, "{:?}", result.rules);
+    assert!(
+        result.rules.iter().all(|r| r.status == Status::Pass),
+        "{:?}",
+        result.rules
+    );
+}
+
+// validate_image.go: under Enforce the same check denies, from the validating webhook.
+#[test]
+fn a_tag_without_digest_pinning_is_denied_by_the_validating_webhook_in_enforce() {
+    let k = key();
+    let mut p = policy("Enforce", &k, "");
+    p.spec.rules[0].verify_images[0].value.mutate_digest = Some(Sp {
+        value: false,
+        line: 0,
+        column: 0,
+    });
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
+    assert_eq!(result.denied_by, Some("validate.kyverno.svc-fail"));
+    assert!(
+        result
+            .denial
+            .as_deref()
+            .is_some_and(|d| d.ends_with(&format!("verify-signature: missing digest for {CI}\n"))),
+        "{:?}",
+        result.denial
+    );
+}
+
+// kyverno/kyverno test/cli/test/images/secure-images: `required` with no attestors has nothing
+// recording the image as verified, so the validating webhook reports "unverified image".
+#[test]
+fn required_without_attestors_finds_the_image_unverified() {
+    let text = format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: verify-signed-images}}\nspec:\n  background: false\n  rules:\n    - name: verify-signature\n      match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n      verifyImages:\n        - imageReferences: [\"{REGISTRY}/*\"]\n          failureAction: Enforce\n          mutateDigest: false\n          verifyDigest: false\n"
+    );
+    let p: KyvernoPolicy = serde_saphyr::from_str(&text).unwrap();
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", None, false)]);
+    assert_eq!(result.denied_by, Some("validate.kyverno.svc-fail"));
+    assert_eq!(
+        result.rules,
+        [response(
+            Status::Fail,
+            &format!("unverified image {CI}"),
+            Phase::Validate,
+            FailureMode::Enforce
+        )]
+    );
+}
+
+// imageverifier.go Verify: with no attestors, mutateDigest still pins the tag ("mutated image
+// digest") and nothing is recorded in the annotations.
+#[test]
+fn mutate_digest_alone_pins_without_verifying() {
+    let text = format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: pin}}\nspec:\n  rules:\n    - name: pin\n      match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n      verifyImages:\n        - imageReferences: [\"{REGISTRY}/*\"]\n          failureAction: Enforce\n          required: false\n"
+    );
+    let p: KyvernoPolicy = serde_saphyr::from_str(&text).unwrap();
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", None, false)]);
+    assert!(result.allowed, "{result:?}");
+    assert_eq!(result.rules[0].message, "mutated image digest");
+    assert_eq!(result.rules[1].message, "image verified");
+    assert_eq!(pins(&result).len(), 1);
+    assert!(result.annotations.is_empty());
+}
+
+// imageverifier.go verifyImage: an image in skipImageReferences is skipped and recorded as
+// `skip`; the validating webhook accepts the record but still wants a digest under verifyDigest.
+#[test]
+fn skipped_images_are_recorded_and_still_need_a_digest() {
+    let k = key();
+    let mut p = policy("Audit", &k, "");
+    p.spec.rules[0].verify_images[0].value.skip_image_references =
+        vec![format!("{REGISTRY}/demo:1.4.2-*")];
+    let result = run(
+        &pod(HOTFIX),
+        std::slice::from_ref(&p),
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert_eq!(
+        result.rules.iter().map(|r| (r.status, r.message.as_str())).collect::<Vec<_>>(),
+        [
+            (Status::Skip, format!("skipping image reference image {HOTFIX}, policy verify-signed-images ruleName verify-signature").as_str()),
+            (Status::Skip, format!("image skipped, skipped images: {HOTFIX}").as_str()),
+        ]
+    );
+    assert_eq!(
+        result.annotations[VERIFY_IMAGES_ANNOTATION],
+        format!("{{\"{HOTFIX}\":\"skip\"}}")
+    );
+    p.spec.rules[0].verify_images[0].value.verify_digest = None;
+    let result = run(
+        &pod(HOTFIX),
+        &[p],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert_eq!(
+        result.rules[1].message,
+        format!("missing digest for {HOTFIX}")
+    );
+}
+
+// block.go GetBlockedMessages: the denial lists every failing rule of the webhook's policies,
+// including an Audit policy's, although only the Enforce one blocked.
+#[test]
+fn the_denial_lists_audit_failures_beside_the_enforced_one() {
+    let k = key();
+    let result = run(
+        &pod(HOTFIX),
+        &[policy("Enforce", &k, ""), sbom_policy("Audit", &k)],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    let denial = result.denial.unwrap();
+    assert!(denial.contains("\nrequire-sbom-attestation:\n  verify-spdx-attestation: 'image attestations verification failed"), "{denial}");
+    assert!(
+        denial.contains("\nverify-signed-images:\n  verify-signature: 'failed to verify image"),
+        "{denial}"
+    );
+}
+
+// pkg/image/verification/cache/client.go generateKey: the cache key is policy, rule and image,
+// not the verifyImages entry, so a second entry of the same rule is answered from the first
+// entry's pass, even with a key that would not verify.
+#[test]
+fn the_cache_key_ignores_the_entry_as_kyvernos_does() {
+    let (k, stranger) = (key(), key());
+    let mut p = policy("Enforce", &k, "");
+    let mut second = p.spec.rules[0].verify_images[0].clone();
+    let other = policy("Enforce", &stranger, "");
+    second.value.attestors = other.spec.rules[0].verify_images[0].value.attestors.clone();
+    p.spec.rules[0].verify_images.push(second);
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
+    assert!(result.allowed, "{result:?}");
+    assert_eq!(result.rules[1].message, "verified from cache");
+}
+
+// results.go: a policy annotated `scored: "false"` reports failures as warn, and with
+// `background` left on (the default) results say `process: background scan`.
+#[test]
+fn unscored_failures_are_warnings_and_background_policies_say_so() {
+    let k = key();
+    let mut p = policy("Audit", &k, "");
+    p.metadata
+        .annotations
+        .insert("policies.kyverno.io/scored".into(), "false".into());
+    p.spec.background = None;
+    let result = run(
+        &pod(HOTFIX),
+        &[p],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert!(
+        result
+            .report
+            .iter()
+            .all(|r| r.result == Status::Warn && !r.scored)
+    );
+    assert_eq!(result.report[0].properties["process"], "background scan");
+}
+
+// controller.go webhookNameAndPath: a policy with failurePolicy Ignore is served by the
+// `-ignore` webhook, which denies an Enforce failure too, under its own name.
+#[test]
+fn an_ignore_policy_denies_from_the_ignore_webhook() {
+    let k = key();
+    let p = policy(
+        "Enforce",
+        &k,
+        "  webhookConfiguration:\n    failurePolicy: Ignore\n",
+    );
+    let result = run(
+        &pod(HOTFIX),
+        &[p],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert_eq!(result.denied_by, Some("mutate.kyverno.svc-ignore"));
+}
+
+// imageverifymetadata.go Patches: the mutating webhook's annotation patch replaces whatever the
+// Pod carried, so a hand-written "pass" cannot satisfy `required`.
+#[test]
+fn a_forged_verification_annotation_is_overwritten() {
+    let k = key();
+    let mut object = pod(HOTFIX);
+    object["metadata"]["annotations"] = json!({
+        VERIFY_IMAGES_SCOPED_ANNOTATION: format!("{{\"version\":1,\"policies\":{{\"/verify-signed-images\":{{\"verify-signature\":{{\"{HOTFIX}\":\"pass\"}}}}}}}}")
+    });
+    let result = run(
+        &object,
+        &[policy("Audit", &k, "")],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert_eq!(
+        result.rules[1].message,
+        format!("unverified image {HOTFIX}")
+    );
+    assert_ne!(
+        result.patches[0].path, "/metadata/annotations",
+        "the Pod had annotations"
+    );
 }
 
 /// `policy` in Audit with its entry's `failureAction` removed and `spec` lines added.

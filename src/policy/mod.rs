@@ -4,8 +4,11 @@
 
 pub mod autogen;
 pub mod evaluate;
+pub mod image_metadata;
 pub mod matching;
 pub mod model;
+pub mod mutate_images;
 pub mod render;
+pub mod validate_images;
 pub mod verify_entry;
 pub mod wildcard;

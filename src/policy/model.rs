@@ -340,6 +340,10 @@ impl VerifyImage {
     pub fn effective_verify_digest(&self) -> bool {
         self.verify_digest.as_ref().is_none_or(|v| v.value)
     }
+    /// `required` with Kyverno's default (true).
+    pub fn effective_required(&self) -> bool {
+        self.required.as_ref().is_none_or(|v| v.value)
+    }
     /// Every attestor entry, in signature attestors and attestation attestors alike.
     pub fn all_attestor_entries(&self) -> impl Iterator<Item = &Sp<Attestor>> {
         self.attestors

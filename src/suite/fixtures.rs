@@ -267,10 +267,35 @@ fn replace_at(text: &mut [String], line: u64, column: u64, old: &str, new: &str)
     true
 }
 
+/// Why the export leaves `patchedResources` out, written at the top of each exported Test.
+const PATCHED_NOTE: &str = "# Exported by `lab test --export`. `patchedResources` lines are commented out: kyverno\n# test v1.19 compares them, for a verifyImages rule, with the response's resource, which is\n# the request before Kyverno's digest patches (mutating webhook) or after them with Kyverno's\n# verify-images annotations added (validating webhook), so no expected file can match both\n# (cmd/cli/kubectl-kyverno/commands/test/output.go: only \"Mutation\" rules use the patched\n# resource). `lab test` checks them.\n";
+
+/// Comments out the `patchedResources:` rows at `rows` (1-based) and heads the file with
+/// [`PATCHED_NOTE`]. `Err` names a row where the key does not start the line.
+fn comment_out_patched_resources(lines: &mut [String], rows: &[u64]) -> Result<(), u64> {
+    for &row in rows {
+        let line = usize::try_from(row)
+            .ok()
+            .and_then(|r| r.checked_sub(1))
+            .and_then(|r| lines.get_mut(r))
+            .ok_or(row)?;
+        let indent = line.len() - line.trim_start().len();
+        if !line[indent..].starts_with("patchedResources:") {
+            return Err(row);
+        }
+        line.insert_str(indent, "# ");
+    }
+    if let (false, Some(first)) = (rows.is_empty(), lines.first_mut()) {
+        first.insert_str(0, PATCHED_NOTE);
+    }
+    Ok(())
+}
+
 /// Writes every test of the chapter, rendered, into `dir` for the real `kyverno test`: each
 /// test folder gets its `kyverno-test.yaml` with the policies (placeholders filled, the Test's
-/// mode applied), resources and patched resources copied beside it. `dir` must not exist or be
-/// empty; nothing in it is overwritten. Returns the test files written.
+/// mode applied) and resources copied beside it, and its `patchedResources` commented out
+/// ([`PATCHED_NOTE`] says why). `dir` must not exist or be empty; nothing in it is
+/// overwritten. Returns the test files written.
 pub fn export(
     chapter: &Chapter,
     values: &BTreeMap<String, String>,
@@ -363,14 +388,19 @@ pub fn export(
         for path in &test.resources {
             copy(path, "resources", false)?;
         }
-        for result in &test.results {
-            if let Some(path) = &result.patched_resources {
-                copy(path, "patched", false)?;
-            }
-        }
         if let (None, Some(path)) = (&test.values, &test.variables) {
             copy(path, "values", false)?;
         }
+        let patched: Vec<u64> = test
+            .results
+            .iter()
+            .filter_map(|r| r.patched_resources.as_ref().map(|p| p.line))
+            .collect();
+        comment_out_patched_resources(&mut lines, &patched).map_err(|line| {
+            SuiteError::Usage(format!(
+                "{rel}:{line}: cannot leave `patchedResources` out of the export; write it on a line of its own"
+            ))
+        })?;
         let target = out.join("kyverno-test.yaml");
         std::fs::create_dir_all(&out).map_err(|e| io(&out, e))?;
         std::fs::write(&target, lines.concat()).map_err(|e| io(&target, e))?;
@@ -381,7 +411,27 @@ pub fn export(
 
 #[cfg(test)]
 mod tests {
-    use super::replace_at;
+    use super::{PATCHED_NOTE, comment_out_patched_resources, replace_at};
+
+    #[test]
+    fn patched_resources_are_commented_out_with_the_reason() {
+        let mut lines = vec![
+            "results:\n".to_owned(),
+            "  - policy: p\n".to_owned(),
+            "    patchedResources: patched.yaml\n".to_owned(),
+        ];
+        assert_eq!(comment_out_patched_resources(&mut lines, &[3]), Ok(()));
+        assert_eq!(lines[2], "    # patchedResources: patched.yaml\n");
+        assert!(lines[0].starts_with(PATCHED_NOTE));
+        let mut inline = vec!["  - {policy: p, patchedResources: x.yaml}\n".to_owned()];
+        assert_eq!(comment_out_patched_resources(&mut inline, &[1]), Err(1));
+        let mut none = vec!["results: []\n".to_owned()];
+        assert_eq!(comment_out_patched_resources(&mut none, &[]), Ok(()));
+        assert_eq!(
+            none[0], "results: []\n",
+            "no note when nothing was left out"
+        );
+    }
 
     #[test]
     fn paths_are_replaced_where_they_are_written() {

@@ -9,11 +9,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::SuiteError;
-use super::prepare::{Chapter, Overrides, PreparedTest, prepare};
+use super::model::Expected;
+use super::prepare::{Chapter, ExpectedResult, Overrides, PreparedTest, prepare};
 use crate::content::model::FailureMode;
 use crate::policy::evaluate::{
-    AdmissionResult, Artifacts, Patch, VerifyCache, evaluate_cached, images_to_fetch,
+    AdmissionResult, Artifacts, Patch, Phase, RuleResponse, VerifyCache, apply_patches,
+    evaluate_cached, images_to_fetch,
 };
+use crate::policy::image_metadata::{VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION};
 use crate::policy::matching::{Operation, Request};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::verify_entry::FetchFailure;
@@ -183,12 +186,20 @@ impl SuiteReport {
     }
 }
 
-/// The resource as mutation leaves it: the digest patches applied.
+/// The resource as admission leaves it, for a test's `patchedResources`: every patch applied,
+/// then Kyverno's two verification annotations taken out again (with the annotations map, if
+/// that is all it held), so that an author writes the images, not Kyverno's bookkeeping.
 pub fn patched(object: &Value, patches: &[Patch]) -> Value {
-    let mut out = object.clone();
-    for patch in patches {
-        if let Some(slot) = out.pointer_mut(&patch.path) {
-            *slot = Value::String(patch.value.clone());
+    let mut out = apply_patches(object, patches);
+    if let Some(metadata) = out.get_mut("metadata").and_then(Value::as_object_mut)
+        && let Some(annotations) = metadata
+            .get_mut("annotations")
+            .and_then(Value::as_object_mut)
+    {
+        annotations.remove(VERIFY_IMAGES_ANNOTATION);
+        annotations.remove(VERIFY_IMAGES_SCOPED_ANNOTATION);
+        if annotations.is_empty() && object.pointer("/metadata/annotations").is_none() {
+            metadata.remove("annotations");
         }
     }
     out
@@ -217,6 +228,48 @@ fn image_lines(object: &Value) -> String {
     images.join(", ")
 }
 
+/// Checks one expectation as `kyverno test` does (`cmd/cli/kubectl-kyverno/commands/test/
+/// output.go`): every response of the rule (one per image in the mutating webhook, one in the
+/// validating webhook; `autogen-` variants of the rule included, as `lookupRuleResponses`
+/// includes them) must have the expected status. A resource no rule applied to is a pass for
+/// `kyverno test` whatever the expectation ("Excluded"); here it satisfies only `skip`, so a
+/// case that expects `pass` or `fail` cannot pass by not being evaluated.
+fn compare(result: &AdmissionResult, want: &ExpectedResult) -> (String, bool, Option<String>) {
+    let autogen = format!("autogen-{}", want.rule);
+    let cronjob = format!("autogen-cronjob-{}", want.rule);
+    let responses: Vec<&RuleResponse> = [want.rule.as_str(), &autogen, &cronjob]
+        .into_iter()
+        .flat_map(|rule| result.responses(&want.policy, rule))
+        .collect();
+    let expected = want.result.as_str();
+    if responses.is_empty() {
+        return (
+            "no result (no rule applied)".into(),
+            want.result == Expected::Skip,
+            None,
+        );
+    }
+    let mut statuses: Vec<&str> = Vec::new();
+    for r in &responses {
+        if !statuses.contains(&r.status.as_str()) {
+            statuses.push(r.status.as_str());
+        }
+    }
+    let odd = responses.iter().find(|r| r.status.as_str() != expected);
+    let shown = odd.or(responses.last()).map(|r| {
+        format!(
+            "{} ({} webhook)",
+            r.message,
+            if r.phase == Phase::Mutate {
+                "mutating"
+            } else {
+                "validating"
+            }
+        )
+    });
+    (statuses.join("/"), odd.is_none(), shown)
+}
+
 /// Evaluates every resource of every test and checks the expectations.
 pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
     tests
@@ -243,17 +296,13 @@ pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
             for want in &test.expected {
                 let resource = &test.resources[want.resource];
                 let result = &results[want.resource];
-                let rule = result
-                    .rules
-                    .iter()
-                    .find(|r| r.policy == want.policy && r.rule == want.rule);
-                let actual = rule.map_or("no result", |r| r.status.as_str());
+                let (actual, passed, message) = compare(result, want);
                 cases.push(Case {
                     name: format!("{}/{} {}", want.policy, want.rule, resource.id),
-                    passed: actual == want.result.as_str(),
+                    passed,
                     expected: want.result.as_str().to_owned(),
-                    actual: actual.to_owned(),
-                    message: rule.map(|r| r.message.clone()),
+                    actual,
+                    message,
                     line: want.line,
                 });
                 if let Some(expected) = &want.patched {
@@ -503,22 +552,96 @@ pub fn run_suite(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::evaluate::Status;
 
     #[test]
-    fn patches_replace_the_image_they_point_at() {
-        let object =
-            serde_json::json!({"spec": {"containers": [{"image": "a:1"}, {"image": "b:2"}]}});
+    fn patches_replace_the_image_they_point_at_and_kyvernos_annotations_are_left_out() {
+        let object = serde_json::json!({"metadata": {"name": "x"}, "spec": {"containers": [{"image": "a:1"}, {"image": "b:2"}]}});
         let out = patched(
             &object,
-            &[Patch {
-                op: "replace",
-                path: "/spec/containers/1/image".into(),
-                value: "b:2@sha256:00".into(),
-            }],
+            &[
+                Patch {
+                    op: "add",
+                    path: "/metadata/annotations".into(),
+                    value: serde_json::json!({}),
+                },
+                Patch {
+                    op: "add",
+                    path: "/metadata/annotations/kyverno.io~1verify-images".into(),
+                    value: "{}".into(),
+                },
+                Patch {
+                    op: "replace",
+                    path: "/spec/containers/1/image".into(),
+                    value: "b:2@sha256:00".into(),
+                },
+            ],
         );
+        assert_eq!(out["metadata"], serde_json::json!({"name": "x"}));
         assert_eq!(out["spec"]["containers"][0]["image"], "a:1");
         assert_eq!(out["spec"]["containers"][1]["image"], "b:2@sha256:00");
         assert_eq!(image_lines(&out), "a:1, b:2@sha256:00");
+    }
+
+    fn admission(statuses: &[(Status, Phase)]) -> AdmissionResult {
+        AdmissionResult {
+            allowed: true,
+            denied_by: None,
+            denial: None,
+            rules: statuses
+                .iter()
+                .map(|(status, phase)| RuleResponse {
+                    policy: "p".into(),
+                    policy_namespace: None,
+                    rule: "autogen-r".into(),
+                    status: *status,
+                    message: format!("{status:?}"),
+                    phase: *phase,
+                    action: FailureMode::Audit,
+                })
+                .collect(),
+            patches: Vec::new(),
+            annotations: BTreeMap::new(),
+            report: Vec::new(),
+        }
+    }
+
+    fn expecting(result: Expected) -> ExpectedResult {
+        ExpectedResult {
+            resource: 0,
+            policy: "p".into(),
+            rule: "r".into(),
+            result,
+            patched: None,
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn every_response_of_the_rule_must_match_and_exclusion_is_only_a_skip() {
+        let both = admission(&[
+            (Status::Fail, Phase::Mutate),
+            (Status::Fail, Phase::Validate),
+        ]);
+        let (actual, passed, _) = compare(&both, &expecting(Expected::Fail));
+        assert_eq!(
+            (actual.as_str(), passed),
+            ("fail", true),
+            "autogen-r answers for r"
+        );
+        let mixed = admission(&[
+            (Status::Pass, Phase::Mutate),
+            (Status::Fail, Phase::Validate),
+        ]);
+        let (actual, passed, message) = compare(&mixed, &expecting(Expected::Pass));
+        assert_eq!((actual.as_str(), passed), ("pass/fail", false));
+        assert_eq!(message.as_deref(), Some("Fail (validating webhook)"));
+        let none = admission(&[]);
+        assert!(
+            !compare(&none, &expecting(Expected::Pass)).1,
+            "kyverno test would pass it"
+        );
+        assert!(compare(&none, &expecting(Expected::Skip)).1);
     }
 
     #[test]

@@ -57,14 +57,29 @@ fn audit_admits_the_same_pod_and_reports_it() {
     let decision = &doc["decisions"][0];
     assert_eq!(decision["resource"], "Pod/develop/workstation-hotfix");
     assert_eq!(decision["allowed"], true);
+    // Two policies, each reported by the mutating webhook (the signature or attestation
+    // failure) and by the validating one (`required`: the image is unverified).
     let report = decision["report"].as_array().unwrap();
-    assert_eq!(report.len(), 2);
+    assert_eq!(report.len(), 4, "{report:?}");
     assert!(
         report
             .iter()
             .all(|r| r["result"] == "fail" && r["properties"]["process"] == "admission review")
     );
     assert_eq!(report[0]["category"], "Supply Chain Security");
+    assert!(
+        report
+            .iter()
+            .any(|r| r["message"]
+                == "unverified image kind-registry:5000/courselab/demo:1.4.2-hotfix"),
+        "{report:?}"
+    );
+    assert!(
+        decision["annotations"]["kyverno.io/verify-images"]
+            .as_str()
+            .is_some_and(|a| a.contains("demo:1.4.2-hotfix\":\"fail")),
+        "{decision}"
+    );
 }
 
 #[test]
@@ -87,13 +102,18 @@ fn a_deployment_by_tag_is_pinned_to_the_verified_digest() {
     let doc: Value = serde_json::from_str(&stdout).unwrap();
     let demo = &doc["decisions"][0];
     assert_eq!(demo["allowed"], true);
+    // The annotation patches come first (an empty map, then the two annotations), then the pin.
+    let patches = demo["patches"].as_array().unwrap();
+    assert_eq!(patches.len(), 4, "{patches:?}");
+    assert_eq!(patches[3]["op"], "replace");
+    assert_eq!(patches[3]["path"], "/spec/template/spec/containers/0/image");
     assert_eq!(
-        demo["patches"][0]["path"],
-        "/spec/template/spec/containers/0/image"
+        patches[3]["value"],
+        "kind-registry:5000/courselab/demo:1.4.2-ci@sha256:3687253bd9a9cd3a727619986d313e52c7709f2e9bfa036e9e6268069d08595b"
     );
     assert_eq!(
-        demo["patches"][0]["value"],
-        "kind-registry:5000/courselab/demo:1.4.2-ci@sha256:3687253bd9a9cd3a727619986d313e52c7709f2e9bfa036e9e6268069d08595b"
+        patches[1]["path"],
+        "/metadata/annotations/kyverno.io~1verify-images"
     );
     assert_eq!(demo["rules"][0]["rule"], "autogen-verify-signature");
     assert_eq!(doc["decisions"][1]["allowed"], false);
@@ -115,7 +135,11 @@ fn policy_files_are_used_as_written() {
         "cosign_public_key=unused",
     ]));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("verify-signed-images/verify-signature (Audit): skip: skip run verification as image in resource not found in imageRefs '[kind-registry:5000/courselab/*]'"), "{stdout}");
+    // Kyverno gives no rule response when no image is in imageReferences (mutate_image.go).
+    assert_eq!(
+        stdout,
+        "Pod/develop/workstation-hotfix: admitted\n  no verifyImages rule applies\n"
+    );
 }
 
 #[test]

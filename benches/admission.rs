@@ -1,8 +1,10 @@
 //! Admission decisions per second over the chapter's own cases: ch14's two policies rendered in
 //! Enforce, and its eight test resources (five Pods by tag or digest, one outside the registry,
 //! two Deployments), cycled.
-//! - cached: artifacts in memory and Kyverno's verification cache warm (target >= 50,000/s),
-//!   over all eight resources and over the admitted ones only (failures are never cached);
+//! - cached: artifacts in memory and Kyverno's verification cache warm, over the admitted
+//!   resources, where every verification is a cache hit (target >= 50,000/s), and over all
+//!   eight, where the failing ones are verified afresh every time, since Kyverno caches only
+//!   successes;
 //! - uncached: artifacts in memory, every signature and attestation verified afresh;
 //! - from layout: each decision opens the fixture OCI layout, reads the image's cosign
 //!   artifacts (every blob hash-checked) and verifies them, as a cold admission would.
@@ -123,10 +125,13 @@ fn main() {
         "admission decisions over ch14's {} test resources (Enforce):",
         objects.len()
     );
-    println!("  cached verification:   {cached:>10.0} decisions/s (target >= 50,000)");
     println!(
-        "  cached, the {} admitted resources only: {cached_admitted:>10.0} decisions/s",
+        "  cached verification, the {} admitted resources (every verification a cache hit): {cached_admitted:>10.0} decisions/s (target >= 50,000)",
         admitted.len()
+    );
+    println!(
+        "  cache warm, all {} resources (failing verifications, never cached, cost a real ECDSA check each time): {cached:>10.0} decisions/s",
+        objects.len()
     );
     println!("  uncached, in memory:   {uncached:>10.0} decisions/s");
     println!("  from the OCI layout:   {from_layout:>10.0} decisions/s");

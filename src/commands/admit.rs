@@ -187,7 +187,7 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
         for rule in &r.rules {
             out.push_str(&format!(
                 "  {:<8} {}/{} ({:?}): {}: {}\n",
-                format!("{:?}", rule.phase).to_lowercase(),
+                rule.phase.as_str(),
                 rule.policy,
                 rule.rule,
                 rule.action,
@@ -329,7 +329,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         .collect();
     let text = if request.json {
         serde_json::to_string_pretty(&AdmitJson {
-            schema_version: 1,
+            schema_version: 2,
             decisions,
             unreachable: unreachable.clone(),
         })

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::autogen::rules_for_kind;
-use super::image_metadata::VerifiedImages;
+use super::image_metadata::{ScopedRecords, VerifiedImages};
 use super::matching::{Operation, Request, applies};
 use super::model::KyvernoPolicy;
 pub use super::mutate_images::VerifyCache;
@@ -79,6 +79,14 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// `mutate` or `validate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Mutate => "mutate",
+            Phase::Validate => "validate",
+        }
+    }
+
     /// The webhook's name, as the API server quotes it in a denial.
     pub fn webhook(self, fails_closed: bool) -> &'static str {
         match (self, fails_closed) {
@@ -342,10 +350,11 @@ pub fn evaluate_cached(
         object: &mutated,
         ..request.clone()
     };
+    let records = ScopedRecords::of(&mutated);
     for (fail, group) in &groups {
         let responses: Vec<RuleResponse> = group
             .iter()
-            .flat_map(|p| validate_policy(p, &validating))
+            .flat_map(|p| validate_policy(p, &validating, &records))
             .collect();
         rules.extend(responses.iter().cloned());
         if blocks(&responses, *fail) {
@@ -402,7 +411,11 @@ pub fn apply_patches(object: &Value, patches: &[Patch]) -> Value {
         let Some((parent, last)) = patch.path.rsplit_once('/') else {
             continue;
         };
-        let key = last.replace("~1", "/").replace("~0", "~");
+        let key = if last.contains('~') {
+            last.replace("~1", "/").replace("~0", "~")
+        } else {
+            last.to_owned()
+        };
         match out.pointer_mut(parent) {
             Some(Value::Object(map)) => {
                 map.insert(key, patch.value.clone());

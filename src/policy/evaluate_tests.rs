@@ -409,9 +409,13 @@ fn a_missing_sbom_attestation_is_reported_with_kyvernos_counts() {
         vec![artifacts(CI, "ci", Some(&k), true)],
     );
     assert!(attested.allowed, "{attested:?}");
+    // verifyAttestations names the image by its digest once the attestations are fetched.
     assert_eq!(
         attested.rules[0].message,
-        format!("verified image attestations for {CI}")
+        format!(
+            "verified image attestations for kind-registry:5000/courselab/demo@{}",
+            digest_of("ci")
+        )
     );
 }
 
@@ -748,4 +752,58 @@ fn the_entrys_own_action_beats_an_override() {
         "  validationFailureActionOverrides:\n    - action: Enforce\n      namespaces: [develop]\n",
     );
     assert_eq!(admitted_with_labels(&p, None), (true, FailureMode::Audit));
+}
+
+// imageverifier.go verifyAttestations: an attestation whose conditions fail does not count; the
+// count message carries the entry's error (with Kyverno's path, the attestation index in the
+// entry's place).
+#[test]
+fn failing_attestation_conditions_are_reported_inside_the_count_message() {
+    let k = key();
+    let mut p = sbom_policy("Enforce", &k);
+    p.spec.rules[0].verify_images[0].value.attestations[0]
+        .value
+        .conditions = vec![json!(
+        {"all": [{"key": "{{ spdxVersion }}", "operator": "Equals", "value": "SPDX-2.2", "message": "SPDX 2.2 wanted"}]}
+    )];
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), true)]);
+    assert_eq!(
+        result.rules[0].message,
+        format!(
+            "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: .attestations[0].attestors[0].entries[0].keys: attestation checks failed for kind-registry:5000/courselab/demo@{} and predicate https://spdx.dev/Document: SPDX 2.2 wanted",
+            digest_of("ci")
+        )
+    );
+}
+
+// utils.go ExpandStaticKeys: several keys in one `publicKeys` are one entry each, so with no
+// `count` every key must have signed; with `count: 1` one is enough. Every failing entry's
+// error is in the message, joined as multierr joins them.
+#[test]
+fn several_public_keys_in_one_entry_must_all_have_signed_unless_count_says_otherwise() {
+    let (k, other) = (key(), key());
+    let mut p = policy("Enforce", &k, "");
+    let both = format!("{}\n{}", k.public.trim_end(), other.public.trim_end());
+    let entry = &mut p.spec.rules[0].verify_images[0].value.attestors[0];
+    entry.entries[0].value.keys.as_mut().unwrap().public_keys = Some(both);
+    let result = run(
+        &pod(CI),
+        std::slice::from_ref(&p),
+        vec![artifacts(CI, "ci", Some(&k), false)],
+    );
+    assert!(!result.allowed);
+    assert!(
+        result.rules[0]
+            .message
+            .contains(".attestors[0].entries[1].keys: no matching signatures"),
+        "{}",
+        result.rules[0].message
+    );
+    p.spec.rules[0].verify_images[0].value.attestors[0].count = Some(Sp {
+        value: 1,
+        line: 0,
+        column: 0,
+    });
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
+    assert!(result.allowed, "{:?}", result.rules);
 }

@@ -113,9 +113,13 @@ impl VerifiedImages {
             });
         }
         for (name, value) in self.annotations() {
+            let path = match name {
+                VERIFY_IMAGES_ANNOTATION => "/metadata/annotations/kyverno.io~1verify-images",
+                _ => "/metadata/annotations/kyverno.io~1verify-images-scoped",
+            };
             patches.push(Patch {
                 op: "add",
-                path: format!("/metadata/annotations/{}", name.replace('/', "~1")),
+                path: path.to_owned(),
                 value: Value::String(value),
             });
         }
@@ -123,35 +127,55 @@ impl VerifiedImages {
     }
 }
 
-/// What the scoped annotation of a resource records for `image` under a policy's rule
-/// (`IsImageVerifiedForPolicy`): no annotation, or no entry, is `fail`; an annotation that is
-/// not JSON is an error. An unscoped (pre-1.19) map in the annotation counts as no entry.
-pub fn scoped_status(
-    annotations: &BTreeMap<String, String>,
-    policy_namespace: &str,
-    policy: &str,
-    rule: &str,
-    image: &str,
-) -> Result<ImageStatus, String> {
-    let Some(text) = annotations.get(VERIFY_IMAGES_SCOPED_ANNOTATION) else {
-        return Ok(ImageStatus::Fail);
-    };
-    let scoped = match serde_json::from_str::<ScopedAnnotation>(text) {
-        Ok(ScopedAnnotation {
-            version: 1,
-            policies: Some(p),
-        }) => p,
-        _ => match serde_json::from_str::<BTreeMap<String, ImageStatus>>(text) {
-            Ok(_) => return Ok(ImageStatus::Fail),
-            Err(e) => return Err(format!("failed to parse scoped image metadata: {e}")),
-        },
-    };
-    Ok(scoped
-        .get(&format!("{policy_namespace}/{policy}"))
-        .and_then(|rules| rules.get(rule))
-        .and_then(|images| images.get(image))
-        .copied()
-        .unwrap_or(ImageStatus::Fail))
+/// The scoped annotation of a resource, read once (`ParseImageMetadata`): absent, an unscoped
+/// (pre-1.19) map, which records nothing for any policy, or the per-policy records; text that is
+/// neither is an error, reported by every `required` check that reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedRecords(Result<Option<Scoped>, String>);
+
+impl ScopedRecords {
+    /// Reads the `kyverno.io/verify-images-scoped` annotation of `object`.
+    pub fn of(object: &Value) -> Self {
+        let text = object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(VERIFY_IMAGES_SCOPED_ANNOTATION))
+            .and_then(Value::as_str);
+        let Some(text) = text else {
+            return ScopedRecords(Ok(None));
+        };
+        ScopedRecords(match serde_json::from_str::<ScopedAnnotation>(text) {
+            Ok(ScopedAnnotation {
+                version: 1,
+                policies: Some(p),
+            }) => Ok(Some(p)),
+            _ => match serde_json::from_str::<BTreeMap<String, ImageStatus>>(text) {
+                Ok(_) => Ok(None),
+                Err(e) => Err(format!("failed to parse scoped image metadata: {e}")),
+            },
+        })
+    }
+
+    /// What is recorded for `image` under a policy's rule (`IsImageVerifiedForPolicy`): no
+    /// annotation, or no entry, is `fail`.
+    pub fn status(
+        &self,
+        policy_namespace: &str,
+        policy: &str,
+        rule: &str,
+        image: &str,
+    ) -> Result<ImageStatus, String> {
+        let scoped = match &self.0 {
+            Err(why) => return Err(why.clone()),
+            Ok(None) => return Ok(ImageStatus::Fail),
+            Ok(Some(scoped)) => scoped,
+        };
+        Ok(scoped
+            .get(&format!("{policy_namespace}/{policy}"))
+            .and_then(|rules| rules.get(rule))
+            .and_then(|images| images.get(image))
+            .copied()
+            .unwrap_or(ImageStatus::Fail))
+    }
 }
 
 #[cfg(test)]
@@ -190,35 +214,32 @@ mod tests {
         assert!(VerifiedImages::default().patches(false).is_empty());
     }
 
+    fn with_scoped(text: &str) -> Value {
+        serde_json::json!({"metadata": {"annotations": {VERIFY_IMAGES_SCOPED_ANNOTATION: text}}})
+    }
+
     #[test]
     fn the_required_check_reads_only_its_own_policy_and_rule() {
         let mut ivm = VerifiedImages::default();
         ivm.add_scoped("", "verify", "rule", "r.io/a:1", ImageStatus::Pass);
-        let annotations: BTreeMap<String, String> = ivm
-            .annotations()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        let status = |policy, rule, image| scoped_status(&annotations, "", policy, rule, image);
+        let records = ScopedRecords::of(&with_scoped(
+            &ivm.annotations()[VERIFY_IMAGES_SCOPED_ANNOTATION],
+        ));
+        let status = |policy, rule, image| records.status("", policy, rule, image);
         assert_eq!(status("verify", "rule", "r.io/a:1"), Ok(ImageStatus::Pass));
         assert_eq!(status("other", "rule", "r.io/a:1"), Ok(ImageStatus::Fail));
         assert_eq!(status("verify", "other", "r.io/a:1"), Ok(ImageStatus::Fail));
         assert_eq!(status("verify", "rule", "r.io/a:2"), Ok(ImageStatus::Fail));
         // A hand-written unscoped map does not count: v1.19 reads the scoped annotation only.
-        let forged: BTreeMap<String, String> = [(
-            VERIFY_IMAGES_SCOPED_ANNOTATION.to_owned(),
-            r#"{"r.io/a:1":"pass"}"#.to_owned(),
-        )]
-        .into();
+        let forged = ScopedRecords::of(&with_scoped(r#"{"r.io/a:1":"pass"}"#));
         assert_eq!(
-            scoped_status(&forged, "", "verify", "rule", "r.io/a:1"),
+            forged.status("", "verify", "rule", "r.io/a:1"),
             Ok(ImageStatus::Fail)
         );
-        let broken: BTreeMap<String, String> =
-            [(VERIFY_IMAGES_SCOPED_ANNOTATION.to_owned(), "{".to_owned())].into();
-        assert!(scoped_status(&broken, "", "verify", "rule", "r.io/a:1").is_err());
+        let broken = ScopedRecords::of(&with_scoped("{"));
+        assert!(broken.status("", "verify", "rule", "r.io/a:1").is_err());
         assert_eq!(
-            scoped_status(&BTreeMap::new(), "", "verify", "rule", "r.io/a:1"),
+            ScopedRecords::of(&serde_json::json!({})).status("", "verify", "rule", "r.io/a:1"),
             Ok(ImageStatus::Fail)
         );
     }

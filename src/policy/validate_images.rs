@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::autogen::rules_for_kind;
 use super::evaluate::{Phase, RuleResponse, Status, containers};
-use super::image_metadata::{ImageStatus, scoped_status};
-use super::matching::{Request, applies, metadata_map};
+use super::image_metadata::{ImageStatus, ScopedRecords};
+use super::matching::{Request, applies};
 use super::model::{KyvernoPolicy, Rule};
 use super::mutate_images::references;
 use crate::supply::ImageRef;
@@ -24,8 +24,13 @@ pub fn has_checks(rule: &Rule) -> bool {
         .any(|e| e.effective_verify_digest() || e.effective_required())
 }
 
-/// Runs the policy's image checks over `request.object`, the mutated resource.
-pub fn validate_policy(policy: &KyvernoPolicy, request: &Request<'_>) -> Vec<RuleResponse> {
+/// Runs the policy's image checks over `request.object`, the mutated resource, whose scoped
+/// annotation `records` holds.
+pub fn validate_policy(
+    policy: &KyvernoPolicy,
+    request: &Request<'_>,
+    records: &ScopedRecords,
+) -> Vec<RuleResponse> {
     let object = request.object;
     let kind = object["kind"].as_str().unwrap_or("");
     let namespace = object
@@ -34,7 +39,6 @@ pub fn validate_policy(policy: &KyvernoPolicy, request: &Request<'_>) -> Vec<Rul
         .unwrap_or("");
     let no_labels = Default::default();
     let labels = request.namespace_labels.unwrap_or(&no_labels);
-    let annotations = metadata_map(object, "annotations");
     let policy_namespace = policy.metadata.namespace.as_deref().unwrap_or("");
     let policy_name = policy.metadata.name.value.as_str();
     let mut out = Vec::new();
@@ -42,15 +46,15 @@ pub fn validate_policy(policy: &KyvernoPolicy, request: &Request<'_>) -> Vec<Rul
         .iter()
         .filter(|r| has_checks(r.rule) && applies(r, request))
     {
-        let images: Vec<String> = containers(object, rule.pod_spec)
+        let images: Vec<(String, bool)> = containers(object, rule.pod_spec)
             .iter()
             .filter_map(|c| ImageRef::parse(&c.image).ok())
-            .map(|i| i.to_string())
+            .map(|i| (i.to_string(), i.digest.is_some()))
             .collect();
         let entries = &rule.rule.verify_images;
         if !images
             .iter()
-            .any(|i| entries.iter().any(|e| references(e, i)))
+            .any(|(i, _)| entries.iter().any(|e| references(e, i)))
         {
             continue;
         }
@@ -67,8 +71,7 @@ pub fn validate_policy(policy: &KyvernoPolicy, request: &Request<'_>) -> Vec<Rul
         let mut skipped = Vec::new();
         let mut failure = None;
         'entries: for entry in entries {
-            for image in images.iter().filter(|i| references(entry, i)) {
-                let pinned = ImageRef::parse(image).is_ok_and(|i| i.digest.is_some());
+            for (image, pinned) in images.iter().filter(|(i, _)| references(entry, i)) {
                 if entry.effective_verify_digest() && !pinned {
                     failure = Some(format!("missing digest for {image}"));
                     break 'entries;
@@ -76,13 +79,7 @@ pub fn validate_policy(policy: &KyvernoPolicy, request: &Request<'_>) -> Vec<Rul
                 if !entry.effective_required() {
                     continue;
                 }
-                match scoped_status(
-                    &annotations,
-                    policy_namespace,
-                    policy_name,
-                    &rule.name,
-                    image,
-                ) {
+                match records.status(policy_namespace, policy_name, &rule.name, image) {
                     Err(why) => {
                         failure = Some(why);
                         break 'entries;

@@ -2,14 +2,17 @@
 //! conditions, worded as Kyverno v1.19 words the outcome (`pkg/engine/internal/imageverifier.go`).
 //! The image's cosign artifacts are given; fetching them is the caller's (async) business.
 
+use std::collections::BTreeMap;
+
+use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
-use super::model::{Attestation, Attestor, AttestorSet, VerifyImage};
+use super::model::{Attestation, Attestor, AttestorSet, CertificatesAttestor, Rekor, VerifyImage};
 use crate::content::model::Sp;
 use crate::supply::attestation::verify_attestations;
 use crate::supply::cosign::CosignArtifacts;
 use crate::supply::keyless::{KeylessPolicy, RekorKey, roots_from_pem};
-use crate::supply::signature::{Verifier, verify_signatures};
+use crate::supply::signature::{CertificateKey, Verifier, verify_signatures};
 
 /// The outcome for one image, as Kyverno reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +34,8 @@ pub struct FetchFailure {
     pub message: String,
 }
 
-/// Verifies `image` (normalized, for messages) against `entry`.
+/// Verifies `image` (normalized, for messages) against `entry`: every attestor set, the
+/// annotations each attestor entry requires, then every attestation.
 pub fn verify_image(
     image: &str,
     entry: &VerifyImage,
@@ -47,59 +51,152 @@ pub fn verify_image(
         }
     };
     for (i, set) in entry.attestors.iter().enumerate() {
-        if let Err(outcome) = check_set(set, &format!(".attestors[{i}]"), image, |verifier| {
-            verify_signatures(artifacts, verifier)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }) {
-            return outcome;
+        let expanded = expand_static_keys(set);
+        let checked = check_set(
+            &expanded,
+            &format!(".attestors[{i}]"),
+            |attestor, verifier| {
+                let payloads = verify_signatures(artifacts, verifier).map_err(|e| e.to_string())?;
+                annotations_match(
+                    payloads.iter().map(|p| p.optional.as_ref()),
+                    &attestor.annotations,
+                )
+            },
+        );
+        match checked {
+            Ok(()) => {}
+            Err(SetFailed::Unusable(why)) => {
+                return ImageOutcome::Error(format!("failed to verify image {image}: {why}"));
+            }
+            Err(SetFailed::TooFew(why)) => {
+                return ImageOutcome::Fail(format!("failed to verify image {image}: {why}"));
+            }
         }
     }
-    for attestation in &entry.attestations {
-        if let Some(outcome) = check_attestation(image, attestation, artifacts) {
+    // Once the attestations are fetched Kyverno names the image by its digest
+    // (`verifyAttestations`: `image = imageInfo.String()` after setting the digest).
+    let pinned = crate::supply::ImageRef::parse(image).map_or_else(
+        |_| image.to_owned(),
+        |i| match i.digest {
+            Some(_) => i.to_string(),
+            None => i.with_digest(artifacts.digest.as_str()).to_string(),
+        },
+    );
+    for (index, attestation) in entry.attestations.iter().enumerate() {
+        if let Some(outcome) = check_attestation(&pinned, index, attestation, artifacts) {
             return outcome;
         }
     }
     if !entry.attestations.is_empty() {
-        return ImageOutcome::Pass(format!("verified image attestations for {image}"));
+        return ImageOutcome::Pass(format!("verified image attestations for {pinned}"));
     }
     ImageOutcome::Pass(format!("verified image signatures for {image}"))
 }
 
-/// AND across sets, `count` (or all) within a set. `Err` carries the outcome to report.
+/// `ExpandStaticKeys` (`pkg/engine/internal/utils.go`): a `keys` entry whose `publicKeys`
+/// holds several PEM keys stands for one entry per key, so without `count` every key must
+/// have signed.
+fn expand_static_keys(set: &AttestorSet) -> AttestorSet {
+    let mut entries = Vec::new();
+    for entry in &set.entries {
+        let keys: Vec<String> = entry
+            .keys
+            .as_ref()
+            .and_then(|k| k.public_keys.as_deref())
+            .map(|pem| {
+                // Go's SplitAfter, then its last piece (what follows the last key) dropped.
+                const END: &str = "-----END PUBLIC KEY-----";
+                pem.split_inclusive(END)
+                    .filter(|piece| piece.ends_with(END))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if keys.len() > 1 {
+            for key in keys {
+                let mut one = entry.clone();
+                if let Some(k) = one.value.keys.as_mut() {
+                    k.public_keys = Some(key);
+                }
+                entries.push(one);
+            }
+        } else {
+            entries.push(entry.clone());
+        }
+    }
+    AttestorSet {
+        count: set.count.clone(),
+        entries,
+    }
+}
+
+/// `AttestorSet.RequiredCount`: `count`, or every entry when it is absent or 0.
+fn required_count(set: &AttestorSet) -> usize {
+    match set.count.as_ref().map(|c| c.value as usize) {
+        Some(n) if n > 0 => n,
+        _ => set.entries.len(),
+    }
+}
+
+/// Why an attestor set did not verify.
+enum SetFailed {
+    /// An entry cannot be evaluated offline (or is malformed): path and reason.
+    Unusable(String),
+    /// Too few entries verified: every failing entry's `path: reason`, joined with `; ` as
+    /// `multierr.Combine` joins them.
+    TooFew(String),
+}
+
+/// AND across sets, `count` (or all) within a set (`verifyAttestorSet` in imageverifier.go).
 fn check_set(
     set: &AttestorSet,
     path: &str,
-    image: &str,
-    mut check: impl FnMut(&Verifier) -> Result<(), String>,
-) -> Result<(), ImageOutcome> {
-    let required = set
-        .count
-        .as_ref()
-        .map_or(set.entries.len(), |c| c.value as usize);
+    mut check: impl FnMut(&Attestor, &Verifier) -> Result<(), String>,
+) -> Result<(), SetFailed> {
+    let required = required_count(set);
     let mut verified = 0;
-    let mut last_error = None;
+    let mut failures = Vec::new();
     for (j, entry) in set.entries.iter().enumerate() {
         let at = format!("{path}.entries[{j}]{}", kind_suffix(entry));
-        match verifier_for(entry) {
-            Err(why) => {
-                return Err(ImageOutcome::Error(format!(
-                    "failed to verify image {image}: {at}: {why}"
-                )));
-            }
-            Ok(verifier) => match check(&verifier) {
-                Ok(()) => verified += 1,
-                Err(why) => last_error = Some(format!("{at}: {why}")),
-            },
+        let checked = match verifier_for(entry) {
+            Err(Unusable::Config(why)) => return Err(SetFailed::Unusable(format!("{at}: {why}"))),
+            Err(Unusable::Rejected(why)) => Err(why),
+            Ok(verifier) => check(entry, &verifier),
+        };
+        match checked {
+            Ok(()) => verified += 1,
+            Err(why) => failures.push(format!("{at}: {why}")),
         }
         if verified >= required {
             return Ok(());
         }
     }
-    Err(ImageOutcome::Fail(format!(
-        "failed to verify image {image}: {}",
-        last_error.unwrap_or_else(|| format!("{path}: no attestor entries"))
-    )))
+    if failures.is_empty() {
+        failures.push(format!("{path}: no attestor entries"));
+    }
+    Err(SetFailed::TooFew(failures.join("; ")))
+}
+
+/// Kyverno's `checkAnnotations` (`pkg/image/verifiers/cpol/cosign/cosign.go`): when the
+/// attestor entry names `annotations`, at least one verified payload must carry each of them
+/// in its `optional` map with exactly that (string) value.
+fn annotations_match<'a>(
+    optionals: impl IntoIterator<Item = Option<&'a Value>>,
+    wanted: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let carries_all = |optional: Option<&Value>| {
+        wanted.iter().all(|(key, value)| {
+            optional.and_then(|o| o.get(key)).and_then(Value::as_str) == Some(value.as_str())
+        })
+    };
+    if optionals.into_iter().any(carries_all) {
+        Ok(())
+    } else {
+        Err("no signature matched the required annotations".into())
+    }
 }
 
 fn kind_suffix(entry: &Sp<Attestor>) -> &'static str {
@@ -114,12 +211,37 @@ fn kind_suffix(entry: &Sp<Attestor>) -> &'static str {
     }
 }
 
-/// The verifier an attestor entry describes. Offline, keyless needs `roots` and either
-/// `rekor.ignoreTlog` or `rekor.pubkey`; a key needs `publicKeys` inline.
-fn verifier_for(entry: &Attestor) -> Result<Verifier, String> {
+/// Why an attestor entry gives no verifier.
+enum Unusable {
+    /// Its settings are malformed or need the network: the image outcome is an error.
+    Config(String),
+    /// Kyverno rejects it before looking at any signature (a certificate that does not
+    /// chain): the entry fails like one whose signatures do not verify.
+    Rejected(String),
+}
+
+impl From<String> for Unusable {
+    fn from(why: String) -> Self {
+        Unusable::Config(why)
+    }
+}
+
+impl From<&str> for Unusable {
+    fn from(why: &str) -> Self {
+        Unusable::Config(why.to_owned())
+    }
+}
+
+/// The verifier an attestor entry describes. Offline, keyless needs `roots`, a key needs
+/// `publicKeys` inline, a certificate `cert` or `certChain` inline; keyless and certificates
+/// also need `rekor.ignoreTlog` or `rekor.pubkey`.
+fn verifier_for(entry: &Attestor) -> Result<Verifier, Unusable> {
     if let Some(keys) = &entry.keys {
         let pem = keys.public_keys.as_deref().ok_or("offline evaluation needs the key inline in `publicKeys` (secrets and KMS cannot be read)")?;
-        return Verifier::from_public_key_pem(pem.as_bytes()).map_err(|e| e.to_string());
+        return Ok(Verifier::from_public_key_pem(pem.as_bytes()).map_err(|e| e.to_string())?);
+    }
+    if let Some(certificates) = &entry.certificates {
+        return certificates_verifier(certificates);
     }
     if let Some(keyless) = &entry.keyless {
         let roots = keyless
@@ -130,27 +252,106 @@ fn verifier_for(entry: &Attestor) -> Result<Verifier, String> {
         if roots.is_empty() {
             return Err("offline evaluation needs the Fulcio roots in `roots`".into());
         }
-        let rekor = match keyless.rekor.as_ref() {
-            Some(r) if r.ignore_tlog == Some(true) => None,
-            Some(r) if r.pubkey.is_some() => Some(RekorKey::from_pem(
-                r.pubkey.as_deref().unwrap_or_default().as_bytes(),
-            )?),
-            _ => {
-                return Err(
-                    "offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`".into(),
-                );
-            }
-        };
         return Ok(Verifier::Keyless(Box::new(KeylessPolicy {
             roots,
             subject: keyless.subject.as_ref().map(|s| s.value.clone()),
             subject_regexp: regex(keyless.subject_regexp.as_ref())?,
             issuer: keyless.issuer.as_ref().map(|s| s.value.clone()),
             issuer_regexp: regex(keyless.issuer_regexp.as_ref())?,
-            rekor,
+            rekor: offline_rekor(keyless.rekor.as_ref())?,
         })));
     }
     Err("this attestor kind is not supported by the offline evaluator".into())
+}
+
+/// Kyverno's default transparency log is Sigstore's public Rekor, with keys from TUF; offline,
+/// the log is either skipped or checked with the given key against the signature's bundle.
+fn offline_rekor(rekor: Option<&Sp<Rekor>>) -> Result<Option<RekorKey>, String> {
+    match rekor {
+        Some(r) if r.ignore_tlog == Some(true) => Ok(None),
+        Some(r) if r.pubkey.is_some() => Ok(Some(RekorKey::from_pem(
+            r.pubkey.as_deref().unwrap_or_default().as_bytes(),
+        )?)),
+        _ => Err("offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`".into()),
+    }
+}
+
+/// At most this many certificates in `certChain` (Kyverno's `maxIntermediateCerts` + 1).
+const MAX_CHAIN: usize = 11;
+
+/// A `certificates` attestor, as Kyverno's `buildCosignOptions`
+/// (`pkg/image/verifiers/cpol/cosign/cosign.go`) reads it: with `cert`, the signature must be
+/// made by the certificate's key, and with `certChain` as well, `cert` must first chain to it
+/// (cosign `ValidateAndUnpackCertWithChain`); with `certChain` alone, the chain's certificates
+/// are the roots the signature's own certificate must chain to.
+fn certificates_verifier(attestor: &CertificatesAttestor) -> Result<Verifier, Unusable> {
+    let given = |field: &Option<String>| field.clone().filter(|v| !v.trim().is_empty());
+    let chain = given(&attestor.cert_chain)
+        .map(|pem_text| chain_of(&pem_text))
+        .transpose()?;
+    let Some(cert) = given(&attestor.cert) else {
+        let roots = chain.ok_or(
+            "offline evaluation needs `cert` or `certChain` inline (the Fulcio roots cannot be fetched from TUF)",
+        )?;
+        return Ok(Verifier::Keyless(Box::new(KeylessPolicy {
+            roots,
+            subject: None,
+            subject_regexp: None,
+            issuer: None,
+            issuer_regexp: None,
+            rekor: offline_rekor(attestor.rekor.as_ref())?,
+        })));
+    };
+    let mut key = CertificateKey::from_pem(&cert).map_err(|e| {
+        format!("failed to load certificate from `cert`: {e}; paste the signer's PEM certificate")
+    })?;
+    if let Some(chain) = &chain {
+        key.check_chain(chain).map_err(|e| {
+            Unusable::Rejected(format!(
+                "failed to load validate certificate chain: cert verification failed: {}. Check your TUF root (see cosign initialize) or set a custom root with env var SIGSTORE_ROOT_FILE",
+                e.x509_wording()
+            ))
+        })?;
+        check_sct(&key)?;
+    }
+    key.rekor = offline_rekor(attestor.rekor.as_ref())?;
+    Ok(Verifier::Certificate(Box::new(key)))
+}
+
+/// The certificates of `certChain`, within Kyverno's limit (`loadCertChain` and the
+/// CVE-2026-32280 guard in cosign.go).
+fn chain_of(pem_text: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let count = pem_text.matches("-----BEGIN CERTIFICATE-----").count();
+    if count > MAX_CHAIN {
+        return Err(format!(
+            "certificate chain too long ({count}), maximum allowed is {MAX_CHAIN}"
+        ));
+    }
+    let chain = roots_from_pem(pem_text.as_bytes());
+    if chain.is_empty() {
+        return Err(
+            "failed to load certificate chain: `certChain` holds no PEM certificate; paste the issuing CA certificates, root last".into(),
+        );
+    }
+    Ok(chain)
+}
+
+/// cosign's SCT requirement for a certificate verified against a chain
+/// (`ValidateAndUnpackCertWithIntermediates`). Kyverno v1.19 copies `ctlog.ignoreSCT` into
+/// cosign's options only after validating the chain (`pkg/image/verifiers/cpol/cosign/
+/// cosign.go` `buildCosignOptions`: `IgnoreSCT` is set below the `ValidateAndUnpackCertWithChain`
+/// call), so the SCT is demanded even with `ignoreSCT: true`; this evaluator does the same, so
+/// that an author learns it here and not from a cluster that denies.
+fn check_sct(key: &CertificateKey) -> Result<(), Unusable> {
+    if key.has_embedded_sct() {
+        return Err(Unusable::Config(
+            "offline evaluation cannot verify the certificate's embedded SCT against the CT log (Kyverno checks it even with `ctlog.ignoreSCT`); check this attestor in a cluster, or trust the certificate's public key with a `keys` attestor".into(),
+        ));
+    }
+    Err(Unusable::Rejected(
+        "failed to load validate certificate chain: certificate does not include required embedded SCT and no detached SCT was set"
+            .into(),
+    ))
 }
 
 fn regex(pattern: Option<&Sp<String>>) -> Result<Option<regex::Regex>, String> {
@@ -159,58 +360,101 @@ fn regex(pattern: Option<&Sp<String>>) -> Result<Option<regex::Regex>, String> {
         .transpose()
 }
 
+/// One attestation, as `verifyAttestations` in imageverifier.go checks it: per attestor set,
+/// each entry fetches the attestations of the type its key (or certificate) signed and checks
+/// the conditions on every statement; an entry whose statements fail the conditions does not
+/// count. Too few verified entries fail the image with Kyverno's count message, which carries
+/// every entry's error. Kyverno writes the entry path with the attestation's index where the
+/// entry's belongs (`entries[%d]` of `i`); so does this.
 fn check_attestation(
-    image: &str,
+    pinned: &str,
+    index: usize,
     attestation: &Sp<Attestation>,
     artifacts: &CosignArtifacts,
 ) -> Option<ImageOutcome> {
-    let wanted = attestation
+    let path = format!(".attestations[{index}]");
+    let Some(wanted) = attestation
         .attestation_type
         .as_deref()
         .or(attestation.predicate_type.as_deref())
-        .unwrap_or_default();
-    let mut statements = Vec::new();
-    let mut reason = String::new();
-    for (i, set) in attestation.attestors.iter().enumerate() {
-        let result =
-            check_set(
-                set,
-                &format!(".attestors[{i}]"),
-                image,
-                |verifier| match verify_attestations(artifacts, verifier, wanted) {
-                    Ok(found) => {
-                        statements.extend(found.into_iter().map(|a| a.statement.predicate));
-                        Ok(())
-                    }
-                    Err(e) => {
-                        reason = e.to_string();
-                        Err(reason.clone())
-                    }
-                },
-            );
-        match result {
-            Ok(()) => {}
-            Err(ImageOutcome::Fail(_)) => {
-                return Some(ImageOutcome::Fail(format!(
-                    "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: {reason}"
-                )));
-            }
-            Err(other) => return Some(other),
-        }
+        .filter(|t| !t.is_empty())
+    else {
+        return Some(ImageOutcome::Fail(format!("{path}: missing type")));
+    };
+    if attestation.attestors.is_empty() {
+        return Some(ImageOutcome::Error(format!(
+            "failed to verify image {pinned}: {path}: with no attestors Kyverno verifies the attestation keylessly against the public Sigstore instance, which offline evaluation cannot reach; add attestors"
+        )));
     }
-    for predicate in &statements {
-        match conditions_hold(&attestation.conditions, predicate) {
-            Ok(None) => {}
-            Ok(Some(message)) => {
-                return Some(ImageOutcome::Fail(format!(
-                    "attestation checks failed for {image} and predicate {wanted}: {message}"
-                )));
+    for (j, set) in attestation.attestors.iter().enumerate() {
+        let required = required_count(set);
+        let mut verified = 0;
+        let mut errors: Vec<String> = Vec::new();
+        for entry in &set.entries {
+            let at = format!(
+                "{path}.attestors[{j}].entries[{index}]{}",
+                kind_suffix(entry)
+            );
+            let verifier = match verifier_for(entry) {
+                Ok(v) => v,
+                Err(Unusable::Config(why)) => {
+                    return Some(ImageOutcome::Error(format!(
+                        "failed to verify image {pinned}: {at}: {why}"
+                    )));
+                }
+                Err(Unusable::Rejected(why)) => {
+                    errors.push(why);
+                    continue;
+                }
+            };
+            let found = match verify_attestations(artifacts, &verifier, wanted) {
+                Ok(found) => found,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            };
+            // Kyverno's FetchAttestations checks the annotations against each layer read as a
+            // simple-signing payload; a DSSE envelope has no `optional`, so none matches.
+            if let Err(why) = annotations_match(found.iter().map(|_| None), &entry.annotations) {
+                errors.push(why);
+                continue;
             }
-            Err(why) => {
-                return Some(ImageOutcome::Error(format!(
-                    "failed to evaluate the conditions of {image} and predicate {wanted}: {why}"
-                )));
+            let mut failed = None;
+            for statement in &found {
+                match conditions_hold(&attestation.conditions, &statement.statement.predicate) {
+                    Ok(None) => {}
+                    Ok(Some(message)) => {
+                        failed = Some(format!(
+                            "attestation checks failed for {pinned} and predicate {wanted}: {message}"
+                        ));
+                        break;
+                    }
+                    Err(why) => {
+                        failed = Some(format!("failed to check attestations: {why}"));
+                        break;
+                    }
+                }
             }
+            match failed {
+                Some(why) => errors.push(format!("{at}: {why}")),
+                None => {
+                    verified += 1;
+                    if verified >= required {
+                        break;
+                    }
+                }
+            }
+        }
+        if verified < required {
+            let error = if errors.is_empty() {
+                "attestations verification failed".to_owned()
+            } else {
+                errors.join("; ")
+            };
+            return Some(ImageOutcome::Fail(format!(
+                "image attestations verification failed, verifiedCount: {verified}, requiredCount: {required}, error: {error}"
+            )));
         }
     }
     None
@@ -301,34 +545,5 @@ fn condition_holds(condition: &Value, predicate: &Value) -> Result<bool, String>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn conditions_follow_any_and_all() {
-        let predicate =
-            json!({"spdxVersion": "SPDX-2.3", "creationInfo": {"creators": ["Tool: syft"]}});
-        let ok = [
-            json!({"all": [{"key": "{{ spdxVersion }}", "operator": "AnyIn", "value": ["SPDX-2.2", "SPDX-2.3"]}]}),
-        ];
-        assert_eq!(conditions_hold(&ok, &predicate), Ok(None));
-        let bad = [
-            json!({"all": [{"key": "{{spdxVersion}}", "operator": "Equals", "value": "SPDX-2.2", "message": "old SPDX"}]}),
-        ];
-        assert_eq!(
-            conditions_hold(&bad, &predicate),
-            Ok(Some("old SPDX".into()))
-        );
-        let any = [
-            json!({"any": [{"key": "{{ missing }}", "operator": "Equals", "value": 1}, {"key": "{{ spdxVersion }}", "operator": "NotEquals", "value": "x"}]}),
-        ];
-        assert_eq!(conditions_hold(&any, &predicate), Ok(None));
-        let jmes =
-            [json!({"all": [{"key": "{{ length(packages) }}", "operator": "Equals", "value": 1}]})];
-        assert!(
-            conditions_hold(&jmes, &predicate).is_err(),
-            "unsupported expressions are errors, not silent passes"
-        );
-    }
-}
+#[path = "verify_entry_tests.rs"]
+mod tests;

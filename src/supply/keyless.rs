@@ -158,7 +158,7 @@ impl KeylessPolicy {
             .not_after
             .to_unix_duration();
         let signed_at = match (&self.rekor, layer.bundle) {
-            (Some(rekor), Some(bundle)) => Duration::from_secs(self.check_bundle(rekor, bundle, layer, cert_pem)?),
+            (Some(rekor), Some(bundle)) => Duration::from_secs(verify_bundle(rekor, bundle, layer, &leaf_der, "certificate")?),
             (Some(_), None) => return Err("the signature has no Rekor bundle; pass --insecure-ignore-tlog to accept signatures without one".into()),
             (None, _) => not_before,
         };
@@ -186,65 +186,17 @@ impl KeylessPolicy {
         chain: Option<&str>,
         at: Duration,
     ) -> Result<(), String> {
-        let leaf = CertificateDer::from(leaf_der.to_vec());
-        let end_entity = webpki::EndEntityCert::try_from(&leaf)
-            .map_err(|e| format!("the certificate is not usable: {e:?}"))?;
-        let anchors: Vec<_> = self
-            .roots
-            .iter()
-            .filter_map(|r| webpki::anchor_from_trusted_cert(r).ok())
-            .collect();
-        if anchors.is_empty() {
-            return Err("no usable root certificate was given".into());
-        }
         let intermediates: Vec<CertificateDer<'static>> = match chain {
-            Some(pem_text) => pem_blocks(pem_text.as_bytes())
-                .into_iter()
-                .map(CertificateDer::from)
-                .collect(),
+            Some(pem_text) => roots_from_pem(pem_text.as_bytes()),
             None => Vec::new(),
         };
-        end_entity
-            .verify_for_usage(
-                webpki::ALL_VERIFICATION_ALGS,
-                &anchors,
-                &intermediates,
-                UnixTime::since_unix_epoch(at),
-                webpki::KeyUsage::required(EKU_CODE_SIGNING),
-                None,
-                None,
-            )
-            .map(|_| ())
-            .map_err(|e| format!("the certificate does not chain to the given roots ({e:?})"))
-    }
-
-    fn check_bundle(
-        &self,
-        rekor: &RekorKey,
-        bundle: &str,
-        layer: &SignedLayer<'_>,
-        cert_pem: &str,
-    ) -> Result<u64, String> {
-        let bundle: Bundle = serde_json::from_str(bundle)
-            .map_err(|e| format!("the Rekor bundle does not parse: {e}"))?;
-        if bundle.payload.log_id != rekor.log_id {
-            return Err("the Rekor bundle is from another log than the given Rekor key".into());
-        }
-        let canonical =
-            serde_json_canonicalizer::to_vec(&bundle.payload).map_err(|e| e.to_string())?;
-        rekor
-            .key
-            .verify_signature(
-                Signature::Base64Encoded(bundle.signed_entry_timestamp.as_bytes()),
-                &canonical,
-            )
-            .map_err(|_| {
-                "the Rekor bundle's signed entry timestamp does not verify with the Rekor key"
-                    .to_owned()
-            })?;
-        check_body(&bundle.payload.body, layer, cert_pem)?;
-        u64::try_from(bundle.payload.integrated_time)
-            .map_err(|_| "the Rekor bundle has a negative time".to_owned())
+        verify_chain(leaf_der, &self.roots, &intermediates, at, true).map_err(|e| match e {
+            ChainError::NoUsableRoot => "no usable root certificate was given".to_owned(),
+            ChainError::Leaf(e) => format!("the certificate is not usable: {e:?}"),
+            ChainError::Path(e) => {
+                format!("the certificate does not chain to the given roots ({e:?})")
+            }
+        })
     }
 
     fn check_identity(&self, identity: &CertificateIdentity) -> Result<(), String> {
@@ -284,9 +236,114 @@ impl KeylessPolicy {
     }
 }
 
-/// A `hashedrekord` entry must name this message's hash, this signature and this certificate;
+/// Why a certificate does not chain to the trusted roots.
+#[derive(Debug)]
+pub enum ChainError {
+    /// None of the roots is usable as a trust anchor.
+    NoUsableRoot,
+    /// The certificate itself cannot be used as an end entity.
+    Leaf(webpki::Error),
+    /// No path leads from the certificate to a root.
+    Path(webpki::Error),
+}
+
+impl ChainError {
+    /// The error as Go's `crypto/x509` words it, which is what cosign and Kyverno report.
+    pub fn x509_wording(&self) -> String {
+        match self {
+            ChainError::NoUsableRoot | ChainError::Path(webpki::Error::UnknownIssuer) => {
+                "x509: certificate signed by unknown authority".into()
+            }
+            ChainError::Path(
+                webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. },
+            ) => "x509: certificate has expired or is not yet valid".into(),
+            ChainError::Path(webpki::Error::RequiredEkuNotFoundContext(_)) => {
+                "x509: certificate specifies an incompatible key usage".into()
+            }
+            ChainError::Leaf(e) | ChainError::Path(e) => format!("{e:?}"),
+        }
+    }
+}
+
+/// Verifies that the certificate `leaf_der` chains to one of `roots` through `intermediates`
+/// at time `at`, for code signing. `eku_required`: the code-signing EKU must be present (Fulcio
+/// certificates always carry it); otherwise it is only checked when the certificate has an
+/// EKU extension, as Go's `x509.Verify` treats a certificate without one (cosign `TrustedCert`).
+pub fn verify_chain(
+    leaf_der: &[u8],
+    roots: &[CertificateDer<'_>],
+    intermediates: &[CertificateDer<'_>],
+    at: Duration,
+    eku_required: bool,
+) -> Result<(), ChainError> {
+    let leaf = CertificateDer::from(leaf_der);
+    let end_entity = webpki::EndEntityCert::try_from(&leaf).map_err(ChainError::Leaf)?;
+    let anchors: Vec<_> = roots
+        .iter()
+        .filter_map(|r| webpki::anchor_from_trusted_cert(r).ok())
+        .collect();
+    if anchors.is_empty() {
+        return Err(ChainError::NoUsableRoot);
+    }
+    let usage = if eku_required {
+        webpki::KeyUsage::required(EKU_CODE_SIGNING)
+    } else {
+        webpki::KeyUsage::required_if_present(EKU_CODE_SIGNING)
+    };
+    end_entity
+        .verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchors,
+            intermediates,
+            UnixTime::since_unix_epoch(at),
+            usage,
+            None,
+            None,
+        )
+        .map(|_| ())
+        .map_err(ChainError::Path)
+}
+
+/// Verifies a Rekor bundle offline: its signed entry timestamp with the Rekor key, and that a
+/// `hashedrekord` body names this payload, this signature and the signer `logged_der` (the DER
+/// of the certificate or public key the entry must record; `noun` names it in errors).
+/// Returns the integrated time.
+pub fn verify_bundle(
+    rekor: &RekorKey,
+    bundle: &str,
+    layer: &SignedLayer<'_>,
+    logged_der: &[u8],
+    noun: &str,
+) -> Result<u64, String> {
+    let bundle: Bundle = serde_json::from_str(bundle)
+        .map_err(|e| format!("the Rekor bundle does not parse: {e}"))?;
+    if bundle.payload.log_id != rekor.log_id {
+        return Err("the Rekor bundle is from another log than the given Rekor key".into());
+    }
+    let canonical = serde_json_canonicalizer::to_vec(&bundle.payload).map_err(|e| e.to_string())?;
+    rekor
+        .key
+        .verify_signature(
+            Signature::Base64Encoded(bundle.signed_entry_timestamp.as_bytes()),
+            &canonical,
+        )
+        .map_err(|_| {
+            "the Rekor bundle's signed entry timestamp does not verify with the Rekor key"
+                .to_owned()
+        })?;
+    check_body(&bundle.payload.body, layer, logged_der, noun)?;
+    u64::try_from(bundle.payload.integrated_time)
+        .map_err(|_| "the Rekor bundle has a negative time".to_owned())
+}
+
+/// A `hashedrekord` entry must name this message's hash, this signature and this signer;
 /// other entry kinds (DSSE attestations) are only covered by the SET.
-fn check_body(body_b64: &str, layer: &SignedLayer<'_>, cert_pem: &str) -> Result<(), String> {
+fn check_body(
+    body_b64: &str,
+    layer: &SignedLayer<'_>,
+    logged_der: &[u8],
+    noun: &str,
+) -> Result<(), String> {
     let body = STANDARD
         .decode(body_b64)
         .map_err(|_| "the Rekor entry body is not base64".to_owned())?;
@@ -303,13 +360,13 @@ fn check_body(body_b64: &str, layer: &SignedLayer<'_>, cert_pem: &str) -> Result
     if spec["signature"]["content"].as_str() != Some(layer.signature_b64().as_str()) {
         return Err("the Rekor entry is for another signature".into());
     }
-    let logged_cert = spec["signature"]["publicKey"]["content"]
+    let same_signer = spec["signature"]["publicKey"]["content"]
         .as_str()
-        .and_then(|c| STANDARD.decode(c).ok());
-    let same_cert =
-        logged_cert.is_some_and(|c| pem_block(&c).ok() == pem_block(cert_pem.as_bytes()).ok());
-    if !same_cert {
-        return Err("the Rekor entry is for another certificate".into());
+        .and_then(|c| STANDARD.decode(c).ok())
+        .and_then(|pem_text| pem_block(&pem_text).ok())
+        .is_some_and(|der| der == logged_der);
+    if !same_signer {
+        return Err(format!("the Rekor entry is for another {noun}"));
     }
     Ok(())
 }

@@ -2,12 +2,21 @@
 //! then the payload's claims (its type, and that `docker-manifest-digest` is this image's
 //! digest, which is what makes a signature useless on any other image).
 
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use sigstore::crypto::CosignVerificationKey;
+use x509_cert::Certificate;
+use x509_cert::der::{Decode, Encode};
 
 use super::cosign::CosignArtifacts;
 use super::error::{NotVerified, SupplyError};
-use super::keyless::{KeylessPolicy, SignedLayer};
+use super::keyless::{
+    ChainError, KeylessPolicy, RekorKey, SignedLayer, pem_block, verify_bundle, verify_chain,
+};
 
 /// The `critical.type` of a cosign image signature payload.
 pub const SIGNATURE_TYPE: &str = "cosign container image signature";
@@ -18,6 +27,8 @@ pub enum Verifier {
     Key(CosignVerificationKey),
     /// A certificate identity under given roots (keyless).
     Keyless(Box<KeylessPolicy>),
+    /// The public key of a given certificate (Kyverno's `certificates` attestor).
+    Certificate(Box<CertificateKey>),
 }
 
 impl Verifier {
@@ -37,6 +48,7 @@ impl Verifier {
                     "invalid signature when validating ASN.1 encoded signature".to_owned()
                 }),
             Verifier::Keyless(policy) => policy.verify(layer).map(|_| ()),
+            Verifier::Certificate(cert) => cert.check(layer),
         }
     }
 
@@ -50,7 +62,119 @@ impl Verifier {
             Verifier::Keyless(_) => {
                 "The code-signing certificate was verified against the given roots and its identity matched (transparency log skipped)"
             }
+            Verifier::Certificate(cert) if cert.rekor.is_some() => {
+                "The signatures were verified against the public key of the specified certificate, and the Rekor bundle verified offline"
+            }
+            Verifier::Certificate(_) => {
+                "The signatures were verified against the public key of the specified certificate (transparency log skipped)"
+            }
         }
+    }
+}
+
+/// The embedded signed certificate timestamp extension (RFC 6962), 1.3.6.1.4.1.11129.2.4.2.
+const OID_EMBEDDED_SCT: &str = "1.3.6.1.4.1.11129.2.4.2";
+
+/// A certificate given by the verifier, as Kyverno's `certificates.cert` is used
+/// (`pkg/image/verifiers/cpol/cosign/cosign.go`, `buildCosignOptions`): its public key becomes
+/// cosign's signature verifier, so a signature counts when that key made it, whatever
+/// certificate the signature itself carries. Neither this certificate's validity nor that of a
+/// certificate on the signature is checked against the clock: cosign checks only the latter,
+/// against the bundle's time or now, and an offline evaluation should not depend on when it runs.
+pub struct CertificateKey {
+    der: Vec<u8>,
+    spki: Vec<u8>,
+    key: CosignVerificationKey,
+    not_before: Duration,
+    embedded_sct: bool,
+    /// The Rekor key, or `None` to skip the transparency log (`rekor.ignoreTlog`).
+    pub rekor: Option<RekorKey>,
+}
+
+impl CertificateKey {
+    /// Reads the first certificate of `text`: PEM, or base64 of PEM as Kyverno's `loadCert`
+    /// also accepts. `Err` says why, in one line.
+    pub fn from_pem(text: &str) -> Result<Self, String> {
+        let compact: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+        let decoded = STANDARD.decode(compact.trim()).ok();
+        let pem_text = decoded.as_deref().unwrap_or(text.as_bytes());
+        let der = pem_block(pem_text)?;
+        let cert = Certificate::from_der(&der)
+            .map_err(|e| format!("the certificate does not parse: {e}"))?;
+        let tbs = cert.tbs_certificate();
+        let spki = tbs
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| e.to_string())?;
+        let key = CosignVerificationKey::try_from_der(&spki)
+            .map_err(|e| format!("the certificate's key is not usable: {e}"))?;
+        let embedded_sct = tbs
+            .extensions()
+            .into_iter()
+            .flatten()
+            .any(|ext| ext.extn_id.to_string() == OID_EMBEDDED_SCT);
+        Ok(CertificateKey {
+            not_before: tbs.validity().not_before.to_unix_duration(),
+            embedded_sct,
+            der,
+            spki,
+            key,
+            rekor: None,
+        })
+    }
+
+    /// cosign's `ValidateAndUnpackCertWithChain`: the last certificate of `chain` is the root,
+    /// those before it intermediates, and the chain is verified at the certificate's
+    /// `notBefore` for code signing (cosign `TrustedCert`).
+    pub fn check_chain(&self, chain: &[CertificateDer<'static>]) -> Result<(), ChainError> {
+        let Some((root, intermediates)) = chain.split_last() else {
+            return Err(ChainError::NoUsableRoot);
+        };
+        verify_chain(
+            &self.der,
+            std::slice::from_ref(root),
+            intermediates,
+            self.not_before,
+            false,
+        )
+    }
+
+    /// Whether the certificate embeds a signed certificate timestamp (cosign `ContainsSCT`).
+    pub fn has_embedded_sct(&self) -> bool {
+        self.embedded_sct
+    }
+
+    /// Checks one signed layer, in cosign's order (`verifyInternal`): the transparency log
+    /// first, then the signature with the certificate's key.
+    fn check(&self, layer: &SignedLayer<'_>) -> Result<(), String> {
+        if let Some(rekor) = &self.rekor {
+            let bundle = layer.bundle.ok_or(
+                "the signature has no Rekor bundle, and offline evaluation cannot search Rekor for it; attach the bundle when signing or set `rekor.ignoreTlog: true`",
+            )?;
+            let (logged, noun) = self.logged_signer(layer)?;
+            verify_bundle(rekor, bundle, layer, &logged, noun)?;
+        }
+        self.key
+            .verify_signature(layer.signature(), layer.message)
+            .map_err(|_| "invalid signature when validating ASN.1 encoded signature".to_owned())
+    }
+
+    /// What the Rekor entry must record (cosign `keyBytes`): the signature's own certificate
+    /// when it carries one, and then its key must be this one; otherwise this public key.
+    fn logged_signer(&self, layer: &SignedLayer<'_>) -> Result<(Vec<u8>, &'static str), String> {
+        let Some(pem_text) = layer.certificate else {
+            return Ok((self.spki.clone(), "key"));
+        };
+        let der = pem_block(pem_text.as_bytes())
+            .map_err(|e| format!("the signature's certificate is not PEM: {e}"))?;
+        let same_key = Certificate::from_der(&der)
+            .ok()
+            .and_then(|c| c.tbs_certificate().subject_public_key_info().to_der().ok())
+            .is_some_and(|spki| spki == self.spki);
+        if !same_key {
+            return Err("both public key and certificate were provided but did not match".into());
+        }
+        Ok((der, "certificate"))
     }
 }
 

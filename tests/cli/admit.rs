@@ -38,6 +38,25 @@ fn enforce_denies_the_workstation_rebuild_with_kyvernos_message() {
     insta::assert_snapshot!("admit-enforce-hotfix", stdout);
 }
 
+// What a learner reads in Audit: both webhooks' responses, the annotations Kyverno writes and
+// the report results; nothing is denied.
+#[test]
+fn audit_shows_both_webhooks_and_the_report() {
+    let (code, stdout, stderr) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        "labs/ch14/manifests/workstation-hotfix-pod.yaml",
+        "--chapter",
+        "ch14",
+        "--layouts",
+        LAYOUTS,
+        "--set",
+        KEY,
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    insta::assert_snapshot!("admit-audit-hotfix", stdout);
+}
+
 #[test]
 fn audit_admits_the_same_pod_and_reports_it() {
     let (code, stdout, _) = output(lab(&repo()).args([

@@ -1,0 +1,493 @@
+//! Behaviour of one `verifyImages` entry over real signatures and certificates: attestor
+//! kinds, conditions, annotations; each test names the Kyverno or cosign behaviour it mirrors.
+
+use super::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SigningKey as _,
+};
+use serde_json::json;
+use sigstore::crypto::{SigStoreSigner, SigningScheme};
+
+use crate::supply::attestation::pae;
+use crate::supply::cosign::{AttestationLayer, SignatureLayer};
+use crate::supply::{Digest, ImageRef};
+
+const IMAGE: &str = "kind-registry:5000/courselab/demo:1.0";
+
+fn signer() -> SigStoreSigner {
+    SigningScheme::ECDSA_P256_SHA256_ASN1
+        .create_signer()
+        .unwrap()
+}
+
+fn public_pem(signer: &SigStoreSigner) -> String {
+    signer
+        .to_sigstore_keypair()
+        .unwrap()
+        .public_key_to_pem()
+        .unwrap()
+}
+
+/// The same key as `signer`, for rcgen to certify.
+fn key_pair(signer: &SigStoreSigner) -> KeyPair {
+    let private = signer
+        .to_sigstore_keypair()
+        .unwrap()
+        .private_key_to_pem()
+        .unwrap();
+    KeyPair::from_pem(&private).unwrap()
+}
+
+/// The image, signed by `signer` over a payload whose `optional` is `optional`.
+fn signed(signer: &SigStoreSigner, optional: Value) -> CosignArtifacts {
+    let image = ImageRef::parse(IMAGE).unwrap();
+    let digest = Digest::sha256_of(b"demo image");
+    let payload = serde_json::to_vec(&json!({
+        "critical": {"identity": {"docker-reference": image.repository()},
+                     "image": {"docker-manifest-digest": digest.as_str()},
+                     "type": "cosign container image signature"},
+        "optional": optional
+    }))
+    .unwrap();
+    let layer = SignatureLayer {
+        signature: STANDARD.encode(signer.sign(&payload).unwrap()),
+        payload,
+        certificate: None,
+        chain: None,
+        bundle: None,
+    };
+    CosignArtifacts {
+        image,
+        digest,
+        signatures: vec![layer],
+        attestations: Vec::new(),
+    }
+}
+
+/// A certificate authority; `pem` is its certificate.
+struct TestCa {
+    params: CertificateParams,
+    key: KeyPair,
+    pem: String,
+}
+
+fn ca_params(name: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+impl TestCa {
+    fn root(name: &str) -> Self {
+        let params = ca_params(name);
+        let key = KeyPair::generate().unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
+        TestCa { params, key, pem }
+    }
+
+    fn intermediate(&self, name: &str) -> Self {
+        let params = ca_params(name);
+        let key = KeyPair::generate().unwrap();
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let pem = params.signed_by(&key, &issuer).unwrap().pem();
+        TestCa { params, key, pem }
+    }
+
+    /// A code-signing certificate for `signer`'s key.
+    fn issue(&self, signer: &SigStoreSigner, extensions: Vec<CustomExtension>) -> String {
+        let mut params = leaf_params();
+        params.custom_extensions = extensions;
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        params.signed_by(&key_pair(signer), &issuer).unwrap().pem()
+    }
+}
+
+fn leaf_params() -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "courselab signer");
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+    params
+}
+
+/// A self-signed certificate for `signer`'s key, as `cosign sign --certificate` takes.
+fn self_signed(signer: &SigStoreSigner) -> String {
+    leaf_params().self_signed(&key_pair(signer)).unwrap().pem()
+}
+
+/// A stand-in for Rekor: a key that signs bundle payloads (cosign's bundle format).
+struct TestRekor {
+    key: KeyPair,
+    log_id: String,
+}
+
+impl TestRekor {
+    fn new() -> Self {
+        let key = KeyPair::generate().unwrap();
+        let der = crate::supply::keyless::pem_block(key.public_key_pem().as_bytes()).unwrap();
+        let log_id = Digest::sha256_of(&der).hex().to_owned();
+        TestRekor { key, log_id }
+    }
+
+    /// A bundle for a `hashedrekord` entry of the layer's payload and signature, logged
+    /// with the public key `logged_pem`.
+    fn bundle(&self, layer: &SignatureLayer, logged_pem: &str) -> String {
+        let body = json!({
+            "apiVersion": "0.0.1", "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": Digest::sha256_of(&layer.payload).hex()}},
+                "signature": {"content": layer.signature, "publicKey": {"content": STANDARD.encode(logged_pem)}}
+            }
+        });
+        let entry = json!({
+            "body": STANDARD.encode(serde_json::to_vec(&body).unwrap()),
+            "integratedTime": 1_790_000_000, "logIndex": 7, "logID": self.log_id,
+        });
+        let canonical = serde_json_canonicalizer::to_vec(&entry).unwrap();
+        let set = STANDARD.encode(self.key.sign(&canonical).unwrap());
+        json!({"SignedEntryTimestamp": set, "Payload": entry}).to_string()
+    }
+}
+
+fn indent(text: &str, spaces: usize) -> String {
+    text.trim_end()
+        .lines()
+        .map(|l| format!("{}{l}", " ".repeat(spaces)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A `verifyImages` entry whose only attestor entry is `attestor` (YAML, at column 0).
+fn entry_with(attestor: &str) -> VerifyImage {
+    let attestor = indent(attestor, 8);
+    let text = format!(
+        "imageReferences: [\"kind-registry:5000/*\"]\nattestors:\n  - entries:\n      - {}\n",
+        attestor.trim_start()
+    );
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+/// A `certificates` attestor; `settings` are further lines of it (`rekor`, `ctlog`).
+fn certificates(cert: Option<&str>, chain: Option<&str>, settings: &str) -> VerifyImage {
+    let mut attestor = String::from("certificates:\n");
+    if let Some(cert) = cert {
+        attestor += &format!("  cert: |-\n{}\n", indent(cert, 4));
+    }
+    if let Some(chain) = chain {
+        attestor += &format!("  certChain: |-\n{}\n", indent(chain, 4));
+    }
+    attestor += &indent(settings, 2);
+    entry_with(&attestor)
+}
+
+/// A `keys` attestor for `signer` that requires `annotations` (YAML flow map).
+fn keys_with_annotations(signer: &SigStoreSigner, annotations: &str) -> VerifyImage {
+    entry_with(&format!(
+        "keys:\n  publicKeys: |-\n{}\n  rekor: {{ignoreTlog: true}}\nannotations: {annotations}",
+        indent(&public_pem(signer), 4)
+    ))
+}
+
+fn verify(entry: &VerifyImage, artifacts: &CosignArtifacts) -> ImageOutcome {
+    verify_image(IMAGE, entry, Ok(artifacts))
+}
+
+const SKIP_LOGS: &str = "rekor: {ignoreTlog: true}\nctlog: {ignoreSCT: true}";
+
+// cosign.go buildCosignOptions: `cert` alone makes the certificate's public key the verifier.
+#[test]
+fn a_certificate_attestor_accepts_a_signature_by_the_certificates_key() {
+    let key = signer();
+    let entry = certificates(Some(&self_signed(&key)), None, SKIP_LOGS);
+    assert_eq!(
+        verify(&entry, &signed(&key, Value::Null)),
+        ImageOutcome::Pass(format!("verified image signatures for {IMAGE}"))
+    );
+}
+
+#[test]
+fn a_certificate_attestor_rejects_a_signature_by_another_key() {
+    let entry = certificates(Some(&self_signed(&signer())), None, SKIP_LOGS);
+    assert_eq!(
+        verify(&entry, &signed(&signer(), Value::Null)),
+        ImageOutcome::Fail(format!(
+            "failed to verify image {IMAGE}: .attestors[0].entries[0].certificates: no matching signatures: invalid signature when validating ASN.1 encoded signature"
+        ))
+    );
+}
+
+// cosign.go loadCert: the certificate may also be given as base64 of its PEM.
+#[test]
+fn a_base64_certificate_is_read_as_kyverno_reads_it() {
+    let key = signer();
+    let cert = STANDARD.encode(self_signed(&key));
+    let entry = certificates(Some(&cert), None, SKIP_LOGS);
+    assert!(matches!(
+        verify(&entry, &signed(&key, Value::Null)),
+        ImageOutcome::Pass(_)
+    ));
+}
+
+#[test]
+fn a_malformed_certificate_is_an_error_naming_the_field() {
+    let entry = certificates(Some("not a certificate"), None, SKIP_LOGS);
+    let outcome = verify(&entry, &signed(&signer(), Value::Null));
+    let ImageOutcome::Error(message) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(
+        message.contains(
+            ".attestors[0].entries[0].certificates: failed to load certificate from `cert`"
+        ),
+        "{message}"
+    );
+}
+
+// cosign ValidateAndUnpackCertWithChain: the last certificate is the root, the others
+// intermediates.
+#[test]
+fn a_certificate_that_chains_gets_to_the_sct_check() {
+    let root = TestCa::root("courselab root");
+    let intermediate = root.intermediate("courselab intermediate");
+    let key = signer();
+    let cert = intermediate.issue(&key, Vec::new());
+    let chain = format!("{}{}", intermediate.pem, root.pem);
+    let entry = certificates(Some(&cert), Some(&chain), SKIP_LOGS);
+    assert!(
+        matches!(verify(&entry, &signed(&key, Value::Null)), ImageOutcome::Fail(m) if m.ends_with("certificate does not include required embedded SCT and no detached SCT was set")),
+        "the chain verified; only the SCT is missing"
+    );
+    let root_only = certificates(Some(&cert), Some(&root.pem), SKIP_LOGS);
+    assert!(
+        matches!(verify(&root_only, &signed(&key, Value::Null)), ImageOutcome::Fail(m) if m.contains("signed by unknown authority")),
+        "without its intermediate the certificate does not chain"
+    );
+}
+
+#[test]
+fn a_certificate_from_another_ca_fails_the_chain_check() {
+    let key = signer();
+    let cert = TestCa::root("courselab root").issue(&key, Vec::new());
+    let foreign = TestCa::root("someone else's root");
+    let entry = certificates(Some(&cert), Some(&foreign.pem), SKIP_LOGS);
+    assert_eq!(
+        verify(&entry, &signed(&key, Value::Null)),
+        ImageOutcome::Fail(format!(
+            "failed to verify image {IMAGE}: .attestors[0].entries[0].certificates: failed to load validate certificate chain: cert verification failed: x509: certificate signed by unknown authority. Check your TUF root (see cosign initialize) or set a custom root with env var SIGSTORE_ROOT_FILE"
+        ))
+    );
+}
+
+// cosign ValidateAndUnpackCertWithIntermediates, under Kyverno's option order (cosign.go
+// buildCosignOptions): a chained certificate needs an embedded SCT even with
+// `ctlog.ignoreSCT: true`; one that has an SCT cannot be checked offline.
+#[test]
+fn a_chained_certificate_needs_an_sct_even_with_ignore_sct() {
+    let root = TestCa::root("courselab root");
+    let key = signer();
+    let cert = root.issue(&key, Vec::new());
+    for ctlog in ["", "\nctlog: {ignoreSCT: true}"] {
+        let entry = certificates(
+            Some(&cert),
+            Some(&root.pem),
+            &format!("rekor: {{ignoreTlog: true}}{ctlog}"),
+        );
+        assert_eq!(
+            verify(&entry, &signed(&key, Value::Null)),
+            ImageOutcome::Fail(format!(
+                "failed to verify image {IMAGE}: .attestors[0].entries[0].certificates: failed to load validate certificate chain: certificate does not include required embedded SCT and no detached SCT was set"
+            )),
+            "ctlog settings: {ctlog:?}"
+        );
+    }
+    let sct = CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2], vec![4, 0]);
+    let with_sct = root.issue(&key, vec![sct]);
+    let entry = certificates(
+        Some(&with_sct),
+        Some(&root.pem),
+        "rekor: {ignoreTlog: true}",
+    );
+    assert!(
+        matches!(verify(&entry, &signed(&key, Value::Null)), ImageOutcome::Error(m) if m.contains("cannot verify the certificate's embedded SCT")),
+        "an SCT needs the CT log's key, which offline evaluation does not have"
+    );
+}
+
+// cosign.go buildCosignOptions: without `certChain`, no SCT is looked for.
+#[test]
+fn an_unchained_certificate_needs_no_ctlog_setting() {
+    let key = signer();
+    let entry = certificates(Some(&self_signed(&key)), None, "rekor: {ignoreTlog: true}");
+    assert!(matches!(
+        verify(&entry, &signed(&key, Value::Null)),
+        ImageOutcome::Pass(_)
+    ));
+}
+
+// imageverifier.go defaults `rekor` to https://rekor.sigstore.dev, whose keys come from TUF.
+#[test]
+fn a_certificate_attestor_without_a_rekor_setting_is_an_error_saying_what_to_set() {
+    let key = signer();
+    let entry = certificates(Some(&self_signed(&key)), None, "ctlog: {ignoreSCT: true}");
+    assert_eq!(
+        verify(&entry, &signed(&key, Value::Null)),
+        ImageOutcome::Error(format!(
+            "failed to verify image {IMAGE}: .attestors[0].entries[0].certificates: offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`"
+        ))
+    );
+}
+
+// cosign VerifyBundle: the SET verifies with the Rekor key and the entry logs this key.
+#[test]
+fn a_certificate_attestor_checks_the_rekor_bundle_offline() {
+    let (key, rekor) = (signer(), TestRekor::new());
+    let settings = format!(
+        "rekor:\n  pubkey: |-\n{}\nctlog: {{ignoreSCT: true}}",
+        indent(&rekor.key.public_key_pem(), 4)
+    );
+    let entry = certificates(Some(&self_signed(&key)), None, &settings);
+    let mut artifacts = signed(&key, Value::Null);
+    let unbundled = verify(&entry, &artifacts);
+    assert!(
+        matches!(&unbundled, ImageOutcome::Fail(m) if m.contains("set `rekor.ignoreTlog: true`")),
+        "{unbundled:?}"
+    );
+    let bundle = rekor.bundle(&artifacts.signatures[0], &public_pem(&key));
+    artifacts.signatures[0].bundle = Some(bundle);
+    assert!(matches!(verify(&entry, &artifacts), ImageOutcome::Pass(_)));
+    let other_key = rekor.bundle(&artifacts.signatures[0], &public_pem(&signer()));
+    artifacts.signatures[0].bundle = Some(other_key);
+    assert!(
+        matches!(verify(&entry, &artifacts), ImageOutcome::Fail(m) if m.ends_with("the Rekor entry is for another key"))
+    );
+    // cosign keyBytes: a certificate on the signature must hold the attestor's key.
+    artifacts.signatures[0].certificate = Some(self_signed(&signer()));
+    assert!(
+        matches!(verify(&entry, &artifacts), ImageOutcome::Fail(m) if m.ends_with("both public key and certificate were provided but did not match"))
+    );
+}
+
+// cosign.go buildCosignOptions: `certChain` alone is the roots for the signature's own
+// certificate.
+#[test]
+fn a_cert_chain_alone_is_the_roots_of_the_signatures_certificate() {
+    let (root, key) = (TestCa::root("courselab root"), signer());
+    let mut artifacts = signed(&key, Value::Null);
+    artifacts.signatures[0].certificate = Some(root.issue(&key, Vec::new()));
+    let entry = certificates(None, Some(&root.pem), SKIP_LOGS);
+    assert!(matches!(verify(&entry, &artifacts), ImageOutcome::Pass(_)));
+    let foreign = certificates(None, Some(&TestCa::root("other").pem), SKIP_LOGS);
+    assert!(
+        matches!(verify(&foreign, &artifacts), ImageOutcome::Fail(m) if m.contains("does not chain to the given roots"))
+    );
+}
+
+// cosign.go checkAnnotations: a verified payload must carry every annotation.
+#[test]
+fn annotations_pass_when_the_payload_carries_them() {
+    let key = signer();
+    let entry = keys_with_annotations(&key, "{env: prod, team: courselab}");
+    let artifacts = signed(&key, json!({"env": "prod", "team": "courselab", "x": "y"}));
+    assert_eq!(
+        verify(&entry, &artifacts),
+        ImageOutcome::Pass(format!("verified image signatures for {IMAGE}"))
+    );
+}
+
+#[test]
+fn annotations_fail_when_the_payload_lacks_one_or_has_another_value() {
+    let key = signer();
+    let entry = keys_with_annotations(&key, "{env: prod, team: courselab}");
+    let expected = ImageOutcome::Fail(format!(
+        "failed to verify image {IMAGE}: .attestors[0].entries[0].keys: no signature matched the required annotations"
+    ));
+    for optional in [
+        Value::Null,
+        json!({"env": "prod"}),
+        json!({"env": "staging", "team": "courselab"}),
+        json!({"env": ["prod"], "team": "courselab"}),
+    ] {
+        assert_eq!(
+            verify(&entry, &signed(&key, optional.clone())),
+            expected,
+            "{optional}"
+        );
+    }
+}
+
+// cosign.go FetchAttestations checks annotations too, against the DSSE envelope read as a
+// simple-signing payload, which carries none.
+#[test]
+fn annotations_on_an_attestation_attestor_never_match() {
+    let key = signer();
+    let mut artifacts = signed(&key, json!({"env": "prod"}));
+    let statement = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://example.com/review/v1",
+        "subject": [{"name": "demo", "digest": {"sha256": artifacts.digest.hex()}}],
+        "predicate": {"reviewed": true}
+    }))
+    .unwrap();
+    let signature = key
+        .sign(&pae("application/vnd.in-toto+json", &statement))
+        .unwrap();
+    let envelope = json!({"payloadType": "application/vnd.in-toto+json", "payload": STANDARD.encode(&statement),
+                          "signatures": [{"keyid": "", "sig": STANDARD.encode(signature)}]});
+    artifacts.attestations.push(AttestationLayer {
+        envelope: serde_json::to_vec(&envelope).unwrap(),
+        predicate_type: None,
+        certificate: None,
+        chain: None,
+        bundle: None,
+    });
+    let attestation = |annotations: &str| -> VerifyImage {
+        let text = format!(
+            "imageReferences: [\"kind-registry:5000/*\"]\nattestations:\n  - type: https://example.com/review/v1\n    attestors:\n      - entries:\n          - keys:\n              publicKeys: |-\n{}\n              rekor: {{ignoreTlog: true}}\n            annotations: {annotations}\n",
+            indent(&public_pem(&key), 16)
+        );
+        serde_saphyr::from_str(&text).unwrap()
+    };
+    assert!(matches!(
+        verify(&attestation("{}"), &artifacts),
+        ImageOutcome::Pass(_)
+    ));
+    assert_eq!(
+        verify(&attestation("{env: prod}"), &artifacts),
+        ImageOutcome::Fail(
+            "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: no signature matched the required annotations".into()
+        )
+    );
+}
+
+#[test]
+fn conditions_follow_any_and_all() {
+    let predicate =
+        json!({"spdxVersion": "SPDX-2.3", "creationInfo": {"creators": ["Tool: syft"]}});
+    let ok = [
+        json!({"all": [{"key": "{{ spdxVersion }}", "operator": "AnyIn", "value": ["SPDX-2.2", "SPDX-2.3"]}]}),
+    ];
+    assert_eq!(conditions_hold(&ok, &predicate), Ok(None));
+    let bad = [
+        json!({"all": [{"key": "{{spdxVersion}}", "operator": "Equals", "value": "SPDX-2.2", "message": "old SPDX"}]}),
+    ];
+    assert_eq!(
+        conditions_hold(&bad, &predicate),
+        Ok(Some("old SPDX".into()))
+    );
+    let any = [
+        json!({"any": [{"key": "{{ missing }}", "operator": "Equals", "value": 1}, {"key": "{{ spdxVersion }}", "operator": "NotEquals", "value": "x"}]}),
+    ];
+    assert_eq!(conditions_hold(&any, &predicate), Ok(None));
+    let jmes =
+        [json!({"all": [{"key": "{{ length(packages) }}", "operator": "Equals", "value": 1}]})];
+    assert!(
+        conditions_hold(&jmes, &predicate).is_err(),
+        "unsupported expressions are errors, not silent passes"
+    );
+}

@@ -125,6 +125,7 @@ cases!(
     kyverno_audit_mutate_digest_default,
     kyverno_audit_verify_digest,
     kyverno_background_verify_images,
+    kyverno_cert_chain_needs_sct,
     kyverno_count_exceeds_entries,
     kyverno_deprecated_kind_removed,
     kyverno_deprecated_validation_failure_action,

@@ -31,6 +31,7 @@ const IMAGE_VERIFIER_GO: &str = "kyverno pkg/engine/internal/imageverifier.go";
 const VALIDATE_IMAGE_GO: &str = "kyverno pkg/engine/handlers/validation/validate_image.go";
 const IMAGE_INFOS_GO: &str = "kyverno pkg/utils/image/infos.go and ext/wildcard/match.go";
 const SCANNER_GO: &str = "kyverno pkg/controllers/report/utils/scanner.go";
+const COSIGN_GO: &str = "kyverno pkg/image/verifiers/cpol/cosign/cosign.go";
 const POLICY_TYPES_DOC: &str =
     "kyverno pkg/deprecations/deprecations.go and docs policy-types/overview.md (deprecated v1.18)";
 
@@ -353,6 +354,7 @@ fn check_attestors(
         }
         check_transparency_log(file, attestor, where_, lab, out);
         check_keyless_log(file, attestor, where_, out);
+        check_cert_chain_sct(file, attestor, where_, out);
     }
     for attestation in &entry.attestations {
         match attestation.attestation_type.as_deref().or(attestation.predicate_type.as_deref()) {
@@ -368,6 +370,38 @@ fn check_attestors(
             Some(_) => {}
         }
     }
+}
+
+/// A `certificates` attestor with `cert` and `certChain`: Kyverno v1.19 validates `cert`
+/// against the chain, SCT included, before it copies `ctlog.ignoreSCT` into cosign's options
+/// (`buildCosignOptions`), so `ignoreSCT: true` does not spare a certificate without an
+/// embedded SCT. Source: `pkg/image/verifiers/cpol/cosign/cosign.go` at v1.19.0.
+fn check_cert_chain_sct(
+    file: &str,
+    attestor: &crate::content::model::Sp<Attestor>,
+    where_: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(certificates) = &attestor.certificates else {
+        return;
+    };
+    let ignores_sct = certificates
+        .ctlog
+        .as_ref()
+        .is_some_and(|c| c.ignore_sct == Some(true));
+    if certificates.cert.is_none() || certificates.cert_chain.is_none() || !ignores_sct {
+        return;
+    }
+    out.push(
+        Diagnostic::warning(
+            "kyverno/cert-chain-needs-sct",
+            file,
+            at(attestor),
+            format!("the certificate attestor in {where_} sets `cert`, `certChain` and `ctlog.ignoreSCT: true`, but Kyverno v1.19 checks the certificate's embedded SCT while validating the chain, before it reads `ignoreSCT`"),
+        )
+        .help("a certificate without an embedded SCT is rejected whatever `ignoreSCT` says: issue it from a CT-logging CA, or drop `certChain` and trust `cert` alone")
+        .reference(COSIGN_GO),
+    );
 }
 
 /// Kyverno rejects a keyless attestor with neither `rekor.url` nor `roots`, and one whose

@@ -23,6 +23,14 @@ use courselab::policy::matching::{Operation, Request};
 use courselab::suite::prepare::{Chapter, Overrides, prepare};
 use courselab::suite::run::{ImageSource, fetch};
 
+fn create(object: &serde_json::Value) -> Request<'_> {
+    Request {
+        object,
+        operation: Operation::Create,
+        namespace_labels: None,
+    }
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -56,7 +64,7 @@ fn main() {
     let objects: Vec<_> = test.resources.iter().map(|r| r.object.clone()).collect();
     let images: Vec<_> = objects
         .iter()
-        .flat_map(|o| images_to_fetch(o, &test.policies))
+        .flat_map(|o| images_to_fetch(&create(o), &test.policies))
         .collect();
     let layouts = ImageSource::Layouts(root.join("labs/ch14/tests/images"));
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -114,7 +122,7 @@ fn main() {
     let from_layout = rate(2_000, |n| {
         for i in 0..n {
             let o = &objects[i % objects.len()];
-            let wanted = images_to_fetch(o, &test.policies);
+            let wanted = images_to_fetch(&create(o), &test.policies);
             let fetched = rt
                 .block_on(fetch(&wanted, &layouts))
                 .expect("fixtures read");

@@ -235,11 +235,13 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
     out
 }
 
-/// The labels of every `Namespace` among the documents: they stand for the cluster's
-/// namespaces in `namespaceSelector`s and `validationFailureActionOverrides`. The API server
-/// gives every namespace `kubernetes.io/metadata.name: <name>`, so that label is added.
+/// The labels of the namespaces the documents live in, as the cluster would have them: a
+/// `Namespace` document among them stands for its namespace (its labels feed
+/// `namespaceSelector`s and `validationFailureActionOverrides`); any other namespace has only
+/// `kubernetes.io/metadata.name: <name>`, which the API server gives every namespace (and so
+/// does the Namespace document's).
 fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, String>> {
-    objects
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = objects
         .iter()
         .filter(|o| o["kind"] == "Namespace")
         .filter_map(|o| {
@@ -248,7 +250,30 @@ fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, Stri
             labels.insert("kubernetes.io/metadata.name".into(), name.clone());
             Some((name, labels))
         })
-        .collect()
+        .collect();
+    for ns in objects
+        .iter()
+        .filter_map(|o| o.pointer("/metadata/namespace").and_then(Value::as_str))
+    {
+        out.entry(ns.to_owned()).or_insert_with(|| {
+            BTreeMap::from([("kubernetes.io/metadata.name".to_owned(), ns.to_owned())])
+        });
+    }
+    out
+}
+
+fn request_for<'a>(
+    object: &'a Value,
+    namespaces: &'a BTreeMap<String, BTreeMap<String, String>>,
+) -> Request<'a> {
+    Request {
+        object,
+        operation: Operation::Create,
+        namespace_labels: object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .and_then(|ns| namespaces.get(ns)),
+    }
 }
 
 /// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
@@ -281,6 +306,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     if objects.is_empty() {
         return Err(LabError::Usage(format!("{shown} holds no document")));
     }
+    let namespaces = namespace_labels(&objects);
     let mut images = Vec::new();
     for object in &objects {
         if !object["kind"].is_string() {
@@ -289,7 +315,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
                 resource_id(object)
             )));
         }
-        for image in images_to_fetch(object, &policies) {
+        for image in images_to_fetch(&request_for(object, &namespaces), &policies) {
             if !images.contains(&image) {
                 images.push(image);
             }
@@ -301,22 +327,18 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
     let (artifacts, unreachable) =
         runtime.block_on(fetch(&images, request.layouts.as_ref(), request.insecure))?;
-    let namespaces = namespace_labels(&objects);
     let mut cache = VerifyCache::default();
     let results: Vec<(String, AdmissionResult)> = objects
         .iter()
         .map(|o| {
-            let request = Request {
-                object: o,
-                operation: Operation::Create,
-                namespace_labels: o
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .and_then(|ns| namespaces.get(ns)),
-            };
             (
                 resource_id(o),
-                evaluate_cached(&request, &policies, &artifacts, &mut cache),
+                evaluate_cached(
+                    &request_for(o, &namespaces),
+                    &policies,
+                    &artifacts,
+                    &mut cache,
+                ),
             )
         })
         .collect();

@@ -119,7 +119,7 @@ fn run_in(
             } else {
                 dir.clone()
             };
-            let written = fixtures::export(&chapter, &values, &target)?;
+            let written = crate::suite::export::export(&chapter, &values, &target)?;
             let text: String = written
                 .iter()
                 .map(|p| format!("wrote {}\n", p.display()))

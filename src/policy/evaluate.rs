@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use super::autogen::rules_for_kind;
 use super::image_metadata::{ScopedRecords, VerifiedImages};
-use super::matching::{Operation, Request, applies};
+use super::matching::{Operation, Request, applies, policy_in_scope};
 use super::model::KyvernoPolicy;
 pub use super::mutate_images::VerifyCache;
 use super::mutate_images::{mutate_policy, references};
@@ -229,19 +229,16 @@ pub fn containers(object: &Value, pod_spec: &str) -> Vec<Container> {
     out
 }
 
-/// Every image a request would need verified, normalized, for the caller to fetch.
-pub fn images_to_fetch(object: &Value, policies: &[KyvernoPolicy]) -> Vec<ImageRef> {
+/// Every image a request would need verified, normalized, for the caller to fetch: those of
+/// the rules that apply to it (namespace labels included) and are in `imageReferences`.
+pub fn images_to_fetch(request: &Request<'_>, policies: &[KyvernoPolicy]) -> Vec<ImageRef> {
+    let object = request.object;
     let kind = object["kind"].as_str().unwrap_or("");
-    let request = Request {
-        object,
-        operation: Operation::Create,
-        namespace_labels: None,
-    };
     let mut images: Vec<ImageRef> = Vec::new();
-    for policy in policies {
+    for policy in policies.iter().filter(|p| policy_in_scope(p, object)) {
         for rule in rules_for_kind(policy, kind)
             .iter()
-            .filter(|r| applies(r, &request))
+            .filter(|r| applies(r, request))
         {
             for entry in &rule.rule.verify_images {
                 for c in containers(object, rule.pod_spec) {

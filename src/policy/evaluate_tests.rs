@@ -329,7 +329,11 @@ fn an_image_outside_the_registry_gets_no_response() {
     assert!(result.rules.is_empty() && result.report.is_empty());
     assert!(
         images_to_fetch(
-            &pod("docker.io/library/nginx:1.27"),
+            &Request {
+                object: &pod("docker.io/library/nginx:1.27"),
+                operation: Operation::Create,
+                namespace_labels: None
+            },
             &[policy("Enforce", &k, "")]
         )
         .is_empty()
@@ -806,4 +810,66 @@ fn several_public_keys_in_one_entry_must_all_have_signed_unless_count_says_other
     });
     let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
     assert!(result.allowed, "{:?}", result.rules);
+}
+
+// match.go: a namespaced Policy applies only to resources of its own namespace.
+#[test]
+fn a_namespaced_policy_applies_only_in_its_namespace() {
+    let k = key();
+    let mut p = policy("Enforce", &k, "");
+    p.kind.value = crate::policy::model::PolicyKind::Policy;
+    p.metadata.namespace = Some("other".into());
+    let result = run(
+        &pod(HOTFIX),
+        std::slice::from_ref(&p),
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert!(result.allowed && result.rules.is_empty(), "{result:?}");
+    p.metadata.namespace = Some("develop".into());
+    let result = run(
+        &pod(HOTFIX),
+        &[p],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert!(!result.allowed);
+    assert_eq!(result.rules[0].policy_namespace.as_deref(), Some("develop"));
+}
+
+// A rule that selects its namespace by labels needs its images fetched like any other: the
+// images to fetch are computed with the namespace's labels (a regression: they were computed
+// without them, and the rule then erred for want of artifacts).
+#[test]
+fn a_namespace_selector_rule_gets_its_images_fetched_and_verified() {
+    let k = key();
+    let mut p = policy("Enforce", &k, "");
+    let filter = p.spec.rules[0].match_resources.any[0]
+        .resources
+        .as_mut()
+        .unwrap();
+    filter.namespaces.clear();
+    filter.namespace_selector = Some(json!({"matchLabels": {"env": "dev"}}));
+    let labels: std::collections::BTreeMap<String, String> =
+        [("env".to_owned(), "dev".to_owned())].into();
+    let object = pod(CI);
+    let request = Request {
+        object: &object,
+        operation: Operation::Create,
+        namespace_labels: Some(&labels),
+    };
+    let policies = [p];
+    assert_eq!(
+        images_to_fetch(&request, &policies),
+        [ImageRef::parse(CI).unwrap()]
+    );
+    let fetched: Artifacts = [artifacts(CI, "ci", Some(&k), false)].into();
+    let result = evaluate_cached(&request, &policies, &fetched, &mut VerifyCache::default());
+    assert!(
+        result.allowed && result.rules[0].status == Status::Pass,
+        "{result:?}"
+    );
+    let unlabelled = Request {
+        namespace_labels: None,
+        ..request.clone()
+    };
+    assert!(images_to_fetch(&unlabelled, &policies).is_empty());
 }

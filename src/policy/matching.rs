@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::autogen::{EffectiveRule, is_pod};
-use super::model::{MatchResources, ResourceDescription, ResourceFilter};
+use super::model::{KyvernoPolicy, MatchResources, ResourceDescription, ResourceFilter};
 use super::wildcard;
 
 /// The admission operation.
@@ -80,6 +80,17 @@ pub fn metadata_map(object: &Value, key: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// Whether a policy can apply to the object at all: a namespaced `Policy` only to objects of
+/// its own namespace (`pkg/engine/utils/match.go`: "policy and resource namespaces mismatch").
+pub fn policy_in_scope(policy: &KyvernoPolicy, object: &Value) -> bool {
+    policy.metadata.namespace.as_deref().is_none_or(|ns| {
+        object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            == Some(ns)
+    })
+}
+
 /// Whether `rule` applies to the request.
 pub fn applies(rule: &EffectiveRule<'_>, request: &Request<'_>) -> bool {
     let selected = block_matches(&rule.rule.match_resources, rule.generated, request);
@@ -144,10 +155,11 @@ fn description_matches(d: &ResourceDescription, generated: bool, request: &Reque
         .selector
         .as_ref()
         .is_none_or(|s| selector_matches(s, &request.string_map("labels")));
+    // match.go: a namespaceSelector never selects a Namespace itself, and is evaluated on the
+    // labels Kyverno has for the namespace, none when it knows none (kyverno test's empty map).
     let namespace_selector_ok = d.namespace_selector.as_ref().is_none_or(|s| {
-        request
-            .namespace_labels
-            .is_some_and(|labels| selector_matches(s, labels))
+        request.kind() != "Namespace"
+            && selector_matches(s, request.namespace_labels.unwrap_or(&BTreeMap::new()))
     });
     kind_ok
         && name_ok

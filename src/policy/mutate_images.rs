@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::autogen::rules_for_kind;
 use super::evaluate::{Artifacts, Container, Patch, Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, VerifiedImages};
-use super::matching::{Request, applies};
+use super::matching::{Request, applies, policy_in_scope};
 use super::model::{KyvernoPolicy, VerifyImage};
 use super::verify_entry::{FetchFailure, ImageOutcome, verify_image};
 use super::wildcard;
@@ -100,6 +100,9 @@ pub fn mutate_policy(
     let policy_namespace = policy.metadata.namespace.as_deref().unwrap_or("");
     let policy_name = policy.metadata.name.value.as_str();
     let mut out = PolicyMutation::default();
+    if !policy_in_scope(policy, object) {
+        return out;
+    }
     for rule in rules_for_kind(policy, kind)
         .iter()
         .filter(|r| !r.rule.verify_images.is_empty() && applies(r, request))

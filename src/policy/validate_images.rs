@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::autogen::rules_for_kind;
 use super::evaluate::{Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, ScopedRecords};
-use super::matching::{Request, applies};
+use super::matching::{Request, applies, policy_in_scope};
 use super::model::{KyvernoPolicy, Rule};
 use super::mutate_images::references;
 use crate::supply::ImageRef;
@@ -42,6 +42,9 @@ pub fn validate_policy(
     let policy_namespace = policy.metadata.namespace.as_deref().unwrap_or("");
     let policy_name = policy.metadata.name.value.as_str();
     let mut out = Vec::new();
+    if !policy_in_scope(policy, object) {
+        return out;
+    }
     for rule in rules_for_kind(policy, kind)
         .iter()
         .filter(|r| has_checks(r.rule) && applies(r, request))

@@ -3,6 +3,7 @@
 //! of the chapter that the cases must notice. The engine here returns a [`run::SuiteReport`];
 //! rendering it is [`report`]'s business.
 
+pub mod export;
 pub mod fixtures;
 pub mod model;
 pub mod prepare;

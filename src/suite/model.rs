@@ -156,7 +156,8 @@ pub enum Expected {
     Pass,
     /// Verification failed.
     Fail,
-    /// The rule matched but no image was in its `imageReferences`.
+    /// Skipped (`skipImageReferences`), or no response at all: no image was in the rule's
+    /// `imageReferences`.
     Skip,
     /// Verification could not run.
     Error,

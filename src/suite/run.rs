@@ -270,6 +270,19 @@ fn compare(result: &AdmissionResult, want: &ExpectedResult) -> (String, bool, Op
     (statuses.join("/"), odd.is_none(), shown)
 }
 
+/// The admission request for a test resource: its namespace's labels come from the test's
+/// values; a namespace they do not name has none, as under `kyverno test`.
+fn request_for<'a>(test: &'a PreparedTest, object: &'a Value) -> Request<'a> {
+    Request {
+        object,
+        operation: Operation::Create,
+        namespace_labels: object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .and_then(|ns| test.namespace_labels.get(ns)),
+    }
+}
+
 /// Evaluates every resource of every test and checks the expectations.
 pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
     tests
@@ -280,16 +293,12 @@ pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
                 .resources
                 .iter()
                 .map(|r| {
-                    let namespace = r
-                        .object
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str);
-                    let request = Request {
-                        object: &r.object,
-                        operation: Operation::Create,
-                        namespace_labels: namespace.and_then(|ns| test.namespace_labels.get(ns)),
-                    };
-                    evaluate_cached(&request, &test.policies, artifacts, &mut cache)
+                    evaluate_cached(
+                        &request_for(test, &r.object),
+                        &test.policies,
+                        artifacts,
+                        &mut cache,
+                    )
                 })
                 .collect();
             let mut cases = Vec::new();
@@ -499,7 +508,7 @@ pub fn run_suite(
     let mut images: Vec<ImageRef> = Vec::new();
     for test in &tests {
         for resource in &test.resources {
-            for image in images_to_fetch(&resource.object, &test.policies) {
+            for image in images_to_fetch(&request_for(test, &resource.object), &test.policies) {
                 if !images.contains(&image) {
                     images.push(image);
                 }

@@ -161,6 +161,43 @@ fn policy_files_are_used_as_written() {
     );
 }
 
+// A namespace the manifest does not define still has the label the API server gives every
+// namespace, so a `namespaceSelector` on `kubernetes.io/metadata.name` selects it.
+#[test]
+fn a_namespace_selector_sees_the_label_every_namespace_has() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = std::fs::read_to_string(repo().join("labs/ch14/policies/keyed/verify-images.yaml"))
+        .unwrap()
+        .replace(
+            "              namespaces:\n                - develop\n",
+            "              namespaceSelector:\n                matchLabels:\n                  kubernetes.io/metadata.name: develop\n",
+        );
+    assert!(policy.contains("namespaceSelector"), "the edit applies");
+    let policy_file = tmp.path().join("policy.yaml");
+    std::fs::write(&policy_file, policy).unwrap();
+    let pod = hotfix_pod(tmp.path(), "kind-registry:5000/courselab/demo:1.4.2-hotfix");
+    let key =
+        std::fs::read_to_string(repo().join("labs/ch14/tests/keys/test-only-signer.pub")).unwrap();
+    let (code, stdout, stderr) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        pod.to_str().unwrap(),
+        "--policy",
+        policy_file.to_str().unwrap(),
+        "--layouts",
+        LAYOUTS,
+        "--set",
+        "image_registry=kind-registry:5000/courselab",
+        "--set",
+        &format!("cosign_public_key={}", key.trim_end()),
+    ]));
+    assert_eq!(code, 0, "Audit admits: {stdout}{stderr}");
+    assert!(
+        stdout.contains("fail: unverified image kind-registry:5000/courselab/demo:1.4.2-hotfix"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_missing_placeholder_value_names_the_line_and_the_flag() {
     let tmp = tempfile::tempdir().unwrap();

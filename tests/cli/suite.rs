@@ -311,11 +311,51 @@ fn export_writes_kyverno_test_folders_with_everything_rendered() {
         "image_registry=localhost:5000/courselab",
     ]));
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.lines().count(), 2, "{stdout}");
-    for (mode, action, mutate) in [("audit", "Audit", "false"), ("enforce", "Enforce", "true")] {
-        let test = std::fs::read_to_string(out.join(mode).join("kyverno-test.yaml")).unwrap();
+    // Two Tests of two policies each, split into one Test per policy (see src/suite/export.rs).
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    for (mode, action, mutate, split, policy) in [
+        (
+            "audit",
+            "Audit",
+            "false",
+            "verify-images",
+            "verify-signed-images",
+        ),
+        (
+            "audit",
+            "Audit",
+            "false",
+            "verify-attestations",
+            "require-sbom-attestation",
+        ),
+        (
+            "enforce",
+            "Enforce",
+            "true",
+            "verify-images",
+            "verify-signed-images",
+        ),
+        (
+            "enforce",
+            "Enforce",
+            "true",
+            "verify-attestations",
+            "require-sbom-attestation",
+        ),
+    ] {
+        let folder = out.join(mode).join(split);
+        let test = std::fs::read_to_string(folder.join("kyverno-test.yaml")).unwrap();
         let doc: Value = serde_saphyr::from_str(&test).unwrap();
-        // kyverno test cannot check patchedResources of verifyImages rules (see PATCHED_NOTE).
+        assert_eq!(doc["policies"].as_array().unwrap().len(), 1, "{test}");
+        assert!(
+            doc["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["policy"] == policy),
+            "only this policy's results: {test}"
+        );
+        // kyverno test cannot check patchedResources of verifyImages rules (src/suite/export.rs).
         assert!(
             doc["results"]
                 .as_array()
@@ -324,11 +364,13 @@ fn export_writes_kyverno_test_folders_with_everything_rendered() {
                 .all(|r| r.get("patchedResources").is_none()),
             "{test}"
         );
-        assert!(test.contains("    # patchedResources: "), "{test}");
-        assert!(!out.join(mode).join("patched").exists());
+        if policy == "verify-signed-images" {
+            assert!(test.contains("    # patchedResources: "), "{test}");
+        }
+        assert!(!folder.join("patched").exists());
         for key in ["policies", "resources"] {
             for path in doc[key].as_array().unwrap() {
-                let file = out.join(mode).join(path.as_str().unwrap());
+                let file = folder.join(path.as_str().unwrap());
                 let text = std::fs::read_to_string(&file).unwrap();
                 assert!(
                     !text.contains("${"),
@@ -389,7 +431,7 @@ fn export_refuses_two_sources_with_one_name() {
         output(lab(&root).args(["test", "ch14", "--export", out.to_str().unwrap()]));
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("would both be exported as resources/pods.yaml"),
+        stderr.contains("would both be exported as pods.yaml"),
         "{stderr}"
     );
 }

@@ -9,8 +9,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::emit;
-use crate::content::CourseFiles;
+use crate::content::files::Selection;
 use crate::content::model::FailureMode;
+use crate::content::validate::validate;
+use crate::content::{CourseFiles, Severity};
 use crate::policy::evaluate::{
     AdmissionResult, Artifacts, Status, VerifyCache, evaluate_cached, images_to_fetch,
 };
@@ -18,6 +20,7 @@ use crate::policy::matching::{Operation, Request, metadata_map};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
 use crate::policy::verify_entry::FetchFailure;
+use crate::suite::SuiteError;
 use crate::suite::prepare::{Chapter, resource_id};
 use crate::suite::run::layout_dir;
 use crate::supply::cosign::collect;
@@ -113,6 +116,7 @@ fn read_policies(
                 let shown = path.display().to_string();
                 let text =
                     substitute(&shown, &text, &values).map_err(|e| LabError::Suite(e.into()))?;
+                refuse_what_kyverno_refuses(&shown, &text)?;
                 let docs: Vec<KyvernoPolicy> = serde_saphyr::from_multiple(&text).map_err(|e| {
                     LabError::Usage(format!(
                         "{shown}: not a Kyverno policy file: {}; run `lab validate {shown}`",
@@ -123,6 +127,26 @@ fn read_policies(
             }
             Ok((policies, values))
         }
+    }
+}
+
+/// A policy file given with `--policy` is checked as `lab validate` checks a lone file, after
+/// its placeholders are filled: a policy Kyverno would refuse to install (e.g. Audit with
+/// `mutateDigest` left on) never reaches admission, so evaluating it would show a verdict no
+/// cluster gives. Warnings are left to `lab validate`.
+fn refuse_what_kyverno_refuses(shown: &str, text: &str) -> Result<(), LabError> {
+    let mut files = CourseFiles::empty("");
+    files.insert_text(shown, text.to_owned());
+    let report = validate(&files, &Selection::File(shown.to_owned()));
+    let errors: Vec<_> = report
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Suite(SuiteError::Invalid(errors)))
     }
 }
 

@@ -35,35 +35,36 @@ pub struct EffectiveRule<'a> {
     pub generated: bool,
 }
 
-/// The rules of `policy` that apply to a resource of `kind`, with generated ones.
+/// The rules Kyverno computes for a resource of `kind` (`computeRules` in
+/// `pkg/autogen/v1/autogen.go`): the policy's own rules, and, when auto-gen applies to the
+/// policy and covers `kind`, one generated rule per rule that matches Pods.
 pub fn rules_for_kind<'a>(policy: &'a KyvernoPolicy, kind: &str) -> Vec<EffectiveRule<'a>> {
-    let controllers = controllers(policy);
-    let mut out = Vec::new();
-    for rule in &policy.spec.rules {
-        if kind == "Pod" || !can_autogen(rule) {
-            out.push(EffectiveRule {
-                rule,
-                name: rule.name.value.clone(),
-                pod_spec: pod_spec_pointer(kind),
-                generated: false,
-            });
-            continue;
-        }
-        if kind == "CronJob" && controllers.contains(&"CronJob") {
-            out.push(EffectiveRule {
-                rule,
-                name: truncate(format!("autogen-cronjob-{}", rule.name.value)),
-                pod_spec: pod_spec_pointer(kind),
-                generated: true,
-            });
-        } else if controllers.contains(&kind) {
-            out.push(EffectiveRule {
-                rule,
-                name: truncate(format!("autogen-{}", rule.name.value)),
-                pod_spec: pod_spec_pointer(kind),
-                generated: true,
-            });
-        }
+    let mut out: Vec<EffectiveRule<'a>> = policy
+        .spec
+        .rules
+        .iter()
+        .map(|rule| EffectiveRule {
+            rule,
+            name: rule.name.value.clone(),
+            pod_spec: pod_spec_pointer(kind),
+            generated: false,
+        })
+        .collect();
+    if kind == "Pod" || !can_autogen(policy) || !controllers(policy).contains(&kind) {
+        return out;
+    }
+    for rule in policy.spec.rules.iter().filter(|r| generates(r)) {
+        let prefix = if kind == "CronJob" {
+            "autogen-cronjob-"
+        } else {
+            "autogen-"
+        };
+        out.push(EffectiveRule {
+            rule,
+            name: truncate(format!("{prefix}{}", rule.name.value)),
+            pod_spec: pod_spec_pointer(kind),
+            generated: true,
+        });
     }
     out
 }
@@ -95,20 +96,49 @@ fn controllers(policy: &KyvernoPolicy) -> Vec<&str> {
     }
 }
 
-/// Whether Kyverno would generate controller rules from `rule`.
-fn can_autogen(rule: &Rule) -> bool {
-    let blocks = std::iter::once(&rule.match_resources).chain(rule.exclude.as_ref());
-    let descriptions: Vec<&ResourceDescription> = blocks.flat_map(descriptions).collect();
-    let matches_pods = descriptions
-        .iter()
-        .any(|d| d.kinds.iter().any(|k| is_pod(k)));
-    let mixes_kinds = descriptions
-        .iter()
-        .any(|d| d.kinds.iter().any(|k| !is_pod(k)));
-    let selects_narrowly = descriptions.iter().any(|d| {
-        !d.names.is_empty() || d.name.is_some() || d.selector.is_some() || !d.annotations.is_empty()
-    });
-    matches_pods && !mixes_kinds && !selects_narrowly
+/// `CanAutoGen`: auto-gen is decided for the whole policy. No rule may select by `name`,
+/// `names`, `selector` or `annotations`, or list Pod among other kinds in one description, and
+/// some description must name Pods or a pod controller. (Generate rules and JSON6902 mutations
+/// also turn it off; this model keeps those rules opaque, so a policy with a `generate` rule
+/// counts as one without auto-gen.)
+fn can_autogen(policy: &KyvernoPolicy) -> bool {
+    let mut needed = false;
+    for rule in &policy.spec.rules {
+        if rule.generate.is_some() {
+            return false;
+        }
+        let blocks = std::iter::once(&rule.match_resources).chain(rule.exclude.as_ref());
+        for d in blocks.flat_map(descriptions) {
+            let several_with_pod = d.kinds.len() > 1 && d.kinds.iter().any(|k| is_pod(k));
+            if !d.names.is_empty()
+                || d.name.is_some()
+                || d.selector.is_some()
+                || !d.annotations.is_empty()
+                || several_with_pod
+            {
+                return false;
+            }
+            needed |= d
+                .kinds
+                .iter()
+                .any(|k| is_pod(k) || POD_CONTROLLERS.contains(&k.as_str()) || k == "CronJob");
+        }
+    }
+    needed
+}
+
+/// `generateRuleForControllers`: a rule gets a generated twin when its `match` names Pods and
+/// its `exclude`, if it names kinds, names Pods too.
+fn generates(rule: &Rule) -> bool {
+    let kinds = |block: &MatchResources| -> Vec<String> {
+        descriptions(block)
+            .into_iter()
+            .flat_map(|d| d.kinds.iter().cloned())
+            .collect()
+    };
+    let matched = kinds(&rule.match_resources);
+    let excluded = rule.exclude.as_ref().map(kinds).unwrap_or_default();
+    matched.iter().any(|k| is_pod(k)) && (excluded.is_empty() || excluded.iter().any(|k| is_pod(k)))
 }
 
 fn descriptions(block: &MatchResources) -> Vec<&ResourceDescription> {
@@ -154,14 +184,21 @@ mod tests {
     fn pod_rules_generate_controller_rules() {
         let p = policy("", PODS);
         assert_eq!(names(&p, "Pod"), ["check-image"]);
-        assert_eq!(names(&p, "Deployment"), ["autogen-check-image"]);
-        assert_eq!(names(&p, "CronJob"), ["autogen-cronjob-check-image"]);
+        // computeRules returns the policy's rules and the generated ones.
         assert_eq!(
-            rules_for_kind(&p, "CronJob")[0].pod_spec,
+            names(&p, "Deployment"),
+            ["check-image", "autogen-check-image"]
+        );
+        assert_eq!(
+            names(&p, "CronJob"),
+            ["check-image", "autogen-cronjob-check-image"]
+        );
+        assert_eq!(
+            rules_for_kind(&p, "CronJob")[1].pod_spec,
             "/spec/jobTemplate/spec/template/spec"
         );
         assert_eq!(
-            rules_for_kind(&p, "StatefulSet")[0].pod_spec,
+            rules_for_kind(&p, "StatefulSet")[1].pod_spec,
             "/spec/template/spec"
         );
     }
@@ -174,14 +211,14 @@ mod tests {
         );
         assert_eq!(
             names(&only_deployments, "Deployment"),
-            ["autogen-check-image"]
+            ["check-image", "autogen-check-image"]
         );
-        assert!(names(&only_deployments, "CronJob").is_empty());
+        assert_eq!(names(&only_deployments, "CronJob"), ["check-image"]);
         let none = policy(
             "  annotations:\n    pod-policies.kyverno.io/autogen-controllers: none\n",
             PODS,
         );
-        assert!(names(&none, "Deployment").is_empty());
+        assert_eq!(names(&none, "Deployment"), ["check-image"]);
     }
 
     #[test]
@@ -200,6 +237,35 @@ mod tests {
             "        any:\n          - resources:\n              kinds: [Pod, Service]\n",
         );
         assert_eq!(names(&mixed, "Deployment"), ["check-image"]);
+    }
+
+    // autogen.go CanAutoGen: Pods and a controller in separate filters do not stop auto-gen;
+    // the rule then answers for a Deployment twice, as itself and as its generated twin.
+    #[test]
+    fn pods_and_a_controller_in_separate_filters_still_autogen() {
+        let p = policy(
+            "",
+            "        any:\n          - resources:\n              kinds: [Pod]\n          - resources:\n              kinds: [Deployment]\n",
+        );
+        assert_eq!(
+            names(&p, "Deployment"),
+            ["check-image", "autogen-check-image"]
+        );
+    }
+
+    // CanAutoGen is decided per policy: one rule selecting by name turns it off for all.
+    #[test]
+    fn one_narrow_rule_turns_autogen_off_for_the_whole_policy() {
+        let mut p = policy("", PODS);
+        let mut narrow = p.spec.rules[0].clone();
+        narrow.name.value = "by-name".into();
+        narrow.match_resources.any[0]
+            .resources
+            .as_mut()
+            .unwrap()
+            .names = vec!["demo".into()];
+        p.spec.rules.push(narrow);
+        assert_eq!(names(&p, "Deployment"), ["check-image", "by-name"]);
     }
 
     #[test]

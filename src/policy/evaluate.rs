@@ -486,8 +486,12 @@ fn blocked_message(object: &Value, blocked: &BTreeMap<String, BTreeMap<String, S
     let mut text = format!(
         "\n\nresource {kind}/{namespace}/{name} was blocked due to the following policies \n\n"
     );
-    for (policy, rules) in blocked {
+    let mut policies: Vec<_> = blocked.iter().collect();
+    policies.sort_by(|a, b| go_yaml_key_order(a.0, b.0));
+    for (policy, rules) in policies {
         text.push_str(&format!("{}:\n", yaml_scalar(policy, 0)));
+        let mut rules: Vec<_> = rules.iter().collect();
+        rules.sort_by(|a, b| go_yaml_key_order(a.0, b.0));
         for (rule, message) in rules {
             text.push_str(&format!(
                 "  {}: {}\n",
@@ -497,6 +501,71 @@ fn blocked_message(object: &Value, blocked: &BTreeMap<String, BTreeMap<String, S
         }
     }
     text
+}
+
+/// The order go-yaml v3 writes string map keys in (`sorter.go` `keyList.Less`, v3.0.4): letters
+/// compare as runes, runs of digits by their value, so `rule-9` comes before `rule-10`.
+fn go_yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let less = |a: &[char], b: &[char]| -> bool {
+        let mut digits = false;
+        for i in 0..a.len().min(b.len()) {
+            if a[i] == b[i] {
+                digits = a[i].is_numeric();
+                continue;
+            }
+            let (al, bl) = (a[i].is_alphabetic(), b[i].is_alphabetic());
+            if al && bl {
+                return a[i] < b[i];
+            }
+            if al || bl {
+                return if digits { al } else { bl };
+            }
+            let (mut an, mut bn) = (0i64, 0i64);
+            if a[i] == '0' || b[i] == '0' {
+                for j in (0..i).rev() {
+                    if !a[j].is_numeric() {
+                        break;
+                    }
+                    if a[j] != '0' {
+                        an = 1;
+                        bn = 1;
+                        break;
+                    }
+                }
+            }
+            let mut ai = i;
+            while ai < a.len() && a[ai].is_ascii_digit() {
+                an = an
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(a[ai] as u8 - b'0'));
+                ai += 1;
+            }
+            let mut bi = i;
+            while bi < b.len() && b[bi].is_ascii_digit() {
+                bn = bn
+                    .saturating_mul(10)
+                    .saturating_add(i64::from(b[bi] as u8 - b'0'));
+                bi += 1;
+            }
+            if an != bn {
+                return an < bn;
+            }
+            if ai != bi {
+                return ai < bi;
+            }
+            return a[i] < b[i];
+        }
+        a.len() < b.len()
+    };
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if less(&a, &b) {
+        Ordering::Less
+    } else if less(&b, &a) {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    }
 }
 
 /// A string as go-yaml v3 writes it: plain when it can be, single-quoted when it contains
@@ -542,6 +611,13 @@ mod tests {
         );
         assert_eq!(yaml_scalar("it's: here", 2), "'it''s: here'");
         assert_eq!(yaml_scalar("a\nb", 2), "|-\n    a\n    b");
+    }
+
+    #[test]
+    fn keys_are_ordered_as_go_yaml_orders_them() {
+        let mut keys = vec!["rule-10", "rule-9", "b", "a", "rule-1a", "A"];
+        keys.sort_by(|a, b| go_yaml_key_order(a, b));
+        assert_eq!(keys, ["A", "a", "b", "rule-1a", "rule-9", "rule-10"]);
     }
 
     // The expectation of Kyverno's own unit test, pkg/webhooks/utils/block_test.go.

@@ -198,6 +198,29 @@ fn a_namespace_selector_sees_the_label_every_namespace_has() {
     );
 }
 
+// The chapter's printed policy is in Audit with mutateDigest left on: Kyverno would refuse to
+// install it, so there is no admission to show; the reasons come at their lines.
+#[test]
+fn a_policy_kyverno_would_refuse_is_not_evaluated() {
+    let (code, stdout, stderr) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        "labs/ch14/manifests/workstation-hotfix-pod.yaml",
+        "--policy",
+        "tests/fixtures/seed-policies/verify-signed-images-example.yaml",
+        "--set",
+        "image_registry=kind-registry:5000/courselab",
+        "--set",
+        "git_owner=acme",
+    ]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("verify-signed-images-example.yaml:18:25: Kyverno rejects this policy: `mutateDigest` is true"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_missing_placeholder_value_names_the_line_and_the_flag() {
     let tmp = tempfile::tempdir().unwrap();

@@ -197,7 +197,8 @@ pub struct AdmitArgs {
     /// Use these policy files as written instead of a chapter's.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub policy: Vec<PathBuf>,
-    /// Set a variable, e.g. --set cosign_public_key=cosign.pub.
+    /// Set a variable, e.g. --set cosign_public_key=cosign.pub. With --policy the files'
+    /// placeholders take the value as written, or the contents of FILE for `NAME=@FILE`.
     #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
     pub set: Vec<(String, String)>,
     /// Read images from the OCI layouts in DIR (one folder per repository name, as the

@@ -104,7 +104,21 @@ fn read_policies(
             Ok((policies, values))
         }
         PolicySource::Files(paths) => {
-            let values: BTreeMap<String, String> = request.set.iter().cloned().collect();
+            let mut values = BTreeMap::new();
+            for (name, value) in &request.set {
+                let value = match value.strip_prefix('@') {
+                    Some(file) => std::fs::read_to_string(file)
+                        .map_err(|e| {
+                            LabError::Usage(format!(
+                                "--set {name}=@{file}: cannot read {file}: {e}"
+                            ))
+                        })?
+                        .trim_end()
+                        .to_owned(),
+                    None => value.clone(),
+                };
+                values.insert(name.clone(), value);
+            }
             let mut policies = Vec::new();
             for path in paths {
                 let text = std::fs::read_to_string(path).map_err(|e| {

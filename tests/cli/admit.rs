@@ -176,8 +176,6 @@ fn a_namespace_selector_sees_the_label_every_namespace_has() {
     let policy_file = tmp.path().join("policy.yaml");
     std::fs::write(&policy_file, policy).unwrap();
     let pod = hotfix_pod(tmp.path(), "kind-registry:5000/courselab/demo:1.4.2-hotfix");
-    let key =
-        std::fs::read_to_string(repo().join("labs/ch14/tests/keys/test-only-signer.pub")).unwrap();
     let (code, stdout, stderr) = output(lab(&repo()).args([
         "admit",
         "-f",
@@ -189,7 +187,8 @@ fn a_namespace_selector_sees_the_label_every_namespace_has() {
         "--set",
         "image_registry=kind-registry:5000/courselab",
         "--set",
-        &format!("cosign_public_key={}", key.trim_end()),
+        // With --policy a value `@FILE` is the file's contents.
+        "cosign_public_key=@labs/ch14/tests/keys/test-only-signer.pub",
     ]));
     assert_eq!(code, 0, "Audit admits: {stdout}{stderr}");
     assert!(

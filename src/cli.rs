@@ -47,7 +47,7 @@ pub enum CliCommand {
     /// Verify an image's cosign signatures and attestations, by key or keyless identity.
     ///
     /// Prints the verified claims as cosign does. Exit 0 verified, 4 not verified (no
-    /// signatures found, no matching signatures, digest mismatch, no matching attestations),
+    /// signatures found, no matching signatures, no matching attestations),
     /// 3 registry unreachable, 2 bad input.
     Verify(Box<VerifyArgs>),
     /// Run a chapter's policy cases (kyverno test format) offline, and the mutations they must

@@ -405,7 +405,7 @@ fn a_missing_sbom_attestation_is_reported_with_kyvernos_counts() {
     assert!(!result.allowed);
     assert_eq!(
         result.rules[0].message,
-        "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: no matching attestations: no attestations found"
+        "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: no matching attestations: "
     );
     let attested = run(
         &pod(CI),
@@ -872,4 +872,50 @@ fn a_namespace_selector_rule_gets_its_images_fetched_and_verified() {
         ..request.clone()
     };
     assert!(images_to_fetch(&unlabelled, &policies).is_empty());
+}
+
+// imageverifier.go buildCosignVerifier defaults a keys attestor's Rekor to the public instance
+// and cosign.go buildCosignOptions then needs Sigstore's TUF root, which offline evaluation
+// cannot reach: the rule is an error, which blocks even in Audit (failurePolicy Fail).
+#[test]
+fn a_keys_attestor_without_tlog_settings_is_an_error_even_in_audit() {
+    let k = key();
+    let mut p = policy("Audit", &k, "");
+    let attestor = &mut p.spec.rules[0].verify_images[0].value.attestors[0].entries[0];
+    attestor.value.keys.as_mut().unwrap().rekor = None;
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
+    assert!(!result.allowed);
+    assert_eq!(result.rules[0].status, Status::Error, "{result:?}");
+    assert!(
+        result.rules[0]
+            .message
+            .contains(".attestors[0].entries[0].keys: offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`"),
+        "{}",
+        result.rules[0].message
+    );
+}
+
+// imageverifier.go verifyAttestation compares `type` literally with the statement's
+// predicateType, and evaluate.go / equal.go take the wildcard from the condition's value.
+#[test]
+fn sbom_conditions_take_wildcards_and_the_type_is_not_a_cosign_shorthand() {
+    let k = key();
+    let mut p = sbom_policy("Enforce", &k);
+    let attestation = &mut p.spec.rules[0].verify_images[0].value.attestations[0];
+    attestation.conditions = vec![json!(
+        {"all": [{"key": "{{ spdxVersion }}", "operator": "Equals", "value": "SPDX-2.*"}]}
+    )];
+    let result = run(
+        &pod(CI),
+        std::slice::from_ref(&p),
+        vec![artifacts(CI, "ci", Some(&k), true)],
+    );
+    assert!(result.allowed, "{result:?}");
+    p.spec.rules[0].verify_images[0].value.attestations[0].attestation_type =
+        Some("spdxjson".into());
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), true)]);
+    assert_eq!(
+        result.rules[0].message,
+        "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: .attestations[0].attestors[0].entries[0].keys: attestions not found for predicate type spdxjson"
+    );
 }

@@ -3,7 +3,9 @@
 //! policy pack, and the offline admission evaluator.
 
 pub mod autogen;
+pub mod conditions;
 pub mod evaluate;
+mod go_values;
 pub mod image_metadata;
 pub mod matching;
 pub mod model;

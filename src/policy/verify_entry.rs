@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
-use super::model::{Attestation, Attestor, AttestorSet, CertificatesAttestor, Rekor, VerifyImage};
+use super::model::{
+    Attestation, Attestor, AttestorSet, CertificatesAttestor, CtLog, Rekor, VerifyImage,
+};
 use crate::content::model::Sp;
-use crate::supply::attestation::verify_attestations;
+use crate::supply::attestation::{Statement, fetch_attestations};
 use crate::supply::cosign::CosignArtifacts;
-use crate::supply::keyless::{KeylessPolicy, RekorKey, roots_from_pem};
-use crate::supply::signature::{CertificateKey, Verifier, verify_signatures};
+use crate::supply::keyless::{KeylessPolicy, RekorKey, pem_block, roots_from_pem};
+use crate::supply::signature::{CertificateKey, PublicKey, Verifier, verify_signatures};
 
 /// The outcome for one image, as Kyverno reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,13 +234,19 @@ impl From<&str> for Unusable {
     }
 }
 
-/// The verifier an attestor entry describes. Offline, keyless needs `roots`, a key needs
-/// `publicKeys` inline, a certificate `cert` or `certChain` inline; keyless and certificates
-/// also need `rekor.ignoreTlog` or `rekor.pubkey`.
+/// The verifier an attestor entry describes, as `buildCosignVerifier` (imageverifier.go) and
+/// `buildCosignOptions` (`pkg/image/verifiers/cpol/cosign/cosign.go`) build it: the key,
+/// certificate or roots first, then the transparency log, then the CT log. Offline, keyless
+/// needs `roots`, a key needs `publicKeys` inline, a certificate `cert` or `certChain` inline;
+/// each kind also needs `rekor.ignoreTlog` or `rekor.pubkey`, and `ctlog.ignoreSCT` (or, for
+/// keys and certificates, `ctlog.pubkey`).
 fn verifier_for(entry: &Attestor) -> Result<Verifier, Unusable> {
     if let Some(keys) = &entry.keys {
         let pem = keys.public_keys.as_deref().ok_or("offline evaluation needs the key inline in `publicKeys` (secrets and KMS cannot be read)")?;
-        return Ok(Verifier::from_public_key_pem(pem.as_bytes()).map_err(|e| e.to_string())?);
+        let mut key = PublicKey::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        key.rekor = offline_rekor(keys.rekor.as_ref())?;
+        offline_ctlog(keys.ctlog.as_ref(), false)?;
+        return Ok(Verifier::Key(Box::new(key)));
     }
     if let Some(certificates) = &entry.certificates {
         return certificates_verifier(certificates);
@@ -252,20 +260,24 @@ fn verifier_for(entry: &Attestor) -> Result<Verifier, Unusable> {
         if roots.is_empty() {
             return Err("offline evaluation needs the Fulcio roots in `roots`".into());
         }
-        return Ok(Verifier::Keyless(Box::new(KeylessPolicy {
+        let policy = KeylessPolicy {
             roots,
             subject: keyless.subject.as_ref().map(|s| s.value.clone()),
             subject_regexp: regex(keyless.subject_regexp.as_ref())?,
             issuer: keyless.issuer.as_ref().map(|s| s.value.clone()),
             issuer_regexp: regex(keyless.issuer_regexp.as_ref())?,
             rekor: offline_rekor(keyless.rekor.as_ref())?,
-        })));
+        };
+        offline_ctlog(keyless.ctlog.as_ref(), true)?;
+        return Ok(Verifier::Keyless(Box::new(policy)));
     }
     Err("this attestor kind is not supported by the offline evaluator".into())
 }
 
-/// Kyverno's default transparency log is Sigstore's public Rekor, with keys from TUF; offline,
-/// the log is either skipped or checked with the given key against the signature's bundle.
+/// Kyverno's default transparency log is Sigstore's public Rekor, with keys from TUF
+/// (imageverifier.go sets `RekorURL` to https://rekor.sigstore.dev and `IgnoreTlog` false when
+/// `rekor` is absent); offline, the log is either skipped or checked with the given key against
+/// the signature's bundle.
 fn offline_rekor(rekor: Option<&Sp<Rekor>>) -> Result<Option<RekorKey>, String> {
     match rekor {
         Some(r) if r.ignore_tlog == Some(true) => Ok(None),
@@ -273,6 +285,31 @@ fn offline_rekor(rekor: Option<&Sp<Rekor>>) -> Result<Option<RekorKey>, String> 
             r.pubkey.as_deref().unwrap_or_default().as_bytes(),
         )?)),
         _ => Err("offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`".into()),
+    }
+}
+
+/// Unless `ctlog.ignoreSCT` is true, `buildCosignOptions` loads the CT log keys: `ctlog.pubkey`,
+/// or else Sigstore's TUF root (`getCTLogPubs`), which offline evaluation cannot fetch. For a
+/// key or a certificate that is all (cosign reads an SCT only on a certificate checked against a
+/// chain, see [`check_sct`]); a keyless (Fulcio) certificate's SCT is verified with those keys,
+/// which this evaluator does not implement (`keyless`).
+fn offline_ctlog(ctlog: Option<&Sp<CtLog>>, keyless: bool) -> Result<(), String> {
+    let ctlog = ctlog.map(|c| &c.value);
+    if ctlog.is_some_and(|c| c.ignore_sct == Some(true)) {
+        return Ok(());
+    }
+    match ctlog.and_then(|c| c.pubkey.as_deref()) {
+        None => Err("Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)".into()),
+        Some(_) if keyless => Err("offline evaluation cannot verify the Fulcio certificate's SCT with `ctlog.pubkey`; set `ctlog.ignoreSCT: true`, or check this attestor in a cluster".into()),
+        Some(pem_text) => pem_block(pem_text.as_bytes())
+            .and_then(|der| {
+                sigstore::crypto::CosignVerificationKey::try_from_der(&der)
+                    .map_err(|e| e.to_string())
+            })
+            .map(|_| ())
+            .map_err(|e| {
+                format!("failed to load CTLogs public keys: `ctlog.pubkey` is not a PEM public key ({e})")
+            }),
     }
 }
 
@@ -293,14 +330,17 @@ fn certificates_verifier(attestor: &CertificatesAttestor) -> Result<Verifier, Un
         let roots = chain.ok_or(
             "offline evaluation needs `cert` or `certChain` inline (the Fulcio roots cannot be fetched from TUF)",
         )?;
-        return Ok(Verifier::Keyless(Box::new(KeylessPolicy {
+        let policy = KeylessPolicy {
             roots,
             subject: None,
             subject_regexp: None,
             issuer: None,
             issuer_regexp: None,
             rekor: offline_rekor(attestor.rekor.as_ref())?,
-        })));
+        };
+        // The signature's own certificate is then checked as a keyless one, SCT included.
+        offline_ctlog(attestor.ctlog.as_ref(), true)?;
+        return Ok(Verifier::Keyless(Box::new(policy)));
     };
     let mut key = CertificateKey::from_pem(&cert).map_err(|e| {
         format!("failed to load certificate from `cert`: {e}; paste the signer's PEM certificate")
@@ -315,6 +355,7 @@ fn certificates_verifier(attestor: &CertificatesAttestor) -> Result<Verifier, Un
         check_sct(&key)?;
     }
     key.rekor = offline_rekor(attestor.rekor.as_ref())?;
+    offline_ctlog(attestor.ctlog.as_ref(), false)?;
     Ok(Verifier::Certificate(Box::new(key)))
 }
 
@@ -361,11 +402,12 @@ fn regex(pattern: Option<&Sp<String>>) -> Result<Option<regex::Regex>, String> {
 }
 
 /// One attestation, as `verifyAttestations` in imageverifier.go checks it: per attestor set,
-/// each entry fetches the attestations of the type its key (or certificate) signed and checks
-/// the conditions on every statement; an entry whose statements fail the conditions does not
-/// count. Too few verified entries fail the image with Kyverno's count message, which carries
-/// every entry's error. Kyverno writes the entry path with the attestation's index where the
-/// entry's belongs (`entries[%d]` of `i`); so does this.
+/// each entry fetches and verifies the image's attestations (of every type), then checks the
+/// conditions on each statement of the attestation's type; an entry whose statements are
+/// missing or fail the conditions does not count. Too few verified entries fail the image with
+/// Kyverno's count message, which carries every error collected for this attestation so far
+/// (Kyverno keeps one list per attestation, across its sets). Kyverno writes the entry path with
+/// the attestation's index where the entry's belongs (`entries[%d]` of `i`); so does this.
 fn check_attestation(
     pinned: &str,
     index: usize,
@@ -386,10 +428,10 @@ fn check_attestation(
             "failed to verify image {pinned}: {path}: with no attestors Kyverno verifies the attestation keylessly against the public Sigstore instance, which offline evaluation cannot reach; add attestors"
         )));
     }
+    let mut errors: Vec<String> = Vec::new();
     for (j, set) in attestation.attestors.iter().enumerate() {
         let required = required_count(set);
         let mut verified = 0;
-        let mut errors: Vec<String> = Vec::new();
         for entry in &set.entries {
             let at = format!(
                 "{path}.attestors[{j}].entries[{index}]{}",
@@ -407,43 +449,22 @@ fn check_attestation(
                     continue;
                 }
             };
-            let found = match verify_attestations(artifacts, &verifier, wanted) {
-                Ok(found) => found,
-                Err(e) => {
-                    errors.push(e.to_string());
-                    continue;
-                }
-            };
-            // Kyverno's FetchAttestations checks the annotations against each layer read as a
-            // simple-signing payload; a DSSE envelope has no `optional`, so none matches.
-            if let Err(why) = annotations_match(found.iter().map(|_| None), &entry.annotations) {
-                errors.push(why);
-                continue;
-            }
-            let mut failed = None;
-            for statement in &found {
-                match conditions_hold(&attestation.conditions, &statement.statement.predicate) {
-                    Ok(None) => {}
-                    Ok(Some(message)) => {
-                        failed = Some(format!(
-                            "attestation checks failed for {pinned} and predicate {wanted}: {message}"
-                        ));
-                        break;
-                    }
-                    Err(why) => {
-                        failed = Some(format!("failed to check attestations: {why}"));
-                        break;
-                    }
-                }
-            }
-            match failed {
-                Some(why) => errors.push(format!("{at}: {why}")),
-                None => {
+            let checked = fetch_for_entry(artifacts, entry, &verifier).and_then(|statements| {
+                statements_hold(pinned, wanted, attestation, &statements).map_err(|e| e.at(&at))
+            });
+            match checked {
+                Ok(()) => {
                     verified += 1;
                     if verified >= required {
                         break;
                     }
                 }
+                Err(EntryFailed::Unsupported(why)) => {
+                    return Some(ImageOutcome::Error(format!(
+                        "failed to verify image {pinned}: {why}"
+                    )));
+                }
+                Err(EntryFailed::Failed(why)) => errors.push(why),
             }
         }
         if verified < required {
@@ -460,89 +481,86 @@ fn check_attestation(
     None
 }
 
-/// Evaluates `conditions` (`any`/`all` blocks of `{key, operator, value, message}`) against a
-/// predicate. `Ok(Some(message))` when they fail. Keys are `{{ path.to.field }}` into the
-/// predicate; full JMESPath is not supported offline and is reported as an error.
-pub fn conditions_hold(blocks: &[Value], predicate: &Value) -> Result<Option<String>, String> {
-    for block in blocks {
-        if let Some(all) = block.get("all").and_then(Value::as_array) {
-            for condition in all {
-                if !condition_holds(condition, predicate)? {
-                    return Ok(Some(condition_message(condition)));
-                }
-            }
-        }
-        if let Some(any) = block.get("any").and_then(Value::as_array)
-            && !any.is_empty()
-        {
-            let mut held = false;
-            for condition in any {
-                held |= condition_holds(condition, predicate)?;
-            }
-            if !held {
-                return Ok(Some(condition_message(&any[0])));
-            }
+/// Why an attestation entry did not count.
+enum EntryFailed {
+    /// Kyverno's error, which makes the entry fail.
+    Failed(String),
+    /// The offline evaluator cannot decide (the image outcome is an error).
+    Unsupported(String),
+}
+
+impl EntryFailed {
+    /// `verifyAttestations` prefixes the errors of `verifyAttestation` with the entry's path.
+    fn at(self, path: &str) -> Self {
+        match self {
+            EntryFailed::Failed(why) => EntryFailed::Failed(format!("{path}: {why}")),
+            EntryFailed::Unsupported(why) => EntryFailed::Unsupported(format!("{path}: {why}")),
         }
     }
-    Ok(None)
 }
 
-fn condition_message(condition: &Value) -> String {
-    condition
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("condition failed")
-        .to_owned()
-}
-
-fn condition_holds(condition: &Value, predicate: &Value) -> Result<bool, String> {
-    let key = condition
-        .get("key")
-        .and_then(Value::as_str)
-        .ok_or("a condition has no `key`")?;
-    let path = key
-        .trim()
-        .strip_prefix("{{")
-        .and_then(|k| k.strip_suffix("}}"))
-        .map(str::trim)
-        .ok_or_else(|| format!("key `{key}` is not a `{{{{ path }}}}` expression"))?;
-    if !path
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
-    {
-        return Err(format!(
-            "`{path}` is a JMESPath expression the offline evaluator does not support; use a plain field path"
+/// Kyverno's `FetchAttestations` (`pkg/image/verifiers/cpol/cosign/verifier.go`) for one entry,
+/// then `getRawResp` (utils.go): the statements of every attestation cosign verifies. Its
+/// errors carry no entry path.
+fn fetch_for_entry(
+    artifacts: &CosignArtifacts,
+    entry: &Attestor,
+    verifier: &Verifier,
+) -> Result<Vec<Statement>, EntryFailed> {
+    let found =
+        fetch_attestations(artifacts, verifier).map_err(|e| EntryFailed::Failed(e.to_string()))?;
+    // checkAnnotations reads each layer as a simple-signing payload; a DSSE envelope has no
+    // `optional`, so required annotations never match.
+    annotations_match(found.iter().map(|_| None), &entry.annotations)
+        .map_err(EntryFailed::Failed)?;
+    if !found.iter().any(|a| a.statement.predicate.is_object()) {
+        return Err(EntryFailed::Failed(
+            "predicate not found in any statement".into(),
         ));
     }
-    let actual = path
-        .split('.')
-        .try_fold(predicate, |v, k| v.get(k))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let expected = condition.get("value").cloned().unwrap_or(Value::Null);
-    let listed = |v: &Value| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
-    let operator = condition
-        .get("operator")
-        .and_then(Value::as_str)
-        .unwrap_or("Equals");
-    Ok(match operator {
-        "Equals" => actual == expected,
-        "NotEquals" => actual != expected,
-        "AnyIn" => listed(&actual)
-            .iter()
-            .any(|a| listed(&expected).contains(a)),
-        "AllIn" => listed(&actual)
-            .iter()
-            .all(|a| listed(&expected).contains(a)),
-        "AnyNotIn" => listed(&actual)
-            .iter()
-            .any(|a| !listed(&expected).contains(a)),
-        "AllNotIn" => listed(&actual)
-            .iter()
-            .all(|a| !listed(&expected).contains(a)),
-        other => return Err(format!("operator `{other}` is not supported offline")),
-    })
+    Ok(found.into_iter().map(|a| a.statement).collect())
 }
+
+/// `verifyAttestation` (imageverifier.go): the statements whose `predicateType` is literally the
+/// attestation's type (no cosign shorthands: `statementsByPredicate[attestation.Type]`), each
+/// of which must satisfy the conditions.
+fn statements_hold(
+    pinned: &str,
+    wanted: &str,
+    attestation: &Attestation,
+    statements: &[Statement],
+) -> Result<(), EntryFailed> {
+    let mut of_type = statements
+        .iter()
+        .filter(|s| s.predicate_type == wanted)
+        .peekable();
+    if of_type.peek().is_none() {
+        return Err(EntryFailed::Failed(format!(
+            "attestions not found for predicate type {wanted}"
+        )));
+    }
+    for statement in of_type {
+        match conditions_hold(&attestation.conditions, &statement.predicate) {
+            Ok(None) => {}
+            Ok(Some(message)) => {
+                return Err(EntryFailed::Failed(format!(
+                    "attestation checks failed for {pinned} and predicate {wanted}: {message}"
+                )));
+            }
+            Err(ConditionError::Kyverno(why)) => {
+                return Err(EntryFailed::Failed(format!(
+                    "failed to check attestations: {why}"
+                )));
+            }
+            Err(ConditionError::Unsupported(why)) => {
+                return Err(EntryFailed::Unsupported(why));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub use super::conditions::{ConditionError, conditions_hold};
 
 #[cfg(test)]
 #[path = "verify_entry_tests.rs"]

@@ -190,7 +190,7 @@ fn certificates(cert: Option<&str>, chain: Option<&str>, settings: &str) -> Veri
 /// A `keys` attestor for `signer` that requires `annotations` (YAML flow map).
 fn keys_with_annotations(signer: &SigStoreSigner, annotations: &str) -> VerifyImage {
     entry_with(&format!(
-        "keys:\n  publicKeys: |-\n{}\n  rekor: {{ignoreTlog: true}}\nannotations: {annotations}",
+        "keys:\n  publicKeys: |-\n{}\n  rekor: {{ignoreTlog: true}}\n  ctlog: {{ignoreSCT: true}}\nannotations: {annotations}",
         indent(&public_pem(signer), 4)
     ))
 }
@@ -320,15 +320,25 @@ fn a_chained_certificate_needs_an_sct_even_with_ignore_sct() {
     );
 }
 
-// cosign.go buildCosignOptions: without `certChain`, no SCT is looked for.
+// cosign.go buildCosignOptions: without `certChain`, no SCT is looked for, but unless
+// `ctlog.ignoreSCT` is true the CT log keys are still loaded: from `ctlog.pubkey`, or from
+// Sigstore's TUF root (getCTLogPubs), which offline evaluation cannot fetch.
 #[test]
-fn an_unchained_certificate_needs_no_ctlog_setting() {
+fn an_unchained_certificate_needs_no_sct_but_kyverno_still_loads_the_ct_log_keys() {
     let key = signer();
-    let entry = certificates(Some(&self_signed(&key)), None, "rekor: {ignoreTlog: true}");
+    let with_ct_key = format!(
+        "rekor: {{ignoreTlog: true}}\nctlog:\n  pubkey: |-\n{}",
+        indent(&TestRekor::new().key.public_key_pem(), 4)
+    );
+    let entry = certificates(Some(&self_signed(&key)), None, &with_ct_key);
     assert!(matches!(
         verify(&entry, &signed(&key, Value::Null)),
         ImageOutcome::Pass(_)
     ));
+    let entry = certificates(Some(&self_signed(&key)), None, "rekor: {ignoreTlog: true}");
+    assert!(
+        matches!(verify(&entry, &signed(&key, Value::Null)), ImageOutcome::Error(m) if m.ends_with("Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"))
+    );
 }
 
 // imageverifier.go defaults `rekor` to https://rekor.sigstore.dev, whose keys come from TUF.
@@ -448,7 +458,7 @@ fn annotations_on_an_attestation_attestor_never_match() {
     });
     let attestation = |annotations: &str| -> VerifyImage {
         let text = format!(
-            "imageReferences: [\"kind-registry:5000/*\"]\nattestations:\n  - type: https://example.com/review/v1\n    attestors:\n      - entries:\n          - keys:\n              publicKeys: |-\n{}\n              rekor: {{ignoreTlog: true}}\n            annotations: {annotations}\n",
+            "imageReferences: [\"kind-registry:5000/*\"]\nattestations:\n  - type: https://example.com/review/v1\n    attestors:\n      - entries:\n          - keys:\n              publicKeys: |-\n{}\n              rekor: {{ignoreTlog: true}}\n              ctlog: {{ignoreSCT: true}}\n            annotations: {annotations}\n",
             indent(&public_pem(&key), 16)
         );
         serde_saphyr::from_str(&text).unwrap()
@@ -490,4 +500,423 @@ fn conditions_follow_any_and_all() {
         conditions_hold(&jmes, &predicate).is_err(),
         "unsupported expressions are errors, not silent passes"
     );
+}
+
+/// A `keys` attestor for `signer` with `settings` (further lines under `keys:`).
+fn keys(signer: &SigStoreSigner, settings: &str) -> VerifyImage {
+    entry_with(&format!(
+        "keys:\n  publicKeys: |-\n{}\n{}",
+        indent(&public_pem(signer), 4),
+        indent(settings, 2)
+    ))
+}
+
+// imageverifier.go buildCosignVerifier: without `rekor` a keys attestor gets
+// RekorURL https://rekor.sigstore.dev and IgnoreTlog false, without `ctlog` IgnoreSCT false;
+// cosign.go buildCosignOptions then loads Rekor's keys (getRekorPubs) and the CT log's
+// (getCTLogPubs) from Sigstore's TUF root, which offline evaluation cannot reach.
+#[test]
+fn a_keys_attestor_needs_offline_tlog_and_ctlog_settings() {
+    let key = signer();
+    let artifacts = signed(&key, Value::Null);
+    let rekor_error = ImageOutcome::Error(format!(
+        "failed to verify image {IMAGE}: .attestors[0].entries[0].keys: offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`"
+    ));
+    for settings in [
+        "",
+        "ctlog: {ignoreSCT: true}",
+        "rekor: {url: \"https://rekor.sigstore.dev\"}\nctlog: {ignoreSCT: true}",
+        "rekor: {ignoreTlog: false}\nctlog: {ignoreSCT: true}",
+    ] {
+        assert_eq!(
+            verify(&keys(&key, settings), &artifacts),
+            rekor_error,
+            "{settings:?}"
+        );
+    }
+    let ctlog_error = ImageOutcome::Error(format!(
+        "failed to verify image {IMAGE}: .attestors[0].entries[0].keys: Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"
+    ));
+    for settings in [
+        "rekor: {ignoreTlog: true}",
+        "rekor: {ignoreTlog: true}\nctlog: {ignoreSCT: false}",
+    ] {
+        assert_eq!(
+            verify(&keys(&key, settings), &artifacts),
+            ctlog_error,
+            "{settings:?}"
+        );
+    }
+    assert!(matches!(
+        verify(&keys(&key, SKIP_LOGS), &artifacts),
+        ImageOutcome::Pass(_)
+    ));
+}
+
+// cosign.go getCTLogPubs: with `ctlog.pubkey` the CT log key is parsed, not fetched; a key
+// attestor's signature carries no SCT to check with it.
+#[test]
+fn a_keys_attestor_with_a_ct_log_key_needs_no_tuf() {
+    let key = signer();
+    let artifacts = signed(&key, Value::Null);
+    let settings = format!(
+        "rekor: {{ignoreTlog: true}}\nctlog:\n  pubkey: |-\n{}",
+        indent(&TestRekor::new().key.public_key_pem(), 4)
+    );
+    assert!(matches!(
+        verify(&keys(&key, &settings), &artifacts),
+        ImageOutcome::Pass(_)
+    ));
+    let broken = "rekor: {ignoreTlog: true}\nctlog: {pubkey: not a key}";
+    assert!(
+        matches!(verify(&keys(&key, broken), &artifacts), ImageOutcome::Error(m) if m.contains("keys: failed to load CTLogs public keys: `ctlog.pubkey` is not a PEM public key (no PEM block found)")),
+    );
+}
+
+// cosign verify.go verifyInternal and VerifyBundle: without ignoreTlog the signature's Rekor
+// bundle must verify with the log's key and record this public key (keyBytes); a signature
+// without a bundle would be looked up in Rekor online, which offline evaluation cannot do.
+#[test]
+fn a_keys_attestor_with_a_rekor_key_checks_each_bundle_offline() {
+    let (key, rekor) = (signer(), TestRekor::new());
+    let settings = format!(
+        "rekor:\n  pubkey: |-\n{}\nctlog: {{ignoreSCT: true}}",
+        indent(&rekor.key.public_key_pem(), 4)
+    );
+    let entry = keys(&key, &settings);
+    let mut artifacts = signed(&key, Value::Null);
+    assert_eq!(
+        verify(&entry, &artifacts),
+        ImageOutcome::Fail(format!(
+            "failed to verify image {IMAGE}: .attestors[0].entries[0].keys: no matching signatures: the signature has no Rekor bundle, and offline evaluation cannot search Rekor for it; attach the bundle when signing or set `rekor.ignoreTlog: true`"
+        ))
+    );
+    artifacts.signatures[0].bundle =
+        Some(rekor.bundle(&artifacts.signatures[0], &public_pem(&key)));
+    assert_eq!(
+        verify(&entry, &artifacts),
+        ImageOutcome::Pass(format!("verified image signatures for {IMAGE}"))
+    );
+    artifacts.signatures[0].bundle =
+        Some(rekor.bundle(&artifacts.signatures[0], &public_pem(&signer())));
+    assert_eq!(
+        verify(&entry, &artifacts),
+        ImageOutcome::Fail(format!(
+            "failed to verify image {IMAGE}: .attestors[0].entries[0].keys: no matching signatures: the Rekor entry is for another key"
+        ))
+    );
+    artifacts.signatures[0].bundle =
+        Some(TestRekor::new().bundle(&artifacts.signatures[0], &public_pem(&key)));
+    assert!(
+        matches!(verify(&entry, &artifacts), ImageOutcome::Fail(m) if m.ends_with("no matching signatures: the Rekor bundle is from another log than the given Rekor key"))
+    );
+}
+
+// cosign.go buildCosignOptions loads the CT log keys for every attestor kind; a Fulcio
+// certificate's SCT is then verified with them, which this evaluator does not implement.
+#[test]
+fn a_keyless_attestor_needs_ignore_sct_offline() {
+    let root = TestCa::root("courselab fulcio");
+    let entry = |ctlog: &str| {
+        entry_with(&format!(
+            "keyless:\n  subject: \"*\"\n  roots: |-\n{}\n  rekor: {{ignoreTlog: true}}\n{}",
+            indent(&root.pem, 4),
+            indent(ctlog, 2)
+        ))
+    };
+    let artifacts = signed(&signer(), Value::Null);
+    assert!(
+        matches!(verify(&entry(""), &artifacts), ImageOutcome::Error(m) if m.ends_with("keyless: Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"))
+    );
+    let with_key = format!(
+        "ctlog:\n  pubkey: |-\n{}",
+        indent(&TestRekor::new().key.public_key_pem(), 4)
+    );
+    assert!(
+        matches!(verify(&entry(&with_key), &artifacts), ImageOutcome::Error(m) if m.ends_with("keyless: offline evaluation cannot verify the Fulcio certificate's SCT with `ctlog.pubkey`; set `ctlog.ignoreSCT: true`, or check this attestor in a cluster"))
+    );
+    assert!(
+        matches!(verify(&entry("ctlog: {ignoreSCT: true}"), &artifacts), ImageOutcome::Fail(m) if m.contains("the signature carries no certificate")),
+        "with ignoreSCT the signature itself is checked"
+    );
+}
+
+/// The image `signatures` sign, with one signature layer per (signer, payload digest).
+fn signed_layers(layers: &[(&SigStoreSigner, &str)], critical_type: &str) -> CosignArtifacts {
+    let mut artifacts = signed(&signer(), Value::Null);
+    artifacts.signatures = layers
+        .iter()
+        .map(|(key, digest)| {
+            let payload = serde_json::to_vec(&json!({
+                "critical": {"identity": {"docker-reference": "kind-registry:5000/courselab/demo"},
+                             "image": {"docker-manifest-digest": digest}, "type": critical_type},
+                "optional": null
+            }))
+            .unwrap();
+            SignatureLayer {
+                signature: STANDARD.encode(key.sign(&payload).unwrap()),
+                payload,
+                certificate: None,
+                chain: None,
+                bundle: None,
+            }
+        })
+        .collect();
+    artifacts
+}
+
+// cosign verify.go verifySignatures: every signature's error, in order, joined with "\n " and
+// not deduplicated; verifiers.go SimpleClaimVerifier names the digest the payload claims.
+#[test]
+fn signature_errors_are_joined_as_cosign_joins_them() {
+    let (trusted, stranger) = (signer(), signer());
+    let this = Digest::sha256_of(b"demo image").to_string();
+    let other = Digest::sha256_of(b"another image").to_string();
+    let entry = keys(&trusted, SKIP_LOGS);
+    let artifacts = signed_layers(
+        &[(&stranger, &this), (&trusted, &other), (&stranger, &this)],
+        "cosign container image signature",
+    );
+    assert_eq!(
+        verify(&entry, &artifacts),
+        ImageOutcome::Fail(format!(
+            "failed to verify image {IMAGE}: .attestors[0].entries[0].keys: no matching signatures: invalid signature when validating ASN.1 encoded signature\n invalid or missing digest in claim: {other}\n invalid signature when validating ASN.1 encoded signature"
+        ))
+    );
+    let one_good = signed_layers(
+        &[(&stranger, &this), (&trusted, &this)],
+        "cosign container image signature",
+    );
+    assert!(matches!(verify(&entry, &one_good), ImageOutcome::Pass(_)));
+}
+
+// verifiers.go SimpleClaimVerifier reads only the digest (and annotations) of the payload;
+// `critical.type` is not checked by cosign or Kyverno.
+#[test]
+fn the_payload_type_is_not_checked() {
+    let key = signer();
+    let this = Digest::sha256_of(b"demo image").to_string();
+    let artifacts = signed_layers(&[(&key, &this)], "something else");
+    assert!(matches!(
+        verify(&keys(&key, SKIP_LOGS), &artifacts),
+        ImageOutcome::Pass(_)
+    ));
+}
+
+/// An attestation layer: `statement` in a DSSE envelope signed by `signer`.
+fn attestation_layer(signer: &SigStoreSigner, statement: &Value) -> AttestationLayer {
+    let payload = serde_json::to_vec(statement).unwrap();
+    let signature = signer
+        .sign(&pae("application/vnd.in-toto+json", &payload))
+        .unwrap();
+    let envelope = json!({"payloadType": "application/vnd.in-toto+json", "payload": STANDARD.encode(&payload),
+                          "signatures": [{"keyid": "", "sig": STANDARD.encode(signature)}]});
+    AttestationLayer {
+        envelope: serde_json::to_vec(&envelope).unwrap(),
+        predicate_type: None,
+        certificate: None,
+        chain: None,
+        bundle: None,
+    }
+}
+
+fn statement(digest_hex: &str, predicate_type: &str, predicate: Value) -> Value {
+    json!({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": predicate_type,
+           "subject": [{"name": "demo", "digest": {"sha256": digest_hex}}], "predicate": predicate})
+}
+
+/// A `verifyImages` entry with one attestation of `kind`, whose attestor sets are `sets` (YAML
+/// list items at column 0) and whose conditions are `conditions` (YAML, may be empty).
+fn attestation_entry(kind: &str, sets: &str, conditions: &str) -> VerifyImage {
+    let conditions = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("    conditions:\n{}\n", indent(conditions, 6))
+    };
+    let text = format!(
+        "imageReferences: [\"kind-registry:5000/*\"]\nattestations:\n  - type: {kind}\n    attestors:\n{}\n{conditions}",
+        indent(sets, 6)
+    );
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+/// One attestor set with a `keys` entry for each signer (and `count`, if any).
+fn key_set(signers: &[&SigStoreSigner], count: Option<u32>) -> String {
+    let mut set = count.map_or("- entries:\n".to_owned(), |c| {
+        format!("- count: {c}\n  entries:\n")
+    });
+    for key in signers {
+        set += &format!(
+            "    - keys:\n        publicKeys: |-\n{}\n        rekor: {{ignoreTlog: true}}\n        ctlog: {{ignoreSCT: true}}\n",
+            indent(&public_pem(key), 10)
+        );
+    }
+    set
+}
+
+const REVIEW: &str = "https://example.com/review/v1";
+
+/// The image, pinned as Kyverno names it once attestations are fetched (tag dropped).
+fn pinned() -> String {
+    format!(
+        "kind-registry:5000/courselab/demo@{}",
+        Digest::sha256_of(b"demo image")
+    )
+}
+
+fn count_failure(error: &str) -> ImageOutcome {
+    ImageOutcome::Fail(format!(
+        "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: {error}"
+    ))
+}
+
+// cosign verify.go VerifyImageAttestation: with no `.att` layers nothing is verified and
+// nothing joined, so the error is "no matching attestations: " (trailing space); Kyverno's
+// FetchAttestations returns it without the entry path.
+#[test]
+fn an_image_without_attestations_fails_with_cosigns_empty_list() {
+    let key = signer();
+    let entry = attestation_entry(REVIEW, &key_set(&[&key], None), "");
+    assert_eq!(
+        verify(&entry, &signed(&key, Value::Null)),
+        count_failure("no matching attestations: ")
+    );
+}
+
+// go-securesystemslib v0.11.0 dsse/verify.go VerifyAndDecode: no signature of the envelope
+// verifies with the key; cosign joins the layers' errors with "\n ".
+#[test]
+fn an_attestation_by_another_key_is_cosigns_dsse_threshold_error() {
+    let (trusted, stranger) = (signer(), signer());
+    let mut artifacts = signed(&trusted, Value::Null);
+    let subject = artifacts.digest.hex().to_owned();
+    for _ in 0..2 {
+        artifacts.attestations.push(attestation_layer(
+            &stranger,
+            &statement(&subject, REVIEW, json!({"reviewed": true})),
+        ));
+    }
+    let entry = attestation_entry(REVIEW, &key_set(&[&trusted], None), "");
+    assert_eq!(
+        verify(&entry, &artifacts),
+        count_failure(
+            "no matching attestations: accepted signatures do not match threshold, Found: 0, Expected 1\n accepted signatures do not match threshold, Found: 0, Expected 1"
+        )
+    );
+    artifacts.attestations.push(attestation_layer(
+        &trusted,
+        &statement(&subject, REVIEW, json!({"reviewed": true})),
+    ));
+    assert_eq!(
+        verify(&entry, &artifacts),
+        ImageOutcome::Pass(format!("verified image attestations for {}", pinned()))
+    );
+}
+
+// cosign verifiers.go IntotoSubjectClaimVerifier: no subject names this digest.
+#[test]
+fn an_attestation_for_another_digest_has_no_matching_subject() {
+    let key = signer();
+    let mut artifacts = signed(&key, Value::Null);
+    artifacts.attestations.push(attestation_layer(
+        &key,
+        &statement(&"ab".repeat(32), REVIEW, json!({"reviewed": true})),
+    ));
+    let entry = attestation_entry(REVIEW, &key_set(&[&key], None), "");
+    assert_eq!(
+        verify(&entry, &artifacts),
+        count_failure("no matching attestations: no matching subject digest found")
+    );
+}
+
+// imageverifier.go verifyAttestation: FetchAttestations keeps every predicate type; the type is
+// then looked up literally (`statementsByPredicate[attestation.Type]`), so a cosign shorthand
+// names no statement, and the error (typo included) carries the entry path.
+#[test]
+fn the_attestation_type_is_compared_literally_after_fetching() {
+    let key = signer();
+    let mut artifacts = signed(&key, Value::Null);
+    let subject = artifacts.digest.hex().to_owned();
+    artifacts.attestations.push(attestation_layer(
+        &key,
+        &statement(
+            &subject,
+            "https://spdx.dev/Document",
+            json!({"spdxVersion": "SPDX-2.3"}),
+        ),
+    ));
+    for kind in ["spdxjson", REVIEW] {
+        let entry = attestation_entry(kind, &key_set(&[&key], None), "");
+        assert_eq!(
+            verify(&entry, &artifacts),
+            count_failure(&format!(
+                ".attestations[0].attestors[0].entries[0].keys: attestions not found for predicate type {kind}"
+            )),
+        );
+    }
+    // Kyverno evaluates only `conditions`: an SBOM that is no sane SPDX document still passes.
+    let entry = attestation_entry("https://spdx.dev/Document", &key_set(&[&key], None), "");
+    assert!(matches!(verify(&entry, &artifacts), ImageOutcome::Pass(_)));
+}
+
+// utils.go getRawResp: some verified statement must have an object predicate.
+#[test]
+fn statements_without_an_object_predicate_are_kyvernos_error() {
+    let key = signer();
+    let mut artifacts = signed(&key, Value::Null);
+    let subject = artifacts.digest.hex().to_owned();
+    artifacts.attestations.push(attestation_layer(
+        &key,
+        &statement(&subject, REVIEW, json!("reviewed")),
+    ));
+    let entry = attestation_entry(REVIEW, &key_set(&[&key], None), "");
+    assert_eq!(
+        verify(&entry, &artifacts),
+        count_failure("predicate not found in any statement")
+    );
+}
+
+// imageverifier.go verifyAttestations declares errorList once per attestation, so when a later
+// attestor set fails, the errors of the earlier sets' entries are in its message too.
+#[test]
+fn errors_of_earlier_attestor_sets_are_in_a_later_sets_failure() {
+    let (trusted, stranger) = (signer(), signer());
+    let mut artifacts = signed(&trusted, Value::Null);
+    let subject = artifacts.digest.hex().to_owned();
+    artifacts.attestations.push(attestation_layer(
+        &trusted,
+        &statement(&subject, REVIEW, json!({"reviewed": true})),
+    ));
+    let sets = format!(
+        "{}{}",
+        key_set(&[&stranger, &trusted], Some(1)),
+        key_set(&[&stranger], None)
+    );
+    let threshold = "no matching attestations: accepted signatures do not match threshold, Found: 0, Expected 1";
+    assert_eq!(
+        verify(&attestation_entry(REVIEW, &sets, ""), &artifacts),
+        count_failure(&format!("{threshold}; {threshold}"))
+    );
+}
+
+// evaluate.go: a condition whose key Kyverno would resolve with JMESPath cannot be evaluated
+// offline, which is an error, not a failed check.
+#[test]
+fn unsupported_conditions_are_an_error() {
+    let key = signer();
+    let mut artifacts = signed(&key, Value::Null);
+    let subject = artifacts.digest.hex().to_owned();
+    artifacts.attestations.push(attestation_layer(
+        &key,
+        &statement(&subject, REVIEW, json!({"reviewers": ["a", "b"]})),
+    ));
+    let conditions =
+        "- all:\n    - key: \"{{ length(reviewers) }}\"\n      operator: Equals\n      value: 2";
+    let entry = attestation_entry(REVIEW, &key_set(&[&key], None), conditions);
+    assert!(
+        matches!(verify(&entry, &artifacts), ImageOutcome::Error(m) if m.starts_with(&format!("failed to verify image {}: .attestations[0].attestors[0].entries[0].keys: `length(reviewers)` is a JMESPath expression", pinned()))),
+    );
+    let wildcard = "- all:\n    - key: \"{{ reviewers }}\"\n      operator: AllIn\n      value: [\"?\"]\n      message: one-letter reviewers";
+    let entry = attestation_entry(REVIEW, &key_set(&[&key], None), wildcard);
+    assert!(matches!(verify(&entry, &artifacts), ImageOutcome::Pass(_)));
 }

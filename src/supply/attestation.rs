@@ -1,17 +1,21 @@
 //! Verifying cosign attestations, which sigstore-rs 0.15 does not read: each `.att` layer is a
 //! DSSE envelope whose signature covers the PAE encoding of its payload; the payload is an
-//! in-toto statement whose subject must name this image's digest and whose predicate type must
-//! be the one asked for. SPDX predicates are then checked to be sane SPDX 2.x documents.
+//! in-toto statement whose subject must name this image's digest. That much is cosign's library
+//! (`VerifyImageAttestation`, what Kyverno's `FetchAttestations` calls), which keeps every
+//! predicate type; [`verify_attestations`] then does what `cosign verify-attestation --type`
+//! adds: keeps the type asked for (cosign's shorthands understood) and, for `lab verify`, checks
+//! that SPDX predicates are sane SPDX 2.x documents.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::cosign::{AttestationLayer, CosignArtifacts};
 use super::error::NotVerified;
 use super::keyless::SignedLayer;
-use super::signature::Verifier;
+use super::signature::{Verifier, verify_with};
+use sigstore::crypto::Signature;
 
 /// The in-toto payload type DSSE envelopes carry.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -66,16 +70,18 @@ struct EnvelopeSignature {
     sig: String,
 }
 
-/// An in-toto statement (v0.1 or v1).
+/// An in-toto statement (v0.1 or v1). Like cosign's `attestation.Statement`, a missing field
+/// reads as empty and `_type` is not checked.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Statement {
     /// `https://in-toto.io/Statement/v0.1` or `/v1`.
-    #[serde(rename = "_type")]
+    #[serde(rename = "_type", default)]
     pub statement_type: String,
     /// What the statement is about.
+    #[serde(default)]
     pub subject: Vec<Subject>,
     /// The predicate's type URI.
-    #[serde(rename = "predicateType")]
+    #[serde(rename = "predicateType", default)]
     pub predicate_type: String,
     /// The predicate.
     #[serde(default)]
@@ -120,108 +126,145 @@ pub struct SpdxSummary {
     pub packages: usize,
 }
 
-/// Verifies the image's attestations of `wanted` type (a URI or a cosign shorthand).
-pub fn verify_attestations(
+/// The image's attestations as cosign's library verifies them (`VerifyImageAttestation`,
+/// `pkg/cosign/verify.go` v3.1.2), which is what Kyverno's `FetchAttestations` gets: every
+/// envelope that verifies and names this digest, of whatever predicate type, with no SBOM check.
+/// When none does, the error joins every layer's reason with `"\n "`; an image without
+/// attestations gives `no matching attestations: ` with nothing after it.
+pub fn fetch_attestations(
     artifacts: &CosignArtifacts,
     verifier: &Verifier,
-    wanted: &str,
 ) -> Result<Vec<VerifiedAttestation>, NotVerified> {
-    let wanted = predicate_type(wanted);
-    if artifacts.attestations.is_empty() {
-        return Err(NotVerified::NoMatchingAttestations(
-            "no attestations found".to_owned(),
-        ));
-    }
     let mut verified = Vec::new();
     let mut failures = Vec::new();
     for layer in &artifacts.attestations {
-        match verify_one(layer, verifier, artifacts.digest.hex(), wanted) {
-            Ok(attestation) => verified.push(attestation),
+        match verify_layer(layer, verifier, artifacts.digest.hex()) {
+            Ok(statement) => verified.push(VerifiedAttestation {
+                predicate_type: statement.predicate_type.clone(),
+                sbom: None,
+                statement,
+            }),
             Err(why) => failures.push(why),
         }
     }
     if verified.is_empty() {
-        failures.dedup();
-        return Err(NotVerified::NoMatchingAttestations(failures.join("; ")));
+        return Err(NotVerified::NoMatchingAttestations(failures.join("\n ")));
     }
     Ok(verified)
 }
 
-fn verify_one(
+/// `cosign verify-attestation --type T` (`cmd/cosign/cli/verify/verify_attestation.go`): the
+/// verified attestations whose predicate type is `type_or_alias` (a URI, or a cosign shorthand
+/// such as `spdxjson`), or cosign's `none of the attestations matched the predicate type` error.
+/// SPDX predicates must then also be sane SPDX 2.x documents (this tool's check, not cosign's).
+pub fn verify_attestations(
+    artifacts: &CosignArtifacts,
+    verifier: &Verifier,
+    type_or_alias: &str,
+) -> Result<Vec<VerifiedAttestation>, NotVerified> {
+    let wanted = predicate_type(type_or_alias);
+    let verified = fetch_attestations(artifacts, verifier)?;
+    let found: Vec<&str> = verified.iter().map(|a| a.predicate_type.as_str()).collect();
+    let found = found.join(",");
+    let matching: Vec<VerifiedAttestation> = verified
+        .into_iter()
+        .filter(|a| a.predicate_type == wanted)
+        .collect();
+    if matching.is_empty() {
+        return Err(NotVerified::NoMatchingPredicateType {
+            wanted: type_or_alias.to_owned(),
+            found,
+        });
+    }
+    if wanted != SPDX_PREDICATE {
+        return Ok(matching);
+    }
+    let mut sane = Vec::new();
+    let mut failures = Vec::new();
+    for mut attestation in matching {
+        match check_spdx(&attestation.statement.predicate) {
+            Ok(summary) => {
+                attestation.sbom = Some(summary);
+                sane.push(attestation);
+            }
+            Err(why) => failures.push(why),
+        }
+    }
+    if sane.is_empty() {
+        return Err(NotVerified::NoMatchingAttestations(failures.join("\n ")));
+    }
+    Ok(sane)
+}
+
+/// go-securesystemslib's `b64Decode` (`dsse/envelope.go` v0.11.0): standard, then URL-safe.
+fn dsse_base64(text: &str) -> Result<Vec<u8>, String> {
+    STANDARD
+        .decode(text)
+        .or_else(|_| URL_SAFE.decode(text))
+        .map_err(|_| "unable to base64 decode payload (is payload in the right format?)".to_owned())
+}
+
+/// One `.att` layer, in cosign's order (`verifyInternal` with `verifyOCIAttestation`, then
+/// `IntotoSubjectClaimVerifier`): the log entry (and a keyless certificate), the payload type,
+/// the DSSE signatures (go-securesystemslib `dsse/verify.go`: one must verify, its key id is
+/// not compared), then the subject.
+fn verify_layer(
     layer: &AttestationLayer,
     verifier: &Verifier,
     digest_hex: &str,
-    wanted: &str,
-) -> Result<VerifiedAttestation, String> {
+) -> Result<Statement, String> {
     let envelope: Envelope =
         serde_json::from_slice(&layer.envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
-    let payload = STANDARD
-        .decode(&envelope.payload)
-        .map_err(|e| format!("the DSSE payload is not base64: {e}"))?;
-    let message = pae(&envelope.payload_type, &payload);
-    let mut last_failure = "the envelope has no signatures".to_owned();
-    let signed = envelope.signatures.iter().any(|s| {
-        let Ok(raw) = STANDARD.decode(&s.sig) else {
-            return false;
-        };
-        let candidate = SignedLayer {
-            message: &message,
-            signature: &raw,
-            signature_is_base64: false,
-            certificate: layer.certificate.as_deref(),
-            chain: layer.chain.as_deref(),
-            bundle: layer.bundle.as_deref(),
-        };
-        verifier
-            .check(&candidate)
-            .map_err(|why| last_failure = why)
-            .is_ok()
-    });
-    if !signed {
-        return Err(last_failure);
-    }
+    let payload = dsse_base64(&envelope.payload);
+    let message = payload
+        .as_ref()
+        .map(|p| pae(&envelope.payload_type, p))
+        .unwrap_or_default();
+    let first = envelope
+        .signatures
+        .first()
+        .and_then(|s| dsse_base64(&s.sig).ok())
+        .unwrap_or_default();
+    let key = verifier.signing_key(&SignedLayer {
+        message: &message,
+        signature: &first,
+        signature_is_base64: false,
+        certificate: layer.certificate.as_deref(),
+        chain: layer.chain.as_deref(),
+        bundle: layer.bundle.as_deref(),
+    })?;
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(format!(
-            "payload type `{}` is not `{IN_TOTO_PAYLOAD_TYPE}`",
+            "invalid payloadType {} on envelope. Expected {IN_TOTO_PAYLOAD_TYPE}",
             envelope.payload_type
         ));
     }
+    if envelope.signatures.is_empty() {
+        return Err("no signature found".into());
+    }
+    let payload = payload?;
+    // Every signature is decoded, even after one is accepted, as `VerifyAndDecode` does.
+    let signatures = envelope
+        .signatures
+        .iter()
+        .map(|s| dsse_base64(&s.sig))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !signatures
+        .iter()
+        .any(|raw| verify_with(&key, Signature::Raw(raw), &message).is_ok())
+    {
+        return Err("accepted signatures do not match threshold, Found: 0, Expected 1".into());
+    }
     let statement: Statement = serde_json::from_slice(&payload)
         .map_err(|e| format!("the payload is not an in-toto statement: {e}"))?;
-    if !statement
-        .statement_type
-        .starts_with("https://in-toto.io/Statement/")
-    {
-        return Err(format!(
-            "`{}` is not an in-toto statement type",
-            statement.statement_type
-        ));
-    }
     if !statement
         .subject
         .iter()
         .any(|s| s.digest.get("sha256").is_some_and(|d| d == digest_hex))
     {
-        return Err(format!(
-            "the attestation's subject is not sha256:{digest_hex}"
-        ));
+        return Err("no matching subject digest found".into());
     }
-    if statement.predicate_type != wanted {
-        return Err(format!(
-            "attestations not found for predicate type {wanted} (found {})",
-            statement.predicate_type
-        ));
-    }
-    let sbom = if wanted == SPDX_PREDICATE {
-        Some(check_spdx(&statement.predicate)?)
-    } else {
-        None
-    };
-    Ok(VerifiedAttestation {
-        predicate_type: statement.predicate_type.clone(),
-        sbom,
-        statement,
-    })
+    Ok(statement)
 }
 
 /// Checks that a predicate is a sane SPDX 2.x JSON document and summarizes it.
@@ -325,6 +368,123 @@ mod tests {
             (summary.spdx_version.as_str(), summary.packages),
             ("SPDX-2.3", 1)
         );
+    }
+
+    fn signer() -> sigstore::crypto::SigStoreSigner {
+        sigstore::crypto::SigningScheme::ECDSA_P256_SHA256_ASN1
+            .create_signer()
+            .unwrap()
+    }
+
+    /// The image `demo`, with one attestation layer per envelope (JSON).
+    fn attested(envelopes: Vec<Value>) -> CosignArtifacts {
+        let image = super::super::ImageRef::parse("kind-registry:5000/courselab/demo:1.0").unwrap();
+        CosignArtifacts {
+            image,
+            digest: super::super::Digest::sha256_of(b"demo"),
+            signatures: Vec::new(),
+            attestations: envelopes
+                .into_iter()
+                .map(|e| AttestationLayer {
+                    envelope: serde_json::to_vec(&e).unwrap(),
+                    predicate_type: None,
+                    certificate: None,
+                    chain: None,
+                    bundle: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// A DSSE envelope of a statement about `demo` of `predicate_type`, signed by `key`.
+    fn envelope(
+        key: &sigstore::crypto::SigStoreSigner,
+        predicate_type: &str,
+        predicate: Value,
+    ) -> Value {
+        let statement = serde_json::to_vec(&json!({
+            "_type": "https://in-toto.io/Statement/v1", "predicateType": predicate_type,
+            "subject": [{"name": "demo", "digest": {"sha256": super::super::Digest::sha256_of(b"demo").hex()}}],
+            "predicate": predicate
+        }))
+        .unwrap();
+        let sig = key.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &statement)).unwrap();
+        json!({"payloadType": IN_TOTO_PAYLOAD_TYPE, "payload": STANDARD.encode(&statement),
+               "signatures": [{"keyid": "", "sig": STANDARD.encode(sig)}]})
+    }
+
+    fn verifier(key: &sigstore::crypto::SigStoreSigner) -> Verifier {
+        let pem = key
+            .to_sigstore_keypair()
+            .unwrap()
+            .public_key_to_pem()
+            .unwrap();
+        Verifier::from_public_key_pem(pem.as_bytes()).unwrap()
+    }
+
+    // cosign verify.go VerifyImageAttestation keeps every verified attestation, whatever its
+    // predicate type; cmd/cosign/cli/verify/verify_attestation.go then filters by `--type`, and
+    // names the type as given and every type it found when none matches.
+    #[test]
+    fn the_library_keeps_every_type_and_the_cli_filters_by_the_one_asked_for() {
+        let key = signer();
+        let artifacts = attested(vec![
+            envelope(
+                &key,
+                "https://slsa.dev/provenance/v0.2",
+                json!({"builder": {}}),
+            ),
+            envelope(&key, "https://openvex.dev/ns", json!({})),
+        ]);
+        let all = fetch_attestations(&artifacts, &verifier(&key)).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            verify_attestations(&artifacts, &verifier(&key), "spdxjson").unwrap_err(),
+            NotVerified::NoMatchingPredicateType {
+                wanted: "spdxjson".into(),
+                found: "https://slsa.dev/provenance/v0.2,https://openvex.dev/ns".into(),
+            }
+        );
+        let vex = verify_attestations(&artifacts, &verifier(&key), "openvex").unwrap();
+        assert_eq!(vex.len(), 1);
+    }
+
+    // verify.go verifyOCIAttestation and go-securesystemslib dsse/verify.go + envelope.go: the
+    // payload type first, then "no signature found", then base64 (standard or URL-safe), then
+    // the threshold; every layer's reason joined with "\n ".
+    #[test]
+    fn envelope_failures_are_worded_as_cosign_and_dsse_word_them() {
+        let key = signer();
+        let good = envelope(&key, "https://example.com/x", json!({}));
+        let mut wrong_type = good.clone();
+        wrong_type["payloadType"] = json!("text/plain");
+        let mut unsigned = good.clone();
+        unsigned["signatures"] = json!([]);
+        let mut not_base64 = good.clone();
+        not_base64["signatures"] = json!([{"keyid": "", "sig": "%%%"}]);
+        let by_stranger = envelope(&signer(), "https://example.com/x", json!({}));
+        let artifacts = attested(vec![wrong_type, unsigned, not_base64, by_stranger]);
+        assert_eq!(
+            fetch_attestations(&artifacts, &verifier(&key))
+                .unwrap_err()
+                .to_string(),
+            "no matching attestations: invalid payloadType text/plain on envelope. Expected application/vnd.in-toto+json\n no signature found\n unable to base64 decode payload (is payload in the right format?)\n accepted signatures do not match threshold, Found: 0, Expected 1"
+        );
+        // A signature whose standard base64 has `+` or `/`, so that its URL-safe form differs.
+        let mut url_safe =
+            std::iter::repeat_with(|| envelope(&key, "https://example.com/x", json!({})))
+                .find(|e| {
+                    e["signatures"][0]["sig"]
+                        .as_str()
+                        .unwrap()
+                        .contains(['+', '/'])
+                })
+                .unwrap();
+        let raw = STANDARD
+            .decode(url_safe["signatures"][0]["sig"].as_str().unwrap())
+            .unwrap();
+        url_safe["signatures"][0]["sig"] = json!(URL_SAFE.encode(raw));
+        assert!(fetch_attestations(&attested(vec![url_safe]), &verifier(&key)).is_ok());
     }
 
     #[test]

@@ -41,20 +41,23 @@ pub enum NotVerified {
     /// The image has no signature artifact, or it holds no signature layers.
     #[error("no signatures found")]
     NoSignatures,
-    /// Signatures exist but none verifies with the given key or identity.
+    /// Signatures exist but none verifies with the given key or identity, or names this digest
+    /// (cosign's `ErrNoMatchingSignatures`: every signature's reason, joined with `"\n "`).
     #[error("no matching signatures: {0}")]
     NoMatchingSignatures(String),
-    /// A signature verifies but its payload names another image.
-    #[error("digest mismatch: the signed payload names {signed}, the image is {actual}")]
-    DigestMismatch {
-        /// The digest in the payload.
-        signed: String,
-        /// The image's digest.
-        actual: String,
-    },
-    /// No attestation verifies, or none has the wanted predicate type or subject.
+    /// No attestation verifies, or names this digest in its subject (cosign's
+    /// `ErrNoMatchingAttestations`; empty when the image has no attestations at all).
     #[error("no matching attestations: {0}")]
     NoMatchingAttestations(String),
+    /// Attestations verify, but none has the predicate type asked for (`cosign
+    /// verify-attestation`, `cmd/cosign/cli/verify/verify_attestation.go`).
+    #[error("none of the attestations matched the predicate type: {wanted}, found: {found}")]
+    NoMatchingPredicateType {
+        /// The `--type` as given (a URI or a cosign shorthand).
+        wanted: String,
+        /// The predicate types of the verified attestations, joined with `,`.
+        found: String,
+    },
 }
 
 impl SupplyError {

@@ -12,7 +12,8 @@
 //! regular expression; the same for the issuer, read from the Fulcio extension.
 //! sigstore-rs 0.15's `CertSubjectUrlVerifier` compares only identity and never checks the
 //! signature with the certificate's key (a genuine certificate copied onto another signature
-//! passes); this module always checks it.
+//! passes); here [`KeylessPolicy::certificate_key`] returns that key and the caller
+//! (`signature::Verifier`) always checks the signature with it.
 
 use std::time::Duration;
 
@@ -138,8 +139,14 @@ struct BundlePayload {
 }
 
 impl KeylessPolicy {
-    /// Verifies one layer; `Err` says why, in one line.
-    pub fn verify(&self, layer: &SignedLayer<'_>) -> Result<CertificateIdentity, String> {
+    /// Everything about one layer but its signature, in cosign's order (`verifyInternal`): the
+    /// Rekor bundle, the certificate's validity at the logged time, its chain to the roots, and
+    /// its identity. Returns the certificate's key, which the signature must verify with, and
+    /// the identity. `Err` says why, in one line.
+    pub fn certificate_key(
+        &self,
+        layer: &SignedLayer<'_>,
+    ) -> Result<(CosignVerificationKey, CertificateIdentity), String> {
         let cert_pem = layer.certificate.ok_or(
             "the signature carries no certificate (was it signed with a key? then use --key)",
         )?;
@@ -173,11 +180,9 @@ impl KeylessPolicy {
             .map_err(|e| e.to_string())?;
         let key = CosignVerificationKey::try_from_der(&spki)
             .map_err(|e| format!("the certificate's key is not usable: {e}"))?;
-        key.verify_signature(layer.signature(), layer.message)
-            .map_err(|_| "the signature does not verify with the certificate's key".to_owned())?;
         let identity = identity_of(&leaf)?;
         self.check_identity(&identity)?;
-        Ok(identity)
+        Ok((key, identity))
     }
 
     fn check_chain(

@@ -1,18 +1,21 @@
-//! Verifying cosign image signatures: each layer's signature over its simple-signing payload,
-//! then the payload's claims (its type, and that `docker-manifest-digest` is this image's
-//! digest, which is what makes a signature useless on any other image).
+//! Verifying cosign image signatures as cosign v3.1.2's `verifySignatures` does
+//! (`pkg/cosign/verify.go`): each layer's transparency-log entry and signature over its
+//! simple-signing payload, then the payload's claim that `docker-manifest-digest` is this image's
+//! digest (`SimpleClaimVerifier`, `pkg/cosign/verifiers.go`), which is what makes a signature
+//! useless on any other image. When no layer verifies, every layer's error is reported.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
-use sigstore::crypto::CosignVerificationKey;
+use sigstore::crypto::{CosignVerificationKey, Signature};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 
-use super::cosign::CosignArtifacts;
+use super::cosign::{CosignArtifacts, SignatureLayer};
 use super::error::{NotVerified, SupplyError};
 use super::keyless::{
     ChainError, KeylessPolicy, RekorKey, SignedLayer, pem_block, verify_bundle, verify_chain,
@@ -24,7 +27,7 @@ pub const SIGNATURE_TYPE: &str = "cosign container image signature";
 /// Who must have signed.
 pub enum Verifier {
     /// A public key (ECDSA P-256/P-384, RSA or Ed25519, as sigstore reads cosign keys).
-    Key(CosignVerificationKey),
+    Key(Box<PublicKey>),
     /// A certificate identity under given roots (keyless).
     Keyless(Box<KeylessPolicy>),
     /// The public key of a given certificate (Kyverno's `certificates` attestor).
@@ -32,29 +35,45 @@ pub enum Verifier {
 }
 
 impl Verifier {
-    /// A verifier for a PEM public key (`cosign.pub`).
+    /// A verifier for a PEM public key (`cosign.pub`), with the transparency log skipped.
     pub fn from_public_key_pem(pem: &[u8]) -> Result<Self, SupplyError> {
-        CosignVerificationKey::try_from_pem(pem)
-            .map(Verifier::Key)
-            .map_err(|e| SupplyError::BadInput(format!("not a public key cosign can use ({e}); pass the `cosign.pub` written by `cosign generate-key-pair`")))
+        PublicKey::from_pem(pem).map(|key| Verifier::Key(Box::new(key)))
     }
 
     /// Checks one signed layer; `Err` carries cosign's (or Kyverno's) wording of the failure.
     pub fn check(&self, layer: &SignedLayer<'_>) -> Result<(), String> {
+        let key = self.signing_key(layer)?;
+        verify_with(&key, layer.signature(), layer.message)
+    }
+
+    /// Everything cosign's `verifyInternal` checks of a layer before the signature itself: the
+    /// transparency-log entry and, for a keyless signature, its certificate's chain and
+    /// identity. Returns the key the signature must verify with.
+    pub fn signing_key(
+        &self,
+        layer: &SignedLayer<'_>,
+    ) -> Result<Cow<'_, CosignVerificationKey>, String> {
         match self {
-            Verifier::Key(key) => key
-                .verify_signature(layer.signature(), layer.message)
-                .map_err(|_| {
-                    "invalid signature when validating ASN.1 encoded signature".to_owned()
-                }),
-            Verifier::Keyless(policy) => policy.verify(layer).map(|_| ()),
-            Verifier::Certificate(cert) => cert.check(layer),
+            Verifier::Key(key) => {
+                check_logged(key.rekor.as_ref(), &key.spki, layer)?;
+                Ok(Cow::Borrowed(&key.key))
+            }
+            Verifier::Keyless(policy) => policy
+                .certificate_key(layer)
+                .map(|(key, _)| Cow::Owned(key)),
+            Verifier::Certificate(cert) => {
+                check_logged(cert.rekor.as_ref(), &cert.spki, layer)?;
+                Ok(Cow::Borrowed(&cert.key))
+            }
         }
     }
 
     /// What the verifier checked, as cosign reports it.
     pub fn description(&self) -> &'static str {
         match self {
+            Verifier::Key(key) if key.rekor.is_some() => {
+                "The signatures were verified against the specified public key, and the Rekor bundle verified offline"
+            }
             Verifier::Key(_) => "The signatures were verified against the specified public key",
             Verifier::Keyless(policy) if policy.rekor.is_some() => {
                 "The code-signing certificate was verified against the given roots, its identity matched, and the Rekor bundle verified offline"
@@ -70,6 +89,90 @@ impl Verifier {
             }
         }
     }
+}
+
+/// Verifies `signature` over `message` with `key`; `Err` is the wording of the sigstore
+/// verifier cosign loads for that key type (`pkg/signature/{ecdsa,rsapkcs1v15,ed25519}.go` of
+/// sigstore/sigstore v1.10.8, through `signature.LoadVerifier`).
+pub fn verify_with(
+    key: &CosignVerificationKey,
+    signature: Signature<'_>,
+    message: &[u8],
+) -> Result<(), String> {
+    key.verify_signature(signature, message).map_err(|_| {
+        match key {
+            CosignVerificationKey::RSA_PSS_SHA256(_)
+            | CosignVerificationKey::RSA_PKCS1_SHA256(_) => "crypto/rsa: verification error",
+            CosignVerificationKey::ED25519(_) => "failed to verify signature",
+            _ => "invalid signature when validating ASN.1 encoded signature",
+        }
+        .to_owned()
+    })
+}
+
+/// A public key given by the verifier (`cosign verify --key`, Kyverno's `keys` attestor).
+pub struct PublicKey {
+    key: CosignVerificationKey,
+    spki: Vec<u8>,
+    /// The Rekor key, or `None` to skip the transparency log (`rekor.ignoreTlog`).
+    pub rekor: Option<RekorKey>,
+}
+
+impl PublicKey {
+    /// Reads a PEM public key (`cosign.pub`).
+    pub fn from_pem(pem_text: &[u8]) -> Result<Self, SupplyError> {
+        let unusable = |e: String| {
+            SupplyError::BadInput(format!(
+                "not a public key cosign can use ({e}); pass the `cosign.pub` written by `cosign generate-key-pair`"
+            ))
+        };
+        let key =
+            CosignVerificationKey::try_from_pem(pem_text).map_err(|e| unusable(e.to_string()))?;
+        let spki = pem_block(pem_text).map_err(unusable)?;
+        Ok(PublicKey {
+            key,
+            spki,
+            rekor: None,
+        })
+    }
+}
+
+/// cosign's transparency-log step (`verifyInternal`, `VerifyBundle`), offline: with a Rekor key,
+/// the layer's bundle must verify with it and record the signer (cosign `keyBytes`): the
+/// signature's own certificate when it carries one, whose key must then be `spki`, or else the
+/// public key `spki` itself. Cosign would search Rekor online for a layer without a bundle; offline
+/// that layer fails.
+fn check_logged(
+    rekor: Option<&RekorKey>,
+    spki: &[u8],
+    layer: &SignedLayer<'_>,
+) -> Result<(), String> {
+    let Some(rekor) = rekor else {
+        return Ok(());
+    };
+    let bundle = layer.bundle.ok_or(
+        "the signature has no Rekor bundle, and offline evaluation cannot search Rekor for it; attach the bundle when signing or set `rekor.ignoreTlog: true`",
+    )?;
+    let (logged, noun) = logged_signer(spki, layer)?;
+    verify_bundle(rekor, bundle, layer, &logged, noun).map(|_| ())
+}
+
+/// What the Rekor entry must record (cosign `keyBytes`): the signature's own certificate when it
+/// carries one, and then its key must be `spki`; otherwise the public key `spki`.
+fn logged_signer(spki: &[u8], layer: &SignedLayer<'_>) -> Result<(Vec<u8>, &'static str), String> {
+    let Some(pem_text) = layer.certificate else {
+        return Ok((spki.to_vec(), "key"));
+    };
+    let der = pem_block(pem_text.as_bytes())
+        .map_err(|e| format!("the signature's certificate is not PEM: {e}"))?;
+    let same_key = Certificate::from_der(&der)
+        .ok()
+        .and_then(|c| c.tbs_certificate().subject_public_key_info().to_der().ok())
+        .is_some_and(|theirs| theirs == spki);
+    if !same_key {
+        return Err("both public key and certificate were provided but did not match".into());
+    }
+    Ok((der, "certificate"))
 }
 
 /// The embedded signed certificate timestamp extension (RFC 6962), 1.3.6.1.4.1.11129.2.4.2.
@@ -143,45 +246,14 @@ impl CertificateKey {
     pub fn has_embedded_sct(&self) -> bool {
         self.embedded_sct
     }
-
-    /// Checks one signed layer, in cosign's order (`verifyInternal`): the transparency log
-    /// first, then the signature with the certificate's key.
-    fn check(&self, layer: &SignedLayer<'_>) -> Result<(), String> {
-        if let Some(rekor) = &self.rekor {
-            let bundle = layer.bundle.ok_or(
-                "the signature has no Rekor bundle, and offline evaluation cannot search Rekor for it; attach the bundle when signing or set `rekor.ignoreTlog: true`",
-            )?;
-            let (logged, noun) = self.logged_signer(layer)?;
-            verify_bundle(rekor, bundle, layer, &logged, noun)?;
-        }
-        self.key
-            .verify_signature(layer.signature(), layer.message)
-            .map_err(|_| "invalid signature when validating ASN.1 encoded signature".to_owned())
-    }
-
-    /// What the Rekor entry must record (cosign `keyBytes`): the signature's own certificate
-    /// when it carries one, and then its key must be this one; otherwise this public key.
-    fn logged_signer(&self, layer: &SignedLayer<'_>) -> Result<(Vec<u8>, &'static str), String> {
-        let Some(pem_text) = layer.certificate else {
-            return Ok((self.spki.clone(), "key"));
-        };
-        let der = pem_block(pem_text.as_bytes())
-            .map_err(|e| format!("the signature's certificate is not PEM: {e}"))?;
-        let same_key = Certificate::from_der(&der)
-            .ok()
-            .and_then(|c| c.tbs_certificate().subject_public_key_info().to_der().ok())
-            .is_some_and(|spki| spki == self.spki);
-        if !same_key {
-            return Err("both public key and certificate were provided but did not match".into());
-        }
-        Ok((der, "certificate"))
-    }
 }
 
-/// The simple-signing payload cosign signs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The simple-signing payload cosign signs. Like Go's `json.Unmarshal` into sigstore's
+/// `payload.SimpleContainerImage`, a missing field reads as empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SimpleSigning {
     /// The claims that must be checked.
+    #[serde(default)]
     pub critical: Critical,
     /// Free-form annotations (`-a key=value` at signing time).
     #[serde(default)]
@@ -189,34 +261,38 @@ pub struct SimpleSigning {
 }
 
 /// `critical` of a simple-signing payload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Critical {
     /// The reference the signer named.
+    #[serde(default)]
     pub identity: Identity,
     /// The signed image.
+    #[serde(default)]
     pub image: Image,
-    /// Always `cosign container image signature`.
-    #[serde(rename = "type")]
+    /// `cosign container image signature` (cosign does not check it).
+    #[serde(rename = "type", default)]
     pub kind: String,
 }
 
 /// `critical.identity`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Identity {
     /// The repository (cosign) or reference (sigstore-rs) the signer named.
-    #[serde(rename = "docker-reference")]
+    #[serde(rename = "docker-reference", default)]
     pub docker_reference: String,
 }
 
 /// `critical.image`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Image {
     /// The digest the signature is for.
-    #[serde(rename = "docker-manifest-digest")]
+    #[serde(rename = "docker-manifest-digest", default)]
     pub docker_manifest_digest: String,
 }
 
-/// Verifies the image's signatures; returns the payloads of those that verify.
+/// Verifies the image's signatures; returns the payloads of those that verify. When none does,
+/// the error carries every layer's reason in layer order, joined with `"\n "` and not
+/// deduplicated, as cosign's `verifySignatures` joins them (`pkg/cosign/verify.go`).
 pub fn verify_signatures(
     artifacts: &CosignArtifacts,
     verifier: &Verifier,
@@ -226,49 +302,76 @@ pub fn verify_signatures(
     }
     let mut verified = Vec::new();
     let mut failures = Vec::new();
-    let mut mismatch = None;
     for layer in &artifacts.signatures {
-        let signed = SignedLayer {
-            message: &layer.payload,
-            signature: layer.signature.as_bytes(),
-            signature_is_base64: true,
-            certificate: layer.certificate.as_deref(),
-            chain: layer.chain.as_deref(),
-            bundle: layer.bundle.as_deref(),
-        };
-        if let Err(why) = verifier.check(&signed) {
-            failures.push(why);
-            continue;
-        }
-        let payload: SimpleSigning = match serde_json::from_slice(&layer.payload) {
-            Ok(p) => p,
-            Err(e) => {
-                failures.push(format!(
-                    "the signed payload is not a simple-signing document: {e}"
-                ));
-                continue;
-            }
-        };
-        if payload.critical.kind != SIGNATURE_TYPE {
-            failures.push(format!(
-                "the signed payload has type `{}`, not `{SIGNATURE_TYPE}`",
-                payload.critical.kind
-            ));
-        } else if payload.critical.image.docker_manifest_digest != artifacts.digest.as_str() {
-            mismatch = Some(NotVerified::DigestMismatch {
-                signed: payload.critical.image.docker_manifest_digest.clone(),
-                actual: artifacts.digest.to_string(),
-            });
-        } else {
-            verified.push(payload);
+        match verify_one(layer, verifier, artifacts.digest.as_str()) {
+            Ok(payload) => verified.push(payload),
+            Err(why) => failures.push(why),
         }
     }
-    match (verified.is_empty(), mismatch) {
-        (false, _) => Ok(verified),
-        (true, Some(mismatch)) => Err(mismatch),
-        (true, None) => {
-            failures.dedup();
-            Err(NotVerified::NoMatchingSignatures(failures.join("\n")))
+    if verified.is_empty() {
+        return Err(NotVerified::NoMatchingSignatures(failures.join("\n ")));
+    }
+    Ok(verified)
+}
+
+/// One layer, in cosign's order (`verifyInternal`): the log entry and signature, then the
+/// claims (`SimpleClaimVerifier`: the payload names this digest; its `critical.type` is not
+/// read).
+fn verify_one(
+    layer: &SignatureLayer,
+    verifier: &Verifier,
+    digest: &str,
+) -> Result<SimpleSigning, String> {
+    verifier.check(&SignedLayer {
+        message: &layer.payload,
+        signature: layer.signature.as_bytes(),
+        signature_is_base64: true,
+        certificate: layer.certificate.as_deref(),
+        chain: layer.chain.as_deref(),
+        bundle: layer.bundle.as_deref(),
+    })?;
+    let payload: SimpleSigning = serde_json::from_slice(&layer.payload)
+        .map_err(|e| format!("the signed payload is not a simple-signing document: {e}"))?;
+    let claimed = &payload.critical.image.docker_manifest_digest;
+    if claimed != digest {
+        return Err(format!("invalid or missing digest in claim: {claimed}"));
+    }
+    Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sigstore::crypto::SigningScheme;
+
+    // Kyverno loads its verifier with sigstore's signature.LoadVerifier, and cosign reports the
+    // verifier's own error: pkg/signature/ecdsa.go, rsapkcs1v15.go (crypto/rsa) and ed25519.go
+    // of sigstore/sigstore v1.10.8 word a mismatch differently.
+    #[test]
+    fn a_mismatch_is_worded_as_the_go_verifier_for_the_key_type() {
+        for (scheme, wording) in [
+            (
+                SigningScheme::ECDSA_P256_SHA256_ASN1,
+                "invalid signature when validating ASN.1 encoded signature",
+            ),
+            (SigningScheme::ED25519, "failed to verify signature"),
+            (
+                SigningScheme::RSA_PKCS1_SHA256(2048),
+                "crypto/rsa: verification error",
+            ),
+        ] {
+            let signer = scheme.create_signer().unwrap();
+            let key = signer.to_verification_key().unwrap();
+            let signature = signer.sign(b"payload").unwrap();
+            assert_eq!(
+                verify_with(&key, Signature::Raw(&signature), b"payload"),
+                Ok(())
+            );
+            assert_eq!(
+                verify_with(&key, Signature::Raw(&signature), b"another payload"),
+                Err(wording.to_owned()),
+                "{scheme}"
+            );
         }
     }
 }

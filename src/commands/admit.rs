@@ -16,7 +16,7 @@ use crate::content::{CourseFiles, Severity};
 use crate::policy::evaluate::{
     AdmissionResult, Artifacts, Status, VerifyCache, evaluate_cached, images_to_fetch,
 };
-use crate::policy::matching::{Operation, Request, metadata_map};
+use crate::policy::matching::{Request, metadata_map};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
 use crate::policy::verify_entry::FetchFailure;
@@ -300,20 +300,6 @@ fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, Stri
     out
 }
 
-fn request_for<'a>(
-    object: &'a Value,
-    namespaces: &'a BTreeMap<String, BTreeMap<String, String>>,
-) -> Request<'a> {
-    Request {
-        object,
-        operation: Operation::Create,
-        namespace_labels: object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .and_then(|ns| namespaces.get(ns)),
-    }
-}
-
 /// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
 /// registry could not be reached.
 pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
@@ -353,7 +339,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
                 resource_id(object)
             )));
         }
-        for image in images_to_fetch(&request_for(object, &namespaces), &policies) {
+        for image in images_to_fetch(&Request::create(object, &namespaces), &policies) {
             if !images.contains(&image) {
                 images.push(image);
             }
@@ -372,7 +358,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
             (
                 resource_id(o),
                 evaluate_cached(
-                    &request_for(o, &namespaces),
+                    &Request::create(o, &namespaces),
                     &policies,
                     &artifacts,
                     &mut cache,

@@ -43,6 +43,36 @@ pub struct Request<'a> {
     pub namespace_labels: Option<&'a BTreeMap<String, String>>,
 }
 
+/// The labels of a namespace Kyverno knows nothing about.
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+impl<'a> Request<'a> {
+    /// A CREATE of `object`, with its namespace's labels looked up in `labels_by_namespace`.
+    pub fn create(
+        object: &'a Value,
+        labels_by_namespace: &'a BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Self {
+        Request {
+            object,
+            operation: Operation::Create,
+            namespace_labels: object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .and_then(|ns| labels_by_namespace.get(ns)),
+        }
+    }
+
+    /// The object's namespace, empty for a cluster-scoped object.
+    pub fn namespace_name(&self) -> &str {
+        self.namespace().unwrap_or("")
+    }
+
+    /// The namespace's labels, none when they are not known.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        self.namespace_labels.unwrap_or(&NO_LABELS)
+    }
+}
+
 impl Request<'_> {
     fn kind(&self) -> &str {
         self.object["kind"].as_str().unwrap_or("")
@@ -157,10 +187,10 @@ fn description_matches(d: &ResourceDescription, generated: bool, request: &Reque
         .is_none_or(|s| selector_matches(s, &request.string_map("labels")));
     // match.go: a namespaceSelector never selects a Namespace itself, and is evaluated on the
     // labels Kyverno has for the namespace, none when it knows none (kyverno test's empty map).
-    let namespace_selector_ok = d.namespace_selector.as_ref().is_none_or(|s| {
-        request.kind() != "Namespace"
-            && selector_matches(s, request.namespace_labels.unwrap_or(&BTreeMap::new()))
-    });
+    let namespace_selector_ok = d
+        .namespace_selector
+        .as_ref()
+        .is_none_or(|s| request.kind() != "Namespace" && selector_matches(s, request.labels()));
     kind_ok
         && name_ok
         && namespace_ok

@@ -91,12 +91,7 @@ pub fn mutate_policy(
 ) -> PolicyMutation {
     let object = request.object;
     let kind = object["kind"].as_str().unwrap_or("");
-    let namespace = object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let no_labels = Default::default();
-    let labels = request.namespace_labels.unwrap_or(&no_labels);
+    let (namespace, labels) = (request.namespace_name(), request.labels());
     let policy_namespace = policy.metadata.namespace.as_deref().unwrap_or("");
     let policy_name = policy.metadata.name.value.as_str();
     let mut out = PolicyMutation::default();

@@ -7,8 +7,6 @@
 //! consulted here, as in Kyverno: a skipped image passes `required` through its `skip` record,
 //! but still needs a digest under `verifyDigest`.
 
-use serde_json::Value;
-
 use super::autogen::rules_for_kind;
 use super::evaluate::{Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, ScopedRecords};
@@ -33,12 +31,7 @@ pub fn validate_policy(
 ) -> Vec<RuleResponse> {
     let object = request.object;
     let kind = object["kind"].as_str().unwrap_or("");
-    let namespace = object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let no_labels = Default::default();
-    let labels = request.namespace_labels.unwrap_or(&no_labels);
+    let (namespace, labels) = (request.namespace_name(), request.labels());
     let policy_namespace = policy.metadata.namespace.as_deref().unwrap_or("");
     let policy_name = policy.metadata.name.value.as_str();
     let mut out = Vec::new();

@@ -17,7 +17,7 @@ use crate::policy::evaluate::{
     evaluate_cached, images_to_fetch,
 };
 use crate::policy::image_metadata::{VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION};
-use crate::policy::matching::{Operation, Request};
+use crate::policy::matching::Request;
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::verify_entry::FetchFailure;
 use crate::supply::cosign::collect;
@@ -273,14 +273,7 @@ fn compare(result: &AdmissionResult, want: &ExpectedResult) -> (String, bool, Op
 /// The admission request for a test resource: its namespace's labels come from the test's
 /// values; a namespace they do not name has none, as under `kyverno test`.
 fn request_for<'a>(test: &'a PreparedTest, object: &'a Value) -> Request<'a> {
-    Request {
-        object,
-        operation: Operation::Create,
-        namespace_labels: object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .and_then(|ns| test.namespace_labels.get(ns)),
-    }
+    Request::create(object, &test.namespace_labels)
 }
 
 /// Evaluates every resource of every test and checks the expectations.

@@ -16,7 +16,7 @@ use crate::content::{CourseFiles, Severity};
 use crate::policy::evaluate::{
     AdmissionResult, Artifacts, Status, VerifyCache, evaluate_cached, images_to_fetch,
 };
-use crate::policy::matching::{Request, metadata_map};
+use crate::policy::matching::{Request, default_namespace, metadata_map};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
 use crate::policy::verify_entry::FetchFailure;
@@ -128,9 +128,17 @@ fn read_policies(
                     ))
                 })?;
                 let shown = path.display().to_string();
+                // Checked with each multi-line value cut to its first line, so that problems are
+                // reported at the lines of the file as written.
+                let one_line: BTreeMap<String, String> = values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.lines().next().unwrap_or("").to_owned()))
+                    .collect();
+                let as_written =
+                    substitute(&shown, &text, &one_line).map_err(|e| LabError::Suite(e.into()))?;
+                refuse_what_kyverno_refuses(&shown, &as_written)?;
                 let text =
                     substitute(&shown, &text, &values).map_err(|e| LabError::Suite(e.into()))?;
-                refuse_what_kyverno_refuses(&shown, &text)?;
                 let docs: Vec<KyvernoPolicy> = serde_saphyr::from_multiple(&text).map_err(|e| {
                     LabError::Usage(format!(
                         "{shown}: not a Kyverno policy file: {}; run `lab validate {shown}`",
@@ -326,6 +334,10 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         })?
         .into_iter()
         .filter(|v: &Value| !v.is_null())
+        .map(|mut v| {
+            default_namespace(&mut v);
+            v
+        })
         .collect();
     if objects.is_empty() {
         return Err(LabError::Usage(format!("{shown} holds no document")));

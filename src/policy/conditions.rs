@@ -44,7 +44,8 @@ pub fn conditions_hold(
     // SubstituteAllInConditions runs over every block before any is evaluated.
     let substituted = blocks
         .iter()
-        .map(|block| substitute(block, predicate))
+        .enumerate()
+        .map(|(i, block)| substitute(block, predicate, &format!("/{i}")))
         .collect::<Result<Vec<_>, _>>()?;
     for block in &substituted {
         if let Some(message) = block_fails(block)? {
@@ -400,23 +401,26 @@ fn go_sprint(value: &Value) -> String {
 /// `pkg/engine/variables/vars.go`): in every string, map key included, each `{{ ... }}` not
 /// escaped as `\{{` is replaced; a string that is exactly one variable becomes its value, any
 /// other takes its text (strings as they are, other values as JSON).
-fn substitute(value: &Value, predicate: &Value) -> Result<Value, ConditionError> {
+/// `at` is the JSON pointer of `value` in the conditions, which a failed lookup names.
+fn substitute(value: &Value, predicate: &Value, at: &str) -> Result<Value, ConditionError> {
     Ok(match value {
-        Value::String(text) => substitute_text(text, predicate)?,
+        Value::String(text) => substitute_text(text, predicate, at)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|item| substitute(item, predicate))
+                .enumerate()
+                .map(|(i, item)| substitute(item, predicate, &format!("{at}/{i}")))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => {
             let mut out = serde_json::Map::new();
             for (key, item) in map {
-                let key = match substitute_text(key, predicate)? {
+                let inner = format!("{at}/{key}");
+                let key = match substitute_text(key, predicate, at)? {
                     Value::String(k) => k,
                     other => other.to_string(),
                 };
-                out.insert(key, substitute(item, predicate)?);
+                out.insert(key, substitute(item, predicate, &inner)?);
             }
             Value::Object(out)
         }
@@ -424,18 +428,18 @@ fn substitute(value: &Value, predicate: &Value) -> Result<Value, ConditionError>
     })
 }
 
-fn substitute_text(text: &str, predicate: &Value) -> Result<Value, ConditionError> {
+fn substitute_text(text: &str, predicate: &Value, at: &str) -> Result<Value, ConditionError> {
     let variables = variables_in(text);
     if let [(0, end)] = variables.as_slice()
         && *end == text.len()
     {
-        return lookup(&text[2..end - 2], predicate);
+        return lookup(&text[2..end - 2], predicate, at);
     }
     let mut out = String::new();
     let mut from = 0;
     for (start, end) in variables {
         out.push_str(&text[from..start]);
-        match lookup(&text[start + 2..end - 2], predicate)? {
+        match lookup(&text[start + 2..end - 2], predicate, at)? {
             Value::String(s) => out.push_str(&s),
             other => out.push_str(&other.to_string()),
         }
@@ -487,9 +491,11 @@ fn variable_end(bytes: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
-/// Resolves a variable: a plain field path into the predicate (null when absent, as JMESPath
-/// answers); anything else is JMESPath the offline evaluator does not run.
-fn lookup(expression: &str, predicate: &Value) -> Result<Value, ConditionError> {
+/// Resolves a variable: a plain field path into the predicate; anything else is JMESPath the
+/// offline evaluator does not run. A field the predicate lacks fails as Kyverno's JMESPath
+/// fails on an unknown key (`vars.go` `substituteVariablesIfAny`, wording as in
+/// `pkg/engine/validation_test.go`), which makes the attestation entry not count.
+fn lookup(expression: &str, predicate: &Value, at: &str) -> Result<Value, ConditionError> {
     let path = expression.trim();
     let identifier = |segment: &str| {
         let mut chars = segment.chars();
@@ -503,11 +509,15 @@ fn lookup(expression: &str, predicate: &Value) -> Result<Value, ConditionError> 
             "`{path}` is a JMESPath expression the offline evaluator does not support; use a plain field path such as `{{{{ spdxVersion }}}}`"
         )));
     }
-    Ok(path
-        .split('.')
-        .try_fold(predicate, |v, k| v.get(k))
-        .cloned()
-        .unwrap_or(Value::Null))
+    let mut current = predicate;
+    for segment in path.split('.') {
+        current = current.get(segment).ok_or_else(|| {
+            Kyverno(format!(
+                "failed to substitute variables in attestation conditions: failed to resolve {path} at path {at}: JMESPath query failed: Unknown key \"{segment}\" in path"
+            ))
+        })?;
+    }
+    Ok(current.clone())
 }
 
 #[cfg(test)]

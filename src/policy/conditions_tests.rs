@@ -103,7 +103,7 @@ fn every_variable_is_resolved_before_evaluation() {
 }
 
 // vars.go substituteVariablesIfAny: a string that is one variable becomes its value; otherwise
-// the text is spliced in (messages included); `\{{` escapes; a missing field is null.
+// the text is spliced in (messages included); `\{{` escapes; a missing field fails.
 #[test]
 fn variables_are_substituted_in_keys_values_and_messages() {
     let blocks = json!([{"all": [{"key": "{{ spdxVersion }}", "operator": "Equals", "value": "x",
@@ -118,9 +118,15 @@ fn variables_are_substituted_in_keys_values_and_messages() {
         holds(json!("{{ packages }}"), "Equals", json!(2)),
         "a whole variable keeps its type"
     );
-    assert!(
-        !holds(json!("{{ nothing.here }}"), "Equals", json!("")),
-        "absent is null"
+    // vars.go: an unknown key fails the substitution, so the entry does not count, even in an
+    // `any` block whose other condition holds.
+    let missing = [json!({"any": [
+        {"key": "{{ spdxVersion }}", "operator": "Equals", "value": "SPDX-2.3"},
+        {"key": "{{ nothing.here }}", "operator": "Equals", "value": ""}
+    ]})];
+    assert_eq!(
+        check(Value::Array(missing.to_vec())),
+        Err(ConditionError::Kyverno("failed to substitute variables in attestation conditions: failed to resolve nothing.here at path /0/any/1/key: JMESPath query failed: Unknown key \"nothing\" in path".into()))
     );
     assert!(
         holds(json!("SPDX-2.3"), "Equals", json!("SPDX-2.3")),
@@ -205,11 +211,11 @@ fn equals_compares_numbers_and_booleans_as_kyverno_does() {
 // notequal.go: a value of another type is not equal (true), but a null key is neither equal nor
 // not equal (false).
 #[test]
-fn not_equals_is_true_across_types_and_false_for_a_missing_key() {
+fn not_equals_is_true_across_types_and_false_for_a_null_key() {
     assert!(holds(json!("{{ reviewed }}"), "NotEquals", json!("true")));
     assert!(holds(json!("{{ packages }}"), "NotEquals", json!("two")));
-    assert!(!holds(json!("{{ missing }}"), "NotEquals", json!("x")));
-    assert!(!holds(json!("{{ missing }}"), "Equals", json!(null)));
+    assert!(!holds(json!(null), "NotEquals", json!("x")));
+    assert!(!holds(json!(null), "Equals", json!(null)));
 }
 
 // equal.go: a string key that parses as a Kubernetes quantity is compared as one when the
@@ -264,7 +270,7 @@ fn any_in_matches_wildcards_on_either_side() {
     ));
     assert!(!holds(json!("{{ packages }}"), "AnyIn", json!(2)));
     assert!(!holds(json!("{{ packages }}"), "AnyNotIn", json!(3)));
-    assert!(!holds(json!("{{ missing }}"), "AnyNotIn", json!(["x"])));
+    assert!(!holds(json!(null), "AnyNotIn", json!(["x"])));
 }
 
 // anyin.go / allin.go: a scalar key is compared as fmt.Sprint prints it (`%v`), a list key

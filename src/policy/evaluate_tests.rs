@@ -919,3 +919,116 @@ fn sbom_conditions_take_wildcards_and_the_type_is_not_a_cosign_shorthand() {
         "image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: .attestations[0].attestors[0].entries[0].keys: attestions not found for predicate type spdxjson"
     );
 }
+
+// resource.go (kyverno test) and the API server: a Pod written without a namespace is in
+// `default`, so a Policy there applies to it, and the denial names it there.
+#[test]
+fn an_object_without_a_namespace_is_in_default() {
+    let k = key();
+    let mut p = policy("Enforce", &k, "");
+    p.kind.value = crate::policy::model::PolicyKind::Policy;
+    p.metadata.namespace = Some("default".into());
+    p.spec.rules[0].match_resources.any[0]
+        .resources
+        .as_mut()
+        .unwrap()
+        .namespaces = vec!["default".into()];
+    let mut object = pod(HOTFIX);
+    object["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("namespace");
+    crate::policy::matching::default_namespace(&mut object);
+    assert_eq!(object["metadata"]["namespace"], "default");
+    let result = run(
+        &object,
+        &[p],
+        vec![artifacts(HOTFIX, "hotfix", None, false)],
+    );
+    assert!(
+        result
+            .denial
+            .as_deref()
+            .is_some_and(|d| d.contains("resource Pod/default/demo was blocked")),
+        "{result:?}"
+    );
+    let mut namespace =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "develop"}});
+    crate::policy::matching::default_namespace(&mut namespace);
+    assert!(
+        namespace["metadata"].get("namespace").is_none(),
+        "cluster-scoped"
+    );
+}
+
+// pkg/utils/api/image.go: init containers are verified too, and each image gets its own
+// response; with one of two images failing, the rule fails, and the denial shows the last
+// failing image's message (block.go: one message per rule, the last wins).
+#[test]
+fn every_container_is_verified_and_a_failing_one_denies() {
+    let k = key();
+    let mut object = pod(CI);
+    object["spec"]["initContainers"] = json!([{"name": "init", "image": HOTFIX}]);
+    let result = run(
+        &object,
+        &[policy("Enforce", &k, "")],
+        vec![
+            artifacts(CI, "ci", Some(&k), false),
+            artifacts(HOTFIX, "hotfix", None, false),
+        ],
+    );
+    assert!(!result.allowed);
+    let statuses: Vec<(Status, &str)> = result
+        .rules
+        .iter()
+        .map(|r| (r.status, r.message.as_str()))
+        .collect();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .any(|(s, m)| *s == Status::Fail && m.contains(HOTFIX))
+    );
+    assert!(statuses.iter().any(|(s, _)| *s == Status::Pass));
+    assert!(result.denial.unwrap().contains(HOTFIX));
+}
+
+// autogen: a CronJob is checked by `autogen-cronjob-<rule>` and pinned in its job template.
+#[test]
+fn a_cronjob_is_checked_and_pinned_in_its_job_template() {
+    let k = key();
+    let cronjob = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "develop"},
+        "spec": {"schedule": "0 1 * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": CI}]}}}}}});
+    let result = run(
+        &cronjob,
+        &[policy("Enforce", &k, "")],
+        vec![artifacts(CI, "ci", Some(&k), false)],
+    );
+    assert!(result.allowed, "{result:?}");
+    assert_eq!(result.rules[0].rule, "autogen-cronjob-verify-signature");
+    assert_eq!(
+        pins(&result)[0].0,
+        "/spec/jobTemplate/spec/template/spec/containers/0/image"
+    );
+}
+
+// infos.go and handleMutateDigest: an image given as `repo:tag@sha256:...` already has its
+// digest, so it is not pinned again, and Kyverno records it without the tag.
+#[test]
+fn a_tag_with_a_digest_is_not_pinned_and_is_recorded_without_the_tag() {
+    let k = key();
+    let both = format!("{CI}@{}", digest_of("ci"));
+    let (_, fetched) = artifacts(CI, "ci", Some(&k), false);
+    let key_form = format!("kind-registry:5000/courselab/demo@{}", digest_of("ci"));
+    let result = run(
+        &pod(&both),
+        &[policy("Enforce", &k, "")],
+        vec![(key_form.clone(), fetched)],
+    );
+    assert!(result.allowed, "{result:?}");
+    assert!(pins(&result).is_empty());
+    assert_eq!(
+        result.annotations[VERIFY_IMAGES_ANNOTATION],
+        format!("{{\"{key_form}\":\"pass\"}}")
+    );
+}

@@ -3,8 +3,10 @@
 //! filter; within a filter every given criterion must hold; names, namespaces and annotation
 //! values are wildcard patterns; `exclude` wins over `match`.
 //!
-//! Offline there is no requester: filters on `subjects`, `roles` or `clusterRoles` never match,
-//! and a `namespaceSelector` matches only when the namespace's labels were supplied.
+//! Offline there is no requester: filters on `subjects`, `roles` or `clusterRoles` never match.
+//! A `namespaceSelector` is evaluated on the labels the caller knows for the namespace (none
+//! when it knows none, as `kyverno test` passes an empty map), so `NotIn` and `DoesNotExist`
+//! can match a namespace nobody described.
 
 use std::collections::BTreeMap;
 
@@ -108,6 +110,44 @@ pub fn metadata_map(object: &Value, key: &str) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Kinds that live outside namespaces, among those a course's manifests are likely to hold.
+const CLUSTER_SCOPED_KINDS: [&str; 16] = [
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "RuntimeClass",
+    "IngressClass",
+    "CSIDriver",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ClusterPolicy",
+    "ClusterPolicyReport",
+];
+
+/// Puts a namespaced object written without `metadata.namespace` into `default`, as the API
+/// server does and as `kyverno test` loads resources (`cmd/cli/kubectl-kyverno/resource/
+/// resource.go`), so that namespace matching, selectors and the denial text see it there.
+pub fn default_namespace(object: &mut Value) {
+    let kind = object["kind"].as_str().unwrap_or("");
+    if kind.is_empty() || CLUSTER_SCOPED_KINDS.contains(&kind) {
+        return;
+    }
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        && metadata
+            .get("namespace")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+    {
+        metadata.insert("namespace".into(), Value::String("default".into()));
+    }
 }
 
 /// Whether a policy can apply to the object at all: a namespaced `Policy` only to objects of

@@ -118,7 +118,10 @@ pub fn mutate_policy(
             action,
         };
         for entry in &rule.rule.verify_images {
-            let verifies = !entry.attestors.is_empty() || !entry.attestations.is_empty();
+            // The deprecated `key` is an attestor too (`Convert` in image_verification_types.go).
+            let verifies = !entry.attestors.is_empty()
+                || !entry.attestations.is_empty()
+                || entry.key.is_some();
             for (container, parsed) in &images {
                 let Some(image) = parsed else {
                     out.responses.push(respond(

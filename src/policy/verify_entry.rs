@@ -43,6 +43,9 @@ pub fn verify_image(
     entry: &VerifyImage,
     artifacts: Result<&CosignArtifacts, &FetchFailure>,
 ) -> ImageOutcome {
+    if let Some(why) = unsupported(entry) {
+        return ImageOutcome::Error(format!("failed to verify image {image}: {why}"));
+    }
     let artifacts = match artifacts {
         Ok(a) => a,
         Err(f) if f.network => {
@@ -93,6 +96,30 @@ pub fn verify_image(
         return ImageOutcome::Pass(format!("verified image attestations for {pinned}"));
     }
     ImageOutcome::Pass(format!("verified image signatures for {image}"))
+}
+
+/// What Kyverno would do with this entry but the offline evaluator does not, so that such an
+/// entry is an error rather than a verdict nobody checked.
+fn unsupported(entry: &VerifyImage) -> Option<String> {
+    if let Some(kind) = entry.verifier_type.as_deref().filter(|t| *t != "Cosign") {
+        return Some(format!(
+            "offline evaluation verifies cosign signatures only, not `type: {kind}`"
+        ));
+    }
+    if entry.key.is_some() {
+        return Some("the deprecated `key` becomes a key attestor that looks the signature up in the public Rekor (Kyverno's `Convert`), which offline evaluation cannot do; write an `attestors` entry with `keys.publicKeys`, `rekor.ignoreTlog: true` and `ctlog.ignoreSCT: true`".into());
+    }
+    let elsewhere =
+        entry.repository.is_some() || entry.all_attestor_entries().any(|a| a.repository.is_some());
+    if elsewhere || entry.cosign_oci11 == Some(true) {
+        return Some("signatures kept in another repository (`repository`) or as OCI 1.1 referrers (`cosignOCI11`) are not read offline; only `<repo>:sha256-<digest>.sig` and `.att` beside the image are".into());
+    }
+    if entry.validate.is_some() {
+        return Some(
+            "`validate` (deny conditions over the attestations) is not evaluated offline".into(),
+        );
+    }
+    None
 }
 
 /// `ExpandStaticKeys` (`pkg/engine/internal/utils.go`): a `keys` entry whose `publicKeys`
@@ -158,10 +185,16 @@ fn check_set(
     let required = required_count(set);
     let mut verified = 0;
     let mut failures = Vec::new();
+    let mut undecided = None;
     for (j, entry) in set.entries.iter().enumerate() {
         let at = format!("{path}.entries[{j}]{}", kind_suffix(entry));
         let checked = match verifier_for(entry) {
-            Err(Unusable::Config(why)) => return Err(SetFailed::Unusable(format!("{at}: {why}"))),
+            Err(Unusable::Offline(why)) => {
+                // Kyverno would try this entry; offline it cannot, which only matters if the
+                // other entries do not reach the count.
+                undecided.get_or_insert(format!("{at}: {why}"));
+                continue;
+            }
             Err(Unusable::Rejected(why)) => Err(why),
             Ok(verifier) => check(entry, &verifier),
         };
@@ -172,6 +205,9 @@ fn check_set(
         if verified >= required {
             return Ok(());
         }
+    }
+    if let Some(why) = undecided {
+        return Err(SetFailed::Unusable(why));
     }
     if failures.is_empty() {
         failures.push(format!("{path}: no attestor entries"));
@@ -215,22 +251,18 @@ fn kind_suffix(entry: &Sp<Attestor>) -> &'static str {
 
 /// Why an attestor entry gives no verifier.
 enum Unusable {
-    /// Its settings are malformed or need the network: the image outcome is an error.
-    Config(String),
-    /// Kyverno rejects it before looking at any signature (a certificate that does not
-    /// chain): the entry fails like one whose signatures do not verify.
+    /// Kyverno would use it, but only with the network (Secrets, KMS, TUF, Rekor, CT logs):
+    /// offline evaluation cannot decide, and the image outcome is an error.
+    Offline(String),
+    /// Kyverno fails the entry before looking at any signature: a malformed key, certificate,
+    /// regexp or log key (errors of `buildCosignOptions`, which `handleRegistryErrors` in
+    /// imageverifier.go reports as a failure), or a certificate that does not chain.
     Rejected(String),
-}
-
-impl From<String> for Unusable {
-    fn from(why: String) -> Self {
-        Unusable::Config(why)
-    }
 }
 
 impl From<&str> for Unusable {
     fn from(why: &str) -> Self {
-        Unusable::Config(why.to_owned())
+        Unusable::Offline(why.to_owned())
     }
 }
 
@@ -243,7 +275,8 @@ impl From<&str> for Unusable {
 fn verifier_for(entry: &Attestor) -> Result<Verifier, Unusable> {
     if let Some(keys) = &entry.keys {
         let pem = keys.public_keys.as_deref().ok_or("offline evaluation needs the key inline in `publicKeys` (secrets and KMS cannot be read)")?;
-        let mut key = PublicKey::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        let mut key =
+            PublicKey::from_pem(pem.as_bytes()).map_err(|e| Unusable::Rejected(e.to_string()))?;
         key.rekor = offline_rekor(keys.rekor.as_ref())?;
         offline_ctlog(keys.ctlog.as_ref(), false)?;
         return Ok(Verifier::Key(Box::new(key)));
@@ -263,9 +296,9 @@ fn verifier_for(entry: &Attestor) -> Result<Verifier, Unusable> {
         let policy = KeylessPolicy {
             roots,
             subject: keyless.subject.as_ref().map(|s| s.value.clone()),
-            subject_regexp: regex(keyless.subject_regexp.as_ref())?,
+            subject_regexp: regex(keyless.subject_regexp.as_ref()).map_err(Unusable::Rejected)?,
             issuer: keyless.issuer.as_ref().map(|s| s.value.clone()),
-            issuer_regexp: regex(keyless.issuer_regexp.as_ref())?,
+            issuer_regexp: regex(keyless.issuer_regexp.as_ref()).map_err(Unusable::Rejected)?,
             rekor: offline_rekor(keyless.rekor.as_ref())?,
         };
         offline_ctlog(keyless.ctlog.as_ref(), true)?;
@@ -278,12 +311,13 @@ fn verifier_for(entry: &Attestor) -> Result<Verifier, Unusable> {
 /// (imageverifier.go sets `RekorURL` to https://rekor.sigstore.dev and `IgnoreTlog` false when
 /// `rekor` is absent); offline, the log is either skipped or checked with the given key against
 /// the signature's bundle.
-fn offline_rekor(rekor: Option<&Sp<Rekor>>) -> Result<Option<RekorKey>, String> {
+fn offline_rekor(rekor: Option<&Sp<Rekor>>) -> Result<Option<RekorKey>, Unusable> {
     match rekor {
         Some(r) if r.ignore_tlog == Some(true) => Ok(None),
-        Some(r) if r.pubkey.is_some() => Ok(Some(RekorKey::from_pem(
-            r.pubkey.as_deref().unwrap_or_default().as_bytes(),
-        )?)),
+        Some(r) if r.pubkey.is_some() => Ok(Some(
+            RekorKey::from_pem(r.pubkey.as_deref().unwrap_or_default().as_bytes())
+                .map_err(Unusable::Rejected)?,
+        )),
         _ => Err("offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`".into()),
     }
 }
@@ -293,7 +327,7 @@ fn offline_rekor(rekor: Option<&Sp<Rekor>>) -> Result<Option<RekorKey>, String> 
 /// key or a certificate that is all (cosign reads an SCT only on a certificate checked against a
 /// chain, see [`check_sct`]); a keyless (Fulcio) certificate's SCT is verified with those keys,
 /// which this evaluator does not implement (`keyless`).
-fn offline_ctlog(ctlog: Option<&Sp<CtLog>>, keyless: bool) -> Result<(), String> {
+fn offline_ctlog(ctlog: Option<&Sp<CtLog>>, keyless: bool) -> Result<(), Unusable> {
     let ctlog = ctlog.map(|c| &c.value);
     if ctlog.is_some_and(|c| c.ignore_sct == Some(true)) {
         return Ok(());
@@ -308,7 +342,7 @@ fn offline_ctlog(ctlog: Option<&Sp<CtLog>>, keyless: bool) -> Result<(), String>
             })
             .map(|_| ())
             .map_err(|e| {
-                format!("failed to load CTLogs public keys: `ctlog.pubkey` is not a PEM public key ({e})")
+                Unusable::Rejected(format!("failed to load CTLogs public keys: `ctlog.pubkey` is not a PEM public key ({e})"))
             }),
     }
 }
@@ -325,7 +359,8 @@ fn certificates_verifier(attestor: &CertificatesAttestor) -> Result<Verifier, Un
     let given = |field: &Option<String>| field.clone().filter(|v| !v.trim().is_empty());
     let chain = given(&attestor.cert_chain)
         .map(|pem_text| chain_of(&pem_text))
-        .transpose()?;
+        .transpose()
+        .map_err(Unusable::Rejected)?;
     let Some(cert) = given(&attestor.cert) else {
         let roots = chain.ok_or(
             "offline evaluation needs `cert` or `certChain` inline (the Fulcio roots cannot be fetched from TUF)",
@@ -343,7 +378,9 @@ fn certificates_verifier(attestor: &CertificatesAttestor) -> Result<Verifier, Un
         return Ok(Verifier::Keyless(Box::new(policy)));
     };
     let mut key = CertificateKey::from_pem(&cert).map_err(|e| {
-        format!("failed to load certificate from `cert`: {e}; paste the signer's PEM certificate")
+        Unusable::Rejected(format!(
+            "failed to load certificate from `cert`: {e}; paste the signer's PEM certificate"
+        ))
     })?;
     if let Some(chain) = &chain {
         key.check_chain(chain).map_err(|e| {
@@ -385,7 +422,7 @@ fn chain_of(pem_text: &str) -> Result<Vec<CertificateDer<'static>>, String> {
 /// that an author learns it here and not from a cluster that denies.
 fn check_sct(key: &CertificateKey) -> Result<(), Unusable> {
     if key.has_embedded_sct() {
-        return Err(Unusable::Config(
+        return Err(Unusable::Offline(
             "offline evaluation cannot verify the certificate's embedded SCT against the CT log (Kyverno checks it even with `ctlog.ignoreSCT`); check this attestor in a cluster, or trust the certificate's public key with a `keys` attestor".into(),
         ));
     }
@@ -432,6 +469,7 @@ fn check_attestation(
     for (j, set) in attestation.attestors.iter().enumerate() {
         let required = required_count(set);
         let mut verified = 0;
+        let mut undecided = None;
         for entry in &set.entries {
             let at = format!(
                 "{path}.attestors[{j}].entries[{index}]{}",
@@ -439,10 +477,10 @@ fn check_attestation(
             );
             let verifier = match verifier_for(entry) {
                 Ok(v) => v,
-                Err(Unusable::Config(why)) => {
-                    return Some(ImageOutcome::Error(format!(
-                        "failed to verify image {pinned}: {at}: {why}"
-                    )));
+                Err(Unusable::Offline(why)) => {
+                    undecided
+                        .get_or_insert(format!("failed to verify image {pinned}: {at}: {why}"));
+                    continue;
                 }
                 Err(Unusable::Rejected(why)) => {
                     errors.push(why);
@@ -460,12 +498,13 @@ fn check_attestation(
                     }
                 }
                 Err(EntryFailed::Unsupported(why)) => {
-                    return Some(ImageOutcome::Error(format!(
-                        "failed to verify image {pinned}: {why}"
-                    )));
+                    undecided.get_or_insert(format!("failed to verify image {pinned}: {why}"));
                 }
                 Err(EntryFailed::Failed(why)) => errors.push(why),
             }
+        }
+        if let (true, Some(why)) = (verified < required, undecided.take()) {
+            return Some(ImageOutcome::Error(why));
         }
         if verified < required {
             let error = if errors.is_empty() {

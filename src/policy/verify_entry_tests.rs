@@ -235,11 +235,14 @@ fn a_base64_certificate_is_read_as_kyverno_reads_it() {
     ));
 }
 
+// cosign.go buildCosignOptions fails for a certificate it cannot load, and imageverifier.go
+// handleRegistryErrors reports that as a failure (only network errors are errors), so Audit
+// admits and reports it.
 #[test]
-fn a_malformed_certificate_is_an_error_naming_the_field() {
+fn a_malformed_certificate_fails_the_entry_naming_the_field() {
     let entry = certificates(Some("not a certificate"), None, SKIP_LOGS);
     let outcome = verify(&entry, &signed(&signer(), Value::Null));
-    let ImageOutcome::Error(message) = outcome else {
+    let ImageOutcome::Fail(message) = outcome else {
         panic!("{outcome:?}");
     };
     assert!(
@@ -491,7 +494,7 @@ fn conditions_follow_any_and_all() {
         Ok(Some("old SPDX".into()))
     );
     let any = [
-        json!({"any": [{"key": "{{ missing }}", "operator": "Equals", "value": 1}, {"key": "{{ spdxVersion }}", "operator": "NotEquals", "value": "x"}]}),
+        json!({"any": [{"key": "{{ spdxVersion }}", "operator": "Equals", "value": 1}, {"key": "{{ spdxVersion }}", "operator": "NotEquals", "value": "x"}]}),
     ];
     assert_eq!(conditions_hold(&any, &predicate), Ok(None));
     let jmes =
@@ -569,7 +572,8 @@ fn a_keys_attestor_with_a_ct_log_key_needs_no_tuf() {
     ));
     let broken = "rekor: {ignoreTlog: true}\nctlog: {pubkey: not a key}";
     assert!(
-        matches!(verify(&keys(&key, broken), &artifacts), ImageOutcome::Error(m) if m.contains("keys: failed to load CTLogs public keys: `ctlog.pubkey` is not a PEM public key (no PEM block found)")),
+        matches!(verify(&keys(&key, broken), &artifacts), ImageOutcome::Fail(m) if m.contains("keys: failed to load CTLogs public keys: `ctlog.pubkey` is not a PEM public key (no PEM block found)")),
+        "a malformed log key fails the entry, as any buildCosignOptions error does"
     );
 }
 
@@ -919,4 +923,68 @@ fn unsupported_conditions_are_an_error() {
     let wildcard = "- all:\n    - key: \"{{ reviewers }}\"\n      operator: AllIn\n      value: [\"?\"]\n      message: one-letter reviewers";
     let entry = attestation_entry(REVIEW, &key_set(&[&key], None), wildcard);
     assert!(matches!(verify(&entry, &artifacts), ImageOutcome::Pass(_)));
+}
+
+// verifyAttestorSet: Kyverno tries every entry; an entry offline evaluation cannot decide (a
+// key in a Secret) matters only when the others do not reach the count.
+#[test]
+fn an_undecidable_entry_does_not_hide_another_that_verifies() {
+    let key = signer();
+    let artifacts = signed(&key, Value::Null);
+    let decided = keys(&key, SKIP_LOGS);
+    let mut entry = decided.clone();
+    let mut secret = entry.attestors[0].entries[0].clone();
+    secret.value.keys.as_mut().unwrap().public_keys = None;
+    entry.attestors[0].entries.insert(0, secret);
+    entry.attestors[0].count = Some(Sp {
+        value: 1,
+        line: 0,
+        column: 0,
+    });
+    assert!(
+        matches!(verify(&entry, &artifacts), ImageOutcome::Pass(_)),
+        "the second entry verifies"
+    );
+    entry.attestors[0].count = None;
+    assert!(
+        matches!(verify(&entry, &artifacts), ImageOutcome::Error(m) if m.contains("entries[0].keys: offline evaluation needs the key inline")),
+        "with both required, the undecidable one decides the outcome"
+    );
+}
+
+// Entries whose signatures Kyverno would read elsewhere, or check some other way, are errors
+// offline, not verdicts nobody checked.
+#[test]
+fn what_the_offline_evaluator_does_not_read_is_an_error() {
+    let key = signer();
+    let artifacts = signed(&key, Value::Null);
+    let base = keys(&key, SKIP_LOGS);
+    type Change = Box<dyn Fn(&mut VerifyImage)>;
+    let cases: [(&str, Change); 4] = [
+        (
+            "not `type: Notary`",
+            Box::new(|e| e.verifier_type = Some("Notary".into())),
+        ),
+        (
+            "the deprecated `key`",
+            Box::new(|e| e.key = Some("PEM".into())),
+        ),
+        (
+            "another repository",
+            Box::new(|e| e.repository = Some("ghcr.io/x/sigs".into())),
+        ),
+        (
+            "`validate`",
+            Box::new(|e| e.validate = Some(json!({"deny": {}}))),
+        ),
+    ];
+    for (wording, change) in cases {
+        let mut entry = base.clone();
+        change(&mut entry);
+        assert!(
+            matches!(verify(&entry, &artifacts), ImageOutcome::Error(m) if m.contains(wording)),
+            "{wording}"
+        );
+    }
+    assert!(matches!(verify(&base, &artifacts), ImageOutcome::Pass(_)));
 }

@@ -13,6 +13,7 @@ use crate::content::diagnostic::{Diagnostic, did_you_mean};
 use crate::content::files::{CourseFiles, resolve};
 use crate::content::load::{FileKind, parse_one};
 use crate::content::model::{FailureMode, Lab, Sp};
+use crate::policy::matching::default_namespace;
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::{RenderError, apply_mode, substitute};
 
@@ -169,7 +170,14 @@ impl Chapter {
                 .help("fix the YAML of this resource file"),
             ])
         })?;
-        Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+        Ok(docs
+            .into_iter()
+            .filter(|d| !d.is_null())
+            .map(|mut d| {
+                default_namespace(&mut d);
+                d
+            })
+            .collect())
     }
 
     /// A missing value of a `from_file` variable usually means its file could not be read.
@@ -401,6 +409,38 @@ pub fn prepare(
                         || format!("the test's policies are: {}", policy_names.join(", ")),
                         |s| format!("did you mean `{s}`?"),
                     ),
+            ));
+        }
+        // A rule nobody has would give no response, which a `skip` expectation accepts: a
+        // misspelt rule must be an error, or the case could never fail. `kyverno test` also
+        // takes the `autogen-` twins of a rule (`lookupRuleResponses`).
+        let policy_rules: Vec<String> = policies
+            .iter()
+            .filter(|p| {
+                let key = match &p.metadata.namespace {
+                    Some(ns) => format!("{ns}/{}", p.metadata.name.value),
+                    None => p.metadata.name.value.clone(),
+                };
+                key == r.policy.value
+            })
+            .flat_map(|p| p.spec.rules.iter().map(|rule| rule.name.value.clone()))
+            .collect();
+        let bare = r
+            .rule
+            .value
+            .strip_prefix("autogen-cronjob-")
+            .or_else(|| r.rule.value.strip_prefix("autogen-"))
+            .unwrap_or(&r.rule.value);
+        if !policy_rules.iter().any(|n| n == bare || *n == r.rule.value) {
+            return Err(error_at(
+                rel,
+                &r.rule,
+                "test/unknown-rule",
+                format!("policy `{}` has no rule `{}`", r.policy.value, r.rule.value),
+                &did_you_mean(bare, policy_rules.iter().map(String::as_str)).map_or_else(
+                    || format!("its rules are: {}", policy_rules.join(", ")),
+                    |s| format!("did you mean `{s}`?"),
+                ),
             ));
         }
         let Some(want) = r.result.as_ref().or(r.status.as_ref()) else {

@@ -211,6 +211,9 @@ fn a_policy_kyverno_would_refuse_is_not_evaluated() {
         "image_registry=kind-registry:5000/courselab",
         "--set",
         "git_owner=acme",
+        // A multi-line value must not shift the lines the problems are reported at.
+        "--set",
+        "image_registry=@labs/ch14/tests/keys/test-only-signer.pub",
     ]));
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(stdout.is_empty(), "{stdout}");

@@ -183,6 +183,22 @@ fn a_bad_test_file_is_reported_at_its_line() {
     assert_eq!(code, 2, "{stdout}");
     insta::assert_snapshot!("test-unknown-policy", stderr);
 
+    // A misspelt rule gives no response, which `result: skip` would accept: it is an error.
+    let (_tmp, root) = course_copy();
+    edit(
+        &root,
+        "labs/ch14/tests/audit/kyverno-test.yaml",
+        "    rule: verify-signature\n    kind: Pod\n    resources: [outside-registry]",
+        "    rule: verify-signatre\n    kind: Pod\n    resources: [outside-registry]",
+    );
+    let (code, stdout, stderr) = output(lab(&root).args(["test", "ch14"]));
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stderr.contains("policy `verify-signed-images` has no rule `verify-signatre`")
+            && stderr.contains("did you mean `verify-signature`?"),
+        "{stderr}"
+    );
+
     let (_tmp, root) = course_copy();
     edit(
         &root,

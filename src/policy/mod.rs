@@ -4,6 +4,7 @@
 
 pub mod autogen;
 pub mod conditions;
+pub mod denial;
 pub mod evaluate;
 mod go_values;
 pub mod image_metadata;

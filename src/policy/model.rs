@@ -516,6 +516,15 @@ pub struct Attestation {
 }
 
 impl KyvernoPolicy {
+    /// The policy's name as reports and tests write it (`cache.MetaNamespaceKeyFunc`):
+    /// `<name>` for a ClusterPolicy, `<ns>/<name>` for a Policy.
+    pub fn key(&self) -> String {
+        match &self.metadata.namespace {
+            Some(ns) => format!("{ns}/{}", self.metadata.name.value),
+            None => self.metadata.name.value.clone(),
+        }
+    }
+
     /// The failure action Kyverno's *policy validation* assigns to each `verifyImages` entry of
     /// a rule, for the mutateDigest check (`pkg/validation/policy/validate.go` L367-383 at
     /// v1.19.0): it starts from the spec-level `validationFailureAction` (unset counts as

@@ -19,6 +19,7 @@ use super::matching::{Request, applies, policy_in_scope};
 use super::model::{KyvernoPolicy, VerifyImage};
 use super::verify_entry::{FetchFailure, ImageOutcome, verify_image};
 use super::wildcard;
+use crate::content::model::FailureMode;
 use crate::supply::ImageRef;
 
 /// Successful verifications kept across requests, as Kyverno's image verification cache does
@@ -81,6 +82,35 @@ pub struct PolicyMutation {
     pub patches: Vec<Patch>,
 }
 
+/// One rule of one policy at work: what its responses carry.
+struct RuleRun<'a> {
+    policy: &'a KyvernoPolicy,
+    rule: &'a str,
+    action: FailureMode,
+}
+
+impl RuleRun<'_> {
+    fn respond(&self, status: Status, message: String) -> RuleResponse {
+        RuleResponse {
+            policy: self.policy.metadata.name.value.clone(),
+            policy_namespace: self.policy.metadata.namespace.clone(),
+            rule: self.rule.to_owned(),
+            status,
+            message,
+            phase: Phase::Mutate,
+            action: self.action,
+        }
+    }
+
+    fn policy_namespace(&self) -> &str {
+        self.policy.metadata.namespace.as_deref().unwrap_or("")
+    }
+
+    fn policy_name(&self) -> &str {
+        &self.policy.metadata.name.value
+    }
+}
+
 /// Runs the policy's `verifyImages` rules over `request`, recording metadata in `ivm`.
 pub fn mutate_policy(
     policy: &KyvernoPolicy,
@@ -91,13 +121,16 @@ pub fn mutate_policy(
 ) -> PolicyMutation {
     let object = request.object;
     let kind = object["kind"].as_str().unwrap_or("");
-    let (namespace, labels) = (request.namespace_name(), request.labels());
-    let policy_namespace = policy.metadata.namespace.as_deref().unwrap_or("");
-    let policy_name = policy.metadata.name.value.as_str();
     let mut out = PolicyMutation::default();
     if !policy_in_scope(policy, object) {
         return out;
     }
+    let mut state = State {
+        artifacts,
+        cache,
+        ivm,
+        out: &mut out,
+    };
     for rule in rules_for_kind(policy, kind)
         .iter()
         .filter(|r| !r.rule.verify_images.is_empty() && applies(r, request))
@@ -107,116 +140,161 @@ pub fn mutate_policy(
         if images.is_empty() {
             continue;
         }
-        let action = policy.rule_action(rule.rule, namespace, labels);
-        let respond = |status, message: String| RuleResponse {
-            policy: policy_name.to_owned(),
-            policy_namespace: policy.metadata.namespace.clone(),
-            rule: rule.name.clone(),
-            status,
-            message,
-            phase: Phase::Mutate,
-            action,
+        let run = RuleRun {
+            policy,
+            rule: &rule.name,
+            action: policy.rule_action(rule.rule, request.namespace_name(), request.labels()),
         };
         for entry in &rule.rule.verify_images {
-            // The deprecated `key` is an attestor too (`Convert` in image_verification_types.go).
-            let verifies = !entry.attestors.is_empty()
-                || !entry.attestations.is_empty()
-                || entry.key.is_some();
             for (container, parsed) in &images {
                 let Some(image) = parsed else {
-                    out.responses.push(respond(
+                    state.out.responses.push(run.respond(
                         Status::Error,
                         format!("failed to add image to context {}", container.image),
                     ));
                     continue;
                 };
-                let mut shown = image.to_string();
-                let fetched = artifacts.get(&shown).map(|r| r.as_ref());
-                let key = (policy_key(policy), rule.name.clone(), shown.clone());
-                let use_cache = entry.use_cache.unwrap_or(true);
-                let outcome = if use_cache && cache.passed.contains(&key) {
-                    cache.hits += 1;
-                    Some((Status::Pass, "verified from cache".to_owned()))
-                } else if !verifies {
-                    None
-                } else if !references(entry, &shown) {
-                    Some((Status::Skip, skip_message(&shown, policy_name, &rule.name)))
-                } else if skips(entry, &shown) {
-                    ivm.add(&shown, ImageStatus::Skip);
-                    Some((Status::Skip, skip_message(&shown, policy_name, &rule.name)))
-                } else {
-                    let missing = FetchFailure {
-                        network: true,
-                        message: "the image's artifacts were not fetched".into(),
-                    };
-                    let fresh = verify_image(&shown, entry, fetched.unwrap_or(Err(&missing)));
-                    if matches!(fresh, ImageOutcome::Pass(_)) && use_cache {
-                        cache.passed.insert(key);
-                    }
-                    Some(match fresh {
-                        ImageOutcome::Pass(m) => (Status::Pass, m),
-                        ImageOutcome::Fail(m) => (Status::Fail, m),
-                        ImageOutcome::Error(m) => (Status::Error, m),
-                    })
-                };
-                let mut outcome = outcome.map(|(status, message)| respond(status, message));
-                if entry.effective_mutate_digest() && image.digest.is_none() {
-                    match fetched {
-                        Some(Ok(a)) => {
-                            let tag = image.tag.as_deref().unwrap_or("latest");
-                            push_unique(
-                                &mut out.patches,
-                                Patch {
-                                    op: "replace",
-                                    path: container.pointer.clone(),
-                                    value: Value::String(format!(
-                                        "{}:{tag}@{}",
-                                        image.repository(),
-                                        a.digest
-                                    )),
-                                },
-                            );
-                            outcome.get_or_insert_with(|| {
-                                respond(Status::Pass, "mutated image digest".into())
-                            });
-                            shown = image.with_digest(a.digest.as_str()).to_string();
-                        }
-                        Some(Err(f)) => out.responses.push(respond(
-                            Status::Error,
-                            format!("failed to update digest: {}", f.message),
-                        )),
-                        None => {}
-                    }
-                }
-                if let Some(response) = outcome {
-                    if verifies {
-                        let status = match response.status {
-                            Status::Pass => ImageStatus::Pass,
-                            Status::Skip => ImageStatus::Skip,
-                            _ => ImageStatus::Fail,
-                        };
-                        ivm.add_scoped(policy_namespace, policy_name, &rule.name, &shown, status);
-                    }
-                    out.responses.push(response);
-                }
+                verify_container(&run, entry, image, container, &mut state);
             }
         }
     }
     out
 }
 
+/// What the verification of one policy reads and writes.
+struct State<'a> {
+    artifacts: &'a Artifacts,
+    cache: &'a mut VerifyCache,
+    ivm: &'a mut VerifiedImages,
+    out: &'a mut PolicyMutation,
+}
+
+/// `Verify` for one image of the rule under one entry: the verification (or the cache), then
+/// the digest pin, then the record in the verification metadata.
+fn verify_container(
+    run: &RuleRun<'_>,
+    entry: &VerifyImage,
+    image: &ImageRef,
+    container: &Container,
+    state: &mut State<'_>,
+) {
+    let State {
+        artifacts,
+        cache,
+        ivm,
+        out,
+    } = state;
+    // The deprecated `key` is an attestor too (`Convert` in image_verification_types.go).
+    let verifies =
+        !entry.attestors.is_empty() || !entry.attestations.is_empty() || entry.key.is_some();
+    let mut shown = image.to_string();
+    let fetched = artifacts.get(&shown).map(|r| r.as_ref());
+    let mut outcome = outcome(run, entry, &shown, fetched, verifies, cache, ivm)
+        .map(|(status, message)| run.respond(status, message));
+    if entry.effective_mutate_digest() && image.digest.is_none() {
+        // handleMutateDigest: pinned to the verified digest, or to the tag's when unverified.
+        match fetched {
+            Some(Ok(a)) => {
+                let tag = image.tag.as_deref().unwrap_or("latest");
+                push_unique(
+                    &mut out.patches,
+                    Patch {
+                        op: "replace",
+                        path: container.pointer.clone(),
+                        value: Value::String(format!("{}:{tag}@{}", image.repository(), a.digest)),
+                    },
+                );
+                outcome.get_or_insert_with(|| {
+                    run.respond(Status::Pass, "mutated image digest".into())
+                });
+                shown = image.with_digest(a.digest.as_str()).to_string();
+            }
+            Some(Err(f)) => out.responses.push(run.respond(
+                Status::Error,
+                format!("failed to update digest: {}", f.message),
+            )),
+            None => {}
+        }
+    }
+    if let Some(response) = outcome {
+        if verifies {
+            let status = match response.status {
+                Status::Pass => ImageStatus::Pass,
+                Status::Skip => ImageStatus::Skip,
+                _ => ImageStatus::Fail,
+            };
+            ivm.add_scoped(
+                run.policy_namespace(),
+                run.policy_name(),
+                run.rule,
+                &shown,
+                status,
+            );
+        }
+        out.responses.push(response);
+    }
+}
+
+/// The verification part of `Verify` and `verifyImage`: a cached pass, nothing for an entry
+/// without attestors, a skip for an image this entry does not reference or skips, else the
+/// entry's verdict (a pass is cached).
+fn outcome(
+    run: &RuleRun<'_>,
+    entry: &VerifyImage,
+    shown: &str,
+    fetched: Option<Result<&crate::supply::cosign::CosignArtifacts, &FetchFailure>>,
+    verifies: bool,
+    cache: &mut VerifyCache,
+    ivm: &mut VerifiedImages,
+) -> Option<(Status, String)> {
+    // Kyverno keys by the policy's UID; its `<ns>/<name>` is as unique here.
+    let key = (
+        format!("{}/{}", run.policy_namespace(), run.policy_name()),
+        run.rule.to_owned(),
+        shown.to_owned(),
+    );
+    let use_cache = entry.use_cache.unwrap_or(true);
+    if use_cache && cache.passed.contains(&key) {
+        cache.hits += 1;
+        return Some((Status::Pass, "verified from cache".to_owned()));
+    }
+    if !verifies {
+        return None;
+    }
+    if !references(entry, shown) {
+        return Some((
+            Status::Skip,
+            skip_message(shown, run.policy_name(), run.rule),
+        ));
+    }
+    if skips(entry, shown) {
+        ivm.add(shown, ImageStatus::Skip);
+        return Some((
+            Status::Skip,
+            skip_message(shown, run.policy_name(), run.rule),
+        ));
+    }
+    let missing = FetchFailure {
+        network: true,
+        message: "the image's artifacts were not fetched".into(),
+    };
+    Some(
+        match verify_image(shown, entry, fetched.unwrap_or(Err(&missing))) {
+            ImageOutcome::Pass(m) => {
+                if use_cache {
+                    cache.passed.insert(key);
+                }
+                (Status::Pass, m)
+            }
+            ImageOutcome::Fail(m) => (Status::Fail, m),
+            ImageOutcome::Error(m) => (Status::Error, m),
+        },
+    )
+}
+
 /// `imageverifier.go`'s wording for an image an entry does not verify.
 fn skip_message(image: &str, policy: &str, rule: &str) -> String {
     format!("skipping image reference image {image}, policy {policy} ruleName {rule}")
-}
-
-/// The cache's and the scoped annotation's name for a policy: `<ns>/<name>`.
-fn policy_key(policy: &KyvernoPolicy) -> String {
-    format!(
-        "{}/{}",
-        policy.metadata.namespace.as_deref().unwrap_or(""),
-        policy.metadata.name.value
-    )
 }
 
 /// Kyverno joins every policy's patches; two policies pinning the same image write the same

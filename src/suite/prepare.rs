@@ -388,13 +388,7 @@ pub fn prepare(
             });
         }
     }
-    let policy_names: Vec<String> = policies
-        .iter()
-        .map(|p| match &p.metadata.namespace {
-            Some(ns) => format!("{ns}/{}", p.metadata.name.value),
-            None => p.metadata.name.value.clone(),
-        })
-        .collect();
+    let policy_names: Vec<String> = policies.iter().map(KyvernoPolicy::key).collect();
     let mut expected = Vec::new();
     for result in &test.results {
         let r = &result.value;
@@ -416,13 +410,7 @@ pub fn prepare(
         // takes the `autogen-` twins of a rule (`lookupRuleResponses`).
         let policy_rules: Vec<String> = policies
             .iter()
-            .filter(|p| {
-                let key = match &p.metadata.namespace {
-                    Some(ns) => format!("{ns}/{}", p.metadata.name.value),
-                    None => p.metadata.name.value.clone(),
-                };
-                key == r.policy.value
-            })
+            .filter(|p| p.key() == r.policy.value)
             .flat_map(|p| p.spec.rules.iter().map(|rule| rule.name.value.clone()))
             .collect();
         let bare = r

@@ -151,6 +151,46 @@ pub fn export(
         let text = chapter.files.text(&rel).unwrap_or_default();
         let test: KyvernoTest = parse_one(&rel, text, FileKind::KyvernoTest)
             .map_err(|d| SuiteError::Invalid(vec![*d]))?;
+        let sub = rel
+            .strip_prefix(&tests_dir)
+            .and_then(|r| r.rsplit_once('/').map(|(d, _)| d))
+            .unwrap_or("");
+        let files = TestFiles::render(chapter, &rel, &test, values)?;
+        let splits = files.splits(chapter, &dir.join(sub))?;
+        let name = test
+            .metadata
+            .name
+            .clone()
+            .or(test.name.clone())
+            .unwrap_or_else(|| sub.replace('/', "-"));
+        for split in &splits {
+            let header = Header {
+                source: &rel,
+                mode: files.mode,
+                split: splits.len() > 1,
+                name: &name,
+            };
+            written.push(write_split(&header, split, &files, &test, text)?);
+        }
+    }
+    Ok(written)
+}
+
+/// Every file a Test names, rendered.
+struct TestFiles {
+    mode: Option<FailureMode>,
+    policies: Vec<Rendered>,
+    resources: Vec<Rendered>,
+    values: Option<Rendered>,
+}
+
+impl TestFiles {
+    fn render(
+        chapter: &Chapter,
+        rel: &str,
+        test: &KyvernoTest,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Self, SuiteError> {
         let mode = test
             .metadata
             .annotations
@@ -160,27 +200,29 @@ pub fn export(
                 "enforce" => Some(FailureMode::Enforce),
                 _ => None,
             });
-        let sub = rel
-            .strip_prefix(&tests_dir)
-            .and_then(|r| r.rsplit_once('/').map(|(d, _)| d))
-            .unwrap_or("");
-        let policies = test
+        let all = |paths: &[Sp<String>], mode| {
+            paths
+                .iter()
+                .map(|p| render(chapter, rel, p, values, mode))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let files = TestFiles {
+            mode,
+            policies: all(&test.policies, mode)?,
+            resources: all(&test.resources, None)?,
+            values: match (&test.values, &test.variables) {
+                (None, Some(path)) => Some(render(chapter, rel, path, values, None)?),
+                _ => None,
+            },
+        };
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for file in files
             .policies
             .iter()
-            .map(|p| render(chapter, &rel, p, values, mode))
-            .collect::<Result<Vec<_>, _>>()?;
-        let resources = test
-            .resources
-            .iter()
-            .map(|p| render(chapter, &rel, p, values, None))
-            .collect::<Result<Vec<_>, _>>()?;
-        let values_file = match (&test.values, &test.variables) {
-            (None, Some(path)) => Some(render(chapter, &rel, path, values, None)?),
-            _ => None,
-        };
-        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-        for file in policies.iter().chain(&resources).chain(&values_file) {
-            if let Some(other) = seen.insert(file.name.clone(), &file.source)
+            .chain(&files.resources)
+            .chain(&files.values)
+        {
+            if let Some(other) = seen.insert(&file.name, &file.source)
                 && other != file.source
             {
                 return Err(SuiteError::Usage(format!(
@@ -191,21 +233,27 @@ pub fn export(
                 )));
             }
         }
-        let named = policies
+        Ok(files)
+    }
+
+    /// One Test in `base` when it holds at most one policy, else one per policy file (a file
+    /// with several policies cannot be split and is refused).
+    fn splits(&self, chapter: &Chapter, base: &Path) -> Result<Vec<Split<'_>>, SuiteError> {
+        let named = self
+            .policies
             .iter()
             .map(|p| Ok((p, policy_names(p, &chapter.shown(&p.source))?)))
             .collect::<Result<Vec<_>, SuiteError>>()?;
-        let total: usize = named.iter().map(|(_, n)| n.len()).sum();
-        let base = dir.join(sub);
-        let splits: Vec<Split<'_>> = if total <= 1 {
-            vec![Split {
-                folder: base.clone(),
-                policies: policies.iter().collect(),
-                names: named.iter().flat_map(|(_, n)| n.clone()).collect(),
-            }]
-        } else {
-            let mut out = Vec::new();
-            for (file, names) in &named {
+        if named.iter().map(|(_, n)| n.len()).sum::<usize>() <= 1 {
+            return Ok(vec![Split {
+                folder: base.to_owned(),
+                policies: self.policies.iter().collect(),
+                names: named.into_iter().flat_map(|(_, n)| n).collect(),
+            }]);
+        }
+        named
+            .into_iter()
+            .map(|(file, names)| {
                 if names.len() > 1 {
                     return Err(SuiteError::Usage(format!(
                         "{}: holds {} policies; `kyverno test` can only check one policy per Test here (see `lab test --help`), so give each policy its own file",
@@ -214,88 +262,98 @@ pub fn export(
                     )));
                 }
                 let stem = file.name.trim_end_matches(".yaml").trim_end_matches(".yml");
-                out.push(Split {
+                Ok(Split {
                     folder: base.join(stem),
-                    policies: vec![*file],
-                    names: names.clone(),
-                });
-            }
-            out
-        };
-        let test_name = test
-            .metadata
-            .name
-            .clone()
-            .or(test.name.clone())
-            .unwrap_or_else(|| sub.replace('/', "-"));
-        for split in &splits {
-            let mut yaml = format!(
-                "# Exported by `lab test --export` from {rel}{}.\n",
-                mode.map(|m| format!(", policies in {m:?}"))
-                    .unwrap_or_default()
-            );
-            if splits.len() > 1 {
-                yaml.push_str(&format!(
-                    "# One Test per policy: `kyverno test` overwrites one policy's verification record\n# with the next one's, so each would fail the others' `required` checks\n# (cmd/cli/kubectl-kyverno/processor/policy_processor.go). This one: {}.\n",
-                    split.names.join(", ")
-                ));
-            }
-            let results: Vec<&Sp<TestResult>> = test
-                .results
-                .iter()
-                .filter(|r| {
-                    let name = r.policy.rsplit('/').next().unwrap_or(&r.policy);
-                    split.names.iter().any(|n| n == name)
+                    policies: vec![file],
+                    names,
                 })
-                .collect();
-            if results.iter().any(|r| r.patched_resources.is_some()) {
-                yaml.push_str("# `patchedResources` is commented out: for a verifyImages rule `kyverno test` compares\n# it with the request before the digest patch, or after it with Kyverno's annotations\n# added, so no file can match both (cmd/cli/kubectl-kyverno/commands/test/output.go).\n");
-            }
-            let name = if splits.len() > 1 {
-                format!("{test_name}-{}", split.names.join("-"))
-            } else {
-                test_name.clone()
-            };
-            yaml.push_str(&format!(
-                "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: {}\n",
-                quoted(&name)
-            ));
-            yaml.push_str("policies:\n");
-            for p in &split.policies {
-                yaml.push_str(&format!(
-                    "  - {}\n",
-                    quoted(&format!("policies/{}", p.name))
-                ));
-                write(&split.folder.join("policies").join(&p.name), &p.text)?;
-            }
-            yaml.push_str("resources:\n");
-            for r in &resources {
-                yaml.push_str(&format!(
-                    "  - {}\n",
-                    quoted(&format!("resources/{}", r.name))
-                ));
-                write(&split.folder.join("resources").join(&r.name), &r.text)?;
-            }
-            if let Some(v) = &values_file {
-                yaml.push_str(&format!(
-                    "variables: {}\n",
-                    quoted(&format!("values/{}", v.name))
-                ));
-                write(&split.folder.join("values").join(&v.name), &v.text)?;
-            }
-            if let Some(inline) = inline_values(text) {
-                yaml.push_str(&format!("values: {inline}\n"));
-            }
-            yaml.push_str("results:\n");
-            for r in &results {
-                yaml.push_str(&result_yaml(r));
-            }
-            let target = split.folder.join("kyverno-test.yaml");
-            write(&target, &yaml)?;
-            written.push(target);
-        }
+            })
+            .collect()
     }
-    Ok(written)
+}
+
+/// What an exported Test's header says.
+struct Header<'a> {
+    source: &'a str,
+    mode: Option<FailureMode>,
+    split: bool,
+    name: &'a str,
+}
+
+/// Writes one exported Test and its files; returns the Test's path.
+fn write_split(
+    header: &Header<'_>,
+    split: &Split<'_>,
+    files: &TestFiles,
+    test: &KyvernoTest,
+    test_text: &str,
+) -> Result<PathBuf, SuiteError> {
+    let results: Vec<&Sp<TestResult>> = test
+        .results
+        .iter()
+        .filter(|r| {
+            let name = r.policy.rsplit('/').next().unwrap_or(&r.policy);
+            split.names.iter().any(|n| n == name)
+        })
+        .collect();
+    let mut yaml = format!(
+        "# Exported by `lab test --export` from {}{}.\n",
+        header.source,
+        header
+            .mode
+            .map(|m| format!(", policies in {m:?}"))
+            .unwrap_or_default()
+    );
+    let name = if header.split {
+        yaml.push_str(&format!(
+            "# One Test per policy: `kyverno test` overwrites one policy's verification record\n# with the next one's, so each would fail the others' `required` checks\n# (cmd/cli/kubectl-kyverno/processor/policy_processor.go). This one: {}.\n",
+            split.names.join(", ")
+        ));
+        format!("{}-{}", header.name, split.names.join("-"))
+    } else {
+        header.name.to_owned()
+    };
+    if results.iter().any(|r| r.patched_resources.is_some()) {
+        yaml.push_str("# `patchedResources` is commented out: for a verifyImages rule `kyverno test` compares\n# it with the request before the digest patch, or after it with Kyverno's annotations\n# added, so no file can match both (cmd/cli/kubectl-kyverno/commands/test/output.go).\n");
+    }
+    yaml.push_str(&format!(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: {}\n",
+        quoted(&name)
+    ));
+    let mut list = |key: &str, folder: &str, items: &[&Rendered]| -> Result<(), SuiteError> {
+        yaml.push_str(&format!("{key}:\n"));
+        for item in items {
+            yaml.push_str(&format!(
+                "  - {}\n",
+                quoted(&format!("{folder}/{}", item.name))
+            ));
+            write(&split.folder.join(folder).join(&item.name), &item.text)?;
+        }
+        Ok(())
+    };
+    list("policies", "policies", &split.policies)?;
+    list(
+        "resources",
+        "resources",
+        &files.resources.iter().collect::<Vec<_>>(),
+    )?;
+    if let Some(v) = &files.values {
+        yaml.push_str(&format!(
+            "variables: {}\n",
+            quoted(&format!("values/{}", v.name))
+        ));
+        write(&split.folder.join("values").join(&v.name), &v.text)?;
+    }
+    if let Some(inline) = inline_values(test_text) {
+        yaml.push_str(&format!("values: {inline}\n"));
+    }
+    yaml.push_str("results:\n");
+    for r in &results {
+        yaml.push_str(&result_yaml(r));
+    }
+    let target = split.folder.join("kyverno-test.yaml");
+    write(&target, &yaml)?;
+    Ok(target)
 }
 
 /// The Test's inline `values:`, as one JSON value (which YAML reads as it is).

@@ -1032,3 +1032,26 @@ fn a_tag_with_a_digest_is_not_pinned_and_is_recorded_without_the_tag() {
         format!("{{\"{key_form}\":\"pass\"}}")
     );
 }
+
+// Preconditions decide whether Kyverno runs a rule at all (engine.go invokeRuleHandler); a
+// verdict that ignored them could be wrong either way, so the rule answers with an error.
+#[test]
+fn a_rule_with_preconditions_is_not_guessed() {
+    let k = key();
+    let mut p = policy("Audit", &k, "");
+    p.spec.rules[0].preconditions = Some(
+        json!({"all": [{"key": "{{ request.operation }}", "operator": "Equals", "value": "CREATE"}]}),
+    );
+    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
+    assert_eq!(result.rules.len(), 1, "{:?}", result.rules);
+    assert_eq!(result.rules[0].status, Status::Error);
+    assert!(
+        result.rules[0]
+            .message
+            .starts_with("the `preconditions` of this rule cannot be evaluated offline")
+    );
+    assert!(
+        !result.allowed,
+        "an error blocks under failurePolicy Fail, as Kyverno's do"
+    );
+}

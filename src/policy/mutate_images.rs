@@ -145,6 +145,13 @@ pub fn mutate_policy(
             rule: &rule.name,
             action: policy.rule_action(rule.rule, request.namespace_name(), request.labels()),
         };
+        if let Some(what) = not_evaluated(rule.rule) {
+            state.out.responses.push(run.respond(
+                Status::Error,
+                format!("{what} of this rule cannot be evaluated offline, so its verdict is not known here; check the rule in a cluster"),
+            ));
+            continue;
+        }
         for entry in &rule.rule.verify_images {
             for (container, parsed) in &images {
                 let Some(image) = parsed else {
@@ -159,6 +166,20 @@ pub fn mutate_policy(
         }
     }
     out
+}
+
+/// Parts of a rule that decide whether it runs or which images it sees, and that this
+/// evaluator does not evaluate: a verdict without them could be wrong either way.
+pub fn not_evaluated(rule: &crate::policy::model::Rule) -> Option<&'static str> {
+    if rule.preconditions.is_some() || !rule.cel_preconditions.is_empty() {
+        Some("the `preconditions`")
+    } else if !rule.context.is_empty() {
+        Some("the `context` entries")
+    } else if rule.image_extractors.is_some() {
+        Some("the `imageExtractors`")
+    } else {
+        None
+    }
 }
 
 /// What the verification of one policy reads and writes.

@@ -12,7 +12,7 @@ use super::evaluate::{Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, ScopedRecords};
 use super::matching::{Request, applies, policy_in_scope};
 use super::model::{KyvernoPolicy, Rule};
-use super::mutate_images::references;
+use super::mutate_images::{not_evaluated, references};
 use crate::supply::ImageRef;
 
 /// `Rule.HasVerifyImageChecks`: an entry with `verifyDigest` or `required` (both default true).
@@ -40,7 +40,7 @@ pub fn validate_policy(
     }
     for rule in rules_for_kind(policy, kind)
         .iter()
-        .filter(|r| has_checks(r.rule) && applies(r, request))
+        .filter(|r| has_checks(r.rule) && applies(r, request) && not_evaluated(r.rule).is_none())
     {
         let images: Vec<(String, bool)> = containers(object, rule.pod_spec)
             .iter()

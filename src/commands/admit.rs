@@ -278,6 +278,10 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
     for u in unreachable {
         out.push_str(&format!("registry unreachable: {u}\n"));
     }
+    if !unreachable.is_empty() {
+        // The verdicts above are Kyverno's for a registry it cannot reach, not for the images.
+        out.push_str("  the verdicts above are what Kyverno does when it cannot reach the registry; to judge the images, run where the registry resolves (a name such as `kind-registry:5000` resolves only inside the kind cluster: set the image registry variable to the address this machine pushes to, for ch14 `--set image_registry=localhost:5001/courselab`), add --insecure for a plain-HTTP registry that is not on loopback, or read the images from OCI layouts with --layouts DIR\n");
+    }
     out
 }
 

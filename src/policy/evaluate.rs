@@ -29,7 +29,7 @@ use super::image_metadata::{ScopedRecords, VerifiedImages};
 use super::matching::{Operation, Request, applies, policy_in_scope};
 use super::model::KyvernoPolicy;
 pub use super::mutate_images::VerifyCache;
-use super::mutate_images::{mutate_policy, references};
+use super::mutate_images::{mutate_policy, push_unique, references};
 use super::validate_images::validate_policy;
 use super::verify_entry::FetchFailure;
 use crate::content::model::FailureMode;
@@ -316,24 +316,16 @@ pub fn evaluate_cached(
     let mut ivm = VerifiedImages::default();
     let mut image_patches = Vec::new();
     for (fail, group) in &groups {
-        let mut responses = Vec::new();
+        let start = rules.len();
         for policy in group {
             let out = mutate_policy(policy, request, artifacts, cache, &mut ivm);
-            responses.extend(out.responses);
+            rules.extend(out.responses);
             for patch in out.patches {
-                if !image_patches.contains(&patch) {
-                    image_patches.push(patch);
-                }
+                push_unique(&mut image_patches, patch);
             }
         }
-        rules.extend(responses.iter().cloned());
-        if blocks(&responses, *fail) {
-            return denied(
-                request.object,
-                Phase::Mutate.webhook(*fail),
-                rules,
-                &responses,
-            );
+        if blocks(&rules[start..], *fail) {
+            return denied(request.object, Phase::Mutate.webhook(*fail), rules, start);
         }
     }
     let has_annotations = request
@@ -341,7 +333,8 @@ pub fn evaluate_cached(
         .pointer("/metadata/annotations")
         .and_then(Value::as_object)
         .is_some_and(|a| !a.is_empty());
-    let mut patches = ivm.patches(has_annotations);
+    let annotations = ivm.annotations();
+    let mut patches = VerifiedImages::patches(&annotations, has_annotations);
     patches.extend(image_patches);
     let mutated = apply_patches(request.object, &patches);
     let validating = Request {
@@ -350,18 +343,12 @@ pub fn evaluate_cached(
     };
     let records = ScopedRecords::of(&mutated);
     for (fail, group) in &groups {
-        let responses: Vec<RuleResponse> = group
-            .iter()
-            .flat_map(|p| validate_policy(p, &validating, &records))
-            .collect();
-        rules.extend(responses.iter().cloned());
-        if blocks(&responses, *fail) {
-            return denied(
-                request.object,
-                Phase::Validate.webhook(*fail),
-                rules,
-                &responses,
-            );
+        let start = rules.len();
+        for policy in group {
+            rules.extend(validate_policy(policy, &validating, &records));
+        }
+        if blocks(&rules[start..], *fail) {
+            return denied(request.object, Phase::Validate.webhook(*fail), rules, start);
         }
     }
     let report = rules
@@ -379,21 +366,22 @@ pub fn evaluate_cached(
         denial: None,
         rules,
         patches,
-        annotations: ivm.annotations(),
+        annotations,
         report,
     }
 }
 
+/// The request denied by `webhook`, whose responses are `rules[from..]`.
 fn denied(
     object: &Value,
     webhook: &'static str,
     rules: Vec<RuleResponse>,
-    webhook_responses: &[RuleResponse],
+    from: usize,
 ) -> AdmissionResult {
     AdmissionResult {
         allowed: false,
         denied_by: Some(webhook),
-        denial: Some(denial_text(object, webhook_responses)),
+        denial: Some(denial_text(object, &rules[from..])),
         rules,
         patches: Vec::new(),
         annotations: BTreeMap::new(),
@@ -456,4 +444,4 @@ fn report_result(policy: &KyvernoPolicy, response: &RuleResponse) -> ReportResul
 
 #[cfg(test)]
 #[path = "evaluate_tests.rs"]
-mod behaviour_tests;
+pub(crate) mod behaviour_tests;

@@ -89,7 +89,8 @@ fn artifacts(
     )
 }
 
-fn indent(text: &str, spaces: usize) -> String {
+/// `text` with every line indented by `spaces`, for splicing PEM blocks into YAML.
+pub(crate) fn indent(text: &str, spaces: usize) -> String {
     text.trim_end()
         .lines()
         .map(|l| format!("{}{l}", " ".repeat(spaces)))

@@ -98,11 +98,15 @@ impl VerifiedImages {
         out
     }
 
-    /// The JSON patches that write the annotations (`ImageVerificationMetadata.Patches`): an
-    /// empty annotations map first when the resource has none, then one `add` per annotation.
-    pub fn patches(&self, has_annotations: bool) -> Vec<Patch> {
+    /// The JSON patches that write `annotations` (as [`Self::annotations`] gives them) onto a
+    /// resource (`ImageVerificationMetadata.Patches`): an empty annotations map first when the
+    /// resource has none, then one `add` per annotation; nothing when nothing was recorded.
+    pub fn patches(
+        annotations: &BTreeMap<&'static str, String>,
+        has_annotations: bool,
+    ) -> Vec<Patch> {
         let mut patches = Vec::new();
-        if self.is_empty() {
+        if annotations.is_empty() {
             return patches;
         }
         if !has_annotations {
@@ -112,15 +116,15 @@ impl VerifiedImages {
                 value: Value::Object(serde_json::Map::new()),
             });
         }
-        for (name, value) in self.annotations() {
-            let path = match name {
+        for (name, value) in annotations {
+            let path = match *name {
                 VERIFY_IMAGES_ANNOTATION => "/metadata/annotations/kyverno.io~1verify-images",
                 _ => "/metadata/annotations/kyverno.io~1verify-images-scoped",
             };
             patches.push(Patch {
                 op: "add",
                 path: path.to_owned(),
-                value: Value::String(value),
+                value: Value::String(value.clone()),
             });
         }
         patches
@@ -197,7 +201,7 @@ mod tests {
             annotations[VERIFY_IMAGES_SCOPED_ANNOTATION],
             r#"{"version":1,"policies":{"/verify":{"rule":{"r.io/a:1":"pass"}}}}"#
         );
-        let patches = ivm.patches(false);
+        let patches = VerifiedImages::patches(&annotations, false);
         assert_eq!(
             patches.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
             [
@@ -207,11 +211,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            ivm.patches(true).len(),
+            VerifiedImages::patches(&annotations, true).len(),
             2,
             "no empty map over existing ones"
         );
-        assert!(VerifiedImages::default().patches(false).is_empty());
+        assert!(
+            VerifiedImages::patches(&VerifiedImages::default().annotations(), false).is_empty()
+        );
     }
 
     fn with_scoped(text: &str) -> Value {

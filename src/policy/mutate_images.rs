@@ -320,7 +320,7 @@ fn skip_message(image: &str, policy: &str, rule: &str) -> String {
 
 /// Kyverno joins every policy's patches; two policies pinning the same image write the same
 /// `replace` twice, which is kept once here.
-fn push_unique(patches: &mut Vec<Patch>, patch: Patch) {
+pub(super) fn push_unique(patches: &mut Vec<Patch>, patch: Patch) {
     if !patches.contains(&patch) {
         patches.push(patch);
     }

@@ -2,6 +2,7 @@
 //! kinds, conditions, annotations; each test names the Kyverno or cosign behaviour it mirrors.
 
 use super::*;
+use crate::policy::evaluate::behaviour_tests::indent;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rcgen::{
@@ -154,14 +155,6 @@ impl TestRekor {
         let set = STANDARD.encode(self.key.sign(&canonical).unwrap());
         json!({"SignedEntryTimestamp": set, "Payload": entry}).to_string()
     }
-}
-
-fn indent(text: &str, spaces: usize) -> String {
-    text.trim_end()
-        .lines()
-        .map(|l| format!("{}{l}", " ".repeat(spaces)))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// A `verifyImages` entry whose only attestor entry is `attestor` (YAML, at column 0).

@@ -276,6 +276,10 @@ fn an_unreachable_registry_exits_3_and_still_shows_the_verdict() {
         stdout.contains(&format!("registry unreachable: 127.0.0.1:{port}")),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("or read the images from OCI layouts with --layouts DIR"),
+        "the learner is told what to do next: {stdout}"
+    );
 }
 
 #[test]

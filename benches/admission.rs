@@ -50,7 +50,7 @@ fn rate(decisions: usize, mut run: impl FnMut(usize)) -> f64 {
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let files = CourseFiles::from_disk(&root).expect("the course reads");
-    let chapter = Chapter::find(files, &root, "ch14").expect("ch14 exists");
+    let chapter = Chapter::find(files, "ch14").expect("ch14 exists");
     let values = chapter.values(true, &[]).expect("test values");
     let test = prepare(
         &chapter,

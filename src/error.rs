@@ -40,7 +40,7 @@ impl LabError {
             LabError::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
                 exit_code::SUCCESS
             }
-            LabError::Output { .. } => exit_code::BAD_CONTENT_OR_USAGE,
+            LabError::Output { .. } => exit_code::WRITE_FAILED,
         }
     }
 }

@@ -11,5 +11,8 @@ pub const BAD_CONTENT_OR_USAGE: u8 = 2;
 pub const UNREACHABLE: u8 = 3;
 /// A signature, attestation or digest did not verify.
 pub const VERIFICATION_FAILED: u8 = 4;
+/// `lab` could not write a file or its output (a full disk, a folder it may not write to).
+/// Not the content's fault, nor the learner's.
+pub const WRITE_FAILED: u8 = 5;
 /// The user interrupted the command (Ctrl-C).
 pub const INTERRUPTED: u8 = 130;

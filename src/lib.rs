@@ -6,6 +6,7 @@ pub mod commands;
 pub mod content;
 pub mod error;
 pub mod exit_code;
+pub mod input;
 pub mod policy;
 pub mod suite;
 pub mod supply;
@@ -94,7 +95,7 @@ impl Cli {
             CliCommand::Verify(args) => Command::Verify(Box::new(args.into_request())),
             CliCommand::Test(args) => Command::Test(Box::new(commands::test::TestRequest {
                 chapters: args.chapters,
-                course: self.course.clone().unwrap_or_else(|| PathBuf::from(".")),
+                course: self.course.clone(),
                 registry: args.registry,
                 insecure: args.insecure,
                 push: args.push,

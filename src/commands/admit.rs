@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -27,7 +27,7 @@ use crate::supply::cosign::collect;
 use crate::supply::layout::LayoutStore;
 use crate::supply::registry::{RegistryStore, Retry};
 use crate::supply::{ImageRef, SupplyError};
-use crate::{Config, LabError, exit_code};
+use crate::{Config, LabError, exit_code, input};
 
 /// Where the policies come from.
 #[derive(Debug, Clone)]
@@ -81,11 +81,9 @@ fn read_policies(
 ) -> Result<(Vec<KyvernoPolicy>, BTreeMap<String, String>), LabError> {
     match &request.policies {
         PolicySource::Chapter { id, mode } => {
-            let (files, root) = match &config.course {
-                Some(dir) => (CourseFiles::from_disk(dir)?, dir.clone()),
-                None => (CourseFiles::embedded(), PathBuf::from(".")),
-            };
-            let chapter = Chapter::find(files, &root, id)?;
+            let course = super::ChapterCourse::open(config.course.as_deref(), false)?;
+            let chapter = Chapter::find(course.files, id)?;
+            super::require_valid(&chapter.files, &chapter.lab_file, config.color, |_| false)?;
             let values = chapter.values(false, &request.set)?;
             let signing_mode = values.get("signing_mode").cloned();
             let mut policies = Vec::new();
@@ -95,9 +93,13 @@ fn read_policies(
                 {
                     continue;
                 }
-                let rel = crate::content::files::resolve(&chapter.lab_file, &policy.file.0)
-                    .ok_or_else(|| {
-                        LabError::Usage(format!("{} leaves the course", policy.file.0))
+                let rel = crate::content::paths::resolve(&chapter.lab_file, &policy.file.0)
+                    .map_err(|problem| {
+                        LabError::Usage(format!(
+                            "{}: {}",
+                            chapter.shown(&chapter.lab_file),
+                            problem.explained()
+                        ))
                     })?;
                 policies.extend(chapter.render_policies(&rel, &values, Some(*mode))?);
             }
@@ -107,26 +109,20 @@ fn read_policies(
             let mut values = BTreeMap::new();
             for (name, value) in &request.set {
                 let value = match value.strip_prefix('@') {
-                    Some(file) => std::fs::read_to_string(file)
-                        .map_err(|e| {
-                            LabError::Usage(format!(
-                                "--set {name}=@{file}: cannot read {file}: {e}"
-                            ))
-                        })?
-                        .trim_end()
-                        .to_owned(),
+                    Some(file) => {
+                        input::read_text(Path::new(file), input::limit::KEY, "a --set @FILE value")
+                            .map_err(|e| LabError::Usage(format!("--set {name}=@{file}: {e}")))?
+                            .trim_end()
+                            .to_owned()
+                    }
                     None => value.clone(),
                 };
                 values.insert(name.clone(), value);
             }
             let mut policies = Vec::new();
             for path in paths {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    LabError::Usage(format!(
-                        "cannot read the policy file {}: {e}",
-                        path.display()
-                    ))
-                })?;
+                let text = input::read_text(path, input::limit::MANIFEST, "a policy file")
+                    .map_err(|e| LabError::Usage(format!("--policy: {e}")))?;
                 let shown = path.display().to_string();
                 // Checked with each multi-line value cut to its first line, so that problems are
                 // reported at the lines of the file as written.
@@ -145,6 +141,11 @@ fn read_policies(
                         e.without_snippet()
                     ))
                 })?;
+                if docs.is_empty() {
+                    return Err(LabError::Usage(format!(
+                        "{shown} holds no Kyverno policy (it is empty, or only comments); give a file with a ClusterPolicy or Policy"
+                    )));
+                }
                 policies.extend(docs);
             }
             Ok((policies, values))
@@ -317,12 +318,11 @@ fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, Stri
 pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
     let (policies, values) = read_policies(config, request)?;
     let text = if request.file.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin())
-            .map_err(|e| LabError::Usage(format!("cannot read standard input: {e}")))?
+        input::read_stdin_text(input::limit::MANIFEST, "a manifest")
     } else {
-        std::fs::read_to_string(&request.file)
-            .map_err(|e| LabError::Usage(format!("cannot read {}: {e}", request.file.display())))?
-    };
+        input::read_text(&request.file, input::limit::MANIFEST, "a manifest")
+    }
+    .map_err(|e| LabError::Usage(format!("-f: {e}")))?;
     let shown = request.file.display().to_string();
     let text = if text.contains("${") {
         substitute(&shown, &text, &values).map_err(|e| LabError::Suite(e.into()))?

@@ -8,8 +8,113 @@ pub mod validate;
 pub mod verify;
 
 use std::io::Write;
+use std::path::Path;
 
 use crate::LabError;
+use crate::content::Selection;
+use crate::content::files::{self, CourseFiles};
+use crate::content::render::ValidationReport;
+use crate::content::validate::validate;
+use crate::content::{ContentError, Diagnostic, Severity};
+
+/// The course a chapter command works on: `--course DIR`, else the course checkout around the
+/// working directory, else the built-in course. The built-in course is written out to a
+/// private temporary folder (removed when the command ends) for commands that read files on
+/// disk, such as fixture layouts.
+pub(crate) struct ChapterCourse {
+    /// The course's files.
+    pub files: CourseFiles,
+    /// Whether this is the built-in course.
+    pub built_in: bool,
+    /// Keeps the written-out built-in course alive.
+    _checkout: Option<tempfile::TempDir>,
+}
+
+impl ChapterCourse {
+    /// Opens the course as described; `on_disk` asks for the built-in course on disk.
+    pub fn open(course: Option<&Path>, on_disk: bool) -> Result<Self, LabError> {
+        if let Some(dir) = course {
+            return Ok(ChapterCourse {
+                files: CourseFiles::from_disk(dir)?,
+                built_in: false,
+                _checkout: None,
+            });
+        }
+        match files::locate(Path::new(".")) {
+            Ok((root, _)) => {
+                return Ok(ChapterCourse {
+                    files: CourseFiles::from_disk(&root)?,
+                    built_in: false,
+                    _checkout: None,
+                });
+            }
+            Err(ContentError::NotACourse { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if !on_disk {
+            return Ok(ChapterCourse {
+                files: CourseFiles::embedded(),
+                built_in: true,
+                _checkout: None,
+            });
+        }
+        let checkout = tempfile::Builder::new()
+            .prefix("lab-built-in-course-")
+            .tempdir()
+            .map_err(|source| LabError::Output {
+                what: "the built-in course to a temporary folder".into(),
+                source,
+            })?;
+        for (rel, bytes) in CourseFiles::embedded_contents() {
+            let path = checkout.path().join(rel);
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, bytes));
+            written.map_err(|source| LabError::Output {
+                what: format!("the built-in course to {}", path.display()),
+                source,
+            })?;
+        }
+        let mut files = CourseFiles::from_disk(checkout.path())?;
+        files.set_display_root("<built-in course>/");
+        Ok(ChapterCourse {
+            files,
+            built_in: true,
+            _checkout: Some(checkout),
+        })
+    }
+}
+
+/// Validates the chapter whose lab file is `lab_file` as `lab validate` would, and refuses to
+/// go on when that finds errors, so that no command acts on a lab the validator rejects. The
+/// diagnostics are printed to stderr with their source lines.
+/// `tolerated` lets through errors the command itself is about to remedy.
+pub(crate) fn require_valid(
+    files: &CourseFiles,
+    lab_file: &str,
+    color: bool,
+    tolerated: impl Fn(&Diagnostic) -> bool,
+) -> Result<(), LabError> {
+    let report = validate(files, &Selection::Lab(lab_file.to_owned()));
+    let errors: Vec<Diagnostic> = report
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error && !tolerated(d))
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let count = errors.len();
+    let report = ValidationReport::new(errors, 0, files.display_root.clone());
+    let text = crate::content::render::snippets(&report, |rel| files.text(rel), color);
+    let _ = std::io::stderr().write_all(text.as_bytes());
+    Err(LabError::Usage(format!(
+        "{}{lab_file} does not pass `lab validate` ({count} error{}); fix it first",
+        files.display_root,
+        if count == 1 { "" } else { "s" }
+    )))
+}
 
 /// Writes `text` to `out`, mapping failure to [`LabError::Output`].
 pub(crate) fn emit(out: &mut impl Write, text: &str) -> Result<(), LabError> {

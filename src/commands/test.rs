@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::emit;
+use super::{ChapterCourse, emit, require_valid};
 use crate::content::CourseFiles;
 use crate::content::render::ValidationReport;
 use crate::suite::prepare::Chapter;
@@ -28,8 +28,9 @@ pub enum TestFormat {
 pub struct TestRequest {
     /// The chapters (ids or aliases); empty: every chapter with tests.
     pub chapters: Vec<String>,
-    /// The course root.
-    pub course: PathBuf,
+    /// The course root given with `--course`; otherwise the course around the working
+    /// directory, or the built-in course.
+    pub course: Option<PathBuf>,
     /// Read images from this registry instead of the fixture layouts.
     pub registry: Option<String>,
     /// Allow plain HTTP to the registry.
@@ -66,8 +67,14 @@ fn chapter_ids(files: &CourseFiles) -> Vec<String> {
 /// Runs the request; exit 0 when every case passed and no mutation survived, 1 otherwise.
 /// Problems in the test files are shown with their source lines, as `lab validate` shows them.
 pub fn run(request: &TestRequest, color: bool, out: &mut impl Write) -> Result<u8, LabError> {
-    let files = CourseFiles::from_disk(&request.course)?;
-    match run_in(request, &files, out) {
+    let course = ChapterCourse::open(request.course.as_deref(), true)?;
+    if course.built_in && request.write_fixtures {
+        return Err(LabError::Usage(
+            "--write-fixtures changes the course, and this is the built-in course; run it in a course checkout, or pass --course DIR".into(),
+        ));
+    }
+    let files = &course.files;
+    match run_in(request, files, color, out) {
         Err(LabError::Suite(SuiteError::Invalid(diagnostics))) => {
             let report = ValidationReport::new(diagnostics, 0, files.display_root.clone());
             let text = crate::content::render::snippets(&report, |rel| files.text(rel), color);
@@ -81,6 +88,7 @@ pub fn run(request: &TestRequest, color: bool, out: &mut impl Write) -> Result<u
 fn run_in(
     request: &TestRequest,
     files: &CourseFiles,
+    color: bool,
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let ids = if request.chapters.is_empty() {
@@ -90,13 +98,26 @@ fn run_in(
     };
     if ids.is_empty() {
         return Err(LabError::Usage(format!(
-            "no chapter of the course in {} has tests (labs/<chapter>/tests/**/kyverno-test.yaml)",
-            request.course.display()
+            "no chapter of the course {}has tests (labs/<chapter>/tests/**/kyverno-test.yaml)",
+            if files.display_root.is_empty() {
+                String::new()
+            } else {
+                format!("in {}", files.display_root)
+            }
         )));
     }
     let mut reports: Vec<SuiteReport> = Vec::new();
     for id in &ids {
-        let chapter = Chapter::find(files.clone(), &request.course, id)?;
+        let chapter = Chapter::find(files.clone(), id)?;
+        let created = if request.write_fixtures {
+            fixtures::keys_it_creates(&chapter)
+        } else {
+            Vec::new()
+        };
+        // --write-fixtures creates missing TEST keys, which the lab's test variables may name.
+        require_valid(files, &chapter.lab_file, color, |d| {
+            d.code == "ref/missing-file" && d.file == chapter.lab_file && created.contains(&d.line)
+        })?;
         let values = chapter.values(true, &request.set)?;
         if request.write_fixtures {
             let written = fixtures::write(&chapter, &values)?;
@@ -132,15 +153,7 @@ fn run_in(
                 host: host.clone(),
                 insecure: request.insecure,
             },
-            None => ImageSource::Layouts(
-                chapter.root.join(chapter.dir()).join(
-                    chapter
-                        .lab
-                        .tests
-                        .as_ref()
-                        .map_or("tests/images", |t| t.images.value.0.as_str()),
-                ),
-            ),
+            None => ImageSource::Layouts(fixtures::layouts_dir(&chapter)?),
         };
         if request.push {
             let Some(host) = &request.registry else {

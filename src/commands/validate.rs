@@ -25,6 +25,7 @@ pub fn run(
         let (files, selection) = open(path)?;
         if let Selection::File(rel) = &selection
             && files.text(rel).is_none()
+            && files.problem(rel).is_none()
         {
             return Err(LabError::Usage(format!(
                 "{} is not a course file `lab validate` reads (YAML or Markdown under labs/, quizzes/, runbooks/ or kind-config/)",

@@ -60,8 +60,8 @@ pub enum SignerArgs {
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, LabError> {
-    std::fs::read(path)
-        .map_err(|e| LabError::Usage(format!("cannot read the {what} {}: {e}", path.display())))
+    crate::input::read_bytes(path, crate::input::limit::KEY, "a key or certificate file")
+        .map_err(|e| LabError::Usage(format!("the {what}: {e}")))
 }
 
 fn regex(pattern: Option<&String>, flag: &str) -> Result<Option<Regex>, LabError> {

@@ -1,55 +1,161 @@
 //! An in-memory snapshot of a course's files, read from a working copy on disk or from the copy
 //! embedded in the binary, so that validation is pure and reads each file once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::ContentError;
+use super::diagnostic::Diagnostic;
+use super::paths::{CourseDir, PathProblem};
+use crate::input::{self, InputError};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_course.rs"));
 
 /// The folders, under a course root, that hold course content.
 pub const CONTENT_DIRS: [&str; 4] = ["labs", "quizzes", "runbooks", "kind-config"];
 
+/// The most files a course walk reads; a tree larger than this is not a course.
+pub const MAX_FILES: usize = 20_000;
+
 /// A course's files: path relative to the course root (with `/`) to content.
 #[derive(Debug, Clone)]
 pub struct CourseFiles {
     /// How the root is shown in messages: empty for the current directory, else `dir/`.
     pub display_root: String,
+    /// The course folder on disk; `None` for the built-in course and courses built in memory.
+    dir: Option<CourseDir>,
     /// Text files (YAML, Markdown), by relative path.
     texts: BTreeMap<String, String>,
     /// Other files that exist (scripts, images), by relative path; their content is not read.
     others: BTreeMap<String, ()>,
+    /// Symbolic links inside the course: the link's key to its target's key. Each file is read
+    /// once, under its real path; lookups through a link find it there.
+    links: BTreeMap<String, String>,
+    /// Files that are in the course folders but could not be taken into the snapshot.
+    problems: BTreeMap<String, FileProblem>,
+}
+
+/// Why a file in the course folders is not in the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileProblem {
+    /// Not UTF-8 text.
+    NotUtf8,
+    /// Larger than [`input::limit::COURSE_FILE`].
+    TooLarge(u64),
+    /// A FIFO, device or socket.
+    NotAFile(&'static str),
+    /// A symbolic link that leads out of the course.
+    LinkLeaves(PathBuf),
+    /// A symbolic link whose target does not exist.
+    DanglingLink,
+    /// The walk stopped after [`MAX_FILES`] files.
+    TooManyFiles,
+    /// Reading failed.
+    Unreadable(String),
+}
+
+impl FileProblem {
+    /// The problem as a diagnostic on the file `rel`.
+    pub fn diagnostic(&self, rel: &str) -> Diagnostic {
+        let (code, message, help) = match self {
+            FileProblem::NotUtf8 => (
+                "content/not-utf8",
+                "this file is not UTF-8 text".to_owned(),
+                "save it as UTF-8 (course files are YAML or Markdown)".to_owned(),
+            ),
+            FileProblem::TooLarge(size) => (
+                "content/too-large",
+                format!(
+                    "this file is {size} bytes; lab reads course files of at most {} bytes",
+                    input::limit::COURSE_FILE
+                ),
+                "split it, or move data that is not course content out of the course folders"
+                    .to_owned(),
+            ),
+            FileProblem::NotAFile(what) => (
+                "content/not-a-file",
+                format!("this is {what}, not a regular file"),
+                "remove it from the course folders; lab reads only regular files".to_owned(),
+            ),
+            FileProblem::LinkLeaves(target) => (
+                "content/link-leaves-course",
+                format!(
+                    "this symbolic link leads out of the course (to {})",
+                    target.display()
+                ),
+                "copy the file into the course instead; lab does not follow links out of it"
+                    .to_owned(),
+            ),
+            FileProblem::DanglingLink => (
+                "content/dangling-link",
+                "this symbolic link points to nothing".to_owned(),
+                "remove the link or create its target".to_owned(),
+            ),
+            FileProblem::TooManyFiles => (
+                "content/too-many-files",
+                format!("the course folders hold more than {MAX_FILES} files; lab stopped reading here"),
+                "keep only course content under labs/, quizzes/, runbooks/ and kind-config/"
+                    .to_owned(),
+            ),
+            FileProblem::Unreadable(reason) => (
+                "content/unreadable",
+                format!("cannot read this file: {reason}"),
+                "if it is a symbolic link, point it at a file in the course; otherwise check that you may read it"
+                    .to_owned(),
+            ),
+        };
+        Diagnostic::error(code, rel, (0, 0), message).help(help)
+    }
 }
 
 impl CourseFiles {
-    /// The course compiled into this binary (answer keys excluded).
+    /// The course compiled into this binary (answer keys and private test keys excluded).
     pub fn embedded() -> Self {
-        CourseFiles {
-            display_root: "<built-in course>/".to_owned(),
-            texts: EMBEDDED_FILES
-                .iter()
-                .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
-                .collect(),
-            others: BTreeMap::new(),
-        }
+        let mut files = CourseFiles::empty("<built-in course>/");
+        files.texts = EMBEDDED_FILES
+            .iter()
+            .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
+            .collect();
+        files.others = EMBEDDED_BLOBS
+            .iter()
+            .map(|(p, _)| ((*p).to_owned(), ()))
+            .collect();
+        files
     }
 
-    /// Reads the course rooted at `root` (the folder holding `labs/`).
+    /// The built-in course's files, text and binary, for writing it out as a checkout.
+    pub fn embedded_contents() -> impl Iterator<Item = (&'static str, &'static [u8])> {
+        EMBEDDED_FILES
+            .iter()
+            .map(|(p, t)| (*p, t.as_bytes()))
+            .chain(EMBEDDED_BLOBS.iter().copied())
+    }
+
+    /// Reads the course rooted at `root` (the folder holding `labs/`). Files that cannot be
+    /// taken in (not UTF-8, too large, not regular files, links out of the course) are
+    /// recorded as [`CourseFiles::problems`], so that one bad file does not hide the others.
     pub fn from_disk(root: &Path) -> Result<Self, ContentError> {
         if !root.join("labs").is_dir() {
             return Err(ContentError::NotACourse {
                 path: root.to_owned(),
             });
         }
-        let mut files = CourseFiles {
-            display_root: display_root(root),
-            texts: BTreeMap::new(),
-            others: BTreeMap::new(),
-        };
-        for dir in CONTENT_DIRS {
-            files.read_tree(root, &root.join(dir))?;
+        let dir = CourseDir::new(root).map_err(|source| ContentError::Read {
+            path: root.to_owned(),
+            source,
+        })?;
+        let mut files = CourseFiles::empty(&display_root(root));
+        let mut walk = Walk::default();
+        for sub in CONTENT_DIRS {
+            let path = root.join(sub);
+            if path.symlink_metadata().is_ok() {
+                walk.queue.push(sub.to_owned());
+            }
         }
+        while let Some(rel) = walk.queue.pop() {
+            files.take(&dir, &rel, &mut walk)?;
+        }
+        files.dir = Some(dir);
         Ok(files)
     }
 
@@ -60,50 +166,173 @@ impl CourseFiles {
             .file_name()
             .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
         let parent = path.parent().unwrap_or(Path::new(""));
-        let mut texts = BTreeMap::new();
-        texts.insert(name.clone(), text);
-        let files = CourseFiles {
-            display_root: display_root(parent),
-            texts,
-            others: BTreeMap::new(),
-        };
+        let mut files = CourseFiles::empty(&display_root(parent));
+        files.texts.insert(name.clone(), text);
         Ok((files, name))
     }
 
-    fn read_tree(&mut self, root: &Path, dir: &Path) -> Result<(), ContentError> {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Ok(());
-        };
-        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths {
-            if path.is_dir() {
-                self.read_tree(root, &path)?;
-                continue;
+    /// Takes the entry `rel` (course-relative) into the snapshot: a folder is queued entry by
+    /// entry, a link is recorded (and its target taken in once if it is outside the content
+    /// folders), a file is read.
+    fn take(&mut self, dir: &CourseDir, rel: &str, walk: &mut Walk) -> Result<(), ContentError> {
+        let path = dir.root().join(rel);
+        let meta = path
+            .symlink_metadata()
+            .map_err(|source| ContentError::Read {
+                path: path.clone(),
+                source,
+            })?;
+        let file_type = meta.file_type();
+        if file_type.is_symlink() {
+            return self.take_link(dir, rel, &path, walk);
+        }
+        if file_type.is_dir() {
+            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if !walk.dirs.insert(real) {
+                return Ok(());
             }
-            let rel = relative_key(root, &path);
-            if is_text(&rel) {
-                self.texts.insert(rel, read_text(&path)?);
-            } else {
-                self.others.insert(rel, ());
+            let entries = std::fs::read_dir(&path).map_err(|source| ContentError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let mut names: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            // Popped from the end: reverse order keeps the walk in path order.
+            names.sort_unstable_by(|a, b| b.cmp(a));
+            walk.queue
+                .extend(names.into_iter().map(|n| format!("{rel}/{n}")));
+            return Ok(());
+        }
+        walk.files += 1;
+        if walk.files > MAX_FILES {
+            self.problems
+                .insert(rel.to_owned(), FileProblem::TooManyFiles);
+            walk.queue.clear();
+            return Ok(());
+        }
+        if !file_type.is_file() {
+            self.problems.insert(
+                rel.to_owned(),
+                FileProblem::NotAFile(input::file_type_noun(file_type)),
+            );
+        } else if !is_text(rel) {
+            self.others.insert(rel.to_owned(), ());
+        } else {
+            match input::read_text(&path, input::limit::COURSE_FILE, "a course file") {
+                Ok(text) => drop(self.texts.insert(rel.to_owned(), text)),
+                Err(e) => drop(self.problems.insert(rel.to_owned(), FileProblem::from(e))),
             }
         }
         Ok(())
     }
 
+    fn take_link(
+        &mut self,
+        dir: &CourseDir,
+        rel: &str,
+        path: &Path,
+        walk: &mut Walk,
+    ) -> Result<(), ContentError> {
+        let real = match path.canonicalize() {
+            Ok(real) => real,
+            Err(e) => {
+                let problem = if e.kind() == std::io::ErrorKind::NotFound {
+                    FileProblem::DanglingLink
+                } else {
+                    // A link to itself, or a chain of links too long to follow.
+                    FileProblem::Unreadable(e.to_string())
+                };
+                self.problems.insert(rel.to_owned(), problem);
+                return Ok(());
+            }
+        };
+        let Ok(inside) = real.strip_prefix(dir.canonical()) else {
+            self.problems
+                .insert(rel.to_owned(), FileProblem::LinkLeaves(real));
+            return Ok(());
+        };
+        let target = relative_key(Path::new(""), inside);
+        if target.is_empty() {
+            // A link to the course root itself: everything it holds is walked already.
+            return Ok(());
+        }
+        self.links.insert(rel.to_owned(), target.clone());
+        let in_content_dirs = CONTENT_DIRS
+            .iter()
+            .any(|d| target == *d || target.starts_with(&format!("{d}/")));
+        if !in_content_dirs && walk.targets.insert(target.clone()) {
+            walk.queue.push(target);
+        }
+        Ok(())
+    }
+
+    /// The key under which the file `rel` was read, following the course's own links.
+    pub fn real_key(&self, rel: &str) -> String {
+        let mut key = rel.to_owned();
+        // Each step replaces a link prefix by its target; a course has fewer links than this.
+        for _ in 0..64 {
+            let hop = self.links.iter().find_map(|(link, target)| {
+                if key == *link {
+                    Some(target.clone())
+                } else {
+                    key.strip_prefix(link.as_str())
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .map(|rest| format!("{target}/{rest}"))
+                }
+            });
+            match hop {
+                Some(next) if next != key => key = next,
+                _ => break,
+            }
+        }
+        key
+    }
+
     /// The text of a YAML or Markdown file.
     pub fn text(&self, rel: &str) -> Option<&str> {
-        self.texts.get(rel).map(String::as_str)
+        self.texts
+            .get(rel)
+            .or_else(|| self.texts.get(&self.real_key(rel)))
+            .map(String::as_str)
     }
 
     /// Whether a file exists (text or not).
     pub fn exists(&self, rel: &str) -> bool {
-        self.texts.contains_key(rel) || self.others.contains_key(rel)
+        let real = self.real_key(rel);
+        [rel, real.as_str()]
+            .iter()
+            .any(|k| self.texts.contains_key(*k) || self.others.contains_key(*k))
     }
 
     /// Every text file, in path order.
     pub fn texts(&self) -> impl Iterator<Item = (&str, &str)> {
         self.texts.iter().map(|(p, t)| (p.as_str(), t.as_str()))
+    }
+
+    /// Files of the course folders that are not in the snapshot, and why.
+    pub fn problems(&self) -> impl Iterator<Item = (&str, &FileProblem)> {
+        self.problems.iter().map(|(p, e)| (p.as_str(), e))
+    }
+
+    /// Why the file `rel` is not in the snapshot, if it was found and refused.
+    pub fn problem(&self, rel: &str) -> Option<&FileProblem> {
+        self.problems.get(rel)
+    }
+
+    /// Where the course-relative `key` is on disk, under the one containment rule of
+    /// [`super::paths`]; an error for the built-in course.
+    pub fn disk_path(&self, key: &str) -> Result<PathBuf, PathProblem> {
+        match &self.dir {
+            Some(dir) => dir.locate(key),
+            None => Err(PathProblem::BuiltIn(key.to_owned())),
+        }
+    }
+
+    /// The course folder on disk, if the course is on disk.
+    pub fn dir(&self) -> Option<&CourseDir> {
+        self.dir.as_ref()
     }
 
     /// Number of files in the snapshot.
@@ -121,12 +350,45 @@ impl CourseFiles {
         self.texts.insert(rel.to_owned(), text);
     }
 
+    /// Shows this snapshot under another root name (the built-in course written out to a
+    /// temporary folder is still the built-in course to the reader).
+    pub fn set_display_root(&mut self, shown: &str) {
+        shown.clone_into(&mut self.display_root);
+    }
+
     /// An empty snapshot, for building courses in memory.
     pub fn empty(display_root: &str) -> Self {
         CourseFiles {
             display_root: display_root.to_owned(),
+            dir: None,
             texts: BTreeMap::new(),
             others: BTreeMap::new(),
+            links: BTreeMap::new(),
+            problems: BTreeMap::new(),
+        }
+    }
+}
+
+/// The state of a course walk: what is left to take, and what was seen.
+#[derive(Default)]
+struct Walk {
+    /// Course-relative entries still to take.
+    queue: Vec<String>,
+    /// Folders walked, by their real path: a folder reached twice is walked once.
+    dirs: BTreeSet<PathBuf>,
+    /// Link targets outside the content folders already queued.
+    targets: BTreeSet<String>,
+    /// Files met so far.
+    files: usize,
+}
+
+impl From<InputError> for FileProblem {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::NotUtf8 { .. } => FileProblem::NotUtf8,
+            InputError::TooLarge { size, .. } => FileProblem::TooLarge(size),
+            InputError::NotAFile { what, .. } => FileProblem::NotAFile(what),
+            InputError::Unreadable { source, .. } => FileProblem::Unreadable(source.to_string()),
         }
     }
 }
@@ -138,13 +400,7 @@ fn is_text(rel: &str) -> bool {
 }
 
 fn read_text(path: &Path) -> Result<String, ContentError> {
-    let bytes = std::fs::read(path).map_err(|source| ContentError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    String::from_utf8(bytes).map_err(|_| ContentError::NotUtf8 {
-        path: path.to_owned(),
-    })
+    input::read_text(path, input::limit::COURSE_FILE, "a course file").map_err(ContentError::from)
 }
 
 fn relative_key(root: &Path, path: &Path) -> String {
@@ -162,23 +418,6 @@ fn display_root(root: &Path) -> String {
     } else {
         format!("{}/", shown.display())
     }
-}
-
-/// Resolves `reference`, written in the file `from`, to a course-relative key. Returns `None`
-/// when the reference climbs above the course root.
-pub fn resolve(from: &str, reference: &str) -> Option<String> {
-    let mut parts: Vec<&str> = from.split('/').collect();
-    parts.pop();
-    for part in reference.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 /// Where `lab validate PATH` should look.
@@ -254,19 +493,6 @@ pub fn locate(path: &Path) -> Result<(PathBuf, Selection), ContentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references_resolve_relative_to_the_naming_file() {
-        assert_eq!(
-            resolve("labs/ch14/lab.yaml", "../../quizzes/ch14.yaml").as_deref(),
-            Some("quizzes/ch14.yaml")
-        );
-        assert_eq!(
-            resolve("labs/ch14/lab.yaml", "policies/./a.yaml").as_deref(),
-            Some("labs/ch14/policies/a.yaml")
-        );
-        assert_eq!(resolve("labs/ch14/lab.yaml", "../../../etc/passwd"), None);
-    }
 
     #[test]
     fn the_embedded_course_has_no_answer_keys() {

@@ -5,6 +5,7 @@ pub mod diagnostic;
 pub mod files;
 pub mod load;
 pub mod model;
+pub mod paths;
 pub mod render;
 pub mod schema;
 pub mod validate;
@@ -34,12 +35,10 @@ pub enum ContentError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A course file is not UTF-8 text.
-    #[error("{} is not UTF-8 text; save it as UTF-8", path.display())]
-    NotUtf8 {
-        /// The path.
-        path: PathBuf,
-    },
+    /// A file named on the command line could not be read (missing, not a file, too large,
+    /// not UTF-8).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// A lab id or alias names no lab.
     #[error("no chapter is called `{id}`{}; run `lab list` to see the chapters", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownLab {

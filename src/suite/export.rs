@@ -21,14 +21,17 @@ use serde_json::Value;
 use super::SuiteError;
 use super::model::{KyvernoTest, MODE_ANNOTATION, TestResult};
 use super::prepare::Chapter;
-use crate::content::files::resolve;
 use crate::content::load::{FileKind, parse_one};
 use crate::content::model::{FailureMode, Sp};
+use crate::content::paths::resolve;
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::{apply_mode, substitute};
 
-fn io(path: &Path, e: std::io::Error) -> SuiteError {
-    SuiteError::Usage(format!("cannot write {}: {e}", path.display()))
+fn io(path: &Path, source: std::io::Error) -> SuiteError {
+    SuiteError::Write {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// A YAML scalar that is always read back as this string (a JSON string is YAML).
@@ -50,8 +53,12 @@ fn render(
     values: &BTreeMap<String, String>,
     mode: Option<FailureMode>,
 ) -> Result<Rendered, SuiteError> {
-    let source = resolve(test_file, path).ok_or_else(|| {
-        SuiteError::Usage(format!("{test_file}: `{}` leaves the course", path.value))
+    let source = resolve(test_file, path).map_err(|problem| {
+        SuiteError::Usage(format!(
+            "{test_file}:{}: {}",
+            path.line,
+            problem.explained()
+        ))
     })?;
     let shown = chapter.shown(&source);
     let original = chapter

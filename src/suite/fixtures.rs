@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use super::SuiteError;
 use super::prepare::Chapter;
 use super::run::layout_dir;
+use crate::content::Diagnostic;
 use crate::content::model::FixtureImage;
+use crate::content::model::{RelPath, Sp};
+use crate::content::paths::resolve;
+use crate::input;
 use crate::policy::render::substitute;
 use crate::supply::fixture::{
     OCI_MANIFEST_MEDIA_TYPE, SPDX_PREDICATE_TYPE, SigningKey, attestation_manifest, envelope,
@@ -28,8 +32,100 @@ pub struct Written {
     pub keys_created: Vec<PathBuf>,
 }
 
-fn io(path: &Path, e: std::io::Error) -> SuiteError {
-    SuiteError::Usage(format!("cannot write {}: {e}", path.display()))
+fn io(path: &Path, source: std::io::Error) -> SuiteError {
+    SuiteError::Write {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The file that marks a folder as a fixture layout `lab test --write-fixtures` wrote, and so
+/// one it may replace. A folder without it is somebody's, and is never deleted.
+pub const MARKER: &str = ".courselab-fixture";
+
+const MARKER_TEXT: &str = "This OCI layout was written by `lab test --write-fixtures`, which replaces the\nfolder when it rebuilds the fixtures. Do not keep anything else in it.\n";
+
+/// Where the path `path`, written in the lab file, is on disk, under the course's one rule.
+fn on_disk(chapter: &Chapter, path: &Sp<RelPath>) -> Result<PathBuf, SuiteError> {
+    let refused = |problem: crate::content::paths::PathProblem| {
+        SuiteError::Invalid(vec![
+            Diagnostic::error(
+                "ref/outside-course",
+                &chapter.lab_file,
+                (path.line, path.column),
+                problem.to_string(),
+            )
+            .help(problem.help()),
+        ])
+    };
+    let key = resolve(&chapter.lab_file, &path.value.0).map_err(refused)?;
+    chapter.files.disk_path(&key).map_err(refused)
+}
+
+/// The lines of the lab's `tests.variables` that name a TEST key (or its `.pub`) that
+/// `--write-fixtures` creates when it is missing.
+pub fn keys_it_creates(chapter: &Chapter) -> Vec<u64> {
+    let Some(tests) = &chapter.lab.tests else {
+        return Vec::new();
+    };
+    let keys: Vec<String> = tests
+        .fixtures
+        .iter()
+        .flat_map(|f| f.signed_by.iter().chain(&f.sbom_signed_by))
+        .filter_map(|k| resolve(&chapter.lab_file, &k.value.0).ok())
+        .flat_map(|k| {
+            let public = Path::new(&k).with_extension("pub");
+            [public.to_string_lossy().into_owned(), k]
+        })
+        .collect();
+    tests
+        .variables
+        .values()
+        .filter(|v| resolve(&chapter.lab_file, &v.value).is_ok_and(|k| keys.contains(&k)))
+        .map(|v| v.line)
+        .collect()
+}
+
+/// The folder of the chapter's fixture layouts (`tests.images`, by default `tests/images`).
+pub fn layouts_dir(chapter: &Chapter) -> Result<PathBuf, SuiteError> {
+    match &chapter.lab.tests {
+        Some(tests) => on_disk(chapter, &tests.images),
+        None => on_disk(
+            chapter,
+            &Sp {
+                value: RelPath("tests/images".into()),
+                line: 0,
+                column: 0,
+            },
+        ),
+    }
+}
+
+/// Whether `dir` is a fixture layout this command wrote (a real folder with the marker).
+fn is_ours(dir: &Path) -> bool {
+    dir.symlink_metadata().is_ok_and(|m| m.is_dir())
+        && dir
+            .join(MARKER)
+            .symlink_metadata()
+            .is_ok_and(|m| m.is_file())
+}
+
+/// Removes `dir` if it is ours; refuses (and keeps it) otherwise.
+fn remove_ours(dir: &Path, role: &str) -> Result<(), SuiteError> {
+    if dir.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    if !is_ours(dir) {
+        return Err(not_ours(dir, role));
+    }
+    std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))
+}
+
+fn not_ours(dir: &Path, role: &str) -> SuiteError {
+    SuiteError::Usage(format!(
+        "{} exists, but lab did not write it (it has no {MARKER} file), so it will not {role} it; move it away, or point `tests.images` in the lab file at a folder of fixture layouts",
+        dir.display()
+    ))
 }
 
 /// The fixture images, each with the entry of the lab file it came from.
@@ -46,7 +142,7 @@ fn fixture_images<'a>(
             chapter.shown(&chapter.lab_file)
         )));
     };
-    let dir = chapter.root.join(chapter.dir()).join(&tests.images.value.0);
+    let dir = on_disk(chapter, &tests.images)?;
     let mut out = Vec::new();
     for fixture in &tests.fixtures {
         let rendered = substitute(&chapter.shown(&chapter.lab_file), &fixture.image, values)?;
@@ -78,12 +174,19 @@ fn fixture_images<'a>(
 
 /// Reads a test key, or creates it (and its `.pub`) if the file does not exist.
 fn key(path: &Path, created: &mut Vec<PathBuf>) -> Result<SigningKey, SuiteError> {
-    if path.exists() {
-        let pem = std::fs::read(path).map_err(|e| {
-            SuiteError::Usage(format!("cannot read the test key {}: {e}", path.display()))
-        })?;
+    if path.symlink_metadata().is_ok() {
+        let pem = input::read_bytes(path, input::limit::KEY, "a key file")
+            .map_err(|e| SuiteError::Usage(format!("cannot use the test key: {e}")))?;
         return SigningKey::from_pem(&pem)
             .map_err(|e| SuiteError::Usage(format!("{}: {e}", path.display())));
+    }
+    let public = path.with_extension("pub");
+    if public.symlink_metadata().is_ok() {
+        return Err(SuiteError::Usage(format!(
+            "{} exists but its private key {} does not; lab will not replace a public key it did not create, so move it away or restore the private key",
+            public.display(),
+            path.display()
+        )));
     }
     let key = SigningKey::generate()?;
     if let Some(parent) = path.parent() {
@@ -95,23 +198,44 @@ fn key(path: &Path, created: &mut Vec<PathBuf>) -> Result<SigningKey, SuiteError
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(|e| io(path, e))?;
     std::io::Write::write_all(&mut file, key.private_pem()?.as_bytes()).map_err(|e| io(path, e))?;
-    let public = path.with_extension("pub");
-    std::fs::write(&public, key.public_pem()?).map_err(|e| io(&public, e))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    let mut file = options.open(&public).map_err(|e| io(&public, e))?;
+    std::io::Write::write_all(&mut file, key.public_pem()?.as_bytes())
+        .map_err(|e| io(&public, e))?;
     created.push(path.to_owned());
     Ok(key)
 }
 
 /// Builds every fixture image into its layout. Existing layouts of these repositories are
-/// replaced (they are generated files); keys are created only when missing.
+/// replaced only if this command wrote them (they carry [`MARKER`]); anything else in their
+/// place stops the run before a file is written. Keys are created only when missing.
 pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Written, SuiteError> {
     let (dir, images) = fixture_images(chapter, values)?;
-    let lab_dir = chapter.root.join(chapter.dir());
     let mut written = Written::default();
     let mut keys: BTreeMap<PathBuf, SigningKey> = BTreeMap::new();
+    let mut key_paths: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut by_layout: BTreeMap<PathBuf, Vec<(ImageRef, &FixtureImage)>> = BTreeMap::new();
+    for (image, _) in &images {
+        let layout = layout_dir(&dir, image);
+        let name = layout
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        // Everything this run would replace is checked before anything is written.
+        for (path, role) in [
+            (layout.clone(), "replace"),
+            (dir.join(format!(".{name}.new")), "remove"),
+            (dir.join(format!(".{name}.old")), "remove"),
+        ] {
+            if path.symlink_metadata().is_ok() && !is_ours(&path) {
+                return Err(not_ours(&path, role));
+            }
+        }
+    }
     for (image, fixture) in images {
         for path in fixture.signed_by.iter().chain(&fixture.sbom_signed_by) {
-            let abs = lab_dir.join(&path.value.0);
+            let abs = on_disk(chapter, path)?;
+            key_paths.insert(path.value.0.clone(), abs.clone());
             if let std::collections::btree_map::Entry::Vacant(slot) = keys.entry(abs) {
                 let k = key(slot.key(), &mut written.keys_created)?;
                 slot.insert(k);
@@ -127,10 +251,9 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let fresh = dir.join(format!(".{name}.new"));
-        if fresh.exists() {
-            std::fs::remove_dir_all(&fresh).map_err(|e| io(&fresh, e))?;
-        }
+        remove_ours(&fresh, "remove")?;
         let mut writer = LayoutWriter::create(&fresh)?;
+        std::fs::write(fresh.join(MARKER), MARKER_TEXT).map_err(|e| io(&fresh, e))?;
         for (image_ref, fixture) in fixtures {
             let tag = image_ref.tag.clone().unwrap_or_default();
             let repository = image_ref.repository();
@@ -139,7 +262,7 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
             let signers: Vec<&SigningKey> = fixture
                 .signed_by
                 .iter()
-                .map(|p| &keys[&lab_dir.join(&p.value.0)])
+                .map(|p| &keys[&key_paths[&p.value.0]])
                 .collect();
             if !signers.is_empty() {
                 let sig = signature_manifest(&repository, &built.digest, &signers)?;
@@ -158,7 +281,7 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
                     spdx_document(&format!("{name}-{tag}")),
                 );
                 envelopes.push((
-                    envelope(&doc, &keys[&lab_dir.join(&path.value.0)])?,
+                    envelope(&doc, &keys[&key_paths[&path.value.0]])?,
                     SPDX_PREDICATE_TYPE.to_owned(),
                 ));
             }
@@ -176,17 +299,16 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
         }
         writer.finish()?;
         let old = dir.join(format!(".{name}.old"));
-        if old.exists() {
-            // Left by an interrupted run; the layout itself is still in place.
-            std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
-        }
-        if layout.exists() {
+        // Left by an interrupted run; the layout itself is still in place.
+        remove_ours(&old, "remove")?;
+        if layout.symlink_metadata().is_ok() {
+            if !is_ours(&layout) {
+                return Err(not_ours(&layout, "replace"));
+            }
             std::fs::rename(&layout, &old).map_err(|e| io(&layout, e))?;
         }
         std::fs::rename(&fresh, &layout).map_err(|e| io(&layout, e))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
-        }
+        remove_ours(&old, "remove")?;
     }
     Ok(written)
 }

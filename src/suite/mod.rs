@@ -38,6 +38,14 @@ pub enum SuiteError {
     /// The command asked for something the chapter cannot give.
     #[error("{0}")]
     Usage(String),
+    /// A file could not be written (fixture layouts, keys, exported tests).
+    #[error("could not write {}: {source}; check the free space and that you may write there", path.display())]
+    Write {
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 impl SuiteError {
@@ -45,6 +53,7 @@ impl SuiteError {
     pub fn exit_code(&self) -> u8 {
         match self {
             SuiteError::Supply(e) => e.exit_code(),
+            SuiteError::Write { .. } => exit_code::WRITE_FAILED,
             _ => exit_code::BAD_CONTENT_OR_USAGE,
         }
     }

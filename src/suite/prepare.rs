@@ -3,26 +3,37 @@
 //! placeholders filled, and the expected results resolved to resources.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::SuiteError;
 use super::model::{DENIED_ANNOTATION, Expected, KyvernoTest, MODE_ANNOTATION, TestValues};
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
-use crate::content::files::{CourseFiles, resolve};
+use crate::content::files::CourseFiles;
 use crate::content::load::{FileKind, parse_one};
 use crate::content::model::{FailureMode, Lab, Sp};
+use crate::content::paths::{resolve, resolve_in_workdir};
+use crate::input::{self, InputError};
 use crate::policy::matching::default_namespace;
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::{RenderError, apply_mode, substitute};
 
+/// Who set a variable's value, which decides where a `from_file` path is read from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// The lab's `default:`, relative to the working directory.
+    Default,
+    /// The lab's `tests.variables` (at this line), relative to the lab file.
+    TestVariable(u64),
+    /// `--set`, as the user wrote it.
+    CommandLine,
+}
+
 /// A chapter as `lab test` and `lab admit` need it.
 pub struct Chapter {
-    /// The course snapshot.
+    /// The course snapshot (and, for a course on disk, where it is).
     pub files: CourseFiles,
-    /// The course root on disk (for fixture layouts and keys).
-    pub root: PathBuf,
     /// `labs/<ch>/lab.yaml`.
     pub lab_file: String,
     /// The parsed lab.
@@ -31,7 +42,7 @@ pub struct Chapter {
 
 impl Chapter {
     /// Finds the lab whose id or alias is `id`.
-    pub fn find(files: CourseFiles, root: &Path, id: &str) -> Result<Chapter, SuiteError> {
+    pub fn find(files: CourseFiles, id: &str) -> Result<Chapter, SuiteError> {
         let mut known = Vec::new();
         let mut found = None;
         for (rel, text) in files
@@ -53,7 +64,6 @@ impl Chapter {
             return Ok(Chapter {
                 lab_file,
                 lab,
-                root: root.to_owned(),
                 files,
             });
         }
@@ -70,25 +80,27 @@ impl Chapter {
 
     /// Values for the lab's `${placeholders}`: defaults, then (for `lab test`) the lab's test
     /// variables, then `overrides` (`--set`). A `from_file` variable's value is read from the
-    /// file it names: test variables relative to the lab file, the rest relative to the current
-    /// directory. A file that cannot be read leaves the variable without a value, so that
-    /// rendering reports exactly where it is needed.
+    /// file it names: a test variable's inside the course, relative to the lab file; a
+    /// default's in the working directory; a `--set` value's wherever the user says. Paths a
+    /// lab file names follow the one rule of [`crate::content::paths`]. A file that does not
+    /// exist leaves the variable without a value, so that rendering reports exactly where it
+    /// is needed; a file that is not a readable text file of key size is an error.
     pub fn values(
         &self,
         for_tests: bool,
         overrides: &[(String, String)],
     ) -> Result<BTreeMap<String, String>, SuiteError> {
-        let mut raw: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+        let mut raw: BTreeMap<String, (String, Origin)> = BTreeMap::new();
         for v in &self.lab.variables {
             if let Some(default) = &v.default {
-                raw.insert(v.name.value.clone(), (default.clone(), None));
+                raw.insert(v.name.value.clone(), (default.clone(), Origin::Default));
             }
         }
         if for_tests && let Some(tests) = &self.lab.tests {
             for (name, value) in &tests.variables {
                 raw.insert(
                     name.clone(),
-                    (value.value.clone(), Some(self.dir().to_owned())),
+                    (value.value.clone(), Origin::TestVariable(value.line)),
                 );
             }
         }
@@ -105,10 +117,10 @@ impl Chapter {
                     .unwrap_or_default()
                 )));
             }
-            raw.insert(name.clone(), (value.clone(), None));
+            raw.insert(name.clone(), (value.clone(), Origin::CommandLine));
         }
         let mut values = BTreeMap::new();
-        for (name, (value, base)) in raw {
+        for (name, (value, origin)) in raw {
             let from_file = self
                 .lab
                 .variables
@@ -118,15 +130,52 @@ impl Chapter {
                 values.insert(name, value);
                 continue;
             }
-            let path = match base {
-                Some(dir) => self.root.join(dir).join(&value),
-                None => PathBuf::from(&value),
-            };
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                values.insert(name, text);
+            let path = self.variable_file(&name, &value, origin)?;
+            match input::read_text(&path, input::limit::KEY, "a key file") {
+                Ok(text) => drop(values.insert(name, text)),
+                Err(InputError::Unreadable { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(SuiteError::Usage(format!(
+                        "the value of `{name}` is read from a file: {e}"
+                    )));
+                }
             }
         }
         Ok(values)
+    }
+
+    /// Where the file of the `from_file` variable `name`, set to `value` by `origin`, is.
+    fn variable_file(
+        &self,
+        name: &str,
+        value: &str,
+        origin: Origin,
+    ) -> Result<PathBuf, SuiteError> {
+        let refused = |problem: crate::content::paths::PathProblem, line: u64| {
+            SuiteError::Invalid(vec![
+                Diagnostic::error(
+                    "ref/outside-course",
+                    &self.lab_file,
+                    (line, 1),
+                    format!("the file of `{name}`: {problem}"),
+                )
+                .help(problem.help()),
+            ])
+        };
+        match origin {
+            Origin::CommandLine => Ok(PathBuf::from(value)),
+            Origin::Default => resolve_in_workdir(value).map_err(|p| refused(p, 0)),
+            Origin::TestVariable(line) => {
+                let key = resolve(&self.lab_file, value).map_err(|p| refused(p, line))?;
+                match self.files.dir() {
+                    Some(_) => self.files.disk_path(&key).map_err(|p| refused(p, line)),
+                    None => Err(SuiteError::Usage(format!(
+                        "the test variable `{name}` is read from {key}, which the built-in course does not carry; run in a course checkout or pass --course DIR"
+                    ))),
+                }
+            }
+        }
     }
 
     /// Renders the policy file `rel` (course-relative) with `values`, in `mode` if given.
@@ -301,15 +350,15 @@ pub fn resource_id(object: &Value) -> String {
 
 /// The course path of a file the test names, which must exist.
 fn existing(chapter: &Chapter, rel: &str, path: &Sp<String>) -> Result<String, SuiteError> {
-    let Some(found) = resolve(rel, path) else {
-        return Err(error_at(
+    let found = resolve(rel, path).map_err(|problem| {
+        error_at(
             rel,
             path,
             "test/path",
-            format!("`{}` leaves the course", path.value),
+            problem.to_string(),
             "name a file inside the course, relative to this test file",
-        ));
-    };
+        )
+    })?;
     if chapter.files.text(&found).is_none() {
         return Err(error_at(
             rel,
@@ -597,7 +646,6 @@ mod tests {
         (
             Chapter {
                 files,
-                root: PathBuf::from("."),
                 lab_file: "labs/ch14/lab.yaml".into(),
                 lab,
             },

@@ -17,6 +17,57 @@ struct Case {
     edits: Vec<Edit>,
     #[serde(default)]
     creates: Vec<Create>,
+    /// Files no text edit can make: raw bytes, FIFOs, links, huge or many files.
+    #[serde(default)]
+    special: Vec<Special>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum Special {
+    /// A file of these bytes (hex).
+    Bytes { file: String, hex: String },
+    /// A FIFO.
+    Fifo { file: String },
+    /// A symbolic link to `to` (as written, relative to the link's folder or absolute).
+    Link { file: String, to: String },
+    /// A file of `size` bytes of `a`.
+    Sized { file: String, size: usize },
+    /// `count` empty files in the folder `dir`.
+    Many { dir: String, count: usize },
+}
+
+fn make_special(root: &Path, special: &Special) {
+    let path = |rel: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        p
+    };
+    match special {
+        Special::Bytes { file, hex } => {
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            std::fs::write(path(file), bytes).unwrap();
+        }
+        Special::Fifo { file } => {
+            let status = std::process::Command::new("mkfifo")
+                .arg(path(file))
+                .status()
+                .expect("mkfifo runs");
+            assert!(status.success());
+        }
+        Special::Link { file, to } => std::os::unix::fs::symlink(to, path(file)).unwrap(),
+        Special::Sized { file, size } => std::fs::write(path(file), vec![b'a'; *size]).unwrap(),
+        Special::Many { dir, count } => {
+            let dir = path(&format!("{dir}/x"));
+            let dir = dir.parent().unwrap();
+            for i in 0..*count {
+                std::fs::write(dir.join(format!("f{i}.bin")), b"").unwrap();
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -49,7 +100,7 @@ fn run_case(name: &str) {
     let case_file = fixture("invalid").join(format!("{name}.yaml"));
     let case: Case = serde_saphyr::from_str(&std::fs::read_to_string(&case_file).unwrap()).unwrap();
     assert!(
-        !case.edits.is_empty() || !case.creates.is_empty(),
+        !case.edits.is_empty() || !case.creates.is_empty() || !case.special.is_empty(),
         "{name}: a case must change something"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -68,6 +119,9 @@ fn run_case(name: &str) {
             replace_once(&text, &create.replace, &create.with, name),
         )
         .unwrap();
+    }
+    for special in &case.special {
+        make_special(dir.path(), special);
     }
     let (code, stdout, stderr) = output(lab(dir.path()).arg("validate"));
     assert_eq!(code, case.exit, "{name}: exit code\n{stdout}{stderr}");
@@ -107,6 +161,13 @@ macro_rules! cases {
 }
 
 cases!(
+    content_dangling_link,
+    content_link_leaves_course,
+    content_not_a_file,
+    content_not_utf8,
+    content_too_large,
+    content_too_many_files,
+    content_unreadable,
     default_not_a_choice,
     duplicate_lab_alias,
     duplicate_step_id,
@@ -143,6 +204,9 @@ cases!(
     missing_file,
     no_checks,
     outside_course,
+    outside_course_absolute,
+    outside_course_fixture_images,
+    outside_course_test_key_link,
     quiz_answer_count,
     quiz_answer_not_an_option,
     quiz_duplicate_option,
@@ -165,6 +229,7 @@ cases!(
     unknown_file,
     unknown_policy,
     unscored_check,
+    unreadable_reference,
     unused_policy_file,
     var_malformed,
     var_unknown_choice,

@@ -3,6 +3,7 @@
 mod admit;
 mod corpus;
 mod help;
+mod hostile;
 mod keyless;
 mod layout;
 mod list;

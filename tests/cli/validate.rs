@@ -179,9 +179,20 @@ fn a_file_that_is_not_utf8_is_named() {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&fixture("course-min"), dir.path());
     std::fs::write(dir.path().join("runbooks/mini.md"), [0xff, 0xfe, 0x00]).unwrap();
-    let (code, _, stderr) = output(lab(dir.path()).arg("validate"));
-    assert_eq!(code, 2);
-    assert!(stderr.contains("runbooks/mini.md is not UTF-8"), "{stderr}");
+    // One bad file once stopped the whole check; now it is one error among the others.
+    std::fs::write(dir.path().join("quizzes/notes.md"), [0xc3, 0x28]).unwrap();
+    let (code, stdout, stderr) = output(lab(dir.path()).arg("validate"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stdout
+            .contains("error[content/not-utf8]: this file is not UTF-8 text\n ╭▸ runbooks/mini.md"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("╭▸ quizzes/notes.md"), "{stdout}");
+    assert!(
+        stdout.contains("ref/unreadable-file"),
+        "the lab's reference says why: {stdout}"
+    );
 }
 
 #[test]

@@ -452,7 +452,7 @@ fn bad_input_is_a_usage_error() {
     );
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("cannot read the key /no/such/cosign.pub"),
+        stderr.contains("the key: cannot read /no/such/cosign.pub: No such file or directory"),
         "{stderr}"
     );
 }

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::kyverno::LabContext;
 use super::{Sink, check_ids, kind, kyverno, lab_variables, placeholders, quiz};
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
-use crate::content::files::{CourseFiles, resolve};
+use crate::content::files::CourseFiles;
 use crate::content::load::{FileKind, LoadedCourse, at, markdown_anchors};
 use crate::content::model::{CheckKind, Lab, RelPath, Sp};
+use crate::content::paths::{PathProblem, resolve};
 use crate::supply::ImageRef;
 
 pub(super) fn check(
@@ -187,6 +188,32 @@ fn check_references(
             }
         }
     }
+    // `lab test --write-fixtures` writes the layouts and creates missing TEST keys at these
+    // paths, so they need not exist yet, but they must be inside the course.
+    if let Some(tests) = &lab.tests {
+        located(files, rel, &tests.images, out);
+        for fixture in &tests.fixtures {
+            for key in fixture.signed_by.iter().chain(&fixture.sbom_signed_by) {
+                located(files, rel, key, out);
+            }
+        }
+    }
+    // A from_file default is read from the learner's working directory, by the same rule.
+    for variable in lab.variables.iter().filter(|v| v.from_file) {
+        if let Some(default) = &variable.default
+            && let Err(problem) = crate::content::paths::resolve_in_workdir(default)
+        {
+            out.push(
+                Diagnostic::error(
+                    "ref/outside-course",
+                    rel,
+                    at(&variable.name),
+                    format!("the default of `{}`: {problem}", variable.name.value),
+                )
+                .help("a from_file default names a file in the learner's working directory, relative to it, e.g. `cosign.pub`"),
+            );
+        }
+    }
     // `lab test` reads a from_file test variable (e.g. the test public key) from this path.
     if let Some(tests) = &lab.tests {
         for (name, value) in &tests.variables {
@@ -207,20 +234,24 @@ fn check_references(
     refs
 }
 
-/// Resolves one reference, reporting a path outside the course, a missing file or a missing anchor.
+/// Resolves one reference with the course's one path rule, reporting an absolute path, a
+/// path outside the course, a link out of it, a missing or unreadable file, or a missing anchor.
 fn reference(files: &CourseFiles, rel: &str, path: &Sp<RelPath>, out: &mut Sink) -> Option<String> {
-    let Some(resolved) = resolve(rel, path.path()) else {
+    let resolved = located(files, rel, path, out)?;
+    if let Some(problem) = files.problem(&resolved) {
+        // The file itself is reported where it is; here, say why the reference cannot be used.
+        let d = problem.diagnostic(&resolved);
         out.push(
             Diagnostic::error(
-                "ref/outside-course",
+                "ref/unreadable-file",
                 rel,
                 at(path),
-                format!("`{}` points outside the course", path.value),
+                format!("`{}` cannot be used: {}", path.value, d.message),
             )
-            .help("course files may only name files inside the course folder"),
+            .help(d.help.unwrap_or_default()),
         );
         return None;
-    };
+    }
     if !files.exists(&resolved) {
         out.push(
             Diagnostic::error(
@@ -257,6 +288,34 @@ fn reference(files: &CourseFiles, rel: &str, path: &Sp<RelPath>, out: &mut Sink)
                 .help(help),
             );
         }
+    }
+    Some(resolved)
+}
+
+/// Resolves `path`, named in `rel`, to a course key under the one path rule, also on disk;
+/// reports the refusal as `ref/outside-course`.
+pub(super) fn located(
+    files: &CourseFiles,
+    rel: &str,
+    path: &Sp<RelPath>,
+    out: &mut Sink,
+) -> Option<String> {
+    let outside = |problem: PathProblem, out: &mut Sink| {
+        out.push(
+            Diagnostic::error("ref/outside-course", rel, at(path), problem.to_string())
+                .help(problem.help()),
+        );
+    };
+    let resolved = match resolve(rel, path.path()) {
+        Ok(resolved) => resolved,
+        Err(problem) => {
+            outside(problem, out);
+            return None;
+        }
+    };
+    if let Err(problem @ PathProblem::SymlinkLeaves { .. }) = files.disk_path(&resolved) {
+        outside(problem, out);
+        return None;
     }
     Some(resolved)
 }

@@ -18,7 +18,11 @@ use super::render::ValidationReport;
 /// Validates the selected part of a course.
 pub fn validate(files: &CourseFiles, selection: &Selection) -> ValidationReport {
     let mut course = load(files);
-    let mut diagnostics = std::mem::take(&mut course.diagnostics);
+    let mut diagnostics: Vec<Diagnostic> = files
+        .problems()
+        .map(|(rel, problem)| problem.diagnostic(rel))
+        .collect();
+    diagnostics.append(&mut course.diagnostics);
     let mut owned: BTreeMap<String, String> = BTreeMap::new();
     for (rel, lab) in &course.labs {
         let mut sink = Sink::default();

@@ -15,12 +15,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use courselab::content::CourseFiles;
+use courselab::content::chapter::Chapter;
 use courselab::content::model::FailureMode;
 use courselab::policy::evaluate::{
     Artifacts, VerifyCache, evaluate, evaluate_cached, images_to_fetch,
 };
 use courselab::policy::matching::{Operation, Request};
-use courselab::suite::prepare::{Chapter, Overrides, prepare};
+use courselab::suite::prepare::{Overrides, prepare};
 use courselab::suite::run::{ImageSource, fetch};
 
 fn create(object: &serde_json::Value) -> Request<'_> {

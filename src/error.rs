@@ -16,7 +16,10 @@ pub enum LabError {
     Supply(#[from] SupplyError),
     /// A chapter's tests or the admission playground could not run.
     #[error(transparent)]
-    Suite(crate::suite::SuiteError),
+    Suite(#[from] crate::suite::SuiteError),
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeUnavailable),
     /// The command line asked for something impossible.
     #[error("{0}")]
     Usage(String),
@@ -36,7 +39,9 @@ impl LabError {
         match self {
             LabError::Supply(e) => e.exit_code(),
             LabError::Suite(e) => e.exit_code(),
-            LabError::Content(_) | LabError::Usage(_) => exit_code::BAD_CONTENT_OR_USAGE,
+            LabError::Content(_) | LabError::Usage(_) | LabError::Runtime(_) => {
+                exit_code::BAD_CONTENT_OR_USAGE
+            }
             LabError::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
                 exit_code::SUCCESS
             }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod exit_code;
 pub mod input;
 pub mod policy;
+pub mod runtime;
 pub mod suite;
 pub mod supply;
 
@@ -74,6 +75,35 @@ impl cli::VerifyArgs {
     }
 }
 
+impl cli::TestArgs {
+    fn into_request(self, course: Option<PathBuf>) -> commands::test::TestRequest {
+        use commands::test::{RunOptions, TestAction, TestFormat};
+        let action = if self.write_fixtures {
+            TestAction::WriteFixtures
+        } else if let Some(dir) = self.export {
+            TestAction::Export(dir)
+        } else {
+            TestAction::Run(RunOptions {
+                registry: self.registry,
+                insecure: self.insecure,
+                push: self.push,
+                no_mutations: self.no_mutations,
+                format: match self.format {
+                    cli::TestFormatArg::Human => TestFormat::Human,
+                    cli::TestFormatArg::Json => TestFormat::Json,
+                    cli::TestFormatArg::Junit => TestFormat::Junit,
+                },
+            })
+        };
+        commands::test::TestRequest {
+            chapters: self.chapters,
+            course,
+            set: self.set,
+            action,
+        }
+    }
+}
+
 impl Cli {
     /// Turns parsed arguments into the config and command the rest of `lab` uses.
     pub fn into_command(self) -> (Config, Command) {
@@ -93,22 +123,9 @@ impl Cli {
             }
             CliCommand::List { json } => Command::List { json },
             CliCommand::Verify(args) => Command::Verify(Box::new(args.into_request())),
-            CliCommand::Test(args) => Command::Test(Box::new(commands::test::TestRequest {
-                chapters: args.chapters,
-                course: self.course.clone(),
-                registry: args.registry,
-                insecure: args.insecure,
-                push: args.push,
-                write_fixtures: args.write_fixtures,
-                export: args.export,
-                no_mutations: args.no_mutations,
-                set: args.set,
-                format: match args.format {
-                    cli::TestFormatArg::Human => commands::test::TestFormat::Human,
-                    cli::TestFormatArg::Json => commands::test::TestFormat::Json,
-                    cli::TestFormatArg::Junit => commands::test::TestFormat::Junit,
-                },
-            })),
+            CliCommand::Test(args) => {
+                Command::Test(Box::new(args.into_request(self.course.clone())))
+            }
             CliCommand::Admit(args) => Command::Admit(Box::new(commands::admit::AdmitRequest {
                 file: args.file,
                 policies: match args.chapter {

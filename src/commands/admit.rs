@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::emit;
+use crate::content::chapter::Chapter;
 use crate::content::files::Selection;
 use crate::content::model::FailureMode;
 use crate::content::validate::validate;
@@ -21,7 +22,7 @@ use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
 use crate::policy::verify_entry::FetchFailure;
 use crate::suite::SuiteError;
-use crate::suite::prepare::{Chapter, resource_id};
+use crate::suite::prepare::resource_id;
 use crate::suite::run::layout_dir;
 use crate::supply::cosign::collect;
 use crate::supply::layout::LayoutStore;
@@ -361,12 +362,8 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
             }
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
     let (artifacts, unreachable) =
-        runtime.block_on(fetch(&images, request.layouts.as_ref(), request.insecure))?;
+        crate::runtime::block_on(fetch(&images, request.layouts.as_ref(), request.insecure))??;
     let mut cache = VerifyCache::default();
     let results: Vec<(String, AdmissionResult)> = objects
         .iter()

@@ -110,6 +110,28 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// Diagnostics as plain lines, `file:line:col: message` with the help below, for error
+/// messages that are not rendered with source snippets.
+pub fn one_line_each(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}:{}: {}{}",
+                d.file,
+                d.line,
+                d.column,
+                d.message,
+                d.help
+                    .as_ref()
+                    .map(|h| format!("\n  help: {h}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

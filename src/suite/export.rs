@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::SuiteError;
-use super::model::{KyvernoTest, MODE_ANNOTATION, TestResult};
-use super::prepare::Chapter;
+use super::model::{KyvernoTest, TestResult};
+use crate::content::chapter::Chapter;
 use crate::content::load::{FileKind, parse_one};
 use crate::content::model::{FailureMode, Sp};
 use crate::content::paths::resolve;
@@ -198,15 +198,7 @@ impl TestFiles {
         test: &KyvernoTest,
         values: &BTreeMap<String, String>,
     ) -> Result<Self, SuiteError> {
-        let mode = test
-            .metadata
-            .annotations
-            .get(MODE_ANNOTATION)
-            .and_then(|m| match m.value.to_ascii_lowercase().as_str() {
-                "audit" => Some(FailureMode::Audit),
-                "enforce" => Some(FailureMode::Enforce),
-                _ => None,
-            });
+        let mode = test.mode().map_err(|v| super::prepare::bad_mode(rel, v))?;
         let all = |paths: &[Sp<String>], mode| {
             paths
                 .iter()

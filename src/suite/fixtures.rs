@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::SuiteError;
-use super::prepare::Chapter;
 use super::run::layout_dir;
 use crate::content::Diagnostic;
+use crate::content::chapter::Chapter;
 use crate::content::model::FixtureImage;
 use crate::content::model::{RelPath, Sp};
 use crate::content::paths::resolve;

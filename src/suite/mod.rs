@@ -19,22 +19,20 @@ use crate::supply::SupplyError;
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
     /// A test, resource or lab file is wrong; the diagnostics say where.
-    #[error("{}", .0.iter().map(|d| format!("{}:{}:{}: {}{}", d.file, d.line, d.column, d.message, d.help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())).collect::<Vec<_>>().join("\n"))]
+    #[error("{}", crate::content::diagnostic::one_line_each(.0))]
     Invalid(Vec<Diagnostic>),
+    /// The chapter could not be read or rendered.
+    #[error(transparent)]
+    Content(#[from] crate::content::ContentError),
     /// A policy or resource could not be rendered.
     #[error(transparent)]
     Render(#[from] RenderError),
     /// Images could not be read or written.
     #[error(transparent)]
     Supply(#[from] SupplyError),
-    /// No chapter has this id.
-    #[error("no chapter is called `{id}`{}; run `lab list` to see the chapters", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-    UnknownChapter {
-        /// What was asked for.
-        id: String,
-        /// The closest id.
-        suggestion: Option<String>,
-    },
+    /// The async runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeUnavailable),
     /// The command asked for something the chapter cannot give.
     #[error("{0}")]
     Usage(String),

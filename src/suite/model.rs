@@ -15,13 +15,29 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::content::model::Sp;
+use crate::content::model::{FailureMode, Sp};
 use crate::policy::matching::metadata_map;
 
 /// The annotation giving the rollout mode the policies are rendered in.
 pub const MODE_ANNOTATION: &str = "courselab.dev/mode";
 /// The annotation listing the resources admission must deny.
 pub const DENIED_ANNOTATION: &str = "courselab.dev/denied";
+
+impl KyvernoTest {
+    /// The mode `courselab.dev/mode` asks the policies to be rendered in, if any; a value that
+    /// is not a mode is returned as the error, with where it is written. The one reading of
+    /// the annotation, for running the cases and for exporting them.
+    pub fn mode(&self) -> Result<Option<FailureMode>, &Sp<String>> {
+        let Some(value) = self.metadata.annotations.get(MODE_ANNOTATION) else {
+            return Ok(None);
+        };
+        match value.value.to_ascii_lowercase().as_str() {
+            "audit" => Ok(Some(FailureMode::Audit)),
+            "enforce" => Ok(Some(FailureMode::Enforce)),
+            _ => Err(value),
+        }
+    }
+}
 
 /// A `kyverno-test.yaml` file.
 #[derive(Debug, Deserialize)]

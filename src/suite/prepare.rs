@@ -3,280 +3,17 @@
 //! placeholders filled, and the expected results resolved to resources.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::SuiteError;
 use super::model::{DENIED_ANNOTATION, Expected, KyvernoTest, MODE_ANNOTATION, TestValues};
+use crate::content::chapter::Chapter;
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
-use crate::content::files::CourseFiles;
 use crate::content::load::{FileKind, parse_one};
-use crate::content::model::{FailureMode, Lab, Sp};
-use crate::content::paths::{resolve, resolve_in_workdir};
-use crate::input::{self, InputError};
-use crate::policy::matching::default_namespace;
+use crate::content::model::{FailureMode, Sp};
+use crate::content::paths::resolve;
 use crate::policy::model::KyvernoPolicy;
-use crate::policy::render::{RenderError, apply_mode, substitute};
-
-/// Who set a variable's value, which decides where a `from_file` path is read from.
-#[derive(Debug, Clone, Copy)]
-enum Origin {
-    /// The lab's `default:`, relative to the working directory.
-    Default,
-    /// The lab's `tests.variables` (at this line), relative to the lab file.
-    TestVariable(u64),
-    /// `--set`, as the user wrote it.
-    CommandLine,
-}
-
-/// A chapter as `lab test` and `lab admit` need it.
-pub struct Chapter {
-    /// The course snapshot (and, for a course on disk, where it is).
-    pub files: CourseFiles,
-    /// `labs/<ch>/lab.yaml`.
-    pub lab_file: String,
-    /// The parsed lab.
-    pub lab: Lab,
-}
-
-impl Chapter {
-    /// Finds the lab whose id or alias is `id`.
-    pub fn find(files: CourseFiles, id: &str) -> Result<Chapter, SuiteError> {
-        let mut known = Vec::new();
-        let mut found = None;
-        for (rel, text) in files
-            .texts()
-            .filter(|(p, _)| p.starts_with("labs/") && p.ends_with("/lab.yaml"))
-        {
-            let lab: Lab =
-                parse_one(rel, text, FileKind::Lab).map_err(|d| SuiteError::Invalid(vec![*d]))?;
-            let names: Vec<String> = std::iter::once(lab.id.value.0.clone())
-                .chain(lab.aliases.iter().map(|a| a.value.0.clone()))
-                .collect();
-            if names.iter().any(|n| n == id) {
-                found = Some((rel.to_owned(), lab));
-                break;
-            }
-            known.extend(names);
-        }
-        if let Some((lab_file, lab)) = found {
-            return Ok(Chapter {
-                lab_file,
-                lab,
-                files,
-            });
-        }
-        Err(SuiteError::UnknownChapter {
-            id: id.to_owned(),
-            suggestion: did_you_mean(id, known.iter().map(String::as_str)).map(str::to_owned),
-        })
-    }
-
-    /// The lab's folder, course-relative (`labs/ch14`).
-    pub fn dir(&self) -> &str {
-        self.lab_file.rsplit_once('/').map_or("", |(d, _)| d)
-    }
-
-    /// Values for the lab's `${placeholders}`: defaults, then (for `lab test`) the lab's test
-    /// variables, then `overrides` (`--set`). A `from_file` variable's value is read from the
-    /// file it names: a test variable's inside the course, relative to the lab file; a
-    /// default's in the working directory; a `--set` value's wherever the user says. Paths a
-    /// lab file names follow the one rule of [`crate::content::paths`]. A file that does not
-    /// exist leaves the variable without a value, so that rendering reports exactly where it
-    /// is needed; a file that is not a readable text file of key size is an error.
-    pub fn values(
-        &self,
-        for_tests: bool,
-        overrides: &[(String, String)],
-    ) -> Result<BTreeMap<String, String>, SuiteError> {
-        let mut raw: BTreeMap<String, (String, Origin)> = BTreeMap::new();
-        for v in &self.lab.variables {
-            if let Some(default) = &v.default {
-                raw.insert(v.name.value.clone(), (default.clone(), Origin::Default));
-            }
-        }
-        if for_tests && let Some(tests) = &self.lab.tests {
-            for (name, value) in &tests.variables {
-                raw.insert(
-                    name.clone(),
-                    (value.value.clone(), Origin::TestVariable(value.line)),
-                );
-            }
-        }
-        for (name, value) in overrides {
-            if !self.lab.variables.iter().any(|v| v.name.value == *name) {
-                return Err(SuiteError::Usage(format!(
-                    "--set {name}=...: the lab {} has no variable `{name}`{}",
-                    self.lab.id.value.0,
-                    did_you_mean(
-                        name,
-                        self.lab.variables.iter().map(|v| v.name.value.as_str())
-                    )
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default()
-                )));
-            }
-            raw.insert(name.clone(), (value.clone(), Origin::CommandLine));
-        }
-        let mut values = BTreeMap::new();
-        for (name, (value, origin)) in raw {
-            let from_file = self
-                .lab
-                .variables
-                .iter()
-                .any(|v| v.name.value == name && v.from_file);
-            if !from_file {
-                values.insert(name, value);
-                continue;
-            }
-            let path = self.variable_file(&name, &value, origin)?;
-            match input::read_text(&path, input::limit::KEY, "a key file") {
-                Ok(text) => drop(values.insert(name, text)),
-                Err(InputError::Unreadable { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(SuiteError::Usage(format!(
-                        "the value of `{name}` is read from a file: {e}"
-                    )));
-                }
-            }
-        }
-        Ok(values)
-    }
-
-    /// Where the file of the `from_file` variable `name`, set to `value` by `origin`, is.
-    fn variable_file(
-        &self,
-        name: &str,
-        value: &str,
-        origin: Origin,
-    ) -> Result<PathBuf, SuiteError> {
-        let refused = |problem: crate::content::paths::PathProblem, line: u64| {
-            SuiteError::Invalid(vec![
-                Diagnostic::error(
-                    "ref/outside-course",
-                    &self.lab_file,
-                    (line, 1),
-                    format!("the file of `{name}`: {problem}"),
-                )
-                .help(problem.help()),
-            ])
-        };
-        match origin {
-            Origin::CommandLine => Ok(PathBuf::from(value)),
-            Origin::Default => resolve_in_workdir(value).map_err(|p| refused(p, 0)),
-            Origin::TestVariable(line) => {
-                let key = resolve(&self.lab_file, value).map_err(|p| refused(p, line))?;
-                match self.files.dir() {
-                    Some(_) => self.files.disk_path(&key).map_err(|p| refused(p, line)),
-                    None => Err(SuiteError::Usage(format!(
-                        "the test variable `{name}` is read from {key}, which the built-in course does not carry; run in a course checkout or pass --course DIR"
-                    ))),
-                }
-            }
-        }
-    }
-
-    /// Renders the policy file `rel` (course-relative) with `values`, in `mode` if given.
-    pub fn render_policies(
-        &self,
-        rel: &str,
-        values: &BTreeMap<String, String>,
-        mode: Option<FailureMode>,
-    ) -> Result<Vec<KyvernoPolicy>, SuiteError> {
-        let text = self.text(rel)?;
-        let shown = self.shown(rel);
-        let mut rendered = substitute(&shown, text, values).map_err(|e| self.explain(e))?;
-        if let Some(mode) = mode {
-            rendered = apply_mode(&shown, &rendered, mode)?;
-        }
-        serde_saphyr::from_multiple(&rendered).map_err(|e| {
-            SuiteError::Render(crate::policy::render::RenderError::Invalid {
-                file: shown,
-                reason: e.without_snippet().to_string(),
-            })
-        })
-    }
-
-    /// The Kubernetes objects of the file `rel`, with placeholders filled.
-    pub fn resources(
-        &self,
-        rel: &str,
-        values: &BTreeMap<String, String>,
-    ) -> Result<Vec<Value>, SuiteError> {
-        let shown = self.shown(rel);
-        let rendered = substitute(&shown, self.text(rel)?, values).map_err(|e| self.explain(e))?;
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&rendered).map_err(|e| {
-            let at = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            SuiteError::Invalid(vec![
-                Diagnostic::error(
-                    "test/resource-yaml",
-                    rel,
-                    at,
-                    e.without_snippet().to_string(),
-                )
-                .help("fix the YAML of this resource file"),
-            ])
-        })?;
-        Ok(docs
-            .into_iter()
-            .filter(|d| !d.is_null())
-            .map(|mut d| {
-                default_namespace(&mut d);
-                d
-            })
-            .collect())
-    }
-
-    /// A missing value of a `from_file` variable usually means its file could not be read.
-    fn explain(&self, error: RenderError) -> SuiteError {
-        if let RenderError::MissingValue { name, .. } = &error
-            && let Some(v) = self
-                .lab
-                .variables
-                .iter()
-                .find(|v| v.name.value == *name && v.from_file)
-        {
-            return SuiteError::Usage(format!(
-                "{error}\n  note: `{name}` is read from a file{}; pass --set {name}=PATH to a readable file",
-                v.default
-                    .as_ref()
-                    .map(|d| format!(" (by default `{d}`, relative to the current directory), which could not be read"))
-                    .unwrap_or_default()
-            ));
-        }
-        error.into()
-    }
-
-    fn text(&self, rel: &str) -> Result<&str, SuiteError> {
-        self.files.text(rel).ok_or_else(|| {
-            SuiteError::Usage(format!(
-                "{} does not exist or is not a YAML file",
-                self.shown(rel)
-            ))
-        })
-    }
-
-    /// A course-relative path as the user sees it.
-    pub fn shown(&self, rel: &str) -> String {
-        format!("{}{rel}", self.files.display_root)
-    }
-
-    /// The course-relative paths of the chapter's `kyverno-test.yaml` files.
-    pub fn test_files(&self) -> Vec<String> {
-        let prefix = format!("{}/tests/", self.dir());
-        self.files
-            .texts()
-            .map(|(p, _)| p)
-            .filter(|p| {
-                p.starts_with(&prefix)
-                    && (p.ends_with("/kyverno-test.yaml") || p.ends_with("/kyverno-test.yml"))
-            })
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 /// A resource of a test, and how results name it.
 #[derive(Debug, Clone)]
@@ -383,6 +120,17 @@ fn error_at<T>(
     ])
 }
 
+/// The diagnostic for a `courselab.dev/mode` value that is not a mode.
+pub fn bad_mode(rel: &str, value: &Sp<String>) -> SuiteError {
+    error_at(
+        rel,
+        value,
+        "test/mode",
+        format!("`{MODE_ANNOTATION}: {}` is not a mode", value.value),
+        "write `audit` or `enforce`",
+    )
+}
+
 /// Reads and prepares the test file `rel`.
 pub fn prepare(
     chapter: &Chapter,
@@ -405,22 +153,7 @@ pub fn prepare(
             "kyverno test files are cli.kyverno.io/v1alpha1 Test documents",
         ));
     }
-    let mode = match test.metadata.annotations.get(MODE_ANNOTATION) {
-        None => None,
-        Some(v) => Some(match v.value.to_ascii_lowercase().as_str() {
-            "audit" => FailureMode::Audit,
-            "enforce" => FailureMode::Enforce,
-            other => {
-                return Err(error_at(
-                    rel,
-                    v,
-                    "test/mode",
-                    format!("`{MODE_ANNOTATION}: {other}` is not a mode"),
-                    "write `audit` or `enforce`",
-                ));
-            }
-        }),
-    };
+    let mode = test.mode().map_err(|v| bad_mode(rel, v))?;
     let render_mode = overrides.mode.or(mode);
     let mut policies = Vec::new();
     for path in &test.policies {
@@ -615,6 +348,7 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::CourseFiles;
     use crate::content::load::parse_one;
 
     const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE7Ytf5kAvPGcs2PJ3pnfc1d4JMeyY\nKHKLUbwiEWtQ0vWnWUvQFaHXpz0P1HiCkCw7Of0nqnTHVcl1RtaVTMq6GA==\n-----END PUBLIC KEY-----\n";

@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::SuiteError;
 use super::model::Expected;
-use super::prepare::{Chapter, ExpectedResult, Overrides, PreparedTest, prepare};
+use super::prepare::{ExpectedResult, Overrides, PreparedTest, prepare};
+use crate::content::chapter::Chapter;
 use crate::content::model::FailureMode;
 use crate::policy::evaluate::{
     AdmissionResult, Artifacts, Patch, Phase, RuleResponse, VerifyCache, apply_patches,
@@ -508,11 +509,7 @@ pub fn run_suite(
             }
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| SuiteError::Usage(format!("cannot start the async runtime: {e}")))?;
-    let artifacts = runtime.block_on(fetch(&images, source))?;
+    let artifacts = crate::runtime::block_on(fetch(&images, source))??;
     let reports = check(&tests, &artifacts);
     let mut report = SuiteReport {
         chapter: chapter.lab.id.value.0.clone(),

@@ -327,7 +327,7 @@ fn an_unreadable_key_file_is_named() {
         output(lab(tmp.path()).args(["admit", "-f", pod.to_str().unwrap(), "--chapter", "ch14"]));
     assert_eq!(code, 2);
     assert!(
-        stderr.contains("`cosign_public_key` is read from a file (by default `cosign.pub`, relative to the current directory), which could not be read; pass --set cosign_public_key=PATH"),
+        stderr.contains("`cosign_public_key` is read from a file (by default `cosign.pub`, relative to the current directory), which does not exist; pass --set cosign_public_key=PATH"),
         "{stderr}"
     );
 }

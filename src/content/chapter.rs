@@ -1,0 +1,282 @@
+//! A chapter of the course as the commands that act on one need it (`lab test`, `lab admit
+//! --chapter`, later `lab start`): its lab file found by id or alias, the values of its
+//! `${placeholders}` (reading `from_file` variables under the course's one path rule), and
+//! its policy and manifest files rendered with them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::ContentError;
+use super::diagnostic::{Diagnostic, did_you_mean};
+use super::files::CourseFiles;
+use super::load::{FileKind, parse_one};
+use super::model::{FailureMode, Lab};
+use super::paths::{resolve, resolve_in_workdir};
+use crate::input::{self, InputError};
+use crate::policy::matching::default_namespace;
+use crate::policy::model::KyvernoPolicy;
+use crate::policy::render::{RenderError, apply_mode, substitute};
+
+/// Who set a variable's value, which decides where a `from_file` path is read from.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// The lab's `default:`, relative to the working directory.
+    Default,
+    /// The lab's `tests.variables` (at this line), relative to the lab file.
+    TestVariable(u64),
+    /// `--set`, as the user wrote it.
+    CommandLine,
+}
+
+/// A chapter as `lab test` and `lab admit` need it.
+pub struct Chapter {
+    /// The course snapshot (and, for a course on disk, where it is).
+    pub files: CourseFiles,
+    /// `labs/<ch>/lab.yaml`.
+    pub lab_file: String,
+    /// The parsed lab.
+    pub lab: Lab,
+}
+
+impl Chapter {
+    /// Finds the lab whose id or alias is `id`. Another chapter's broken lab file does not
+    /// stand in the way; if no lab is found, the broken ones are reported, since one of them
+    /// may be the one asked for.
+    pub fn find(files: CourseFiles, id: &str) -> Result<Chapter, ContentError> {
+        let mut known = Vec::new();
+        let mut found = None;
+        let mut broken = Vec::new();
+        for (rel, text) in files
+            .texts()
+            .filter(|(p, _)| p.starts_with("labs/") && p.ends_with("/lab.yaml"))
+        {
+            let lab: Lab = match parse_one(rel, text, FileKind::Lab) {
+                Ok(lab) => lab,
+                Err(diagnostic) => {
+                    broken.push(*diagnostic);
+                    continue;
+                }
+            };
+            let names: Vec<String> = std::iter::once(lab.id.value.0.clone())
+                .chain(lab.aliases.iter().map(|a| a.value.0.clone()))
+                .collect();
+            if names.iter().any(|n| n == id) {
+                found = Some((rel.to_owned(), lab));
+                break;
+            }
+            known.extend(names);
+        }
+        if let Some((lab_file, lab)) = found {
+            return Ok(Chapter {
+                lab_file,
+                lab,
+                files,
+            });
+        }
+        if !broken.is_empty() {
+            return Err(ContentError::Invalid(broken));
+        }
+        Err(ContentError::UnknownLab {
+            id: id.to_owned(),
+            suggestion: did_you_mean(id, known.iter().map(String::as_str)).map(str::to_owned),
+        })
+    }
+
+    /// The lab's folder, course-relative (`labs/ch14`).
+    pub fn dir(&self) -> &str {
+        self.lab_file.rsplit_once('/').map_or("", |(d, _)| d)
+    }
+
+    /// Values for the lab's `${placeholders}`: defaults, then (for `lab test`) the lab's test
+    /// variables, then `overrides` (`--set`). A `from_file` variable's value is read from the
+    /// file it names: a test variable's inside the course, relative to the lab file; a
+    /// default's in the working directory; a `--set` value's wherever the user says. Paths a
+    /// lab file names follow the one rule of [`crate::content::paths`]. A file that does not
+    /// exist leaves the variable without a value, so that rendering reports exactly where it
+    /// is needed; a file that is not a readable text file of key size is an error.
+    pub fn values(
+        &self,
+        for_tests: bool,
+        overrides: &[(String, String)],
+    ) -> Result<BTreeMap<String, String>, ContentError> {
+        let mut raw: BTreeMap<String, (String, Origin)> = BTreeMap::new();
+        for v in &self.lab.variables {
+            if let Some(default) = &v.default {
+                raw.insert(v.name.value.clone(), (default.clone(), Origin::Default));
+            }
+        }
+        if for_tests && let Some(tests) = &self.lab.tests {
+            for (name, value) in &tests.variables {
+                raw.insert(
+                    name.clone(),
+                    (value.value.clone(), Origin::TestVariable(value.line)),
+                );
+            }
+        }
+        for (name, value) in overrides {
+            if !self.lab.variables.iter().any(|v| v.name.value == *name) {
+                return Err(ContentError::UnknownVariable {
+                    name: name.clone(),
+                    lab: self.lab.id.value.0.clone(),
+                    suggestion: did_you_mean(
+                        name,
+                        self.lab.variables.iter().map(|v| v.name.value.as_str()),
+                    )
+                    .map(str::to_owned),
+                });
+            }
+            raw.insert(name.clone(), (value.clone(), Origin::CommandLine));
+        }
+        let mut values = BTreeMap::new();
+        for (name, (value, origin)) in raw {
+            let from_file = self
+                .lab
+                .variables
+                .iter()
+                .any(|v| v.name.value == name && v.from_file);
+            if !from_file {
+                values.insert(name, value);
+                continue;
+            }
+            let path = self.variable_file(&name, &value, origin)?;
+            match input::read_text(&path, input::limit::KEY, "a key file") {
+                Ok(text) => drop(values.insert(name, text)),
+                Err(InputError::Unreadable { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(ContentError::VariableFile { name, source }),
+            }
+        }
+        Ok(values)
+    }
+
+    /// Where the file of the `from_file` variable `name`, set to `value` by `origin`, is.
+    fn variable_file(
+        &self,
+        name: &str,
+        value: &str,
+        origin: Origin,
+    ) -> Result<PathBuf, ContentError> {
+        let refused = |problem: crate::content::paths::PathProblem, line: u64| {
+            ContentError::Invalid(vec![
+                Diagnostic::error(
+                    "ref/outside-course",
+                    &self.lab_file,
+                    (line, 1),
+                    format!("the file of `{name}`: {problem}"),
+                )
+                .help(problem.help()),
+            ])
+        };
+        match origin {
+            Origin::CommandLine => Ok(PathBuf::from(value)),
+            Origin::Default => resolve_in_workdir(value).map_err(|p| refused(p, 0)),
+            Origin::TestVariable(line) => {
+                let key = resolve(&self.lab_file, value).map_err(|p| refused(p, line))?;
+                match self.files.dir() {
+                    Some(_) => self.files.disk_path(&key).map_err(|p| refused(p, line)),
+                    None => Err(ContentError::NotOnDisk {
+                        name: name.to_owned(),
+                        key,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Renders the policy file `rel` (course-relative) with `values`, in `mode` if given.
+    pub fn render_policies(
+        &self,
+        rel: &str,
+        values: &BTreeMap<String, String>,
+        mode: Option<FailureMode>,
+    ) -> Result<Vec<KyvernoPolicy>, ContentError> {
+        let text = self.text(rel)?;
+        let shown = self.shown(rel);
+        let mut rendered = substitute(&shown, text, values).map_err(|e| self.explain(e))?;
+        if let Some(mode) = mode {
+            rendered = apply_mode(&shown, &rendered, mode)?;
+        }
+        serde_saphyr::from_multiple(&rendered).map_err(|e| {
+            ContentError::Render(RenderError::Invalid {
+                file: shown,
+                reason: e.without_snippet().to_string(),
+            })
+        })
+    }
+
+    /// The Kubernetes objects of the file `rel`, with placeholders filled.
+    pub fn resources(
+        &self,
+        rel: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Vec<Value>, ContentError> {
+        let shown = self.shown(rel);
+        let rendered = substitute(&shown, self.text(rel)?, values).map_err(|e| self.explain(e))?;
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&rendered).map_err(|e| {
+            let at = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            ContentError::Invalid(vec![
+                Diagnostic::error(
+                    "test/resource-yaml",
+                    rel,
+                    at,
+                    e.without_snippet().to_string(),
+                )
+                .help("fix the YAML of this resource file"),
+            ])
+        })?;
+        Ok(docs
+            .into_iter()
+            .filter(|d| !d.is_null())
+            .map(|mut d| {
+                default_namespace(&mut d);
+                d
+            })
+            .collect())
+    }
+
+    /// A missing value of a `from_file` variable usually means its file could not be read.
+    fn explain(&self, error: RenderError) -> ContentError {
+        if let RenderError::MissingValue { name, .. } = &error
+            && let Some(v) = self
+                .lab
+                .variables
+                .iter()
+                .find(|v| v.name.value == *name && v.from_file)
+        {
+            return ContentError::MissingVariableFile {
+                name: name.clone(),
+                default: v.default.clone(),
+                error,
+            };
+        }
+        error.into()
+    }
+
+    /// The text of the course file `rel`, which a chapter's file names.
+    pub fn text(&self, rel: &str) -> Result<&str, ContentError> {
+        self.files.text(rel).ok_or_else(|| ContentError::NotYaml {
+            file: self.shown(rel),
+        })
+    }
+
+    /// A course-relative path as the user sees it.
+    pub fn shown(&self, rel: &str) -> String {
+        format!("{}{rel}", self.files.display_root)
+    }
+
+    /// The course-relative paths of the chapter's `kyverno-test.yaml` files.
+    pub fn test_files(&self) -> Vec<String> {
+        let prefix = format!("{}/tests/", self.dir());
+        self.files
+            .texts()
+            .map(|(p, _)| p)
+            .filter(|p| {
+                p.starts_with(&prefix)
+                    && (p.ends_with("/kyverno-test.yaml") || p.ends_with("/kyverno-test.yml"))
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+}

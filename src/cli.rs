@@ -47,8 +47,13 @@ pub enum CliCommand {
     /// Verify an image's cosign signatures and attestations, by key or keyless identity.
     ///
     /// Prints the verified claims as cosign does. Exit 0 verified, 4 not verified (no
-    /// signatures found, no matching signatures, no matching attestations),
-    /// 3 registry unreachable, 2 bad input.
+    /// signatures found, no matching signatures, no matching attestations, or an artifact that
+    /// is not what its digest or descriptor says), 3 registry unreachable, 2 bad input.
+    ///
+    /// Each registry request gets 4 attempts, with pauses of 0.2, 0.6 and 1.8 s between them;
+    /// an attempt ends after 5 s without a byte or 10 s in all. A registry that does not
+    /// answer is given up on within 43 s (within 23 s when it sends nothing at all).
+    /// Manifests are read up to 4 MiB, layers up to their descriptor's size (at most 128 MiB).
     Verify(Box<VerifyArgs>),
     /// Run a chapter's policy cases (kyverno test format) offline, and the mutations they must
     /// notice.
@@ -56,13 +61,18 @@ pub enum CliCommand {
     /// Reads labs/<CHAPTER>/tests/**/kyverno-test.yaml of the course given by --course (else
     /// the current directory). Images come from the chapter's fixture OCI layouts, or from
     /// --registry. Exit 0 when every case passes and every mutation is noticed, 1 when not,
-    /// 2 for bad content, 3 when the registry cannot be reached.
+    /// 2 for bad content, 3 when the registry cannot be reached, 4 when it serves an artifact
+    /// that is not what its digest says. Each registry request gets 4 attempts of at most
+    /// 10 s (5 s without a byte): a registry that does not answer is given up on within 43 s.
     Test(Box<TestArgs>),
     /// Show what Kyverno would do with a manifest: the verdict, the denial, the patches and the
     /// report results.
     ///
-    /// Exit 0 when every document is admitted, 1 when one is denied, 3 when a registry cannot
-    /// be reached, 2 for bad input.
+    /// Exit 0 when every document is admitted, 1 when one is denied, 2 for bad input, 3 when a
+    /// registry cannot be reached, 4 when a registry serves an artifact that is not what its
+    /// digest says. Each registry request gets 4 attempts of at most 10 s (5 s without a
+    /// byte): a registry that does not answer is given up on within 43 s, and not asked again
+    /// for the next image.
     Admit(Box<AdmitArgs>),
     /// List the chapters with their titles and aliases.
     List {

@@ -181,6 +181,8 @@ async fn fetch(
 ) -> Result<(Artifacts, Vec<String>), LabError> {
     let mut artifacts = Artifacts::new();
     let mut unreachable = Vec::new();
+    // A registry that did not answer is not asked again for the next image: the wait is paid once.
+    let mut down: std::collections::BTreeMap<String, String> = Default::default();
     for image in images {
         let result = match layouts {
             Some(dir) => {
@@ -193,13 +195,19 @@ async fn fetch(
                     })
                 }
             }
-            None => {
-                collect(
-                    &RegistryStore::new(image, insecure, Retry::default()),
-                    image,
-                )
-                .await
-            }
+            None => match down.get(&image.registry) {
+                Some(reason) => Err(SupplyError::Unreachable {
+                    target: image.registry.clone(),
+                    reason: reason.clone(),
+                }),
+                None => {
+                    collect(
+                        &RegistryStore::new(image, insecure, Retry::default()),
+                        image,
+                    )
+                    .await
+                }
+            },
         };
         let entry = match result {
             Ok(a) => Ok(a),
@@ -209,6 +217,7 @@ async fn fetch(
             }),
             Err(SupplyError::Unreachable { target, reason }) => {
                 unreachable.push(format!("{target}: {reason}"));
+                down.insert(target, reason.clone());
                 Err(FetchFailure {
                     network: true,
                     message: reason,

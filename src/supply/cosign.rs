@@ -13,6 +13,9 @@ use super::error::SupplyError;
 use super::reference::ImageRef;
 use super::store::Store;
 
+/// The most layers read from a signature or attestation manifest (cosign's own limit).
+pub const MAX_LAYERS: usize = 1000;
+
 /// Media type of a cosign simple-signing payload layer.
 pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// Media type of a DSSE envelope layer.
@@ -89,6 +92,7 @@ struct Descriptor {
     #[serde(rename = "mediaType", default)]
     media_type: String,
     digest: String,
+    size: u64,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
 }
@@ -146,17 +150,25 @@ async fn layers(
     let Some(manifest) = store.manifest(image, &digest.cosign_tag(suffix)).await? else {
         return Ok(Vec::new());
     };
-    let doc: ManifestDoc = serde_json::from_slice(&manifest.bytes).map_err(|e| {
-        SupplyError::BadInput(format!(
-            "the {suffix} manifest of {} is not an OCI manifest: {e}",
-            image.repository()
-        ))
-    })?;
+    let what = format!("the {suffix} manifest of {}", image.repository());
+    let corrupt = |reason: String| SupplyError::Corrupt {
+        what: what.clone(),
+        reason,
+    };
+    let doc: ManifestDoc = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| corrupt(format!("it is not an OCI manifest ({e})")))?;
+    if doc.layers.len() > MAX_LAYERS {
+        return Err(corrupt(format!(
+            "it has {} layers, more than the {MAX_LAYERS} cosign reads",
+            doc.layers.len()
+        )));
+    }
     let mut out = Vec::with_capacity(doc.layers.len());
     for descriptor in doc.layers {
-        let layer_digest =
-            Digest::parse(&descriptor.digest).map_err(|e| SupplyError::BadInput(e.to_string()))?;
-        out.push((store.blob(image, &layer_digest).await?, descriptor));
+        let layer_digest = Digest::parse(&descriptor.digest)
+            .map_err(|e| corrupt(format!("a layer's digest is wrong: {e}")))?;
+        let layer = store.blob(image, &layer_digest, descriptor.size).await?;
+        out.push((layer, descriptor));
     }
     Ok(out)
 }

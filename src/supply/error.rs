@@ -1,5 +1,6 @@
 //! Errors of the supply-chain layer. The split matters to graders: an unreachable registry
-//! (exit 3) is not a failed verification (exit 4), and neither is bad input (exit 2).
+//! (exit 3) is not a failed verification (exit 4), and neither is bad input (exit 2). An
+//! artifact that is not what its digest or descriptor says is a failed verification.
 
 use crate::exit_code;
 
@@ -24,6 +25,18 @@ pub enum SupplyError {
     NotFound {
         /// The image asked for.
         image: String,
+    },
+    /// The registry or layout answered with something that is not what was asked for: bytes
+    /// that do not hash to their digest or differ from their descriptor's size, a manifest
+    /// that is not one or is larger than any manifest may be. Nothing from it is trusted.
+    #[error(
+        "{what}: {reason}; nothing from it was trusted: push or save the image again from a source you trust"
+    )]
+    Corrupt {
+        /// The artifact (an image, manifest or blob, in its registry or layout).
+        what: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// Verification ran and failed.
     #[error("{image}: {reason}")]
@@ -66,9 +79,9 @@ impl SupplyError {
         match self {
             SupplyError::BadInput(_) => exit_code::BAD_CONTENT_OR_USAGE,
             SupplyError::Unreachable { .. } => exit_code::UNREACHABLE,
-            SupplyError::NotFound { .. } | SupplyError::NotVerified { .. } => {
-                exit_code::VERIFICATION_FAILED
-            }
+            SupplyError::NotFound { .. }
+            | SupplyError::Corrupt { .. }
+            | SupplyError::NotVerified { .. } => exit_code::VERIFICATION_FAILED,
         }
     }
 }

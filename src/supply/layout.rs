@@ -5,9 +5,12 @@
 //! - tools that name entries by tag with `org.opencontainers.image.ref.name` (skopeo, crane,
 //!   `oras`), where cosign's artifacts are the tags `sha256-<hex>.sig` and `.att`.
 //!
-//! Every blob read is checked against its digest.
+//! Nothing in a layout is trusted: every file read must be a regular file inside the layout
+//! (a symbolic link may point elsewhere in it, never out), of the size its descriptor gives,
+//! and every blob is checked against its digest.
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -15,7 +18,7 @@ use serde::Deserialize;
 use super::digest::Digest;
 use super::error::SupplyError;
 use super::reference::ImageRef;
-use super::store::{Manifest, Store};
+use super::store::{Limit, MAX_MANIFEST_SIZE, Manifest, Store, check_blob_size, not_a_manifest};
 
 /// The annotation `cosign save` uses to say what an index entry is.
 pub const COSIGN_KIND_ANNOTATION: &str = "kind";
@@ -31,6 +34,8 @@ struct Index {
 #[derive(Debug, Clone, Deserialize)]
 struct Entry {
     digest: String,
+    #[serde(default)]
+    size: Option<u64>,
     #[serde(default)]
     annotations: BTreeMap<String, String>,
 }
@@ -56,48 +61,84 @@ impl Entry {
 
 /// An OCI image layout directory.
 pub struct LayoutStore {
+    /// The folder as given, for messages.
     dir: PathBuf,
+    /// The folder with every symbolic link resolved: no file outside it is read.
+    root: PathBuf,
     entries: Vec<Entry>,
 }
 
 impl LayoutStore {
     /// Opens the layout in `dir` (it must hold `oci-layout` and `index.json`).
     pub fn open(dir: &Path) -> Result<Self, SupplyError> {
-        let unreadable = |what: &str, e: &dyn std::fmt::Display| {
+        let unreadable = |what: &str| {
             SupplyError::BadInput(format!(
-                "{} is not an OCI image layout ({what}: {e}); pass the folder `cosign save --dir` or `skopeo copy ... oci:DIR` wrote",
+                "{} is not an OCI image layout ({what}); pass the folder `cosign save --dir` or `skopeo copy ... oci:DIR` wrote",
                 dir.display()
             ))
         };
-        std::fs::read(dir.join("oci-layout")).map_err(|e| unreadable("no oci-layout file", &e))?;
-        let index =
-            std::fs::read(dir.join("index.json")).map_err(|e| unreadable("no index.json", &e))?;
+        let root = dir
+            .canonicalize()
+            .map_err(|e| unreadable(&format!("cannot open the folder: {e}")))?;
+        let limit = Limit::AtMost(MAX_MANIFEST_SIZE);
+        read_file(&root, &dir.join("oci-layout"), limit)?
+            .ok_or_else(|| unreadable("no oci-layout file"))?;
+        let index = read_file(&root, &dir.join("index.json"), limit)?
+            .ok_or_else(|| unreadable("no index.json"))?;
         let index: Index = serde_json::from_slice(&index)
-            .map_err(|e| unreadable("index.json does not parse", &e))?;
+            .map_err(|e| unreadable(&format!("index.json does not parse: {e}")))?;
         Ok(LayoutStore {
             dir: dir.to_owned(),
+            root,
             entries: index.manifests,
         })
     }
 
-    fn read_blob(&self, digest: &Digest) -> Result<Option<Vec<u8>>, SupplyError> {
+    /// The blob named `digest`, if the layout has it, read up to `limit` and checked.
+    fn read_blob(&self, digest: &Digest, limit: Limit) -> Result<Option<Vec<u8>>, SupplyError> {
         let path = self
             .dir
             .join("blobs")
             .join(digest.algorithm())
             .join(digest.hex());
-        match std::fs::read(&path) {
-            Ok(bytes) if digest.matches(&bytes) => Ok(Some(bytes)),
-            Ok(_) => Err(SupplyError::BadInput(format!(
-                "{} does not hash to its name: the layout is corrupt",
-                path.display()
-            ))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(SupplyError::BadInput(format!(
-                "cannot read {}: {e}",
-                path.display()
-            ))),
+        let Some(bytes) = read_file(&self.root, &path, limit)? else {
+            return Ok(None);
+        };
+        if !digest.matches(&bytes) {
+            return Err(SupplyError::Corrupt {
+                what: path.display().to_string(),
+                reason: "it does not hash to its name: the layout is corrupt".to_owned(),
+            });
         }
+        Ok(Some(bytes))
+    }
+
+    /// The manifest named `digest`, of the size its index entry gives (if it has one).
+    fn read_manifest(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<Option<Manifest>, SupplyError> {
+        let what = format!("manifest {digest} in {}", self.describe());
+        let size = size.or_else(|| {
+            self.entries
+                .iter()
+                .find(|e| e.digest == digest.as_str())
+                .and_then(|e| e.size)
+        });
+        let Some(bytes) = self.read_blob(digest, Limit::manifest(&what, size)?)? else {
+            return Ok(None);
+        };
+        if let Some(why) = not_a_manifest(&bytes) {
+            return Err(SupplyError::Corrupt {
+                what,
+                reason: format!("it is {why}"),
+            });
+        }
+        Ok(Some(Manifest {
+            bytes,
+            digest: digest.clone(),
+        }))
     }
 
     fn entry_for_tag(&self, tag: &str) -> Option<&Entry> {
@@ -127,7 +168,7 @@ impl Store for LayoutStore {
         let bad = |e: super::reference::ReferenceError| SupplyError::BadInput(e.to_string());
         if let Some(digest) = &image.digest {
             let digest = Digest::parse(digest).map_err(bad)?;
-            return match self.read_blob(&digest)? {
+            return match self.read_manifest(&digest, None)? {
                 Some(_) => Ok(digest),
                 None => Err(SupplyError::NotFound {
                     image: format!("{} in {}", image, self.describe()),
@@ -154,29 +195,112 @@ impl Store for LayoutStore {
         _image: &ImageRef,
         tag_or_digest: &str,
     ) -> Result<Option<Manifest>, SupplyError> {
-        let digest = if tag_or_digest.contains(':') {
-            Digest::parse(tag_or_digest).map_err(|e| SupplyError::BadInput(e.to_string()))?
+        let bad = |e: super::reference::ReferenceError| SupplyError::BadInput(e.to_string());
+        let (digest, size) = if tag_or_digest.contains(':') {
+            (Digest::parse(tag_or_digest).map_err(bad)?, None)
         } else {
             match self.entry_for_tag(tag_or_digest) {
-                Some(entry) => Digest::parse(&entry.digest)
-                    .map_err(|e| SupplyError::BadInput(e.to_string()))?,
+                Some(entry) => (Digest::parse(&entry.digest).map_err(bad)?, entry.size),
                 None => return Ok(None),
             }
         };
-        Ok(self
-            .read_blob(&digest)?
-            .map(|bytes| Manifest { bytes, digest }))
+        self.read_manifest(&digest, size)
     }
 
-    async fn blob(&self, image: &ImageRef, digest: &Digest) -> Result<Vec<u8>, SupplyError> {
-        self.read_blob(digest)?
-            .ok_or_else(|| SupplyError::NotFound {
-                image: format!(
-                    "blob {digest} of {} in {}",
-                    image.repository(),
-                    self.describe()
-                ),
-            })
+    async fn blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Vec<u8>, SupplyError> {
+        let what = format!(
+            "blob {digest} of {} in {}",
+            image.repository(),
+            self.describe()
+        );
+        check_blob_size(&what, size)?;
+        self.read_blob(digest, Limit::Exactly(size))?
+            .ok_or(SupplyError::NotFound { image: what })
+    }
+}
+
+/// The file at `path`, or `None` if there is none, refusing what a layout never holds: a path
+/// that leads out of `root` (through a symbolic link), anything but a regular file (a FIFO
+/// would block the read, a device never end it), or a size outside `limit`. No more than the
+/// limit is read, even from a file that grows meanwhile.
+fn read_file(root: &Path, path: &Path, limit: Limit) -> Result<Option<Vec<u8>>, SupplyError> {
+    let shown = path.display();
+    let cannot = |e: std::io::Error| SupplyError::BadInput(format!("cannot read {shown}: {e}"));
+    let again = "save the image again with `cosign save --dir` or `skopeo copy ... oci:DIR`";
+    let real = match path.canonicalize() {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(cannot(e)),
+    };
+    if !real.starts_with(root) {
+        return Err(SupplyError::BadInput(format!(
+            "{shown} leads to {}, outside the layout, which is not read; {again}",
+            real.display()
+        )));
+    }
+    let metadata = std::fs::metadata(&real).map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(SupplyError::BadInput(format!(
+            "{shown} is {}, not a regular file; {again}",
+            file_kind(metadata.file_type())
+        )));
+    }
+    let corrupt = |reason: String| SupplyError::Corrupt {
+        what: shown.to_string(),
+        reason,
+    };
+    let len = metadata.len();
+    match limit {
+        Limit::Exactly(n) if len != n => {
+            return Err(corrupt(format!(
+                "it holds {len} bytes, not {}",
+                limit.describe()
+            )));
+        }
+        Limit::AtMost(n) if len > n => {
+            return Err(corrupt(format!(
+                "it holds {len} bytes, more than {}",
+                limit.describe()
+            )));
+        }
+        _ => {}
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(&real)
+        .map_err(cannot)?
+        .take(limit.max() + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 != len {
+        return Err(corrupt("it changed while it was read".to_owned()));
+    }
+    Ok(Some(bytes))
+}
+
+/// What a file that is not a regular file is, for messages.
+fn file_kind(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+    }
+    if file_type.is_dir() {
+        "a folder"
+    } else {
+        "something other than a file"
     }
 }
 
@@ -270,6 +394,7 @@ impl LayoutStore {
         #[derive(Deserialize)]
         struct Desc {
             digest: String,
+            size: u64,
         }
         let entry = self
             .entries
@@ -283,13 +408,19 @@ impl LayoutStore {
         let digest = Digest::parse(&entry.digest).map_err(|e| bad(&e))?;
         let missing =
             |d: &Digest| SupplyError::BadInput(format!("{} lacks blob {d}", self.describe()));
-        let bytes = self.read_blob(&digest)?.ok_or_else(|| missing(&digest))?;
-        let doc: Doc = serde_json::from_slice(&bytes).map_err(|e| bad(&e))?;
+        let manifest = self
+            .read_manifest(&digest, entry.size)?
+            .ok_or_else(|| missing(&digest))?;
+        let doc: Doc = serde_json::from_slice(&manifest.bytes).map_err(|e| bad(&e))?;
         let mut blobs = Vec::new();
         for d in std::iter::once(&doc.config).chain(&doc.layers) {
+            let size = d.size;
             let d = Digest::parse(&d.digest).map_err(|e| bad(&e))?;
-            blobs.push(self.read_blob(&d)?.ok_or_else(|| missing(&d))?);
+            check_blob_size(&format!("blob {d} in {}", self.describe()), size)?;
+            let blob = self.read_blob(&d, Limit::Exactly(size))?;
+            blobs.push(blob.ok_or_else(|| missing(&d))?);
         }
+        let bytes = manifest.bytes;
         Ok(super::fixture::BuiltManifest {
             bytes,
             digest,

@@ -1,6 +1,8 @@
-//! A registry [`Store`] over the OCI distribution API (oci-client): plain HTTP for loopback
-//! registries and for those the user marks insecure, credentials from the user's docker config
-//! for the rest, and retries with backoff on transient failures.
+//! A registry [`Store`] over the OCI distribution API: plain HTTP for loopback registries and
+//! for those the user marks insecure, credentials from the user's docker config for the rest.
+//! Every request is bounded: each attempt has a deadline ([`Retry::attempt_timeout`]),
+//! transient failures (including a deadline passed) are retried with backoff, and what is read
+//! is limited (see [`super::pull`]). Pulls are read by [`Puller`]; pushes go through oci-client.
 
 use std::time::Duration;
 
@@ -11,8 +13,12 @@ use oci_client::{Client, Reference};
 
 use super::digest::Digest;
 use super::error::SupplyError;
+use super::pull::{CONNECT_TIMEOUT, Failure, Puller, READ_TIMEOUT};
 use super::reference::ImageRef;
-use super::store::{MANIFEST_MEDIA_TYPES, Manifest, Store};
+use super::store::{
+    Limit, MANIFEST_MEDIA_TYPES, MAX_MANIFEST_SIZE, Manifest, Store, check_blob_size,
+    not_a_manifest,
+};
 
 /// How often and how patiently to retry transient failures.
 #[derive(Debug, Clone, Copy)]
@@ -21,20 +27,47 @@ pub struct Retry {
     pub attempts: u32,
     /// The first pause; each later pause is three times longer.
     pub first_pause: Duration,
+    /// How long one attempt may take, start to finish; one that takes longer is transient.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for Retry {
+    /// 4 attempts of at most 10 s, with pauses of 0.2, 0.6 and 1.8 s: at most 42.6 s for one
+    /// request, and 22.6 s when the registry sends nothing at all ([`READ_TIMEOUT`] ends each
+    /// attempt then). `lab verify --help` states both.
     fn default() -> Self {
         Retry {
             attempts: 4,
             first_pause: Duration::from_millis(200),
+            attempt_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+impl Retry {
+    /// The longest one request can take before it is given up on: every attempt running into
+    /// its deadline, and the pauses between them.
+    pub fn worst_case(&self) -> Duration {
+        self.total(self.attempt_timeout)
+    }
+
+    /// How long one request takes when every attempt fails after `per_attempt`.
+    pub fn total(&self, per_attempt: Duration) -> Duration {
+        let attempts = self.attempts.max(1);
+        let mut total = per_attempt * attempts;
+        let mut pause = self.first_pause;
+        for _ in 1..attempts {
+            total += pause;
+            pause *= 3;
+        }
+        total
     }
 }
 
 /// A registry, reached over HTTPS, or over HTTP when it is loopback or marked insecure.
 pub struct RegistryStore {
     client: Client,
+    puller: Puller,
     registry: String,
     auth: RegistryAuth,
     retry: Retry,
@@ -58,7 +91,8 @@ impl RegistryStore {
     /// A client for the registry of `image`.
     pub fn new(image: &ImageRef, insecure: bool, retry: Retry) -> Self {
         let registry = image.registry.clone();
-        let protocol = if insecure || is_loopback(&registry) {
+        let plain_http = insecure || is_loopback(&registry);
+        let protocol = if plain_http {
             ClientProtocol::HttpsExcept(vec![registry.clone()])
         } else {
             ClientProtocol::Https
@@ -67,8 +101,11 @@ impl RegistryStore {
         RegistryStore {
             client: Client::new(ClientConfig {
                 protocol,
+                connect_timeout: Some(CONNECT_TIMEOUT),
+                read_timeout: Some(READ_TIMEOUT),
                 ..Default::default()
             }),
+            puller: Puller::new(&registry, plain_http, auth.clone()),
             registry,
             auth,
             retry,
@@ -89,25 +126,70 @@ impl RegistryStore {
         }
     }
 
-    /// Runs `op`, retrying transient failures with backoff.
-    async fn with_retry<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, SupplyError>
+    /// Runs `op` with a deadline per attempt, retrying transient failures with backoff.
+    async fn with_retry<T, F, Fut>(&self, mut op: F) -> Result<T, SupplyError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let attempts = self.retry.attempts.max(1);
+        let mut pause = self.retry.first_pause;
+        let mut attempt = 1;
+        let start = tokio::time::Instant::now();
+        loop {
+            let reason = match tokio::time::timeout(self.retry.attempt_timeout, op()).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(Failure::Final(e))) => return Err(e),
+                Ok(Err(Failure::Transient(reason))) => reason,
+                Err(_) => format!(
+                    "no complete answer within {}",
+                    seconds(self.retry.attempt_timeout)
+                ),
+            };
+            if attempt == attempts {
+                let reason = match attempts {
+                    1 => reason,
+                    n => format!("{reason} ({n} attempts in {})", seconds(start.elapsed())),
+                };
+                return Err(SupplyError::Unreachable {
+                    target: self.registry.clone(),
+                    reason,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 3;
+            attempt += 1;
+        }
+    }
+
+    /// Runs an oci-client operation under [`Self::with_retry`].
+    async fn oci<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, SupplyError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, OciDistributionError>>,
     {
-        let mut pause = self.retry.first_pause;
-        let mut attempt = 1;
-        loop {
-            match op().await {
-                Ok(value) => return Ok(value),
-                Err(e) if is_transient(&e) && attempt < self.retry.attempts.max(1) => {
-                    tokio::time::sleep(pause).await;
-                    pause *= 3;
-                    attempt += 1;
-                }
-                Err(e) => return Err(classify(&self.registry, what, &e)),
+        self.with_retry(|| {
+            let attempt = op();
+            async move {
+                attempt.await.map_err(|e| {
+                    if is_transient(&e) {
+                        Failure::Transient(first_line(&e.to_string()))
+                    } else {
+                        Failure::Final(classify(&self.registry, what, &e))
+                    }
+                })
             }
-        }
+        })
+        .await
+    }
+}
+
+/// `10 s`, `42.6 s`, `250 ms`.
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{} s", (d.as_secs_f64() * 10.0).round() / 10.0)
     }
 }
 
@@ -122,14 +204,14 @@ impl RegistryStore {
         blobs: &[Vec<u8>],
     ) -> Result<(), SupplyError> {
         let reference = Self::reference(image, tag);
-        self.with_retry(&reference.whole(), || {
+        self.oci(&reference.whole(), || {
             self.client
                 .auth(&reference, &self.auth, oci_client::RegistryOperation::Push)
         })
         .await?;
         for blob in blobs {
             let digest = Digest::sha256_of(blob);
-            self.with_retry(&format!("{}@{digest}", image.repository()), || {
+            self.oci(&format!("{}@{digest}", image.repository()), || {
                 self.client
                     .push_blob(&reference, blob.clone(), digest.as_str())
             })
@@ -138,7 +220,7 @@ impl RegistryStore {
         let media_type: http::HeaderValue = media_type.parse().map_err(|_| {
             SupplyError::BadInput(format!("`{media_type}` is not a valid media type"))
         })?;
-        self.with_retry(&reference.whole(), || {
+        self.oci(&reference.whole(), || {
             self.client
                 .push_manifest_raw(&reference, manifest.to_vec(), media_type.clone())
         })
@@ -172,47 +254,57 @@ impl Store for RegistryStore {
         tag_or_digest: &str,
     ) -> Result<Option<Manifest>, SupplyError> {
         let reference = Self::reference(image, tag_or_digest);
+        let what = reference.whole();
+        let path = format!("manifests/{tag_or_digest}");
+        let limit = Limit::AtMost(MAX_MANIFEST_SIZE);
         let result = self
-            .with_retry(&reference.whole(), || {
-                self.client
-                    .pull_manifest_raw(&reference, &self.auth, &MANIFEST_MEDIA_TYPES)
+            .with_retry(|| {
+                self.puller
+                    .get(&what, &reference, &path, &MANIFEST_MEDIA_TYPES, limit)
             })
             .await;
-        match result {
-            Ok((bytes, _)) => {
-                let digest = Digest::sha256_of(&bytes);
-                if tag_or_digest.contains(':') && digest.as_str() != tag_or_digest {
-                    return Err(SupplyError::BadInput(format!(
-                        "the registry returned a manifest for {} whose digest is {digest}",
-                        reference.whole()
-                    )));
-                }
-                Ok(Some(Manifest {
-                    bytes: bytes.to_vec(),
-                    digest,
-                }))
-            }
-            Err(SupplyError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
+        let bytes = match result {
+            Ok(bytes) => bytes,
+            Err(SupplyError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let corrupt = |reason| SupplyError::Corrupt {
+            what: what.clone(),
+            reason,
+        };
+        let digest = Digest::sha256_of(&bytes);
+        if tag_or_digest.contains(':') && digest.as_str() != tag_or_digest {
+            return Err(corrupt(format!(
+                "the registry's answer hashes to {digest} instead"
+            )));
         }
+        if let Some(why) = not_a_manifest(&bytes) {
+            return Err(corrupt(format!("the registry's answer is {why}")));
+        }
+        Ok(Some(Manifest { bytes, digest }))
     }
 
-    async fn blob(&self, image: &ImageRef, digest: &Digest) -> Result<Vec<u8>, SupplyError> {
+    async fn blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Vec<u8>, SupplyError> {
+        let what = format!("blob {digest} of {}", image.repository());
+        check_blob_size(&what, size)?;
         let reference = Self::reference(image, digest.as_str());
+        let path = format!("blobs/{digest}");
         let bytes = self
-            .with_retry(&format!("{}@{digest}", image.repository()), || async {
-                let mut out = Vec::new();
-                self.client
-                    .pull_blob(&reference, digest.as_str(), &mut out)
-                    .await
-                    .map(|()| out)
+            .with_retry(|| {
+                self.puller
+                    .get(&what, &reference, &path, &[], Limit::Exactly(size))
             })
             .await?;
         if !digest.matches(&bytes) {
-            return Err(SupplyError::BadInput(format!(
-                "blob {digest} of {} does not hash to its digest",
-                image.repository()
-            )));
+            return Err(SupplyError::Corrupt {
+                what,
+                reason: "the registry sent bytes that do not hash to it".to_owned(),
+            });
         }
         Ok(bytes)
     }
@@ -308,6 +400,65 @@ mod tests {
         for host in ["kind-registry:5000", "ghcr.io", "127example.com"] {
             assert!(!is_loopback(host), "{host}");
         }
+    }
+
+    #[test]
+    fn a_registry_that_never_answers_is_given_up_on_within_43_seconds() {
+        // `lab verify --help` states these figures; they must stay the real ones.
+        let retry = Retry::default();
+        assert_eq!(retry.worst_case(), Duration::from_millis(42_600));
+        assert_eq!(seconds(retry.worst_case()), "42.6 s");
+        assert_eq!(retry.total(READ_TIMEOUT), Duration::from_millis(22_600));
+    }
+
+    fn quick_store(attempts: u32) -> RegistryStore {
+        let retry = Retry {
+            attempts,
+            first_pause: Duration::from_millis(10),
+            attempt_timeout: Duration::from_millis(50),
+        };
+        RegistryStore::new(
+            &ImageRef::parse("127.0.0.1:9/demo:1").unwrap(),
+            false,
+            retry,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_attempt_past_its_deadline_is_retried_then_unreachable() {
+        let store = quick_store(3);
+        let tries = std::cell::Cell::new(0);
+        let result: Result<(), _> = store
+            .with_retry(|| {
+                tries.set(tries.get() + 1);
+                std::future::pending()
+            })
+            .await;
+        assert_eq!(tries.get(), 3);
+        let err = result.unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit_code::UNREACHABLE);
+        assert!(
+            err.to_string()
+                .contains("no complete answer within 50 ms (3 attempts in "),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_final_failure_is_not_retried() {
+        let store = quick_store(4);
+        let tries = std::cell::Cell::new(0);
+        let result: Result<(), _> = store
+            .with_retry(|| {
+                tries.set(tries.get() + 1);
+                std::future::ready(Err(Failure::Final(SupplyError::Corrupt {
+                    what: "blob".into(),
+                    reason: "too long".into(),
+                })))
+            })
+            .await;
+        assert_eq!(tries.get(), 1);
+        assert!(matches!(result, Err(SupplyError::Corrupt { .. })));
     }
 
     #[test]

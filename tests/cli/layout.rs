@@ -119,9 +119,9 @@ fn a_corrupted_layout_is_reported_not_trusted() {
         std::fs::write(&path, bytes).unwrap();
     }
     let (code, _, stderr) = verify_layout(dir.path(), &layout, &image, &[]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 4, "bad evidence is a failed verification: {stderr}");
     assert!(
-        stderr.contains("does not hash to its name: the layout is corrupt"),
+        stderr.contains("bytes, not the") && stderr.contains("bytes its descriptor gives"),
         "{stderr}"
     );
 }

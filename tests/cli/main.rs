@@ -4,6 +4,8 @@ mod admit;
 mod corpus;
 mod help;
 mod hostile;
+mod hostile_layout;
+mod hostile_registry;
 mod keyless;
 mod layout;
 mod list;

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use courselab::supply::ImageRef;
-use courselab::supply::cosign::collect;
+use courselab::supply::cosign::fetch_artifacts;
 use courselab::supply::layout::LayoutStore;
 use courselab::supply::registry::{RegistryStore, Retry};
 use courselab::supply::signature::{Verifier, verify_signatures};
@@ -78,13 +78,16 @@ fn main() {
     let start = Instant::now();
     for _ in 0..runs {
         let store = LayoutStore::open(&layout).unwrap();
-        let artifacts = rt.block_on(collect(&store, &image)).unwrap();
+        let artifacts = rt.block_on(fetch_artifacts(&store, &image)).unwrap();
         assert_eq!(verify_signatures(&artifacts, &verifier).unwrap().len(), 1);
     }
     let from_layout = per_second(runs, start.elapsed());
     // The crypto and claim checks alone, artifacts already in memory.
     let artifacts = rt
-        .block_on(collect(&LayoutStore::open(&layout).unwrap(), &image))
+        .block_on(fetch_artifacts(
+            &LayoutStore::open(&layout).unwrap(),
+            &image,
+        ))
         .unwrap();
     let start = Instant::now();
     for _ in 0..runs {

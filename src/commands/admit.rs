@@ -15,19 +15,15 @@ use crate::content::model::FailureMode;
 use crate::content::validate::validate;
 use crate::content::{CourseFiles, Severity};
 use crate::policy::evaluate::{
-    AdmissionResult, Artifacts, Status, VerifyCache, evaluate_cached, images_to_fetch,
+    AdmissionResult, Status, VerifyCache, evaluate_cached, images_to_fetch,
 };
+use crate::policy::fetch::{Fetched, ImageSource, fetch};
 use crate::policy::matching::{Request, default_namespace, metadata_map};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
-use crate::policy::verify_entry::FetchFailure;
 use crate::suite::SuiteError;
 use crate::suite::prepare::resource_id;
-use crate::suite::run::layout_dir;
-use crate::supply::cosign::collect;
-use crate::supply::layout::LayoutStore;
-use crate::supply::registry::{RegistryStore, Retry};
-use crate::supply::{ImageRef, SupplyError};
+
 use crate::{Config, LabError, exit_code, input};
 
 /// Where the policies come from.
@@ -174,62 +170,6 @@ fn refuse_what_kyverno_refuses(shown: &str, text: &str) -> Result<(), LabError> 
     }
 }
 
-async fn fetch(
-    images: &[ImageRef],
-    layouts: Option<&PathBuf>,
-    insecure: bool,
-) -> Result<(Artifacts, Vec<String>), LabError> {
-    let mut artifacts = Artifacts::new();
-    let mut unreachable = Vec::new();
-    // A registry that did not answer is not asked again for the next image: the wait is paid once.
-    let mut down: std::collections::BTreeMap<String, String> = Default::default();
-    for image in images {
-        let result = match layouts {
-            Some(dir) => {
-                let layout = layout_dir(dir, image);
-                if layout.join("index.json").is_file() {
-                    collect(&LayoutStore::open(&layout)?, image).await
-                } else {
-                    Err(SupplyError::NotFound {
-                        image: format!("{image} (no layout {})", layout.display()),
-                    })
-                }
-            }
-            None => match down.get(&image.registry) {
-                Some(reason) => Err(SupplyError::Unreachable {
-                    target: image.registry.clone(),
-                    reason: reason.clone(),
-                }),
-                None => {
-                    collect(
-                        &RegistryStore::new(image, insecure, Retry::default()),
-                        image,
-                    )
-                    .await
-                }
-            },
-        };
-        let entry = match result {
-            Ok(a) => Ok(a),
-            Err(SupplyError::NotFound { image: what }) => Err(FetchFailure {
-                network: false,
-                message: format!("{what}: not found"),
-            }),
-            Err(SupplyError::Unreachable { target, reason }) => {
-                unreachable.push(format!("{target}: {reason}"));
-                down.insert(target, reason.clone());
-                Err(FetchFailure {
-                    network: true,
-                    message: reason,
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
-        artifacts.insert(image.to_string(), entry);
-    }
-    Ok((artifacts, unreachable))
-}
-
 fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
     let mut out = String::new();
     for d in decisions {
@@ -371,8 +311,21 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
             }
         }
     }
-    let (artifacts, unreachable) =
-        crate::runtime::block_on(fetch(&images, request.layouts.as_ref(), request.insecure))??;
+    let source = match &request.layouts {
+        Some(dir) => ImageSource::Layouts(dir.clone()),
+        None => ImageSource::Registry {
+            mirror: None,
+            insecure: request.insecure,
+        },
+    };
+    let Fetched {
+        artifacts,
+        unreachable,
+    } = crate::runtime::block_on(fetch(&images, &source))??;
+    let unreachable: Vec<String> = unreachable
+        .into_iter()
+        .map(|(target, reason)| format!("{target}: {reason}"))
+        .collect();
     let mut cache = VerifyCache::default();
     let results: Vec<(String, AdmissionResult)> = objects
         .iter()

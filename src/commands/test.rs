@@ -222,7 +222,7 @@ fn run_cases(
     } = options;
     let source = match registry {
         Some(host) => ImageSource::Registry {
-            host: host.clone(),
+            mirror: Some(host.clone()),
             insecure: *insecure,
         },
         None => ImageSource::Layouts(fixtures::layouts_dir(chapter)?),

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::emit;
 use crate::supply::attestation::{VerifiedAttestation, predicate_type, verify_attestations};
-use crate::supply::cosign::{CosignArtifacts, collect};
+use crate::supply::cosign::{CosignArtifacts, fetch_artifacts};
 use crate::supply::keyless::{KeylessPolicy, RekorKey, roots_from_pem};
 use crate::supply::layout::LayoutStore;
 use crate::supply::registry::{RegistryStore, Retry};
@@ -160,8 +160,8 @@ pub fn run(request: &VerifyRequest, out: &mut impl Write) -> Result<u8, LabError
         .build()
         .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
     let artifacts = match &request.layout {
-        Some(dir) => runtime.block_on(collect(&LayoutStore::open(dir)?, &image))?,
-        None => runtime.block_on(collect(
+        Some(dir) => runtime.block_on(fetch_artifacts(&LayoutStore::open(dir)?, &image))?,
+        None => runtime.block_on(fetch_artifacts(
             &RegistryStore::new(&image, request.insecure, Retry::default()),
             &image,
         ))?,

@@ -6,6 +6,7 @@ pub mod autogen;
 pub mod conditions;
 pub mod denial;
 pub mod evaluate;
+pub mod fetch;
 mod go_values;
 pub mod image_metadata;
 pub mod matching;

@@ -3,7 +3,6 @@
 //! results, then run the mutations and record which cases notice each one.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -20,84 +19,10 @@ use crate::policy::evaluate::{
 use crate::policy::image_metadata::{VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION};
 use crate::policy::matching::Request;
 use crate::policy::model::KyvernoPolicy;
-use crate::policy::verify_entry::FetchFailure;
-use crate::supply::cosign::collect;
 use crate::supply::fixture::SigningKey;
-use crate::supply::layout::LayoutStore;
-use crate::supply::registry::{RegistryStore, Retry};
 use crate::supply::{ImageRef, SupplyError};
 
-/// Where the images' cosign artifacts come from.
-#[derive(Debug, Clone)]
-pub enum ImageSource {
-    /// Fixture OCI layouts: `<dir>/<repository name>`, tags named as in the image.
-    Layouts(PathBuf),
-    /// A live registry that serves every image under its own path (a mirror, as containerd's
-    /// `hosts.toml` makes one).
-    Registry {
-        /// `host:port`.
-        host: String,
-        /// Allow plain HTTP.
-        insecure: bool,
-    },
-}
-
-impl ImageSource {
-    /// Where `image` is read from, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            ImageSource::Layouts(dir) => format!("the fixture layouts in {}", dir.display()),
-            ImageSource::Registry { host, .. } => format!("the registry {host}"),
-        }
-    }
-}
-
-/// The layout folder of `image` under `dir`: its repository's last path segment.
-pub fn layout_dir(dir: &std::path::Path, image: &ImageRef) -> PathBuf {
-    dir.join(image.path.rsplit('/').next().unwrap_or(&image.path))
-}
-
-/// Fetches the artifacts of `images`. A missing image or layout is a result (Kyverno reports
-/// the image as failing); an unreachable registry stops the run.
-pub async fn fetch(images: &[ImageRef], source: &ImageSource) -> Result<Artifacts, SuiteError> {
-    let mut artifacts = Artifacts::new();
-    for image in images {
-        let fetched = match source {
-            ImageSource::Layouts(dir) => {
-                let layout = layout_dir(dir, image);
-                if !layout.join("index.json").is_file() {
-                    Err(SupplyError::NotFound {
-                        image: format!(
-                            "{image} (no fixture layout {}; list the image under `tests.fixtures` and run `lab test --write-fixtures`)",
-                            layout.display()
-                        ),
-                    })
-                } else {
-                    collect(&LayoutStore::open(&layout)?, image).await
-                }
-            }
-            ImageSource::Registry { host, insecure } => {
-                let mut mirrored = image.clone();
-                mirrored.registry = host.clone();
-                let store = RegistryStore::new(&mirrored, *insecure, Retry::default());
-                collect(&store, &mirrored).await.map(|mut a| {
-                    a.image = image.clone();
-                    a
-                })
-            }
-        };
-        let entry = match fetched {
-            Ok(a) => Ok(a),
-            Err(SupplyError::NotFound { image: what }) => Err(FetchFailure {
-                network: false,
-                message: format!("{what}: not found"),
-            }),
-            Err(e) => return Err(e.into()),
-        };
-        artifacts.insert(image.to_string(), entry);
-    }
-    Ok(artifacts)
-}
+pub use crate::policy::fetch::{ImageSource, layout_dir};
 
 /// One checked expectation.
 #[derive(Debug, Clone, Serialize)]
@@ -509,7 +434,11 @@ pub fn run_suite(
             }
         }
     }
-    let artifacts = crate::runtime::block_on(fetch(&images, source))??;
+    let fetched = crate::runtime::block_on(crate::policy::fetch::fetch(&images, source))??;
+    if let Some((target, reason)) = fetched.unreachable.into_iter().next() {
+        return Err(SupplyError::Unreachable { target, reason }.into());
+    }
+    let artifacts = fetched.artifacts;
     let reports = check(&tests, &artifacts);
     let mut report = SuiteReport {
         chapter: chapter.lab.id.value.0.clone(),

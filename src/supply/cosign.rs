@@ -98,7 +98,10 @@ struct Descriptor {
 }
 
 /// Resolves `image` and fetches its signatures and attestations from `store`.
-pub async fn collect(store: &impl Store, image: &ImageRef) -> Result<CosignArtifacts, SupplyError> {
+pub async fn fetch_artifacts(
+    store: &impl Store,
+    image: &ImageRef,
+) -> Result<CosignArtifacts, SupplyError> {
     let digest = store.resolve(image).await?;
     let mut signatures = Vec::new();
     for (layer, descriptor) in layers(store, image, &digest, "sig").await? {

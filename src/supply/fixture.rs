@@ -3,7 +3,7 @@
 //! (`sha256-<hex>.att`, DSSE envelopes over in-toto statements). `lab test --write-fixtures`
 //! uses it to build a chapter's fixture images, signed with the test keys committed beside
 //! them; the tests and benchmarks use it too. Nothing here is a mock: what it writes verifies
-//! with `cosign verify` and is read back by [`super::cosign::collect`].
+//! with `cosign verify` and is read back by [`super::cosign::fetch_artifacts`].
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,124 @@
+//! The one way `lab admit` and `lab test` fetch the cosign artifacts the evaluator needs:
+//! from OCI layouts on disk (one per repository name) or from a registry (each image's own,
+//! or a mirror that serves every image under its own path, as containerd's `hosts.toml` makes
+//! one). A missing image is a result, as Kyverno reports it; an unreachable registry is
+//! recorded once per registry, so that its wait is paid once, and the verdicts are still given.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::evaluate::Artifacts;
+use super::verify_entry::FetchFailure;
+use crate::supply::cosign::fetch_artifacts;
+use crate::supply::layout::LayoutStore;
+use crate::supply::registry::{RegistryStore, Retry};
+use crate::supply::{ImageRef, SupplyError};
+
+/// Where the images' cosign artifacts come from.
+#[derive(Debug, Clone)]
+pub enum ImageSource {
+    /// OCI layouts: `<dir>/<repository name>`, tags named as in the image.
+    Layouts(PathBuf),
+    /// A registry: each image's own, or `mirror` for all of them.
+    Registry {
+        /// `host:port` serving every image under its own path, if not the image's own.
+        mirror: Option<String>,
+        /// Allow plain HTTP.
+        insecure: bool,
+    },
+}
+
+impl ImageSource {
+    /// Where images are read from, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ImageSource::Layouts(dir) => format!("the OCI layouts in {}", dir.display()),
+            ImageSource::Registry {
+                mirror: Some(host), ..
+            } => format!("the registry {host}"),
+            ImageSource::Registry { mirror: None, .. } => "each image's registry".to_owned(),
+        }
+    }
+}
+
+/// The layout folder of `image` under `dir`: its repository's last path segment.
+pub fn layout_dir(dir: &Path, image: &ImageRef) -> PathBuf {
+    dir.join(image.path.rsplit('/').next().unwrap_or(&image.path))
+}
+
+/// What was fetched: every image's artifacts or why they are missing, and the registries
+/// that could not be reached (host and reason), in the order met.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// By image reference as written.
+    pub artifacts: Artifacts,
+    /// Registries that did not answer, with the last error.
+    pub unreachable: Vec<(String, String)>,
+}
+
+/// Fetches the artifacts of `images` from `source`. Only input problems (a layout that is not
+/// one, a corrupt blob) stop the fetch; they are errors of their own exit code.
+pub async fn fetch(images: &[ImageRef], source: &ImageSource) -> Result<Fetched, SupplyError> {
+    let mut fetched = Fetched::default();
+    let mut down: BTreeMap<String, String> = BTreeMap::new();
+    for image in images {
+        let result = match source {
+            ImageSource::Layouts(dir) => from_layout(dir, image).await,
+            ImageSource::Registry { mirror, insecure } => {
+                let mut target = image.clone();
+                if let Some(host) = mirror {
+                    target.registry = host.clone();
+                }
+                match down.get(&target.registry) {
+                    Some(reason) => Err(SupplyError::Unreachable {
+                        target: target.registry.clone(),
+                        reason: reason.clone(),
+                    }),
+                    None => {
+                        let store = RegistryStore::new(&target, *insecure, Retry::default());
+                        fetch_artifacts(&store, &target).await.map(|mut a| {
+                            a.image = image.clone();
+                            a
+                        })
+                    }
+                }
+            }
+        };
+        let entry = match result {
+            Ok(a) => Ok(a),
+            Err(SupplyError::NotFound { image: what }) => Err(FetchFailure {
+                network: false,
+                message: format!("{what}: not found"),
+            }),
+            Err(SupplyError::Unreachable { target, reason }) => {
+                if !down.contains_key(&target) {
+                    fetched.unreachable.push((target.clone(), reason.clone()));
+                    down.insert(target, reason.clone());
+                }
+                Err(FetchFailure {
+                    network: true,
+                    message: reason,
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        fetched.artifacts.insert(image.to_string(), entry);
+    }
+    Ok(fetched)
+}
+
+async fn from_layout(
+    dir: &Path,
+    image: &ImageRef,
+) -> Result<crate::supply::cosign::CosignArtifacts, SupplyError> {
+    let layout = layout_dir(dir, image);
+    if !layout.join("index.json").is_file() {
+        return Err(SupplyError::NotFound {
+            image: format!(
+                "{image} (no OCI layout {}; a chapter's fixture layouts are built by `lab test --write-fixtures`)",
+                layout.display()
+            ),
+        });
+    }
+    fetch_artifacts(&LayoutStore::open(&layout)?, image).await
+}

@@ -91,9 +91,11 @@ pub async fn fetch(images: &[ImageRef], source: &ImageSource) -> Result<Fetched,
                 message: format!("{what}: not found"),
             }),
             Err(SupplyError::Unreachable { target, reason }) => {
-                if !down.contains_key(&target) {
-                    fetched.unreachable.push((target.clone(), reason.clone()));
-                    down.insert(target, reason.clone());
+                if let std::collections::btree_map::Entry::Vacant(slot) = down.entry(target) {
+                    fetched
+                        .unreachable
+                        .push((slot.key().clone(), reason.clone()));
+                    slot.insert(reason.clone());
                 }
                 Err(FetchFailure {
                     network: true,

@@ -9,6 +9,7 @@ pub mod paths;
 pub mod render;
 pub mod schema;
 pub mod validate;
+pub mod yaml;
 
 use std::path::PathBuf;
 

@@ -1,15 +1,17 @@
 //! Turns a [`CourseFiles`] snapshot into typed documents. A file that does not parse becomes a
-//! diagnostic at the line and column serde-saphyr reports, never a panic or an early exit.
+//! diagnostic at the line and column serde-saphyr reports, never a panic or an early exit, and
+//! the other files are still read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 
-use super::diagnostic::{Diagnostic, did_you_mean};
+use super::diagnostic::Diagnostic;
 use super::files::CourseFiles;
 use super::model::{AnswerKey, KindCluster, Lab, Quiz, Sp};
+use super::yaml;
 use crate::policy::model::KyvernoPolicy;
 
 /// What a course file is.
@@ -51,6 +53,36 @@ impl FileKind {
         }
     }
 
+    /// What a file of this kind holds, for the help of an empty one.
+    pub fn contents(self) -> &'static str {
+        match self {
+            FileKind::Lab => {
+                "a lab file holds one mapping that starts with `schema_version: 1` and `id:` (see schemas/lab.schema.json)"
+            }
+            FileKind::Quiz => {
+                "a quiz holds `schema_version: 1`, `lab:`, `title:`, `pass_percent:` and `questions:` (see schemas/quiz.schema.json)"
+            }
+            FileKind::AnswerKey => {
+                "an answer key holds `schema_version: 1`, `lab:` and `answers:` (see schemas/answer-key.schema.json)"
+            }
+            FileKind::KindConfig => {
+                "a kind cluster config holds `kind: Cluster` and `apiVersion: kind.x-k8s.io/v1alpha4` (see schemas/kind-config.schema.json)"
+            }
+            FileKind::Policies => {
+                "a policy file holds one or more Kyverno policies (`apiVersion: kyverno.io/v1`, `kind: ClusterPolicy`), separated by `---` lines"
+            }
+            FileKind::KyvernoTest => {
+                "a kyverno test file holds `apiVersion: cli.kyverno.io/v1alpha1` and `kind: Test`"
+            }
+            FileKind::Manifests => {
+                "a manifest holds one or more Kubernetes objects, each with `apiVersion` and `kind`, separated by `---` lines"
+            }
+            FileKind::Markdown | FileKind::Unknown => {
+                "a course YAML file holds a lab, a quiz, an answer key, a kind config, Kyverno policies or Kubernetes manifests"
+            }
+        }
+    }
+
     /// The schema file that describes this kind, for help texts.
     pub fn schema(self) -> Option<&'static str> {
         match self {
@@ -72,29 +104,48 @@ struct Probe {
     steps: Option<IgnoredAny>,
 }
 
-/// Decides what a file is: first by its `apiVersion`, then by where it lives and its keys.
-pub fn classify(rel: &str, text: &str) -> FileKind {
+/// What a file is, and the YAML error that kept the probe from telling, if there was one.
+#[derive(Debug)]
+pub struct Classified {
+    /// The kind.
+    pub kind: FileKind,
+    /// Why the YAML could not be read (syntax or a limit); reported, never dropped.
+    pub yaml_error: Option<serde_saphyr::Error>,
+}
+
+/// Decides what a file is: by its name, then by its `apiVersion` and keys. When the YAML does
+/// not parse, or holds no document, the file is known by where it lives instead.
+pub fn classify(rel: &str, text: &str) -> Classified {
+    let known = |kind| Classified {
+        kind,
+        yaml_error: None,
+    };
     if rel.ends_with(".md") {
-        return FileKind::Markdown;
+        return known(FileKind::Markdown);
     }
     let name = rel.rsplit('/').next().unwrap_or(rel);
     if name.ends_with(".key.yaml") {
-        return FileKind::AnswerKey;
+        return known(FileKind::AnswerKey);
     }
     if name == "lab.yaml" && rel.starts_with("labs/") {
-        return FileKind::Lab;
+        return known(FileKind::Lab);
     }
-    let probe = serde_saphyr::from_multiple::<Probe>(text)
-        .ok()
-        .and_then(|docs| docs.into_iter().next());
-    let Some(probe) = probe else {
-        return if rel.starts_with("quizzes/") {
-            FileKind::Quiz
-        } else {
-            FileKind::Unknown
-        };
+    let probe = match yaml::from_multiple::<Probe>(text) {
+        Ok(docs) => docs.into_iter().next(),
+        // A document that is no mapping, or an `apiVersion` that is no string: the YAML is
+        // fine, it is just none of the probed shapes.
+        Err(e) if !yaml::is_yaml_error(&e) => None,
+        Err(e) => {
+            return Classified {
+                kind: kind_by_place(rel),
+                yaml_error: Some(e),
+            };
+        }
     };
-    match probe.api_version.as_deref() {
+    let Some(probe) = probe else {
+        return known(kind_by_place(rel));
+    };
+    known(match probe.api_version.as_deref() {
         Some(v) if v.starts_with("kyverno.io/") => FileKind::Policies,
         Some(v) if v.starts_with("kind.x-k8s.io/") => FileKind::KindConfig,
         Some(v) if v.starts_with("cli.kyverno.io/") => FileKind::KyvernoTest,
@@ -103,44 +154,77 @@ pub fn classify(rel: &str, text: &str) -> FileKind {
         None if probe.questions.is_some() || rel.starts_with("quizzes/") => FileKind::Quiz,
         None if probe.steps.is_some() => FileKind::Lab,
         None => FileKind::Unknown,
+    })
+}
+
+/// What a file is by the course layout alone: `quizzes/`, `kind-config/`, and a chapter's
+/// `policies/` and `manifests/` folders.
+fn kind_by_place(rel: &str) -> FileKind {
+    let parts: Vec<&str> = rel.split('/').collect();
+    match parts.as_slice() {
+        ["quizzes", ..] => FileKind::Quiz,
+        ["kind-config", ..] => FileKind::KindConfig,
+        ["labs", _, "policies", _, ..] => FileKind::Policies,
+        ["labs", _, "manifests", _, ..] => FileKind::Manifests,
+        _ => FileKind::Unknown,
     }
 }
 
-/// A Kubernetes object, read loosely: only what the validator needs.
+/// A Kubernetes object, read loosely: only what the validator needs. Each document's `spec`
+/// is dropped once its images are taken, so a manifest of thousands of objects stays small.
 #[derive(Debug, Deserialize)]
+#[serde(from = "RawManifest")]
 pub struct Manifest {
     /// `apiVersion`.
-    #[serde(rename = "apiVersion")]
     pub api_version: String,
     /// `kind`.
     pub kind: String,
-    /// `metadata`.
+    images: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawManifest {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
     #[serde(default)]
-    pub metadata: Value,
-    /// `spec`, if any.
-    #[serde(default)]
-    pub spec: Value,
+    spec: Value,
+}
+
+impl From<RawManifest> for Manifest {
+    fn from(raw: RawManifest) -> Self {
+        let images = pod_images(&raw.kind, &raw.spec);
+        Manifest {
+            api_version: raw.api_version,
+            kind: raw.kind,
+            images,
+        }
+    }
 }
 
 impl Manifest {
     /// Container images of a Pod or a pod controller, in the order Kyverno reads them
     /// (`pkg/utils/api/image.go`: init, regular, ephemeral containers).
-    pub fn images(&self) -> Vec<String> {
-        let pod_spec = match self.kind.as_str() {
-            "Pod" => Some(&self.spec),
-            "CronJob" => self.spec.pointer("/jobTemplate/spec/template/spec"),
-            _ => self.spec.pointer("/template/spec"),
-        };
-        let Some(pod_spec) = pod_spec else {
-            return Vec::new();
-        };
-        ["initContainers", "containers", "ephemeralContainers"]
-            .iter()
-            .filter_map(|k| pod_spec.get(k).and_then(Value::as_array))
-            .flatten()
-            .filter_map(|c| c.get("image").and_then(Value::as_str).map(str::to_owned))
-            .collect()
+    pub fn images(&self) -> &[String] {
+        &self.images
     }
+}
+
+fn pod_images(kind: &str, spec: &Value) -> Vec<String> {
+    let pod_spec = match kind {
+        "Pod" => Some(spec),
+        "CronJob" => spec.pointer("/jobTemplate/spec/template/spec"),
+        _ => spec.pointer("/template/spec"),
+    };
+    let Some(pod_spec) = pod_spec else {
+        return Vec::new();
+    };
+    ["initContainers", "containers", "ephemeralContainers"]
+        .iter()
+        .filter_map(|k| pod_spec.get(k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| c.get("image").and_then(Value::as_str).map(str::to_owned))
+        .collect()
 }
 
 /// Every document of a course, parsed, with the diagnostics of files that did not parse.
@@ -160,6 +244,10 @@ pub struct LoadedCourse {
     pub manifests: BTreeMap<String, Vec<Manifest>>,
     /// The kind of every file read.
     pub kinds: BTreeMap<String, FileKind>,
+    /// Files that are there but did not parse (empty, broken YAML, wrong shape) or could not
+    /// be read at all ([`CourseFiles::problems`]): their own error says so, and rules that
+    /// need their content stay silent about them.
+    pub unparsed: BTreeSet<String>,
     /// Parse problems.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -168,41 +256,70 @@ pub struct LoadedCourse {
 pub fn load(files: &CourseFiles) -> LoadedCourse {
     let mut course = LoadedCourse::default();
     for (rel, text) in files.texts() {
-        let kind = classify(rel, text);
-        course.kinds.insert(rel.to_owned(), kind);
-        let result = match kind {
-            FileKind::Lab => {
-                parse_one(rel, text, kind).map(|d| drop(course.labs.insert(rel.to_owned(), d)))
-            }
-            FileKind::Quiz => {
-                parse_one(rel, text, kind).map(|d| drop(course.quizzes.insert(rel.to_owned(), d)))
-            }
-            FileKind::AnswerKey => {
-                parse_one(rel, text, kind).map(|d| drop(course.keys.insert(rel.to_owned(), d)))
-            }
-            FileKind::KindConfig => parse_one(rel, text, kind)
-                .map(|d| drop(course.kind_configs.insert(rel.to_owned(), d))),
-            FileKind::Policies => {
-                parse_many(rel, text, kind).map(|d| drop(course.policies.insert(rel.to_owned(), d)))
-            }
-            FileKind::Manifests => parse_many(rel, text, kind)
-                .map(|d| drop(course.manifests.insert(rel.to_owned(), d))),
-            FileKind::KyvernoTest | FileKind::Markdown => Ok(()),
-            FileKind::Unknown => Err(Box::new(Diagnostic::warning(
-                "content/unknown-file",
-                rel,
-                (0, 0),
-                "this YAML file is not a lab, quiz, answer key, kind config, policy or manifest",
-            )
-            .help(
-                "give it an `apiVersion`, move it out of the course folders, or name it from a lab",
-            ))),
-        };
-        if let Err(diagnostic) = result {
-            course.diagnostics.push(*diagnostic);
-        }
+        course.read(rel, text);
     }
     course
+        .unparsed
+        .extend(files.problems().map(|(rel, _)| rel.to_owned()));
+    course
+}
+
+impl LoadedCourse {
+    /// Whether a file is there, whatever became of its content.
+    pub fn exists(&self, rel: &str) -> bool {
+        self.kinds.contains_key(rel) || self.unparsed.contains(rel)
+    }
+
+    fn read(&mut self, rel: &str, text: &str) {
+        let Classified { kind, yaml_error } = classify(rel, text);
+        self.kinds.insert(rel.to_owned(), kind);
+        if kind != FileKind::Markdown && yaml::is_empty(text) {
+            return self.reject(rel, yaml::empty_file(rel, kind));
+        }
+        // The probe read every document to its end, so its error is the file's first YAML
+        // error; a typed parse could stop earlier, at a value of the wrong type.
+        if let Some(error) = yaml_error {
+            return self.reject(rel, yaml::to_diagnostic(rel, text, &error, kind));
+        }
+        let key = rel.to_owned();
+        let parsed = match kind {
+            FileKind::Lab => parse_one(rel, text, kind).map(|d| drop(self.labs.insert(key, d))),
+            FileKind::Quiz => parse_one(rel, text, kind).map(|d| drop(self.quizzes.insert(key, d))),
+            FileKind::AnswerKey => {
+                parse_one(rel, text, kind).map(|d| drop(self.keys.insert(key, d)))
+            }
+            FileKind::KindConfig => {
+                parse_one(rel, text, kind).map(|d| drop(self.kind_configs.insert(key, d)))
+            }
+            FileKind::Policies => {
+                parse_many(rel, text, kind).map(|d| drop(self.policies.insert(key, d)))
+            }
+            FileKind::Manifests => {
+                parse_many(rel, text, kind).map(|d| drop(self.manifests.insert(key, d)))
+            }
+            FileKind::KyvernoTest | FileKind::Markdown => Ok(()),
+            FileKind::Unknown => {
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        "content/unknown-file",
+                        rel,
+                        (0, 0),
+                        "this YAML file is not a lab, quiz, answer key, kind config, policy or manifest",
+                    )
+                    .help("give it an `apiVersion`, move it out of the course folders, or name it from a lab"),
+                );
+                Ok(())
+            }
+        };
+        if let Err(diagnostic) = parsed {
+            self.reject(rel, *diagnostic);
+        }
+    }
+
+    fn reject(&mut self, rel: &str, diagnostic: Diagnostic) {
+        self.unparsed.insert(rel.to_owned());
+        self.diagnostics.push(diagnostic);
+    }
 }
 
 /// Parses a single-document file.
@@ -211,7 +328,7 @@ pub fn parse_one<T: DeserializeOwned>(
     text: &str,
     kind: FileKind,
 ) -> Result<T, Box<Diagnostic>> {
-    serde_saphyr::from_str(text).map_err(|e| Box::new(to_diagnostic(rel, &e, kind)))
+    yaml::from_str(text).map_err(|e| Box::new(yaml::to_diagnostic(rel, text, &e, kind)))
 }
 
 /// Parses a multi-document file (`---` separated).
@@ -220,83 +337,7 @@ pub fn parse_many<T: DeserializeOwned>(
     text: &str,
     kind: FileKind,
 ) -> Result<Vec<T>, Box<Diagnostic>> {
-    serde_saphyr::from_multiple(text).map_err(|e| Box::new(to_diagnostic(rel, &e, kind)))
-}
-
-fn to_diagnostic(rel: &str, error: &serde_saphyr::Error, kind: FileKind) -> Diagnostic {
-    let at = error.location().map_or((0, 0), |l| (l.line(), l.column()));
-    let full = error.without_snippet().to_string();
-    let message = full
-        .rfind(" at line ")
-        .map_or(full.as_str(), |i| &full[..i])
-        .to_owned();
-    let schema_help = kind.schema().map_or_else(String::new, |s| {
-        format!("; the fields are described in {s}")
-    });
-    if let Some((word, expected)) = unknown_name(&message) {
-        let code = if message.starts_with("unknown variant") {
-            "schema/unknown-variant"
-        } else {
-            "schema/unknown-field"
-        };
-        let help = match did_you_mean(&word, expected.iter().map(String::as_str)) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("expected one of: {}{schema_help}", expected.join(", ")),
-        };
-        return Diagnostic::error(code, rel, at, message).help(help);
-    }
-    if let Some(field) = between(&message, "missing field `", "`") {
-        return Diagnostic::error("schema/missing-field", rel, at, message.clone())
-            .help(format!("add `{field}:` here{schema_help}"));
-    }
-    if !is_syntax_error(error) {
-        return Diagnostic::error("schema/invalid-value", rel, at, message).help(format!(
-            "change the value to the expected type{schema_help}"
-        ));
-    }
-    Diagnostic::error("yaml/syntax", rel, at, message)
-        .help("fix the YAML here: check indentation, quoting, and that every `[` and `{` is closed")
-}
-
-/// Errors the YAML parser raises, as opposed to values of the wrong type for a field.
-fn is_syntax_error(error: &serde_saphyr::Error) -> bool {
-    use serde_saphyr::Error as E;
-    matches!(
-        error.without_snippet(),
-        E::ExternalMessage { .. }
-            | E::Eof { .. }
-            | E::IndentationError { .. }
-            | E::DuplicateMappingKey { .. }
-            | E::UnknownAnchor { .. }
-            | E::ContainerEndMismatch { .. }
-            | E::QuotingRequired { .. }
-            | E::MultipleDocuments { .. }
-    )
-}
-
-/// From "unknown field `x`, expected one of a, b" takes `x` and the expected names.
-fn unknown_name(message: &str) -> Option<(String, Vec<String>)> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))?;
-    let (word, rest) = rest.split_once('`')?;
-    let list = rest
-        .split_once("expected one of ")
-        .map(|(_, l)| l)
-        .or_else(|| rest.split_once("expected ").map(|(_, l)| l))
-        .unwrap_or("");
-    let expected = list
-        .split([',', ' '])
-        .map(|w| w.trim().trim_matches('`'))
-        .filter(|w| !w.is_empty() && *w != "or")
-        .map(str::to_owned)
-        .collect();
-    Some((word.to_owned(), expected))
-}
-
-fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &s[s.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
+    yaml::from_multiple(text).map_err(|e| Box::new(yaml::to_diagnostic(rel, text, &e, kind)))
 }
 
 /// Position of a spanned value, as `(line, column)`.
@@ -333,31 +374,112 @@ pub fn markdown_anchors(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::Severity;
+
+    fn kind_of(rel: &str, text: &str) -> FileKind {
+        let classified = classify(rel, text);
+        assert!(classified.yaml_error.is_none(), "{rel}: {classified:?}");
+        classified.kind
+    }
 
     #[test]
     fn classifies_by_api_version_then_place() {
-        assert_eq!(classify("labs/x/lab.yaml", "id: x"), FileKind::Lab);
+        assert_eq!(kind_of("labs/x/lab.yaml", "id: x"), FileKind::Lab);
         assert_eq!(
-            classify("p.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy"),
+            kind_of("p.yaml", "apiVersion: kyverno.io/v1\nkind: ClusterPolicy"),
             FileKind::Policies
         );
         assert_eq!(
-            classify("k.yaml", "apiVersion: kind.x-k8s.io/v1alpha4"),
+            kind_of("k.yaml", "apiVersion: kind.x-k8s.io/v1alpha4"),
             FileKind::KindConfig
         );
         assert_eq!(
-            classify("m.yaml", "apiVersion: v1\nkind: Namespace"),
+            kind_of("m.yaml", "apiVersion: v1\nkind: Namespace"),
             FileKind::Manifests
         );
         assert_eq!(
-            classify("quizzes/ch14.key.yaml", "answers: []"),
+            kind_of("quizzes/ch14.key.yaml", "answers: []"),
             FileKind::AnswerKey
         );
         assert_eq!(
-            classify("quizzes/ch14.yaml", "questions: []"),
+            kind_of("quizzes/ch14.yaml", "questions: []"),
             FileKind::Quiz
         );
-        assert_eq!(classify("x.yaml", "foo: 1"), FileKind::Unknown);
+        assert_eq!(kind_of("x.yaml", "foo: 1"), FileKind::Unknown);
+        assert_eq!(
+            kind_of("labs/x/policies/empty.yaml", "# nothing yet\n"),
+            FileKind::Policies
+        );
+    }
+
+    // Broken YAML used to make the probe give up silently: the file became "of unknown kind",
+    // a warning, and `lab validate` exited 0.
+    #[test]
+    fn broken_yaml_is_classified_by_place_and_keeps_its_error() {
+        let broken = "apiVersion: kyverno.io/v1\nkind: [ClusterPolicy\n";
+        for (rel, kind) in [
+            ("labs/ch/policies/p.yaml", FileKind::Policies),
+            ("labs/ch/policies/keyed/p.yaml", FileKind::Policies),
+            ("labs/ch/manifests/m.yaml", FileKind::Manifests),
+            ("kind-config/k.yaml", FileKind::KindConfig),
+            ("quizzes/q.yaml", FileKind::Quiz),
+            ("labs/ch/notes.yaml", FileKind::Unknown),
+        ] {
+            let classified = classify(rel, broken);
+            assert_eq!(classified.kind, kind, "{rel}");
+            let error = classified.yaml_error.expect("the parse error is kept");
+            assert_eq!(error.location().map(|l| l.line()), Some(2), "{rel}");
+        }
+    }
+
+    #[test]
+    fn a_document_of_another_shape_is_not_a_yaml_error() {
+        assert_eq!(
+            kind_of("labs/ch/tests/list.yaml", "- a\n- b\n"),
+            FileKind::Unknown
+        );
+        assert_eq!(
+            kind_of("labs/ch/manifests/m.yaml", "apiVersion: [v1]\n"),
+            FileKind::Manifests
+        );
+    }
+
+    #[test]
+    fn one_broken_file_does_not_stop_the_others() {
+        let mut files = CourseFiles::empty("");
+        files.insert_text(
+            "labs/ch/policies/a.yaml",
+            "kind: [ClusterPolicy]\nmetadata: \"x\n---\n".to_owned(),
+        );
+        files.insert_text("labs/ch/manifests/empty.yaml", "---\n# later\n".to_owned());
+        files.insert_text(
+            "labs/ch/manifests/ns.yaml",
+            "apiVersion: v1\nkind: Namespace\n".to_owned(),
+        );
+        let course = load(&files);
+        let found: Vec<(&str, &str, u64)> = course
+            .diagnostics
+            .iter()
+            .map(|d| (d.file.as_str(), d.code, d.line))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("labs/ch/manifests/empty.yaml", "yaml/empty-file", 0),
+                ("labs/ch/policies/a.yaml", "yaml/syntax", 3),
+            ]
+        );
+        assert!(
+            course
+                .diagnostics
+                .iter()
+                .all(|d| d.severity == Severity::Error)
+        );
+        assert_eq!(
+            course.unparsed.iter().collect::<Vec<_>>(),
+            ["labs/ch/manifests/empty.yaml", "labs/ch/policies/a.yaml"]
+        );
+        assert!(course.manifests.contains_key("labs/ch/manifests/ns.yaml"));
     }
 
     #[test]

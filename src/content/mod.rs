@@ -10,6 +10,7 @@ pub mod paths;
 pub mod render;
 pub mod schema;
 pub mod validate;
+pub mod yaml;
 
 use std::path::PathBuf;
 

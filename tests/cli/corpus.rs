@@ -235,7 +235,14 @@ cases!(
     var_unknown_choice,
     var_unused,
     wrong_kind,
+    yaml_duplicate_key,
+    yaml_empty_file,
+    yaml_limit_depth,
     yaml_syntax,
+    yaml_syntax_kind_config,
+    yaml_syntax_manifest,
+    yaml_syntax_policy,
+    yaml_syntax_quiz,
     zero_points,
 );
 

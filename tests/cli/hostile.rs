@@ -301,8 +301,9 @@ fn an_empty_policy_file_is_bad_input_not_admitted() {
             .arg(&pod),
     );
     assert_eq!(code, 2, "{stdout}{stderr}");
+    // The validator that checks every --policy file now says so first (yaml/empty-file).
     assert!(
-        stderr.contains("empty.yaml holds no Kyverno policy"),
+        stderr.contains("empty.yaml:0:0: this file is empty"),
         "{stderr}"
     );
 }

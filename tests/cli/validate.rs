@@ -219,3 +219,143 @@ fn snapshot_tree(root: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// The minimal course with one text replaced in one file.
+fn course_with(file: &str, replace: &str, with: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("course-min"), dir.path());
+    edit(dir.path(), file, replace, with);
+    dir
+}
+
+fn edit(root: &std::path::Path, file: &str, replace: &str, with: &str) {
+    let path = root.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.matches(replace).count(), 1, "{file}: `{replace}`");
+    std::fs::write(path, text.replacen(replace, with, 1)).unwrap();
+}
+
+// Broken YAML in a policy, manifest or kind config was "a YAML file of unknown kind", a
+// warning: `lab validate FILE` exited 0, and the lab blamed its own reference instead.
+#[test]
+fn broken_yaml_is_an_error_as_a_file_as_its_chapter_and_in_the_course() {
+    let broken = [
+        (
+            "labs/mini/policies/verify-images.yaml",
+            "failureAction: Audit",
+            "failureAction: [Audit",
+            "labs/mini/policies/verify-images.yaml:18:",
+        ),
+        (
+            "labs/mini/manifests/app.yaml",
+            "  name: app\n",
+            "  name: \"app\n",
+            "labs/mini/manifests/app.yaml:5:",
+        ),
+        (
+            "kind-config/mini.yaml",
+            "kind: Cluster\n",
+            "kind: Cluster: mini\n",
+            "kind-config/mini.yaml:1:",
+        ),
+    ];
+    for (file, replace, with, at) in broken {
+        let dir = course_with(file, replace, with);
+        // A second, independent error elsewhere: it must still be found.
+        edit(
+            dir.path(),
+            "quizzes/mini.yaml",
+            "pass_percent: 50",
+            "pass_percent: 150",
+        );
+        for selection in [Some(file), Some("labs/mini"), None] {
+            let mut cmd = lab(dir.path());
+            cmd.arg("validate").args(selection);
+            let (code, stdout, stderr) = output(&mut cmd);
+            let what = format!("{file} as {selection:?}");
+            assert_eq!(code, 2, "{what}\n{stdout}{stderr}");
+            assert!(stdout.contains("error[yaml/syntax]"), "{what}\n{stdout}");
+            assert!(stdout.contains(at), "{what}: at {at}\n{stdout}");
+            assert!(
+                !stdout.contains("unknown kind") && !stdout.contains("ref/wrong-kind"),
+                "{what}: the file's own error stands for it\n{stdout}"
+            );
+            if selection != Some(file) {
+                assert!(stdout.contains("error[quiz/pass-mark]"), "{what}\n{stdout}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_empty_file_given_alone_is_an_error_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("course-min"), dir.path());
+    std::fs::write(
+        dir.path().join("labs/mini/policies/verify-images.yaml"),
+        "\n",
+    )
+    .unwrap();
+    let (code, stdout, _) =
+        output(lab(dir.path()).args(["validate", "labs/mini/policies/verify-images.yaml"]));
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stdout.contains("error[yaml/empty-file]: this file is empty")
+            && stdout.contains("labs/mini/policies/verify-images.yaml")
+            && stdout.contains("a policy file holds one or more Kyverno policies"),
+        "{stdout}"
+    );
+}
+
+// A quiz that failed to parse also made its answer key report "quizzes/mini.yaml does not
+// exist", and a key that failed to parse made the quiz report "no answer key found".
+#[test]
+fn a_quiz_or_key_that_does_not_parse_is_not_reported_missing() {
+    let dir = course_with("quizzes/mini.yaml", "title: Mini quiz", "title: [Mini quiz");
+    for selection in [None, Some("quizzes/mini.key.yaml"), Some("labs/mini")] {
+        let mut cmd = lab(dir.path());
+        cmd.arg("validate").args(selection);
+        let (_, stdout, _) = output(&mut cmd);
+        assert!(
+            !stdout.contains("does not exist"),
+            "{selection:?}\n{stdout}"
+        );
+    }
+    let (code, stdout, _) = output(lab(dir.path()).arg("validate"));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stdout.matches("error[").count(),
+        1,
+        "only the quiz's own error\n{stdout}"
+    );
+
+    // A quiz that cannot be read at all is there too.
+    std::fs::write(dir.path().join("quizzes/mini.yaml"), [0xff, 0xfe, 0x00]).unwrap();
+    let (code, stdout, _) = output(lab(dir.path()).arg("validate"));
+    assert_eq!(code, 2);
+    assert!(stdout.contains("error[content/not-utf8]"), "{stdout}");
+    assert!(!stdout.contains("does not exist"), "{stdout}");
+
+    let dir = course_with("quizzes/mini.key.yaml", "answers:", "answers: [");
+    let (code, stdout, _) = output(lab(dir.path()).arg("validate"));
+    assert_eq!(code, 2);
+    assert!(stdout.contains("quizzes/mini.key.yaml:"), "{stdout}");
+    assert!(!stdout.contains("quiz/no-answer-key"), "{stdout}");
+}
+
+// The reader's default text was "budget breached: Documents { documents: 1025 }".
+#[test]
+fn a_manifest_of_too_many_documents_is_told_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture("course-min"), dir.path());
+    let doc = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns\n";
+    std::fs::write(
+        dir.path().join("labs/mini/manifests/app.yaml"),
+        vec![doc; 10_001].join("---\n"),
+    )
+    .unwrap();
+    let (code, stdout, _) =
+        output(lab(dir.path()).args(["validate", "labs/mini/manifests/app.yaml"]));
+    assert_eq!(code, 2, "{stdout}");
+    insta::assert_snapshot!("too-many-documents", stdout);
+}

@@ -48,11 +48,12 @@ pub(super) fn check(
     }
     out.diagnostics
         .extend(once_per_lab(policy_diagnostics, "kyverno/deprecated-kind"));
-    if let Some(quiz_file) = &refs.quiz
-        && let Some(q) = course.quizzes.get(quiz_file)
-    {
-        quiz::check(course, quiz_file, q, Some(lab), &mut out.diagnostics);
+    if let Some(quiz_file) = &refs.quiz {
+        // The key belongs to the chapter even while its quiz does not parse.
         out.files.insert(quiz::key_path(quiz_file));
+        if let Some(q) = course.quizzes.get(quiz_file) {
+            quiz::check(course, quiz_file, q, Some(lab), &mut out.diagnostics);
+        }
     }
     if let Some(kind_file) = &refs.kind_config
         && let Some(config) = course.kind_configs.get(kind_file)
@@ -141,7 +142,12 @@ fn check_references(
     let expect = |path: &Sp<RelPath>, kind: Option<FileKind>, out: &mut Sink| -> Option<String> {
         let resolved = reference(files, rel, path, out)?;
         out.files.insert(resolved.clone());
-        let actual = course.kinds.get(&resolved).copied();
+        // A file that did not parse has its own error, and its kind is only a guess.
+        let actual = course
+            .kinds
+            .get(&resolved)
+            .copied()
+            .filter(|_| !course.unparsed.contains(&resolved));
         if let (Some(want), Some(got)) = (kind, actual)
             && want != got
             && !(want == FileKind::Manifests && got == FileKind::Policies)
@@ -493,6 +499,10 @@ fn check_tools(rel: &str, lab: &Lab, out: &mut Sink) {
 
 /// Policy names that checks refer to must be policies the lab applies.
 fn check_policy_names(course: &LoadedCourse, rel: &str, lab: &Lab, refs: &LabRefs, out: &mut Sink) {
+    // The names in a policy file that did not parse are unknown, so no name can be judged.
+    if refs.policies.iter().any(|f| course.unparsed.contains(f)) {
+        return;
+    }
     let names: Vec<String> = refs
         .policies
         .iter()
@@ -586,15 +596,20 @@ fn check_placeholders(files: &CourseFiles, rel: &str, lab: &Lab, refs: &LabRefs,
 /// What the Kyverno rules need to know about the lab.
 fn lab_context(course: &LoadedCourse, lab: &Lab, refs: &LabRefs) -> LabContext {
     let variables = lab_variables(lab);
-    let images = refs
-        .manifests
-        .iter()
-        .chain(&refs.step_files)
-        .filter_map(|f| course.manifests.get(f))
-        .flatten()
-        .flat_map(|m| m.images())
-        .filter_map(|image| ImageRef::parse(&placeholders::substitute(&image, &variables)).ok())
-        .collect();
+    let manifests: Vec<&String> = refs.manifests.iter().chain(&refs.step_files).collect();
+    // Without the images of a manifest that did not parse, "matches none of the lab's
+    // images" could be wrong; no images means the image rules are not judged.
+    let images = if manifests.iter().any(|f| course.unparsed.contains(*f)) {
+        Vec::new()
+    } else {
+        manifests
+            .iter()
+            .filter_map(|f| course.manifests.get(*f))
+            .flatten()
+            .flat_map(|m| m.images())
+            .filter_map(|image| ImageRef::parse(&placeholders::substitute(image, &variables)).ok())
+            .collect()
+    };
     LabContext {
         kyverno_version: semver::Version::parse(lab.kyverno.version.trim_start_matches('v')).ok(),
         images,

@@ -81,6 +81,8 @@ pub(super) fn check(
     let key_file = key_path(file);
     match course.keys.get(&key_file) {
         Some(key) => check_key(&key_file, key, file, quiz, out),
+        // The key is there but did not parse; its own error says so.
+        None if course.exists(&key_file) => {}
         None => out.push(
             Diagnostic::warning("quiz/no-answer-key", file, (0, 0), format!("no answer key found at {key_file}"))
                 .help("instructors grade with the key; course authors keep it beside the quiz (it is never embedded in `lab`)"),
@@ -366,7 +368,8 @@ pub(super) fn check_orphan_key(
     out: &mut Vec<Diagnostic>,
 ) {
     let quiz_file = file.replace(".key.yaml", ".yaml");
-    if !course.quizzes.contains_key(&quiz_file) {
+    // A quiz that exists but did not parse has its own error; the key waits for it.
+    if !course.exists(&quiz_file) {
         out.push(
             Diagnostic::error(
                 "ref/missing-file",

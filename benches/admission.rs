@@ -20,9 +20,9 @@ use courselab::content::model::FailureMode;
 use courselab::policy::evaluate::{
     Artifacts, VerifyCache, evaluate, evaluate_cached, images_to_fetch,
 };
+use courselab::policy::fetch::{ImageSource, fetch};
 use courselab::policy::matching::{Operation, Request};
 use courselab::suite::prepare::{Overrides, prepare};
-use courselab::suite::run::{ImageSource, fetch};
 
 fn create(object: &serde_json::Value) -> Request<'_> {
     Request {
@@ -74,7 +74,8 @@ fn main() {
         .unwrap();
     let artifacts: Artifacts = rt
         .block_on(fetch(&images, &layouts))
-        .expect("fixtures read");
+        .expect("fixtures read")
+        .artifacts;
 
     let mut cache = VerifyCache::default();
     let cached = rate(200_000, |n| {
@@ -126,7 +127,8 @@ fn main() {
             let wanted = images_to_fetch(&create(o), &test.policies);
             let fetched = rt
                 .block_on(fetch(&wanted, &layouts))
-                .expect("fixtures read");
+                .expect("fixtures read")
+                .artifacts;
             std::hint::black_box(evaluate(o, Operation::Create, &test.policies, &fetched));
         }
     });

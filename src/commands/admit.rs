@@ -11,8 +11,10 @@ use serde_json::Value;
 use super::emit;
 use crate::content::chapter::Chapter;
 use crate::content::files::Selection;
+use crate::content::load::FileKind;
 use crate::content::model::FailureMode;
 use crate::content::validate::validate;
+use crate::content::yaml;
 use crate::content::{CourseFiles, Severity};
 use crate::policy::evaluate::{
     AdmissionResult, Status, VerifyCache, evaluate_cached, images_to_fetch,
@@ -132,11 +134,13 @@ fn read_policies(
                 refuse_what_kyverno_refuses(&shown, &as_written)?;
                 let text =
                     substitute(&shown, &text, &values).map_err(|e| LabError::Suite(e.into()))?;
-                let docs: Vec<KyvernoPolicy> = serde_saphyr::from_multiple(&text).map_err(|e| {
-                    LabError::Usage(format!(
-                        "{shown}: not a Kyverno policy file: {}; run `lab validate {shown}`",
-                        e.without_snippet()
-                    ))
+                let docs: Vec<KyvernoPolicy> = yaml::from_multiple(&text).map_err(|e| {
+                    SuiteError::Invalid(vec![yaml::to_diagnostic(
+                        &shown,
+                        &text,
+                        &e,
+                        FileKind::Policies,
+                    )])
                 })?;
                 if docs.is_empty() {
                     return Err(LabError::Usage(format!(
@@ -279,12 +283,14 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     } else {
         text
     };
-    let objects: Vec<Value> = serde_saphyr::from_multiple(&text)
+    let objects: Vec<Value> = yaml::from_multiple(&text)
         .map_err(|e| {
-            LabError::Usage(format!(
-                "{shown}: not a Kubernetes manifest: {}",
-                e.without_snippet()
-            ))
+            SuiteError::Invalid(vec![yaml::to_diagnostic(
+                &shown,
+                &text,
+                &e,
+                FileKind::Manifests,
+            )])
         })?
         .into_iter()
         .filter(|v: &Value| !v.is_null())

@@ -14,6 +14,7 @@ use super::files::CourseFiles;
 use super::load::{FileKind, parse_one};
 use super::model::{FailureMode, Lab};
 use super::paths::{resolve, resolve_in_workdir};
+use super::yaml;
 use crate::input::{self, InputError};
 use crate::policy::matching::default_namespace;
 use crate::policy::model::KyvernoPolicy;
@@ -198,11 +199,13 @@ impl Chapter {
         if let Some(mode) = mode {
             rendered = apply_mode(&shown, &rendered, mode)?;
         }
-        serde_saphyr::from_multiple(&rendered).map_err(|e| {
-            ContentError::Render(RenderError::Invalid {
-                file: shown,
-                reason: e.without_snippet().to_string(),
-            })
+        yaml::from_multiple(&rendered).map_err(|e| {
+            ContentError::Invalid(vec![yaml::to_diagnostic(
+                rel,
+                &rendered,
+                &e,
+                FileKind::Policies,
+            )])
         })
     }
 
@@ -214,17 +217,13 @@ impl Chapter {
     ) -> Result<Vec<Value>, ContentError> {
         let shown = self.shown(rel);
         let rendered = substitute(&shown, self.text(rel)?, values).map_err(|e| self.explain(e))?;
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&rendered).map_err(|e| {
-            let at = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            ContentError::Invalid(vec![
-                Diagnostic::error(
-                    "test/resource-yaml",
-                    rel,
-                    at,
-                    e.without_snippet().to_string(),
-                )
-                .help("fix the YAML of this resource file"),
-            ])
+        let docs: Vec<Value> = yaml::from_multiple(&rendered).map_err(|e| {
+            ContentError::Invalid(vec![yaml::to_diagnostic(
+                rel,
+                &rendered,
+                &e,
+                FileKind::Manifests,
+            )])
         })?;
         Ok(docs
             .into_iter()

@@ -85,12 +85,15 @@ struct Split<'a> {
 
 /// The names of the policies in a rendered policy file.
 fn policy_names(file: &Rendered, shown: &str) -> Result<Vec<String>, SuiteError> {
-    let docs: Vec<KyvernoPolicy> = serde_saphyr::from_multiple(&file.text).map_err(|e| {
-        SuiteError::Usage(format!(
-            "{shown}: not a Kyverno policy file: {}; run `lab validate {shown}`",
-            e.without_snippet()
-        ))
-    })?;
+    let docs: Vec<KyvernoPolicy> =
+        crate::content::yaml::from_multiple(&file.text).map_err(|e| {
+            SuiteError::Invalid(vec![crate::content::yaml::to_diagnostic(
+                shown,
+                &file.text,
+                &e,
+                FileKind::Policies,
+            )])
+        })?;
     Ok(docs.into_iter().map(|p| p.metadata.name.value).collect())
 }
 

@@ -9,8 +9,10 @@ pub mod exit_code;
 pub mod input;
 pub mod policy;
 pub mod runtime;
+pub mod spanned;
 pub mod suite;
 pub mod supply;
+pub mod wildcard;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::diagnostic::Diagnostic;
 use super::files::CourseFiles;
-use super::model::{AnswerKey, KindCluster, Lab, Quiz, Sp};
+use super::model::{AnswerKey, KindCluster, Lab, Quiz, Spanned};
 use super::yaml;
 use crate::policy::model::KyvernoPolicy;
 
@@ -341,7 +341,7 @@ pub fn parse_many<T: DeserializeOwned>(
 }
 
 /// Position of a spanned value, as `(line, column)`.
-pub fn at<T>(sp: &Sp<T>) -> (u64, u64) {
+pub fn at<T>(sp: &Spanned<T>) -> (u64, u64) {
     (sp.line, sp.column)
 }
 

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use crate::policy::wildcard;
+use crate::wildcard;
 
 use super::go_values::{Quantity, go_duration, go_float, go_parse_float};
 

@@ -27,12 +27,12 @@ use super::autogen::rules_for_kind;
 use super::denial::denial_text;
 use super::image_metadata::{ScopedRecords, VerifiedImages};
 use super::matching::{Operation, Request, applies, policy_in_scope};
+use super::model::FailureMode;
 use super::model::KyvernoPolicy;
 pub use super::mutate_images::VerifyCache;
 use super::mutate_images::{mutate_policy, push_unique, references};
 use super::validate_images::validate_policy;
 use super::verify_entry::FetchFailure;
-use crate::content::model::FailureMode;
 use crate::supply::ImageRef;
 use crate::supply::cosign::CosignArtifacts;
 

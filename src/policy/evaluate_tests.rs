@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use sigstore::crypto::{SigStoreSigner, SigningScheme};
 
 use super::*;
-use crate::content::model::Sp;
 use crate::policy::image_metadata::{VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION};
 use crate::policy::matching::Request;
+use crate::spanned::Spanned;
 use crate::supply::Digest;
 use crate::supply::cosign::{AttestationLayer, SignatureLayer};
 
@@ -472,7 +472,7 @@ fn verify_digest_reports_tag_only_images_as_missing_digest() {
 fn a_tag_without_digest_pinning_is_denied_by_the_validating_webhook_in_enforce() {
     let k = key();
     let mut p = policy("Enforce", &k, "");
-    p.spec.rules[0].verify_images[0].value.mutate_digest = Some(Sp {
+    p.spec.rules[0].verify_images[0].value.mutate_digest = Some(Spanned {
         value: false,
         line: 0,
         column: 0,
@@ -804,7 +804,7 @@ fn several_public_keys_in_one_entry_must_all_have_signed_unless_count_says_other
         "{}",
         result.rules[0].message
     );
-    p.spec.rules[0].verify_images[0].value.attestors[0].count = Some(Sp {
+    p.spec.rules[0].verify_images[0].value.attestors[0].count = Some(Spanned {
         value: 1,
         line: 0,
         column: 0,

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::autogen::{EffectiveRule, is_pod};
 use super::model::{KyvernoPolicy, MatchResources, ResourceDescription, ResourceFilter};
-use super::wildcard;
+use crate::wildcard;
 
 /// The admission operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

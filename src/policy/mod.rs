@@ -15,4 +15,3 @@ pub mod mutate_images;
 pub mod render;
 pub mod validate_images;
 pub mod verify_entry;
-pub mod wildcard;

@@ -11,16 +11,25 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::content::model::{FailureMode, Sp};
+use crate::spanned::Spanned;
+
+/// Kyverno's failure actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+pub enum FailureMode {
+    /// Violations are reported and the resource is admitted.
+    Audit,
+    /// Violations block admission.
+    Enforce,
+}
 
 /// A Kyverno policy document.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KyvernoPolicy {
     /// `kyverno.io/v1`.
-    pub api_version: Sp<String>,
+    pub api_version: Spanned<String>,
     /// `ClusterPolicy` or `Policy`.
-    pub kind: Sp<PolicyKind>,
+    pub kind: Spanned<PolicyKind>,
     /// Name, namespace, labels, annotations.
     pub metadata: ObjectMeta,
     /// The policy spec.
@@ -44,7 +53,7 @@ pub enum PolicyKind {
 #[serde(deny_unknown_fields)]
 pub struct ObjectMeta {
     /// `metadata.name`.
-    pub name: Sp<String>,
+    pub name: Spanned<String>,
     /// `metadata.namespace` (only for `Policy`).
     #[serde(default)]
     pub namespace: Option<String>,
@@ -93,7 +102,7 @@ impl SpecAction {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FailureActionOverride {
     /// The action for the namespaces this entry selects.
-    pub action: Sp<SpecAction>,
+    pub action: Spanned<SpecAction>,
     /// Namespace names or wildcard patterns.
     #[serde(default)]
     pub namespaces: Vec<String>,
@@ -108,19 +117,19 @@ pub struct FailureActionOverride {
 pub struct PolicySpec {
     /// Deprecated since v1.13 in favour of the rule-level `failureAction`; CRD default `Audit`.
     #[serde(default)]
-    pub validation_failure_action: Option<Sp<SpecAction>>,
+    pub validation_failure_action: Option<Spanned<SpecAction>>,
     /// Per-namespace overrides of the spec-level action (ClusterPolicy only).
     #[serde(default)]
-    pub validation_failure_action_overrides: Vec<Sp<FailureActionOverride>>,
+    pub validation_failure_action_overrides: Vec<Spanned<FailureActionOverride>>,
     /// Whether the reports controller re-evaluates existing resources; default `true`.
     #[serde(default)]
-    pub background: Option<Sp<bool>>,
+    pub background: Option<Spanned<bool>>,
     /// Whether the policy applies at admission; default `true`.
     #[serde(default)]
-    pub admission: Option<Sp<bool>>,
+    pub admission: Option<Spanned<bool>>,
     /// Deprecated webhook failure policy (`Fail` or `Ignore`).
     #[serde(default)]
-    pub failure_policy: Option<Sp<String>>,
+    pub failure_policy: Option<Spanned<String>>,
     /// Deprecated webhook timeout.
     #[serde(default)]
     pub webhook_timeout_seconds: Option<u32>,
@@ -155,7 +164,7 @@ pub struct PolicySpec {
 pub struct WebhookConfiguration {
     /// `Fail` (default) or `Ignore`.
     #[serde(default)]
-    pub failure_policy: Option<Sp<String>>,
+    pub failure_policy: Option<Spanned<String>>,
     /// 1 to 30 seconds; default 10.
     #[serde(default)]
     pub timeout_seconds: Option<u32>,
@@ -169,7 +178,7 @@ pub struct WebhookConfiguration {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rule {
     /// Rule name, unique in the policy.
-    pub name: Sp<String>,
+    pub name: Spanned<String>,
     /// Which requests the rule applies to.
     #[serde(rename = "match")]
     pub match_resources: MatchResources,
@@ -193,7 +202,7 @@ pub struct Rule {
     pub skip_background_requests: Option<bool>,
     /// Image verification.
     #[serde(default)]
-    pub verify_images: Vec<Sp<VerifyImage>>,
+    pub verify_images: Vec<Spanned<VerifyImage>>,
     /// A validate rule (opaque here).
     #[serde(default)]
     pub validate: Option<Value>,
@@ -283,13 +292,13 @@ pub struct ResourceDescription {
 pub struct VerifyImage {
     /// `Audit` or `Enforce` for this entry (since v1.13).
     #[serde(default)]
-    pub failure_action: Option<Sp<FailureMode>>,
+    pub failure_action: Option<Spanned<FailureMode>>,
     /// `Cosign` (default), `SigstoreBundle` or `Notary`.
     #[serde(default, rename = "type")]
     pub verifier_type: Option<String>,
     /// Image patterns the entry verifies (wildcards `*` and `?`).
     #[serde(default)]
-    pub image_references: Vec<Sp<String>>,
+    pub image_references: Vec<Spanned<String>>,
     /// Image patterns skipped.
     #[serde(default)]
     pub skip_image_references: Vec<String>,
@@ -298,16 +307,16 @@ pub struct VerifyImage {
     pub attestors: Vec<AttestorSet>,
     /// Attestations to verify.
     #[serde(default)]
-    pub attestations: Vec<Sp<Attestation>>,
+    pub attestations: Vec<Spanned<Attestation>>,
     /// Replace tags with digests; default `true`.
     #[serde(default)]
-    pub mutate_digest: Option<Sp<bool>>,
+    pub mutate_digest: Option<Spanned<bool>>,
     /// Require images to be given by digest; default `true`.
     #[serde(default)]
-    pub verify_digest: Option<Sp<bool>>,
+    pub verify_digest: Option<Spanned<bool>>,
     /// Require a verification record on the resource; default `true`.
     #[serde(default)]
-    pub required: Option<Sp<bool>>,
+    pub required: Option<Spanned<bool>>,
     /// Cache verification results; default `true`.
     #[serde(default)]
     pub use_cache: Option<bool>,
@@ -345,7 +354,7 @@ impl VerifyImage {
         self.required.as_ref().is_none_or(|v| v.value)
     }
     /// Every attestor entry, in signature attestors and attestation attestors alike.
-    pub fn all_attestor_entries(&self) -> impl Iterator<Item = &Sp<Attestor>> {
+    pub fn all_attestor_entries(&self) -> impl Iterator<Item = &Spanned<Attestor>> {
         self.attestors
             .iter()
             .chain(self.attestations.iter().flat_map(|a| a.attestors.iter()))
@@ -359,10 +368,10 @@ impl VerifyImage {
 pub struct AttestorSet {
     /// How many entries must verify.
     #[serde(default)]
-    pub count: Option<Sp<u32>>,
+    pub count: Option<Spanned<u32>>,
     /// The entries.
     #[serde(default)]
-    pub entries: Vec<Sp<Attestor>>,
+    pub entries: Vec<Spanned<Attestor>>,
 }
 
 /// One attestor: exactly one of `keys`, `certificates`, `keyless`, `attestor`.
@@ -410,10 +419,10 @@ pub struct KeysAttestor {
     pub signature_algorithm: Option<String>,
     /// Transparency log settings.
     #[serde(default)]
-    pub rekor: Option<Sp<Rekor>>,
+    pub rekor: Option<Spanned<Rekor>>,
     /// Certificate transparency settings.
     #[serde(default)]
-    pub ctlog: Option<Sp<CtLog>>,
+    pub ctlog: Option<Spanned<CtLog>>,
 }
 
 /// Certificate-based attestor.
@@ -428,10 +437,10 @@ pub struct CertificatesAttestor {
     pub cert_chain: Option<String>,
     /// Transparency log settings.
     #[serde(default)]
-    pub rekor: Option<Sp<Rekor>>,
+    pub rekor: Option<Spanned<Rekor>>,
     /// Certificate transparency settings.
     #[serde(default)]
-    pub ctlog: Option<Sp<CtLog>>,
+    pub ctlog: Option<Spanned<CtLog>>,
 }
 
 /// Keyless attestor: a Fulcio certificate's identity.
@@ -440,16 +449,16 @@ pub struct CertificatesAttestor {
 pub struct KeylessAttestor {
     /// OIDC issuer (wildcards allowed).
     #[serde(default)]
-    pub issuer: Option<Sp<String>>,
+    pub issuer: Option<Spanned<String>>,
     /// OIDC issuer as an (unanchored) regular expression.
     #[serde(default, rename = "issuerRegExp")]
-    pub issuer_regexp: Option<Sp<String>>,
+    pub issuer_regexp: Option<Spanned<String>>,
     /// Subject, matched against any SAN (wildcards allowed).
     #[serde(default)]
-    pub subject: Option<Sp<String>>,
+    pub subject: Option<Spanned<String>>,
     /// Subject as an (unanchored) regular expression.
     #[serde(default, rename = "subjectRegExp")]
-    pub subject_regexp: Option<Sp<String>>,
+    pub subject_regexp: Option<Spanned<String>>,
     /// Root certificates (PEM).
     #[serde(default)]
     pub roots: Option<String>,
@@ -458,10 +467,10 @@ pub struct KeylessAttestor {
     pub additional_extensions: Option<Value>,
     /// Transparency log settings.
     #[serde(default)]
-    pub rekor: Option<Sp<Rekor>>,
+    pub rekor: Option<Spanned<Rekor>>,
     /// Certificate transparency settings.
     #[serde(default)]
-    pub ctlog: Option<Sp<CtLog>>,
+    pub ctlog: Option<Spanned<CtLog>>,
 }
 
 /// `rekor` settings.
@@ -603,7 +612,7 @@ impl KyvernoPolicy {
                 let named = o.namespaces.is_empty()
                     || o.namespaces
                         .iter()
-                        .any(|p| super::wildcard::matches(p, namespace));
+                        .any(|p| crate::wildcard::matches(p, namespace));
                 named && selected(o)
             })
             .map(|o| o.action.value.mode())

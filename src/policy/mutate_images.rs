@@ -16,11 +16,11 @@ use super::autogen::rules_for_kind;
 use super::evaluate::{Artifacts, Container, Patch, Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, VerifiedImages};
 use super::matching::{Request, applies, policy_in_scope};
+use super::model::FailureMode;
 use super::model::{KyvernoPolicy, VerifyImage};
 use super::verify_entry::{FetchFailure, ImageOutcome, verify_image};
-use super::wildcard;
-use crate::content::model::FailureMode;
 use crate::supply::ImageRef;
+use crate::wildcard;
 
 /// Successful verifications kept across requests, as Kyverno's image verification cache does
 /// (on by default through `useCache`; only passes are stored). Kyverno also keys by the
@@ -55,7 +55,7 @@ fn skips(entry: &VerifyImage, normalized: &str) -> bool {
 /// The rule's images as `GetMatchingImages` lists them: each container once per entry whose
 /// references it matches. Unparseable images are kept so that they can be reported.
 fn matching_images<'c>(
-    entries: &[crate::content::model::Sp<VerifyImage>],
+    entries: &[crate::spanned::Spanned<VerifyImage>],
     containers: &'c [Container],
 ) -> Vec<(&'c Container, Option<ImageRef>)> {
     let mut out = Vec::new();

@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use super::model::FailureMode;
 use super::model::KyvernoPolicy;
-use crate::content::model::{FailureMode, Sp};
+use crate::spanned::Spanned;
 
 /// Why a policy file could not be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,7 +164,7 @@ pub fn apply_mode(file: &str, text: &str, mode: FailureMode) -> Result<String, R
     Ok(rendered)
 }
 
-fn at<T>(sp: &Sp<T>) -> (usize, usize) {
+fn at<T>(sp: &Spanned<T>) -> (usize, usize) {
     (
         usize::try_from(sp.line).unwrap_or(0),
         usize::try_from(sp.column).unwrap_or(0),

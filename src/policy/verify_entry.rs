@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::model::{
     Attestation, Attestor, AttestorSet, CertificatesAttestor, CtLog, Rekor, VerifyImage,
 };
-use crate::content::model::Sp;
+use crate::spanned::Spanned;
 use crate::supply::attestation::{Statement, fetch_attestations};
 use crate::supply::cosign::CosignArtifacts;
 use crate::supply::keyless::{KeylessPolicy, RekorKey, pem_block, roots_from_pem};
@@ -237,7 +237,7 @@ fn annotations_match<'a>(
     }
 }
 
-fn kind_suffix(entry: &Sp<Attestor>) -> &'static str {
+fn kind_suffix(entry: &Spanned<Attestor>) -> &'static str {
     if entry.keys.is_some() {
         ".keys"
     } else if entry.keyless.is_some() {
@@ -311,7 +311,7 @@ fn verifier_for(entry: &Attestor) -> Result<Verifier, Unusable> {
 /// (imageverifier.go sets `RekorURL` to https://rekor.sigstore.dev and `IgnoreTlog` false when
 /// `rekor` is absent); offline, the log is either skipped or checked with the given key against
 /// the signature's bundle.
-fn offline_rekor(rekor: Option<&Sp<Rekor>>) -> Result<Option<RekorKey>, Unusable> {
+fn offline_rekor(rekor: Option<&Spanned<Rekor>>) -> Result<Option<RekorKey>, Unusable> {
     match rekor {
         Some(r) if r.ignore_tlog == Some(true) => Ok(None),
         Some(r) if r.pubkey.is_some() => Ok(Some(
@@ -327,7 +327,7 @@ fn offline_rekor(rekor: Option<&Sp<Rekor>>) -> Result<Option<RekorKey>, Unusable
 /// key or a certificate that is all (cosign reads an SCT only on a certificate checked against a
 /// chain, see [`check_sct`]); a keyless (Fulcio) certificate's SCT is verified with those keys,
 /// which this evaluator does not implement (`keyless`).
-fn offline_ctlog(ctlog: Option<&Sp<CtLog>>, keyless: bool) -> Result<(), Unusable> {
+fn offline_ctlog(ctlog: Option<&Spanned<CtLog>>, keyless: bool) -> Result<(), Unusable> {
     let ctlog = ctlog.map(|c| &c.value);
     if ctlog.is_some_and(|c| c.ignore_sct == Some(true)) {
         return Ok(());
@@ -432,7 +432,7 @@ fn check_sct(key: &CertificateKey) -> Result<(), Unusable> {
     ))
 }
 
-fn regex(pattern: Option<&Sp<String>>) -> Result<Option<regex::Regex>, String> {
+fn regex(pattern: Option<&Spanned<String>>) -> Result<Option<regex::Regex>, String> {
     pattern
         .map(|p| regex::Regex::new(p).map_err(|e| e.to_string()))
         .transpose()
@@ -448,7 +448,7 @@ fn regex(pattern: Option<&Sp<String>>) -> Result<Option<regex::Regex>, String> {
 fn check_attestation(
     pinned: &str,
     index: usize,
-    attestation: &Sp<Attestation>,
+    attestation: &Spanned<Attestation>,
     artifacts: &CosignArtifacts,
 ) -> Option<ImageOutcome> {
     let path = format!(".attestations[{index}]");

@@ -929,7 +929,7 @@ fn an_undecidable_entry_does_not_hide_another_that_verifies() {
     let mut secret = entry.attestors[0].entries[0].clone();
     secret.value.keys.as_mut().unwrap().public_keys = None;
     entry.attestors[0].entries.insert(0, secret);
-    entry.attestors[0].count = Some(Sp {
+    entry.attestors[0].count = Some(Spanned {
         value: 1,
         line: 0,
         column: 0,

@@ -22,7 +22,7 @@ use super::SuiteError;
 use super::model::{KyvernoTest, TestResult};
 use crate::content::chapter::Chapter;
 use crate::content::load::{FileKind, parse_one};
-use crate::content::model::{FailureMode, Sp};
+use crate::content::model::{FailureMode, Spanned};
 use crate::content::paths::resolve;
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::{apply_mode, substitute};
@@ -49,7 +49,7 @@ struct Rendered {
 fn render(
     chapter: &Chapter,
     test_file: &str,
-    path: &Sp<String>,
+    path: &Spanned<String>,
     values: &BTreeMap<String, String>,
     mode: Option<FailureMode>,
 ) -> Result<Rendered, SuiteError> {
@@ -202,7 +202,7 @@ impl TestFiles {
         values: &BTreeMap<String, String>,
     ) -> Result<Self, SuiteError> {
         let mode = test.mode().map_err(|v| super::prepare::bad_mode(rel, v))?;
-        let all = |paths: &[Sp<String>], mode| {
+        let all = |paths: &[Spanned<String>], mode| {
             paths
                 .iter()
                 .map(|p| render(chapter, rel, p, values, mode))
@@ -290,7 +290,7 @@ fn write_split(
     test: &KyvernoTest,
     test_text: &str,
 ) -> Result<PathBuf, SuiteError> {
-    let results: Vec<&Sp<TestResult>> = test
+    let results: Vec<&Spanned<TestResult>> = test
         .results
         .iter()
         .filter(|r| {
@@ -369,8 +369,8 @@ mod tests {
     use super::*;
     use crate::suite::model::Expected;
 
-    fn sp<T>(value: T) -> Sp<T> {
-        Sp {
+    fn sp<T>(value: T) -> Spanned<T> {
+        Spanned {
             value,
             line: 1,
             column: 1,

@@ -11,7 +11,7 @@ use super::run::layout_dir;
 use crate::content::Diagnostic;
 use crate::content::chapter::Chapter;
 use crate::content::model::FixtureImage;
-use crate::content::model::{RelPath, Sp};
+use crate::content::model::{RelPath, Spanned};
 use crate::content::paths::resolve;
 use crate::input;
 use crate::policy::render::substitute;
@@ -46,7 +46,7 @@ pub const MARKER: &str = ".courselab-fixture";
 const MARKER_TEXT: &str = "This OCI layout was written by `lab test --write-fixtures`, which replaces the\nfolder when it rebuilds the fixtures. Do not keep anything else in it.\n";
 
 /// Where the path `path`, written in the lab file, is on disk, under the course's one rule.
-fn on_disk(chapter: &Chapter, path: &Sp<RelPath>) -> Result<PathBuf, SuiteError> {
+fn on_disk(chapter: &Chapter, path: &Spanned<RelPath>) -> Result<PathBuf, SuiteError> {
     let refused = |problem: crate::content::paths::PathProblem| {
         SuiteError::Invalid(vec![
             Diagnostic::error(
@@ -92,7 +92,7 @@ pub fn layouts_dir(chapter: &Chapter) -> Result<PathBuf, SuiteError> {
         Some(tests) => on_disk(chapter, &tests.images),
         None => on_disk(
             chapter,
-            &Sp {
+            &Spanned {
                 value: RelPath("tests/images".into()),
                 line: 0,
                 column: 0,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::content::model::{FailureMode, Sp};
+use crate::content::model::{FailureMode, Spanned};
 use crate::policy::matching::metadata_map;
 
 /// The annotation giving the rollout mode the policies are rendered in.
@@ -27,7 +27,7 @@ impl KyvernoTest {
     /// The mode `courselab.dev/mode` asks the policies to be rendered in, if any; a value that
     /// is not a mode is returned as the error, with where it is written. The one reading of
     /// the annotation, for running the cases and for exporting them.
-    pub fn mode(&self) -> Result<Option<FailureMode>, &Sp<String>> {
+    pub fn mode(&self) -> Result<Option<FailureMode>, &Spanned<String>> {
         let Some(value) = self.metadata.annotations.get(MODE_ANNOTATION) else {
             return Ok(None);
         };
@@ -44,9 +44,9 @@ impl KyvernoTest {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KyvernoTest {
     /// `cli.kyverno.io/v1alpha1`.
-    pub api_version: Sp<String>,
+    pub api_version: Spanned<String>,
     /// `Test`.
-    pub kind: Sp<String>,
+    pub kind: Spanned<String>,
     /// Name and annotations.
     #[serde(default)]
     pub metadata: TestMetadata,
@@ -54,15 +54,15 @@ pub struct KyvernoTest {
     #[serde(default)]
     pub name: Option<String>,
     /// Policy files, relative to this file.
-    pub policies: Vec<Sp<String>>,
+    pub policies: Vec<Spanned<String>>,
     /// Resource files, relative to this file.
-    pub resources: Vec<Sp<String>>,
+    pub resources: Vec<Spanned<String>>,
     /// The expected results.
     #[serde(default)]
-    pub results: Vec<Sp<TestResult>>,
+    pub results: Vec<Spanned<TestResult>>,
     /// A values file (kind `Values`), relative to this file.
     #[serde(default)]
-    pub variables: Option<Sp<String>>,
+    pub variables: Option<Spanned<String>>,
     /// Values written in the test itself.
     #[serde(default)]
     pub values: Option<TestValues>,
@@ -128,7 +128,7 @@ pub struct TestMetadata {
     pub name: Option<String>,
     /// Annotations (courselab reads `courselab.dev/*`).
     #[serde(default)]
-    pub annotations: BTreeMap<String, Sp<String>>,
+    pub annotations: BTreeMap<String, Spanned<String>>,
     /// Labels (ignored).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -139,29 +139,29 @@ pub struct TestMetadata {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TestResult {
     /// The policy's name (`namespace/name` for a namespaced Policy).
-    pub policy: Sp<String>,
+    pub policy: Spanned<String>,
     /// The rule's name (`autogen-<rule>` for a generated one).
-    pub rule: Sp<String>,
+    pub rule: Spanned<String>,
     /// The resources' kind.
-    pub kind: Sp<String>,
+    pub kind: Spanned<String>,
     /// Resource names, `name` or `namespace/name`.
     #[serde(default)]
-    pub resources: Vec<Sp<String>>,
+    pub resources: Vec<Spanned<String>>,
     /// The deprecated single resource name.
     #[serde(default)]
-    pub resource: Option<Sp<String>>,
+    pub resource: Option<Spanned<String>>,
     /// The deprecated namespace of `resource`.
     #[serde(default)]
     pub namespace: Option<String>,
     /// The expected result.
     #[serde(default)]
-    pub result: Option<Sp<Expected>>,
+    pub result: Option<Spanned<Expected>>,
     /// The deprecated name of `result`.
     #[serde(default)]
-    pub status: Option<Sp<Expected>>,
+    pub status: Option<Spanned<Expected>>,
     /// A file with the expected resources after mutation (digest patches), relative to the test.
     #[serde(default)]
-    pub patched_resources: Option<Sp<String>>,
+    pub patched_resources: Option<Spanned<String>>,
 }
 
 /// The result a rule is expected to give.

@@ -11,7 +11,7 @@ use super::model::{DENIED_ANNOTATION, Expected, KyvernoTest, MODE_ANNOTATION, Te
 use crate::content::chapter::Chapter;
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
 use crate::content::load::{FileKind, parse_one};
-use crate::content::model::{FailureMode, Sp};
+use crate::content::model::{FailureMode, Spanned};
 use crate::content::paths::resolve;
 use crate::policy::model::KyvernoPolicy;
 
@@ -86,7 +86,7 @@ pub fn resource_id(object: &Value) -> String {
 }
 
 /// The course path of a file the test names, which must exist.
-fn existing(chapter: &Chapter, rel: &str, path: &Sp<String>) -> Result<String, SuiteError> {
+fn existing(chapter: &Chapter, rel: &str, path: &Spanned<String>) -> Result<String, SuiteError> {
     let found = resolve(rel, path).map_err(|problem| {
         error_at(
             rel,
@@ -110,7 +110,7 @@ fn existing(chapter: &Chapter, rel: &str, path: &Sp<String>) -> Result<String, S
 
 fn error_at<T>(
     file: &str,
-    sp: &Sp<T>,
+    sp: &Spanned<T>,
     code: &'static str,
     message: String,
     help: &str,
@@ -121,7 +121,7 @@ fn error_at<T>(
 }
 
 /// The diagnostic for a `courselab.dev/mode` value that is not a mode.
-pub fn bad_mode(rel: &str, value: &Sp<String>) -> SuiteError {
+pub fn bad_mode(rel: &str, value: &Spanned<String>) -> SuiteError {
     error_at(
         rel,
         value,
@@ -229,7 +229,7 @@ pub fn prepare(
                 Some(chapter.resources(&patched_rel, values)?)
             }
         };
-        let names: Vec<&Sp<String>> = r.resources.iter().chain(r.resource.as_ref()).collect();
+        let names: Vec<&Spanned<String>> = r.resources.iter().chain(r.resource.as_ref()).collect();
         if names.is_empty() {
             return Err(error_at(
                 rel,

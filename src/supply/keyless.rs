@@ -29,7 +29,7 @@ use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
 use super::digest::Digest;
-use crate::policy::wildcard;
+use crate::wildcard;
 
 /// The code-signing extended key usage, 1.3.6.1.5.5.7.3.3, as OID value bytes.
 const EKU_CODE_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];

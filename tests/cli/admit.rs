@@ -347,7 +347,10 @@ fn a_file_that_is_not_a_manifest_is_a_usage_error() {
         KEY,
     ]));
     assert_eq!(code, 2);
-    assert!(stderr.contains("bad.yaml:1:7: unclosed bracket"), "{stderr}");
+    assert!(
+        stderr.contains("bad.yaml:1:7: unclosed bracket"),
+        "{stderr}"
+    );
 }
 
 /// The chapter's keyed policy with the entry's own action removed and `overrides` added, so

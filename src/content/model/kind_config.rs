@@ -4,16 +4,16 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::Sp;
+use super::Spanned;
 
 /// The root of a kind config file.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KindCluster {
     /// Must be `kind.x-k8s.io/v1alpha4`.
-    pub api_version: Sp<String>,
+    pub api_version: Spanned<String>,
     /// Must be `Cluster`.
-    pub kind: Sp<String>,
+    pub kind: Spanned<String>,
     /// Default cluster name (`kind create cluster --name` overrides it).
     #[serde(default)]
     pub name: Option<String>,
@@ -31,7 +31,7 @@ pub struct KindCluster {
     pub runtime_config: Option<serde_json::Value>,
     /// TOML snippets merged into every node's containerd config.
     #[serde(default)]
-    pub containerd_config_patches: Vec<Sp<String>>,
+    pub containerd_config_patches: Vec<Spanned<String>>,
     /// kubeadm config patches applied to every node.
     #[serde(default)]
     pub kubeadm_config_patches: Vec<String>,

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{LabId, RelPath, Sp};
+use super::{FailureMode, LabId, RelPath, Spanned};
 
 /// One lab: the root of `labs/<chapter>/lab.yaml`.
 ///
@@ -13,12 +13,12 @@ use super::{LabId, RelPath, Sp};
 #[serde(deny_unknown_fields)]
 pub struct Lab {
     /// Version of this file format; only `1` exists.
-    pub schema_version: Sp<u32>,
+    pub schema_version: Spanned<u32>,
     /// The chapter id learners type, e.g. `ch14` in `lab start ch14`. Lowercase letters, digits and `-`.
-    pub id: Sp<LabId>,
+    pub id: Spanned<LabId>,
     /// Other names that also select this lab, e.g. `supply-chain`.
     #[serde(default)]
-    pub aliases: Vec<Sp<LabId>>,
+    pub aliases: Vec<Spanned<LabId>>,
     /// The chapter's title as learners see it.
     pub title: String,
     /// One paragraph on why the chapter exists: the rule it teaches.
@@ -36,11 +36,11 @@ pub struct Lab {
     /// Kyverno policy files the lab applies (each may hold several YAML documents).
     pub policies: Vec<PolicyRef>,
     /// Kubernetes manifests applied when the lab starts: the state the incident hook begins from.
-    pub manifests: Vec<Sp<RelPath>>,
+    pub manifests: Vec<Spanned<RelPath>>,
     /// The chapter's quiz file.
-    pub quiz: Sp<RelPath>,
+    pub quiz: Spanned<RelPath>,
     /// The runbook learners follow for a denial.
-    pub runbook: Sp<RelPath>,
+    pub runbook: Spanned<RelPath>,
     /// The steps of the Safe Workflow, in the order the walkthrough presents them.
     pub steps: Vec<Step>,
     /// The chapter's "Done When" criteria, each earned by passing checks.
@@ -58,10 +58,10 @@ pub struct LabTests {
     /// for `cosign_public_key`. For a `from_file` variable the value is a path relative to this
     /// lab file.
     #[serde(default)]
-    pub variables: std::collections::BTreeMap<String, Sp<String>>,
+    pub variables: std::collections::BTreeMap<String, Spanned<String>>,
     /// The folder of fixture OCI layouts, one per repository name: an image
     /// `<registry>/<path>/demo:1.4.2` is read from `<images>/demo`, tag `1.4.2`.
-    pub images: Sp<RelPath>,
+    pub images: Spanned<RelPath>,
     /// The fixture images `lab test --write-fixtures` builds into `images`.
     #[serde(default)]
     pub fixtures: Vec<FixtureImage>,
@@ -72,16 +72,16 @@ pub struct LabTests {
 #[serde(deny_unknown_fields)]
 pub struct FixtureImage {
     /// `name:tag`, the name being the repository's last path segment, e.g. `demo:1.4.2-ci`.
-    pub image: Sp<String>,
+    pub image: Spanned<String>,
     /// What the image stands for in the chapter's story.
     pub description: String,
     /// Test private keys (PKCS#8 PEM, relative to the lab file) that sign the image. A missing
     /// key file is generated, with its `.pub` beside it; an existing one is never overwritten.
     #[serde(default)]
-    pub signed_by: Vec<Sp<RelPath>>,
+    pub signed_by: Vec<Spanned<RelPath>>,
     /// Test private keys that each attest an SPDX SBOM of the image.
     #[serde(default)]
-    pub sbom_signed_by: Vec<Sp<RelPath>>,
+    pub sbom_signed_by: Vec<Spanned<RelPath>>,
 }
 
 /// A learning objective of the chapter.
@@ -89,7 +89,7 @@ pub struct FixtureImage {
 #[serde(deny_unknown_fields)]
 pub struct Objective {
     /// Short id that quiz questions refer to, e.g. `build-once`.
-    pub id: Sp<LabId>,
+    pub id: Spanned<LabId>,
     /// What the learner can do after the chapter.
     pub text: String,
 }
@@ -99,7 +99,7 @@ pub struct Objective {
 #[serde(deny_unknown_fields)]
 pub struct KyvernoPin {
     /// Kyverno application version, e.g. `v1.19.0`.
-    pub version: Sp<String>,
+    pub version: Spanned<String>,
     /// The Helm chart version that ships it, e.g. `3.9.0`.
     pub chart: String,
     /// Helm values the lab sets on install, as `key=value` pairs for `--set`.
@@ -112,7 +112,7 @@ pub struct KyvernoPin {
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// The kind `Cluster` configuration file.
-    pub kind_config: Sp<RelPath>,
+    pub kind_config: Spanned<RelPath>,
     /// The registry container the lab runs next to the cluster.
     pub registry: RegistrySpec,
 }
@@ -130,7 +130,7 @@ pub struct RegistrySpec {
     /// Registry hosts that every node gets a containerd `hosts.toml` for, e.g. `kind-registry:5000`.
     /// Images in the cluster must use one of these hosts, because inside kind `localhost` is the
     /// pod or node itself.
-    pub mirrors: Vec<Sp<String>>,
+    pub mirrors: Vec<Spanned<String>>,
 }
 
 /// A command-line tool the lab needs.
@@ -140,7 +140,7 @@ pub struct Tool {
     /// The executable name, e.g. `cosign`.
     pub name: String,
     /// The lowest version that works, as semver without a leading `v`, e.g. `2.4.0`.
-    pub min_version: Sp<String>,
+    pub min_version: Spanned<String>,
     /// Why the lab needs it, shown when it is missing.
     pub purpose: String,
     /// Where to get it.
@@ -152,7 +152,7 @@ pub struct Tool {
 #[serde(deny_unknown_fields)]
 pub struct Variable {
     /// The placeholder name, used as `${name}`. Lowercase letters, digits and `_`.
-    pub name: Sp<String>,
+    pub name: Spanned<String>,
     /// What the value means, shown when the learner is asked for it.
     pub description: String,
     /// The value used when the learner gives none. Without a default the learner must give one.
@@ -171,10 +171,10 @@ pub struct Variable {
 #[serde(deny_unknown_fields)]
 pub struct PolicyRef {
     /// The policy file.
-    pub file: Sp<RelPath>,
+    pub file: Spanned<RelPath>,
     /// Apply only when the variable `signing_mode` has this value (`key` or `keyless`).
     #[serde(default)]
-    pub signing_mode: Option<Sp<String>>,
+    pub signing_mode: Option<Spanned<String>>,
 }
 
 /// One step of the walkthrough.
@@ -182,7 +182,7 @@ pub struct PolicyRef {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Step id, unique in the lab, e.g. `pin-digest`.
-    pub id: Sp<LabId>,
+    pub id: Spanned<LabId>,
     /// A short imperative title.
     pub title: String,
     /// What to do and why, in Markdown. May use `${placeholders}`.
@@ -192,10 +192,10 @@ pub struct Step {
     pub hints: Vec<String>,
     /// Files of the lab this step works with; they must exist.
     #[serde(default)]
-    pub files: Vec<Sp<RelPath>>,
+    pub files: Vec<Spanned<RelPath>>,
     /// A link into the runbook (`path#anchor`) that this step practises.
     #[serde(default)]
-    pub runbook: Option<Sp<RelPath>>,
+    pub runbook: Option<Spanned<RelPath>>,
     /// The checks that prove this step is done.
     #[serde(default)]
     pub checks: Vec<Check>,
@@ -206,11 +206,11 @@ pub struct Step {
 #[serde(deny_unknown_fields)]
 pub struct Check {
     /// Check id, unique in the lab; "Done When" criteria refer to it.
-    pub id: Sp<LabId>,
+    pub id: Spanned<LabId>,
     /// What passing means, in one line.
     pub title: String,
     /// What is checked and how.
-    pub check: Sp<CheckKind>,
+    pub check: Spanned<CheckKind>,
 }
 
 /// The kinds of check. Exactly one key, naming the kind.
@@ -291,18 +291,9 @@ fn default_predicate_type() -> String {
 #[serde(deny_unknown_fields)]
 pub struct PolicyMode {
     /// The policies' `metadata.name`s; every `verifyImages` entry of each must have `mode`.
-    pub policies: Vec<Sp<String>>,
+    pub policies: Vec<Spanned<String>>,
     /// `Audit` or `Enforce`.
     pub mode: FailureMode,
-}
-
-/// Kyverno's failure actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-pub enum FailureMode {
-    /// Violations are reported and the resource is admitted.
-    Audit,
-    /// Violations block admission.
-    Enforce,
 }
 
 /// A PolicyReport result to find.
@@ -312,7 +303,7 @@ pub struct PolicyReportCheck {
     /// Namespace whose reports are read.
     pub namespace: String,
     /// The policy's `metadata.name`.
-    pub policy: Sp<String>,
+    pub policy: Spanned<String>,
     /// The rule name; auto-generated rules are named `autogen-<rule>`.
     pub rule: String,
     /// The expected result: `pass`, `fail`, `warn`, `error` or `skip`.
@@ -340,9 +331,9 @@ pub enum ReportResult {
 #[serde(deny_unknown_fields)]
 pub struct AdmissionDenied {
     /// The manifest submitted with a server-side dry run.
-    pub manifest: Sp<RelPath>,
+    pub manifest: Spanned<RelPath>,
     /// The policy that must deny it.
-    pub policy: Sp<String>,
+    pub policy: Spanned<String>,
     /// Text the denial message must contain, e.g. `no signatures found`.
     pub message_contains: String,
 }
@@ -352,7 +343,7 @@ pub struct AdmissionDenied {
 #[serde(deny_unknown_fields)]
 pub struct GuardrailIntact {
     /// The policies' `metadata.name`s.
-    pub policies: Vec<Sp<String>>,
+    pub policies: Vec<Spanned<String>>,
     /// The namespace that must stay covered (no exclusion, no PolicyException).
     pub namespace: String,
 }
@@ -395,7 +386,7 @@ pub struct QuizPassed {
 #[serde(deny_unknown_fields)]
 pub struct DoneWhen {
     /// Criterion id, unique in the lab.
-    pub id: Sp<LabId>,
+    pub id: Spanned<LabId>,
     /// The criterion as the chapter states it.
     pub text: String,
     /// The checks that earn it, with their points.
@@ -407,7 +398,7 @@ pub struct DoneWhen {
 #[serde(deny_unknown_fields)]
 pub struct Scored {
     /// The id of a check declared in a step.
-    pub check: Sp<LabId>,
+    pub check: Spanned<LabId>,
     /// Points earned when the check passes.
-    pub points: Sp<u32>,
+    pub points: Spanned<u32>,
 }

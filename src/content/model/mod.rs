@@ -5,7 +5,9 @@ mod lab;
 mod quiz;
 mod spanned;
 
+pub use crate::policy::model::FailureMode;
+pub use crate::spanned::Spanned;
 pub use kind_config::*;
 pub use lab::*;
 pub use quiz::*;
-pub use spanned::{LabId, RelPath, Sp};
+pub use spanned::{LabId, RelPath};

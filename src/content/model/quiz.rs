@@ -11,20 +11,20 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{LabId, Sp};
+use super::{LabId, Spanned};
 
 /// A quiz: the root of `quizzes/<chapter>.yaml`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quiz {
     /// Version of this file format; only `1` exists.
-    pub schema_version: Sp<u32>,
+    pub schema_version: Spanned<u32>,
     /// The id of the lab this quiz belongs to.
-    pub lab: Sp<LabId>,
+    pub lab: Spanned<LabId>,
     /// Title shown above the questions.
     pub title: String,
     /// The lowest score, in percent, that passes.
-    pub pass_percent: Sp<u8>,
+    pub pass_percent: Spanned<u8>,
     /// The questions, in order.
     pub questions: Vec<Question>,
 }
@@ -34,19 +34,19 @@ pub struct Quiz {
 #[serde(deny_unknown_fields)]
 pub struct Question {
     /// Question id, unique in the quiz.
-    pub id: Sp<LabId>,
+    pub id: Spanned<LabId>,
     /// The id of the lab objective this question tests.
-    pub objective: Sp<LabId>,
+    pub objective: Spanned<LabId>,
     /// `single` (exactly one correct option) or `multiple` (one or more).
     pub choice: Choice,
     /// The question text, in Markdown.
     pub prompt: String,
     /// The options, at least two.
-    pub options: Sp<Vec<QuizOption>>,
+    pub options: Spanned<Vec<QuizOption>>,
     /// Why the right answer is right, shown after the learner answers.
     pub explanation: String,
     /// `sha256:<hex>` of the correct option ids (see [`feedback_digest`]).
-    pub feedback: Sp<String>,
+    pub feedback: Spanned<String>,
 }
 
 /// How many options a learner picks.
@@ -64,9 +64,9 @@ pub enum Choice {
 #[serde(deny_unknown_fields)]
 pub struct QuizOption {
     /// Option id, unique in the question, e.g. `a`.
-    pub id: Sp<LabId>,
+    pub id: Spanned<LabId>,
     /// The option text.
-    pub text: Sp<String>,
+    pub text: Spanned<String>,
 }
 
 /// An answer key: the root of `quizzes/<chapter>.key.yaml`. Never embedded in the `lab` binary.
@@ -74,9 +74,9 @@ pub struct QuizOption {
 #[serde(deny_unknown_fields)]
 pub struct AnswerKey {
     /// Version of this file format; only `1` exists.
-    pub schema_version: Sp<u32>,
+    pub schema_version: Spanned<u32>,
     /// The id of the lab whose quiz this key answers.
-    pub lab: Sp<LabId>,
+    pub lab: Spanned<LabId>,
     /// The correct option ids of each question.
     pub answers: Vec<KeyedAnswer>,
 }
@@ -86,9 +86,9 @@ pub struct AnswerKey {
 #[serde(deny_unknown_fields)]
 pub struct KeyedAnswer {
     /// The question id.
-    pub question: Sp<LabId>,
+    pub question: Spanned<LabId>,
     /// The ids of the correct options.
-    pub correct: Sp<Vec<Sp<LabId>>>,
+    pub correct: Spanned<Vec<Spanned<LabId>>>,
 }
 
 /// The feedback digest of a question: `sha256:` and the hex SHA-256 of

@@ -1,63 +1,11 @@
-//! Values that remember where in a YAML file they were written, so that a validator can point
-//! at `file:line:col`, plus the small string types whose shape the schema states.
+//! The small string types of the course model whose shape the schema states: ids and
+//! course-relative paths. (Values that remember their place are [`crate::spanned::Spanned`].)
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Deref;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer};
-use serde_saphyr::Spanned;
-
-/// A value with the line and column it was written at (1-based; 0 when unknown).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sp<T> {
-    /// The value.
-    pub value: T,
-    /// 1-based line, 0 when the value did not come from a file.
-    pub line: u64,
-    /// 1-based column, 0 when the value did not come from a file.
-    pub column: u64,
-}
-
-impl<T> Deref for Sp<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T> std::ops::DerefMut for Sp<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.value
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sp<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spanned = Spanned::<T>::deserialize(deserializer)?;
-        Ok(Sp {
-            line: spanned.referenced.line(),
-            column: spanned.referenced.column(),
-            value: spanned.value,
-        })
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for Sp<T> {
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-    fn schema_id() -> Cow<'static, str> {
-        T::schema_id()
-    }
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        T::json_schema(generator)
-    }
-}
+use serde::Deserialize;
 
 /// Pattern of ids: lowercase letters and digits, words joined by single `-`.
 pub const ID_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
@@ -146,19 +94,6 @@ mod tests {
         for bad in ["", "Ch14", "a--b", "-a", "a-", "a_b", "a b"] {
             assert!(!LabId(bad.into()).is_well_formed(), "{bad}");
         }
-    }
-
-    #[test]
-    fn spans_survive_the_wrapper() {
-        #[derive(Deserialize)]
-        struct Doc {
-            id: Sp<LabId>,
-        }
-        let doc: Doc = serde_saphyr::from_str("\n  id: ch14\n").unwrap();
-        assert_eq!(
-            (doc.id.line, doc.id.column, doc.id.0.as_str()),
-            (2, 7, "ch14")
-        );
     }
 
     #[test]

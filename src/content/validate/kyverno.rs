@@ -9,8 +9,8 @@ use crate::content::diagnostic::Diagnostic;
 use crate::content::load::at;
 use crate::content::model::FailureMode;
 use crate::policy::model::{Attestor, KyvernoPolicy, PolicyKind, VerifyImage};
-use crate::policy::wildcard;
 use crate::supply::ImageRef;
+use crate::wildcard;
 
 /// What the rules know about the lab that applies a policy.
 pub(super) struct LabContext {
@@ -262,7 +262,7 @@ fn check_entry(
     policy: &KyvernoPolicy,
     rule: &str,
     action: FailureMode,
-    entry: &crate::content::model::Sp<VerifyImage>,
+    entry: &crate::content::model::Spanned<VerifyImage>,
     lab: Option<&LabContext>,
     out: &mut Vec<Diagnostic>,
 ) {
@@ -378,7 +378,7 @@ fn check_attestors(
 /// embedded SCT. Source: `pkg/image/verifiers/cpol/cosign/cosign.go` at v1.19.0.
 fn check_cert_chain_sct(
     file: &str,
-    attestor: &crate::content::model::Sp<Attestor>,
+    attestor: &crate::content::model::Spanned<Attestor>,
     where_: &str,
     out: &mut Vec<Diagnostic>,
 ) {
@@ -409,7 +409,7 @@ fn check_cert_chain_sct(
 /// Source: `api/kyverno/v1/image_verification_types.go` L533-543 at v1.19.0.
 fn check_keyless_log(
     file: &str,
-    attestor: &crate::content::model::Sp<Attestor>,
+    attestor: &crate::content::model::Spanned<Attestor>,
     where_: &str,
     out: &mut Vec<Diagnostic>,
 ) {
@@ -437,7 +437,7 @@ fn check_keyless_log(
 /// whose images live in a registry on the learner's machine cannot satisfy.
 fn check_transparency_log(
     file: &str,
-    attestor: &crate::content::model::Sp<Attestor>,
+    attestor: &crate::content::model::Spanned<Attestor>,
     where_: &str,
     lab: Option<&LabContext>,
     out: &mut Vec<Diagnostic>,

@@ -8,7 +8,7 @@ use super::{Sink, check_ids, kind, kyverno, lab_variables, placeholders, quiz};
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
 use crate::content::files::CourseFiles;
 use crate::content::load::{FileKind, LoadedCourse, at, markdown_anchors};
-use crate::content::model::{CheckKind, Lab, RelPath, Sp};
+use crate::content::model::{CheckKind, Lab, RelPath, Spanned};
 use crate::content::paths::{PathProblem, resolve};
 use crate::supply::ImageRef;
 
@@ -139,36 +139,37 @@ fn check_references(
     out: &mut Sink,
 ) -> LabRefs {
     let mut refs = LabRefs::default();
-    let expect = |path: &Sp<RelPath>, kind: Option<FileKind>, out: &mut Sink| -> Option<String> {
-        let resolved = reference(files, rel, path, out)?;
-        out.files.insert(resolved.clone());
-        // A file that did not parse has its own error, and its kind is only a guess.
-        let actual = course
-            .kinds
-            .get(&resolved)
-            .copied()
-            .filter(|_| !course.unparsed.contains(&resolved));
-        if let (Some(want), Some(got)) = (kind, actual)
-            && want != got
-            && !(want == FileKind::Manifests && got == FileKind::Policies)
-        {
-            out.push(
-                Diagnostic::error(
-                    "ref/wrong-kind",
-                    rel,
-                    at(path),
-                    format!(
-                        "`{}` is a {}, not a {}",
-                        path.value,
-                        got.noun(),
-                        want.noun()
-                    ),
-                )
-                .help("point this field at a file of the right kind"),
-            );
-        }
-        Some(resolved)
-    };
+    let expect =
+        |path: &Spanned<RelPath>, kind: Option<FileKind>, out: &mut Sink| -> Option<String> {
+            let resolved = reference(files, rel, path, out)?;
+            out.files.insert(resolved.clone());
+            // A file that did not parse has its own error, and its kind is only a guess.
+            let actual = course
+                .kinds
+                .get(&resolved)
+                .copied()
+                .filter(|_| !course.unparsed.contains(&resolved));
+            if let (Some(want), Some(got)) = (kind, actual)
+                && want != got
+                && !(want == FileKind::Manifests && got == FileKind::Policies)
+            {
+                out.push(
+                    Diagnostic::error(
+                        "ref/wrong-kind",
+                        rel,
+                        at(path),
+                        format!(
+                            "`{}` is a {}, not a {}",
+                            path.value,
+                            got.noun(),
+                            want.noun()
+                        ),
+                    )
+                    .help("point this field at a file of the right kind"),
+                );
+            }
+            Some(resolved)
+        };
     refs.quiz = expect(&lab.quiz, Some(FileKind::Quiz), out);
     refs.runbook = expect(&lab.runbook, Some(FileKind::Markdown), out);
     refs.kind_config = expect(&lab.cluster.kind_config, Some(FileKind::KindConfig), out);
@@ -228,7 +229,7 @@ fn check_references(
                 .iter()
                 .any(|v| v.name.value == *name && v.from_file)
             {
-                let path = Sp {
+                let path = Spanned {
                     value: RelPath(value.value.clone()),
                     line: value.line,
                     column: value.column,
@@ -242,7 +243,12 @@ fn check_references(
 
 /// Resolves one reference with the course's one path rule, reporting an absolute path, a
 /// path outside the course, a link out of it, a missing or unreadable file, or a missing anchor.
-fn reference(files: &CourseFiles, rel: &str, path: &Sp<RelPath>, out: &mut Sink) -> Option<String> {
+fn reference(
+    files: &CourseFiles,
+    rel: &str,
+    path: &Spanned<RelPath>,
+    out: &mut Sink,
+) -> Option<String> {
     let resolved = located(files, rel, path, out)?;
     if let Some(problem) = files.problem(&resolved) {
         // The file itself is reported where it is; here, say why the reference cannot be used.
@@ -303,7 +309,7 @@ fn reference(files: &CourseFiles, rel: &str, path: &Sp<RelPath>, out: &mut Sink)
 pub(super) fn located(
     files: &CourseFiles,
     rel: &str,
-    path: &Sp<RelPath>,
+    path: &Spanned<RelPath>,
     out: &mut Sink,
 ) -> Option<String> {
     let outside = |problem: PathProblem, out: &mut Sink| {
@@ -514,7 +520,7 @@ fn check_policy_names(course: &LoadedCourse, rel: &str, lab: &Lab, refs: &LabRef
         return;
     }
     for check in lab.steps.iter().flat_map(|s| &s.checks) {
-        let named: Vec<&Sp<String>> = match &check.check.value {
+        let named: Vec<&Spanned<String>> = match &check.check.value {
             CheckKind::PolicyMode(c) => c.policies.iter().collect(),
             CheckKind::PolicyReport(c) => vec![&c.policy],
             CheckKind::AdmissionDenied(c) => vec![&c.policy],

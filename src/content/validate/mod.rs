@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::diagnostic::Diagnostic;
 use super::files::{CourseFiles, Selection};
 use super::load::{FileKind, LoadedCourse, load};
-use super::model::{Lab, LabId, Sp};
+use super::model::{Lab, LabId, Spanned};
 use super::render::ValidationReport;
 
 /// Validates the selected part of a course.
@@ -121,7 +121,7 @@ fn check_lab_ids(course: &LoadedCourse, out: &mut Vec<Diagnostic>) {
 fn check_ids<'a>(
     file: &str,
     what: &str,
-    ids: impl IntoIterator<Item = &'a Sp<LabId>>,
+    ids: impl IntoIterator<Item = &'a Spanned<LabId>>,
     out: &mut Sink,
 ) {
     let mut seen: BTreeMap<&str, u64> = BTreeMap::new();

@@ -162,7 +162,8 @@ pub struct TestArgs {
     pub write_fixtures: bool,
     /// Write the tests, rendered (placeholders filled, each Test's mode applied), into DIR
     /// for the real `kyverno test DIR`, then stop: one Test per policy file, without
-    /// `patchedResources` (each file's header says why). DIR must be new or empty.
+    /// `patchedResources` (each file's header says why). DIR must be new or empty; with several
+    /// chapters, each goes into DIR/<chapter>.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["write_fixtures", "push"])]
     pub export: Option<PathBuf>,
     /// Do not run the mutations.

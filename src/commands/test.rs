@@ -128,6 +128,9 @@ fn run_chapters(
             }
         )));
     }
+    if let TestAction::Export(dir) = &request.action {
+        crate::suite::export::require_new_or_empty(dir)?;
+    }
     let mut reports: Vec<SuiteReport> = Vec::new();
     for id in &ids {
         let chapter = Chapter::find(files.clone(), id)?;

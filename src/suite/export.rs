@@ -137,6 +137,23 @@ fn write(path: &Path, text: &str) -> Result<(), SuiteError> {
     std::fs::write(path, text).map_err(|e| io(path, e))
 }
 
+/// Refuses an export folder that holds anything (or is not a folder): nothing in it is ever
+/// overwritten. With several chapters, `lab test` checks the folder itself before it writes
+/// each chapter into `DIR/<chapter>`.
+pub fn require_new_or_empty(dir: &Path) -> Result<(), SuiteError> {
+    if dir.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    let empty = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+    if empty {
+        Ok(())
+    } else {
+        Err(SuiteError::ExportNotEmpty {
+            dir: dir.to_owned(),
+        })
+    }
+}
+
 /// Writes every test of the chapter, rendered, into `dir` for the real `kyverno test` (see the
 /// module documentation for what is split or left out, and why). `dir` must not exist or be
 /// empty; nothing in it is overwritten. Returns the test files written.
@@ -145,16 +162,7 @@ pub fn export(
     values: &BTreeMap<String, String>,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, SuiteError> {
-    if dir.exists()
-        && std::fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(SuiteError::Usage(format!(
-            "{} exists and is not empty; export into a new folder",
-            dir.display()
-        )));
-    }
+    require_new_or_empty(dir)?;
     let tests_dir = format!("{}/tests/", chapter.dir());
     let mut written = Vec::new();
     for rel in chapter.test_files() {

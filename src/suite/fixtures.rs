@@ -122,10 +122,10 @@ fn remove_ours(dir: &Path, role: &str) -> Result<(), SuiteError> {
 }
 
 fn not_ours(dir: &Path, role: &str) -> SuiteError {
-    SuiteError::Usage(format!(
-        "{} exists, but lab did not write it (it has no {MARKER} file), so it will not {role} it; move it away, or point `tests.images` in the lab file at a folder of fixture layouts",
-        dir.display()
-    ))
+    SuiteError::NotOurs {
+        path: dir.to_owned(),
+        role: role.to_owned(),
+    }
 }
 
 /// The fixture images, each with the entry of the lab file it came from.
@@ -146,26 +146,34 @@ fn fixture_images<'a>(
     let mut out = Vec::new();
     for fixture in &tests.fixtures {
         let rendered = substitute(&chapter.shown(&chapter.lab_file), &fixture.image, values)?;
+        let at_image = |message: String, help: &str| {
+            SuiteError::Invalid(vec![
+                Diagnostic::error(
+                    "test/fixture-image",
+                    &chapter.lab_file,
+                    (fixture.image.line, fixture.image.column),
+                    message,
+                )
+                .help(help.to_owned()),
+            ])
+        };
         let image = ImageRef::parse(&rendered).map_err(|e| {
-            SuiteError::Usage(format!(
-                "{}:{}: fixture image `{rendered}`: {e}",
-                chapter.shown(&chapter.lab_file),
-                fixture.image.line
-            ))
+            at_image(
+                format!("fixture image `{rendered}`: {e}"),
+                "write it as registry/repository:tag",
+            )
         })?;
         if image.tag.is_none() || image.digest.is_some() {
-            return Err(SuiteError::Usage(format!(
-                "{}:{}: fixture image `{rendered}` needs a tag and no digest (the digest is what gets built)",
-                chapter.shown(&chapter.lab_file),
-                fixture.image.line
-            )));
+            return Err(at_image(
+                format!("fixture image `{rendered}` needs a tag and no digest"),
+                "the digest is what --write-fixtures builds; give only the tag",
+            ));
         }
         if out.iter().any(|(i, _): &(ImageRef, _)| *i == image) {
-            return Err(SuiteError::Usage(format!(
-                "{}:{}: fixture image `{rendered}` is listed twice",
-                chapter.shown(&chapter.lab_file),
-                fixture.image.line
-            )));
+            return Err(at_image(
+                format!("fixture image `{rendered}` is listed twice"),
+                "list each fixture image once",
+            ));
         }
         out.push((image, fixture));
     }
@@ -182,11 +190,10 @@ fn key(path: &Path, created: &mut Vec<PathBuf>) -> Result<SigningKey, SuiteError
     }
     let public = path.with_extension("pub");
     if public.symlink_metadata().is_ok() {
-        return Err(SuiteError::Usage(format!(
-            "{} exists but its private key {} does not; lab will not replace a public key it did not create, so move it away or restore the private key",
-            public.display(),
-            path.display()
-        )));
+        return Err(SuiteError::NotOurs {
+            path: public,
+            role: "replace".to_owned(),
+        });
     }
     let key = SigningKey::generate()?;
     if let Some(parent) = path.parent() {
@@ -325,11 +332,9 @@ pub async fn push(
     let mut pushed = Vec::new();
     for (image, _) in images {
         let layout_path = layout_dir(&dir, &image);
-        let layout = LayoutStore::open(&layout_path).map_err(|_| {
-            SuiteError::Usage(format!(
-                "no fixture layout {} for {image}; run `lab test --write-fixtures` first",
-                layout_path.display()
-            ))
+        let layout = LayoutStore::open(&layout_path).map_err(|_| SuiteError::NoFixtureLayout {
+            image: image.to_string(),
+            path: layout_path.clone(),
         })?;
         let tag = image.tag.clone().unwrap_or_default();
         let mut target = image.clone();
@@ -355,9 +360,7 @@ pub async fn push(
                 )
                 .await
                 .map_err(|e| match e {
-                    SupplyError::NotFound { image } => SuiteError::Usage(format!(
-                        "the registry refused {image}; is it a registry you may push to?"
-                    )),
+                    SupplyError::NotFound { image } => SuiteError::PushRefused { image },
                     other => other.into(),
                 })?;
             pushed.push(format!("{}:{t}", target.repository()));

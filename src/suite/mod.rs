@@ -33,6 +33,35 @@ pub enum SuiteError {
     /// The async runtime could not start.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeUnavailable),
+    /// A file or folder is in the way of one `lab` would write, and `lab` did not create it
+    /// (it has no fixture marker), so it is left alone.
+    #[error("{} exists, but lab did not write it (it has no {} file), so it will not {role} it; move it away, or point `tests.images` in the lab file at a folder of fixture layouts", path.display(), fixtures::MARKER)]
+    NotOurs {
+        /// What is in the way.
+        path: std::path::PathBuf,
+        /// What `lab` would have done to it (`replace`, `remove`).
+        role: String,
+    },
+    /// A fixture image has no layout to push from.
+    #[error("no fixture layout {} for {image}; run `lab test --write-fixtures` first", path.display())]
+    NoFixtureLayout {
+        /// The image.
+        image: String,
+        /// Where its layout should be.
+        path: std::path::PathBuf,
+    },
+    /// The `--export` folder already holds something.
+    #[error("{} exists and is not an empty folder; export into a new folder", dir.display())]
+    ExportNotEmpty {
+        /// The folder.
+        dir: std::path::PathBuf,
+    },
+    /// The registry refused a push.
+    #[error("the registry refused {image}; is it a registry you may push to?")]
+    PushRefused {
+        /// What was pushed.
+        image: String,
+    },
     /// The command asked for something the chapter cannot give.
     #[error("{0}")]
     Usage(String),

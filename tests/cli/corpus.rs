@@ -302,3 +302,42 @@ fn the_minimal_course_is_valid() {
     assert!(stdout.contains("ok: 7 files checked"), "{stdout}");
     assert!(!stdout.contains("error["), "{stdout}");
 }
+
+/// The README lists every rule id the source can emit (a new rule is documented with it).
+#[test]
+fn every_rule_id_is_in_the_readme() {
+    let readme = std::fs::read_to_string(super::repo().join("README.md")).unwrap();
+    let mut stack = vec![super::repo().join("src")];
+    let mut missing = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for piece in text.split('"').skip(1).step_by(2) {
+                let families = [
+                    "yaml", "schema", "id", "ref", "done", "var", "tool", "quiz", "kyverno",
+                    "kind", "content", "test",
+                ];
+                let is_code = piece.split_once('/').is_some_and(|(family, name)| {
+                    families.contains(&family)
+                        && !name.is_empty()
+                        && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                });
+                // `test/nginx` is an image reference in a unit test, not a rule.
+                if is_code && piece != "test/nginx" && !readme.contains(&format!("`{piece}`")) {
+                    missing.push(piece.to_owned());
+                }
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "rule ids the README does not list: {missing:?}"
+    );
+}

@@ -405,7 +405,10 @@ fn export_writes_kyverno_test_folders_with_everything_rendered() {
     let (code, _, stderr) =
         output(lab(&repo()).args(["test", "ch14", "--export", out.to_str().unwrap()]));
     assert_eq!(code, 2, "a non-empty folder is never written into");
-    assert!(stderr.contains("exists and is not empty"), "{stderr}");
+    assert!(
+        stderr.contains("exists and is not an empty folder"),
+        "{stderr}"
+    );
 }
 
 #[test]

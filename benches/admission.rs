@@ -22,7 +22,7 @@ use courselab::policy::evaluate::{
 };
 use courselab::policy::fetch::{ImageSource, fetch};
 use courselab::policy::matching::{Operation, Request};
-use courselab::suite::prepare::{Overrides, prepare};
+use courselab::suite::prepare::prepare;
 
 fn create(object: &serde_json::Value) -> Request<'_> {
     Request {
@@ -57,9 +57,7 @@ fn main() {
         &chapter,
         "labs/ch14/tests/enforce/kyverno-test.yaml",
         &values,
-        &Overrides {
-            mode: Some(FailureMode::Enforce),
-        },
+        Some(FailureMode::Enforce),
     )
     .expect("the enforce test prepares");
     let objects: Vec<_> = test.resources.iter().map(|r| r.object.clone()).collect();

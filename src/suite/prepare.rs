@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::SuiteError;
-use super::model::{DENIED_ANNOTATION, Expected, KyvernoTest, MODE_ANNOTATION, TestValues};
+use super::model::{
+    DENIED_ANNOTATION, Expected, KyvernoTest, MODE_ANNOTATION, TestResult, TestValues,
+};
 use crate::content::chapter::Chapter;
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
 use crate::content::load::{FileKind, parse_one};
@@ -60,13 +62,6 @@ pub struct PreparedTest {
     pub denied: Option<BTreeSet<String>>,
     /// Namespace labels from the test's values.
     pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-/// How a test run differs from the chapter as written (mutations change these).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// Render every test in this mode, whatever it asks for.
-    pub mode: Option<FailureMode>,
 }
 
 /// How results and messages name a resource: `Kind/namespace/name`, or `Kind/name`.
@@ -131,12 +126,13 @@ pub fn bad_mode(rel: &str, value: &Spanned<String>) -> SuiteError {
     )
 }
 
-/// Reads and prepares the test file `rel`.
+/// Reads and prepares the test file `rel`. `forced_mode` renders every policy in that mode,
+/// whatever the Test asks for (the mutations use it).
 pub fn prepare(
     chapter: &Chapter,
     rel: &str,
     values: &BTreeMap<String, String>,
-    overrides: &Overrides,
+    forced_mode: Option<FailureMode>,
 ) -> Result<PreparedTest, SuiteError> {
     let text = chapter.text(rel)?;
     let test: KyvernoTest =
@@ -154,11 +150,10 @@ pub fn prepare(
         ));
     }
     let mode = test.mode().map_err(|v| bad_mode(rel, v))?;
-    let render_mode = overrides.mode.or(mode);
     let mut policies = Vec::new();
     for path in &test.policies {
         let policy_rel = existing(chapter, rel, path)?;
-        policies.extend(chapter.render_policies(&policy_rel, values, render_mode)?);
+        policies.extend(chapter.render_policies(&policy_rel, values, forced_mode.or(mode))?);
     }
     let mut resources = Vec::new();
     for path in &test.resources {
@@ -170,165 +165,14 @@ pub fn prepare(
             });
         }
     }
-    let policy_names: Vec<String> = policies.iter().map(KyvernoPolicy::key).collect();
     let mut expected = Vec::new();
     for result in &test.results {
-        let r = &result.value;
-        if !policy_names.contains(&r.policy.value) {
-            return Err(error_at(
-                rel,
-                &r.policy,
-                "test/unknown-policy",
-                format!("no policy of this test is called `{}`", r.policy.value),
-                &did_you_mean(&r.policy.value, policy_names.iter().map(String::as_str))
-                    .map_or_else(
-                        || format!("the test's policies are: {}", policy_names.join(", ")),
-                        |s| format!("did you mean `{s}`?"),
-                    ),
-            ));
-        }
-        // A rule nobody has would give no response, which a `skip` expectation accepts: a
-        // misspelt rule must be an error, or the case could never fail. `kyverno test` also
-        // takes the `autogen-` twins of a rule (`lookupRuleResponses`).
-        let policy_rules: Vec<String> = policies
-            .iter()
-            .filter(|p| p.key() == r.policy.value)
-            .flat_map(|p| p.spec.rules.iter().map(|rule| rule.name.value.clone()))
-            .collect();
-        let bare = r
-            .rule
-            .value
-            .strip_prefix("autogen-cronjob-")
-            .or_else(|| r.rule.value.strip_prefix("autogen-"))
-            .unwrap_or(&r.rule.value);
-        if !policy_rules.iter().any(|n| n == bare || *n == r.rule.value) {
-            return Err(error_at(
-                rel,
-                &r.rule,
-                "test/unknown-rule",
-                format!("policy `{}` has no rule `{}`", r.policy.value, r.rule.value),
-                &did_you_mean(bare, policy_rules.iter().map(String::as_str)).map_or_else(
-                    || format!("its rules are: {}", policy_rules.join(", ")),
-                    |s| format!("did you mean `{s}`?"),
-                ),
-            ));
-        }
-        let Some(want) = r.result.as_ref().or(r.status.as_ref()) else {
-            return Err(error_at(
-                rel,
-                result,
-                "test/missing-result",
-                "this result has no `result:`".into(),
-                "add `result: pass` (or fail, skip, error)",
-            ));
-        };
-        let patched = match &r.patched_resources {
-            None => None,
-            Some(path) => {
-                let patched_rel = existing(chapter, rel, path)?;
-                Some(chapter.resources(&patched_rel, values)?)
-            }
-        };
-        let names: Vec<&Spanned<String>> = r.resources.iter().chain(r.resource.as_ref()).collect();
-        if names.is_empty() {
-            return Err(error_at(
-                rel,
-                result,
-                "test/no-resources",
-                "this result names no resources".into(),
-                "add `resources: [name]`",
-            ));
-        }
-        for name in names {
-            let (namespace, bare) = match name.value.split_once('/') {
-                Some((ns, n)) => (Some(ns), n),
-                None => (r.namespace.as_deref(), name.value.as_str()),
-            };
-            let found = resources.iter().position(|res| {
-                res.object["kind"].as_str() == Some(r.kind.value.as_str())
-                    && res.object.pointer("/metadata/name").and_then(Value::as_str) == Some(bare)
-                    && namespace.is_none_or(|ns| {
-                        res.object
-                            .pointer("/metadata/namespace")
-                            .and_then(Value::as_str)
-                            == Some(ns)
-                    })
-            });
-            let Some(index) = found else {
-                return Err(error_at(
-                    rel,
-                    name,
-                    "test/unknown-resource",
-                    format!(
-                        "no {} called `{}` among the test's resources",
-                        r.kind.value, name.value
-                    ),
-                    "name a resource of the files under `resources:` (by name, or namespace/name)",
-                ));
-            };
-            let patched = patched.as_ref().and_then(|docs| {
-                docs.iter()
-                    .find(|d| resource_id(d) == resources[index].id)
-                    .cloned()
-            });
-            if let (Some(path), None) = (&r.patched_resources, &patched) {
-                return Err(error_at(
-                    rel,
-                    path,
-                    "test/unknown-resource",
-                    format!("the patched resources hold no {}", resources[index].id),
-                    "add the resource as it should look after mutation",
-                ));
-            }
-            expected.push(ExpectedResult {
-                resource: index,
-                policy: r.policy.value.clone(),
-                rule: r.rule.value.clone(),
-                result: want.value,
-                patched,
-                line: result.line,
-            });
-        }
+        expected.extend(expectations(
+            chapter, rel, values, result, &policies, &resources,
+        )?);
     }
-    let denied = match test.metadata.annotations.get(DENIED_ANNOTATION) {
-        None => None,
-        Some(list) => {
-            let mut set = BTreeSet::new();
-            for id in list
-                .value
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
-                if !resources.iter().any(|r| r.id == id) {
-                    return Err(error_at(
-                        rel,
-                        list,
-                        "test/unknown-resource",
-                        format!(
-                            "`{DENIED_ANNOTATION}` names {id}, which is not among the test's resources"
-                        ),
-                        "write Kind/namespace/name of a resource in the test's files",
-                    ));
-                }
-                set.insert(id.to_owned());
-            }
-            Some(set)
-        }
-    };
-    // Inline `values` win and the `variables` file is then not read, as in kyverno test
-    // (`cmd/cli/kubectl-kyverno/variables/new.go`).
-    let namespace_labels = match (&test.values, &test.variables) {
-        (Some(inline), _) => inline.namespace_labels(),
-        (None, Some(path)) => {
-            let values_rel = existing(chapter, rel, path)?;
-            let text = chapter.text(&values_rel)?;
-            let file: TestValues = parse_one(&values_rel, text, FileKind::KyvernoTest)
-                .map_err(|d| SuiteError::Invalid(vec![*d]))?;
-            file.namespace_labels()
-        }
-        (None, None) => BTreeMap::new(),
-    };
+    let denied = denied_resources(rel, &test, &resources)?;
+    let namespace_labels = namespace_labels(chapter, rel, &test)?;
     Ok(PreparedTest {
         file: rel.to_owned(),
         name: test
@@ -342,6 +186,209 @@ pub fn prepare(
         expected,
         denied,
         namespace_labels,
+    })
+}
+
+/// Checks that a result names a policy of the test and a rule of that policy. A rule nobody
+/// has would give no response, which a `skip` expectation accepts: a misspelt rule must be an
+/// error, or the case could never fail. `kyverno test` also takes the `autogen-` twins of a
+/// rule (`lookupRuleResponses`).
+fn check_policy_and_rule(
+    rel: &str,
+    r: &TestResult,
+    policies: &[KyvernoPolicy],
+) -> Result<(), SuiteError> {
+    let policy_names: Vec<String> = policies.iter().map(KyvernoPolicy::key).collect();
+    if !policy_names.contains(&r.policy.value) {
+        return Err(error_at(
+            rel,
+            &r.policy,
+            "test/unknown-policy",
+            format!("no policy of this test is called `{}`", r.policy.value),
+            &did_you_mean(&r.policy.value, policy_names.iter().map(String::as_str)).map_or_else(
+                || format!("the test's policies are: {}", policy_names.join(", ")),
+                |s| format!("did you mean `{s}`?"),
+            ),
+        ));
+    }
+    let policy_rules: Vec<String> = policies
+        .iter()
+        .filter(|p| p.key() == r.policy.value)
+        .flat_map(|p| p.spec.rules.iter().map(|rule| rule.name.value.clone()))
+        .collect();
+    let bare = r
+        .rule
+        .value
+        .strip_prefix("autogen-cronjob-")
+        .or_else(|| r.rule.value.strip_prefix("autogen-"))
+        .unwrap_or(&r.rule.value);
+    if !policy_rules.iter().any(|n| n == bare || *n == r.rule.value) {
+        return Err(error_at(
+            rel,
+            &r.rule,
+            "test/unknown-rule",
+            format!("policy `{}` has no rule `{}`", r.policy.value, r.rule.value),
+            &did_you_mean(bare, policy_rules.iter().map(String::as_str)).map_or_else(
+                || format!("its rules are: {}", policy_rules.join(", ")),
+                |s| format!("did you mean `{s}`?"),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The expectations one `results:` entry makes: one per resource it names.
+fn expectations(
+    chapter: &Chapter,
+    rel: &str,
+    values: &BTreeMap<String, String>,
+    result: &Spanned<TestResult>,
+    policies: &[KyvernoPolicy],
+    resources: &[Resource],
+) -> Result<Vec<ExpectedResult>, SuiteError> {
+    let r = &result.value;
+    check_policy_and_rule(rel, r, policies)?;
+    let Some(want) = r.result.as_ref().or(r.status.as_ref()) else {
+        return Err(error_at(
+            rel,
+            result,
+            "test/missing-result",
+            "this result has no `result:`".into(),
+            "add `result: pass` (or fail, skip, error)",
+        ));
+    };
+    let patched = match &r.patched_resources {
+        None => None,
+        Some(path) => {
+            let patched_rel = existing(chapter, rel, path)?;
+            Some(chapter.resources(&patched_rel, values)?)
+        }
+    };
+    let names: Vec<&Spanned<String>> = r.resources.iter().chain(r.resource.as_ref()).collect();
+    if names.is_empty() {
+        return Err(error_at(
+            rel,
+            result,
+            "test/no-resources",
+            "this result names no resources".into(),
+            "add `resources: [name]`",
+        ));
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let index = find_resource(rel, r, name, resources)?;
+        let patched = patched.as_ref().and_then(|docs| {
+            docs.iter()
+                .find(|d| resource_id(d) == resources[index].id)
+                .cloned()
+        });
+        if let (Some(path), None) = (&r.patched_resources, &patched) {
+            return Err(error_at(
+                rel,
+                path,
+                "test/unknown-resource",
+                format!("the patched resources hold no {}", resources[index].id),
+                "add the resource as it should look after mutation",
+            ));
+        }
+        out.push(ExpectedResult {
+            resource: index,
+            policy: r.policy.value.clone(),
+            rule: r.rule.value.clone(),
+            result: want.value,
+            patched,
+            line: result.line,
+        });
+    }
+    Ok(out)
+}
+
+/// The index of the resource a result names (`name`, or `namespace/name`).
+fn find_resource(
+    rel: &str,
+    r: &TestResult,
+    name: &Spanned<String>,
+    resources: &[Resource],
+) -> Result<usize, SuiteError> {
+    let (namespace, bare) = match name.value.split_once('/') {
+        Some((ns, n)) => (Some(ns), n),
+        None => (r.namespace.as_deref(), name.value.as_str()),
+    };
+    resources
+        .iter()
+        .position(|res| {
+            res.object["kind"].as_str() == Some(r.kind.value.as_str())
+                && res.object.pointer("/metadata/name").and_then(Value::as_str) == Some(bare)
+                && namespace.is_none_or(|ns| {
+                    res.object
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        == Some(ns)
+                })
+        })
+        .ok_or_else(|| {
+            error_at(
+                rel,
+                name,
+                "test/unknown-resource",
+                format!(
+                    "no {} called `{}` among the test's resources",
+                    r.kind.value, name.value
+                ),
+                "name a resource of the files under `resources:` (by name, or namespace/name)",
+            )
+        })
+}
+
+/// The resources `courselab.dev/denied` says admission must deny, if the test says.
+fn denied_resources(
+    rel: &str,
+    test: &KyvernoTest,
+    resources: &[Resource],
+) -> Result<Option<BTreeSet<String>>, SuiteError> {
+    let Some(list) = test.metadata.annotations.get(DENIED_ANNOTATION) else {
+        return Ok(None);
+    };
+    let mut set = BTreeSet::new();
+    for id in list
+        .value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if !resources.iter().any(|r| r.id == id) {
+            return Err(error_at(
+                rel,
+                list,
+                "test/unknown-resource",
+                format!(
+                    "`{DENIED_ANNOTATION}` names {id}, which is not among the test's resources"
+                ),
+                "write Kind/namespace/name of a resource in the test's files",
+            ));
+        }
+        set.insert(id.to_owned());
+    }
+    Ok(Some(set))
+}
+
+/// Namespace labels from the test's values. Inline `values` win and the `variables` file is
+/// then not read, as in kyverno test (`cmd/cli/kubectl-kyverno/variables/new.go`).
+fn namespace_labels(
+    chapter: &Chapter,
+    rel: &str,
+    test: &KyvernoTest,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, SuiteError> {
+    Ok(match (&test.values, &test.variables) {
+        (Some(inline), _) => inline.namespace_labels(),
+        (None, Some(path)) => {
+            let values_rel = existing(chapter, rel, path)?;
+            let text = chapter.text(&values_rel)?;
+            let file: TestValues = parse_one(&values_rel, text, FileKind::KyvernoTest)
+                .map_err(|d| SuiteError::Invalid(vec![*d]))?;
+            file.namespace_labels()
+        }
+        (None, None) => BTreeMap::new(),
     })
 }
 
@@ -408,13 +455,7 @@ mod tests {
             "    courselab.dev/mode: Enforce\n    courselab.dev/denied: Pod/other/a\n",
             RESULT,
         ));
-        let test = prepare(
-            &ch,
-            "labs/ch14/tests/t/kyverno-test.yaml",
-            &values,
-            &Overrides::default(),
-        )
-        .unwrap();
+        let test = prepare(&ch, "labs/ch14/tests/t/kyverno-test.yaml", &values, None).unwrap();
         assert_eq!(test.mode, Some(FailureMode::Enforce));
         let entry = &test.policies[0].spec.rules[0].verify_images[0];
         assert!(
@@ -439,9 +480,7 @@ mod tests {
             &ch,
             "labs/ch14/tests/t/kyverno-test.yaml",
             &values,
-            &Overrides {
-                mode: Some(FailureMode::Audit),
-            },
+            Some(FailureMode::Audit),
         )
         .unwrap();
         assert!(!audit.policies[0].spec.rules[0].verify_images[0].effective_mutate_digest());
@@ -452,7 +491,7 @@ mod tests {
         let file = "labs/ch14/tests/t/kyverno-test.yaml";
         let run = |annotations: &str, results: &str| {
             let (ch, values) = chapter(&test_file(annotations, results));
-            prepare(&ch, file, &values, &Overrides::default())
+            prepare(&ch, file, &values, None)
         };
         assert_eq!(
             code(run("    courselab.dev/mode: strict\n", RESULT)),
@@ -502,13 +541,8 @@ mod tests {
                 ch.files
                     .insert_text("labs/ch14/tests/t/values.yaml", text.to_owned());
             }
-            prepare(
-                &ch,
-                "labs/ch14/tests/t/kyverno-test.yaml",
-                &values,
-                &Overrides::default(),
-            )
-            .map(|t| t.namespace_labels)
+            prepare(&ch, "labs/ch14/tests/t/kyverno-test.yaml", &values, None)
+                .map(|t| t.namespace_labels)
         };
         let base = test_file("    x: y\n", RESULT);
         let from_file = labels(

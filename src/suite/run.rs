@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::SuiteError;
 use super::model::Expected;
-use super::prepare::{ExpectedResult, Overrides, PreparedTest, prepare};
+use super::prepare::{ExpectedResult, PreparedTest, prepare};
 use crate::content::chapter::Chapter;
 use crate::content::model::FailureMode;
 use crate::policy::evaluate::{
@@ -364,12 +364,9 @@ fn mutate(
             if !tests.iter().any(|t| t.mode == Some(FailureMode::Enforce)) {
                 return Ok(None);
             }
-            let overrides = Overrides {
-                mode: Some(FailureMode::Audit),
-            };
             let mutated = tests
                 .iter()
-                .map(|t| prepare(chapter, &t.file, values, &overrides))
+                .map(|t| prepare(chapter, &t.file, values, Some(FailureMode::Audit)))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Some(check(&mutated, artifacts)))
         }
@@ -422,7 +419,7 @@ pub fn run_suite(
     }
     let tests = files
         .iter()
-        .map(|f| prepare(chapter, f, values, &Overrides::default()))
+        .map(|f| prepare(chapter, f, values, None))
         .collect::<Result<Vec<_>, _>>()?;
     let mut images: Vec<ImageRef> = Vec::new();
     for test in &tests {

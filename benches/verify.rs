@@ -10,7 +10,6 @@
 #[allow(dead_code)]
 mod registry;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use courselab::supply::ImageRef;
@@ -25,7 +24,7 @@ fn per_second(count: usize, took: Duration) -> f64 {
 }
 
 fn openssl_verifies_per_second() -> Option<f64> {
-    let out = Command::new("openssl")
+    let out = registry::debian_tool("openssl")
         .args(["speed", "-seconds", "2", "ecdsap256"])
         .output()
         .ok()?;
@@ -56,7 +55,7 @@ fn main() {
     let layout = dir.path().join("layout");
     let hex = digest.trim_start_matches("sha256:");
     for tag in ["1.0".to_owned(), format!("sha256-{hex}.sig")] {
-        let ok = Command::new("skopeo")
+        let ok = registry::debian_tool("skopeo")
             .args([
                 "copy",
                 "--quiet",
@@ -120,7 +119,7 @@ fn main() {
     let skopeo_runs = 20;
     let start = Instant::now();
     for _ in 0..skopeo_runs {
-        let out = Command::new("skopeo")
+        let out = registry::debian_tool("skopeo")
             .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
             .arg(format!("docker://{}/bench/demo:1.0", registry.addr))
             .output()

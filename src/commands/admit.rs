@@ -245,7 +245,7 @@ fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
 /// `namespaceSelector`s and `validationFailureActionOverrides`); any other namespace has only
 /// `kubernetes.io/metadata.name: <name>`, which the API server gives every namespace (and so
 /// does the Namespace document's).
-fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, String>> {
+pub fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = objects
         .iter()
         .filter(|o| o["kind"] == "Namespace")

@@ -418,3 +418,78 @@ fn namespace_documents_give_the_labels_that_overrides_select_on() {
         "{stdout}"
     );
 }
+
+// Issue 10 item 11: an `exclude` naming only names (no kinds) never excluded; Kyverno checks
+// only the criteria given, so the hotfix Pod is left to other policies.
+#[test]
+fn an_exclude_without_kinds_leaves_the_named_pod_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = std::fs::read_to_string(repo().join("labs/ch14/policies/keyed/verify-images.yaml"))
+        .unwrap()
+        .replace(
+            "                - develop\n      verifyImages:\n",
+            "                - develop\n      exclude:\n        any:\n          - resources:\n              names:\n                - workstation-*\n      verifyImages:\n",
+        )
+        .replace("failureAction: Audit", "failureAction: Enforce");
+    assert!(policy.contains("exclude:"), "the edit applies");
+    let policy_file = tmp.path().join("policy.yaml");
+    std::fs::write(&policy_file, policy).unwrap();
+    let run = |name: &str| {
+        let pod = hotfix_pod(tmp.path(), "kind-registry:5000/courselab/demo:1.4.2-hotfix");
+        let text = std::fs::read_to_string(&pod)
+            .unwrap()
+            .replace("workstation-hotfix", name);
+        std::fs::write(&pod, text).unwrap();
+        output(lab(&repo()).args([
+            "admit",
+            "-f",
+            pod.to_str().unwrap(),
+            "--policy",
+            policy_file.to_str().unwrap(),
+            "--layouts",
+            LAYOUTS,
+            "--set",
+            "image_registry=kind-registry:5000/courselab",
+            "--set",
+            "cosign_public_key=@labs/ch14/tests/keys/test-only-signer.pub",
+        ]))
+    };
+    let (code, stdout, stderr) = run("workstation-hotfix");
+    assert_eq!(code, 0, "excluded, so admitted: {stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        "Pod/develop/workstation-hotfix: admitted\n  no verifyImages rule applies\n"
+    );
+    let (code, stdout, stderr) = run("demo-hotfix");
+    assert_eq!(code, 1, "not excluded, so denied: {stdout}{stderr}");
+}
+
+// Kyverno refuses a `match` filter without kinds, and so does lab before evaluating.
+#[test]
+fn a_match_without_kinds_is_refused_at_its_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy =
+        std::fs::read_to_string(repo().join("labs/ch14/policies/keyed/verify-images.yaml"))
+            .unwrap()
+            .replace("              kinds:\n                - Pod\n", "");
+    assert!(!policy.contains("kinds:"), "the edit applies");
+    let policy_file = tmp.path().join("policy.yaml");
+    std::fs::write(&policy_file, policy).unwrap();
+    let pod = hotfix_pod(tmp.path(), "kind-registry:5000/courselab/demo:1.4.2-hotfix");
+    let (code, stdout, stderr) = output(lab(&repo()).args([
+        "admit",
+        "-f",
+        pod.to_str().unwrap(),
+        "--policy",
+        policy_file.to_str().unwrap(),
+        "--set",
+        "image_registry=kind-registry:5000/courselab",
+        "--set",
+        "cosign_public_key=unused",
+    ]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("Kyverno rejects this policy: a `match` filter of rule `verify-signature`"),
+        "{stderr}"
+    );
+}

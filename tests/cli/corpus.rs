@@ -192,6 +192,7 @@ cases!(
     kyverno_deprecated_validation_failure_action,
     kyverno_keys_need_tlog_settings,
     kyverno_lowercase_action,
+    kyverno_match_without_kinds,
     kyverno_keyless_rekor_url,
     kyverno_no_image_references,
     kyverno_overrides_conflict,

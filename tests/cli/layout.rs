@@ -2,7 +2,6 @@
 //! named by tag) and in `cosign save`'s form (entries marked with a `kind` annotation).
 
 use std::path::Path;
-use std::process::Command;
 
 use super::registry::{
     key_pair, payload, push_attestations, push_signature_layers, registry_with_image, sign,
@@ -14,7 +13,7 @@ const SPDX: &str = "https://spdx.dev/Document";
 
 /// `skopeo copy` of `addr/courselab/demo:<tag>` into the layout at `dir` under the same tag.
 fn skopeo_copy(addr: &str, tag: &str, dir: &Path) {
-    let out = Command::new("skopeo")
+    let out = super::registry::debian_tool("skopeo")
         .args([
             "copy",
             "--quiet",
@@ -24,7 +23,7 @@ fn skopeo_copy(addr: &str, tag: &str, dir: &Path) {
         .arg(format!("docker://{addr}/courselab/demo:{tag}"))
         .arg(format!("oci:{}:{tag}", dir.display()))
         .output()
-        .expect("skopeo is installed (`.ci/run` installs it)");
+        .expect("skopeo runs");
     assert!(
         out.status.success(),
         "skopeo copy {tag}: {}",

@@ -1,6 +1,7 @@
 //! A real OCI registry for tests (Debian's `docker-registry`, CNCF distribution 2.8), started
 //! on a free loopback port with its storage in a temp dir and stopped on drop, plus helpers that
-//! push images, cosign signatures and attestations to it, signed with real keys.
+//! push images, cosign signatures and attestations to it, signed with real keys; and the
+//! lookup of the Debian tools the tests run, which names the package when one is missing.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,7 +16,34 @@ use oci_client::{Client, Reference};
 use serde_json::{Value, json};
 use sigstore::crypto::{SigStoreSigner, SigningScheme};
 
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+/// The path of a program the tests run, found on `PATH`; a missing one fails the test with
+/// how to install it (`.ci/test` installs them all).
+pub fn installed(program: &str, install: &str) -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(program))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("{program} is not installed: run `.ci/test`, or {install}"))
+}
+
+/// A Debian tool the tests run (the package has the program's name).
+pub fn debian_tool(program: &str) -> Command {
+    Command::new(installed(
+        program,
+        &format!("`sudo apt-get install {program}`"),
+    ))
+}
+
+// Issue 10 item 12: a missing tool used to fail with "No such file or directory" and no hint.
+#[test]
+#[should_panic(
+    expected = "courselab-no-such-tool is not installed: run `.ci/test`, or `sudo apt-get install courselab-no-such-tool`"
+)]
+fn a_missing_tool_names_the_package_to_install() {
+    debian_tool("courselab-no-such-tool");
+}
 
 /// A running registry; killed when dropped.
 pub struct TestRegistry {
@@ -28,10 +56,6 @@ pub struct TestRegistry {
 impl TestRegistry {
     /// Starts a registry and waits until `/v2/` answers.
     pub fn start() -> Self {
-        assert!(
-            std::path::Path::new(REGISTRY_BIN).exists(),
-            "{REGISTRY_BIN} is missing: install Debian's docker-registry package (`.ci/run` does)"
-        );
         let storage = tempfile::tempdir().unwrap();
         let config = storage.path().join("config.yml");
         std::fs::write(&config, "version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: /tmp}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:0, secret: courselab-tests}\n").unwrap();
@@ -41,7 +65,7 @@ impl TestRegistry {
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(REGISTRY_BIN)
+        let child = debian_tool("docker-registry")
             .arg("serve")
             .arg(&config)
             .env("REGISTRY_HTTP_ADDR", &addr)

@@ -281,7 +281,7 @@ fn the_same_cases_run_against_a_real_registry_after_a_push() {
         "{stdout}"
     );
     // What was pushed is a real cosign-signed image: skopeo sees the tag, `lab verify` the signature.
-    let skopeo = std::process::Command::new("skopeo")
+    let skopeo = super::registry::debian_tool("skopeo")
         .args(["inspect", "--tls-verify=false", "--raw"])
         .arg(format!(
             "docker://{}/courselab/demo:1.4.2-ci",

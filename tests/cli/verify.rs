@@ -471,11 +471,11 @@ fn skopeo_and_openssl_agree() {
         vec![(signed.clone(), sign(&signer, &signed))],
     ));
 
-    let skopeo = Command::new("skopeo")
+    let skopeo = super::registry::debian_tool("skopeo")
         .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
         .arg(format!("docker://{}/courselab/demo:1.0", registry.addr))
         .output()
-        .expect("skopeo is installed (`.ci/run` installs it)");
+        .expect("skopeo runs");
     assert!(
         skopeo.status.success(),
         "{}",
@@ -487,7 +487,7 @@ fn skopeo_and_openssl_agree() {
     std::fs::write(dir.path().join("cosign.pub"), &public).unwrap();
     std::fs::write(dir.path().join("payload.json"), &signed).unwrap();
     std::fs::write(dir.path().join("sig.der"), &signature).unwrap();
-    let openssl = Command::new("openssl")
+    let openssl = super::registry::debian_tool("openssl")
         .args([
             "dgst",
             "-sha256",
@@ -499,7 +499,7 @@ fn skopeo_and_openssl_agree() {
         ])
         .current_dir(dir.path())
         .output()
-        .expect("openssl is installed");
+        .expect("openssl runs");
     assert_eq!(
         String::from_utf8_lossy(&openssl.stdout).trim(),
         "Verified OK"
@@ -519,13 +519,9 @@ fn pyspdxtools() -> std::path::PathBuf {
     if venv.exists() {
         return venv;
     }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("pyspdxtools"))
-            .find(|p| p.exists())
-    });
-    on_path.expect(
-        "pyspdxtools is missing: run `.ci/run` once (it installs PyPI's spdx-tools into .ci/.venv)",
+    super::registry::installed(
+        "pyspdxtools",
+        "`pip install spdx-tools==0.8.5` (`.ci/test` puts it in .ci/.venv)",
     )
 }
 

@@ -8,7 +8,9 @@ use super::placeholders;
 use crate::content::diagnostic::Diagnostic;
 use crate::content::load::at;
 use crate::content::model::FailureMode;
-use crate::policy::model::{Attestor, KyvernoPolicy, PolicyKind, VerifyImage};
+use crate::policy::model::{
+    Attestor, KyvernoPolicy, PolicyKind, ResourceFilter, Rule, VerifyImage,
+};
 use crate::supply::ImageRef;
 use crate::wildcard;
 
@@ -207,6 +209,7 @@ fn check_policy(
         );
     }
     for rule in &policy.spec.rules {
+        check_match_kinds(file, name, rule, out);
         for (entry, action) in rule
             .verify_images
             .iter()
@@ -214,6 +217,35 @@ fn check_policy(
         {
             check_entry(file, policy, rule.name.as_str(), action, entry, lab, out);
         }
+    }
+}
+
+/// `validate.go` `validateMatchKindHelper`: every `match` filter (each of `any`, else each of
+/// `all`, else the single `resources`) must name kinds; `exclude` filters need not.
+fn check_match_kinds(file: &str, policy: &str, rule: &Rule, out: &mut Vec<Diagnostic>) {
+    let block = &rule.match_resources;
+    let kinds = |f: &ResourceFilter| f.resources.as_ref().is_some_and(|d| !d.kinds.is_empty());
+    let named = if !block.any.is_empty() {
+        block.any.iter().all(kinds)
+    } else if !block.all.is_empty() {
+        block.all.iter().all(kinds)
+    } else {
+        block
+            .resources
+            .as_ref()
+            .is_some_and(|d| !d.kinds.is_empty())
+    };
+    if !named {
+        out.push(
+            Diagnostic::error(
+                "kyverno/match-without-kinds",
+                file,
+                at(&rule.name),
+                format!("Kyverno rejects this policy: a `match` filter of rule `{}` in policy `{policy}` names no `kinds`", rule.name.value),
+            )
+            .help("add `kinds:` (e.g. `[Pod]`) to every filter under `match`; Kyverno: \"the kind attribute is mandatory when working with the resources element\"; to leave objects out by namespace, name or label, use `exclude`")
+            .reference(VALIDATE_GO),
+        );
     }
 }
 
@@ -621,5 +653,36 @@ mod tests {
             0
         );
         assert_eq!(count(keyless("                    roots: 'PEM'\n")), 0);
+    }
+
+    // validate.go validateMatchKindHelper: the evaluator matches a kindless filter as the
+    // engine would, but Kyverno never installs a policy with one under `match`.
+    #[test]
+    fn a_match_filter_without_kinds_is_rejected_and_an_exclude_one_is_not() {
+        let with = |blocks: &str| {
+            let text = TWO_ENTRIES.replace("ACTION", "Enforce").replace(
+                "      match: {any: [{resources: {kinds: [Pod]}}]}\n",
+                blocks,
+            );
+            codes(&text)
+                .iter()
+                .filter(|c| **c == "kyverno/match-without-kinds")
+                .count()
+        };
+        assert_eq!(
+            with(
+                "      match: {any: [{resources: {kinds: [Pod]}}, {resources: {namespaces: [a]}}]}\n"
+            ),
+            1
+        );
+        assert_eq!(with("      match: {all: [{resources: {names: [a]}}]}\n"), 1);
+        assert_eq!(with("      match: {resources: {namespaces: [a]}}\n"), 1);
+        assert_eq!(with("      match: {resources: {kinds: [Pod]}}\n"), 0);
+        assert_eq!(
+            with(
+                "      match: {any: [{resources: {kinds: [Pod]}}]}\n      exclude: {any: [{resources: {namespaces: [kube-system]}}]}\n"
+            ),
+            0
+        );
     }
 }

@@ -174,7 +174,7 @@ fn refuse_what_kyverno_refuses(shown: &str, text: &str) -> Result<(), LabError> 
     }
 }
 
-fn human(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
+fn decisions_text(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
     let mut out = String::new();
     for d in decisions {
         let r = d.result;
@@ -363,7 +363,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         .expect("decisions serialize")
             + "\n"
     } else {
-        human(&decisions, &unreachable)
+        decisions_text(&decisions, &unreachable)
     };
     emit(out, &text)?;
     Ok(if !unreachable.is_empty() {

@@ -162,7 +162,7 @@ fn run_chapters(
     let text = match options.format {
         TestFormat::Human => reports
             .iter()
-            .map(report::human)
+            .map(report::suite_text)
             .collect::<Vec<_>>()
             .join("\n"),
         TestFormat::Json => report::json(&reports),

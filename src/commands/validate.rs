@@ -49,7 +49,7 @@ pub fn run(
         })
     };
     let text = match format {
-        Format::Human => render::human(&report, source_of, color),
+        Format::Human => render::validation_text(&report, source_of, color),
         Format::Json => render::json(&report),
         Format::Github => render::github(&report),
     };

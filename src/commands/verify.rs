@@ -187,7 +187,7 @@ pub fn run(request: &VerifyRequest, out: &mut impl Write) -> Result<u8, LabError
         };
         serde_json::to_string_pretty(&doc).expect("verification serializes") + "\n"
     } else {
-        human(
+        verified_text(
             &artifacts,
             &verifier,
             &signatures,
@@ -199,7 +199,7 @@ pub fn run(request: &VerifyRequest, out: &mut impl Write) -> Result<u8, LabError
     Ok(exit_code::SUCCESS)
 }
 
-fn human(
+fn verified_text(
     artifacts: &CosignArtifacts,
     verifier: &Verifier,
     signatures: &[SimpleSigning],

@@ -60,7 +60,7 @@ impl ValidationReport {
 
 /// Renders diagnostics with the offending source lines, as rustc does, then a summary.
 /// `source_of` returns a file's text by its course-relative path.
-pub fn human<'s>(
+pub fn validation_text<'s>(
     report: &ValidationReport,
     source_of: impl Fn(&str) -> Option<&'s str>,
     color: bool,

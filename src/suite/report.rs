@@ -7,7 +7,7 @@ use super::run::SuiteReport;
 
 /// The human report. Passing cases get one line each; failures show expected, actual and
 /// Kyverno's message.
-pub fn human(report: &SuiteReport) -> String {
+pub fn suite_text(report: &SuiteReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

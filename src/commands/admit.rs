@@ -267,10 +267,12 @@ pub fn namespace_labels(objects: &[Value]) -> BTreeMap<String, BTreeMap<String, 
     out
 }
 
-/// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
-/// registry could not be reached.
-pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
-    let (policies, values) = read_policies(config, request)?;
+/// Reads the manifest of `-f` (or standard input), fills its placeholders, and returns its
+/// documents, each with a `kind` and a namespace as the API server would give them.
+fn read_objects(
+    request: &AdmitRequest,
+    values: &BTreeMap<String, String>,
+) -> Result<Vec<Value>, LabError> {
     let text = if request.file.as_os_str() == "-" {
         input::read_stdin_text(input::limit::MANIFEST, "a manifest")
     } else {
@@ -279,7 +281,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     .map_err(|e| LabError::Usage(format!("-f: {e}")))?;
     let shown = request.file.display().to_string();
     let text = if text.contains("${") {
-        substitute(&shown, &text, &values).map_err(|e| LabError::Suite(e.into()))?
+        substitute(&shown, &text, values).map_err(|e| LabError::Suite(e.into()))?
     } else {
         text
     };
@@ -302,15 +304,23 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     if objects.is_empty() {
         return Err(LabError::Usage(format!("{shown} holds no document")));
     }
+    if let Some(object) = objects.iter().find(|o| !o["kind"].is_string()) {
+        return Err(LabError::Usage(format!(
+            "{shown}: every document needs `kind:` (found {})",
+            resource_id(object)
+        )));
+    }
+    Ok(objects)
+}
+
+/// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
+/// registry could not be reached.
+pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
+    let (policies, values) = read_policies(config, request)?;
+    let objects = read_objects(request, &values)?;
     let namespaces = namespace_labels(&objects);
     let mut images = Vec::new();
     for object in &objects {
-        if !object["kind"].is_string() {
-            return Err(LabError::Usage(format!(
-                "{shown}: every document needs `kind:` (found {})",
-                resource_id(object)
-            )));
-        }
         for image in images_to_fetch(&Request::create(object, &namespaces), &policies) {
             if !images.contains(&image) {
                 images.push(image);
@@ -336,36 +346,12 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     let results: Vec<(String, AdmissionResult)> = objects
         .iter()
         .map(|o| {
-            (
-                resource_id(o),
-                evaluate_cached(
-                    &Request::create(o, &namespaces),
-                    &policies,
-                    &artifacts,
-                    &mut cache,
-                ),
-            )
+            let request = Request::create(o, &namespaces);
+            let result = evaluate_cached(&request, &policies, &artifacts, &mut cache);
+            (resource_id(o), result)
         })
         .collect();
-    let decisions: Vec<Decision<'_>> = results
-        .iter()
-        .map(|(id, r)| Decision {
-            resource: id.clone(),
-            result: r,
-        })
-        .collect();
-    let text = if request.json {
-        serde_json::to_string_pretty(&AdmitJson {
-            schema_version: 2,
-            decisions,
-            unreachable: unreachable.clone(),
-        })
-        .expect("decisions serialize")
-            + "\n"
-    } else {
-        decisions_text(&decisions, &unreachable)
-    };
-    emit(out, &text)?;
+    emit(out, &render(request.json, &results, &unreachable))?;
     Ok(if !unreachable.is_empty() {
         exit_code::UNREACHABLE
     } else if results.iter().all(|(_, r)| r.allowed) {
@@ -373,4 +359,26 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     } else {
         exit_code::WORK_FELL_SHORT
     })
+}
+
+/// The decisions as JSON or as text.
+fn render(json: bool, results: &[(String, AdmissionResult)], unreachable: &[String]) -> String {
+    let decisions: Vec<Decision<'_>> = results
+        .iter()
+        .map(|(id, r)| Decision {
+            resource: id.clone(),
+            result: r,
+        })
+        .collect();
+    if json {
+        serde_json::to_string_pretty(&AdmitJson {
+            schema_version: 2,
+            decisions,
+            unreachable: unreachable.to_vec(),
+        })
+        .expect("decisions serialize")
+            + "\n"
+    } else {
+        decisions_text(&decisions, unreachable)
+    }
 }

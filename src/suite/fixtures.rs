@@ -219,31 +219,17 @@ fn key(path: &Path, created: &mut Vec<PathBuf>) -> Result<SigningKey, SuiteError
 /// place stops the run before a file is written. Keys are created only when missing.
 pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Written, SuiteError> {
     let (dir, images) = fixture_images(chapter, values)?;
-    let mut written = Written::default();
-    let mut keys: BTreeMap<PathBuf, SigningKey> = BTreeMap::new();
-    let mut key_paths: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut by_layout: BTreeMap<PathBuf, Vec<(ImageRef, &FixtureImage)>> = BTreeMap::new();
     for (image, _) in &images {
-        let layout = layout_dir(&dir, image);
-        let name = layout
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        // Everything this run would replace is checked before anything is written.
-        for (path, role) in [
-            (layout.clone(), "replace"),
-            (dir.join(format!(".{name}.new")), "remove"),
-            (dir.join(format!(".{name}.old")), "remove"),
-        ] {
-            if path.symlink_metadata().is_ok() && !is_ours(&path) {
-                return Err(not_ours(&path, role));
-            }
-        }
+        check_replaceable(&dir, &layout_dir(&dir, image))?;
     }
+    let mut written = Written::default();
+    let mut keys = Keys::default();
+    let mut by_layout: BTreeMap<PathBuf, Vec<(ImageRef, &FixtureImage)>> = BTreeMap::new();
     for (image, fixture) in images {
         for path in fixture.signed_by.iter().chain(&fixture.sbom_signed_by) {
             let abs = on_disk(chapter, path)?;
-            key_paths.insert(path.value.0.clone(), abs.clone());
-            if let std::collections::btree_map::Entry::Vacant(slot) = keys.entry(abs) {
+            keys.paths.insert(path.value.0.clone(), abs.clone());
+            if let std::collections::btree_map::Entry::Vacant(slot) = keys.keys.entry(abs) {
                 let k = key(slot.key(), &mut written.keys_created)?;
                 slot.insert(k);
             }
@@ -254,70 +240,116 @@ pub fn write(chapter: &Chapter, values: &BTreeMap<String, String>) -> Result<Wri
             .push((image, fixture));
     }
     for (layout, fixtures) in by_layout {
-        let name = layout
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = layout_name(&layout);
         let fresh = dir.join(format!(".{name}.new"));
         remove_ours(&fresh, "remove")?;
         let mut writer = LayoutWriter::create(&fresh)?;
         std::fs::write(fresh.join(MARKER), MARKER_TEXT).map_err(|e| io(&fresh, e))?;
         for (image_ref, fixture) in fixtures {
-            let tag = image_ref.tag.clone().unwrap_or_default();
-            let repository = image_ref.repository();
-            let built = image(&format!("{name}:{tag}"));
-            writer.add(&built, OCI_MANIFEST_MEDIA_TYPE, &tag)?;
-            let signers: Vec<&SigningKey> = fixture
-                .signed_by
-                .iter()
-                .map(|p| &keys[&key_paths[&p.value.0]])
-                .collect();
-            if !signers.is_empty() {
-                let sig = signature_manifest(&repository, &built.digest, &signers)?;
-                writer.add(
-                    &sig,
-                    OCI_MANIFEST_MEDIA_TYPE,
-                    &built.digest.cosign_tag("sig"),
-                )?;
-            }
-            let mut envelopes = Vec::new();
-            for path in &fixture.sbom_signed_by {
-                let doc = statement(
-                    &repository,
-                    &built.digest,
-                    SPDX_PREDICATE_TYPE,
-                    spdx_document(&format!("{name}-{tag}")),
-                );
-                envelopes.push((
-                    envelope(&doc, &keys[&key_paths[&path.value.0]])?,
-                    SPDX_PREDICATE_TYPE.to_owned(),
-                ));
-            }
-            if !envelopes.is_empty() {
-                let att = attestation_manifest(envelopes);
-                writer.add(
-                    &att,
-                    OCI_MANIFEST_MEDIA_TYPE,
-                    &built.digest.cosign_tag("att"),
-                )?;
-            }
-            written
-                .images
-                .push((image_ref.to_string(), built.digest.clone()));
+            let digest = add_fixture(&mut writer, &name, &image_ref, fixture, &keys)?;
+            written.images.push((image_ref.to_string(), digest));
         }
         writer.finish()?;
-        let old = dir.join(format!(".{name}.old"));
-        // Left by an interrupted run; the layout itself is still in place.
-        remove_ours(&old, "remove")?;
-        if layout.symlink_metadata().is_ok() {
-            if !is_ours(&layout) {
-                return Err(not_ours(&layout, "replace"));
-            }
-            std::fs::rename(&layout, &old).map_err(|e| io(&layout, e))?;
-        }
-        std::fs::rename(&fresh, &layout).map_err(|e| io(&layout, e))?;
-        remove_ours(&old, "remove")?;
+        swap_in(&dir, &layout, &fresh)?;
     }
     Ok(written)
+}
+
+/// The TEST keys of a chapter's fixtures: by path on disk, and that path by the lab's words.
+#[derive(Default)]
+struct Keys {
+    keys: BTreeMap<PathBuf, SigningKey>,
+    paths: BTreeMap<String, PathBuf>,
+}
+
+impl Keys {
+    fn get(&self, written: &Spanned<RelPath>) -> &SigningKey {
+        &self.keys[&self.paths[&written.value.0]]
+    }
+}
+
+fn layout_name(layout: &Path) -> String {
+    layout
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// Everything a run would replace or remove for `layout` must be ours; checked before
+/// anything is written.
+fn check_replaceable(dir: &Path, layout: &Path) -> Result<(), SuiteError> {
+    let name = layout_name(layout);
+    for (path, role) in [
+        (layout.to_owned(), "replace"),
+        (dir.join(format!(".{name}.new")), "remove"),
+        (dir.join(format!(".{name}.old")), "remove"),
+    ] {
+        if path.symlink_metadata().is_ok() && !is_ours(&path) {
+            return Err(not_ours(&path, role));
+        }
+    }
+    Ok(())
+}
+
+/// Builds one fixture image into `writer`, with its signature and SBOM attestation manifests
+/// when the lab asks for them; returns the image's digest.
+fn add_fixture(
+    writer: &mut LayoutWriter,
+    name: &str,
+    image_ref: &ImageRef,
+    fixture: &FixtureImage,
+    keys: &Keys,
+) -> Result<Digest, SuiteError> {
+    let tag = image_ref.tag.clone().unwrap_or_default();
+    let repository = image_ref.repository();
+    let built = image(&format!("{name}:{tag}"));
+    writer.add(&built, OCI_MANIFEST_MEDIA_TYPE, &tag)?;
+    let signers: Vec<&SigningKey> = fixture.signed_by.iter().map(|p| keys.get(p)).collect();
+    if !signers.is_empty() {
+        let sig = signature_manifest(&repository, &built.digest, &signers)?;
+        writer.add(
+            &sig,
+            OCI_MANIFEST_MEDIA_TYPE,
+            &built.digest.cosign_tag("sig"),
+        )?;
+    }
+    let mut envelopes = Vec::new();
+    for path in &fixture.sbom_signed_by {
+        let doc = statement(
+            &repository,
+            &built.digest,
+            SPDX_PREDICATE_TYPE,
+            spdx_document(&format!("{name}-{tag}")),
+        );
+        envelopes.push((
+            envelope(&doc, keys.get(path))?,
+            SPDX_PREDICATE_TYPE.to_owned(),
+        ));
+    }
+    if !envelopes.is_empty() {
+        let att = attestation_manifest(envelopes);
+        writer.add(
+            &att,
+            OCI_MANIFEST_MEDIA_TYPE,
+            &built.digest.cosign_tag("att"),
+        )?;
+    }
+    Ok(built.digest)
+}
+
+/// Replaces `layout` by the finished `fresh` one: the old one (ours) is moved aside first and
+/// removed last, so an interrupted run leaves either layout in place.
+fn swap_in(dir: &Path, layout: &Path, fresh: &Path) -> Result<(), SuiteError> {
+    let old = dir.join(format!(".{}.old", layout_name(layout)));
+    // Left by an interrupted run; the layout itself is still in place.
+    remove_ours(&old, "remove")?;
+    if layout.symlink_metadata().is_ok() {
+        if !is_ours(layout) {
+            return Err(not_ours(layout, "replace"));
+        }
+        std::fs::rename(layout, &old).map_err(|e| io(layout, e))?;
+    }
+    std::fs::rename(fresh, layout).map_err(|e| io(layout, e))?;
+    remove_ours(&old, "remove")
 }
 
 /// Pushes every fixture image, with its signature and attestation manifests, to `host` under

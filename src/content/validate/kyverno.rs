@@ -9,8 +9,9 @@ use crate::content::diagnostic::Diagnostic;
 use crate::content::load::at;
 use crate::content::model::FailureMode;
 use crate::policy::model::{
-    Attestor, KyvernoPolicy, PolicyKind, ResourceFilter, Rule, VerifyImage,
+    Attestor, FailureActionOverride, KyvernoPolicy, PolicyKind, ResourceFilter, Rule, VerifyImage,
 };
+use crate::spanned::Spanned;
 use crate::supply::ImageRef;
 use crate::wildcard;
 
@@ -97,6 +98,17 @@ fn check_overrides(file: &str, policy: &KyvernoPolicy, out: &mut Vec<Diagnostic>
             .reference(VALIDATE_GO),
         );
     }
+    check_override_conflicts(file, name, overrides, out);
+}
+
+/// Overrides that give one namespace both actions (by name, pattern or overlapping patterns)
+/// are rejected by Kyverno; the first conflict is reported.
+fn check_override_conflicts(
+    file: &str,
+    name: &str,
+    overrides: &[Spanned<FailureActionOverride>],
+    out: &mut Vec<Diagnostic>,
+) {
     // Exact names and wildcard patterns seen so far, per action.
     let mut names: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
     let mut patterns: [Vec<&str>; 2] = [Vec::new(), Vec::new()];

@@ -195,6 +195,14 @@ fn check_references(
             }
         }
     }
+    check_test_paths(files, rel, lab, out);
+    refs
+}
+
+/// The paths `lab test` reads and writes: the fixture folder and TEST keys (created when
+/// missing, so only their place is checked), `from_file` defaults in the working directory,
+/// and `from_file` test variables, which must exist.
+fn check_test_paths(files: &CourseFiles, rel: &str, lab: &Lab, out: &mut Sink) {
     // `lab test --write-fixtures` writes the layouts and creates missing TEST keys at these
     // paths, so they need not exist yet, but they must be inside the course.
     if let Some(tests) = &lab.tests {
@@ -238,7 +246,6 @@ fn check_references(
             }
         }
     }
-    refs
 }
 
 /// Resolves one reference with the course's one path rule, reporting an absolute path, a

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use courselab::content::files::CourseFiles;
 use courselab::policy::evaluate::Artifacts;
-use courselab::suite::prepare::{Chapter, Overrides, prepare};
+use courselab::content::chapter::Chapter;
+use courselab::suite::prepare::prepare;
 use courselab::suite::run::check;
 use libfuzzer_sys::fuzz_target;
 
@@ -20,7 +21,7 @@ thread_local! {
     static CHAPTER: RefCell<(Chapter, BTreeMap<String, String>)> = RefCell::new({
         let root = courselab_fuzz::repo();
         let files = CourseFiles::from_disk(&root).expect("the course reads");
-        let chapter = Chapter::find(files, &root, "ch14").expect("ch14 is a chapter");
+        let chapter = Chapter::find(files, "ch14").expect("ch14 is a chapter");
         let values = chapter.values(true, &[]).expect("the test values resolve");
         (chapter, values)
     });
@@ -32,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     };
     CHAPTER.with_borrow_mut(|(chapter, values)| {
         chapter.files.insert_text(REL, text.to_owned());
-        if let Ok(test) = prepare(chapter, REL, values, &Overrides::default()) {
+        if let Ok(test) = prepare(chapter, REL, values, None) {
             let _ = check(&[test], &Artifacts::new());
         }
     });

@@ -53,6 +53,21 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Copies the real course's content folders (not its target or sources) to `root`, to edit.
+pub fn copy_course(root: &Path) {
+    for sub in ["labs", "quizzes", "runbooks", "kind-config"] {
+        copy_tree(&repo().join(sub), &root.join(sub));
+    }
+}
+
+/// Replaces the first `from` in the course file `rel` under `root`, which must contain it.
+pub fn edit(root: &Path, rel: &str, from: &str, to: &str) {
+    let path = root.join(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{rel} does not contain {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
 /// Runs a command and returns (exit code, stdout, stderr).
 pub fn output(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("lab runs");

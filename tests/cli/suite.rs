@@ -1,28 +1,19 @@
 //! `lab test`: the chapter's kyverno-test cases, offline over the committed fixture layouts,
 //! against a real registry, and the mutations that a good set of cases must notice.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::registry::TestRegistry;
-use super::{copy_tree, lab, output, repo};
+use super::{copy_course, edit, lab, output, repo};
 
 /// A copy of the real course (content only) in a temp dir, to edit.
 fn course_copy() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_owned();
-    for sub in ["labs", "quizzes", "runbooks", "kind-config"] {
-        copy_tree(&repo().join(sub), &root.join(sub));
-    }
+    copy_course(&root);
     (dir, root)
-}
-
-fn edit(root: &Path, rel: &str, from: &str, to: &str) {
-    let path = root.join(rel);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{rel} does not contain {from:?}");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
 #[test]

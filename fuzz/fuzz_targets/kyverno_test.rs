@@ -7,9 +7,9 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use courselab::content::chapter::Chapter;
 use courselab::content::files::CourseFiles;
 use courselab::policy::evaluate::Artifacts;
-use courselab::content::chapter::Chapter;
 use courselab::suite::prepare::prepare;
 use courselab::suite::run::check;
 use libfuzzer_sys::fuzz_target;

@@ -66,7 +66,7 @@ pub fn validate_in_course(rel: &str, data: &[u8], context: &[&str]) -> Option<us
         Selection::File(rel.to_owned())
     };
     let report = validate(&files, &selection);
-    let _ = render::human(&report, |p| files.text(p), false);
+    let _ = render::validation_text(&report, |p| files.text(p), false);
     let _ = render::json(&report);
     let _ = render::github(&report);
     Some(report.errors)

@@ -1,14 +1,19 @@
 //! Integration tests: they drive the real `lab` binary against fixture courses.
 
 mod admit;
+mod cluster;
 mod corpus;
+mod cosign_interop;
+mod differential;
 mod help;
 mod hostile;
 mod hostile_layout;
 mod hostile_registry;
 mod keyless;
+mod kyverno_cli;
 mod layout;
 mod list;
+mod peers;
 mod registry;
 mod schema;
 mod suite;

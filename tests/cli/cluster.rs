@@ -1,0 +1,124 @@
+//! The loopback cluster itself (`.ci/peers/cluster`): what the live layer and the differential
+//! suite rely on it to do, checked before anything is built on it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::peers::{cluster, wait_until, write};
+use super::registry::{push_image, runtime};
+
+fn pod_json(ns: &str, selector: &str) -> Value {
+    let out = cluster().kubectl_ok(&["-n", ns, "get", "pods", "-l", selector, "-o", "json"]);
+    serde_json::from_str(&out).unwrap()
+}
+
+// A Deployment must become a running Pod whose imageID is the digest its tag resolved to, as a
+// kubelet reports it: the live checks read the running digest from there.
+#[test]
+fn a_deployment_runs_with_the_digest_its_tag_resolved_to() {
+    let c = cluster();
+    let digest = runtime().block_on(push_image(&c.registry, "smoke/app", "1.0", "smoke app"));
+    let ns = c.namespace("smoke", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write(
+        dir.path(),
+        "deploy.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: smoke}}}}\n  template:\n    metadata: {{labels: {{app: smoke}}}}\n    spec:\n      containers: [{{name: app, image: {}/smoke/app:1.0}}]\n",
+            c.registry
+        ),
+    );
+    c.kubectl_ok(&["-n", &ns.name, "apply", "-f", manifest.to_str().unwrap()]);
+    let mut pods = Value::Null;
+    wait_until(
+        Duration::from_secs(60),
+        "the Deployment's Pod to run",
+        || {
+            pods = pod_json(&ns.name, "app=smoke");
+            pods["items"][0]["status"]["phase"] == "Running"
+        },
+    );
+    let status = &pods["items"][0]["status"]["containerStatuses"][0];
+    assert_eq!(
+        status["imageID"],
+        format!("{}/smoke/app@{digest}", c.registry),
+        "{status}"
+    );
+    assert_eq!(status["image"], format!("{}/smoke/app:1.0", c.registry));
+    assert_eq!(status["ready"], true);
+}
+
+// An image the registry does not have must not look like it runs.
+#[test]
+fn a_pod_whose_image_cannot_be_pulled_stays_pending() {
+    let c = cluster();
+    let ns = c.namespace("smoke-missing", &[]);
+    let image = format!("{}/smoke/absent:1.0", c.registry);
+    c.kubectl_ok(&[
+        "-n",
+        &ns.name,
+        "run",
+        "absent",
+        "--image",
+        &image,
+        "--labels",
+        "app=absent",
+    ]);
+    let mut pods = Value::Null;
+    wait_until(Duration::from_secs(60), "the Pod's pull to fail", || {
+        pods = pod_json(&ns.name, "app=absent");
+        !pods["items"][0]["status"]["containerStatuses"].is_null()
+    });
+    let pod = &pods["items"][0]["status"];
+    assert_eq!(pod["phase"], "Pending", "{pod}");
+    assert_eq!(
+        pod["containerStatuses"][0]["state"]["waiting"]["reason"], "ErrImagePull",
+        "{pod}"
+    );
+}
+
+// Kyverno's admission controller answers for resources: an Enforce policy of this test's own
+// denies a Pod in this test's namespace, with Kyverno's words, on a server-side dry run.
+#[test]
+fn kyverno_denies_in_enforce_on_a_dry_run() {
+    let c = cluster();
+    let ns = c.namespace("smoke-kyverno", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "policy.yaml",
+        &format!(
+            "apiVersion: kyverno.io/v1\nkind: Policy\nmetadata: {{name: require-team, namespace: {}}}\nspec:\n  rules:\n  - name: team-label\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    validate:\n      failureAction: Enforce\n      message: every Pod needs a team label\n      pattern: {{metadata: {{labels: {{team: \"?*\"}}}}}}\n",
+            ns.name
+        ),
+    );
+    c.kubectl_ok(&["apply", "-f", policy.to_str().unwrap()]);
+    wait_until(Duration::from_secs(60), "the policy to be ready", || {
+        c.kubectl()
+            .args(["-n", &ns.name, "get", "policy", "require-team", "-o"])
+            .arg("jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")
+            .output()
+            .is_ok_and(|o| o.stdout == b"True")
+    });
+    let out = c
+        .kubectl()
+        .args([
+            "-n",
+            &ns.name,
+            "run",
+            "unlabelled",
+            "--image",
+            "nginx",
+            "--dry-run=server",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "admitted: {stderr}");
+    assert!(
+        stderr.contains("admission webhook \"validate.kyverno.svc-fail\" denied the request"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("every Pod needs a team label"), "{stderr}");
+}

@@ -78,12 +78,18 @@ pub fn verify_image(
             }
         }
     }
-    // Once the attestations are fetched Kyverno names the image by its digest
-    // (`verifyAttestations`: `image = imageInfo.String()` after setting the digest).
+    // The attestation checks name the image by its digest only when a signature check ran
+    // first: `verifyImage` (pkg/engine/internal/imageverifier.go) copies the digest the
+    // signatures named into the image it hands to `verifyAttestations`. The digest an
+    // attestation fetch returns (`decodeStatement`, pkg/image/verifiers/cpol/cosign/cosign.go)
+    // is read from a simple-signing `critical.image` the DSSE envelope does not have, so it is
+    // always empty and an entry with attestations alone keeps the image as written. Measured
+    // against the real admission controller (tests/cli/differential.rs).
     let pinned = crate::supply::ImageRef::parse(image).map_or_else(
         |_| image.to_owned(),
         |i| match i.digest {
             Some(_) => i.to_string(),
+            None if entry.attestors.is_empty() => i.to_string(),
             None => i.with_digest(artifacts.digest.as_str()).to_string(),
         },
     );

@@ -753,7 +753,8 @@ fn key_set(signers: &[&SigStoreSigner], count: Option<u32>) -> String {
 
 const REVIEW: &str = "https://example.com/review/v1";
 
-/// The image, pinned as Kyverno names it once attestations are fetched (tag dropped).
+/// The image pinned to its digest (tag dropped), as Kyverno names it in the attestation checks
+/// when a signature check of the same entry ran first.
 fn pinned() -> String {
     format!(
         "kind-registry:5000/courselab/demo@{}",
@@ -806,7 +807,7 @@ fn an_attestation_by_another_key_is_cosigns_dsse_threshold_error() {
     ));
     assert_eq!(
         verify(&entry, &artifacts),
-        ImageOutcome::Pass(format!("verified image attestations for {}", pinned()))
+        ImageOutcome::Pass(format!("verified image attestations for {IMAGE}"))
     );
 }
 
@@ -911,7 +912,7 @@ fn unsupported_conditions_are_an_error() {
         "- all:\n    - key: \"{{ length(reviewers) }}\"\n      operator: Equals\n      value: 2";
     let entry = attestation_entry(REVIEW, &key_set(&[&key], None), conditions);
     assert!(
-        matches!(verify(&entry, &artifacts), ImageOutcome::Error(m) if m.starts_with(&format!("failed to verify image {}: .attestations[0].attestors[0].entries[0].keys: `length(reviewers)` is a JMESPath expression", pinned()))),
+        matches!(verify(&entry, &artifacts), ImageOutcome::Error(m) if m.starts_with(&format!("failed to verify image {IMAGE}: .attestations[0].attestors[0].entries[0].keys: `length(reviewers)` is a JMESPath expression"))),
     );
     let wildcard = "- all:\n    - key: \"{{ reviewers }}\"\n      operator: AllIn\n      value: [\"?\"]\n      message: one-letter reviewers";
     let entry = attestation_entry(REVIEW, &key_set(&[&key], None), wildcard);
@@ -980,4 +981,36 @@ fn what_the_offline_evaluator_does_not_read_is_an_error() {
         );
     }
     assert!(matches!(verify(&base, &artifacts), ImageOutcome::Pass(_)));
+}
+
+// Measured against the real Kyverno v1.19 (tests/cli/differential.rs): an entry with attestations
+// alone names the image as written, since the digest an attestation fetch returns is always
+// empty (`decodeStatement` reads it from a `critical.image` a DSSE envelope does not have); with
+// a signature check first, `verifyImage` hands the signature's digest on, and the image is named
+// by it.
+#[test]
+fn attestations_name_the_image_by_digest_only_after_a_signature_check() {
+    let key = signer();
+    let mut artifacts = signed(&key, Value::Null);
+    let subject = artifacts.digest.hex().to_owned();
+    artifacts.attestations.push(attestation_layer(
+        &key,
+        &statement(&subject, REVIEW, json!({"reviewed": true})),
+    ));
+    let alone = attestation_entry(REVIEW, &key_set(&[&key], None), "");
+    assert_eq!(
+        verify(&alone, &artifacts),
+        ImageOutcome::Pass(format!("verified image attestations for {IMAGE}"))
+    );
+    let mut after_signatures = alone.clone();
+    let with_attestors: VerifyImage = serde_saphyr::from_str(&format!(
+        "imageReferences: [\"kind-registry:5000/*\"]\nattestors:\n{}",
+        indent(&key_set(&[&key], None), 2)
+    ))
+    .unwrap();
+    after_signatures.attestors = with_attestors.attestors;
+    assert_eq!(
+        verify(&after_signatures, &artifacts),
+        ImageOutcome::Pass(format!("verified image attestations for {}", pinned()))
+    );
 }

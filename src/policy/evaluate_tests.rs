@@ -722,11 +722,14 @@ fn an_override_for_the_namespace_decides_when_the_entry_sets_no_action() {
 }
 
 // matchOverride: a namespaceSelector must match the namespace's labels; labels that are not
-// known count as none, so a matchLabels selector then selects nothing.
+// known count as none, so a matchLabels selector then selects nothing. And Kyverno reads the
+// labels only for a policy whose rules select by them (labels.go `hasNamespaceSelector`, which
+// skips the spec-level overrides): measured against the real admission controller, an override
+// selector alone never matches (tests/fixtures/differential/26-overrides-namespace-selector).
 #[test]
 fn an_override_with_a_namespace_selector_needs_the_labels() {
     let k = key();
-    let p = policy_without_entry_action(
+    let mut p = policy_without_entry_action(
         &k,
         "  validationFailureActionOverrides:\n    - action: Enforce\n      namespaceSelector:\n        matchLabels: {env: prod}\n",
     );
@@ -736,13 +739,25 @@ fn an_override_with_a_namespace_selector_needs_the_labels() {
         [("env".to_owned(), "dev".to_owned())].into();
     assert_eq!(
         admitted_with_labels(&p, Some(&prod)),
+        (true, FailureMode::Audit),
+        "the labels are never read for this policy"
+    );
+    assert_eq!(admitted_with_labels(&p, None), (true, FailureMode::Audit));
+    // Once a rule selects by namespace labels, Kyverno has them, and the override applies.
+    let filter = p.spec.rules[0].match_resources.any[0]
+        .resources
+        .as_mut()
+        .unwrap();
+    filter.namespace_selector =
+        Some(json!({"matchExpressions": [{"key": "env", "operator": "Exists"}]}));
+    assert_eq!(
+        admitted_with_labels(&p, Some(&prod)),
         (false, FailureMode::Enforce)
     );
     assert_eq!(
         admitted_with_labels(&p, Some(&dev)),
         (true, FailureMode::Audit)
     );
-    assert_eq!(admitted_with_labels(&p, None), (true, FailureMode::Audit));
 }
 
 // ruleAction: an action on a verifyImages entry wins over every override.

@@ -594,12 +594,20 @@ impl KyvernoPolicy {
     /// namespace (`engineresponse.go` `matchOverride`): an entry with neither `namespaces` nor
     /// `namespaceSelector` selects every namespace; `namespaces` are wildcard patterns; a
     /// `namespaceSelector` must also match the namespace's labels (unknown labels count as
-    /// none, as Kyverno's nil map does).
+    /// none, as Kyverno's nil map does). Kyverno reads the namespace's labels only for a policy
+    /// whose rules select by namespace labels themselves ([`Self::reads_namespace_labels`]);
+    /// otherwise a selector in the overrides is matched against no labels at all.
     pub fn matching_override(
         &self,
         namespace: &str,
         labels: &BTreeMap<String, String>,
     ) -> Option<FailureMode> {
+        let none = BTreeMap::new();
+        let labels = if self.reads_namespace_labels() {
+            labels
+        } else {
+            &none
+        };
         let selected = |o: &FailureActionOverride| {
             o.namespace_selector
                 .as_ref()
@@ -616,5 +624,34 @@ impl KyvernoPolicy {
                 named && selected(o)
             })
             .map(|o| o.action.value.mode())
+    }
+
+    /// Whether Kyverno v1.19 fetches the namespace's labels for this policy at admission
+    /// (`hasNamespaceSelector` in `pkg/utils/engine/labels.go`, called by the image verification
+    /// and validation handlers): only when a rule has a `namespaceSelector` in `match` or
+    /// `exclude` (top level, `any` or `all`) or in a `validate` rule's
+    /// `failureActionOverrides`. The spec-level `validationFailureActionOverrides` are not
+    /// looked at, so their `namespaceSelector` alone never sees a label: measured against the
+    /// real admission controller (`tests/fixtures/differential/26-*`).
+    pub fn reads_namespace_labels(&self) -> bool {
+        let in_description = |d: &Option<ResourceDescription>| {
+            d.as_ref().is_some_and(|d| d.namespace_selector.is_some())
+        };
+        let in_filters = |m: &MatchResources| {
+            in_description(&m.resources)
+                || m.any
+                    .iter()
+                    .chain(&m.all)
+                    .any(|f| in_description(&f.resources))
+        };
+        self.spec.rules.iter().any(|rule| {
+            in_filters(&rule.match_resources)
+                || rule.exclude.as_ref().is_some_and(in_filters)
+                || rule.validate.as_ref().is_some_and(|v| {
+                    v["failureActionOverrides"]
+                        .as_array()
+                        .is_some_and(|o| o.iter().any(|o| !o["namespaceSelector"].is_null()))
+                })
+        })
     }
 }

@@ -109,6 +109,72 @@ fn start_or_reuse() -> Result<Cluster, String> {
 }
 
 impl Cluster {
+    /// Sends `object` to the API server as a create (`dryRun=All` when `dry_run`), with the
+    /// admin certificate, and returns the API server's answer as it is: the created object, or
+    /// the `Status` of a refusal (whose `message` kubectl would reprint with its own newline).
+    pub fn create(
+        &self,
+        object: &serde_json::Value,
+        dry_run: bool,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        let kubeconfig = std::fs::read_to_string(&self.kubeconfig).unwrap();
+        let field = |name: &str| {
+            kubeconfig
+                .split(&format!("{name}: \""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("no {name} in {}", self.kubeconfig.display()))
+                .to_owned()
+        };
+        let kind = object["kind"].as_str().unwrap();
+        let api_version = object["apiVersion"].as_str().unwrap();
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default");
+        let group = if api_version.contains('/') {
+            format!("/apis/{api_version}")
+        } else {
+            format!("/api/{api_version}")
+        };
+        let path = format!("{group}/namespaces/{namespace}/{}s", kind.to_lowercase());
+        let dry = if dry_run { "?dryRun=All" } else { "" };
+        let out = Command::new(super::registry::installed(
+            "curl",
+            "`sudo apt-get install curl`",
+        ))
+        .args([
+            "-sS",
+            "--max-time",
+            "60",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+        ])
+        .arg("--cacert")
+        .arg(field("certificate-authority"))
+        .arg("--cert")
+        .arg(field("client-certificate"))
+        .arg("--key")
+        .arg(field("client-key"))
+        .arg("--data-binary")
+        .arg(object.to_string())
+        .arg(format!("{}{path}{dry}", field("server")))
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if answer["kind"] == "Status" {
+            Err(answer)
+        } else {
+            Ok(answer)
+        }
+    }
+
     /// `kubectl` against this cluster.
     pub fn kubectl(&self) -> Command {
         let mut cmd = peer_command("kubectl");

@@ -122,3 +122,65 @@ fn kyverno_denies_in_enforce_on_a_dry_run() {
     );
     assert!(stderr.contains("every Pod needs a team label"), "{stderr}");
 }
+
+// A component that fails to start is reported with its name, its command and the end of its
+// log, `up` exits 1 without hanging, and nothing it started is left running.
+#[test]
+fn a_component_that_does_not_start_is_reported_and_cleaned_up() {
+    let bin = tempfile::tempdir().unwrap();
+    for name in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kubectl",
+        "kyverno",
+        "reports-controller",
+    ] {
+        std::os::unix::fs::symlink(super::peers::peer(name), bin.path().join(name)).unwrap();
+    }
+    let etcd = bin.path().join("etcd");
+    std::fs::write(
+        &etcd,
+        "#!/bin/sh\necho 'etcd: cannot bind, data dir is broken' >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&etcd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("cluster");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(super::repo().join(".ci/peers/cluster"))
+        .arg("up")
+        .env("COURSELAB_CLUSTER_DIR", &dir)
+        .env("PEERS_BIN", bin.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(120), "{stderr}");
+    assert!(stderr.contains("cluster: etcd did not start"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("command: {}", etcd.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("etcd: cannot bind, data dir is broken"),
+        "{stderr}"
+    );
+    // The processes it started are gone: every PID in its record is dead.
+    let pids = std::fs::read_to_string(dir.join("pids")).unwrap_or_default();
+    for line in pids.lines() {
+        let pid = line.split_whitespace().nth(1).unwrap();
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "{line} still runs"
+        );
+    }
+    // Logs are kept for reading; `down` then removes the state.
+    assert!(dir.join("logs/etcd.log").is_file());
+    let down = std::process::Command::new(super::repo().join(".ci/peers/cluster"))
+        .arg("down")
+        .env("COURSELAB_CLUSTER_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(down.status.success());
+    assert!(!dir.exists());
+}

@@ -105,7 +105,41 @@ fn kyverno_annotations(object: &Value) -> BTreeMap<String, Value> {
             );
         }
     }
+    either_where_policies_disagree(&mut found);
     found
+}
+
+/// Kyverno merges each policy's image statuses into `kyverno.io/verify-images` one policy after
+/// the other, the later overwriting (`ImageVerificationMetadata.Merge`,
+/// pkg/engine/api/imageverifymetadata.go), in the order of its policy cache, which is a Go map's:
+/// where two policies disagree on an image, the annotation says either. Both sides' values are
+/// replaced by the set of statuses the scoped annotation records for that image.
+fn either_where_policies_disagree(annotations: &mut BTreeMap<String, Value>) {
+    let Some(scoped) = annotations.get("kyverno.io/verify-images-scoped") else {
+        return;
+    };
+    let mut statuses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for rules in scoped["policies"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for images in rules.as_object().into_iter().flat_map(|r| r.values()) {
+            for (image, status) in images.as_object().into_iter().flatten() {
+                statuses
+                    .entry(image.clone())
+                    .or_default()
+                    .insert(status.as_str().unwrap_or("").to_owned());
+            }
+        }
+    }
+    if let Some(Value::Object(legacy)) = annotations.get_mut("kyverno.io/verify-images") {
+        for (image, value) in legacy.iter_mut() {
+            if let Some(set) = statuses.get(image).filter(|s| s.len() > 1) {
+                *value = json!(set.iter().cloned().collect::<Vec<_>>().join(" or "));
+            }
+        }
+    }
 }
 
 fn text(output: &Output) -> String {
@@ -183,6 +217,7 @@ fn lab_verdict(resource: &Value, decision: &Value) -> Verdict {
                 );
             }
         }
+        either_where_policies_disagree(&mut annotations);
         Verdict::Admitted {
             images: images(&patched),
             annotations,

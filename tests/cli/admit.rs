@@ -384,46 +384,6 @@ fn namespace_documents_give_the_labels_that_overrides_select_on() {
         "cosign_public_key={}",
         std::fs::read_to_string(repo().join("labs/ch14/tests/keys/test-only-signer.pub")).unwrap()
     );
-    // Kyverno reads the namespace's labels only for a policy whose rules select by them
-    // (`hasNamespaceSelector`, pkg/utils/engine/labels.go): an override's selector alone is
-    // matched against no labels, and the Pod is only audited (measured against the real
-    // admission controller, tests/fixtures/differential/26-*).
-    let unread = tmp.path().join("unread.yaml");
-    std::fs::write(
-        &unread,
-        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: develop\n  labels:\n    env: prod\n---\n{pod}"),
-    )
-    .unwrap();
-    let (code, stdout, stderr) = output(lab(&repo()).args([
-        "admit",
-        "-f",
-        unread.to_str().unwrap(),
-        "--policy",
-        policy.to_str().unwrap(),
-        "--set",
-        "image_registry=kind-registry:5000/courselab",
-        "--set",
-        &key,
-        "--layouts",
-        LAYOUTS,
-    ]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stdout.contains("verify-signed-images/verify-signature (Audit): fail"),
-        "{stdout}"
-    );
-    // With a rule that selects its namespace by labels, Kyverno has them and the override applies.
-    let text = std::fs::read_to_string(&policy).unwrap();
-    let rule_filter = "              namespaces:\n                - develop\n";
-    assert!(text.contains(rule_filter), "{text}");
-    std::fs::write(
-        &policy,
-        text.replace(
-            rule_filter,
-            "              namespaceSelector:\n                matchLabels:\n                  kubernetes.io/metadata.name: develop\n",
-        ),
-    )
-    .unwrap();
     let run = |env: &str| {
         let manifest = tmp.path().join(format!("{env}.yaml"));
         std::fs::write(
@@ -445,6 +405,28 @@ fn namespace_documents_give_the_labels_that_overrides_select_on() {
             LAYOUTS,
         ]))
     };
+    // Kyverno reads the namespace's labels only for a policy whose rules select by them
+    // (`hasNamespaceSelector`, pkg/utils/engine/labels.go): an override's selector alone is
+    // matched against no labels, and the Pod is only audited (measured against the real
+    // admission controller, tests/fixtures/differential/26-*).
+    let (code, stdout, stderr) = run("prod");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verify-signed-images/verify-signature (Audit): fail"),
+        "{stdout}"
+    );
+    // With a rule that selects its namespace by labels, Kyverno has them and the override applies.
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let rule_filter = "              namespaces:\n                - develop\n";
+    assert!(text.contains(rule_filter), "{text}");
+    std::fs::write(
+        &policy,
+        text.replace(
+            rule_filter,
+            "              namespaceSelector:\n                matchLabels:\n                  kubernetes.io/metadata.name: develop\n",
+        ),
+    )
+    .unwrap();
     let (code, stdout, stderr) = run("prod");
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(

@@ -74,12 +74,25 @@ fn start_or_reuse() -> Result<Cluster, String> {
         }
     };
     let started = Instant::now();
-    let output = Command::new(&script)
-        .args(&args)
-        .env("COURSELAB_CLUSTER_DIR", &dir)
-        .env("PEERS_BIN", peers_bin())
-        .output()
-        .map_err(|e| format!("{}: {e}", script.display()))?;
+    let run = |args: &[String]| {
+        Command::new(&script)
+            .args(args)
+            .env("COURSELAB_CLUSTER_DIR", &dir)
+            .env("PEERS_BIN", peers_bin())
+            .output()
+            .map_err(|e| format!("{}: {e}", script.display()))
+    };
+    let mut output = run(&args)?;
+    // Ports are picked free, then bound by the peers a moment later; a test starting its own
+    // registry in between can take one. One more start, from a clean state, rules that out.
+    if !output.status.success() && args[0] == "up" {
+        eprintln!(
+            "loopback cluster: the first start failed, trying once more:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        run(&["down".to_owned()])?;
+        output = run(&args)?;
+    }
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         return Err(format!(

@@ -84,7 +84,7 @@ pub fn verify_image(
     // attestation fetch returns (`decodeStatement`, pkg/image/verifiers/cpol/cosign/cosign.go)
     // is read from a simple-signing `critical.image` the DSSE envelope does not have, so it is
     // always empty and an entry with attestations alone keeps the image as written. Measured
-    // against the real admission controller (tests/cli/differential.rs).
+    // against the real admission controller (tests/cli/differential/).
     let pinned = crate::supply::ImageRef::parse(image).map_or_else(
         |_| image.to_owned(),
         |i| match i.digest {

@@ -983,7 +983,7 @@ fn what_the_offline_evaluator_does_not_read_is_an_error() {
     assert!(matches!(verify(&base, &artifacts), ImageOutcome::Pass(_)));
 }
 
-// Measured against the real Kyverno v1.19 (tests/cli/differential.rs): an entry with attestations
+// Measured against the real Kyverno v1.19 (tests/cli/differential/): an entry with attestations
 // alone names the image as written, since the digest an attestation fetch returns is always
 // empty (`decodeStatement` reads it from a `critical.image` a DSSE envelope does not have); with
 // a signature check first, `verifyImage` hands the signature's digest on, and the image is named

@@ -184,3 +184,34 @@ fn a_component_that_does_not_start_is_reported_and_cleaned_up() {
     assert!(down.status.success());
     assert!(!dir.exists());
 }
+
+// A learner may deploy before pushing: like a kubelet, the stand-in pulls again, and the Pod runs
+// once the image is in the registry.
+#[test]
+fn a_pod_runs_once_its_missing_image_is_pushed() {
+    let c = cluster();
+    let ns = c.namespace("smoke-late", &[]);
+    let image = format!("{}/smoke/late:1.0", c.registry);
+    c.kubectl_ok(&[
+        "-n", &ns.name, "run", "late", "--image", &image, "--labels", "app=late",
+    ]);
+    wait_until(Duration::from_secs(60), "the Pod's pull to fail", || {
+        pod_json(&ns.name, "app=late")["items"][0]["status"]["containerStatuses"][0]["state"]["waiting"]
+            ["reason"]
+            == "ErrImagePull"
+    });
+    let digest = runtime().block_on(push_image(&c.registry, "smoke/late", "1.0", "pushed late"));
+    let mut pods = Value::Null;
+    wait_until(
+        Duration::from_secs(30),
+        "the Pod to run after the push",
+        || {
+            pods = pod_json(&ns.name, "app=late");
+            pods["items"][0]["status"]["phase"] == "Running"
+        },
+    );
+    assert_eq!(
+        pods["items"][0]["status"]["containerStatuses"][0]["imageID"],
+        format!("{}/smoke/late@{digest}", c.registry)
+    );
+}

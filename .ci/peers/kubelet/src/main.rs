@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::{Container, Pod};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
@@ -138,8 +138,30 @@ fn up_to_date(pod: &Pod) -> bool {
             .all(|(c, s)| c.image.as_deref() == Some(s.image.as_str()))
 }
 
-async fn report(pods: &Api<Pod>, registries: &Registries, pod: &Pod) -> Result<(), Error> {
-    if pod.metadata.deletion_timestamp.is_some() || up_to_date(pod) {
+/// A container of the Pod is waiting on a pull that failed (to be tried again, as a kubelet
+/// backs off and retries).
+fn pull_failed(pod: &Pod) -> bool {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .any(|c| {
+            c.state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .is_some_and(|w| w.reason.as_deref() == Some("ErrImagePull"))
+        })
+}
+
+/// Reports the Pod's status unless it already shows its current spec; `retry` pulls again the
+/// images of a Pod whose pull failed.
+async fn report(
+    pods: &Api<Pod>,
+    registries: &Registries,
+    pod: &Pod,
+    retry: bool,
+) -> Result<(), Error> {
+    let current = up_to_date(pod) && !(retry && pull_failed(pod));
+    if pod.metadata.deletion_timestamp.is_some() || current {
         return Ok(());
     }
     let Some(spec) = &pod.spec else { return Ok(()) };
@@ -162,6 +184,10 @@ async fn report(pods: &Api<Pod>, registries: &Registries, pod: &Pod) -> Result<(
         .iter()
         .chain(&init)
         .all(|s| s["ready"] == json!(true) || s["state"].get("terminated").is_some());
+    if retry && !pulled {
+        // Still failing: nothing new to report.
+        return Ok(());
+    }
     let ready = if pulled { "True" } else { "False" };
     let condition = |kind: &str, status: &str| json!({"type": kind, "status": status, "lastTransitionTime": now});
     let patch = json!({"status": {
@@ -245,16 +271,38 @@ async fn main() -> Result<(), Error> {
         .default_backoff()
         .applied_objects();
     let mut events = std::pin::pin!(events);
-    while let Some(pod) = events.try_next().await? {
-        if let Err(e) = report(&pods, &registries, &pod).await {
-            eprintln!(
-                "{}/{}: {e}",
-                pod.metadata.namespace.as_deref().unwrap_or_default(),
-                pod.metadata.name.as_deref().unwrap_or_default()
-            );
+    // Failed pulls are tried again every 2 s: an image pushed after its Pod was created runs.
+    let mut retry = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            event = events.try_next() => {
+                let Some(pod) = event? else { return Ok(()) };
+                log_error(&pod, report(&pods, &registries, &pod, false).await);
+            }
+            _ = retry.tick() => {
+                let listed = match pods.list(&ListParams::default()).await {
+                    Ok(list) => list.items,
+                    Err(e) => {
+                        eprintln!("listing pods: {e}");
+                        continue;
+                    }
+                };
+                for pod in listed.iter().filter(|p| pull_failed(p)) {
+                    log_error(pod, report(&pods, &registries, pod, true).await);
+                }
+            }
         }
     }
-    Ok(())
+}
+
+fn log_error(pod: &Pod, result: Result<(), Error>) {
+    if let Err(e) = result {
+        eprintln!(
+            "{}/{}: {e}",
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+            pod.metadata.name.as_deref().unwrap_or_default()
+        );
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::peers::{peer_command, write};
 use super::registry::{TestRegistry, push_image, runtime, spdx_document};
-use super::{lab, output, repo};
+use super::{lab, output, registry_with_ch14_fixtures, repo};
 
 /// The flags that make cosign v3 write the classic tag layout offline: no bundle format (v3's
 /// default stores an OCI referrer), no signing config (which would ask for a transparency log).
@@ -220,10 +220,7 @@ fn cosign_and_lab_refuse_the_same_images() {
 
 #[test]
 fn what_lab_test_pushes_cosign_verifies() {
-    let registry = TestRegistry::start();
-    let (code, stdout, stderr) =
-        output(lab(&repo()).args(["test", "ch14", "--push", "--registry", &registry.addr]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let registry = registry_with_ch14_fixtures();
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let keys = repo().join("labs/ch14/tests/keys");

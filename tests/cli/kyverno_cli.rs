@@ -5,8 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::peers::peer_command;
-use super::registry::TestRegistry;
-use super::{lab, output, repo};
+use super::{lab, output, registry_with_ch14_fixtures, repo};
 
 /// `kyverno test`'s summary line: (passed, failed).
 fn summary(text: &str) -> Option<(usize, usize)> {
@@ -23,10 +22,7 @@ fn summary(text: &str) -> Option<(usize, usize)> {
 
 #[test]
 fn every_exported_ch14_case_passes_under_the_real_kyverno_cli() {
-    let registry = TestRegistry::start();
-    let (code, stdout, stderr) =
-        output(lab(&repo()).args(["test", "ch14", "--push", "--registry", &registry.addr]));
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    let registry = registry_with_ch14_fixtures();
 
     let out = tempfile::tempdir().unwrap();
     let exported = out.path().join("kyverno-tests");

@@ -82,3 +82,13 @@ pub fn output(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8(out.stderr).expect("stderr is UTF-8"),
     )
 }
+
+/// A fresh registry holding ch14's fixture images with their signatures and attestations, as
+/// `lab test ch14 --push` puts them there (each under `<registry>/courselab/demo:<tag>`).
+pub fn registry_with_ch14_fixtures() -> registry::TestRegistry {
+    let registry = registry::TestRegistry::start();
+    let (code, stdout, stderr) =
+        output(lab(&repo()).args(["test", "ch14", "--push", "--registry", &registry.addr]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    registry
+}

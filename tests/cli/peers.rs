@@ -221,20 +221,28 @@ impl Cluster {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             self.kubectl_ok(&args);
         }
+        self.wait_for_default_service_account(&name);
+        TestNamespace {
+            cluster: self,
+            name,
+        }
+    }
+}
+
+impl Cluster {
+    /// Waits until the namespace has its `default` ServiceAccount (made by the
+    /// kube-controller-manager), without which the API server refuses Pods in it.
+    pub fn wait_for_default_service_account(&self, namespace: &str) {
         wait_until(
             Duration::from_secs(30),
             "the namespace's default ServiceAccount",
             || {
                 self.kubectl()
-                    .args(["-n", &name, "get", "serviceaccount", "default"])
+                    .args(["-n", namespace, "get", "serviceaccount", "default"])
                     .output()
                     .is_ok_and(|o| o.status.success())
             },
         );
-        TestNamespace {
-            cluster: self,
-            name,
-        }
     }
 }
 

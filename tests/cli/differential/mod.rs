@@ -69,16 +69,7 @@ fn namespace_with(c: &Cluster, name: &str, labels: &BTreeMap<String, String>) {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         c.kubectl_ok(&args);
     }
-    super::peers::wait_until(
-        Duration::from_secs(30),
-        "the namespace's default ServiceAccount",
-        || {
-            c.kubectl()
-                .args(["-n", name, "get", "serviceaccount", "default"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        },
-    );
+    c.wait_for_default_service_account(name);
 }
 
 fn wait_ready(c: &Cluster, policy: &Value) -> Result<(), String> {

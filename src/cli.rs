@@ -74,12 +74,115 @@ pub enum CliCommand {
     /// byte): a registry that does not answer is given up on within 43 s, and not asked again
     /// for the next image.
     Admit(Box<AdmitArgs>),
+    /// Bring a chapter's lab up: the registry's scenario images, Kyverno, the policy pack in
+    /// Audit, and the incident's starting state; run again, it resumes and converges.
+    ///
+    /// Each wait is bounded by --timeout; every phase is recorded in .lab/<CHAPTER>/state.json
+    /// of the working folder, so that an interrupted start is resumed by the next. What you
+    /// changed since (an image set, a policy switched) is left as it is. Exit 0 ready, 2 bad
+    /// content or usage (nothing created), 3 the cluster or registry unreachable or a wait ran
+    /// out, 130 interrupted.
+    Start(Box<StartArgs>),
+    /// Run a lab's checks against the live cluster, the registry and your evidence files.
+    ///
+    /// Exit 0 when every check passes, 1 when some fail, 3 when the cluster or registry could
+    /// not be asked.
+    Check(Box<CheckArgs>),
+    /// Switch the chapter's policies to Enforce, and prove the webhook denies the unsigned probe.
+    Enforce(ModeArgs),
+    /// Switch the chapter's policies back to Audit, and prove the webhook admits the probe.
+    Audit(ModeArgs),
+    /// Show where the lab stands: its context, its mode, and each of its objects in the cluster.
+    Status {
+        /// Chapter id or alias [default: the lab started in this folder].
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+    },
+    /// Remove what the lab created in the cluster, newest first, and only that.
+    Stop {
+        /// Chapter id or alias [default: the lab started in this folder].
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+        /// Also forget the lab's state (.lab/<CHAPTER>/state.json); your other files stay.
+        #[arg(long)]
+        delete: bool,
+    },
     /// List the chapters with their titles and aliases.
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The options of `lab start`.
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// Chapter id or alias, e.g. ch14.
+    #[arg(value_name = "CHAPTER")]
+    pub chapter: String,
+    /// Run the lab on this existing cluster (a kubeconfig context) instead of a kind cluster
+    /// of its own; only the lab's objects are created there.
+    #[arg(long, value_name = "CTX")]
+    pub context: Option<String>,
+    /// Where Kyverno comes from: `install` the lab's pinned version, or use the `existing` one
+    /// (its version must match).
+    #[arg(long, value_enum, default_value_t = KyvernoArg::Install)]
+    pub kyverno: KyvernoArg,
+    /// Set a lab variable, e.g. --set push_registry=127.0.0.1:5000/courselab.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+    pub set: Vec<(String, String)>,
+    /// Derive the scenario's images from the image in this OCI layout instead of the lab's
+    /// public base image (for rooms without internet).
+    #[arg(long, value_name = "DIR")]
+    pub base_image_layout: Option<PathBuf>,
+    /// How long each wait may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    pub timeout: u64,
+}
+
+/// Where Kyverno comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KyvernoArg {
+    /// Install the lab's pinned version.
+    Install,
+    /// Use the Kyverno already in the cluster.
+    Existing,
+}
+
+/// The options of `lab check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Chapter id or alias [default: the lab started in this folder].
+    #[arg(value_name = "CHAPTER")]
+    pub chapter: Option<String>,
+    /// Only this step's checks.
+    #[arg(long, value_name = "ID", conflicts_with = "all")]
+    pub step: Option<String>,
+    /// Every step's checks (the default).
+    #[arg(long)]
+    pub all: bool,
+    /// Ask this kubeconfig context instead of the lab's.
+    #[arg(long, value_name = "CTX")]
+    pub context: Option<String>,
+    /// How long a failing check that settles by itself (a rollout, a PolicyReport, a policy
+    /// becoming Ready) is tried again, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub wait: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The options of `lab enforce` and `lab audit`.
+#[derive(Debug, clap::Args)]
+pub struct ModeArgs {
+    /// Chapter id or alias [default: the lab started in this folder].
+    #[arg(value_name = "CHAPTER")]
+    pub chapter: Option<String>,
+    /// How long each wait may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
 }
 
 /// The options of `lab verify`.

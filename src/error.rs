@@ -17,6 +17,12 @@ pub enum LabError {
     /// A chapter's tests or the admission playground could not run.
     #[error(transparent)]
     Suite(#[from] crate::suite::SuiteError),
+    /// The cluster could not be reached, refused, or a wait ran out.
+    #[error(transparent)]
+    Backend(#[from] crate::backend::BackendError),
+    /// The user pressed Ctrl-C; what was done so far is recorded.
+    #[error("interrupted; what was done so far is recorded, and running the command again resumes")]
+    Interrupted,
     /// The async runtime could not start.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeUnavailable),
@@ -39,6 +45,8 @@ impl LabError {
         match self {
             LabError::Supply(e) => e.exit_code(),
             LabError::Suite(e) => e.exit_code(),
+            LabError::Backend(e) => e.exit_code(),
+            LabError::Interrupted => exit_code::INTERRUPTED,
             LabError::Content(_) | LabError::Usage(_) | LabError::Runtime(_) => {
                 exit_code::BAD_CONTENT_OR_USAGE
             }

@@ -1,11 +1,14 @@
 //! courselab: the `lab` command that runs and grades the labs of a Kubernetes
 //! supply-chain-security course. `main.rs` only calls [`run`].
 
+pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod content;
+pub mod engine;
 pub mod error;
 pub mod exit_code;
+pub mod grade;
 pub mod input;
 pub mod policy;
 pub mod runtime;
@@ -45,6 +48,19 @@ pub enum Command {
     Test(Box<commands::test::TestRequest>),
     /// `lab admit`.
     Admit(Box<commands::admit::AdmitRequest>),
+    /// `lab start`.
+    Start(Box<commands::start::StartRequest>),
+    /// `lab check`.
+    Check(Box<commands::check::CheckRequest>),
+    /// `lab enforce` and `lab audit`.
+    Mode(Box<commands::mode::ModeRequest>),
+    /// `lab status`.
+    Status {
+        /// The chapter.
+        chapter: Option<String>,
+    },
+    /// `lab stop`.
+    Stop(Box<commands::stop::StopRequest>),
     /// `lab list`.
     List {
         /// JSON output.
@@ -106,6 +122,16 @@ impl cli::TestArgs {
     }
 }
 
+impl cli::ModeArgs {
+    fn into_request(self, mode: content::model::FailureMode) -> commands::mode::ModeRequest {
+        commands::mode::ModeRequest {
+            chapter: self.chapter,
+            mode,
+            timeout: std::time::Duration::from_secs(self.timeout),
+        }
+    }
+}
+
 impl Cli {
     /// Turns parsed arguments into the config and command the rest of `lab` uses.
     pub fn into_command(self) -> (Config, Command) {
@@ -124,6 +150,34 @@ impl Cli {
                 Command::Validate { paths, format }
             }
             CliCommand::List { json } => Command::List { json },
+            CliCommand::Start(args) => Command::Start(Box::new(commands::start::StartRequest {
+                chapter: args.chapter,
+                context: args.context,
+                kyverno: match args.kyverno {
+                    cli::KyvernoArg::Install => commands::start::KyvernoSource::Install,
+                    cli::KyvernoArg::Existing => commands::start::KyvernoSource::Existing,
+                },
+                set: args.set,
+                base_image_layout: args.base_image_layout,
+                timeout: std::time::Duration::from_secs(args.timeout),
+            })),
+            CliCommand::Check(args) => Command::Check(Box::new(commands::check::CheckRequest {
+                chapter: args.chapter,
+                step: args.step,
+                context: args.context,
+                wait: std::time::Duration::from_secs(args.wait),
+                json: args.json,
+            })),
+            CliCommand::Enforce(args) => Command::Mode(Box::new(
+                args.into_request(content::model::FailureMode::Enforce),
+            )),
+            CliCommand::Audit(args) => Command::Mode(Box::new(
+                args.into_request(content::model::FailureMode::Audit),
+            )),
+            CliCommand::Status { chapter } => Command::Status { chapter },
+            CliCommand::Stop { chapter, delete } => {
+                Command::Stop(Box::new(commands::stop::StopRequest { chapter, delete }))
+            }
             CliCommand::Verify(args) => Command::Verify(Box::new(args.into_request())),
             CliCommand::Test(args) => {
                 Command::Test(Box::new(args.into_request(self.course.clone())))
@@ -165,6 +219,13 @@ pub fn run(cli: Cli) -> u8 {
             commands::validate::run(&paths, format, config.color, &mut stdout)
         }
         Command::List { json } => commands::list::run(&config, json, &mut stdout),
+        Command::Start(request) => commands::start::run(&config, &request, &mut stdout),
+        Command::Check(request) => commands::check::run(&config, &request, &mut stdout),
+        Command::Mode(request) => commands::mode::run(&config, &request, &mut stdout),
+        Command::Status { chapter } => {
+            commands::status::run(&config, chapter.as_deref(), &mut stdout)
+        }
+        Command::Stop(request) => commands::stop::run(&config, &request, &mut stdout),
         Command::Verify(request) => commands::verify::run(&request, &mut stdout),
         Command::Test(request) => commands::test::run(&request, config.color, &mut stdout),
         Command::Admit(request) => commands::admit::run(&config, &request, &mut stdout),

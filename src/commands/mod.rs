@@ -2,7 +2,13 @@
 //! reporter. They return an exit code or a [`crate::LabError`].
 
 pub mod admit;
+pub mod check;
 pub mod list;
+pub mod mode;
+pub mod session;
+pub mod start;
+pub mod status;
+pub mod stop;
 pub mod test;
 pub mod validate;
 pub mod verify;

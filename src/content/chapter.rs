@@ -209,6 +209,72 @@ impl Chapter {
         })
     }
 
+    /// A path the lab file names, course-relative.
+    pub fn resolve(&self, reference: &str) -> Result<String, ContentError> {
+        resolve(&self.lab_file, reference).map_err(|problem| {
+            ContentError::Invalid(vec![
+                Diagnostic::error(
+                    "ref/outside-course",
+                    &self.lab_file,
+                    (0, 1),
+                    format!("`{reference}`: {problem}"),
+                )
+                .help(problem.help()),
+            ])
+        })
+    }
+
+    /// The policy files of the pack for the values' `signing_mode`, course-relative.
+    pub fn pack_files(
+        &self,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>, ContentError> {
+        let signing_mode = values.get("signing_mode");
+        self.lab
+            .policies
+            .iter()
+            .filter(|p| match (&p.signing_mode, signing_mode) {
+                (Some(wanted), Some(mode)) => wanted.value == *mode,
+                _ => true,
+            })
+            .map(|p| self.resolve(&p.file.0))
+            .collect()
+    }
+
+    /// The pack's policies, rendered with `values` in `mode`, as the JSON objects the cluster
+    /// is sent.
+    pub fn policy_objects(
+        &self,
+        values: &BTreeMap<String, String>,
+        mode: FailureMode,
+    ) -> Result<Vec<Value>, ContentError> {
+        let mut objects = Vec::new();
+        for rel in self.pack_files(values)? {
+            let shown = self.shown(&rel);
+            let text = substitute(&shown, self.text(&rel)?, values).map_err(|e| self.explain(e))?;
+            let rendered = apply_mode(&shown, &text, mode)?;
+            let docs: Vec<Value> = yaml::from_multiple(&rendered).map_err(|e| {
+                ContentError::Invalid(vec![yaml::to_diagnostic(
+                    &rel,
+                    &rendered,
+                    &e,
+                    FileKind::Policies,
+                )])
+            })?;
+            objects.extend(docs.into_iter().filter(|d| !d.is_null()));
+        }
+        Ok(objects)
+    }
+
+    /// Fills the placeholders of one string the lab file writes (a check's image, say).
+    pub fn fill(
+        &self,
+        text: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<String, ContentError> {
+        substitute(&self.shown(&self.lab_file), text, values).map_err(|e| self.explain(e))
+    }
+
     /// The Kubernetes objects of the file `rel`, with placeholders filled.
     pub fn resources(
         &self,

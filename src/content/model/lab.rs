@@ -115,6 +115,25 @@ pub struct ClusterSpec {
     pub kind_config: Spanned<RelPath>,
     /// The registry container the lab runs next to the cluster.
     pub registry: RegistrySpec,
+    /// The scenario's images `lab start` puts into the registry, each derived from one base
+    /// image so that each has a digest of its own; none is signed.
+    #[serde(default)]
+    pub seed: Vec<SeedImage>,
+    /// The public image the seed images are derived from, pinned by digest
+    /// (`registry/path:tag@sha256:...`); `lab start --base-image-layout DIR` replaces it for
+    /// rooms without internet.
+    #[serde(default)]
+    pub base_image: Option<Spanned<String>>,
+}
+
+/// One image of the scenario, derived from the base image by a config label.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeedImage {
+    /// `name:tag` under the `push_registry` variable, e.g. `demo:1.4.2-ci`.
+    pub image: Spanned<String>,
+    /// What the build stands for, written into the label `dev.courselab.build`, e.g. `ci`.
+    pub build: String,
 }
 
 /// A local OCI registry, reachable from the learner's machine and from inside the cluster.
@@ -261,6 +280,9 @@ pub struct RunningDigest {
     pub selector: String,
     /// The repository the pods must run from, without tag or digest.
     pub repository: String,
+    /// The promoted image, e.g. `${image_registry}/demo:1.4.2-ci`: every container running from
+    /// `repository` must run its digest (a tag is resolved in the lab registry).
+    pub image: String,
 }
 
 /// An image to verify.
@@ -324,6 +346,19 @@ pub enum ReportResult {
     Error,
     /// The rule did not apply.
     Skip,
+}
+
+impl ReportResult {
+    /// The value as a PolicyReport writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportResult::Pass => "pass",
+            ReportResult::Fail => "fail",
+            ReportResult::Warn => "warn",
+            ReportResult::Error => "error",
+            ReportResult::Skip => "skip",
+        }
+    }
 }
 
 /// A manifest whose admission must be denied.

@@ -1,0 +1,275 @@
+//! Putting the lab's objects into the cluster and taking them out: server-side apply under the
+//! field manager `courselab`, waits on watches with explicit timeouts (a policy's `Ready`
+//! condition), the dry-run probe that proves the webhook serves the pack in the mode asked
+//! for, and finding the Kyverno that is already there.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::wait::await_condition;
+use serde_json::Value;
+
+use super::cluster::{KubeCluster, LIST_LIMIT, call, cluster_policy_resource};
+use super::error::BackendError;
+use super::state::ObjectRef;
+use crate::engine::compare::is_ready;
+use crate::engine::{Cluster, DryRun};
+
+/// The field manager of everything `lab` applies.
+pub const FIELD_MANAGER: &str = "courselab";
+
+/// The label that marks an object as the lab's.
+pub const LAB_LABEL: &str = "courselab.dev/chapter";
+
+/// The reference to an object, for the state file.
+pub fn object_ref(object: &Value) -> ObjectRef {
+    let text = |p: &str| object.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    ObjectRef {
+        api_version: text("/apiVersion").unwrap_or_default(),
+        kind: text("/kind").unwrap_or_default(),
+        namespace: text("/metadata/namespace"),
+        name: text("/metadata/name").unwrap_or_default(),
+    }
+}
+
+/// Labels `object` as the lab's (so that nobody mistakes whose it is).
+pub fn label(object: &mut Value, chapter: &str) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(labels) = labels.as_object_mut() {
+            labels.insert(LAB_LABEL.into(), Value::String(chapter.to_owned()));
+        }
+    }
+}
+
+impl KubeCluster {
+    /// Server-side applies `object` (forcing the lab's own fields back if someone changed them).
+    /// A webhook that is not serving yet (`failed calling webhook`) is waited for, up to `patience`.
+    pub async fn apply(
+        &self,
+        object: &Value,
+        patience: Duration,
+    ) -> Result<ObjectRef, BackendError> {
+        let reference = object_ref(object);
+        let api = self.api_for(object).await?;
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let what = format!("applying {} {}", reference.kind, reference.name);
+        let deadline = Instant::now() + patience;
+        let patch = Patch::Apply(object);
+        loop {
+            match call(&what, || api.patch(&reference.name, &params, &patch)).await {
+                Ok(_) => return Ok(reference),
+                Err(
+                    BackendError::Refused { reason, .. } | BackendError::Unreachable { reason, .. },
+                ) if reason.contains("failed calling webhook") && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Puts `object` back exactly as given: replaced whole when it exists (so that fields other
+    /// managers added, such as an `exclude`, are gone), applied when it does not.
+    pub async fn replace_or_apply(
+        &self,
+        object: &Value,
+        patience: Duration,
+    ) -> Result<ObjectRef, BackendError> {
+        let reference = object_ref(object);
+        let api = self.api_for(object).await?;
+        let what = format!("replacing {} {}", reference.kind, reference.name);
+        let Some(live) = call(&what, || api.get_opt(&reference.name)).await? else {
+            return self.apply(object, patience).await;
+        };
+        let mut whole: DynamicObject =
+            serde_json::from_value(object.clone()).map_err(|e| BackendError::Refused {
+                what: what.clone(),
+                reason: e.to_string(),
+            })?;
+        whole.metadata.resource_version = live.metadata.resource_version;
+        let params = kube::api::PostParams {
+            dry_run: false,
+            field_manager: Some(FIELD_MANAGER.into()),
+        };
+        call(&what, || api.replace(&reference.name, &params, &whole)).await?;
+        Ok(reference)
+    }
+
+    /// Deletes an object the lab created; one already gone is fine.
+    pub async fn delete(&self, reference: &ObjectRef) -> Result<bool, BackendError> {
+        let probe = serde_json::json!({
+            "apiVersion": reference.api_version,
+            "kind": reference.kind,
+            "metadata": {"name": reference.name, "namespace": reference.namespace},
+        });
+        let api = self.api_for(&probe).await?;
+        let what = format!("deleting {} {}", reference.kind, reference.name);
+        let params = DeleteParams::background();
+        match call(&what, || api.delete(&reference.name, &params)).await {
+            Ok(_) => Ok(true),
+            Err(BackendError::Refused { reason, .. }) if reason.ends_with("(404)") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the object exists and carries the lab's label for `chapter`.
+    pub async fn owned_by_lab(
+        &self,
+        reference: &ObjectRef,
+        chapter: &str,
+    ) -> Result<Option<bool>, BackendError> {
+        let probe = serde_json::json!({
+            "apiVersion": reference.api_version,
+            "kind": reference.kind,
+            "metadata": {"name": reference.name, "namespace": reference.namespace},
+        });
+        let api = self.api_for(&probe).await?;
+        let found: Option<DynamicObject> = call(
+            &format!("reading {} {}", reference.kind, reference.name),
+            || api.get_opt(&reference.name),
+        )
+        .await?;
+        Ok(found.map(|o| {
+            o.metadata
+                .labels
+                .unwrap_or_default()
+                .get(LAB_LABEL)
+                .map(String::as_str)
+                == Some(chapter)
+        }))
+    }
+
+    /// Waits until every named ClusterPolicy reports `Ready=True`, watching each.
+    pub async fn wait_policies_ready(
+        &self,
+        names: &[String],
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        let api = self.all(&cluster_policy_resource());
+        let deadline = Instant::now() + timeout;
+        for name in names {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ready = |o: Option<&DynamicObject>| {
+                o.is_some_and(|o| is_ready(&serde_json::to_value(o).unwrap_or(Value::Null)))
+            };
+            let timed_out = || BackendError::Timeout {
+                what: format!("ClusterPolicy {name} to become Ready"),
+                waited: timeout,
+                look_at: format!(
+                    "`kubectl get clusterpolicy {name} -o yaml` (status.conditions) and Kyverno's admission controller log"
+                ),
+            };
+            match tokio::time::timeout(left, await_condition(api.clone(), name, ready)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    return Err(BackendError::Unreachable {
+                        what: format!("watching ClusterPolicy {name}"),
+                        reason: e.to_string(),
+                    });
+                }
+                Err(_) => return Err(timed_out()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Proves that the webhook serves the pack in `enforce` (or Audit) mode: a server-side dry
+    /// run of `probe` (a Pod the pack must deny) is denied by one of `policies` in Enforce and
+    /// admitted in Audit, tried every second until `timeout`. `Ready` alone records no
+    /// generation, so it cannot tell a mode switch has reached the webhook.
+    pub async fn probe_mode(
+        &self,
+        probe: &Value,
+        policies: &[String],
+        enforce: bool,
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        let deadline = Instant::now() + timeout;
+        let mut last;
+        loop {
+            let outcome =
+                self.dry_run_create(probe)
+                    .await
+                    .map_err(|e| BackendError::Unreachable {
+                        what: "the dry-run probe".into(),
+                        reason: e.to_string(),
+                    })?;
+            let denied_by_pack = |message: &str| {
+                message.contains("denied the request")
+                    && policies.iter().any(|p| message.contains(p.as_str()))
+            };
+            let served = match &outcome {
+                DryRun::Admitted => !enforce,
+                DryRun::Refused { reason, .. } if reason == "AlreadyExists" => !enforce,
+                DryRun::Refused { message, .. } => enforce && denied_by_pack(message),
+            };
+            if served {
+                return Ok(());
+            }
+            last = match outcome {
+                DryRun::Admitted => "the probe was admitted".into(),
+                DryRun::Refused { code, message, .. } => {
+                    format!("the probe was refused ({code}): {}", message.trim())
+                }
+            };
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Err(BackendError::Timeout {
+            what: format!(
+                "Kyverno's webhook to {} the probe Pod",
+                if enforce { "deny" } else { "admit" }
+            ),
+            waited: timeout,
+            look_at: format!("last answer: {last}; look at Kyverno's admission controller log"),
+        })
+    }
+
+    /// The version of the Kyverno admission controller running in the cluster: `None` when
+    /// Kyverno's webhooks are there but no admission-controller Deployment says its version
+    /// (Kyverno running outside the cluster); an error when there is no Kyverno at all.
+    pub async fn kyverno_version(&self) -> Result<Option<String>, BackendError> {
+        let webhooks =
+            self.webhook_configurations()
+                .await
+                .map_err(|e| BackendError::Unreachable {
+                    what: "webhook configurations".into(),
+                    reason: e.to_string(),
+                })?;
+        if !webhooks
+            .iter()
+            .any(|w| w == "kyverno-resource-mutating-webhook-cfg")
+        {
+            return Err(BackendError::Kyverno(
+                "no Kyverno in this cluster (no kyverno-resource-mutating-webhook-cfg); run `lab start` without `--kyverno existing` to install it".into(),
+            ));
+        }
+        let api: Api<Deployment> = Api::all(self.client.clone());
+        let params = ListParams::default()
+            .labels("app.kubernetes.io/component=admission-controller,app.kubernetes.io/part-of=kyverno")
+            .limit(LIST_LIMIT);
+        let list = call("Kyverno's Deployments", || api.list(&params)).await?;
+        Ok(list.items.iter().find_map(|d| {
+            let containers = &d.spec.as_ref()?.template.spec.as_ref()?.containers;
+            let image = containers
+                .iter()
+                .find(|c| c.name == "kyverno")?
+                .image
+                .clone()?;
+            let tag = image
+                .rsplit_once('@')
+                .map_or(image.as_str(), |(i, _)| i)
+                .rsplit_once(':')?
+                .1
+                .to_owned();
+            Some(tag)
+        }))
+    }
+}

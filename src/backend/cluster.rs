@@ -1,0 +1,406 @@
+//! The live cluster through kube-rs: connecting from a kubeconfig (and context), bounded and
+//! retried API calls, and the reads and dry runs the check engine asks for.
+
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use serde_json::Value;
+
+use super::error::BackendError;
+use crate::engine::{DryRun, ObserveError, PodView};
+
+/// How long one API call may take before it counts as failed (and is tried again).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Attempts per API call for transient failures (unreachable, 5xx, 429).
+pub const ATTEMPTS: u32 = 3;
+/// Items read per list call: a bound on what one answer may hold.
+pub const LIST_LIMIT: u32 = 500;
+
+/// A connected cluster.
+#[derive(Clone)]
+pub struct KubeCluster {
+    /// The kube-rs client.
+    pub client: Client,
+    /// The context's name, for messages.
+    pub context: String,
+}
+
+/// `kyverno.io/v1` ClusterPolicy.
+pub fn cluster_policy_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kyverno.io", "v1", "ClusterPolicy"),
+        "clusterpolicies",
+    )
+}
+
+fn policy_report_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("wgpolicyk8s.io", "v1alpha2", "PolicyReport"),
+        "policyreports",
+    )
+}
+
+fn policy_exception_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kyverno.io", "v2", "PolicyException"),
+        "policyexceptions",
+    )
+}
+
+/// Whether a kube error is worth another attempt.
+fn transient(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Api(status) => status.code >= 500 || status.code == 429,
+        _ => true,
+    }
+}
+
+/// Runs one API call with a deadline per attempt and backoff between attempts.
+pub async fn call<T, F, Fut>(what: &str, mut f: F) -> Result<T, BackendError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut pause = Duration::from_millis(300);
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        match tokio::time::timeout(CALL_TIMEOUT, f()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) if !transient(&e) => {
+                return Err(BackendError::Refused {
+                    what: what.to_owned(),
+                    reason: api_message(&e),
+                });
+            }
+            Ok(Err(e)) => last = api_message(&e),
+            Err(_) => last = format!("no answer within {} s", CALL_TIMEOUT.as_secs()),
+        }
+        if attempt < ATTEMPTS {
+            tokio::time::sleep(pause).await;
+            pause *= 3;
+        }
+    }
+    Err(BackendError::Unreachable {
+        what: what.to_owned(),
+        reason: last,
+    })
+}
+
+/// A kube error in one line: the API's own message, or the transport's.
+pub fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} ({})", status.message.trim(), status.code),
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+impl From<BackendError> for ObserveError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Unreachable { what, reason } => {
+                ObserveError::Unreachable { what, reason }
+            }
+            BackendError::Timeout { what, .. } => ObserveError::Unreachable {
+                what,
+                reason: "timed out".into(),
+            },
+            other => ObserveError::Failed {
+                what: "the cluster".into(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl KubeCluster {
+    /// Connects with the kubeconfig (`KUBECONFIG` or `~/.kube/config`) and `context` (its
+    /// current context when `None`). Nothing is sent yet.
+    pub async fn connect(context: Option<&str>) -> Result<Self, BackendError> {
+        let kubeconfig = Kubeconfig::read()
+            .map_err(|e| BackendError::Kubeconfig(format!("cannot read the kubeconfig: {e}")))?;
+        let name = match context {
+            Some(c) => c.to_owned(),
+            None => kubeconfig.current_context.clone().ok_or_else(|| {
+                BackendError::Kubeconfig("the kubeconfig has no current context".into())
+            })?,
+        };
+        if !kubeconfig.contexts.iter().any(|c| c.name == name) {
+            let known: Vec<&str> = kubeconfig
+                .contexts
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            return Err(BackendError::Kubeconfig(format!(
+                "the kubeconfig has no context `{name}` (it has: {})",
+                known.join(", ")
+            )));
+        }
+        let options = KubeConfigOptions {
+            context: Some(name.clone()),
+            ..Default::default()
+        };
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| BackendError::Kubeconfig(format!("context `{name}`: {e}")))?;
+        config.connect_timeout = Some(Duration::from_secs(5));
+        config.read_timeout = Some(CALL_TIMEOUT);
+        config.write_timeout = Some(CALL_TIMEOUT);
+        let client = Client::try_from(config)
+            .map_err(|e| BackendError::Kubeconfig(format!("context `{name}`: {e}")))?;
+        Ok(KubeCluster {
+            client,
+            context: name,
+        })
+    }
+
+    /// A cluster-scoped or all-namespaces API for `resource`.
+    pub fn all(&self, resource: &ApiResource) -> Api<DynamicObject> {
+        Api::all_with(self.client.clone(), resource)
+    }
+
+    /// A namespaced API for `resource`.
+    pub fn namespaced(&self, resource: &ApiResource, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, resource)
+    }
+
+    /// The API resource of an object's `apiVersion` and `kind`, found by discovery.
+    pub async fn resource_of(&self, object: &Value) -> Result<(ApiResource, bool), BackendError> {
+        let api_version = object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps) = call(&format!("discovery of {api_version} {kind}"), || {
+            kube::discovery::pinned_kind(&self.client, &gvk)
+        })
+        .await?;
+        Ok((resource, caps.scope == kube::discovery::Scope::Namespaced))
+    }
+
+    /// The API for an object, in its namespace if the kind is namespaced.
+    pub async fn api_for(&self, object: &Value) -> Result<Api<DynamicObject>, BackendError> {
+        let (resource, namespaced) = self.resource_of(object).await?;
+        Ok(if namespaced {
+            let ns = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            self.namespaced(&resource, ns)
+        } else {
+            self.all(&resource)
+        })
+    }
+}
+
+fn to_json(object: &DynamicObject) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+/// The pod template's spec inside a workload of `kind`.
+fn pod_spec_pointer(kind: &str) -> &'static str {
+    match kind {
+        "Pod" => "/spec",
+        "CronJob" => "/spec/jobTemplate/spec/template/spec",
+        _ => "/spec/template/spec",
+    }
+}
+
+fn workload_resource(kind: &str) -> ApiResource {
+    let (group, version, plural) = match kind {
+        "Pod" => ("", "v1", "pods"),
+        "Job" => ("batch", "v1", "jobs"),
+        "CronJob" => ("batch", "v1", "cronjobs"),
+        "StatefulSet" => ("apps", "v1", "statefulsets"),
+        "DaemonSet" => ("apps", "v1", "daemonsets"),
+        "ReplicaSet" => ("apps", "v1", "replicasets"),
+        _ => ("apps", "v1", "deployments"),
+    };
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+impl crate::engine::Cluster for KubeCluster {
+    async fn workload_images(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, ObserveError> {
+        let api = self.namespaced(&workload_resource(kind), namespace);
+        let what = format!("{kind} {namespace}/{name}");
+        let Some(object) = call(&what, || api.get_opt(name)).await? else {
+            return Ok(None);
+        };
+        let json = to_json(&object);
+        let spec = json
+            .pointer(pod_spec_pointer(kind))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let mut images = Vec::new();
+        for list in ["initContainers", "containers"] {
+            for c in spec
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                images.push((
+                    c.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                    c.get("image")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(Some(images))
+    }
+
+    async fn pods(&self, namespace: &str, selector: &str) -> Result<Vec<PodView>, ObserveError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let params = ListParams::default().labels(selector).limit(LIST_LIMIT);
+        let list = call(&format!("pods in {namespace} ({selector})"), || {
+            api.list(&params)
+        })
+        .await?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|pod| {
+                let statuses = pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.clone())
+                    .unwrap_or_default();
+                let containers = pod
+                    .spec
+                    .as_ref()
+                    .map(|s| s.containers.clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| {
+                        let id = statuses
+                            .iter()
+                            .find(|s| s.name == c.name)
+                            .map(|s| s.image_id.clone())
+                            .unwrap_or_default();
+                        (c.name, c.image.unwrap_or_default(), id)
+                    })
+                    .collect();
+                PodView {
+                    name: pod.metadata.name.unwrap_or_default(),
+                    phase: pod.status.and_then(|s| s.phase).unwrap_or_default(),
+                    terminating: pod.metadata.deletion_timestamp.is_some(),
+                    containers,
+                }
+            })
+            .collect())
+    }
+
+    async fn cluster_policy(&self, name: &str) -> Result<Option<Value>, ObserveError> {
+        let api = self.all(&cluster_policy_resource());
+        let found = call(&format!("ClusterPolicy {name}"), || api.get_opt(name)).await?;
+        Ok(found.as_ref().map(to_json))
+    }
+
+    async fn policy_reports(&self, namespace: &str) -> Result<Vec<Value>, ObserveError> {
+        let api = self.namespaced(&policy_report_resource(), namespace);
+        let params = ListParams::default().limit(LIST_LIMIT);
+        let list = call(&format!("PolicyReports in {namespace}"), || {
+            api.list(&params)
+        })
+        .await?;
+        Ok(list.items.iter().map(to_json).collect())
+    }
+
+    async fn policy_exceptions(&self) -> Result<Vec<Value>, ObserveError> {
+        let api = self.all(&policy_exception_resource());
+        let params = ListParams::default().limit(LIST_LIMIT);
+        match call("PolicyExceptions", || api.list(&params)).await {
+            Ok(list) => Ok(list.items.iter().map(to_json).collect()),
+            // Without the CRD there can be no exception.
+            Err(BackendError::Refused { reason, .. }) if reason.ends_with("(404)") => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn webhook_configurations(&self) -> Result<Vec<String>, ObserveError> {
+        let params = ListParams::default().limit(LIST_LIMIT);
+        let mutating: Api<MutatingWebhookConfiguration> = Api::all(self.client.clone());
+        let validating: Api<ValidatingWebhookConfiguration> = Api::all(self.client.clone());
+        let m = call("mutating webhook configurations", || mutating.list(&params)).await?;
+        let v = call("validating webhook configurations", || {
+            validating.list(&params)
+        })
+        .await?;
+        Ok(m.items
+            .into_iter()
+            .filter_map(|w| w.metadata.name)
+            .chain(v.items.into_iter().filter_map(|w| w.metadata.name))
+            .collect())
+    }
+
+    async fn dry_run_create(&self, object: &Value) -> Result<DryRun, ObserveError> {
+        let api = self.api_for(object).await?;
+        let dynamic: DynamicObject =
+            serde_json::from_value(object.clone()).map_err(|e| ObserveError::Failed {
+                what: "the manifest".into(),
+                reason: e.to_string(),
+            })?;
+        let params = PostParams {
+            dry_run: true,
+            field_manager: Some("courselab".into()),
+        };
+        let what = "a server-side dry run";
+        let mut pause = Duration::from_millis(300);
+        for attempt in 1..=ATTEMPTS {
+            match tokio::time::timeout(CALL_TIMEOUT, api.create(&params, &dynamic)).await {
+                Ok(Ok(_)) => return Ok(DryRun::Admitted),
+                Ok(Err(kube::Error::Api(status))) if status.code < 500 => {
+                    return Ok(DryRun::Refused {
+                        code: status.code,
+                        reason: status.reason.clone(),
+                        message: status.message.clone(),
+                    });
+                }
+                Ok(Err(e)) if attempt == ATTEMPTS => {
+                    return Err(ObserveError::Unreachable {
+                        what: what.into(),
+                        reason: api_message(&e),
+                    });
+                }
+                Err(_) if attempt == ATTEMPTS => {
+                    return Err(ObserveError::Unreachable {
+                        what: what.into(),
+                        reason: format!("no answer within {} s", CALL_TIMEOUT.as_secs()),
+                    });
+                }
+                _ => {}
+            }
+            tokio::time::sleep(pause).await;
+            pause *= 3;
+        }
+        unreachable!("the last attempt returns")
+    }
+}

@@ -1,0 +1,70 @@
+//! Errors of the backends. Unreachable (exit 3) is told from a refusal by the API server and
+//! from a wait that ran out, and each says what to look at next.
+
+use std::time::Duration;
+
+use crate::exit_code;
+
+/// Why a backend could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// No usable kubeconfig, or no such context.
+    #[error(
+        "{0}; pass --context NAME or set KUBECONFIG to a kubeconfig that reaches the lab's cluster"
+    )]
+    Kubeconfig(String),
+    /// The cluster did not answer, after retries.
+    #[error(
+        "cannot reach the cluster ({what}): {reason}; check that it is running (`kubectl cluster-info`)"
+    )]
+    Unreachable {
+        /// What was asked.
+        what: String,
+        /// The last error.
+        reason: String,
+    },
+    /// The API server refused a request.
+    #[error("the cluster refused {what}: {reason}")]
+    Refused {
+        /// What was asked.
+        what: String,
+        /// The server's message.
+        reason: String,
+    },
+    /// A wait ran out.
+    #[error("waited {} s for {what}; {look_at}", waited.as_secs())]
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// How long.
+        waited: Duration,
+        /// What to look at.
+        look_at: String,
+    },
+    /// Kyverno in the cluster is not the version the lab pins.
+    #[error("{0}")]
+    Kyverno(String),
+    /// A lab state file could not be read or written.
+    #[error("{what}: {source}")]
+    State {
+        /// The file and what was done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl BackendError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BackendError::Kubeconfig(_) | BackendError::Kyverno(_) => {
+                exit_code::BAD_CONTENT_OR_USAGE
+            }
+            BackendError::State { .. } => exit_code::WRITE_FAILED,
+            BackendError::Unreachable { .. }
+            | BackendError::Refused { .. }
+            | BackendError::Timeout { .. } => exit_code::UNREACHABLE,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The real backends: the cluster through kube-rs, the lab registry through `supply`, and the
+//! learner's working folder; and the lab's own objects applied, switched and removed.
+
+pub mod apply;
+pub mod cluster;
+pub mod error;
+pub mod registry;
+pub mod seed;
+pub mod state;
+pub mod workdir;
+
+pub use cluster::KubeCluster;
+pub use error::BackendError;
+pub use registry::LabRegistry;
+pub use workdir::FileWorkdir;

@@ -1,0 +1,153 @@
+//! What `lab start` set up, in `.lab/<chapter>/state.json` of the working folder, so that
+//! `lab check`, `lab enforce` and `lab stop` act on the same cluster with the same values,
+//! and `lab stop` removes exactly what the lab created. Written atomically (a temporary file,
+//! fsync, rename): a start interrupted at any point leaves the previous state or the new one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::BackendError;
+
+/// The version of the state file format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One object the lab created in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// Namespace, for namespaced objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+}
+
+/// The lab's state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LabState {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The chapter id.
+    pub chapter: String,
+    /// The kubeconfig context the lab runs on.
+    pub context: String,
+    /// The variables the learner set (`--set`), re-used by later commands.
+    #[serde(default)]
+    pub set: Vec<(String, String)>,
+    /// The objects the lab created, in creation order.
+    #[serde(default)]
+    pub objects: Vec<ObjectRef>,
+    /// Images the lab pushed into the registry.
+    #[serde(default)]
+    pub seeded: Vec<String>,
+    /// The pack's mode: `Audit` or `Enforce`.
+    #[serde(default)]
+    pub mode: String,
+    /// Phases finished, in order, so that a resumed start says what it skipped.
+    #[serde(default)]
+    pub done: Vec<String>,
+}
+
+impl LabState {
+    /// The state file of `chapter` under `workdir`.
+    pub fn path(workdir: &Path, chapter: &str) -> PathBuf {
+        workdir.join(".lab").join(chapter).join("state.json")
+    }
+
+    /// Reads the state, `None` when the lab was never started here.
+    pub fn load(workdir: &Path, chapter: &str) -> Result<Option<LabState>, BackendError> {
+        let path = Self::path(workdir, chapter);
+        let text = match crate::input::read_text(&path, 4 * 1024 * 1024, "a lab state file") {
+            Ok(t) => t,
+            Err(crate::input::InputError::Unreadable { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(BackendError::State {
+                    what: format!("reading {}", path.display()),
+                    source: std::io::Error::other(e.to_string()),
+                });
+            }
+        };
+        let state: LabState = serde_json::from_str(&text).map_err(|e| BackendError::State {
+            what: format!(
+                "{} is not a lab state file ({e}); move it away and run `lab start` again",
+                path.display()
+            ),
+            source: std::io::Error::other("unreadable state"),
+        })?;
+        Ok(Some(state))
+    }
+
+    /// Writes the state atomically.
+    pub fn save(&self, workdir: &Path) -> Result<(), BackendError> {
+        let path = Self::path(workdir, &self.chapter);
+        let failed = |source| BackendError::State {
+            what: format!("writing {}", path.display()),
+            source,
+        };
+        let dir = path.parent().unwrap_or(workdir);
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+        let text = serde_json::to_string_pretty(self).expect("the state serializes");
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(failed)?;
+        file.persist(&path).map_err(|e| failed(e.error))?;
+        Ok(())
+    }
+
+    /// Records an object as the lab's own (once).
+    pub fn own(&mut self, object: ObjectRef) {
+        if !self.objects.contains(&object) {
+            self.objects.push(object);
+        }
+    }
+
+    /// Records a finished phase (once).
+    pub fn finish(&mut self, phase: &str) {
+        if !self.done.iter().any(|p| p == phase) {
+            self.done.push(phase.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_a_missing_file_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(LabState::load(dir.path(), "ch14").unwrap().is_none());
+        let mut state = LabState {
+            schema_version: SCHEMA_VERSION,
+            chapter: "ch14".into(),
+            context: "kind-lab-ch14".into(),
+            ..Default::default()
+        };
+        let ns = ObjectRef {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: "develop".into(),
+        };
+        state.own(ns.clone());
+        state.own(ns);
+        state.finish("policies");
+        state.save(dir.path()).unwrap();
+        let back = LabState::load(dir.path(), "ch14").unwrap().unwrap();
+        assert_eq!(back.objects.len(), 1);
+        assert_eq!(back.done, ["policies"]);
+        std::fs::write(LabState::path(dir.path(), "ch14"), "{").unwrap();
+        let err = LabState::load(dir.path(), "ch14").unwrap_err().to_string();
+        assert!(err.contains("is not a lab state file"), "{err}");
+    }
+}

@@ -1,0 +1,164 @@
+//! What every live-lab command opens first: the chapter (validated), the lab's state in the
+//! working folder, the variable values, the cluster and the lab registry.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::backend::state::LabState;
+use crate::backend::{KubeCluster, LabRegistry};
+use crate::content::chapter::Chapter;
+use crate::content::model::CheckKind;
+use crate::supply::registry::Retry;
+use crate::supply::signature::Verifier;
+use crate::{Config, LabError};
+
+/// A chapter with its state and values.
+pub(crate) struct Session {
+    /// The chapter.
+    pub chapter: Chapter,
+    /// The working folder (`.lab/`, evidence files, `cosign.pub`).
+    pub workdir: PathBuf,
+    /// The state `lab start` left, if any.
+    pub state: Option<LabState>,
+    /// The `--set` values in force: the state's, then the command line's.
+    pub set: Vec<(String, String)>,
+    /// The variable values.
+    pub values: BTreeMap<String, String>,
+}
+
+/// The chapter whose state is the only one in `workdir/.lab`, for commands run without one.
+fn only_started(workdir: &Path) -> Result<String, LabError> {
+    let dir = workdir.join(".lab");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("state.json").is_file())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(LabError::Usage(
+            "no lab is started in this folder; name the chapter (`lab start ch14`), or run this where you started it".into(),
+        )),
+        _ => Err(LabError::Usage(format!(
+            "several labs are started in this folder ({}); name the chapter",
+            found.join(", ")
+        ))),
+    }
+}
+
+impl Session {
+    /// Opens the chapter `id` (else the one started here) with `set` on top of the state's.
+    pub fn open(
+        config: &Config,
+        id: Option<&str>,
+        set: &[(String, String)],
+    ) -> Result<Self, LabError> {
+        let workdir = std::env::current_dir()
+            .map_err(|e| LabError::Usage(format!("cannot read the working folder: {e}")))?;
+        let id = match id {
+            Some(id) => id.to_owned(),
+            None => only_started(&workdir)?,
+        };
+        let course = super::ChapterCourse::open(config.course.as_deref(), false)?;
+        let chapter = Chapter::find(course.files, &id)?;
+        super::require_valid(&chapter.files, &chapter.lab_file, config.color, |_| false)?;
+        let lab_id = chapter.lab.id.value.0.clone();
+        let state = LabState::load(&workdir, &lab_id)?;
+        let mut merged: Vec<(String, String)> =
+            state.as_ref().map(|s| s.set.clone()).unwrap_or_default();
+        for (name, value) in set {
+            merged.retain(|(n, _)| n != name);
+            merged.push((name.clone(), value.clone()));
+        }
+        let values = chapter.values(false, &merged)?;
+        Ok(Session {
+            chapter,
+            workdir,
+            state,
+            set: merged,
+            values,
+        })
+    }
+
+    /// The chapter id.
+    pub fn id(&self) -> String {
+        self.chapter.lab.id.value.0.clone()
+    }
+
+    /// The state, or the error that says to start the lab first.
+    pub fn started(&self) -> Result<&LabState, LabError> {
+        self.state.as_ref().ok_or_else(|| {
+            LabError::Usage(format!(
+                "lab {} is not started in {}; run `lab start {}` here first",
+                self.id(),
+                self.workdir.display(),
+                self.id()
+            ))
+        })
+    }
+
+    /// Connects to the lab's cluster (the state's context unless `context` says otherwise).
+    pub async fn cluster(&self, context: Option<&str>) -> Result<KubeCluster, LabError> {
+        let context = context.or(self.state.as_ref().map(|s| s.context.as_str()));
+        Ok(KubeCluster::connect(context).await?)
+    }
+
+    /// The lab registry as this machine reaches it, verifying with the learner's key.
+    pub fn registry(&self) -> Result<LabRegistry, LabError> {
+        let spec = &self.chapter.lab.cluster.registry;
+        let verifier = match (
+            self.values.get("signing_mode").map(String::as_str),
+            self.values.get("cosign_public_key"),
+        ) {
+            (Some("keyless"), _) | (_, None) => None,
+            (_, Some(pem)) => Some(Verifier::from_public_key_pem(pem.as_bytes())?),
+        };
+        Ok(LabRegistry {
+            aliases: spec.mirrors.iter().map(|m| m.value.clone()).collect(),
+            host: format!("localhost:{}", spec.host_port),
+            verifier,
+            retry: Retry::default(),
+        })
+    }
+
+    /// The names of the policies in the pack.
+    pub fn pack_names(&self, objects: &[Value]) -> Vec<String> {
+        objects
+            .iter()
+            .filter_map(|p| {
+                p.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// The Pod the pack must deny in Enforce: the manifest of the first `admission-denied`
+    /// check, rendered; `None` when the lab has none.
+    pub fn probe(&self) -> Result<Option<Value>, LabError> {
+        let manifest = self
+            .chapter
+            .lab
+            .steps
+            .iter()
+            .flat_map(|s| &s.checks)
+            .find_map(|c| match &c.check.value {
+                CheckKind::AdmissionDenied(a) => Some(a.manifest.value.0.clone()),
+                _ => None,
+            });
+        let Some(manifest) = manifest else {
+            return Ok(None);
+        };
+        let rel = self.chapter.resolve(&manifest)?;
+        Ok(self
+            .chapter
+            .resources(&rel, &self.values)?
+            .into_iter()
+            .next())
+    }
+}

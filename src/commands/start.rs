@@ -1,0 +1,365 @@
+//! `lab start CHAPTER`: brings the lab up and converges on a second run. With `--context` it
+//! uses an existing cluster (and with `--kyverno existing` the Kyverno in it); each phase is
+//! recorded in the lab's state, so that an interrupted start is resumed by the next one. What
+//! the learner changed since (an image set, a policy switched) is left as it is.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::emit;
+use super::session::Session;
+use crate::backend::apply::{label, object_ref};
+use crate::backend::seed::{self, Seeded};
+use crate::backend::state::{LabState, SCHEMA_VERSION};
+use crate::backend::{BackendError, KubeCluster};
+use crate::content::model::FailureMode;
+use crate::engine::Cluster;
+use crate::engine::compare::entry_modes;
+use crate::{Config, LabError, exit_code};
+
+/// Where Kyverno comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KyvernoSource {
+    /// Install the lab's pinned version.
+    Install,
+    /// Use the one already in the cluster, if its version matches.
+    Existing,
+}
+
+/// A validated `lab start`.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// Chapter id or alias.
+    pub chapter: String,
+    /// Use this kubeconfig context instead of provisioning kind.
+    pub context: Option<String>,
+    /// Where Kyverno comes from.
+    pub kyverno: KyvernoSource,
+    /// `--set` values.
+    pub set: Vec<(String, String)>,
+    /// The base image from an OCI layout instead of the lab's public base image.
+    pub base_image_layout: Option<PathBuf>,
+    /// How long each wait may take.
+    pub timeout: Duration,
+}
+
+/// Runs `lab start`.
+pub fn run(config: &Config, request: &StartRequest, out: &mut impl Write) -> Result<u8, LabError> {
+    let session = Session::open(config, Some(&request.chapter), &request.set)?;
+    preflight(&session)?;
+    let Some(context) = request.context.as_deref() else {
+        return Err(LabError::Usage(
+            "provisioning a kind cluster is not built yet; run the lab on an existing cluster with `--context NAME --kyverno existing`".into(),
+        ));
+    };
+    crate::runtime::block_on(async {
+        tokio::select! {
+            result = start(&session, context, request, out) => result,
+            _ = tokio::signal::ctrl_c() => Err(LabError::Interrupted),
+        }
+    })?
+}
+
+/// What must hold before anything is created.
+fn preflight(session: &Session) -> Result<(), LabError> {
+    let key_mode = session
+        .values
+        .get("signing_mode")
+        .is_none_or(|m| m == "key");
+    let has_key_variable = session
+        .chapter
+        .lab
+        .variables
+        .iter()
+        .any(|v| v.name.value == "cosign_public_key");
+    if key_mode && has_key_variable && !session.values.contains_key("cosign_public_key") {
+        return Err(LabError::Usage(format!(
+            "no cosign public key in {}: the policies trust your key, so create the pair first (`cosign generate-key-pair`; keep cosign.key private), or point to one with --set cosign_public_key=FILE; nothing was created",
+            session.workdir.display()
+        )));
+    }
+    Ok(())
+}
+
+fn line(out: &mut impl Write, phase: &str, text: &str) -> Result<(), LabError> {
+    emit(out, &format!("  {phase:<10} {text}\n"))
+}
+
+fn seconds(since: Instant) -> String {
+    format!("{:.1} s", since.elapsed().as_secs_f64())
+}
+
+async fn start(
+    session: &Session,
+    context: &str,
+    request: &StartRequest,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
+    let started = Instant::now();
+    let id = session.id();
+    let cluster = session.cluster(Some(context)).await?;
+    let mut state = session.state.clone().unwrap_or_else(|| LabState {
+        schema_version: SCHEMA_VERSION,
+        chapter: id.clone(),
+        mode: "Audit".into(),
+        ..Default::default()
+    });
+    if session.state.is_some() {
+        emit(
+            out,
+            &format!(
+                "lab {id}: resuming on context {context} (done before: {})\n",
+                state.done.join(", ")
+            ),
+        )?;
+    } else {
+        emit(out, &format!("lab {id}: starting on context {context}\n"))?;
+    }
+    state.context = cluster.context.clone();
+    state.set = session.set.clone();
+    state.save(&session.workdir)?;
+
+    let phase = Instant::now();
+    kyverno(session, &cluster, request, out).await?;
+    state.finish("kyverno");
+    state.save(&session.workdir)?;
+    let _ = phase;
+
+    let phase = Instant::now();
+    seed_registry(session, request, &mut state, out).await?;
+    state.finish("registry");
+    state.save(&session.workdir)?;
+    line(out, "", &format!("registry ready in {}", seconds(phase)))?;
+
+    let manifests = manifests(session)?;
+    let (namespaces, workloads): (Vec<Value>, Vec<Value>) = manifests
+        .into_iter()
+        .partition(|o| o.get("kind").and_then(Value::as_str) == Some("Namespace"));
+    for mut ns in namespaces {
+        label(&mut ns, &id);
+        let reference = cluster.apply(&ns, request.timeout).await?;
+        line(out, "namespace", &format!("{} applied", reference.name))?;
+        state.own(reference);
+    }
+    state.finish("namespaces");
+    state.save(&session.workdir)?;
+
+    let phase = Instant::now();
+    policies(session, &cluster, request, &mut state, out).await?;
+    state.finish("policies");
+    state.save(&session.workdir)?;
+    line(out, "", &format!("policies served in {}", seconds(phase)))?;
+
+    for mut object in workloads {
+        label(&mut object, &id);
+        let reference = object_ref(&object);
+        let what = format!(
+            "{} {}/{}",
+            reference.kind,
+            reference.namespace.as_deref().unwrap_or(""),
+            reference.name
+        );
+        match cluster.owned_by_lab(&reference, &id).await? {
+            Some(_) => line(out, "workload", &format!("{what} present (left as it is)"))?,
+            None => {
+                let reference = cluster.apply(&object, request.timeout).await?;
+                line(out, "workload", &format!("{what} created"))?;
+                state.own(reference);
+            }
+        }
+    }
+    state.finish("workloads");
+    state.save(&session.workdir)?;
+    emit(
+        out,
+        &format!(
+            "lab {id} is ready ({}, {}). Next: `lab check {id} --step {}`\n",
+            state.mode,
+            seconds(started),
+            session
+                .chapter
+                .lab
+                .steps
+                .first()
+                .map_or("", |s| s.id.value.0.as_str())
+        ),
+    )?;
+    Ok(exit_code::SUCCESS)
+}
+
+async fn kyverno(
+    session: &Session,
+    cluster: &KubeCluster,
+    request: &StartRequest,
+    out: &mut impl Write,
+) -> Result<(), LabError> {
+    let pinned = &session.chapter.lab.kyverno.version.value;
+    if request.kyverno == KyvernoSource::Install {
+        return Err(LabError::Usage(format!(
+            "installing Kyverno into an existing cluster is not built yet; install Kyverno {pinned} and pass --kyverno existing"
+        )));
+    }
+    match cluster.kyverno_version().await? {
+        Some(found) if found.trim_start_matches('v') != pinned.trim_start_matches('v') => {
+            Err(BackendError::Kyverno(format!(
+                "the cluster runs Kyverno {found}, but lab {} is written for {pinned}; upgrade it, or run `lab start` without --kyverno existing on a cluster of its own",
+                session.id()
+            ))
+            .into())
+        }
+        Some(found) => line(out, "kyverno", &format!("{found} already in the cluster")),
+        None => line(
+            out,
+            "kyverno",
+            &format!("already in the cluster (its version could not be read: no admission-controller Deployment; the lab expects {pinned})"),
+        ),
+    }
+}
+
+async fn seed_registry(
+    session: &Session,
+    request: &StartRequest,
+    state: &mut LabState,
+    out: &mut impl Write,
+) -> Result<(), LabError> {
+    let lab = &session.chapter.lab;
+    if lab.cluster.seed.is_empty() {
+        return Ok(());
+    }
+    let arch = seed::host_arch();
+    let base = match (&request.base_image_layout, &lab.cluster.base_image) {
+        (Some(dir), _) => seed::base_from_layout(dir, arch).await?,
+        (None, Some(image)) => seed::base_from_registry(&image.value, arch).await?,
+        (None, None) => {
+            return Err(LabError::Usage(format!(
+                "{} seeds images but names no base_image; pass --base-image-layout DIR",
+                session.chapter.shown(&session.chapter.lab_file)
+            )));
+        }
+    };
+    let push_registry = session.values.get("push_registry").ok_or_else(|| {
+        LabError::Usage(
+            "the lab has no `push_registry` variable to seed the registry through".into(),
+        )
+    })?;
+    for image in &lab.cluster.seed {
+        let derived = seed::derive(&base, &image.build)?;
+        let target = format!("{push_registry}/{}", image.image.value);
+        let text = match seed::push_once(&target, &derived).await? {
+            Seeded::Pushed(d) => {
+                state.seeded.retain(|s| *s != target);
+                state.seeded.push(target.clone());
+                format!("{} pushed ({d})", image.image.value)
+            }
+            Seeded::Present(d) => format!("{} present ({d})", image.image.value),
+            Seeded::Kept { found, .. } => format!(
+                "{} left as it is: the tag points at {found}, which lab did not push",
+                image.image.value
+            ),
+        };
+        line(out, "registry", &text)?;
+    }
+    Ok(())
+}
+
+/// The lab's manifests, rendered.
+fn manifests(session: &Session) -> Result<Vec<Value>, LabError> {
+    let mut objects = Vec::new();
+    for rel in &session.chapter.lab.manifests {
+        let rel = session.chapter.resolve(&rel.value.0)?;
+        objects.extend(session.chapter.resources(&rel, &session.values)?);
+    }
+    Ok(objects)
+}
+
+async fn policies(
+    session: &Session,
+    cluster: &KubeCluster,
+    request: &StartRequest,
+    state: &mut LabState,
+    out: &mut impl Write,
+) -> Result<(), LabError> {
+    let id = session.id();
+    let mode = if state.mode == "Enforce" {
+        FailureMode::Enforce
+    } else {
+        FailureMode::Audit
+    };
+    let pack = session.chapter.policy_objects(&session.values, mode)?;
+    let names = session.pack_names(&pack);
+    let mut applied = Vec::new();
+    for mut policy in pack {
+        let name = policy
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if let Some(live) = cluster.cluster_policy(&name).await.map_err(observe)? {
+            line(
+                out,
+                "policy",
+                &format!(
+                    "{name} present ({}; left as it is)",
+                    entry_modes(&live).join("/")
+                ),
+            )?;
+            continue;
+        }
+        label(&mut policy, &id);
+        let reference = cluster.apply(&policy, request.timeout).await?;
+        state.own(reference);
+        applied.push(name);
+    }
+    if !applied.is_empty() {
+        line(
+            out,
+            "policy",
+            &format!("{} applied in {}", applied.join(", "), state.mode),
+        )?;
+    }
+    cluster.wait_policies_ready(&names, request.timeout).await?;
+    // The mode the policies are in now: the learner may have switched them since.
+    let mut live = Vec::new();
+    for name in &names {
+        if let Some(policy) = cluster.cluster_policy(name).await.map_err(observe)? {
+            live.extend(entry_modes(&policy));
+        }
+    }
+    live.dedup();
+    let Some(probe) = session.probe()? else {
+        return Ok(());
+    };
+    match live.as_slice() {
+        [only] => {
+            let enforce = only == "Enforce";
+            cluster
+                .probe_mode(&probe, &names, enforce, request.timeout)
+                .await?;
+            state.mode = only.clone();
+            line(
+                out,
+                "policy",
+                &format!("Ready in {only}, and the webhook serves them (dry-run probe)"),
+            )?;
+        }
+        _ => line(
+            out,
+            "policy",
+            &format!(
+                "Ready, in mixed modes ({}); run `lab enforce` or `lab audit`",
+                live.join("/")
+            ),
+        )?,
+    }
+    Ok(())
+}
+
+fn observe(e: crate::engine::ObserveError) -> LabError {
+    LabError::Backend(BackendError::Unreachable {
+        what: "the cluster".into(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,75 @@
+//! `lab status [CHAPTER]`: where the lab stands: its context and mode, whether the cluster
+//! answers, and each of the lab's objects and policies as the cluster has them now.
+
+use std::io::Write;
+
+use super::emit;
+use super::session::Session;
+use crate::engine::Cluster;
+use crate::engine::compare::{entry_modes, is_ready};
+use crate::{Config, LabError, exit_code};
+
+/// Runs `lab status`.
+pub fn run(config: &Config, chapter: Option<&str>, out: &mut impl Write) -> Result<u8, LabError> {
+    let session = Session::open(config, chapter, &[])?;
+    let state = session.started()?.clone();
+    let id = state.chapter.clone();
+    emit(
+        out,
+        &format!(
+            "lab {id} on context {} ({}); phases done: {}\n",
+            state.context,
+            state.mode,
+            if state.done.is_empty() {
+                "none".to_owned()
+            } else {
+                state.done.join(", ")
+            }
+        ),
+    )?;
+    let code = crate::runtime::block_on(async {
+        let cluster = match session.cluster(None).await {
+            Ok(c) => c,
+            Err(e) => {
+                emit(out, &format!("  cluster: {e}\n"))?;
+                return Ok(exit_code::UNREACHABLE);
+            }
+        };
+        let mut code = exit_code::SUCCESS;
+        for object in &state.objects {
+            let what = match &object.namespace {
+                Some(ns) => format!("{} {ns}/{}", object.kind, object.name),
+                None => format!("{} {}", object.kind, object.name),
+            };
+            let text = match cluster.owned_by_lab(object, &id).await {
+                Err(e) => {
+                    code = exit_code::UNREACHABLE;
+                    format!("{e}")
+                }
+                Ok(None) => {
+                    code = code.max(exit_code::WORK_FELL_SHORT);
+                    "missing: `lab start` puts it back".into()
+                }
+                Ok(Some(_)) if object.kind == "ClusterPolicy" => {
+                    match cluster.cluster_policy(&object.name).await {
+                        Ok(Some(p)) => format!(
+                            "{}{}",
+                            entry_modes(&p).join("/"),
+                            if is_ready(&p) {
+                                ", Ready"
+                            } else {
+                                ", not Ready"
+                            }
+                        ),
+                        Ok(None) => "missing".into(),
+                        Err(e) => e.to_string(),
+                    }
+                }
+                Ok(Some(_)) => "present".into(),
+            };
+            emit(out, &format!("  {what}: {text}\n"))?;
+        }
+        Ok::<u8, LabError>(code)
+    })??;
+    Ok(code)
+}

@@ -1,0 +1,169 @@
+//! What the engine asks of the world, as traits: the live cluster, the registry and the
+//! learner's working folder. `crate::backend` implements them for real (kube-rs, OCI, files);
+//! tests and the walkthrough's rehearsals plug in fakes. Async because the real ones are.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use super::result::Verdict;
+use crate::supply::Digest;
+
+/// Why an observation could not be made.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ObserveError {
+    /// The cluster or registry did not answer (after retries).
+    #[error("cannot reach {what}: {reason}")]
+    Unreachable {
+        /// What was asked.
+        what: String,
+        /// The last error.
+        reason: String,
+    },
+    /// It answered, but refused or failed (forbidden, a server error, a malformed object).
+    #[error("{what}: {reason}")]
+    Failed {
+        /// What was asked.
+        what: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ObserveError {
+    /// The error as a check verdict.
+    pub fn verdict(&self) -> Verdict {
+        let (hint, unreachable) = match self {
+            ObserveError::Unreachable { .. } => (
+                "check that the lab is running (`lab status`), then run `lab check` again",
+                true,
+            ),
+            ObserveError::Failed { .. } => (
+                "this is not about your work: fix what the message names, then run `lab check` again",
+                false,
+            ),
+        };
+        Verdict {
+            status: super::Status::Error,
+            message: self.to_string(),
+            hint: Some(hint.to_owned()),
+            evidence: Vec::new(),
+            unreachable,
+        }
+    }
+}
+
+/// A Pod as the checks see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodView {
+    /// Its name.
+    pub name: String,
+    /// `status.phase`.
+    pub phase: String,
+    /// Whether it is being deleted.
+    pub terminating: bool,
+    /// Per container: (name, spec image, `imageID` or empty while not started).
+    pub containers: Vec<(String, String, String)>,
+}
+
+/// What the API server said to a server-side dry-run create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DryRun {
+    /// Admitted (the object would have been created).
+    Admitted,
+    /// Refused, with the API status code and message as the server sent them.
+    Refused {
+        /// HTTP status code (Kyverno's denials come as 400, or 403 on newer servers).
+        code: u16,
+        /// `reason` of the Status (`AlreadyExists`, `Forbidden`, or empty).
+        reason: String,
+        /// The full message.
+        message: String,
+    },
+}
+
+/// The result of verifying an image in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Verified: the digest, and how many signatures (or attestations) verified.
+    Verified {
+        /// The image's digest.
+        digest: Digest,
+        /// Verified signatures or attestations.
+        count: usize,
+    },
+    /// The image exists but did not verify, with cosign's reason.
+    NotVerified {
+        /// The image's digest.
+        digest: Digest,
+        /// Why (`no signatures found`, ...).
+        reason: String,
+    },
+    /// The image is not in the registry.
+    NotFound,
+}
+
+/// The live cluster.
+pub trait Cluster {
+    /// The images of every container (init containers included) of a workload's pod
+    /// template (or of a Pod), as (container name, image); `None` if the workload does not exist.
+    fn workload_images(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Vec<(String, String)>>, ObserveError>>;
+    /// The Pods that match a label selector.
+    fn pods(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> impl Future<Output = Result<Vec<PodView>, ObserveError>>;
+    /// A ClusterPolicy as JSON, or `None`.
+    fn cluster_policy(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Value>, ObserveError>>;
+    /// The PolicyReports (`wgpolicyk8s.io/v1alpha2`) of a namespace, as JSON.
+    fn policy_reports(
+        &self,
+        namespace: &str,
+    ) -> impl Future<Output = Result<Vec<Value>, ObserveError>>;
+    /// Every Kyverno PolicyException, in all namespaces, as JSON.
+    fn policy_exceptions(&self) -> impl Future<Output = Result<Vec<Value>, ObserveError>>;
+    /// The names of the mutating and validating webhook configurations.
+    fn webhook_configurations(&self) -> impl Future<Output = Result<Vec<String>, ObserveError>>;
+    /// A server-side dry-run create of `object`.
+    fn dry_run_create(&self, object: &Value) -> impl Future<Output = Result<DryRun, ObserveError>>;
+}
+
+/// The registry the lab pushes to, reached as this machine sees it.
+pub trait Registry {
+    /// The digest an image reference names (a tag resolved, a digest checked to exist).
+    fn resolve(&self, image: &str) -> impl Future<Output = Result<Option<Digest>, ObserveError>>;
+    /// Verifies the image's signatures with the lab's signer, or (with `attestation`, a
+    /// predicate type) its attestations of that type.
+    fn verify(
+        &self,
+        image: &str,
+        attestation: Option<&str>,
+    ) -> impl Future<Output = Result<Verification, ObserveError>>;
+}
+
+/// The learner's working folder.
+pub trait Workdir {
+    /// A text file by its path relative to the working folder; `None` if it does not exist.
+    fn read(&self, path: &str) -> Result<Option<String>, ObserveError>;
+    /// The first recorded quiz attempt as (score percent, pass mark percent), if any.
+    fn quiz(&self) -> Result<Option<(u8, u8)>, ObserveError>;
+}
+
+/// All three backends together.
+pub struct Observe<'a, C, R, W> {
+    /// The cluster.
+    pub cluster: &'a C,
+    /// The registry.
+    pub registry: &'a R,
+    /// The working folder.
+    pub workdir: &'a W,
+}

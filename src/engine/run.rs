@@ -1,0 +1,174 @@
+//! Preparing a lab's checks (placeholders filled, manifests and the policy pack rendered) and
+//! running them: each check once, and a failing check of a kind that settles by itself (a
+//! rollout, Kyverno's report aggregation) again every second until it passes or `settle` runs
+//! out. The engine owns these waits; callers only say how long they may be.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::kinds::Kind;
+use super::observe::{Cluster, Observe, Registry, Workdir};
+use super::result::{CheckResult, Status};
+use crate::content::ContentError;
+use crate::content::chapter::Chapter;
+use crate::content::model::{CheckKind, FailureMode};
+
+/// A check ready to run.
+#[derive(Debug, Clone)]
+pub struct PreparedCheck {
+    /// The step it belongs to.
+    pub step: String,
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// What it checks.
+    pub kind: Kind,
+}
+
+/// Prepares every check of the lab, in step order, with `values` filled in.
+pub fn prepare(
+    chapter: &Chapter,
+    values: &BTreeMap<String, String>,
+) -> Result<Vec<PreparedCheck>, ContentError> {
+    let pack = chapter.policy_objects(values, FailureMode::Enforce)?;
+    let name_of = |p: &Value| {
+        p.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let pack_names: Vec<String> = pack.iter().map(name_of).collect();
+    let fill = |s: &str| chapter.fill(s, values);
+    let mut checks = Vec::new();
+    for step in &chapter.lab.steps {
+        for check in &step.checks {
+            let kind = match &check.check.value {
+                CheckKind::EvidenceFile(e) => Kind::EvidenceFile {
+                    path: e.path.clone(),
+                    format: e.format,
+                    policies: pack_names.clone(),
+                },
+                CheckKind::DigestPinned(w) => Kind::DigestPinned {
+                    kind: w.kind.clone(),
+                    namespace: fill(&w.namespace)?,
+                    name: fill(&w.name)?,
+                },
+                CheckKind::RunningDigest(r) => Kind::RunningDigest {
+                    namespace: fill(&r.namespace)?,
+                    selector: fill(&r.selector)?,
+                    repository: fill(&r.repository)?,
+                    image: fill(&r.image)?,
+                },
+                CheckKind::Signature(i) => Kind::Signature {
+                    image: fill(&i.image)?,
+                },
+                CheckKind::SbomAttestation(a) => Kind::SbomAttestation {
+                    image: fill(&a.image)?,
+                    predicate_type: crate::supply::attestation::predicate_type(&a.predicate_type)
+                        .to_owned(),
+                },
+                CheckKind::PolicyMode(m) => Kind::PolicyMode {
+                    policies: m.policies.iter().map(|p| p.value.clone()).collect(),
+                    mode: m.mode,
+                },
+                CheckKind::PolicyReport(r) => Kind::PolicyReport {
+                    namespace: fill(&r.namespace)?,
+                    policy: r.policy.value.clone(),
+                    rule: r.rule.clone(),
+                    result: r.result,
+                },
+                CheckKind::AdmissionDenied(a) => {
+                    let rel = chapter.resolve(&a.manifest.value.0)?;
+                    let object = chapter
+                        .resources(&rel, values)?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| ContentError::NotYaml {
+                            file: chapter.shown(&rel),
+                        })?;
+                    Kind::AdmissionDenied {
+                        manifest: chapter.shown(&rel),
+                        object,
+                        policy: a.policy.value.clone(),
+                        message_contains: a.message_contains.clone(),
+                    }
+                }
+                CheckKind::GuardrailIntact(g) => Kind::GuardrailIntact {
+                    policies: g
+                        .policies
+                        .iter()
+                        .map(|name| {
+                            let spec = pack
+                                .iter()
+                                .find(|p| name_of(p) == name.value)
+                                .and_then(|p| p.get("spec").cloned())
+                                .unwrap_or(Value::Null);
+                            (name.value.clone(), spec)
+                        })
+                        .collect(),
+                    namespace: fill(&g.namespace)?,
+                },
+                CheckKind::QuizPassed(q) => Kind::QuizPassed {
+                    min_percent: q.min_percent,
+                },
+            };
+            checks.push(PreparedCheck {
+                step: step.id.value.0.clone(),
+                id: check.id.value.0.clone(),
+                title: check.title.clone(),
+                kind,
+            });
+        }
+    }
+    Ok(checks)
+}
+
+/// Runs checks against the backends.
+pub struct Engine<'a, C, R, W> {
+    /// The backends.
+    pub world: Observe<'a, C, R, W>,
+    /// How long a failing check of a settling kind is tried again before it is reported.
+    pub settle: Duration,
+}
+
+impl<C: Cluster, R: Registry, W: Workdir> Engine<'_, C, R, W> {
+    /// Runs one check.
+    pub async fn run(&self, check: &PreparedCheck) -> CheckResult {
+        let started = Instant::now();
+        let deadline = started + self.settle;
+        let verdict = loop {
+            let verdict = check.kind.decide(&self.world).await;
+            let again = verdict.status == Status::Fail
+                && check.kind.settles()
+                && Instant::now() + Duration::from_secs(1) < deadline;
+            if !again {
+                break verdict;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        CheckResult {
+            step: check.step.clone(),
+            check: check.id.clone(),
+            title: check.title.clone(),
+            kind: check.kind.name(),
+            status: verdict.status,
+            message: verdict.message,
+            hint: verdict.hint,
+            evidence: verdict.evidence,
+            unreachable: verdict.unreachable,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Runs checks in order.
+    pub async fn run_all(&self, checks: &[PreparedCheck]) -> Vec<CheckResult> {
+        let mut results = Vec::new();
+        for check in checks {
+            results.push(self.run(check).await);
+        }
+        results
+    }
+}

@@ -1,0 +1,4 @@
+//! Results become reports: check results rendered for people and for machines. (Scoring and
+//! evidence bundles join this layer with grading.)
+
+pub mod checks;

@@ -107,6 +107,43 @@ pub enum CliCommand {
         #[arg(long)]
         delete: bool,
     },
+    /// Print one of a lab's files with the lab's values filled in, e.g. to `kubectl apply -f -`.
+    Render {
+        /// Chapter id or alias.
+        #[arg(value_name = "CHAPTER")]
+        chapter: String,
+        /// The file, relative to the lab's folder, e.g. manifests/workstation-hotfix-pod.yaml.
+        #[arg(value_name = "FILE")]
+        file: String,
+        /// Set a lab variable (on top of those `lab start` was given).
+        #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+        set: Vec<(String, String)>,
+    },
+    /// Show a step's solution with your values filled in; --run runs it.
+    ///
+    /// Exit 0 shown (or run successfully), 1 when the step has none or it failed.
+    Solve {
+        /// Chapter id or alias [default: the lab started in this folder].
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+        /// The step.
+        #[arg(long, value_name = "ID")]
+        step: String,
+        /// Run it in this folder (bash, `set -euo pipefail`).
+        #[arg(long)]
+        run: bool,
+        /// How long it may run, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Content CI on a real cluster: start the lab in a scratch folder, then for every step its
+    /// checks must fail, its solution runs, and its checks must pass.
+    ///
+    /// A check that passes before its solution is reported as broken (unless the lab marks it
+    /// `invariant`). The lab's objects are removed at the end unless --keep. Exit 0 when every
+    /// step rehearses cleanly, 1 when one does not, 2 bad content or usage, 3 the cluster or
+    /// registry unreachable.
+    Rehearse(Box<RehearseArgs>),
     /// List the chapters with their titles and aliases.
     List {
         /// Print JSON instead of a table.
@@ -139,6 +176,26 @@ pub struct StartArgs {
     /// How long each wait may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 180)]
     pub timeout: u64,
+}
+
+/// The options of `lab rehearse`.
+#[derive(Debug, clap::Args)]
+pub struct RehearseArgs {
+    /// How to start the lab (as `lab start`).
+    #[command(flatten)]
+    pub start: StartArgs,
+    /// How long one step's solution may run, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub step_timeout: u64,
+    /// How long the checks after a solution may take to settle, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 90)]
+    pub settle: u64,
+    /// Keep the scratch folder and the lab's objects.
+    #[arg(long)]
+    pub keep: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TestFormatArg::Human)]
+    pub format: TestFormatArg,
 }
 
 /// Where Kyverno comes from.

@@ -61,6 +61,19 @@ pub enum Command {
     },
     /// `lab stop`.
     Stop(Box<commands::stop::StopRequest>),
+    /// `lab render`.
+    Render {
+        /// The chapter.
+        chapter: String,
+        /// The file.
+        file: String,
+        /// `--set` values.
+        set: Vec<(String, String)>,
+    },
+    /// `lab solve`.
+    Solve(Box<commands::solve::SolveRequest>),
+    /// `lab rehearse`.
+    Rehearse(Box<commands::rehearse::RehearseRequest>),
     /// `lab list`.
     List {
         /// JSON output.
@@ -122,6 +135,22 @@ impl cli::TestArgs {
     }
 }
 
+impl cli::StartArgs {
+    fn into_request(self) -> commands::start::StartRequest {
+        commands::start::StartRequest {
+            chapter: self.chapter,
+            context: self.context,
+            kyverno: match self.kyverno {
+                cli::KyvernoArg::Install => commands::start::KyvernoSource::Install,
+                cli::KyvernoArg::Existing => commands::start::KyvernoSource::Existing,
+            },
+            set: self.set,
+            base_image_layout: self.base_image_layout,
+            timeout: std::time::Duration::from_secs(self.timeout),
+        }
+    }
+}
+
 impl cli::ModeArgs {
     fn into_request(self, mode: content::model::FailureMode) -> commands::mode::ModeRequest {
         commands::mode::ModeRequest {
@@ -150,17 +179,33 @@ impl Cli {
                 Command::Validate { paths, format }
             }
             CliCommand::List { json } => Command::List { json },
-            CliCommand::Start(args) => Command::Start(Box::new(commands::start::StartRequest {
-                chapter: args.chapter,
-                context: args.context,
-                kyverno: match args.kyverno {
-                    cli::KyvernoArg::Install => commands::start::KyvernoSource::Install,
-                    cli::KyvernoArg::Existing => commands::start::KyvernoSource::Existing,
-                },
-                set: args.set,
-                base_image_layout: args.base_image_layout,
-                timeout: std::time::Duration::from_secs(args.timeout),
+            CliCommand::Start(args) => Command::Start(Box::new(args.into_request())),
+            CliCommand::Render { chapter, file, set } => Command::Render { chapter, file, set },
+            CliCommand::Solve {
+                chapter,
+                step,
+                run,
+                timeout,
+            } => Command::Solve(Box::new(commands::solve::SolveRequest {
+                chapter,
+                step,
+                run,
+                timeout: std::time::Duration::from_secs(timeout),
             })),
+            CliCommand::Rehearse(args) => {
+                let args = *args;
+                Command::Rehearse(Box::new(commands::rehearse::RehearseRequest {
+                    start: args.start.into_request(),
+                    step_timeout: std::time::Duration::from_secs(args.step_timeout),
+                    settle: std::time::Duration::from_secs(args.settle),
+                    keep: args.keep,
+                    format: match args.format {
+                        cli::TestFormatArg::Human => commands::rehearse::RehearseFormat::Human,
+                        cli::TestFormatArg::Json => commands::rehearse::RehearseFormat::Json,
+                        cli::TestFormatArg::Junit => commands::rehearse::RehearseFormat::Junit,
+                    },
+                }))
+            }
             CliCommand::Check(args) => Command::Check(Box::new(commands::check::CheckRequest {
                 chapter: args.chapter,
                 step: args.step,
@@ -226,6 +271,11 @@ pub fn run(cli: Cli) -> u8 {
             commands::status::run(&config, chapter.as_deref(), &mut stdout)
         }
         Command::Stop(request) => commands::stop::run(&config, &request, &mut stdout),
+        Command::Render { chapter, file, set } => {
+            commands::render::run(&config, &chapter, &file, &set, &mut stdout)
+        }
+        Command::Solve(request) => commands::solve::run(&config, &request, &mut stdout),
+        Command::Rehearse(request) => commands::rehearse::run(&config, &request, &mut stdout),
         Command::Verify(request) => commands::verify::run(&request, &mut stdout),
         Command::Test(request) => commands::test::run(&request, config.color, &mut stdout),
         Command::Admit(request) => commands::admit::run(&config, &request, &mut stdout),

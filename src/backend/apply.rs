@@ -117,6 +117,56 @@ impl KubeCluster {
         }
     }
 
+    /// Waits until the object is gone (a namespace takes a while: everything in it goes first).
+    pub async fn wait_gone(
+        &self,
+        reference: &ObjectRef,
+        timeout: Duration,
+    ) -> Result<(), BackendError> {
+        let probe = serde_json::json!({
+            "apiVersion": reference.api_version,
+            "kind": reference.kind,
+            "metadata": {"name": reference.name, "namespace": reference.namespace},
+        });
+        let api = self.api_for(&probe).await?;
+        let what = format!("{} {} to be deleted", reference.kind, reference.name);
+        let gone = await_condition(api, &reference.name, |o: Option<&DynamicObject>| {
+            o.is_none()
+        });
+        match tokio::time::timeout(timeout, gone).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(BackendError::Unreachable {
+                what,
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(BackendError::Timeout {
+                what,
+                waited: timeout,
+                look_at: format!(
+                    "`kubectl get {} {} -o yaml` shows what holds it (finalizers, status.conditions)",
+                    reference.kind.to_lowercase(),
+                    reference.name
+                ),
+            }),
+        }
+    }
+
+    /// Whether the object is being deleted.
+    pub async fn terminating(&self, reference: &ObjectRef) -> Result<bool, BackendError> {
+        let probe = serde_json::json!({
+            "apiVersion": reference.api_version,
+            "kind": reference.kind,
+            "metadata": {"name": reference.name, "namespace": reference.namespace},
+        });
+        let api = self.api_for(&probe).await?;
+        let found: Option<DynamicObject> = call(
+            &format!("reading {} {}", reference.kind, reference.name),
+            || api.get_opt(&reference.name),
+        )
+        .await?;
+        Ok(found.is_some_and(|o| o.metadata.deletion_timestamp.is_some()))
+    }
+
     /// Whether the object exists and carries the lab's label for `chapter`.
     pub async fn owned_by_lab(
         &self,

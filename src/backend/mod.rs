@@ -4,8 +4,10 @@
 pub mod apply;
 pub mod cluster;
 pub mod error;
+pub mod kubeconfig;
 pub mod registry;
 pub mod seed;
+pub mod shell;
 pub mod state;
 pub mod workdir;
 

@@ -60,6 +60,16 @@ impl Session {
     ) -> Result<Self, LabError> {
         let workdir = std::env::current_dir()
             .map_err(|e| LabError::Usage(format!("cannot read the working folder: {e}")))?;
+        Self::open_in(config, workdir, id, set)
+    }
+
+    /// As [`Session::open`], for the working folder `workdir`.
+    pub fn open_in(
+        config: &Config,
+        workdir: PathBuf,
+        id: Option<&str>,
+        set: &[(String, String)],
+    ) -> Result<Self, LabError> {
         let id = match id {
             Some(id) => id.to_owned(),
             None => only_started(&workdir)?,

@@ -48,7 +48,19 @@ pub struct StartRequest {
 
 /// Runs `lab start`.
 pub fn run(config: &Config, request: &StartRequest, out: &mut impl Write) -> Result<u8, LabError> {
-    let session = Session::open(config, Some(&request.chapter), &request.set)?;
+    let workdir = std::env::current_dir()
+        .map_err(|e| LabError::Usage(format!("cannot read the working folder: {e}")))?;
+    run_in(config, workdir, request, out)
+}
+
+/// Runs `lab start` for the working folder `workdir`.
+pub(crate) fn run_in(
+    config: &Config,
+    workdir: PathBuf,
+    request: &StartRequest,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
+    let session = Session::open_in(config, workdir, Some(&request.chapter), &request.set)?;
     preflight(&session)?;
     let Some(context) = request.context.as_deref() else {
         return Err(LabError::Usage(
@@ -140,6 +152,18 @@ async fn start(
         .partition(|o| o.get("kind").and_then(Value::as_str) == Some("Namespace"));
     for mut ns in namespaces {
         label(&mut ns, &id);
+        let reference = object_ref(&ns);
+        if cluster.terminating(&reference).await? {
+            line(
+                out,
+                "namespace",
+                &format!(
+                    "{} is being deleted; waiting until it is gone",
+                    reference.name
+                ),
+            )?;
+            cluster.wait_gone(&reference, request.timeout).await?;
+        }
         let reference = cluster.apply(&ns, request.timeout).await?;
         line(out, "namespace", &format!("{} applied", reference.name))?;
         state.own(reference);

@@ -3,6 +3,7 @@
 //! `--delete` also forgets the lab's state. The learner's files are never touched.
 
 use std::io::Write;
+use std::time::Duration;
 
 use super::emit;
 use super::session::Session;
@@ -21,6 +22,11 @@ pub struct StopRequest {
 /// Runs `lab stop`.
 pub fn run(config: &Config, request: &StopRequest, out: &mut impl Write) -> Result<u8, LabError> {
     let session = Session::open(config, request.chapter.as_deref(), &[])?;
+    stop(&session, request.delete, out)
+}
+
+/// Stops the lab of `session`.
+pub(crate) fn stop(session: &Session, delete: bool, out: &mut impl Write) -> Result<u8, LabError> {
     let state = session.started()?.clone();
     let id = state.chapter.clone();
     crate::runtime::block_on(async {
@@ -37,6 +43,9 @@ pub fn run(config: &Config, request: &StopRequest, out: &mut impl Write) -> Resu
                 ),
                 Some(true) => {
                     cluster.delete(object).await?;
+                    if object.kind == "Namespace" {
+                        cluster.wait_gone(object, Duration::from_secs(180)).await?;
+                    }
                     format!("{what}: deleted")
                 }
             };
@@ -54,7 +63,7 @@ pub fn run(config: &Config, request: &StopRequest, out: &mut impl Write) -> Resu
         )?;
     }
     let path = LabState::path(&session.workdir, &id);
-    if request.delete {
+    if delete {
         std::fs::remove_file(&path).map_err(|source| LabError::Output {
             what: format!("removing {}", path.display()),
             source,

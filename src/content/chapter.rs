@@ -266,6 +266,16 @@ impl Chapter {
         Ok(objects)
     }
 
+    /// Fills the placeholders of the course file `rel`, whose text is `text`.
+    pub fn fill_file(
+        &self,
+        rel: &str,
+        text: &str,
+        values: &BTreeMap<String, String>,
+    ) -> Result<String, ContentError> {
+        substitute(&self.shown(rel), text, values).map_err(|e| self.explain(e))
+    }
+
     /// Fills the placeholders of one string the lab file writes (a check's image, say).
     pub fn fill(
         &self,

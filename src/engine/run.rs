@@ -26,6 +26,8 @@ pub struct PreparedCheck {
     pub title: String,
     /// What it checks.
     pub kind: Kind,
+    /// Whether it may already pass when its step begins.
+    pub invariant: bool,
 }
 
 /// Prepares every check of the lab, in step order, with `values` filled in.
@@ -120,6 +122,7 @@ pub fn prepare(
                 id: check.id.value.0.clone(),
                 title: check.title.clone(),
                 kind,
+                invariant: check.invariant,
             });
         }
     }

@@ -2,3 +2,4 @@
 //! evidence bundles join this layer with grading.)
 
 pub mod checks;
+pub mod rehearsal;

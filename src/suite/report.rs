@@ -88,7 +88,7 @@ pub fn json(reports: &[SuiteReport]) -> String {
     serde_json::to_string_pretty(&doc).expect("the report serializes") + "\n"
 }
 
-fn xml(s: &str) -> String {
+pub(crate) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -218,6 +218,11 @@ pub struct Step {
     /// The checks that prove this step is done.
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// The step's solution: the commands a learner would run (bash, in the working folder,
+    /// `${placeholders}` filled). `lab solve` shows and runs it; `lab rehearse` runs every
+    /// step's solution and requires its checks to fail before and pass after.
+    #[serde(default)]
+    pub solve: Option<String>,
 }
 
 /// A check: one observable fact about the learner's work.
@@ -230,6 +235,10 @@ pub struct Check {
     pub title: String,
     /// What is checked and how.
     pub check: Spanned<CheckKind>,
+    /// The check guards something that already holds when its step begins (the guardrail, a
+    /// mode `lab start` set): `lab rehearse` does not require it to fail before the solution.
+    #[serde(default)]
+    pub invariant: bool,
 }
 
 /// The kinds of check. Exactly one key, naming the kind.

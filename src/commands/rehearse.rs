@@ -1,0 +1,213 @@
+//! `lab rehearse CHAPTER`: content CI on a real cluster, as Instruqt's `track test`. In a
+//! scratch working folder (with a fresh cosign key pair) it starts the lab, then for every
+//! step in order: its checks must fail, its solution runs, its checks must pass. A check that
+//! passes before its solution is a broken check (unless the lab marks it `invariant`). The
+//! lab is stopped and its objects removed at the end, unless `--keep`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::emit;
+use super::session::Session;
+use super::start::StartRequest;
+use crate::backend::FileWorkdir;
+use crate::backend::shell::run_script;
+use crate::engine::{Engine, Observe, prepare};
+use crate::grade::rehearsal::{self, Rehearsal, SolutionRun, StepRehearsal};
+use crate::{Config, LabError, exit_code};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RehearseFormat {
+    /// Lines for people.
+    Human,
+    /// One JSON document.
+    Json,
+    /// JUnit XML.
+    Junit,
+}
+
+/// A validated `lab rehearse`.
+#[derive(Debug, Clone)]
+pub struct RehearseRequest {
+    /// How to start the lab.
+    pub start: StartRequest,
+    /// How long a step's solution may run.
+    pub step_timeout: Duration,
+    /// How long checks after a solution may take to settle.
+    pub settle: Duration,
+    /// Keep the scratch folder and the lab's objects.
+    pub keep: bool,
+    /// Output format.
+    pub format: RehearseFormat,
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Runs `lab rehearse`.
+pub fn run(
+    config: &Config,
+    request: &RehearseRequest,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
+    let started = Instant::now();
+    let scratch = tempfile::Builder::new()
+        .prefix("lab-rehearse-")
+        .tempdir()
+        .map_err(|source| LabError::Output {
+            what: "a scratch folder".into(),
+            source,
+        })?;
+    let workdir = scratch.path().to_owned();
+    let keygen = run_script(
+        "cosign generate-key-pair >/dev/null",
+        &workdir,
+        &[("COSIGN_PASSWORD".into(), String::new())],
+        Duration::from_secs(60),
+        true,
+    )
+    .map_err(|e| LabError::Usage(format!("cannot run bash: {e}")))?;
+    if !keygen.ok() {
+        return Err(LabError::Usage(format!(
+            "`cosign generate-key-pair` failed; the rehearsal signs with cosign, install it (https://docs.sigstore.dev/cosign/system_config/installation/): {}",
+            keygen.output.trim()
+        )));
+    }
+    let mut log = Vec::new();
+    let start_began = Instant::now();
+    let mut start = request.start.clone();
+    if !start.set.iter().any(|(n, _)| n == "cosign_public_key") {
+        let key = workdir.join("cosign.pub").display().to_string();
+        start.set.push(("cosign_public_key".into(), key));
+    }
+    let started_lab = super::start::run_in(config, workdir.clone(), &start, &mut log);
+    let start_seconds = start_began.elapsed().as_secs_f64();
+    if let Err(e) = started_lab {
+        let _ = std::io::stderr().write_all(&log);
+        return Err(e);
+    }
+    let result = steps(config, &workdir, request);
+    let session = Session::open_in(config, workdir.clone(), Some(&request.start.chapter), &[]);
+    if !request.keep
+        && let Ok(session) = &session
+    {
+        let mut sink = Vec::new();
+        if let Err(e) = super::stop::stop(session, true, &mut sink) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: cleaning up after the rehearsal: {e}"
+            );
+        }
+    }
+    let (context, steps) = result?;
+    let report = Rehearsal {
+        schema_version: rehearsal::SCHEMA_VERSION,
+        chapter: request.start.chapter.clone(),
+        context,
+        start_seconds,
+        steps,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let text = match request.format {
+        RehearseFormat::Human => rehearsal::human(&report),
+        RehearseFormat::Json => rehearsal::json(&report),
+        RehearseFormat::Junit => rehearsal::junit(&report),
+    };
+    emit(out, &text)?;
+    if request.keep {
+        let kept: PathBuf = scratch.keep();
+        let _ = writeln!(
+            std::io::stderr(),
+            "the rehearsal's folder is kept: {}",
+            kept.display()
+        );
+    }
+    Ok(if report.passed() {
+        exit_code::SUCCESS
+    } else {
+        exit_code::WORK_FELL_SHORT
+    })
+}
+
+fn steps(
+    config: &Config,
+    workdir: &std::path::Path,
+    request: &RehearseRequest,
+) -> Result<(String, Vec<StepRehearsal>), LabError> {
+    let session = Session::open_in(
+        config,
+        workdir.to_owned(),
+        Some(&request.start.chapter),
+        &[],
+    )?;
+    let context = session.started()?.context.clone();
+    let checks = prepare(&session.chapter, &session.values)?;
+    let registry = session.registry()?;
+    let files = FileWorkdir {
+        root: workdir.to_owned(),
+    };
+    let mut results = Vec::new();
+    for step in &session.chapter.lab.steps {
+        let id = step.id.value.0.clone();
+        let mine: Vec<_> = checks.iter().filter(|c| c.step == id).cloned().collect();
+        let run_checks = |settle: Duration| {
+            crate::runtime::block_on(async {
+                let cluster = session.cluster(None).await?;
+                let engine = Engine {
+                    world: Observe {
+                        cluster: &cluster,
+                        registry: &registry,
+                        workdir: &files,
+                    },
+                    settle,
+                };
+                tokio::select! {
+                    results = engine.run_all(&mine) => Ok(results),
+                    _ = tokio::signal::ctrl_c() => Err(LabError::Interrupted),
+                }
+            })?
+        };
+        let before = run_checks(Duration::ZERO)?;
+        let solution = match super::solve::script(&session, &id)? {
+            None => None,
+            Some(script) => {
+                let env = [("COSIGN_PASSWORD".to_owned(), String::new())];
+                let ran = super::solve::execute(
+                    config,
+                    &session,
+                    &script,
+                    &env,
+                    request.step_timeout,
+                    true,
+                )?;
+                Some(SolutionRun {
+                    exit_code: ran.code,
+                    timed_out: ran.timed_out,
+                    seconds: ran.elapsed.as_secs_f64(),
+                    output_tail: tail(&ran.output, 15),
+                })
+            }
+        };
+        let after = if solution.is_some() {
+            run_checks(request.settle)?
+        } else {
+            Vec::new()
+        };
+        results.push(StepRehearsal {
+            step: id,
+            before,
+            invariant: mine
+                .iter()
+                .filter(|c| c.invariant)
+                .map(|c| c.id.clone())
+                .collect(),
+            solution,
+            after,
+        });
+    }
+    Ok((context, results))
+}

@@ -11,6 +11,7 @@ mod hostile_layout;
 mod hostile_registry;
 mod keyless;
 mod kyverno_cli;
+mod lab_live;
 mod layout;
 mod list;
 mod peers;

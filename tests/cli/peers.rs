@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::repo;
@@ -50,25 +50,40 @@ pub struct Cluster {
 }
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static LAB_CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static LAB_LOCK: Mutex<()> = Mutex::new(());
 static NAMESPACES: AtomicUsize = AtomicUsize::new(0);
 
 /// The shared cluster: started on first use, or the one `COURSELAB_TEST_CLUSTER` names.
 pub fn cluster() -> &'static Cluster {
-    match CLUSTER.get_or_init(start_or_reuse) {
+    match CLUSTER.get_or_init(|| start_or_reuse("COURSELAB_TEST_CLUSTER", "")) {
         Ok(cluster) => cluster,
         // Every test that needs the cluster fails with the one reason it could not start.
         Err(why) => panic!("the loopback cluster is not available:\n{why}"),
     }
 }
 
-fn start_or_reuse() -> Result<Cluster, String> {
+/// A second cluster for the tests of `lab start` and what follows it, which apply a chapter's
+/// cluster-wide policies and its fixed namespace; they take turns through the returned guard,
+/// and never meet the differential suite's policies. `COURSELAB_TEST_LAB_CLUSTER=DIR` reuses one.
+pub fn lab_cluster() -> (MutexGuard<'static, ()>, &'static Cluster) {
+    let guard = LAB_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match LAB_CLUSTER.get_or_init(|| start_or_reuse("COURSELAB_TEST_LAB_CLUSTER", "-lab")) {
+        Ok(cluster) => (guard, cluster),
+        Err(why) => panic!("the loopback lab cluster is not available:\n{why}"),
+    }
+}
+
+fn start_or_reuse(reuse: &str, suffix: &str) -> Result<Cluster, String> {
     let script = repo().join(".ci/peers/cluster");
-    let (dir, args) = match std::env::var_os("COURSELAB_TEST_CLUSTER") {
+    let (dir, args) = match std::env::var_os(reuse) {
         Some(dir) => (PathBuf::from(dir), vec!["env".to_owned()]),
         None => {
             let dir = repo()
                 .join("target/peers-cluster-tests")
-                .join(std::process::id().to_string());
+                .join(format!("{}{suffix}", std::process::id()));
             let owner = std::process::id().to_string();
             (dir, vec!["up".into(), "--owner".into(), owner])
         }

@@ -1,0 +1,450 @@
+//! `lab start`, `check`, `enforce`, `audit`, `status`, `stop` and `rehearse` on the loopback
+//! cluster: the real kube-apiserver, Kyverno v1.19's admission and reports controllers, and a
+//! real registry; the learner's moves made with the real kubectl, crane and cosign. Every live
+//! check is seen failing and passing, and the guardrail tampered with in each way the chapter
+//! names.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::MutexGuard;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+use super::peers::{Cluster, lab_cluster, peers_bin};
+use super::{copy_course, lab, output, repo};
+
+static REPOSITORIES: AtomicUsize = AtomicUsize::new(0);
+
+/// A learner's working folder with a fresh cosign key pair, on the lab cluster.
+struct Learner {
+    _turn: MutexGuard<'static, ()>,
+    cluster: &'static Cluster,
+    dir: tempfile::TempDir,
+    course: PathBuf,
+    /// `<registry>/<path>`, unique to this test, so no test sees another's signatures.
+    registry: String,
+}
+
+impl Learner {
+    fn new() -> Learner {
+        Self::with_course(repo())
+    }
+
+    fn with_course(course: PathBuf) -> Learner {
+        let (turn, cluster) = lab_cluster();
+        let dir = tempfile::tempdir().unwrap();
+        let keygen = std::process::Command::new(peers_bin().join("cosign"))
+            .arg("generate-key-pair")
+            .env("COSIGN_PASSWORD", "")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(keygen.status.success(), "{keygen:?}");
+        let n = REPOSITORIES.fetch_add(1, Ordering::SeqCst);
+        let registry = format!("{}/lab-{}-{n}", cluster.registry, std::process::id());
+        Learner {
+            _turn: turn,
+            cluster,
+            dir,
+            course,
+            registry,
+        }
+    }
+
+    fn lab(&self, args: &[&str]) -> (i32, String, String) {
+        let path = format!(
+            "{}:{}",
+            peers_bin().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        output(
+            lab(self.dir.path())
+                .arg("--course")
+                .arg(&self.course)
+                .env("KUBECONFIG", &self.cluster.kubeconfig)
+                .env("PATH", path)
+                .args(args),
+        )
+    }
+
+    fn start_args(&self) -> Vec<String> {
+        let layout = repo().join("labs/ch14/tests/images/demo");
+        vec![
+            "--context".into(),
+            "courselab-peers".into(),
+            "--kyverno".into(),
+            "existing".into(),
+            "--set".into(),
+            format!("image_registry={}", self.registry),
+            "--set".into(),
+            format!("push_registry={}", self.registry),
+            "--base-image-layout".into(),
+            layout.display().to_string(),
+            "--timeout".into(),
+            "90".into(),
+        ]
+    }
+
+    fn start(&self) -> String {
+        let mut args = vec!["start".to_owned(), "ch14".into()];
+        args.extend(self.start_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stdout, stderr) = self.lab(&args);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        stdout
+    }
+
+    /// Each check's status (`pass`, `fail`, `error`), and the whole JSON.
+    fn check(&self, step: Option<&str>, wait: &str) -> (BTreeMap<String, String>, Value) {
+        let mut args = vec!["check", "--json", "--wait", wait];
+        if let Some(step) = step {
+            args.extend(["--step", step]);
+        }
+        let (code, stdout, stderr) = self.lab(&args);
+        assert!(matches!(code, 0 | 1), "{stdout}{stderr}");
+        let doc: Value = serde_json::from_str(&stdout).unwrap();
+        let statuses = doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["check"].as_str().unwrap().to_owned(),
+                    r["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            code == 0,
+            doc["failed"] == 0 && doc["errors"] == 0,
+            "{stdout}"
+        );
+        (statuses, doc)
+    }
+
+    fn message(doc: &Value, check: &str) -> String {
+        doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["check"] == check)
+            .map(|r| r["message"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Runs a step's solution as a stuck learner would (`lab solve --run`).
+    fn solve(&self, step: &str) {
+        let (code, stdout, stderr) = self.lab(&["solve", "--step", step, "--run"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        self.cluster.kubectl_ok(args)
+    }
+
+    fn stop(&self) {
+        let (code, stdout, stderr) = self.lab(&["stop", "--delete"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+}
+
+impl Drop for Learner {
+    /// A test that failed half-way leaves the next one a clean cluster.
+    fn drop(&mut self) {
+        if self.dir.path().join(".lab/ch14/state.json").exists() {
+            let _ = self.lab(&["stop", "--delete"]);
+        }
+    }
+}
+
+/// Hides what changes from run to run: digests, the registry's port and path, timings.
+fn redact(text: &str, learner: &Learner) -> String {
+    let text = text.replace(&learner.registry, "<registry>");
+    let digest = regex::Regex::new("sha256:[0-9a-f]{64}").unwrap();
+    let seconds = regex::Regex::new(r"\d+\.\d s").unwrap();
+    let text = digest.replace_all(&text, "sha256:<digest>");
+    seconds.replace_all(&text, "<t> s").into_owned()
+}
+
+fn all(statuses: &BTreeMap<String, String>, status: &str) -> Vec<String> {
+    statuses
+        .iter()
+        .filter(|(_, s)| *s == status)
+        .map(|(c, _)| c.clone())
+        .collect()
+}
+
+#[test]
+fn start_resumes_without_undoing_the_learners_work_and_stop_removes_only_the_labs() {
+    let learner = Learner::new();
+    let first = learner.start();
+    insta::assert_snapshot!("lab_start_first", redact(&first, &learner));
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(learner.dir.path().join(".lab/ch14/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["mode"], "Audit");
+    assert_eq!(
+        state["done"],
+        serde_json::json!(["kyverno", "registry", "namespaces", "policies", "workloads"])
+    );
+
+    // Before any work, only the invariant that `lab start` set holds.
+    let (statuses, doc) = learner.check(None, "0");
+    assert_eq!(all(&statuses, "pass"), ["policies-in-audit"], "{doc:#}");
+    assert_eq!(all(&statuses, "error"), Vec::<String>::new(), "{doc:#}");
+    assert!(Learner::message(&doc, "deployment-pinned").contains("names images by tag"));
+    assert!(Learner::message(&doc, "image-signed").contains("no signatures found"));
+    assert!(Learner::message(&doc, "unsigned-denied").contains("was admitted"));
+    assert!(Learner::message(&doc, "guardrail-intact").contains("not Enforce"));
+    assert!(Learner::message(&doc, "quiz-passed").contains("not been taken"));
+
+    // The learner pins the digest; a second start must keep it and resume fast.
+    learner.solve("pin-digest");
+    let second = learner.start();
+    insta::assert_snapshot!("lab_start_resumed", redact(&second, &learner));
+    let image = learner.kubectl(&[
+        "-n",
+        "develop",
+        "get",
+        "deployment",
+        "demo",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert!(
+        image.contains("@sha256:"),
+        "the second start reverted the learner's image: {image}"
+    );
+    let (statuses, _) = learner.check(Some("pin-digest"), "30");
+    assert_eq!(all(&statuses, "pass").len(), 2, "{statuses:?}");
+
+    // Enforce and back, each proven by the probe.
+    let (code, stdout, stderr) = learner.lab(&["enforce"]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("lab_enforce", stdout);
+    let (code, stdout, stderr) = learner.lab(&["audit", "ch14"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("verify-signed-images: Enforce -> Audit"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("a dry run of the unsigned probe Pod is admitted"),
+        "{stdout}"
+    );
+
+    let (code, status, _) = learner.lab(&["status"]);
+    assert_eq!(code, 0, "{status}");
+    assert!(
+        status.contains("ClusterPolicy verify-signed-images: Audit, Ready"),
+        "{status}"
+    );
+
+    // An object that lost the lab's label is not the lab's any more: stop leaves it.
+    learner.kubectl(&[
+        "-n",
+        "develop",
+        "label",
+        "deployment",
+        "demo",
+        "courselab.dev/chapter-",
+    ]);
+    std::fs::write(learner.dir.path().join("notes.md"), "mine").unwrap();
+    let (code, stdout, stderr) = learner.lab(&["stop"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("Deployment develop/demo: left alone"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ClusterPolicy verify-signed-images: deleted"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Namespace develop: deleted"), "{stdout}");
+    let policies = learner.kubectl(&["get", "clusterpolicies", "-o", "name"]);
+    assert_eq!(policies, "");
+    assert_eq!(
+        std::fs::read_to_string(learner.dir.path().join("notes.md")).unwrap(),
+        "mine"
+    );
+    assert!(learner.dir.path().join(".lab/ch14/state.json").exists());
+    learner.stop();
+    assert!(!learner.dir.path().join(".lab/ch14/state.json").exists());
+}
+
+#[test]
+fn every_way_of_switching_the_guardrail_off_is_caught_and_enforce_restores_it() {
+    let learner = Learner::new();
+    learner.start();
+    let (code, _, stderr) = learner.lab(&["enforce"]);
+    assert_eq!(code, 0, "{stderr}");
+    let guardrail = |expect: &str| {
+        let (statuses, doc) = learner.check(Some("remediate"), "0");
+        let message = Learner::message(&doc, "guardrail-intact");
+        assert_eq!(
+            statuses["guardrail-intact"],
+            if expect.is_empty() { "pass" } else { "fail" },
+            "{message}"
+        );
+        assert!(
+            message.contains(expect),
+            "{message:?} does not say {expect:?}"
+        );
+    };
+    guardrail("");
+
+    let tamperings: [(&str, &[&str], &str); 4] = [
+        (
+            "an exclude",
+            &[
+                "patch",
+                "clusterpolicy",
+                "verify-signed-images",
+                "--type=json",
+                "-p",
+                r#"[{"op":"add","path":"/spec/rules/0/exclude","value":{"any":[{"resources":{"namespaces":["develop"]}}]}}]"#,
+            ],
+            "spec.rules[0].exclude: added",
+        ),
+        (
+            "failurePolicy Ignore",
+            &[
+                "patch",
+                "clusterpolicy",
+                "require-sbom-attestation",
+                "--type=merge",
+                "-p",
+                r#"{"spec":{"failurePolicy":"Ignore"}}"#,
+            ],
+            "spec.failurePolicy: added (\"Ignore\")",
+        ),
+        (
+            "back to Audit",
+            &[
+                "patch",
+                "clusterpolicy",
+                "verify-signed-images",
+                "--type=json",
+                "-p",
+                // Kyverno refuses Audit with mutateDigest on, so a learner turns both.
+                r#"[{"op":"replace","path":"/spec/rules/0/verifyImages/0/failureAction","value":"Audit"},
+                 {"op":"replace","path":"/spec/rules/0/verifyImages/0/mutateDigest","value":false}]"#,
+            ],
+            "policy verify-signed-images is in Audit, not Enforce",
+        ),
+        (
+            "deleted",
+            &["delete", "clusterpolicy", "require-sbom-attestation"],
+            "policy require-sbom-attestation was deleted",
+        ),
+    ];
+    for (what, kubectl, expect) in tamperings {
+        learner.kubectl(kubectl);
+        guardrail(expect);
+        let (code, stdout, stderr) = learner.lab(&["enforce"]);
+        assert_eq!(code, 0, "restoring after {what}: {stdout}{stderr}");
+        guardrail("");
+    }
+
+    // A PolicyException for the namespace is the guardrail switched off with extra steps.
+    let exception = serde_json::json!({
+        "apiVersion": "kyverno.io/v2", "kind": "PolicyException",
+        "metadata": {"name": "urgent-hotfix", "namespace": "develop"},
+        "spec": {
+            "exceptions": [{"policyName": "verify-signed-images", "ruleNames": ["verify-signature"]}],
+            "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["develop"]}}]}
+        }
+    });
+    let file = learner.dir.path().join("exception.json");
+    std::fs::write(&file, exception.to_string()).unwrap();
+    learner.kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    guardrail("PolicyException develop/urgent-hotfix exempts resources from verify-signed-images");
+    learner.kubectl(&[
+        "-n",
+        "develop",
+        "delete",
+        "policyexception",
+        "urgent-hotfix",
+    ]);
+    guardrail("");
+    learner.stop();
+}
+
+#[test]
+fn rehearsal_of_ch14_passes_on_the_real_cluster_and_writes_junit() {
+    let learner = Learner::new();
+    let mut args = vec![
+        "rehearse".to_owned(),
+        "ch14".into(),
+        "--format".into(),
+        "junit".into(),
+    ];
+    args.extend(learner.start_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = learner.lab(&args);
+    std::fs::write(repo().join("target/rehearsal-ch14.xml"), &stdout).unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let doc = roxmltree::Document::parse(&stdout).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.attribute("failures"), Some("0"), "{stdout}");
+    let suites: Vec<&str> = root
+        .children()
+        .filter(|n| n.is_element())
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert_eq!(
+        suites,
+        [
+            "ch14.incident-hook",
+            "ch14.pin-digest",
+            "ch14.sbom-sign-attest",
+            "ch14.verify-locally",
+            "ch14.audit-rollout",
+            "ch14.enforce",
+            "ch14.remediate",
+            "ch14.quiz"
+        ]
+    );
+    let passed_after = doc
+        .descendants()
+        .filter(|n| {
+            n.attribute("name")
+                .is_some_and(|a| a.ends_with("passes after the solution"))
+        })
+        .filter(|n| !n.children().any(|c| c.is_element()))
+        .count();
+    assert_eq!(passed_after, 13, "{stdout}");
+    // Nothing is left behind.
+    assert_eq!(
+        learner.kubectl(&["get", "clusterpolicies", "-o", "name"]),
+        ""
+    );
+}
+
+#[test]
+fn a_check_that_passes_before_its_solution_is_reported_broken() {
+    let course = tempfile::tempdir().unwrap();
+    copy_course(course.path());
+    super::edit(
+        course.path(),
+        "labs/ch14/lab.yaml",
+        "        title: Both policies still enforce on develop, with no exclusion or exception\n        invariant: true\n",
+        "        title: Both policies still enforce on develop, with no exclusion or exception\n",
+    );
+    let learner = Learner::with_course(course.path().to_owned());
+    let mut args = vec!["rehearse".to_owned(), "ch14".into()];
+    args.extend(learner.start_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = learner.lab(&args);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("guardrail-intact passes before the solution: a broken check"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("6 step(s) rehearsed, 1 failed, 1 skipped"),
+        "{stdout}"
+    );
+}

@@ -83,6 +83,24 @@ pub enum CliCommand {
     /// content or usage (nothing created), 3 the cluster or registry unreachable or a wait ran
     /// out, 130 interrupted.
     Start(Box<StartArgs>),
+    /// Check that this machine can run a lab: Docker, kind and the lab's tools at their
+    /// versions, the registry's port, memory and inotify limits; each problem with its fix.
+    ///
+    /// Exit 0 when nothing blocks `lab start`, 3 when something does.
+    Doctor {
+        /// Chapter id or alias [default: the lab started in this folder].
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+        /// The lab will run on this existing cluster: Docker and kind are not needed.
+        #[arg(long, value_name = "CTX")]
+        context: Option<String>,
+        /// Kyverno is already in the cluster: helm is not needed.
+        #[arg(long, value_enum, default_value_t = KyvernoArg::Install)]
+        kyverno: KyvernoArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a lab's checks against the live cluster, the registry and your evidence files.
     ///
     /// Exit 0 when every check passes, 1 when some fail, 3 when the cluster or registry could

@@ -61,6 +61,17 @@ pub enum Command {
     },
     /// `lab stop`.
     Stop(Box<commands::stop::StopRequest>),
+    /// `lab doctor`.
+    Doctor {
+        /// The chapter.
+        chapter: Option<String>,
+        /// An existing cluster's context.
+        context: Option<String>,
+        /// Kyverno is there already.
+        kyverno_existing: bool,
+        /// JSON output.
+        json: bool,
+    },
     /// `lab render`.
     Render {
         /// The chapter.
@@ -181,6 +192,17 @@ impl Cli {
             CliCommand::List { json } => Command::List { json },
             CliCommand::Start(args) => Command::Start(Box::new(args.into_request())),
             CliCommand::Render { chapter, file, set } => Command::Render { chapter, file, set },
+            CliCommand::Doctor {
+                chapter,
+                context,
+                kyverno,
+                json,
+            } => Command::Doctor {
+                chapter,
+                context,
+                kyverno_existing: kyverno == cli::KyvernoArg::Existing,
+                json,
+            },
             CliCommand::Solve {
                 chapter,
                 step,
@@ -271,6 +293,19 @@ pub fn run(cli: Cli) -> u8 {
             commands::status::run(&config, chapter.as_deref(), &mut stdout)
         }
         Command::Stop(request) => commands::stop::run(&config, &request, &mut stdout),
+        Command::Doctor {
+            chapter,
+            context,
+            kyverno_existing,
+            json,
+        } => commands::doctor::run(
+            &config,
+            chapter.as_deref(),
+            context.as_deref(),
+            kyverno_existing,
+            json,
+            &mut stdout,
+        ),
         Command::Render { chapter, file, set } => {
             commands::render::run(&config, &chapter, &file, &set, &mut stdout)
         }

@@ -5,6 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -280,6 +283,80 @@ impl KubeCluster {
             waited: timeout,
             look_at: format!("last answer: {last}; look at Kyverno's admission controller log"),
         })
+    }
+
+    /// Waits (watching) until Kyverno's admission and reports controllers are Available and the
+    /// admission controller has registered its resource webhooks.
+    pub async fn wait_kyverno(&self, timeout: Duration) -> Result<(), BackendError> {
+        let deadline = Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), "kyverno");
+        for name in ["kyverno-admission-controller", "kyverno-reports-controller"] {
+            let available = |d: Option<&Deployment>| {
+                d.and_then(|d| d.status.as_ref())
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Available" && c.status == "True")
+                    })
+            };
+            self.await_within(left(), deployments.clone(), name, available, &format!(
+                "`kubectl -n kyverno describe deployment {name}` and `kubectl -n kyverno get pods`"
+            ))
+            .await?;
+        }
+        let mutating: Api<MutatingWebhookConfiguration> = Api::all(self.client.clone());
+        let validating: Api<ValidatingWebhookConfiguration> = Api::all(self.client.clone());
+        let look = "Kyverno's admission controller log (`kubectl -n kyverno logs deploy/kyverno-admission-controller`)";
+        self.await_within(
+            left(),
+            mutating,
+            "kyverno-resource-mutating-webhook-cfg",
+            |o: Option<&MutatingWebhookConfiguration>| o.is_some(),
+            look,
+        )
+        .await?;
+        self.await_within(
+            left(),
+            validating,
+            "kyverno-resource-validating-webhook-cfg",
+            |o: Option<&ValidatingWebhookConfiguration>| o.is_some(),
+            look,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn await_within<K>(
+        &self,
+        left: Duration,
+        api: Api<K>,
+        name: &str,
+        condition: impl kube::runtime::wait::Condition<K>,
+        look_at: &str,
+    ) -> Result<(), BackendError>
+    where
+        K: Clone + std::fmt::Debug + Send + serde::de::DeserializeOwned + kube::Resource + 'static,
+    {
+        let what = format!(
+            "{} {name}",
+            std::any::type_name::<K>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("object")
+        );
+        match tokio::time::timeout(left, await_condition(api, name, condition)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(BackendError::Unreachable {
+                what: format!("watching {what}"),
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(BackendError::Timeout {
+                what: format!("{what} to be ready"),
+                waited: left,
+                look_at: look_at.to_owned(),
+            }),
+        }
     }
 
     /// The version of the Kyverno admission controller running in the cluster: `None` when

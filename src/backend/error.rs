@@ -41,6 +41,17 @@ pub enum BackendError {
         /// What to look at.
         look_at: String,
     },
+    /// A container tool (docker, kind, helm) failed.
+    #[error("{what} failed: {detail}")]
+    Host {
+        /// The command.
+        what: String,
+        /// What it said, and what to do.
+        detail: String,
+    },
+    /// The preflight found problems; nothing was created.
+    #[error("{0}")]
+    Preflight(String),
     /// Kyverno in the cluster is not the version the lab pins.
     #[error("{0}")]
     Kyverno(String),
@@ -64,7 +75,9 @@ impl BackendError {
             BackendError::State { .. } => exit_code::WRITE_FAILED,
             BackendError::Unreachable { .. }
             | BackendError::Refused { .. }
-            | BackendError::Timeout { .. } => exit_code::UNREACHABLE,
+            | BackendError::Timeout { .. }
+            | BackendError::Host { .. }
+            | BackendError::Preflight(_) => exit_code::UNREACHABLE,
         }
     }
 }

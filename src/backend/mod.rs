@@ -3,7 +3,10 @@
 
 pub mod apply;
 pub mod cluster;
+pub mod doctor;
 pub mod error;
+pub mod host;
+pub mod kind;
 pub mod kubeconfig;
 pub mod registry;
 pub mod seed;

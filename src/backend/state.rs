@@ -48,6 +48,12 @@ pub struct LabState {
     /// The pack's mode: `Audit` or `Enforce`.
     #[serde(default)]
     pub mode: String,
+    /// The kind cluster the lab created, if it provisioned one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_cluster: Option<String>,
+    /// The registry container the lab created, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_container: Option<String>,
     /// Phases finished, in order, so that a resumed start says what it skipped.
     #[serde(default)]
     pub done: Vec<String>,

@@ -3,6 +3,7 @@
 
 pub mod admit;
 pub mod check;
+pub mod doctor;
 pub mod list;
 pub mod mode;
 pub mod rehearse;

@@ -136,6 +136,28 @@ impl Session {
         })
     }
 
+    /// What provisioning kind means for this lab: its kind config (rendered) and registry.
+    pub fn kind_plan(&self) -> Result<crate::backend::kind::KindPlan, LabError> {
+        let lab = &self.chapter.lab;
+        let rel = self.chapter.resolve(&lab.cluster.kind_config.value.0)?;
+        let text = self.chapter.text(&rel)?;
+        let config = self.chapter.fill_file(&rel, text, &self.values)?;
+        let name = serde_saphyr::from_str::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| format!("lab-{}", self.id()));
+        let spec = &lab.cluster.registry;
+        Ok(crate::backend::kind::KindPlan {
+            chapter: self.id(),
+            cluster: name,
+            config,
+            registry: spec.name.clone(),
+            registry_port: spec.port,
+            host_port: spec.host_port,
+            mirrors: spec.mirrors.iter().map(|m| m.value.clone()).collect(),
+        })
+    }
+
     /// The names of the policies in the pack.
     pub fn pack_names(&self, objects: &[Value]) -> Vec<String> {
         objects

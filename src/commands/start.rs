@@ -12,6 +12,9 @@ use serde_json::Value;
 use super::emit;
 use super::session::Session;
 use crate::backend::apply::{label, object_ref};
+use crate::backend::doctor::{Finding, Level, doctor};
+use crate::backend::host::SystemHost;
+use crate::backend::kind;
 use crate::backend::seed::{self, Seeded};
 use crate::backend::state::{LabState, SCHEMA_VERSION};
 use crate::backend::{BackendError, KubeCluster};
@@ -62,17 +65,133 @@ pub(crate) fn run_in(
 ) -> Result<u8, LabError> {
     let session = Session::open_in(config, workdir, Some(&request.chapter), &request.set)?;
     preflight(&session)?;
-    let Some(context) = request.context.as_deref() else {
-        return Err(LabError::Usage(
-            "provisioning a kind cluster is not built yet; run the lab on an existing cluster with `--context NAME --kyverno existing`".into(),
-        ));
+    let kind = request.context.is_none();
+    let findings = doctor(
+        &SystemHost,
+        &session.chapter.lab,
+        kind,
+        request.kyverno == KyvernoSource::Install,
+    );
+    let (blocking, other): (Vec<Finding>, Vec<Finding>) = findings
+        .into_iter()
+        .filter(|f| f.level != Level::Ok)
+        .partition(|f| f.level == Level::Problem && blocks_start(&f.check));
+    if !blocking.is_empty() {
+        let _ = std::io::stderr().write_all(super::doctor::render(&blocking).as_bytes());
+        return Err(BackendError::Preflight(format!(
+            "{} problem(s) stop `lab start` before anything is created; fix them (`lab doctor {}` checks again)",
+            blocking.len(),
+            session.id()
+        ))
+        .into());
+    }
+    for f in other {
+        let fix = f
+            .fix
+            .as_deref()
+            .map(|x| format!("; {x}"))
+            .unwrap_or_default();
+        line(out, "doctor", &format!("{}: {}{fix}", f.check, f.found))?;
+    }
+    let mut state = session.state.clone().unwrap_or_else(|| LabState {
+        schema_version: SCHEMA_VERSION,
+        chapter: session.id(),
+        mode: "Audit".into(),
+        ..Default::default()
+    });
+    let context = match &request.context {
+        Some(context) => context.clone(),
+        None => provision(&session, &mut state, out)?,
     };
     crate::runtime::block_on(async {
         tokio::select! {
-            result = start(&session, context, request, out) => result,
+            result = start(&session, state, &context, kind, request, out) => result,
             _ = tokio::signal::ctrl_c() => Err(LabError::Interrupted),
         }
     })?
+}
+
+/// Whether a preflight problem keeps `lab start` from provisioning (a learner's tool that is
+/// missing only matters for the step that uses it).
+fn blocks_start(check: &str) -> bool {
+    matches!(
+        check,
+        "docker" | "kind" | "helm" | "Docker engine" | "cgroup"
+    ) || check.starts_with("port ")
+}
+
+/// The kind cluster and the registry, through the host seam; each phase recorded.
+fn provision(
+    session: &Session,
+    state: &mut LabState,
+    out: &mut impl Write,
+) -> Result<String, LabError> {
+    let plan = session.kind_plan()?;
+    let host = SystemHost;
+    let phase = Instant::now();
+    let registry = kind::ensure_registry(&host, &plan)?;
+    if registry == kind::Done::Created {
+        state.registry_container = Some(plan.registry.clone());
+    }
+    state.chapter = session.id();
+    state.save(&session.workdir)?;
+    line(
+        out,
+        "registry",
+        &format!(
+            "{} on 127.0.0.1:{}: {} ({})",
+            plan.registry,
+            plan.host_port,
+            done(&registry),
+            seconds(phase)
+        ),
+    )?;
+    let phase = Instant::now();
+    let cluster = kind::ensure_cluster(&host, &plan)?;
+    if cluster == kind::Done::Created {
+        state.kind_cluster = Some(plan.cluster.clone());
+    }
+    state.context = plan.context();
+    state.save(&session.workdir)?;
+    line(
+        out,
+        "kind",
+        &format!(
+            "cluster {}: {} ({})",
+            plan.cluster,
+            done(&cluster),
+            seconds(phase)
+        ),
+    )?;
+    let nodes = kind::configure_nodes(&host, &plan)?;
+    line(
+        out,
+        "kind",
+        &format!(
+            "containerd reads the registry as localhost:{} and {} on {} node(s)",
+            plan.host_port,
+            plan.mirrors.join(", "),
+            nodes.len()
+        ),
+    )?;
+    if kind::connect_network(&host, &plan)? {
+        line(
+            out,
+            "kind",
+            &format!("{} joined the kind network", plan.registry),
+        )?;
+    }
+    state.finish("kind");
+    state.save(&session.workdir)?;
+    Ok(plan.context())
+}
+
+fn done(what: &kind::Done) -> &'static str {
+    match what {
+        kind::Done::Created => "created",
+        kind::Done::Reused => "already running",
+        kind::Done::Restarted => "restarted",
+    }
 }
 
 /// What must hold before anything is created.
@@ -106,19 +225,15 @@ fn seconds(since: Instant) -> String {
 
 async fn start(
     session: &Session,
+    mut state: LabState,
     context: &str,
+    kind: bool,
     request: &StartRequest,
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let started = Instant::now();
     let id = session.id();
     let cluster = session.cluster(Some(context)).await?;
-    let mut state = session.state.clone().unwrap_or_else(|| LabState {
-        schema_version: SCHEMA_VERSION,
-        chapter: id.clone(),
-        mode: "Audit".into(),
-        ..Default::default()
-    });
     if session.state.is_some() {
         emit(
             out,
@@ -133,6 +248,17 @@ async fn start(
     state.context = cluster.context.clone();
     state.set = session.set.clone();
     state.save(&session.workdir)?;
+    if kind {
+        let mut hosting = local_registry_hosting(session)?;
+        label(&mut hosting, &id);
+        let reference = cluster.apply(&hosting, request.timeout).await?;
+        state.own(reference);
+        line(
+            out,
+            "kind",
+            "ConfigMap kube-public/local-registry-hosting applied (KEP-1755)",
+        )?;
+    }
 
     let phase = Instant::now();
     kyverno(session, &cluster, request, out).await?;
@@ -222,9 +348,31 @@ async fn kyverno(
 ) -> Result<(), LabError> {
     let pinned = &session.chapter.lab.kyverno.version.value;
     if request.kyverno == KyvernoSource::Install {
-        return Err(LabError::Usage(format!(
-            "installing Kyverno into an existing cluster is not built yet; install Kyverno {pinned} and pass --kyverno existing"
-        )));
+        let lab = &session.chapter.lab;
+        let phase = Instant::now();
+        let context = cluster.context.clone();
+        let chart = lab.kyverno.chart.clone();
+        let sets = lab.kyverno.helm_set.clone();
+        let installed = tokio::task::spawn_blocking(move || {
+            kind::install_kyverno(&SystemHost, &context, &chart, &sets)
+        })
+        .await
+        .map_err(|e| LabError::Usage(format!("the helm call did not finish: {e}")))??;
+        cluster.wait_kyverno(request.timeout).await?;
+        let what = if installed {
+            "installed"
+        } else {
+            "already installed"
+        };
+        return line(
+            out,
+            "kyverno",
+            &format!(
+                "{pinned} (chart {}) {what}; its controllers are available and its webhooks registered ({})",
+                lab.kyverno.chart,
+                seconds(phase)
+            ),
+        );
     }
     match cluster.kyverno_version().await? {
         Some(found) if found.trim_start_matches('v') != pinned.trim_start_matches('v') => {
@@ -287,6 +435,26 @@ async fn seed_registry(
         line(out, "registry", &text)?;
     }
     Ok(())
+}
+
+/// The KEP-1755 ConfigMap that tells tools where the lab registry is, from outside the
+/// cluster, from pods, and for image fields.
+fn local_registry_hosting(session: &Session) -> Result<Value, LabError> {
+    let spec = &session.chapter.lab.cluster.registry;
+    let inside = spec.mirrors.first().map_or_else(
+        || format!("{}:{}", spec.name, spec.port),
+        |m| m.value.clone(),
+    );
+    let hosting = format!(
+        "host: \"localhost:{}\"\nhostFromClusterNetwork: \"{inside}\"\nhostFromContainerRuntime: \"{inside}\"\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n",
+        spec.host_port
+    );
+    Ok(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "local-registry-hosting", "namespace": "kube-public"},
+        "data": {"localRegistryHosting.v1": hosting}
+    }))
 }
 
 /// The lab's manifests, rendered.

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use super::emit;
 use super::session::Session;
+use crate::backend::host::SystemHost;
+use crate::backend::kind;
 use crate::backend::state::LabState;
 use crate::{Config, LabError, exit_code};
 
@@ -25,10 +27,50 @@ pub fn run(config: &Config, request: &StopRequest, out: &mut impl Write) -> Resu
     stop(&session, request.delete, out)
 }
 
+/// A lab on a kind cluster it created: the containers are stopped (and `lab start` starts
+/// them again), or with `delete` the cluster and the lab's registry are deleted.
+fn stop_kind(
+    session: &Session,
+    mut state: LabState,
+    delete: bool,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
+    let plan = session.kind_plan()?;
+    let id = state.chapter.clone();
+    if delete {
+        for what in kind::delete(&SystemHost, &plan)? {
+            emit(out, &format!("  {what}: deleted\n"))?;
+        }
+        let path = LabState::path(&session.workdir, &id);
+        std::fs::remove_file(&path).map_err(|source| LabError::Output {
+            what: format!("removing {}", path.display()),
+            source,
+        })?;
+        emit(
+            out,
+            &format!("lab {id} deleted; `lab start {id}` begins afresh\n"),
+        )?;
+        return Ok(exit_code::SUCCESS);
+    }
+    for container in kind::stop(&SystemHost, &plan)? {
+        emit(out, &format!("  container {container}: stopped\n"))?;
+    }
+    state.done.retain(|p| p != "kind");
+    state.save(&session.workdir)?;
+    emit(
+        out,
+        &format!("lab {id} stopped; `lab start {id}` starts it again where you left it\n"),
+    )?;
+    Ok(exit_code::SUCCESS)
+}
+
 /// Stops the lab of `session`.
 pub(crate) fn stop(session: &Session, delete: bool, out: &mut impl Write) -> Result<u8, LabError> {
     let state = session.started()?.clone();
     let id = state.chapter.clone();
+    if state.kind_cluster.is_some() {
+        return stop_kind(session, state, delete, out);
+    }
     crate::runtime::block_on(async {
         let cluster = session.cluster(None).await?;
         for object in state.objects.iter().rev() {

@@ -1,0 +1,629 @@
+//! Provisioning a kind cluster and the lab registry beside it, through the [`Host`] seam:
+//! kind's local-registry pattern (a `registry:3` container on 127.0.0.1:5001, joined to the
+//! `kind` network; containerd `hosts.toml` on every node for both the host's name and the
+//! cluster's) and Kyverno from its official Helm chart. Every phase first looks at what is
+//! there, so a second run, or one after an interruption, converges instead of failing; what
+//! the lab creates carries the label `dev.courselab.lab=<chapter>`, and what does not carry
+//! it is never changed or removed.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::error::BackendError;
+use super::host::{Host, Ran};
+
+/// The label on the containers the lab creates.
+pub const CONTAINER_LABEL: &str = "dev.courselab.lab";
+
+/// The registry image kind's local-registry script runs.
+pub const REGISTRY_IMAGE: &str = "registry:3";
+
+/// Kyverno's Helm repository.
+pub const KYVERNO_CHART_REPO: &str = "https://kyverno.github.io/kyverno/";
+
+const QUICK: Duration = Duration::from_secs(60);
+const SLOW: Duration = Duration::from_secs(600);
+
+/// What the lab provisions, from its lab file and kind config.
+#[derive(Debug, Clone)]
+pub struct KindPlan {
+    /// The chapter, the value of the label.
+    pub chapter: String,
+    /// The kind cluster's name.
+    pub cluster: String,
+    /// The kind config, passed on stdin.
+    pub config: String,
+    /// The registry container's name, e.g. `kind-registry`.
+    pub registry: String,
+    /// The port it listens on inside its container.
+    pub registry_port: u16,
+    /// The port published on 127.0.0.1.
+    pub host_port: u16,
+    /// Hosts the nodes must pull from as the registry (`kind-registry:5000`), besides
+    /// `localhost:<host_port>`.
+    pub mirrors: Vec<String>,
+}
+
+impl KindPlan {
+    /// The kubeconfig context kind writes.
+    pub fn context(&self) -> String {
+        format!("kind-{}", self.cluster)
+    }
+
+    fn registry_url(&self) -> String {
+        format!("http://{}:{}", self.registry, self.registry_port)
+    }
+
+    /// The containerd `hosts.toml` every node gets for each of the registry's names.
+    pub fn hosts_toml(&self) -> String {
+        let url = self.registry_url();
+        format!(
+            "server = \"{url}\"\n\n[host.\"{url}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+        )
+    }
+}
+
+fn run(
+    host: &impl Host,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    timeout: Duration,
+) -> Result<Ran, BackendError> {
+    host.run(program, args, stdin, timeout)
+        .map_err(|e| BackendError::Host {
+            what: format!("{program} {}", args.first().unwrap_or(&"")),
+            detail: e.to_string(),
+        })
+}
+
+fn must(
+    host: &impl Host,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    timeout: Duration,
+) -> Result<Ran, BackendError> {
+    let ran = run(host, program, args, stdin, timeout)?;
+    if ran.ok() {
+        return Ok(ran);
+    }
+    let detail = ran.stderr.trim();
+    let tail: Vec<&str> = detail.lines().rev().take(6).collect();
+    Err(BackendError::Host {
+        what: format!("`{program} {}`", args.join(" ")),
+        detail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+    })
+}
+
+/// A container as `docker inspect` describes it.
+struct Container {
+    running: bool,
+    label: Option<String>,
+    networks: Vec<String>,
+}
+
+fn inspect(host: &impl Host, name: &str) -> Result<Option<Container>, BackendError> {
+    let ran = run(
+        host,
+        "docker",
+        &["inspect", "--type", "container", name],
+        None,
+        QUICK,
+    )?;
+    if !ran.ok() {
+        if ran.stderr.contains("No such") || ran.stdout.trim() == "[]" {
+            return Ok(None);
+        }
+        return Err(BackendError::Host {
+            what: format!("`docker inspect {name}`"),
+            detail: ran.stderr.trim().to_owned(),
+        });
+    }
+    let doc: Value = serde_json::from_str(&ran.stdout).map_err(|e| BackendError::Host {
+        what: format!("`docker inspect {name}`"),
+        detail: format!("unreadable answer: {e}"),
+    })?;
+    let c = doc.get(0).cloned().unwrap_or(Value::Null);
+    Ok(Some(Container {
+        running: c
+            .pointer("/State/Running")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        label: c
+            .pointer("/Config/Labels")
+            .and_then(|l| l.get(CONTAINER_LABEL))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        networks: c
+            .pointer("/NetworkSettings/Networks")
+            .and_then(Value::as_object)
+            .map(|n| n.keys().cloned().collect())
+            .unwrap_or_default(),
+    }))
+}
+
+/// What a phase did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// Created it.
+    Created,
+    /// Found it running and the lab's.
+    Reused,
+    /// Found it stopped, started it.
+    Restarted,
+}
+
+/// The registry container: created, restarted or reused; one of that name that is not the
+/// lab's is refused.
+pub fn ensure_registry(host: &impl Host, plan: &KindPlan) -> Result<Done, BackendError> {
+    match inspect(host, &plan.registry)? {
+        Some(c) if c.label.as_deref() != Some(plan.chapter.as_str()) => Err(BackendError::Host {
+            what: format!("the registry container `{}`", plan.registry),
+            detail: format!(
+                "a container of that name exists and is not the lab's (no label {CONTAINER_LABEL}={}); remove or rename it (`docker rm -f {}`) if it is yours to remove, then run `lab start` again",
+                plan.chapter, plan.registry
+            ),
+        }),
+        Some(c) if c.running => Ok(Done::Reused),
+        Some(_) => {
+            must(host, "docker", &["start", &plan.registry], None, QUICK)?;
+            Ok(Done::Restarted)
+        }
+        None => {
+            let publish = format!("127.0.0.1:{}:{}", plan.host_port, plan.registry_port);
+            let label = format!("{CONTAINER_LABEL}={}", plan.chapter);
+            must(
+                host,
+                "docker",
+                &[
+                    "run",
+                    "-d",
+                    "--restart=always",
+                    "-p",
+                    &publish,
+                    "--network",
+                    "bridge",
+                    "--name",
+                    &plan.registry,
+                    "--label",
+                    &label,
+                    REGISTRY_IMAGE,
+                ],
+                None,
+                SLOW,
+            )?;
+            Ok(Done::Created)
+        }
+    }
+}
+
+/// The node containers of the cluster, by `kind get nodes`.
+fn nodes(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError> {
+    let ran = must(
+        host,
+        "kind",
+        &["get", "nodes", "--name", &plan.cluster],
+        None,
+        QUICK,
+    )?;
+    Ok(ran
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("No kind nodes"))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The kind cluster: created from the lab's config, restarted (its stopped nodes) or reused.
+pub fn ensure_cluster(host: &impl Host, plan: &KindPlan) -> Result<Done, BackendError> {
+    let clusters = must(host, "kind", &["get", "clusters"], None, QUICK)?;
+    let exists = clusters.stdout.lines().any(|l| l.trim() == plan.cluster);
+    if !exists {
+        must(
+            host,
+            "kind",
+            &[
+                "create",
+                "cluster",
+                "--name",
+                &plan.cluster,
+                "--config",
+                "-",
+                "--wait",
+                "120s",
+            ],
+            Some(&plan.config),
+            SLOW,
+        )?;
+        return Ok(Done::Created);
+    }
+    let mut restarted = false;
+    for node in nodes(host, plan)? {
+        if inspect(host, &node)?.is_some_and(|c| !c.running) {
+            must(host, "docker", &["start", &node], None, QUICK)?;
+            restarted = true;
+        }
+    }
+    Ok(if restarted {
+        Done::Restarted
+    } else {
+        Done::Reused
+    })
+}
+
+/// Writes the registry's `hosts.toml` on every node, for `localhost:<host_port>` and each
+/// mirror host (containerd reads them without a restart). Returns the nodes.
+pub fn configure_nodes(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError> {
+    let nodes = nodes(host, plan)?;
+    let mut names = vec![format!("localhost:{}", plan.host_port)];
+    names.extend(plan.mirrors.iter().cloned());
+    let toml = plan.hosts_toml();
+    for node in &nodes {
+        for name in &names {
+            let dir = format!("/etc/containerd/certs.d/{name}");
+            let script = format!("mkdir -p '{dir}' && cat > '{dir}/hosts.toml'");
+            must(
+                host,
+                "docker",
+                &["exec", "-i", node, "sh", "-c", &script],
+                Some(&toml),
+                QUICK,
+            )?;
+        }
+    }
+    Ok(nodes)
+}
+
+/// Joins the registry to the `kind` network (kind creates it with the first cluster).
+pub fn connect_network(host: &impl Host, plan: &KindPlan) -> Result<bool, BackendError> {
+    let on_kind =
+        inspect(host, &plan.registry)?.is_some_and(|c| c.networks.iter().any(|n| n == "kind"));
+    if on_kind {
+        return Ok(false);
+    }
+    must(
+        host,
+        "docker",
+        &["network", "connect", "kind", &plan.registry],
+        None,
+        QUICK,
+    )?;
+    Ok(true)
+}
+
+/// Installs (or upgrades to) Kyverno's chart `chart_version` with the lab's `--set` values,
+/// unless that release is already deployed with them. Returns whether helm ran.
+pub fn install_kyverno(
+    host: &impl Host,
+    context: &str,
+    chart_version: &str,
+    sets: &[String],
+) -> Result<bool, BackendError> {
+    let status = run(
+        host,
+        "helm",
+        &[
+            "status",
+            "kyverno",
+            "--namespace",
+            "kyverno",
+            "--kube-context",
+            context,
+            "-o",
+            "json",
+        ],
+        None,
+        QUICK,
+    )?;
+    if status.code == 127 {
+        return Err(BackendError::Host {
+            what: "helm".into(),
+            detail: "helm is not installed; it installs Kyverno's official chart: https://helm.sh/docs/intro/install/".into(),
+        });
+    }
+    if status.ok()
+        && let Ok(doc) = serde_json::from_str::<Value>(&status.stdout)
+    {
+        let deployed = doc.pointer("/info/status").and_then(Value::as_str) == Some("deployed");
+        let version = doc
+            .pointer("/chart/metadata/version")
+            .and_then(Value::as_str);
+        let wanted = version == Some(chart_version)
+            || status
+                .stdout
+                .contains(&format!("\"version\":\"{chart_version}\""));
+        if deployed && wanted {
+            return Ok(false);
+        }
+    }
+    let mut args: Vec<String> = [
+        "upgrade",
+        "--install",
+        "kyverno",
+        "kyverno",
+        "--repo",
+        KYVERNO_CHART_REPO,
+        "--version",
+        chart_version,
+        "--namespace",
+        "kyverno",
+        "--create-namespace",
+        "--kube-context",
+        context,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for set in sets {
+        args.push("--set".into());
+        args.push(set.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    must(host, "helm", &args, None, SLOW)?;
+    Ok(true)
+}
+
+/// Stops the cluster's nodes and the lab's registry container (`lab start` restarts them).
+pub fn stop(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError> {
+    let mut stopped = Vec::new();
+    let clusters = must(host, "kind", &["get", "clusters"], None, QUICK)?;
+    if clusters.stdout.lines().any(|l| l.trim() == plan.cluster) {
+        for node in nodes(host, plan)? {
+            must(host, "docker", &["stop", &node], None, QUICK)?;
+            stopped.push(node);
+        }
+    }
+    if inspect(host, &plan.registry)?
+        .is_some_and(|c| c.label.as_deref() == Some(plan.chapter.as_str()))
+    {
+        must(host, "docker", &["stop", &plan.registry], None, QUICK)?;
+        stopped.push(plan.registry.clone());
+    }
+    Ok(stopped)
+}
+
+/// Deletes the cluster and the lab's registry container (with its volume).
+pub fn delete(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError> {
+    let mut deleted = Vec::new();
+    let clusters = must(host, "kind", &["get", "clusters"], None, QUICK)?;
+    if clusters.stdout.lines().any(|l| l.trim() == plan.cluster) {
+        must(
+            host,
+            "kind",
+            &["delete", "cluster", "--name", &plan.cluster],
+            None,
+            SLOW,
+        )?;
+        deleted.push(format!("kind cluster {}", plan.cluster));
+    }
+    match inspect(host, &plan.registry)? {
+        Some(c) if c.label.as_deref() == Some(plan.chapter.as_str()) => {
+            must(
+                host,
+                "docker",
+                &["rm", "-f", "-v", &plan.registry],
+                None,
+                QUICK,
+            )?;
+            deleted.push(format!("registry container {}", plan.registry));
+        }
+        _ => {}
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::host::Recorded;
+
+    fn plan() -> KindPlan {
+        KindPlan {
+            chapter: "ch14".into(),
+            cluster: "courselab-ch14".into(),
+            config: "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n".into(),
+            registry: "kind-registry".into(),
+            registry_port: 5000,
+            host_port: 5001,
+            mirrors: vec!["kind-registry:5000".into()],
+        }
+    }
+
+    /// `docker inspect` of a container, in docker's own shape (trimmed to what lab reads).
+    fn container(running: bool, label: Option<&str>, networks: &[&str]) -> String {
+        let labels = label.map_or(
+            serde_json::json!({}),
+            |l| serde_json::json!({CONTAINER_LABEL: l}),
+        );
+        let nets: serde_json::Map<String, Value> = networks
+            .iter()
+            .map(|n| {
+                (
+                    (*n).to_owned(),
+                    serde_json::json!({"IPAddress": "172.18.0.2"}),
+                )
+            })
+            .collect();
+        serde_json::json!([{
+            "Id": "4f1c0e", "Name": "/kind-registry",
+            "State": {"Status": if running { "running" } else { "exited" }, "Running": running},
+            "Config": {"Image": "registry:3", "Labels": labels},
+            "NetworkSettings": {"Networks": nets}
+        }])
+        .to_string()
+    }
+
+    const NO_SUCH: &str = "Error response from daemon: No such container: kind-registry\n";
+
+    fn provision(host: &Recorded) -> Result<(Done, Done, Vec<String>, bool), BackendError> {
+        let p = plan();
+        Ok((
+            ensure_registry(host, &p)?,
+            ensure_cluster(host, &p)?,
+            configure_nodes(host, &p)?,
+            connect_network(host, &p)?,
+        ))
+    }
+
+    #[test]
+    fn a_fresh_machine_gets_the_registry_the_cluster_the_hosts_files_and_the_network_in_that_order()
+    {
+        let host = Recorded::default();
+        host.fail(
+            "docker inspect --type container kind-registry",
+            1,
+            "[]\n",
+            NO_SUCH,
+        )
+        .answer("docker run", "4f1c0e\n")
+        .fail("kind get clusters", 0, "", "No kind clusters found.\n")
+        .answer("kind create cluster", "")
+        .answer("kind get nodes", "courselab-ch14-control-plane\n")
+        .answer("docker exec", "")
+        .answer("docker exec", "")
+        .answer(
+            "docker inspect --type container kind-registry",
+            &container(true, Some("ch14"), &["bridge"]),
+        )
+        .answer("docker network connect", "");
+        let (registry, cluster, nodes, joined) = provision(&host).unwrap();
+        assert_eq!(
+            (registry, cluster, joined),
+            (Done::Created, Done::Created, true)
+        );
+        assert_eq!(nodes, ["courselab-ch14-control-plane"]);
+        insta::assert_snapshot!(host.transcript(), @r#"
+        docker inspect --type container kind-registry
+        docker run -d --restart=always -p 127.0.0.1:5001:5000 --network bridge --name kind-registry --label dev.courselab.lab=ch14 registry:3
+        kind get clusters
+        kind create cluster --name courselab-ch14 --config - --wait 120s <<< kind: Cluster
+        kind get nodes --name courselab-ch14
+        docker exec -i courselab-ch14-control-plane sh -c mkdir -p '/etc/containerd/certs.d/localhost:5001' && cat > '/etc/containerd/certs.d/localhost:5001/hosts.toml' <<< server = "http://kind-registry:5000"
+        docker exec -i courselab-ch14-control-plane sh -c mkdir -p '/etc/containerd/certs.d/kind-registry:5000' && cat > '/etc/containerd/certs.d/kind-registry:5000/hosts.toml' <<< server = "http://kind-registry:5000"
+        docker inspect --type container kind-registry
+        docker network connect kind kind-registry
+        "#);
+    }
+
+    #[test]
+    fn a_second_run_creates_nothing_and_restarts_what_was_stopped() {
+        let host = Recorded::default();
+        host.answer(
+            "docker inspect --type container kind-registry",
+            &container(false, Some("ch14"), &["bridge", "kind"]),
+        )
+        .answer("docker start kind-registry", "kind-registry\n")
+        .answer("kind get clusters", "courselab-ch14\n")
+        .answer("kind get nodes", "courselab-ch14-control-plane\n")
+        .answer(
+            "docker inspect --type container courselab-ch14-control-plane",
+            &container(true, None, &["kind"]),
+        )
+        .answer("kind get nodes", "courselab-ch14-control-plane\n")
+        .answer("docker exec", "")
+        .answer("docker exec", "")
+        .answer(
+            "docker inspect --type container kind-registry",
+            &container(true, Some("ch14"), &["bridge", "kind"]),
+        );
+        let (registry, cluster, _, joined) = provision(&host).unwrap();
+        assert_eq!(
+            (registry, cluster, joined),
+            (Done::Restarted, Done::Reused, false)
+        );
+        let calls = host.transcript();
+        assert!(
+            !calls.contains("docker run")
+                && !calls.contains("kind create")
+                && !calls.contains("network connect"),
+            "{calls}"
+        );
+    }
+
+    #[test]
+    fn a_registry_that_is_not_the_labs_is_refused_before_anything_is_created() {
+        let host = Recorded::default();
+        host.answer(
+            "docker inspect --type container kind-registry",
+            &container(true, None, &["bridge"]),
+        );
+        let err = provision(&host).unwrap_err().to_string();
+        assert!(err.contains("exists and is not the lab's"), "{err}");
+        assert_eq!(host.calls.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_failed_cluster_creation_is_reported_and_the_next_run_resumes_from_it() {
+        let host = Recorded::default();
+        host.fail("docker inspect --type container kind-registry", 1, "[]\n", NO_SUCH)
+            .answer("docker run", "4f1c0e\n")
+            .fail("kind get clusters", 0, "", "No kind clusters found.\n")
+            .fail("kind create cluster", 1, "", "Creating cluster \"courselab-ch14\" ...\nERROR: failed to create cluster: could not find a log line that matches \"Reached target .*Multi-User System.*|detected cgroup v1\"\n");
+        let err = provision(&host).unwrap_err().to_string();
+        assert!(err.contains("could not find a log line"), "{err}");
+        // The registry is there now; the next run reuses it and creates the cluster.
+        let host = Recorded::default();
+        host.answer(
+            "docker inspect --type container kind-registry",
+            &container(true, Some("ch14"), &["bridge"]),
+        )
+        .fail("kind get clusters", 0, "", "No kind clusters found.\n")
+        .answer("kind create cluster", "")
+        .answer("kind get nodes", "courselab-ch14-control-plane\n")
+        .answer("docker exec", "")
+        .answer("docker exec", "")
+        .answer(
+            "docker inspect --type container kind-registry",
+            &container(true, Some("ch14"), &["bridge"]),
+        )
+        .answer("docker network connect", "");
+        let (registry, cluster, _, _) = provision(&host).unwrap();
+        assert_eq!((registry, cluster), (Done::Reused, Done::Created));
+    }
+
+    #[test]
+    fn kyverno_is_installed_once_with_the_labs_values() {
+        let host = Recorded::default();
+        host.fail("helm status", 1, "", "Error: release: not found\n")
+            .answer("helm upgrade", "");
+        assert!(
+            install_kyverno(
+                &host,
+                "kind-courselab-ch14",
+                "3.9.0",
+                &["features.registryClient.allowInsecure=true".into()]
+            )
+            .unwrap()
+        );
+        insta::assert_snapshot!(host.transcript(), @r"
+        helm status kyverno --namespace kyverno --kube-context kind-courselab-ch14 -o json
+        helm upgrade --install kyverno kyverno --repo https://kyverno.github.io/kyverno/ --version 3.9.0 --namespace kyverno --create-namespace --kube-context kind-courselab-ch14 --set features.registryClient.allowInsecure=true
+        ");
+        let host = Recorded::default();
+        host.answer("helm status", r#"{"name":"kyverno","info":{"status":"deployed"},"chart":{"metadata":{"name":"kyverno","version":"3.9.0"}}}"#);
+        assert!(!install_kyverno(&host, "kind-courselab-ch14", "3.9.0", &[]).unwrap());
+        let host = Recorded::default();
+        host.fail("helm status", 127, "", "helm: not found");
+        let err = install_kyverno(&host, "kind-courselab-ch14", "3.9.0", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("https://helm.sh/docs/intro/install/"), "{err}");
+    }
+
+    #[test]
+    fn delete_removes_the_cluster_and_only_a_registry_that_is_the_labs() {
+        let host = Recorded::default();
+        host.answer("kind get clusters", "courselab-ch14\nother\n")
+            .answer("kind delete cluster", "")
+            .answer(
+                "docker inspect --type container kind-registry",
+                &container(true, Some("ch15"), &["kind"]),
+            );
+        let deleted = delete(&host, &plan()).unwrap();
+        assert_eq!(deleted, ["kind cluster courselab-ch14"]);
+        assert!(!host.transcript().contains("docker rm"));
+    }
+}

@@ -24,6 +24,11 @@ struct Learner {
     course: PathBuf,
     /// `<registry>/<path>`, unique to this test, so no test sees another's signatures.
     registry: String,
+    /// The kubeconfig `lab` is given.
+    kubeconfig: PathBuf,
+    /// Folders put first on `lab`'s PATH, and more environment.
+    env: Vec<(String, String)>,
+    path_first: Option<PathBuf>,
 }
 
 impl Learner {
@@ -49,21 +54,28 @@ impl Learner {
             dir,
             course,
             registry,
+            kubeconfig: cluster.kubeconfig.clone(),
+            env: Vec::new(),
+            path_first: None,
         }
     }
 
     fn lab(&self, args: &[&str]) -> (i32, String, String) {
-        let path = format!(
+        let mut path = format!(
             "{}:{}",
             peers_bin().display(),
             std::env::var("PATH").unwrap_or_default()
         );
+        if let Some(first) = &self.path_first {
+            path = format!("{}:{path}", first.display());
+        }
         output(
             lab(self.dir.path())
                 .arg("--course")
                 .arg(&self.course)
-                .env("KUBECONFIG", &self.cluster.kubeconfig)
+                .env("KUBECONFIG", &self.kubeconfig)
                 .env("PATH", path)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .args(args),
         )
     }
@@ -89,6 +101,10 @@ impl Learner {
     fn start(&self) -> String {
         let mut args = vec!["start".to_owned(), "ch14".into()];
         args.extend(self.start_args());
+        if self.path_first.is_some() {
+            // The kind path: no --context.
+            args.drain(2..4);
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, stdout, stderr) = self.lab(&args);
         assert_eq!(code, 0, "{stdout}{stderr}");
@@ -446,5 +462,178 @@ fn a_check_that_passes_before_its_solution_is_reported_broken() {
     assert!(
         stdout.contains("6 step(s) rehearsed, 1 failed, 1 skipped"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn without_a_context_start_provisions_kind_through_the_seam_and_stop_delete_removes_it() {
+    // docker and kind are stand-ins that answer in the real tools' formats and log each call;
+    // `kind create cluster` points its context at the loopback cluster, so everything after
+    // provisioning (the KEP-1755 ConfigMap, the pack, the probe) runs against the real one.
+    let course = tempfile::tempdir().unwrap();
+    copy_course(course.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    super::edit(
+        course.path(),
+        "labs/ch14/lab.yaml",
+        "host_port: 5001",
+        &format!("host_port: {port}"),
+    );
+    let mut learner = Learner::with_course(course.path().to_owned());
+    let state = learner.dir.path().join("fake-state");
+    std::fs::create_dir(&state).unwrap();
+    let log = learner.dir.path().join("fake.log");
+    let kubeconfig = learner.dir.path().join("kubeconfig");
+    std::fs::copy(&learner.cluster.kubeconfig, &kubeconfig).unwrap();
+    learner.kubeconfig = kubeconfig;
+    learner.path_first = Some(repo().join("tests/fixtures/fake-tools"));
+    learner.env = vec![
+        ("FAKE_STATE".into(), state.display().to_string()),
+        ("FAKE_LOG".into(), log.display().to_string()),
+        (
+            "KUBECONFIG".into(),
+            learner.kubeconfig.display().to_string(),
+        ),
+    ];
+    let calls = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        std::fs::remove_file(&log).ok();
+        text.replace(&port.to_string(), "<port>")
+    };
+
+    let first = learner.start();
+    assert!(
+        first.contains("registry   kind-registry on 127.0.0.1:"),
+        "{first}"
+    );
+    assert!(
+        first.contains("kind       cluster courselab-ch14: created"),
+        "{first}"
+    );
+    assert!(
+        first.contains("ConfigMap kube-public/local-registry-hosting applied"),
+        "{first}"
+    );
+    insta::assert_snapshot!("kind_path_first_start_calls", calls());
+    let config = std::fs::read_to_string(state.join("kind-config.yaml")).unwrap();
+    assert!(config.contains("kindest/node:v1.35.8@sha256:"), "{config}");
+    let hosting = learner.kubectl(&[
+        "-n",
+        "kube-public",
+        "get",
+        "configmap",
+        "local-registry-hosting",
+        "-o",
+        "jsonpath={.data.localRegistryHosting\\.v1}",
+    ]);
+    assert_eq!(
+        hosting,
+        format!(
+            "host: \"localhost:{port}\"\nhostFromClusterNetwork: \"kind-registry:5000\"\nhostFromContainerRuntime: \"kind-registry:5000\"\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n"
+        )
+    );
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(learner.dir.path().join(".lab/ch14/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["kind_cluster"], "courselab-ch14");
+    assert_eq!(saved["registry_container"], "kind-registry");
+    assert_eq!(saved["context"], "kind-courselab-ch14");
+
+    // A second start creates nothing.
+    learner.start();
+    let second = calls();
+    assert!(
+        !second.contains("docker run") && !second.contains("kind create"),
+        "{second}"
+    );
+
+    // Stop pauses the containers; start brings them back.
+    let (code, stdout, stderr) = learner.lab(&["stop"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let stopped = calls();
+    assert!(
+        stopped.contains("docker stop courselab-ch14-control-plane\n"),
+        "{stopped}"
+    );
+    assert!(stopped.contains("docker stop kind-registry\n"), "{stopped}");
+    let again = learner.start();
+    assert!(
+        again.contains("kind-registry on 127.0.0.1:") && again.contains(": restarted"),
+        "{again}"
+    );
+    assert!(calls().contains("docker start courselab-ch14-control-plane\n"));
+
+    // Delete removes the cluster and the lab's registry, and forgets the lab.
+    let (code, stdout, stderr) = learner.lab(&["stop", "--delete"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    insta::assert_snapshot!("kind_path_delete_calls", calls());
+    assert!(!learner.dir.path().join(".lab/ch14/state.json").exists());
+    // The stand-in deleted no real objects: remove what the lab put into the loopback cluster.
+    learner.kubectl(&[
+        "delete",
+        "clusterpolicies",
+        "-l",
+        "courselab.dev/chapter=ch14",
+    ]);
+    learner.kubectl(&["delete", "namespace", "develop"]);
+    learner.kubectl(&[
+        "-n",
+        "kube-public",
+        "delete",
+        "configmap",
+        "local-registry-hosting",
+    ]);
+}
+
+#[test]
+fn start_refuses_before_creating_anything_when_docker_is_down() {
+    let mut learner = Learner::new();
+    let bin = learner.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // docker's real answer when the daemon is not running.
+    std::fs::write(
+        bin.join("docker"),
+        "#!/bin/sh\nif [ \"$1\" = version ] && [ \"$3\" = '{{.Server.Version}}' ]; then\n  echo 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1\nfi\necho 27.3.1\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/fake-tools/kind"),
+        bin.join("kind"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/fake-tools/syft"),
+        bin.join("syft"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("docker"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    learner.path_first = Some(bin);
+    learner.env = vec![
+        ("FAKE_STATE".into(), "/nonexistent".into()),
+        ("FAKE_LOG".into(), "/dev/null".into()),
+    ];
+    let mut args = vec!["start".to_owned(), "ch14".into()];
+    args.extend(learner.start_args().into_iter().skip(2));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = learner.lab(&args);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("PROBLEM  Docker engine: Cannot connect to the Docker daemon"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fix: start Docker"), "{stderr}");
+    assert!(stderr.contains("before anything is created"), "{stderr}");
+    assert!(
+        !learner.dir.path().join(".lab").exists(),
+        "a state file was written"
     );
 }

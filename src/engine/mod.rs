@@ -3,6 +3,8 @@
 
 pub mod compare;
 pub mod kinds;
+#[cfg(test)]
+mod kinds_tests;
 pub mod observe;
 pub mod result;
 pub mod run;

@@ -1,0 +1,422 @@
+//! The check kinds against fake backends: each fail state a learner can reach, with the
+//! message that explains it, and the pass state beside it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::kinds::Kind;
+use super::observe::{
+    Cluster, DryRun, Observe, ObserveError, PodView, Registry, Verification, Workdir,
+};
+use super::result::{Status, Verdict};
+use crate::content::model::{EvidenceFormat, ReportResult};
+use crate::supply::Digest;
+
+const A: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const B: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+#[derive(Default)]
+struct Fake {
+    pods: Vec<PodView>,
+    policies: BTreeMap<String, Value>,
+    reports: Vec<Value>,
+    dry_run: Option<DryRun>,
+    digests: BTreeMap<String, String>,
+    verified: Option<Verification>,
+    files: BTreeMap<String, String>,
+    quiz: Option<(u8, u8)>,
+    unreachable: bool,
+}
+
+impl Cluster for Fake {
+    async fn workload_images(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<Vec<(String, String)>>, ObserveError> {
+        Ok(Some(vec![("app".into(), format!("r/demo@{A}"))]))
+    }
+    async fn pods(&self, _: &str, _: &str) -> Result<Vec<PodView>, ObserveError> {
+        Ok(self.pods.clone())
+    }
+    async fn cluster_policy(&self, name: &str) -> Result<Option<Value>, ObserveError> {
+        Ok(self.policies.get(name).cloned())
+    }
+    async fn policy_reports(&self, _: &str) -> Result<Vec<Value>, ObserveError> {
+        Ok(self.reports.clone())
+    }
+    async fn policy_exceptions(&self) -> Result<Vec<Value>, ObserveError> {
+        Ok(Vec::new())
+    }
+    async fn webhook_configurations(&self) -> Result<Vec<String>, ObserveError> {
+        Ok(vec![
+            "kyverno-resource-mutating-webhook-cfg".into(),
+            "kyverno-resource-validating-webhook-cfg".into(),
+        ])
+    }
+    async fn dry_run_create(&self, _: &Value) -> Result<DryRun, ObserveError> {
+        Ok(self.dry_run.clone().unwrap_or(DryRun::Admitted))
+    }
+}
+
+impl Registry for Fake {
+    async fn resolve(&self, image: &str) -> Result<Option<Digest>, ObserveError> {
+        if self.unreachable {
+            return Err(ObserveError::Unreachable {
+                what: "registry r".into(),
+                reason: "connection refused".into(),
+            });
+        }
+        Ok(self.digests.get(image).map(|d| Digest::parse(d).unwrap()))
+    }
+    async fn verify(&self, _: &str, _: Option<&str>) -> Result<Verification, ObserveError> {
+        Ok(self.verified.clone().unwrap_or(Verification::NotFound))
+    }
+}
+
+impl Workdir for Fake {
+    fn read(&self, path: &str) -> Result<Option<String>, ObserveError> {
+        Ok(self.files.get(path).cloned())
+    }
+    fn quiz(&self) -> Result<Option<(u8, u8)>, ObserveError> {
+        Ok(self.quiz)
+    }
+}
+
+fn decide(kind: &Kind, fake: &Fake) -> Verdict {
+    let world = Observe {
+        cluster: fake,
+        registry: fake,
+        workdir: fake,
+    };
+    crate::runtime::block_on(kind.decide(&world)).unwrap()
+}
+
+fn evidence(path: &str, format: EvidenceFormat) -> Kind {
+    Kind::EvidenceFile {
+        path: path.into(),
+        format,
+        policies: vec!["verify-signed-images".into()],
+    }
+}
+
+fn pod(name: &str, image_id: &str) -> PodView {
+    PodView {
+        name: name.into(),
+        phase: "Running".into(),
+        terminating: false,
+        containers: vec![("app".into(), "r/demo:1.4.2".into(), image_id.into())],
+    }
+}
+
+#[test]
+fn pod_image_ids_must_exist_parse_and_name_digests_the_registry_holds() {
+    let kind = evidence("evidence/ids.txt", EvidenceFormat::PodImageIds);
+    let mut fake = Fake::default();
+    let v = decide(&kind, &fake);
+    assert_eq!(
+        (v.status, v.message.as_str()),
+        (Status::Fail, "evidence/ids.txt does not exist")
+    );
+    fake.files
+        .insert("evidence/ids.txt".into(), "r/demo:1.4.2".into());
+    assert!(
+        decide(&kind, &fake)
+            .message
+            .contains("is not what the step saves")
+    );
+    fake.files
+        .insert("evidence/ids.txt".into(), format!("r/demo@{A}"));
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Fail);
+    assert!(
+        v.message.contains("which the lab registry does not hold"),
+        "{}",
+        v.message
+    );
+    fake.digests.insert(format!("r/demo@{A}"), A.into());
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Pass, "{}", v.message);
+    assert_eq!(v.evidence[0].value, format!("r/demo@{A}"));
+}
+
+#[test]
+fn cosign_output_passes_only_when_its_signature_verifies_now() {
+    let kind = evidence(
+        "evidence/cosign-verify.json",
+        EvidenceFormat::CosignVerifyJson,
+    );
+    let payload = json!([{"critical": {"identity": {"docker-reference": "r/demo"}, "image": {"docker-manifest-digest": A}, "type": "cosign container image signature"}, "optional": null}]);
+    let mut fake = Fake::default();
+    fake.files
+        .insert("evidence/cosign-verify.json".into(), payload.to_string());
+    fake.verified = Some(Verification::NotVerified {
+        digest: Digest::parse(A).unwrap(),
+        reason: "no matching signatures".into(),
+    });
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Fail);
+    assert!(
+        v.message.contains(A) && v.message.contains("no signature on it verifies"),
+        "{}",
+        v.message
+    );
+    fake.verified = Some(Verification::Verified {
+        digest: Digest::parse(A).unwrap(),
+        count: 1,
+    });
+    assert_eq!(decide(&kind, &fake).status, Status::Pass);
+}
+
+#[test]
+fn a_denial_must_be_one_and_name_a_policy_of_the_pack() {
+    let kind = evidence("evidence/denial.txt", EvidenceFormat::AdmissionDenial);
+    let mut fake = Fake::default();
+    fake.files.insert(
+        "evidence/denial.txt".into(),
+        "pod/workstation-hotfix created\n".into(),
+    );
+    assert!(
+        decide(&kind, &fake)
+            .message
+            .contains("holds no admission denial")
+    );
+    fake.files.insert(
+        "evidence/denial.txt".into(),
+        "admission webhook \"x\" denied the request: other-policy".into(),
+    );
+    assert!(
+        decide(&kind, &fake)
+            .message
+            .contains("names none of the lab's policies")
+    );
+    fake.files.insert(
+        "evidence/denial.txt".into(),
+        "Error from server: admission webhook \"mutate.kyverno.svc-fail\" denied the request: verify-signed-images: no signatures found".into(),
+    );
+    assert_eq!(decide(&kind, &fake).status, Status::Pass);
+}
+
+#[test]
+fn a_remediation_note_needs_words_beyond_its_headings() {
+    let kind = evidence("evidence/remediation.md", EvidenceFormat::Markdown);
+    let mut fake = Fake::default();
+    fake.files.insert(
+        "evidence/remediation.md".into(),
+        "# Remediation\n\nTODO\n".into(),
+    );
+    let v = decide(&kind, &fake);
+    assert_eq!(
+        (v.status, v.message.as_str()),
+        (
+            Status::Fail,
+            "evidence/remediation.md has 1 word(s) of text"
+        )
+    );
+    fake.files.insert(
+        "evidence/remediation.md".into(),
+        "Rolled back by digest to the CI build and kept both policies enforcing.\n".into(),
+    );
+    assert_eq!(decide(&kind, &fake).status, Status::Pass);
+}
+
+#[test]
+fn running_digest_fails_for_pods_not_started_or_on_another_digest_and_ignores_terminating_ones() {
+    let kind = Kind::RunningDigest {
+        namespace: "develop".into(),
+        selector: "app=demo".into(),
+        repository: "r/demo".into(),
+        image: "r/demo:1.4.2-ci".into(),
+    };
+    let mut fake = Fake::default();
+    let v = decide(&kind, &fake);
+    assert!(
+        v.message
+            .contains("r/demo:1.4.2-ci is not in the lab registry"),
+        "{}",
+        v.message
+    );
+    fake.digests.insert("r/demo:1.4.2-ci".into(), A.into());
+    assert!(
+        decide(&kind, &fake)
+            .message
+            .contains("no pod in develop matches app=demo")
+    );
+    fake.pods = vec![pod("demo-1", "")];
+    assert!(
+        decide(&kind, &fake)
+            .message
+            .contains("pod demo-1/app has not started an image yet")
+    );
+    fake.pods = vec![pod("demo-1", &format!("r/demo@{B}"))];
+    let v = decide(&kind, &fake);
+    assert_eq!(
+        v.message,
+        format!("pod demo-1/app runs {B}, not the promoted {A}")
+    );
+    let mut old = pod("demo-0", &format!("r/demo@{B}"));
+    old.terminating = true;
+    fake.pods = vec![old, pod("demo-1", &format!("r/demo@{A}"))];
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Pass, "{}", v.message);
+}
+
+#[test]
+fn admission_denied_tells_an_admission_from_a_refusal_for_another_reason() {
+    let kind = Kind::AdmissionDenied {
+        manifest: "labs/ch14/manifests/workstation-hotfix-pod.yaml".into(),
+        object: json!({}),
+        policy: "verify-signed-images".into(),
+        message_contains: "no signatures found".into(),
+    };
+    let mut fake = Fake::default();
+    assert!(decide(&kind, &fake).message.contains("was admitted"));
+    fake.dry_run = Some(DryRun::Refused {
+        code: 409,
+        reason: "AlreadyExists".into(),
+        message: "pods \"workstation-hotfix\" already exists".into(),
+    });
+    assert!(
+        decide(&kind, &fake)
+            .message
+            .contains("passed admission (the API server then found one of that name")
+    );
+    fake.dry_run = Some(DryRun::Refused {
+        code: 403,
+        reason: "Forbidden".into(),
+        message: "pods is forbidden: exceeded quota".into(),
+    });
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Fail);
+    assert!(
+        v.message.contains("but not by verify-signed-images"),
+        "{}",
+        v.message
+    );
+    for code in [400, 403] {
+        fake.dry_run = Some(DryRun::Refused {
+            code,
+            reason: String::new(),
+            message: "admission webhook \"mutate.kyverno.svc-fail\" denied the request: \n\nresource Pod/develop/workstation-hotfix was blocked due to the following policies \n\nverify-signed-images:\n  verify-signature: 'failed to verify image r/demo:1.4.2-hotfix: .attestors[0].entries[0].keys: no signatures found'\n".into(),
+        });
+        let v = decide(&kind, &fake);
+        assert_eq!(v.status, Status::Pass, "{code}: {}", v.message);
+    }
+}
+
+#[test]
+fn a_policy_report_with_another_result_says_what_it_reports() {
+    let kind = Kind::PolicyReport {
+        namespace: "develop".into(),
+        policy: "verify-signed-images".into(),
+        rule: "verify-signature".into(),
+        result: ReportResult::Fail,
+    };
+    let mut fake = Fake::default();
+    assert!(decide(&kind, &fake).message.contains(
+        "no PolicyReport in develop has a result for verify-signed-images/verify-signature"
+    ));
+    let report = |result: &str| {
+        json!({"metadata": {"name": "3f2a"}, "scope": {"kind": "Pod", "name": "workstation-hotfix"},
+        "results": [{"policy": "verify-signed-images", "rule": "verify-signature", "result": result, "message": "m"}]})
+    };
+    fake.reports = vec![report("pass")];
+    assert_eq!(
+        decide(&kind, &fake).message,
+        "verify-signed-images/verify-signature in develop is reported as Pod workstation-hotfix: pass, not fail"
+    );
+    fake.reports.push(report("fail"));
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Pass);
+    assert_eq!(v.evidence[0].value, "3f2a");
+}
+
+#[test]
+fn the_quiz_passes_at_its_pass_mark_or_the_checks_own() {
+    let mut fake = Fake::default();
+    let kind = Kind::QuizPassed { min_percent: None };
+    assert!(decide(&kind, &fake).message.contains("not been taken"));
+    fake.quiz = Some((70, 80));
+    assert_eq!(
+        decide(&kind, &fake).message,
+        "quiz scored 70%, below the pass mark of 80%"
+    );
+    assert_eq!(
+        decide(
+            &Kind::QuizPassed {
+                min_percent: Some(60)
+            },
+            &fake
+        )
+        .status,
+        Status::Pass
+    );
+}
+
+#[test]
+fn an_unreachable_registry_is_an_error_not_a_fail() {
+    let fake = Fake {
+        unreachable: true,
+        ..Fake::default()
+    };
+    let kind = Kind::RunningDigest {
+        namespace: "d".into(),
+        selector: "a=b".into(),
+        repository: "r/demo".into(),
+        image: "r/demo:1".into(),
+    };
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Error);
+    assert!(v.unreachable);
+    assert_eq!(v.message, "cannot reach registry r: connection refused");
+}
+
+#[test]
+fn check_results_read_as_a_learner_sees_them() {
+    use super::result::CheckResult;
+    let result = |check: &str, status: Status, message: &str, hint: Option<&str>| CheckResult {
+        step: "pin-digest".into(),
+        check: check.into(),
+        title: format!("the {check} check"),
+        kind: "running-digest",
+        status,
+        message: message.into(),
+        hint: hint.map(str::to_owned),
+        evidence: Vec::new(),
+        unreachable: false,
+        elapsed_ms: 3,
+    };
+    let results = [
+        result(
+            "deployment-pinned",
+            Status::Pass,
+            "every container is pinned",
+            None,
+        ),
+        result(
+            "running-digest-matches",
+            Status::Fail,
+            "pod demo-1/app runs sha256:2222, not the promoted sha256:1111",
+            Some("deploy the promoted build by digest"),
+        ),
+        result(
+            "image-signed",
+            Status::Error,
+            "cannot reach registry r: connection refused",
+            Some("check that the lab is running (`lab status`)"),
+        ),
+    ];
+    insta::assert_snapshot!(crate::grade::checks::human(&results), @r"
+    pin-digest
+      pass  deployment-pinned: the deployment-pinned check
+      FAIL  running-digest-matches: the running-digest-matches check
+            pod demo-1/app runs sha256:2222, not the promoted sha256:1111
+            try: deploy the promoted build by digest
+      ERROR image-signed: the image-signed check
+            cannot reach registry r: connection refused
+            try: check that the lab is running (`lab status`)
+    1 passed, 1 failed, 1 could not run
+    ");
+}

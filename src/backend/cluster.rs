@@ -404,3 +404,125 @@ impl crate::engine::Cluster for KubeCluster {
         unreachable!("the last attempt returns")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What the real API server cannot be made to do on demand: fail with a 500, or not
+    //! answer at all. kube-rs's mock service stands in for it here; everything else is tested
+    //! against the real one (tests/cli/lab_live.rs).
+
+    use http::{Request, Response};
+    use kube::client::Body;
+    use tower_test::mock;
+
+    use super::*;
+
+    type Handle = mock::Handle<Request<Body>, Response<Body>>;
+
+    fn cluster() -> (KubeCluster, Handle) {
+        let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let client = Client::new(service, "default");
+        (
+            KubeCluster {
+                client,
+                context: "mock".into(),
+            },
+            handle,
+        )
+    }
+
+    fn status(code: u16, message: &str) -> Response<Body> {
+        let body = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": code});
+        Response::builder()
+            .status(code)
+            .body(Body::from(body.to_string().into_bytes()))
+            .unwrap()
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_server_error_is_tried_three_times_then_reported_unreachable() {
+        runtime().block_on(async {
+            let (cluster, mut handle) = cluster();
+            let server = async move {
+                for _ in 0..ATTEMPTS {
+                    let (request, send) = handle.next_request().await.expect("a request");
+                    assert_eq!(request.uri().path(), "/apis/kyverno.io/v1/clusterpolicies/verify-signed-images");
+                    send.send_response(status(500, "etcdserver: request timed out"));
+                }
+                handle
+            };
+            let (result, mut handle) = tokio::join!(
+                crate::engine::Cluster::cluster_policy(&cluster, "verify-signed-images"),
+                server
+            );
+            let err = result.unwrap_err().to_string();
+            assert_eq!(err, "cannot reach ClusterPolicy verify-signed-images: etcdserver: request timed out (500)");
+            // No fourth attempt: once the client is gone, nothing more was asked.
+            drop(cluster);
+            assert!(handle.next_request().await.is_none());
+        });
+    }
+
+    #[test]
+    fn a_refusal_is_not_retried() {
+        runtime().block_on(async {
+            let (cluster, mut handle) = cluster();
+            let server = async move {
+                let (_, send) = handle.next_request().await.expect("a request");
+                send.send_response(status(
+                    403,
+                    "clusterpolicies.kyverno.io is forbidden: User \"learner\" cannot list",
+                ));
+                handle
+            };
+            let (result, mut handle) = tokio::join!(
+                crate::engine::Cluster::policy_reports(&cluster, "develop"),
+                server
+            );
+            let err = result.unwrap_err().to_string();
+            assert!(
+                err.contains("is forbidden") && err.contains("(403)"),
+                "{err}"
+            );
+            drop(cluster);
+            assert!(handle.next_request().await.is_none());
+        });
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_given_up_on_after_three_deadlines() {
+        runtime().block_on(async {
+            let (cluster, mut handle) = cluster();
+            let started = tokio::time::Instant::now();
+            let server = async move {
+                let mut held = Vec::new();
+                for _ in 0..ATTEMPTS {
+                    held.push(handle.next_request().await.expect("a request"));
+                }
+                (handle, held)
+            };
+            let (result, _server) = tokio::join!(
+                crate::engine::Cluster::pods(&cluster, "develop", "app=demo"),
+                server
+            );
+            let err = result.unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "cannot reach pods in develop (app=demo): no answer within 15 s"
+            );
+            // Three deadlines and the pauses between them (0.3 s, 0.9 s), on tokio's clock.
+            assert_eq!(
+                started.elapsed(),
+                CALL_TIMEOUT * ATTEMPTS + Duration::from_millis(1200)
+            );
+        });
+    }
+}

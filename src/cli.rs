@@ -194,6 +194,10 @@ pub struct StartArgs {
     /// How long each wait may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 180)]
     pub timeout: u64,
+    /// Never wait for an answer at a terminal (for scripts and CI); `lab start` asks nothing
+    /// before provisioning, so this only matters to what follows it.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// The options of `lab rehearse`.

@@ -3,6 +3,7 @@
 //! recorded in the lab's state, so that an interrupted start is resumed by the next one. What
 //! the learner changed since (an image set, a policy switched) is left as it is.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use crate::backend::state::{LabState, SCHEMA_VERSION};
 use crate::backend::{BackendError, KubeCluster};
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
-use crate::engine::compare::entry_modes;
+use crate::engine::compare::{drift, entry_modes};
 use crate::{Config, LabError, exit_code};
 
 /// Where Kyverno comes from.
@@ -475,13 +476,28 @@ async fn policies(
     out: &mut impl Write,
 ) -> Result<(), LabError> {
     let id = session.id();
-    let mode = if state.mode == "Enforce" {
-        FailureMode::Enforce
-    } else {
-        FailureMode::Audit
+    // The mode the pack is in now (the learner may have switched it by hand), else the state's.
+    let names = session.pack_names(
+        &session
+            .chapter
+            .policy_objects(&session.values, FailureMode::Audit)?,
+    );
+    let mut live = BTreeMap::new();
+    for name in &names {
+        if let Some(policy) = cluster.cluster_policy(name).await.map_err(observe)? {
+            live.insert(name.clone(), policy);
+        }
+    }
+    let mut modes: Vec<String> = live.values().flat_map(entry_modes).collect();
+    modes.sort();
+    modes.dedup();
+    let mode = match modes.as_slice() {
+        [only] if only == "Enforce" => FailureMode::Enforce,
+        [only] if only == "Audit" => FailureMode::Audit,
+        _ if state.mode == "Enforce" => FailureMode::Enforce,
+        _ => FailureMode::Audit,
     };
     let pack = session.chapter.policy_objects(&session.values, mode)?;
-    let names = session.pack_names(&pack);
     let mut applied = Vec::new();
     for mut policy in pack {
         let name = policy
@@ -489,18 +505,23 @@ async fn policies(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        if let Some(live) = cluster.cluster_policy(&name).await.map_err(observe)? {
-            line(
-                out,
-                "policy",
-                &format!(
-                    "{name} present ({}; left as it is)",
-                    entry_modes(&live).join("/")
-                ),
-            )?;
+        label(&mut policy, &id);
+        if let Some(existing) = live.get(&name) {
+            let changes = drift(
+                policy.get("spec").unwrap_or(&Value::Null),
+                existing.get("spec").unwrap_or(&Value::Null),
+            );
+            let text = if changes.is_empty() {
+                format!("{name} present ({})", entry_modes(existing).join("/"))
+            } else {
+                // Re-rendered from the lab's values now (a new key, say), in the mode it is in.
+                let reference = cluster.replace_or_apply(&policy, request.timeout).await?;
+                state.own(reference);
+                format!("{name} restored to the lab's pack: {}", changes.join("; "))
+            };
+            line(out, "policy", &text)?;
             continue;
         }
-        label(&mut policy, &id);
         let reference = cluster.apply(&policy, request.timeout).await?;
         state.own(reference);
         applied.push(name);

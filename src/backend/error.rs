@@ -52,6 +52,9 @@ pub enum BackendError {
     /// The preflight found problems; nothing was created.
     #[error("{0}")]
     Preflight(String),
+    /// An object the lab would change exists and is somebody else's.
+    #[error("{0}")]
+    NotOurs(String),
     /// Kyverno in the cluster is not the version the lab pins.
     #[error("{0}")]
     Kyverno(String),
@@ -69,7 +72,7 @@ impl BackendError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            BackendError::Kubeconfig(_) | BackendError::Kyverno(_) => {
+            BackendError::Kubeconfig(_) | BackendError::Kyverno(_) | BackendError::NotOurs(_) => {
                 exit_code::BAD_CONTENT_OR_USAGE
             }
             BackendError::State { .. } => exit_code::WRITE_FAILED,

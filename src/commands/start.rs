@@ -246,6 +246,27 @@ async fn start(
     } else {
         emit(out, &format!("lab {id}: starting on context {context}\n"))?;
     }
+    // Somebody's policy under a name of the pack stops the start before anything is created.
+    let names = session.pack_names(
+        &session
+            .chapter
+            .policy_objects(&session.values, FailureMode::Audit)?,
+    );
+    for name in &names {
+        if let Some(live) = cluster.cluster_policy(name).await.map_err(observe)?
+            && live
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(crate::backend::apply::LAB_LABEL))
+                .and_then(Value::as_str)
+                != Some(id.as_str())
+        {
+            return Err(BackendError::NotOurs(format!(
+                "the cluster has a ClusterPolicy `{name}` that is not the lab's (no label {}={id}); lab {id} would replace it. Rename or remove it if it is yours to change, or run the lab on a cluster of its own; nothing was created",
+                crate::backend::apply::LAB_LABEL
+            ))
+            .into());
+        }
+    }
     state.context = cluster.context.clone();
     state.set = session.set.clone();
     state.save(&session.workdir)?;
@@ -290,6 +311,20 @@ async fn start(
                 ),
             )?;
             cluster.wait_gone(&reference, request.timeout).await?;
+        }
+        if cluster.owned_by_lab(&reference, &id).await? == Some(false)
+            && !state.objects.contains(&reference)
+        {
+            // Somebody's own namespace: the lab works in it, and never labels or deletes it.
+            line(
+                out,
+                "namespace",
+                &format!(
+                    "{} exists and is not the lab's: used as it is, and left in place by `lab stop`",
+                    reference.name
+                ),
+            )?;
+            continue;
         }
         let reference = cluster.apply(&ns, request.timeout).await?;
         line(out, "namespace", &format!("{} applied", reference.name))?;
@@ -507,6 +542,18 @@ async fn policies(
             .to_owned();
         label(&mut policy, &id);
         if let Some(existing) = live.get(&name) {
+            let ours = existing
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(crate::backend::apply::LAB_LABEL))
+                .and_then(Value::as_str)
+                == Some(id.as_str());
+            if !ours {
+                return Err(BackendError::NotOurs(format!(
+                    "the cluster has a ClusterPolicy `{name}` that is not the lab's (no label {}={id}); lab {id} would replace it. Rename or remove it if it is yours to change, or run the lab on a cluster of its own",
+                    crate::backend::apply::LAB_LABEL
+                ))
+                .into());
+            }
             let changes = drift(
                 policy.get("spec").unwrap_or(&Value::Null),
                 existing.get("spec").unwrap_or(&Value::Null),

@@ -663,3 +663,64 @@ fn start_refuses_before_creating_anything_when_docker_is_down() {
         "a state file was written"
     );
 }
+
+#[test]
+fn a_namespace_or_policy_that_is_not_the_labs_is_never_taken_over() {
+    let learner = Learner::new();
+    // The learner's own `develop`: the lab works in it, and leaves it.
+    learner.kubectl(&["create", "namespace", "develop"]);
+    learner.cluster.wait_for_default_service_account("develop");
+    let started = learner.start();
+    assert!(
+        started.contains("develop exists and is not the lab's: used as it is"),
+        "{started}"
+    );
+    let (code, stdout, stderr) = learner.lab(&["stop", "--delete"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stdout.contains("Namespace develop"), "{stdout}");
+    let labels = learner.kubectl(&[
+        "get",
+        "namespace",
+        "develop",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(!labels.contains("courselab.dev/chapter"), "{labels}");
+    learner.kubectl(&["delete", "namespace", "develop"]);
+
+    // Somebody's policy of the same name: start stops and says so, and changes nothing.
+    let (code, rendered, stderr) = learner.lab(&[
+        "render",
+        "ch14",
+        "policies/keyed/verify-images.yaml",
+        "--set",
+        &format!("image_registry={}", learner.registry),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let file = learner.dir.path().join("theirs.yaml");
+    std::fs::write(&file, rendered).unwrap();
+    learner.kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    let mut args = vec!["start".to_owned(), "ch14".into()];
+    args.extend(learner.start_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = learner.lab(&args);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("has a ClusterPolicy `verify-signed-images` that is not the lab's"),
+        "{stderr}"
+    );
+    let labels = learner.kubectl(&[
+        "get",
+        "clusterpolicy",
+        "verify-signed-images",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(!labels.contains("courselab.dev/chapter"), "{labels}");
+    assert!(stderr.contains("nothing was created"), "{stderr}");
+    assert!(
+        !learner.dir.path().join(".lab/ch14/state.json").exists(),
+        "a state file was written"
+    );
+    learner.kubectl(&["delete", "clusterpolicy", "verify-signed-images"]);
+}

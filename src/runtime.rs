@@ -17,3 +17,24 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, RuntimeUnavailable> {
         .map_err(RuntimeUnavailable)?;
     Ok(runtime.block_on(future))
 }
+
+/// Ctrl-C (SIGINT) arrived while a future ran.
+#[derive(Debug, Clone, Copy)]
+pub struct Interrupted;
+
+/// Runs `future` until it finishes or the user presses Ctrl-C, whichever is first. The signal
+/// handler is registered before `future` is first polled, so an interrupt at any point of it
+/// is seen (and the process is not killed half-way through writing its state).
+pub async fn until_interrupted<F: Future>(future: F) -> Result<F::Output, Interrupted> {
+    let mut interrupt =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(signal) => signal,
+            // Without a handler, the default action (ending the process) still applies.
+            Err(_) => return Ok(future.await),
+        };
+    tokio::select! {
+        biased;
+        _ = interrupt.recv() => Err(Interrupted),
+        output = future => Ok(output),
+    }
+}

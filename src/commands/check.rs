@@ -67,10 +67,9 @@ pub fn run(config: &Config, request: &CheckRequest, out: &mut impl Write) -> Res
             },
             settle: request.wait,
         };
-        tokio::select! {
-            results = engine.run_all(&checks) => Ok(results),
-            _ = tokio::signal::ctrl_c() => Err(LabError::Interrupted),
-        }
+        crate::runtime::until_interrupted(engine.run_all(&checks))
+            .await
+            .map_err(|_| LabError::Interrupted)
     })??;
     let text = if request.json {
         crate::grade::checks::json(&session.id(), &results)

@@ -165,10 +165,9 @@ fn steps(
                     },
                     settle,
                 };
-                tokio::select! {
-                    results = engine.run_all(&mine) => Ok(results),
-                    _ = tokio::signal::ctrl_c() => Err(LabError::Interrupted),
-                }
+                crate::runtime::until_interrupted(engine.run_all(&mine))
+                    .await
+                    .map_err(|_| LabError::Interrupted)
             })?
         };
         let before = run_checks(Duration::ZERO)?;

@@ -105,10 +105,9 @@ pub(crate) fn run_in(
         None => provision(&session, &mut state, out)?,
     };
     crate::runtime::block_on(async {
-        tokio::select! {
-            result = start(&session, state, &context, kind, request, out) => result,
-            _ = tokio::signal::ctrl_c() => Err(LabError::Interrupted),
-        }
+        crate::runtime::until_interrupted(start(&session, state, &context, kind, request, out))
+            .await
+            .map_err(|_| LabError::Interrupted)?
     })?
 }
 

@@ -724,3 +724,83 @@ fn a_namespace_or_policy_that_is_not_the_labs_is_never_taken_over() {
     );
     learner.kubectl(&["delete", "clusterpolicy", "verify-signed-images"]);
 }
+
+#[test]
+fn ctrl_c_during_start_exits_130_and_the_next_start_resumes() {
+    use std::io::{BufRead, BufReader};
+    let learner = Learner::new();
+    // A `develop` held in Terminating by a finalizer: start waits for it, after the registry
+    // phase is recorded, and that is where it is interrupted.
+    let held = learner.dir.path().join("held.json");
+    let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "develop", "finalizers": ["courselab.dev/test-hold"]}});
+    std::fs::write(&held, namespace.to_string()).unwrap();
+    learner.kubectl(&["apply", "-f", held.to_str().unwrap()]);
+    learner.kubectl(&["delete", "namespace", "develop", "--wait=false"]);
+    let mut args = vec![
+        "--color=never".to_owned(),
+        "--course".into(),
+        repo().display().to_string(),
+        "start".into(),
+        "ch14".into(),
+    ];
+    args.extend(learner.start_args());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(&args)
+        .current_dir(learner.dir.path())
+        .env("KUBECONFIG", &learner.kubeconfig)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                peers_bin().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line
+            .unwrap()
+            .contains("develop is being deleted; waiting until it is gone")
+        {
+            break;
+        }
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; what was done so far is recorded"),
+        "{stderr}"
+    );
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(learner.dir.path().join(".lab/ch14/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["done"], serde_json::json!(["kyverno", "registry"]));
+    learner.kubectl(&[
+        "patch",
+        "namespace",
+        "develop",
+        "--type=json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ]);
+    let resumed = learner.start();
+    assert!(
+        resumed.contains("lab ch14: resuming on context courselab-peers"),
+        "{resumed}"
+    );
+    assert!(resumed.contains("lab ch14 is ready (Audit"), "{resumed}");
+    learner.stop();
+}

@@ -74,15 +74,6 @@ pub enum CliCommand {
     /// byte): a registry that does not answer is given up on within 43 s, and not asked again
     /// for the next image.
     Admit(Box<AdmitArgs>),
-    /// Bring a chapter's lab up: the registry's scenario images, Kyverno, the policy pack in
-    /// Audit, and the incident's starting state; run again, it resumes and converges.
-    ///
-    /// Each wait is bounded by --timeout; every phase is recorded in .lab/<CHAPTER>/state.json
-    /// of the working folder, so that an interrupted start is resumed by the next. What you
-    /// changed since (an image set, a policy switched) is left as it is. Exit 0 ready, 2 bad
-    /// content or usage (nothing created), 3 the cluster or registry unreachable or a wait ran
-    /// out, 130 interrupted.
-    Start(Box<StartArgs>),
     /// Check that this machine can run a lab: Docker, kind and the lab's tools at their
     /// versions, the registry's port, memory and inotify limits; each problem with its fix.
     ///
@@ -101,6 +92,15 @@ pub enum CliCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Bring a chapter's lab up: the registry's scenario images, Kyverno, the policy pack in
+    /// Audit, and the incident's starting state; run again, it resumes and converges.
+    ///
+    /// Each wait is bounded by --timeout; every phase is recorded in .lab/<CHAPTER>/state.json
+    /// of the working folder, so that an interrupted start is resumed by the next. What you
+    /// changed since (an image set, a policy switched) is left as it is. Exit 0 ready, 2 bad
+    /// content or usage, 3 the preflight found a problem (nothing is created then), the
+    /// cluster or registry is unreachable or a wait ran out, 130 interrupted.
+    Start(Box<StartArgs>),
     /// Run a lab's checks against the live cluster, the registry and your evidence files.
     ///
     /// Exit 0 when every check passes, 1 when some fail, 3 when the cluster or registry could
@@ -116,7 +116,8 @@ pub enum CliCommand {
         #[arg(value_name = "CHAPTER")]
         chapter: Option<String>,
     },
-    /// Remove what the lab created in the cluster, newest first, and only that.
+    /// Stop the lab: a kind lab's containers are stopped, a lab on an existing cluster has its
+    /// objects removed (newest first, and only the lab's); --delete removes everything it made.
     Stop {
         /// Chapter id or alias [default: the lab started in this folder].
         #[arg(value_name = "CHAPTER")]
@@ -150,6 +151,9 @@ pub enum CliCommand {
         /// Run it in this folder (bash, `set -euo pipefail`).
         #[arg(long)]
         run: bool,
+        /// Set a lab variable (on top of those `lab start` was given).
+        #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+        set: Vec<(String, String)>,
         /// How long it may run, in seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 300)]
         timeout: u64,

@@ -207,11 +207,13 @@ impl Cli {
                 chapter,
                 step,
                 run,
+                set,
                 timeout,
             } => Command::Solve(Box::new(commands::solve::SolveRequest {
                 chapter,
                 step,
                 run,
+                set,
                 timeout: std::time::Duration::from_secs(timeout),
             })),
             CliCommand::Rehearse(args) => {

@@ -168,6 +168,16 @@ impl KubeCluster {
         })
     }
 
+    /// Asks the API server its version: the cheapest proof that it answers.
+    pub async fn ping(&self) -> Result<String, BackendError> {
+        let info = call(
+            &format!("the API server of context {}", self.context),
+            || self.client.apiserver_version(),
+        )
+        .await?;
+        Ok(info.git_version)
+    }
+
     /// A cluster-scoped or all-namespaces API for `resource`.
     pub fn all(&self, resource: &ApiResource) -> Api<DynamicObject> {
         Api::all_with(self.client.clone(), resource)

@@ -59,6 +59,8 @@ pub fn run(config: &Config, request: &CheckRequest, out: &mut impl Write) -> Res
     };
     let results = crate::runtime::block_on(async {
         let cluster = session.cluster(request.context.as_deref()).await?;
+        // One question first: an unreachable cluster is one error, not one per check.
+        cluster.ping().await?;
         let engine = Engine {
             world: Observe {
                 cluster: &cluster,

@@ -20,6 +20,8 @@ pub struct SolveRequest {
     pub step: String,
     /// Run it, not only show it.
     pub run: bool,
+    /// `--set` values.
+    pub set: Vec<(String, String)>,
     /// How long it may run.
     pub timeout: Duration,
 }
@@ -80,7 +82,7 @@ pub(crate) fn execute(
 
 /// Runs `lab solve`.
 pub fn run(config: &Config, request: &SolveRequest, out: &mut impl Write) -> Result<u8, LabError> {
-    let session = Session::open(config, request.chapter.as_deref(), &[])?;
+    let session = Session::open(config, request.chapter.as_deref(), &request.set)?;
     let Some(script) = script(&session, &request.step)? else {
         emit(
             out,

@@ -42,3 +42,16 @@ fn test_and_admit_help() {
     assert_eq!(code, 0);
     insta::assert_snapshot!("help-admit", stdout);
 }
+
+#[test]
+fn live_lab_help() {
+    for (name, args) in [
+        ("help-start", ["start", "--help"]),
+        ("help-check", ["check", "--help"]),
+        ("help-rehearse", ["rehearse", "--help"]),
+    ] {
+        let (code, stdout, _) = output(lab(&repo()).args(args));
+        assert_eq!(code, 0);
+        insta::assert_snapshot!(name, stdout);
+    }
+}

@@ -14,6 +14,7 @@ mod kyverno_cli;
 mod lab_live;
 mod layout;
 mod list;
+mod live_offline;
 mod peers;
 mod registry;
 mod schema;

@@ -1,0 +1,121 @@
+//! The live-lab commands where no cluster is needed to see them right: a solution shown with
+//! the lab's values, a step that does not exist, an unreachable cluster, a lab never started,
+//! and a missing key before anything is created.
+
+use super::{lab, output, repo};
+
+#[test]
+fn a_solution_is_shown_with_the_labs_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = output(lab(dir.path()).args(["--course"]).arg(repo()).args([
+        "solve",
+        "ch14",
+        "--step",
+        "pin-digest",
+        "--set",
+        "push_registry=localhost:5001/team-a",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!(stdout, @r"
+    # lab ch14, step pin-digest: a solution
+    DIGEST=$(crane digest --insecure localhost:5001/team-a/demo:1.4.2-ci)
+    kubectl set image -n develop deployment/demo app=kind-registry:5000/courselab/demo@${DIGEST}
+    kubectl rollout status -n develop deployment/demo --timeout=120s
+    ");
+}
+
+#[test]
+fn an_unknown_step_is_named_with_the_nearest_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = output(lab(dir.path()).args(["--course"]).arg(repo()).args([
+        "solve",
+        "ch14",
+        "--step",
+        "pin-digests",
+    ]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "error: lab ch14 has no step `pin-digests`; did you mean `pin-digest`? `lab check` lists the steps\n"
+    );
+}
+
+#[test]
+fn check_on_a_lab_never_started_says_how_to_start_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = output(
+        lab(dir.path())
+            .args(["--course"])
+            .arg(repo())
+            .args(["check", "ch14"]),
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("lab ch14 is not started in"), "{stderr}");
+    assert!(
+        stderr.contains("run `lab start ch14` here first"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_against_a_cluster_that_does_not_answer_exits_3_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::copy(
+        repo().join("labs/ch14/tests/keys/test-only-signer.pub"),
+        dir.path().join("cosign.pub"),
+    )
+    .unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster: {{server: \"https://127.0.0.1:{port}\", insecure-skip-tls-verify: true}}\nusers:\n- name: u\n  user: {{token: not-a-secret}}\ncontexts:\n- name: gone\n  context: {{cluster: gone, user: u}}\ncurrent-context: gone\n"
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = output(
+        lab(dir.path())
+            .args(["--course"])
+            .arg(repo())
+            .env("KUBECONFIG", &kubeconfig)
+            .args(["check", "ch14", "--context", "gone"]),
+    );
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.starts_with("error: cannot reach the cluster (the API server of context gone):"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("check that it is running"), "{stderr}");
+    assert!(
+        !stderr.contains("not-a-secret"),
+        "the token was printed: {stderr}"
+    );
+    // Three quick refusals and their pauses, not one round per check.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn start_without_a_key_creates_nothing_and_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = output(lab(dir.path()).args(["--course"]).arg(repo()).args([
+        "start",
+        "ch14",
+        "--context",
+        "anything",
+        "--kyverno",
+        "existing",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no cosign public key in"), "{stderr}");
+    assert!(stderr.contains("`cosign generate-key-pair`"), "{stderr}");
+    assert!(stderr.contains("nothing was created"), "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

@@ -78,6 +78,7 @@ pub enum CliCommand {
     /// versions, the registry's port, memory and inotify limits; each problem with its fix.
     ///
     /// Exit 0 when nothing blocks `lab start`, 3 when something does.
+    #[cfg(feature = "live")]
     Doctor {
         /// Chapter id or alias [default: the lab started in this folder].
         #[arg(value_name = "CHAPTER")]
@@ -100,17 +101,22 @@ pub enum CliCommand {
     /// changed since (an image set, a policy switched) is left as it is. Exit 0 ready, 2 bad
     /// content or usage, 3 the preflight found a problem (nothing is created then), the
     /// cluster or registry is unreachable or a wait ran out, 130 interrupted.
+    #[cfg(feature = "live")]
     Start(Box<StartArgs>),
     /// Run a lab's checks against the live cluster, the registry and your evidence files.
     ///
     /// Exit 0 when every check passes, 1 when some fail, 3 when the cluster or registry could
     /// not be asked.
+    #[cfg(feature = "live")]
     Check(Box<CheckArgs>),
     /// Switch the chapter's policies to Enforce, and prove the webhook denies the unsigned probe.
+    #[cfg(feature = "live")]
     Enforce(ModeArgs),
     /// Switch the chapter's policies back to Audit, and prove the webhook admits the probe.
+    #[cfg(feature = "live")]
     Audit(ModeArgs),
     /// Show where the lab stands: its context, its mode, and each of its objects in the cluster.
+    #[cfg(feature = "live")]
     Status {
         /// Chapter id or alias [default: the lab started in this folder].
         #[arg(value_name = "CHAPTER")]
@@ -118,6 +124,7 @@ pub enum CliCommand {
     },
     /// Stop the lab: a kind lab's containers are stopped, a lab on an existing cluster has its
     /// objects removed (newest first, and only the lab's); --delete removes everything it made.
+    #[cfg(feature = "live")]
     Stop {
         /// Chapter id or alias [default: the lab started in this folder].
         #[arg(value_name = "CHAPTER")]
@@ -127,6 +134,7 @@ pub enum CliCommand {
         delete: bool,
     },
     /// Print one of a lab's files with the lab's values filled in, e.g. to `kubectl apply -f -`.
+    #[cfg(feature = "live")]
     Render {
         /// Chapter id or alias.
         #[arg(value_name = "CHAPTER")]
@@ -141,6 +149,7 @@ pub enum CliCommand {
     /// Show a step's solution with your values filled in; --run runs it.
     ///
     /// Exit 0 shown (or run successfully), 1 when the step has none or it failed.
+    #[cfg(feature = "live")]
     Solve {
         /// Chapter id or alias [default: the lab started in this folder].
         #[arg(value_name = "CHAPTER")]
@@ -165,6 +174,7 @@ pub enum CliCommand {
     /// `invariant`). The lab's objects are removed at the end unless --keep. Exit 0 when every
     /// step rehearses cleanly, 1 when one does not, 2 bad content or usage, 3 the cluster or
     /// registry unreachable.
+    #[cfg(feature = "live")]
     Rehearse(Box<RehearseArgs>),
     /// List the chapters with their titles and aliases.
     List {

@@ -18,6 +18,7 @@ pub enum LabError {
     #[error(transparent)]
     Suite(#[from] crate::suite::SuiteError),
     /// The cluster could not be reached, refused, or a wait ran out.
+    #[cfg(feature = "live")]
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
     /// The user pressed Ctrl-C; what was done so far is recorded.
@@ -45,6 +46,7 @@ impl LabError {
         match self {
             LabError::Supply(e) => e.exit_code(),
             LabError::Suite(e) => e.exit_code(),
+            #[cfg(feature = "live")]
             LabError::Backend(e) => e.exit_code(),
             LabError::Interrupted => exit_code::INTERRUPTED,
             LabError::Content(_) | LabError::Usage(_) | LabError::Runtime(_) => {

@@ -1,6 +1,7 @@
 //! courselab: the `lab` command that runs and grades the labs of a Kubernetes
 //! supply-chain-security course. `main.rs` only calls [`run`].
 
+#[cfg(feature = "live")]
 pub mod backend;
 pub mod cli;
 pub mod commands;
@@ -49,19 +50,25 @@ pub enum Command {
     /// `lab admit`.
     Admit(Box<commands::admit::AdmitRequest>),
     /// `lab start`.
+    #[cfg(feature = "live")]
     Start(Box<commands::start::StartRequest>),
     /// `lab check`.
+    #[cfg(feature = "live")]
     Check(Box<commands::check::CheckRequest>),
     /// `lab enforce` and `lab audit`.
+    #[cfg(feature = "live")]
     Mode(Box<commands::mode::ModeRequest>),
     /// `lab status`.
+    #[cfg(feature = "live")]
     Status {
         /// The chapter.
         chapter: Option<String>,
     },
     /// `lab stop`.
+    #[cfg(feature = "live")]
     Stop(Box<commands::stop::StopRequest>),
     /// `lab doctor`.
+    #[cfg(feature = "live")]
     Doctor {
         /// The chapter.
         chapter: Option<String>,
@@ -73,6 +80,7 @@ pub enum Command {
         json: bool,
     },
     /// `lab render`.
+    #[cfg(feature = "live")]
     Render {
         /// The chapter.
         chapter: String,
@@ -82,8 +90,10 @@ pub enum Command {
         set: Vec<(String, String)>,
     },
     /// `lab solve`.
+    #[cfg(feature = "live")]
     Solve(Box<commands::solve::SolveRequest>),
     /// `lab rehearse`.
+    #[cfg(feature = "live")]
     Rehearse(Box<commands::rehearse::RehearseRequest>),
     /// `lab list`.
     List {
@@ -146,6 +156,7 @@ impl cli::TestArgs {
     }
 }
 
+#[cfg(feature = "live")]
 impl cli::StartArgs {
     fn into_request(self) -> commands::start::StartRequest {
         commands::start::StartRequest {
@@ -162,6 +173,7 @@ impl cli::StartArgs {
     }
 }
 
+#[cfg(feature = "live")]
 impl cli::ModeArgs {
     fn into_request(self, mode: content::model::FailureMode) -> commands::mode::ModeRequest {
         commands::mode::ModeRequest {
@@ -190,8 +202,11 @@ impl Cli {
                 Command::Validate { paths, format }
             }
             CliCommand::List { json } => Command::List { json },
+            #[cfg(feature = "live")]
             CliCommand::Start(args) => Command::Start(Box::new(args.into_request())),
+            #[cfg(feature = "live")]
             CliCommand::Render { chapter, file, set } => Command::Render { chapter, file, set },
+            #[cfg(feature = "live")]
             CliCommand::Doctor {
                 chapter,
                 context,
@@ -203,6 +218,7 @@ impl Cli {
                 kyverno_existing: kyverno == cli::KyvernoArg::Existing,
                 json,
             },
+            #[cfg(feature = "live")]
             CliCommand::Solve {
                 chapter,
                 step,
@@ -216,6 +232,7 @@ impl Cli {
                 set,
                 timeout: std::time::Duration::from_secs(timeout),
             })),
+            #[cfg(feature = "live")]
             CliCommand::Rehearse(args) => {
                 let args = *args;
                 Command::Rehearse(Box::new(commands::rehearse::RehearseRequest {
@@ -230,6 +247,7 @@ impl Cli {
                     },
                 }))
             }
+            #[cfg(feature = "live")]
             CliCommand::Check(args) => Command::Check(Box::new(commands::check::CheckRequest {
                 chapter: args.chapter,
                 step: args.step,
@@ -237,13 +255,17 @@ impl Cli {
                 wait: std::time::Duration::from_secs(args.wait),
                 json: args.json,
             })),
+            #[cfg(feature = "live")]
             CliCommand::Enforce(args) => Command::Mode(Box::new(
                 args.into_request(content::model::FailureMode::Enforce),
             )),
+            #[cfg(feature = "live")]
             CliCommand::Audit(args) => Command::Mode(Box::new(
                 args.into_request(content::model::FailureMode::Audit),
             )),
+            #[cfg(feature = "live")]
             CliCommand::Status { chapter } => Command::Status { chapter },
+            #[cfg(feature = "live")]
             CliCommand::Stop { chapter, delete } => {
                 Command::Stop(Box::new(commands::stop::StopRequest { chapter, delete }))
             }
@@ -288,13 +310,19 @@ pub fn run(cli: Cli) -> u8 {
             commands::validate::run(&paths, format, config.color, &mut stdout)
         }
         Command::List { json } => commands::list::run(&config, json, &mut stdout),
+        #[cfg(feature = "live")]
         Command::Start(request) => commands::start::run(&config, &request, &mut stdout),
+        #[cfg(feature = "live")]
         Command::Check(request) => commands::check::run(&config, &request, &mut stdout),
+        #[cfg(feature = "live")]
         Command::Mode(request) => commands::mode::run(&config, &request, &mut stdout),
+        #[cfg(feature = "live")]
         Command::Status { chapter } => {
             commands::status::run(&config, chapter.as_deref(), &mut stdout)
         }
+        #[cfg(feature = "live")]
         Command::Stop(request) => commands::stop::run(&config, &request, &mut stdout),
+        #[cfg(feature = "live")]
         Command::Doctor {
             chapter,
             context,
@@ -308,10 +336,13 @@ pub fn run(cli: Cli) -> u8 {
             json,
             &mut stdout,
         ),
+        #[cfg(feature = "live")]
         Command::Render { chapter, file, set } => {
             commands::render::run(&config, &chapter, &file, &set, &mut stdout)
         }
+        #[cfg(feature = "live")]
         Command::Solve(request) => commands::solve::run(&config, &request, &mut stdout),
+        #[cfg(feature = "live")]
         Command::Rehearse(request) => commands::rehearse::run(&config, &request, &mut stdout),
         Command::Verify(request) => commands::verify::run(&request, &mut stdout),
         Command::Test(request) => commands::test::run(&request, config.color, &mut stdout),

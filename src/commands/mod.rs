@@ -2,16 +2,26 @@
 //! reporter. They return an exit code or a [`crate::LabError`].
 
 pub mod admit;
+#[cfg(feature = "live")]
 pub mod check;
+#[cfg(feature = "live")]
 pub mod doctor;
 pub mod list;
+#[cfg(feature = "live")]
 pub mod mode;
+#[cfg(feature = "live")]
 pub mod rehearse;
+#[cfg(feature = "live")]
 pub mod render;
+#[cfg(feature = "live")]
 pub mod session;
+#[cfg(feature = "live")]
 pub mod solve;
+#[cfg(feature = "live")]
 pub mod start;
+#[cfg(feature = "live")]
 pub mod status;
+#[cfg(feature = "live")]
 pub mod stop;
 pub mod test;
 pub mod validate;

@@ -281,11 +281,9 @@ async fn start(
         )?;
     }
 
-    let phase = Instant::now();
     kyverno(session, &cluster, request, out).await?;
     state.finish("kyverno");
     state.save(&session.workdir)?;
-    let _ = phase;
 
     let phase = Instant::now();
     seed_registry(session, request, &mut state, out).await?;

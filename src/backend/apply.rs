@@ -37,6 +37,17 @@ pub fn object_ref(object: &Value) -> ObjectRef {
     }
 }
 
+/// Whether a live object carries the lab's label for `chapter`.
+pub fn is_labs(object: &DynamicObject, chapter: &str) -> bool {
+    object
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(LAB_LABEL))
+        .map(String::as_str)
+        == Some(chapter)
+}
+
 /// Labels `object` as the lab's (so that nobody mistakes whose it is).
 pub fn label(object: &mut Value, chapter: &str) {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -105,12 +116,7 @@ impl KubeCluster {
 
     /// Deletes an object the lab created; one already gone is fine.
     pub async fn delete(&self, reference: &ObjectRef) -> Result<bool, BackendError> {
-        let probe = serde_json::json!({
-            "apiVersion": reference.api_version,
-            "kind": reference.kind,
-            "metadata": {"name": reference.name, "namespace": reference.namespace},
-        });
-        let api = self.api_for(&probe).await?;
+        let api = self.api_of(reference).await?;
         let what = format!("deleting {} {}", reference.kind, reference.name);
         let params = DeleteParams::background();
         match call(&what, || api.delete(&reference.name, &params)).await {
@@ -126,12 +132,7 @@ impl KubeCluster {
         reference: &ObjectRef,
         timeout: Duration,
     ) -> Result<(), BackendError> {
-        let probe = serde_json::json!({
-            "apiVersion": reference.api_version,
-            "kind": reference.kind,
-            "metadata": {"name": reference.name, "namespace": reference.namespace},
-        });
-        let api = self.api_for(&probe).await?;
+        let api = self.api_of(reference).await?;
         let what = format!("{} {} to be deleted", reference.kind, reference.name);
         let gone = await_condition(api, &reference.name, |o: Option<&DynamicObject>| {
             o.is_none()
@@ -154,20 +155,24 @@ impl KubeCluster {
         }
     }
 
-    /// Whether the object is being deleted.
-    pub async fn terminating(&self, reference: &ObjectRef) -> Result<bool, BackendError> {
+    /// The API of the object `reference` names.
+    pub async fn api_of(&self, reference: &ObjectRef) -> Result<Api<DynamicObject>, BackendError> {
         let probe = serde_json::json!({
             "apiVersion": reference.api_version,
             "kind": reference.kind,
             "metadata": {"name": reference.name, "namespace": reference.namespace},
         });
-        let api = self.api_for(&probe).await?;
-        let found: Option<DynamicObject> = call(
+        self.api_for(&probe).await
+    }
+
+    /// The object `reference` names, if it exists.
+    pub async fn get(&self, reference: &ObjectRef) -> Result<Option<DynamicObject>, BackendError> {
+        let api = self.api_of(reference).await?;
+        call(
             &format!("reading {} {}", reference.kind, reference.name),
             || api.get_opt(&reference.name),
         )
-        .await?;
-        Ok(found.is_some_and(|o| o.metadata.deletion_timestamp.is_some()))
+        .await
     }
 
     /// Whether the object exists and carries the lab's label for `chapter`.
@@ -176,25 +181,7 @@ impl KubeCluster {
         reference: &ObjectRef,
         chapter: &str,
     ) -> Result<Option<bool>, BackendError> {
-        let probe = serde_json::json!({
-            "apiVersion": reference.api_version,
-            "kind": reference.kind,
-            "metadata": {"name": reference.name, "namespace": reference.namespace},
-        });
-        let api = self.api_for(&probe).await?;
-        let found: Option<DynamicObject> = call(
-            &format!("reading {} {}", reference.kind, reference.name),
-            || api.get_opt(&reference.name),
-        )
-        .await?;
-        Ok(found.map(|o| {
-            o.metadata
-                .labels
-                .unwrap_or_default()
-                .get(LAB_LABEL)
-                .map(String::as_str)
-                == Some(chapter)
-        }))
+        Ok(self.get(reference).await?.map(|o| is_labs(&o, chapter)))
     }
 
     /// Waits until every named ClusterPolicy reports `Ready=True`, watching each.

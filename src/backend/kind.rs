@@ -217,11 +217,15 @@ fn nodes(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError>
         .collect())
 }
 
+/// Whether `kind get clusters` lists the lab's cluster.
+fn cluster_exists(host: &impl Host, plan: &KindPlan) -> Result<bool, BackendError> {
+    let clusters = must(host, "kind", &["get", "clusters"], None, QUICK)?;
+    Ok(clusters.stdout.lines().any(|l| l.trim() == plan.cluster))
+}
+
 /// The kind cluster: created from the lab's config, restarted (its stopped nodes) or reused.
 pub fn ensure_cluster(host: &impl Host, plan: &KindPlan) -> Result<Done, BackendError> {
-    let clusters = must(host, "kind", &["get", "clusters"], None, QUICK)?;
-    let exists = clusters.stdout.lines().any(|l| l.trim() == plan.cluster);
-    if !exists {
+    if !cluster_exists(host, plan)? {
         must(
             host,
             "kind",
@@ -369,8 +373,7 @@ pub fn install_kyverno(
 /// Stops the cluster's nodes and the lab's registry container (`lab start` restarts them).
 pub fn stop(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError> {
     let mut stopped = Vec::new();
-    let clusters = must(host, "kind", &["get", "clusters"], None, QUICK)?;
-    if clusters.stdout.lines().any(|l| l.trim() == plan.cluster) {
+    if cluster_exists(host, plan)? {
         for node in nodes(host, plan)? {
             must(host, "docker", &["stop", &node], None, QUICK)?;
             stopped.push(node);
@@ -388,8 +391,7 @@ pub fn stop(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendErr
 /// Deletes the cluster and the lab's registry container (with its volume).
 pub fn delete(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError> {
     let mut deleted = Vec::new();
-    let clusters = must(host, "kind", &["get", "clusters"], None, QUICK)?;
-    if clusters.stdout.lines().any(|l| l.trim() == plan.cluster) {
+    if cluster_exists(host, plan)? {
         must(
             host,
             "kind",

@@ -110,6 +110,15 @@ impl LabState {
         Ok(())
     }
 
+    /// Forgets the lab: removes its state file (and nothing else of the working folder).
+    pub fn forget(workdir: &Path, chapter: &str) -> Result<(), BackendError> {
+        let path = Self::path(workdir, chapter);
+        std::fs::remove_file(&path).map_err(|source| BackendError::State {
+            what: format!("removing {}", path.display()),
+            source,
+        })
+    }
+
     /// Records an object as the lab's own (once).
     pub fn own(&mut self, object: ObjectRef) {
         if !self.objects.contains(&object) {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::emit;
 use super::session::Session;
 use crate::backend::BackendError;
-use crate::backend::apply::label;
+use crate::backend::apply::{label, object_ref};
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
 use crate::engine::compare::{drift, entry_modes};
@@ -43,11 +43,7 @@ pub fn run(config: &Config, request: &ModeRequest, out: &mut impl Write) -> Resu
     crate::runtime::block_on(async {
         let cluster = session.cluster(None).await?;
         for mut policy in pack {
-            let name = policy
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
+            let name = object_ref(&policy).name;
             let live = cluster.cluster_policy(&name).await.map_err(|e| {
                 LabError::Backend(BackendError::Unreachable {
                     what: format!("ClusterPolicy {name}"),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::emit;
 use super::session::Session;
-use crate::backend::apply::{label, object_ref};
+use crate::backend::apply::{is_labs, label, object_ref};
 use crate::backend::doctor::{Finding, Level, doctor};
 use crate::backend::host::SystemHost;
 use crate::backend::kind;
@@ -298,7 +298,11 @@ async fn start(
     for mut ns in namespaces {
         label(&mut ns, &id);
         let reference = object_ref(&ns);
-        if cluster.terminating(&reference).await? {
+        let live = cluster.get(&reference).await?;
+        if live
+            .as_ref()
+            .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
+        {
             line(
                 out,
                 "namespace",
@@ -308,10 +312,7 @@ async fn start(
                 ),
             )?;
             cluster.wait_gone(&reference, request.timeout).await?;
-        }
-        if cluster.owned_by_lab(&reference, &id).await? == Some(false)
-            && !state.objects.contains(&reference)
-        {
+        } else if live.is_some_and(|n| !is_labs(&n, &id)) && !state.objects.contains(&reference) {
             // Somebody's own namespace: the lab works in it, and never labels or deletes it.
             line(
                 out,
@@ -532,25 +533,9 @@ async fn policies(
     let pack = session.chapter.policy_objects(&session.values, mode)?;
     let mut applied = Vec::new();
     for mut policy in pack {
-        let name = policy
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
+        let name = object_ref(&policy).name;
         label(&mut policy, &id);
         if let Some(existing) = live.get(&name) {
-            let ours = existing
-                .pointer("/metadata/labels")
-                .and_then(|l| l.get(crate::backend::apply::LAB_LABEL))
-                .and_then(Value::as_str)
-                == Some(id.as_str());
-            if !ours {
-                return Err(BackendError::NotOurs(format!(
-                    "the cluster has a ClusterPolicy `{name}` that is not the lab's (no label {}={id}); lab {id} would replace it. Rename or remove it if it is yours to change, or run the lab on a cluster of its own",
-                    crate::backend::apply::LAB_LABEL
-                ))
-                .into());
-            }
             let changes = drift(
                 policy.get("spec").unwrap_or(&Value::Null),
                 existing.get("spec").unwrap_or(&Value::Null),

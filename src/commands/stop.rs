@@ -41,11 +41,7 @@ fn stop_kind(
         for what in kind::delete(&SystemHost, &plan)? {
             emit(out, &format!("  {what}: deleted\n"))?;
         }
-        let path = LabState::path(&session.workdir, &id);
-        std::fs::remove_file(&path).map_err(|source| LabError::Output {
-            what: format!("removing {}", path.display()),
-            source,
-        })?;
+        LabState::forget(&session.workdir, &id)?;
         emit(
             out,
             &format!("lab {id} deleted; `lab start {id}` begins afresh\n"),
@@ -104,12 +100,8 @@ pub(crate) fn stop(session: &Session, delete: bool, out: &mut impl Write) -> Res
             ),
         )?;
     }
-    let path = LabState::path(&session.workdir, &id);
     if delete {
-        std::fs::remove_file(&path).map_err(|source| LabError::Output {
-            what: format!("removing {}", path.display()),
-            source,
-        })?;
+        LabState::forget(&session.workdir, &id)?;
         emit(
             out,
             &format!("lab {id} stopped and forgotten; `lab start {id}` begins afresh\n"),

@@ -16,6 +16,7 @@ pub mod runtime;
 pub mod spanned;
 pub mod suite;
 pub mod supply;
+pub mod terminal;
 pub mod wildcard;
 
 use std::io::{IsTerminal, Write};

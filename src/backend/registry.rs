@@ -4,21 +4,23 @@
 //! the same signature tags.
 
 use crate::engine::{ObserveError, Verification};
-use crate::supply::attestation::verify_attestations;
+use crate::policy::model::KyvernoPolicy;
+use crate::policy::verify_entry::{PackVerdict, verify_by_pack};
 use crate::supply::cosign::fetch_artifacts;
 use crate::supply::registry::{RegistryStore, Retry};
-use crate::supply::signature::{Verifier, verify_signatures};
 use crate::supply::store::Store;
 use crate::supply::{Digest, ImageRef, SupplyError};
 
-/// The lab registry, with the signer the lab's policies trust.
+/// The lab registry, with the policies whose attestors judge its images.
 pub struct LabRegistry {
     /// Hosts that name this registry inside the cluster.
     pub aliases: Vec<String>,
     /// The host this machine reaches it at.
     pub host: String,
-    /// The signer: the learner's public key.
-    pub verifier: Option<Verifier>,
+    /// The lab's policy pack, rendered: its `verifyImages` attestors (the learner's key, or a
+    /// keyless identity) are what a signature or attestation is verified with, as Kyverno
+    /// verifies it in the cluster.
+    pub policies: Vec<KyvernoPolicy>,
     /// Retries per request.
     pub retry: Retry,
 }
@@ -75,12 +77,6 @@ impl crate::engine::Registry for LabRegistry {
         image: &str,
         attestation: Option<&str>,
     ) -> Result<Verification, ObserveError> {
-        let Some(verifier) = &self.verifier else {
-            return Err(ObserveError::Failed {
-                what: "verification".into(),
-                reason: "the lab has no public key to verify with (keyless checks need the Sigstore roots, which `lab` does not fetch)".into(),
-            });
-        };
         let reference = self.route(image)?;
         let artifacts = match fetch_artifacts(&self.store(&reference), &reference).await {
             Ok(a) => a,
@@ -88,16 +84,31 @@ impl crate::engine::Registry for LabRegistry {
             Err(e) => return Err(e.into()),
         };
         let digest = artifacts.digest.clone();
-        let outcome = match attestation {
-            None => verify_signatures(&artifacts, verifier).map(|s| s.len()),
-            Some(t) => verify_attestations(&artifacts, verifier, t).map(|a| a.len()),
-        };
-        Ok(match outcome {
-            Ok(count) => Verification::Verified { digest, count },
-            Err(reason) => Verification::NotVerified {
-                digest,
-                reason: reason.to_string(),
+        // The policies name the image as the cluster does, not as this machine reaches it.
+        Ok(
+            match verify_by_pack(&self.policies, image, &artifacts, attestation) {
+                PackVerdict::Verified(count) => Verification::Verified { digest, count },
+                PackVerdict::NotVerified(reason) => Verification::NotVerified { digest, reason },
+                PackVerdict::NoEntry => Verification::NotVerified {
+                    digest,
+                    reason: match attestation {
+                        None => {
+                            format!("no policy of the lab's pack verifies the signature of {image}")
+                        }
+                        Some(t) => format!(
+                            "no policy of the lab's pack verifies a `{t}` attestation of {image}"
+                        ),
+                    },
+                },
+                PackVerdict::Unusable(reason) => {
+                    return Err(ObserveError::Failed {
+                        what: "verification".into(),
+                        reason: format!(
+                            "the pack's attestor cannot be checked from this machine ({reason}); Kyverno in the cluster still checks it: read its PolicyReport"
+                        ),
+                    });
+                }
             },
-        })
+        )
     }
 }

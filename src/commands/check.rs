@@ -69,9 +69,15 @@ pub fn run(config: &Config, request: &CheckRequest, out: &mut impl Write) -> Res
             },
             settle: request.wait,
         };
-        crate::runtime::until_interrupted(engine.run_all(&checks))
+        let spinner = crate::terminal::Spinner::start(format!(
+            "checking {} check(s) against the cluster and the registry",
+            checks.len()
+        ));
+        let results = crate::runtime::until_interrupted(engine.run_all(&checks))
             .await
-            .map_err(|_| LabError::Interrupted)
+            .map_err(|_| LabError::Interrupted);
+        drop(spinner);
+        results
     })??;
     let text = if request.json {
         crate::grade::checks::json(&session.id(), &results)

@@ -73,6 +73,9 @@ pub fn run(config: &Config, request: &ModeRequest, out: &mut impl Write) -> Resu
             state.own(reference);
             emit(out, &format!("  {text}\n"))?;
         }
+        let spinner = crate::terminal::Spinner::start(format!(
+            "waiting until Kyverno serves the policies in {want}"
+        ));
         cluster.wait_policies_ready(&names, request.timeout).await?;
         if let Some(probe) = &probe {
             cluster
@@ -83,6 +86,7 @@ pub fn run(config: &Config, request: &ModeRequest, out: &mut impl Write) -> Resu
                     request.timeout,
                 )
                 .await?;
+            drop(spinner);
             let seen = if request.mode == FailureMode::Enforce {
                 "denied"
             } else {

@@ -10,8 +10,8 @@ use crate::backend::state::LabState;
 use crate::backend::{KubeCluster, LabRegistry};
 use crate::content::chapter::Chapter;
 use crate::content::model::CheckKind;
+use crate::policy::model::FailureMode;
 use crate::supply::registry::Retry;
-use crate::supply::signature::Verifier;
 use crate::{Config, LabError};
 
 /// A chapter with its state and values.
@@ -118,20 +118,21 @@ impl Session {
         Ok(KubeCluster::connect(context).await?)
     }
 
-    /// The lab registry as this machine reaches it, verifying with the learner's key.
+    /// The lab registry as this machine reaches it, verifying with the pack's attestors.
     pub fn registry(&self) -> Result<LabRegistry, LabError> {
         let spec = &self.chapter.lab.cluster.registry;
-        let verifier = match (
-            self.values.get("signing_mode").map(String::as_str),
-            self.values.get("cosign_public_key"),
-        ) {
-            (Some("keyless"), _) | (_, None) => None,
-            (_, Some(pem)) => Some(Verifier::from_public_key_pem(pem.as_bytes())?),
-        };
+        let mut policies = Vec::new();
+        for rel in self.chapter.pack_files(&self.values)? {
+            policies.extend(self.chapter.render_policies(
+                &rel,
+                &self.values,
+                Some(FailureMode::Enforce),
+            )?);
+        }
         Ok(LabRegistry {
             aliases: spec.mirrors.iter().map(|m| m.value.clone()).collect(),
             host: format!("localhost:{}", spec.host_port),
-            verifier,
+            policies,
             retry: Retry::default(),
         })
     }

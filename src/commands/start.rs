@@ -22,6 +22,7 @@ use crate::backend::{BackendError, KubeCluster};
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
 use crate::engine::compare::{drift, entry_modes};
+use crate::terminal::Spinner;
 use crate::{Config, LabError, exit_code};
 
 /// Where Kyverno comes from.
@@ -129,7 +130,9 @@ fn provision(
     let plan = session.kind_plan()?;
     let host = SystemHost;
     let phase = Instant::now();
+    let spinner = Spinner::start(format!("registry: starting {}", plan.registry));
     let registry = kind::ensure_registry(&host, &plan)?;
+    drop(spinner);
     if registry == kind::Done::Created {
         state.registry_container = Some(plan.registry.clone());
     }
@@ -147,7 +150,12 @@ fn provision(
         ),
     )?;
     let phase = Instant::now();
+    let spinner = Spinner::start(format!(
+        "kind: creating cluster {} (the first time pulls the node image)",
+        plan.cluster
+    ));
     let cluster = kind::ensure_cluster(&host, &plan)?;
+    drop(spinner);
     if cluster == kind::Done::Created {
         state.kind_cluster = Some(plan.cluster.clone());
     }
@@ -163,7 +171,9 @@ fn provision(
             seconds(phase)
         ),
     )?;
+    let spinner = Spinner::start("kind: pointing containerd at the lab registry");
     let nodes = kind::configure_nodes(&host, &plan)?;
+    drop(spinner);
     line(
         out,
         "kind",
@@ -311,7 +321,10 @@ async fn start(
                     reference.name
                 ),
             )?;
+            let spinner =
+                Spinner::start(format!("namespace: waiting for {} to go", reference.name));
             cluster.wait_gone(&reference, request.timeout).await?;
+            drop(spinner);
         } else if live.is_some_and(|n| !is_labs(&n, &id)) && !state.objects.contains(&reference) {
             // Somebody's own namespace: the lab works in it, and never labels or deletes it.
             line(
@@ -387,12 +400,15 @@ async fn kyverno(
         let context = cluster.context.clone();
         let chart = lab.kyverno.chart.clone();
         let sets = lab.kyverno.helm_set.clone();
+        let spinner = Spinner::start(format!("kyverno: installing chart {chart} with helm"));
         let installed = tokio::task::spawn_blocking(move || {
             kind::install_kyverno(&SystemHost, &context, &chart, &sets)
         })
         .await
         .map_err(|e| LabError::Usage(format!("the helm call did not finish: {e}")))??;
+        spinner.set("kyverno: waiting for its controllers and webhooks");
         cluster.wait_kyverno(request.timeout).await?;
+        drop(spinner);
         let what = if installed {
             "installed"
         } else {
@@ -436,6 +452,7 @@ async fn seed_registry(
         return Ok(());
     }
     let arch = seed::host_arch();
+    let spinner = Spinner::start("registry: reading the base image");
     let base = match (&request.base_image_layout, &lab.cluster.base_image) {
         (Some(dir), _) => seed::base_from_layout(dir, arch).await?,
         (None, Some(image)) => seed::base_from_registry(&image.value, arch).await?,
@@ -446,6 +463,7 @@ async fn seed_registry(
             )));
         }
     };
+    drop(spinner);
     let push_registry = session.values.get("push_registry").ok_or_else(|| {
         LabError::Usage(
             "the lab has no `push_registry` variable to seed the registry through".into(),
@@ -454,7 +472,10 @@ async fn seed_registry(
     for image in &lab.cluster.seed {
         let derived = seed::derive(&base, &image.build)?;
         let target = format!("{push_registry}/{}", image.image.value);
-        let text = match seed::push_once(&target, &derived).await? {
+        let spinner = Spinner::start(format!("registry: pushing {}", image.image.value));
+        let pushed = seed::push_once(&target, &derived).await?;
+        drop(spinner);
+        let text = match pushed {
             Seeded::Pushed(d) => {
                 state.seeded.retain(|s| *s != target);
                 state.seeded.push(target.clone());
@@ -562,6 +583,7 @@ async fn policies(
             &format!("{} applied in {}", applied.join(", "), state.mode),
         )?;
     }
+    let spinner = Spinner::start("policies: waiting until Kyverno reports them Ready");
     cluster.wait_policies_ready(&names, request.timeout).await?;
     // The mode the policies are in now: the learner may have switched them since.
     let mut live = Vec::new();
@@ -574,12 +596,14 @@ async fn policies(
     let Some(probe) = session.probe()? else {
         return Ok(());
     };
+    spinner.set("policies: probing the webhook with a dry-run Pod");
     match live.as_slice() {
         [only] => {
             let enforce = only == "Enforce";
             cluster
                 .probe_mode(&probe, &names, enforce, request.timeout)
                 .await?;
+            drop(spinner);
             state.mode = only.clone();
             line(
                 out,
@@ -587,14 +611,17 @@ async fn policies(
                 &format!("Ready in {only}, and the webhook serves them (dry-run probe)"),
             )?;
         }
-        _ => line(
-            out,
-            "policy",
-            &format!(
-                "Ready, in mixed modes ({}); run `lab enforce` or `lab audit`",
-                live.join("/")
-            ),
-        )?,
+        _ => {
+            drop(spinner);
+            line(
+                out,
+                "policy",
+                &format!(
+                    "Ready, in mixed modes ({}); run `lab enforce` or `lab audit`",
+                    live.join("/")
+                ),
+            )?
+        }
     }
     Ok(())
 }

@@ -610,3 +610,101 @@ pub use super::conditions::{ConditionError, conditions_hold};
 #[cfg(test)]
 #[path = "verify_entry_tests.rs"]
 mod tests;
+
+/// What the pack's attestors say of one image's signature (or, with a predicate type, its
+/// attestation), for the live checks: the learner's image is judged by the attestors the
+/// cluster's Kyverno uses, key or keyless alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackVerdict {
+    /// Every attestor set of the matching entry verified; the count of verified signatures
+    /// (or statements) of the last set.
+    Verified(usize),
+    /// Too few attestor entries verified: Kyverno's wording of each failure.
+    NotVerified(String),
+    /// An entry cannot be checked from here (keyless against the public Sigstore, a KMS key).
+    Unusable(String),
+    /// No `verifyImages` entry of the pack names the image (or checks that predicate type).
+    NoEntry,
+}
+
+/// Judges `image` (as the cluster names it) by the first `verifyImages` entry of `policies`
+/// whose `imageReferences` match it and, for an attestation, that checks `attestation`.
+pub fn verify_by_pack(
+    policies: &[super::model::KyvernoPolicy],
+    image: &str,
+    artifacts: &CosignArtifacts,
+    attestation: Option<&str>,
+) -> PackVerdict {
+    let entries = policies
+        .iter()
+        .flat_map(|p| p.spec.rules.iter())
+        .flat_map(|r| r.verify_images.iter())
+        .map(|e| &e.value);
+    verify_by_entries(entries, image, artifacts, attestation)
+}
+
+/// [`verify_by_pack`] over the `verifyImages` entries themselves.
+pub fn verify_by_entries<'a>(
+    entries: impl IntoIterator<Item = &'a VerifyImage>,
+    image: &str,
+    artifacts: &CosignArtifacts,
+    attestation: Option<&str>,
+) -> PackVerdict {
+    use crate::supply::attestation::{predicate_type, verify_attestations};
+    let normalized =
+        crate::supply::ImageRef::parse(image).map_or_else(|_| image.to_owned(), |r| r.to_string());
+    let entries = entries
+        .into_iter()
+        .filter(|e| super::mutate_images::references(e, &normalized));
+    for entry in entries {
+        let sets: Vec<(String, &AttestorSet)> = match attestation {
+            None => entry
+                .attestors
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!(".attestors[{i}]"), s))
+                .collect(),
+            Some(wanted) => {
+                let wanted = predicate_type(wanted);
+                entry
+                    .attestations
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| {
+                        a.attestation_type
+                            .as_deref()
+                            .or(a.predicate_type.as_deref())
+                            == Some(wanted)
+                    })
+                    .flat_map(|(i, a)| {
+                        a.attestors
+                            .iter()
+                            .enumerate()
+                            .map(move |(j, s)| (format!(".attestations[{i}].attestors[{j}]"), s))
+                    })
+                    .collect()
+            }
+        };
+        if sets.is_empty() {
+            continue;
+        }
+        let mut count = 0;
+        for (path, set) in sets {
+            let checked = check_set(&expand_static_keys(set), &path, |_, verifier| {
+                count = match attestation {
+                    None => verify_signatures(artifacts, verifier).map(|s| s.len()),
+                    Some(t) => verify_attestations(artifacts, verifier, t).map(|a| a.len()),
+                }
+                .map_err(|e| e.to_string())?;
+                Ok(())
+            });
+            match checked {
+                Ok(()) => {}
+                Err(SetFailed::Unusable(why)) => return PackVerdict::Unusable(why),
+                Err(SetFailed::TooFew(why)) => return PackVerdict::NotVerified(why),
+            }
+        }
+        return PackVerdict::Verified(count);
+    }
+    PackVerdict::NoEntry
+}

@@ -1014,3 +1014,140 @@ fn attestations_name_the_image_by_digest_only_after_a_signature_check() {
         ImageOutcome::Pass(format!("verified image attestations for {}", pinned()))
     );
 }
+
+/// A Fulcio-style certificate for `signer`: a SAN URI and the v1 OIDC issuer extension.
+fn fulcio_leaf(ca: &TestCa, signer: &SigStoreSigner, subject: &str, issuer: &str) -> String {
+    let mut params = leaf_params();
+    params.subject_alt_names = vec![rcgen::SanType::URI(subject.try_into().unwrap())];
+    params.custom_extensions = vec![CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
+        issuer.as_bytes().to_vec(),
+    )];
+    let issuer_ref = Issuer::from_params(&ca.params, &ca.key);
+    params
+        .signed_by(&key_pair(signer), &issuer_ref)
+        .unwrap()
+        .pem()
+}
+
+fn keyless_entry(roots: Option<&str>, subject: &str, logs: &str) -> VerifyImage {
+    let roots = roots.map_or(String::new(), |r| {
+        format!("  roots: |-\n{}\n", indent(r, 4))
+    });
+    entry_with(&format!(
+        "keyless:\n  issuer: https://token.actions.githubusercontent.com\n  subject: \"{subject}\"\n{roots}{}",
+        indent(logs, 2)
+    ))
+}
+
+// The live checks judge the learner's image by the pack's own attestors: the key the pack
+// renders in, or its keyless identity, exactly as the cluster's Kyverno does.
+#[test]
+fn the_pack_judges_a_signature_by_its_key_attestor() {
+    let key = signer();
+    let artifacts = signed(&key, Value::Null);
+    let pack = keys(&key, SKIP_LOGS);
+    assert_eq!(
+        verify_by_entries([&pack], IMAGE, &artifacts, None),
+        PackVerdict::Verified(1)
+    );
+    let other = keys(&signer(), SKIP_LOGS);
+    assert!(matches!(
+        verify_by_entries([&other], IMAGE, &artifacts, None),
+        PackVerdict::NotVerified(why) if why.starts_with(".attestors[0].entries[0].keys: ")
+    ));
+    assert_eq!(
+        verify_by_entries([&pack], "docker.io/library/nginx:1.27", &artifacts, None),
+        PackVerdict::NoEntry,
+        "an image no entry references is not judged"
+    );
+    assert_eq!(
+        verify_by_entries([&pack], IMAGE, &artifacts, Some("spdx")),
+        PackVerdict::NoEntry,
+        "an entry without attestations does not judge an SBOM"
+    );
+}
+
+#[test]
+fn the_pack_judges_a_keyless_signature_by_identity_under_its_roots() {
+    let root = TestCa::root("courselab fulcio");
+    let key = signer();
+    let mut artifacts = signed(&key, Value::Null);
+    artifacts.signatures[0].certificate = Some(fulcio_leaf(
+        &root,
+        &key,
+        "https://github.com/courselab/demo/.github/workflows/release.yml@refs/heads/main",
+        "https://token.actions.githubusercontent.com",
+    ));
+    let ours = keyless_entry(Some(&root.pem), "https://github.com/courselab/*", SKIP_LOGS);
+    assert_eq!(
+        verify_by_entries([&ours], IMAGE, &artifacts, None),
+        PackVerdict::Verified(1)
+    );
+    let theirs = keyless_entry(
+        Some(&root.pem),
+        "https://github.com/someone-else/*",
+        SKIP_LOGS,
+    );
+    assert!(matches!(
+        verify_by_entries([&theirs], IMAGE, &artifacts, None),
+        PackVerdict::NotVerified(why) if why.starts_with(".attestors[0].entries[0].keyless: ")
+    ));
+    let other_root = TestCa::root("another fulcio");
+    let wrong_roots = keyless_entry(
+        Some(&other_root.pem),
+        "https://github.com/courselab/*",
+        SKIP_LOGS,
+    );
+    assert!(matches!(
+        verify_by_entries([&wrong_roots], IMAGE, &artifacts, None),
+        PackVerdict::NotVerified(_)
+    ));
+}
+
+// ch14's keyless pack trusts the public Sigstore (roots from its TUF repository, Rekor online):
+// nothing this machine can check, so the verdict says why instead of guessing.
+#[test]
+fn a_keyless_pack_on_the_public_sigstore_is_unusable_here() {
+    let key = signer();
+    let artifacts = signed(&key, Value::Null);
+    let public = keyless_entry(
+        None,
+        "https://github.com/courselab/*",
+        "rekor: {url: https://rekor.sigstore.dev}",
+    );
+    assert!(matches!(
+        verify_by_entries([&public], IMAGE, &artifacts, None),
+        PackVerdict::Unusable(why) if why.contains("roots")
+    ));
+}
+
+#[test]
+fn the_pack_judges_an_attestation_by_the_attestors_of_that_type() {
+    let key = signer();
+    let mut artifacts = signed(&key, Value::Null);
+    let subject = artifacts.digest.hex().to_owned();
+    artifacts.attestations.push(attestation_layer(
+        &key,
+        &statement(&subject, REVIEW, json!({"reviewed": true})),
+    ));
+    let pack = attestation_entry(REVIEW, &key_set(&[&key], None), "");
+    assert_eq!(
+        verify_by_entries([&pack], IMAGE, &artifacts, Some(REVIEW)),
+        PackVerdict::Verified(1)
+    );
+    let other = attestation_entry(REVIEW, &key_set(&[&signer()], None), "");
+    assert!(matches!(
+        verify_by_entries([&other], IMAGE, &artifacts, Some(REVIEW)),
+        PackVerdict::NotVerified(why) if why.starts_with(".attestations[0].attestors[0].entries[0].keys: ")
+    ));
+    assert_eq!(
+        verify_by_entries(
+            [&pack],
+            IMAGE,
+            &artifacts,
+            Some("https://spdx.dev/Document")
+        ),
+        PackVerdict::NoEntry
+    );
+}

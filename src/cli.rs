@@ -115,9 +115,91 @@ pub enum CliCommand {
     /// Switch the chapter's policies back to Audit, and prove the webhook admits the probe.
     #[cfg(feature = "live")]
     Audit(ModeArgs),
-    /// Show where the lab stands: its context, its mode, and each of its objects in the cluster.
+    /// Show where the lab stands: your steps and whether your progress record is intact, then
+    /// the lab's context, mode and each of its objects in the cluster.
+    ///
+    /// Exit 0 all is well, 1 an object of the lab is missing, 3 the cluster is unreachable, 6
+    /// the progress record was edited or has records deleted or reordered.
     #[cfg(feature = "live")]
     Status {
+        /// Chapter id or alias [default: the lab started in this folder].
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+        /// Also score the chapter's done-when criteria from your record: points, partial
+        /// credit, the evidence behind each point, and what to do for the missing ones.
+        #[arg(long)]
+        done_when: bool,
+    },
+    /// The guided walkthrough: each step's instructions with your values, its checks run again
+    /// whenever your evidence files or the cluster change, hints, solutions and the runbook.
+    ///
+    /// Keys: c check now, h next hint, s solution, r runbook section, l steps, n next (once
+    /// every check passes), t the quiz (on its step), q quit; it resumes where you stopped.
+    /// Without a terminal (or with --yes, or CI=true) nothing waits for a key: from the
+    /// current step on, each step is shown and checked, and it stops at the first that does
+    /// not pass. Exit 0 finished or quit, 1 stopped at a step, 3 unreachable.
+    #[cfg(feature = "live")]
+    Walkthrough(WalkthroughArgs),
+    /// Take the chapter quiz: each answer is followed by its explanation, then the score.
+    ///
+    /// Your first attempt is recorded in .lab/<CHAPTER>/progress.json; later ones are practice.
+    /// Exit 0 passed, 1 not passed.
+    #[cfg(feature = "live")]
+    Quiz {
+        /// Chapter id or alias [default: the lab started in this folder].
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+        /// Answers from a YAML file, one line per question: `q-promote-by-digest: a`, or
+        /// `q-mutable-tags: [b, c]` for several.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the next hint of the current step (or of --step); each hint shown is recorded.
+    #[cfg(feature = "live")]
+    Hint {
+        /// Chapter id or alias [default: the lab started in this folder].
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+        /// The step [default: the current one].
+        #[arg(long, value_name = "ID")]
+        step: Option<String>,
+    },
+    /// Check the current step; if every check passes, record it and show the next step.
+    ///
+    /// Exit 0 moved on (or all done), 1 a check fails, 3 unreachable.
+    #[cfg(feature = "live")]
+    Next(NextArgs),
+    /// Mark your steps from --step on (default: all) as to do again; asks first (--yes for
+    /// scripts). Nothing is deleted: the record keeps what you did, your files and the
+    /// cluster stay as they are.
+    #[cfg(feature = "live")]
+    Reset {
+        /// Chapter id or alias [default: the lab started in this folder].
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+        /// The first step to do again.
+        #[arg(long, value_name = "ID")]
+        step: Option<String>,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show the chapter's runbook, or one section of it (by heading or anchor, e.g. triage).
+    #[cfg(feature = "live")]
+    Runbook {
+        /// Chapter id or alias.
+        #[arg(value_name = "CHAPTER")]
+        chapter: Option<String>,
+        /// A section: its anchor (`roll-back-by-digest`) or heading.
+        #[arg(value_name = "SECTION")]
+        section: Option<String>,
+    },
+    /// List the chapter's steps: done, current, ahead.
+    #[cfg(feature = "live")]
+    Steps {
         /// Chapter id or alias [default: the lab started in this folder].
         #[arg(value_name = "CHAPTER")]
         chapter: Option<String>,
@@ -208,10 +290,13 @@ pub struct StartArgs {
     /// How long each wait may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 180)]
     pub timeout: u64,
-    /// Never wait for an answer at a terminal (for scripts and CI); `lab start` asks nothing
-    /// before provisioning, so this only matters to what follows it.
+    /// Never wait for a key (for scripts and CI): provision, then name the step to do and
+    /// stop, instead of entering the walkthrough (as without a terminal).
     #[arg(long)]
     pub yes: bool,
+    /// With the walkthrough: do not watch files and the cluster; checks run when you press c.
+    #[arg(long)]
+    pub manual_run: bool,
 }
 
 /// The options of `lab rehearse`.
@@ -265,6 +350,44 @@ pub struct CheckArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The options of `lab walkthrough`.
+#[derive(Debug, clap::Args)]
+pub struct WalkthroughArgs {
+    /// Chapter id or alias [default: the lab started in this folder].
+    #[arg(value_name = "CHAPTER")]
+    pub chapter: Option<String>,
+    /// Do not watch files and the cluster; the checks run when you press c.
+    #[arg(long)]
+    pub manual_run: bool,
+    /// Never wait for a key (as without a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Without a terminal: the quiz's answers, as for `lab quiz --answers`.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// How long a failing check that settles by itself is tried again per run, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub wait: u64,
+    /// A recorded world (JSON: the cluster and the registry) instead of the lab's cluster, to
+    /// preview a lab's walkthrough without one; see src/engine/world.rs.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub world: Option<PathBuf>,
+}
+
+/// The options of `lab next`.
+#[derive(Debug, clap::Args)]
+pub struct NextArgs {
+    /// Chapter id or alias [default: the lab started in this folder].
+    #[arg(value_name = "CHAPTER")]
+    pub chapter: Option<String>,
+    /// How long a failing check that settles by itself is tried again, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub wait: u64,
+    /// A recorded world instead of the lab's cluster (see `lab walkthrough --world`).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub world: Option<PathBuf>,
 }
 
 /// The options of `lab enforce` and `lab audit`.

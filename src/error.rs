@@ -21,6 +21,9 @@ pub enum LabError {
     #[cfg(feature = "live")]
     #[error(transparent)]
     Backend(#[from] crate::backend::BackendError),
+    /// The walkthrough, its progress file or the quiz could not go on.
+    #[error(transparent)]
+    Walk(#[from] crate::walkthrough::WalkError),
     /// The user pressed Ctrl-C; what was done so far is recorded.
     #[error("interrupted; what was done so far is recorded, and running the command again resumes")]
     Interrupted,
@@ -48,6 +51,7 @@ impl LabError {
             LabError::Suite(e) => e.exit_code(),
             #[cfg(feature = "live")]
             LabError::Backend(e) => e.exit_code(),
+            LabError::Walk(e) => e.exit_code(),
             LabError::Interrupted => exit_code::INTERRUPTED,
             LabError::Content(_) | LabError::Usage(_) | LabError::Runtime(_) => {
                 exit_code::BAD_CONTENT_OR_USAGE

@@ -14,5 +14,8 @@ pub const VERIFICATION_FAILED: u8 = 4;
 /// `lab` could not write a file or its output (a full disk, a folder it may not write to).
 /// Not the content's fault, nor the learner's.
 pub const WRITE_FAILED: u8 = 5;
+/// The learner's progress record (`.lab/<chapter>/progress.json`) was edited, or records were
+/// deleted or reordered: `lab status` names where the chain breaks.
+pub const PROGRESS_TAMPERED: u8 = 6;
 /// The user interrupted the command (Ctrl-C).
 pub const INTERRUPTED: u8 = 130;

@@ -1,6 +1,7 @@
 //! courselab: the `lab` command that runs and grades the labs of a Kubernetes
 //! supply-chain-security course. `main.rs` only calls [`run`].
 
+pub mod atomic;
 #[cfg(feature = "live")]
 pub mod backend;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod spanned;
 pub mod suite;
 pub mod supply;
 pub mod terminal;
+pub mod walkthrough;
 pub mod wildcard;
 
 use std::io::{IsTerminal, Write};
@@ -64,7 +66,12 @@ pub enum Command {
     Status {
         /// The chapter.
         chapter: Option<String>,
+        /// With the done-when summary.
+        done_when: bool,
     },
+    /// The walkthrough's commands.
+    #[cfg(feature = "live")]
+    Walk(Box<commands::walk::WalkCommand>),
     /// `lab stop`.
     #[cfg(feature = "live")]
     Stop(Box<commands::stop::StopRequest>),
@@ -170,6 +177,8 @@ impl cli::StartArgs {
             set: self.set,
             base_image_layout: self.base_image_layout,
             timeout: std::time::Duration::from_secs(self.timeout),
+            yes: self.yes,
+            manual_run: self.manual_run,
         }
     }
 }
@@ -265,7 +274,65 @@ impl Cli {
                 args.into_request(content::model::FailureMode::Audit),
             )),
             #[cfg(feature = "live")]
-            CliCommand::Status { chapter } => Command::Status { chapter },
+            CliCommand::Status { chapter, done_when } => Command::Status { chapter, done_when },
+            #[cfg(feature = "live")]
+            CliCommand::Walkthrough(args) => Command::Walk(Box::new(
+                commands::walk::WalkCommand::Walkthrough(commands::walk::WalkRequest {
+                    chapter: args.chapter,
+                    manual_run: args.manual_run,
+                    yes: args.yes,
+                    answers: args.answers,
+                    world: args.world,
+                    wait: std::time::Duration::from_secs(args.wait),
+                    context: None,
+                }),
+            )),
+            #[cfg(feature = "live")]
+            CliCommand::Next(args) => Command::Walk(Box::new(commands::walk::WalkCommand::Next(
+                commands::walk::WalkRequest {
+                    chapter: args.chapter,
+                    world: args.world,
+                    wait: std::time::Duration::from_secs(args.wait),
+                    yes: true,
+                    ..Default::default()
+                },
+            ))),
+            #[cfg(feature = "live")]
+            CliCommand::Quiz {
+                chapter,
+                answers,
+                json,
+            } => Command::Walk(Box::new(commands::walk::WalkCommand::Quiz {
+                chapter,
+                answers,
+                json,
+            })),
+            #[cfg(feature = "live")]
+            CliCommand::Hint { chapter, step } => {
+                Command::Walk(Box::new(commands::walk::WalkCommand::Hint {
+                    chapter,
+                    step,
+                }))
+            }
+            #[cfg(feature = "live")]
+            CliCommand::Reset { chapter, step, yes } => {
+                Command::Walk(Box::new(commands::walk::WalkCommand::Reset {
+                    chapter,
+                    step,
+                    yes,
+                }))
+            }
+            #[cfg(feature = "live")]
+            CliCommand::Runbook { chapter, section } => {
+                Command::Walk(Box::new(commands::walk::WalkCommand::Runbook {
+                    chapter,
+                    section,
+                }))
+            }
+            #[cfg(feature = "live")]
+            CliCommand::Steps { chapter } => {
+                Command::Walk(Box::new(commands::walk::WalkCommand::Steps { chapter }))
+            }
             #[cfg(feature = "live")]
             CliCommand::Stop { chapter, delete } => {
                 Command::Stop(Box::new(commands::stop::StopRequest { chapter, delete }))
@@ -318,9 +385,11 @@ pub fn run(cli: Cli) -> u8 {
         #[cfg(feature = "live")]
         Command::Mode(request) => commands::mode::run(&config, &request, &mut stdout),
         #[cfg(feature = "live")]
-        Command::Status { chapter } => {
-            commands::status::run(&config, chapter.as_deref(), &mut stdout)
+        Command::Status { chapter, done_when } => {
+            commands::status::run(&config, chapter.as_deref(), done_when, &mut stdout)
         }
+        #[cfg(feature = "live")]
+        Command::Walk(command) => commands::walk::run(&config, &command, &mut stdout),
         #[cfg(feature = "live")]
         Command::Stop(request) => commands::stop::run(&config, &request, &mut stdout),
         #[cfg(feature = "live")]

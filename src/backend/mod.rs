@@ -12,6 +12,7 @@ pub mod registry;
 pub mod seed;
 pub mod shell;
 pub mod state;
+pub mod watch;
 pub mod workdir;
 
 pub use cluster::KubeCluster;

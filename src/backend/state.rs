@@ -3,7 +3,6 @@
 //! and `lab stop` removes exactly what the lab created. Written atomically (a temporary file,
 //! fsync, rename): a start interrupted at any point leaves the previous state or the new one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -99,14 +98,8 @@ impl LabState {
             what: format!("writing {}", path.display()),
             source,
         };
-        let dir = path.parent().unwrap_or(workdir);
-        std::fs::create_dir_all(dir).map_err(failed)?;
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
         let text = serde_json::to_string_pretty(self).expect("the state serializes");
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(failed)?;
-        file.persist(&path).map_err(|e| failed(e.error))?;
+        crate::atomic::write(&path, text.as_bytes()).map_err(failed)?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::engine::ObserveError;
 use crate::input::{self, InputError};
+use crate::walkthrough::progress::{Event, Progress};
 
 /// The most an evidence file may hold.
 pub const EVIDENCE_LIMIT: u64 = 1024 * 1024;
@@ -13,6 +14,8 @@ pub const EVIDENCE_LIMIT: u64 = 1024 * 1024;
 pub struct FileWorkdir {
     /// Its root.
     pub root: PathBuf,
+    /// The chapter whose progress record holds the quiz attempt.
+    pub chapter: String,
 }
 
 impl crate::engine::Workdir for FileWorkdir {
@@ -38,8 +41,20 @@ impl crate::engine::Workdir for FileWorkdir {
         }
     }
 
-    /// No quiz is recorded until the walkthrough's `lab quiz` records one.
+    /// The first quiz attempt of the progress record (`lab quiz`, the walkthrough's `t`).
     fn quiz(&self) -> Result<Option<(u8, u8)>, ObserveError> {
-        Ok(None)
+        let progress =
+            Progress::load(&self.root, &self.chapter).map_err(|e| ObserveError::Failed {
+                what: "the progress record".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(match progress.first_quiz() {
+            Some(Event::QuizAttempt {
+                score_percent,
+                pass_percent,
+                ..
+            }) => Some((*score_percent, *pass_percent)),
+            _ => None,
+        })
     }
 }

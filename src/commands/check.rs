@@ -56,6 +56,7 @@ pub fn run(config: &Config, request: &CheckRequest, out: &mut impl Write) -> Res
     let registry = session.registry()?;
     let workdir = FileWorkdir {
         root: session.workdir.clone(),
+        chapter: session.id(),
     };
     let results = crate::runtime::block_on(async {
         let cluster = session.cluster(request.context.as_deref()).await?;

@@ -26,6 +26,8 @@ pub mod stop;
 pub mod test;
 pub mod validate;
 pub mod verify;
+#[cfg(feature = "live")]
+pub mod walk;
 
 use std::io::Write;
 use std::path::Path;

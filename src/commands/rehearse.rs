@@ -149,6 +149,7 @@ fn steps(
     let registry = session.registry()?;
     let files = FileWorkdir {
         root: workdir.to_owned(),
+        chapter: session.id(),
     };
     let mut results = Vec::new();
     for step in &session.chapter.lab.steps {

@@ -49,13 +49,29 @@ pub struct StartRequest {
     pub base_image_layout: Option<PathBuf>,
     /// How long each wait may take.
     pub timeout: Duration,
+    /// Never wait for a key: no walkthrough after provisioning.
+    pub yes: bool,
+    /// The walkthrough without watching.
+    pub manual_run: bool,
 }
 
 /// Runs `lab start`.
 pub fn run(config: &Config, request: &StartRequest, out: &mut impl Write) -> Result<u8, LabError> {
     let workdir = std::env::current_dir()
         .map_err(|e| LabError::Usage(format!("cannot read the working folder: {e}")))?;
-    run_in(config, workdir, request, out)
+    let code = run_in(config, workdir.clone(), request, out)?;
+    if code != exit_code::SUCCESS || !super::walk::can_ask(request.yes) {
+        return Ok(code);
+    }
+    // A person at a terminal goes on into the walkthrough, where they left it.
+    let session = Session::open_in(config, workdir, Some(&request.chapter), &request.set)?;
+    let walk = super::walk::WalkRequest {
+        chapter: Some(request.chapter.clone()),
+        manual_run: request.manual_run,
+        wait: Duration::from_secs(5),
+        ..Default::default()
+    };
+    super::walk::walkthrough(config, &session, &walk, out)
 }
 
 /// Runs `lab start` for the working folder `workdir`.
@@ -370,18 +386,26 @@ async fn start(
     }
     state.finish("workloads");
     state.save(&session.workdir)?;
+    let steps: Vec<&str> = session
+        .chapter
+        .lab
+        .steps
+        .iter()
+        .map(|s| s.id.value.0.as_str())
+        .collect();
+    let next = crate::walkthrough::progress::Progress::load(&session.workdir, &id)
+        .ok()
+        .and_then(|p| p.current(&steps).map(str::to_owned));
+    let next = match next {
+        Some(step) => format!("Next: step `{step}` (`lab walkthrough {id}` guides you)"),
+        None => format!("Every step is done: `lab status {id} --done-when`"),
+    };
     emit(
         out,
         &format!(
-            "lab {id} is ready ({}, {}). Next: `lab check {id} --step {}`\n",
+            "lab {id} is ready ({}, {}). {next}\n",
             state.mode,
-            seconds(started),
-            session
-                .chapter
-                .lab
-                .steps
-                .first()
-                .map_or("", |s| s.id.value.0.as_str())
+            seconds(started)
         ),
     )?;
     Ok(exit_code::SUCCESS)

@@ -1,5 +1,7 @@
-//! `lab status [CHAPTER]`: where the lab stands: its context and mode, whether the cluster
-//! answers, and each of the lab's objects and policies as the cluster has them now.
+//! `lab status [CHAPTER] [--done-when]`: where the learner and the lab stand: the steps and
+//! whether the progress record is intact (with `--done-when`, the scored criteria), then the
+//! lab's context and mode, whether the cluster answers, and each of the lab's objects and
+//! policies as the cluster has them now.
 
 use std::io::Write;
 
@@ -10,9 +12,24 @@ use crate::engine::compare::{entry_modes, is_ready};
 use crate::{Config, LabError, exit_code};
 
 /// Runs `lab status`.
-pub fn run(config: &Config, chapter: Option<&str>, out: &mut impl Write) -> Result<u8, LabError> {
+pub fn run(
+    config: &Config,
+    chapter: Option<&str>,
+    done_when: bool,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
     let session = Session::open(config, chapter, &[])?;
-    let state = session.started()?.clone();
+    let progress = super::walk::status(config, &session, done_when, out)?;
+    let Some(state) = session.state.clone() else {
+        emit(
+            out,
+            &format!(
+                "lab {0} is not started in this folder: `lab start {0}` brings it up\n",
+                session.id()
+            ),
+        )?;
+        return Ok(progress);
+    };
     let id = state.chapter.clone();
     emit(
         out,
@@ -71,5 +88,10 @@ pub fn run(config: &Config, chapter: Option<&str>, out: &mut impl Write) -> Resu
         }
         Ok::<u8, LabError>(code)
     })??;
-    Ok(code)
+    // A broken record matters more than a missing object: it is the learner's evidence.
+    Ok(if progress == exit_code::SUCCESS {
+        code
+    } else {
+        progress
+    })
 }

@@ -115,6 +115,17 @@ impl Kind {
         }
     }
 
+    /// The namespace whose objects the check reads, if it reads one.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Kind::DigestPinned { namespace, .. }
+            | Kind::RunningDigest { namespace, .. }
+            | Kind::PolicyReport { namespace, .. }
+            | Kind::GuardrailIntact { namespace, .. } => Some(namespace),
+            _ => None,
+        }
+    }
+
     /// Whether a fail may turn into a pass by itself soon (the cluster converging, Kyverno
     /// aggregating a report), so that the engine waits a bounded time before reporting it.
     pub fn settles(&self) -> bool {
@@ -642,20 +653,24 @@ fn quiz_passed<W: Workdir>(workdir: &W, min_percent: Option<u8>) -> Decided {
     let Some((score, pass_mark)) = workdir.quiz()? else {
         return Ok(Verdict::fail(
             "the quiz has not been taken",
-            "take the chapter quiz; your first attempt is the one recorded",
+            "take the chapter quiz (`lab quiz`, or t in the walkthrough); your first attempt is the one recorded",
         ));
     };
     let needed = min_percent.unwrap_or(pass_mark);
     if score >= needed {
-        Ok(Verdict::pass(format!(
-            "quiz passed with {score}% (pass mark {needed}%)"
-        )))
+        Ok(
+            Verdict::pass(format!("quiz passed with {score}% (pass mark {needed}%)"))
+                .with("first attempt", format!("{score}%")),
+        )
     } else {
         Ok(Verdict {
             status: Status::Fail,
             message: format!("quiz scored {score}%, below the pass mark of {needed}%"),
             hint: Some("the first attempt is recorded; later attempts are practice".into()),
-            evidence: Vec::new(),
+            evidence: vec![crate::engine::Evidence {
+                what: "first attempt".into(),
+                value: format!("{score}%"),
+            }],
             unreachable: false,
         })
     }

@@ -8,6 +8,7 @@ mod kinds_tests;
 pub mod observe;
 pub mod result;
 pub mod run;
+pub mod world;
 
 pub use observe::{
     Cluster, DryRun, Observe, ObserveError, PodView, Registry, Verification, Workdir,

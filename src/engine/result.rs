@@ -1,10 +1,10 @@
 //! What a check found, as data: the status, what was observed, a message, a hint for the
 //! learner, and the evidence the verdict rests on. Reporters and the walkthrough render it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The outcome of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The learner's work shows what the check asks for.
@@ -16,7 +16,7 @@ pub enum Status {
 }
 
 /// One fact a verdict rests on, e.g. `running digest = sha256:...`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// What it is.
     pub what: String,

@@ -1,0 +1,350 @@
+//! The walkthrough's logic, apart from any terminal: which step is current, what each key does,
+//! when the checks run, what is recorded. A person drives it through [`Io`] (keys and changes
+//! in, screens out); without a terminal, [`Flow::batch`] goes through the steps in order and
+//! stops at the first that does not pass. Checks come from the engine through [`Checks`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::WalkError;
+use super::done_when::{Summary, summarize};
+use super::markdown::Look;
+use super::progress::{Event, Progress, RecordedCheck};
+use super::quiz::{Attempt, judge};
+use super::screens::{self, StepState};
+use crate::content::model::{CheckKind, Lab, Quiz, Step};
+use crate::engine::{CheckResult, Status};
+
+/// Runs a step's checks (the engine against real or recorded backends).
+pub trait Checks {
+    /// The results of `step`'s checks now; an empty list when the step has none.
+    fn run(&mut self, step: &str) -> Vec<CheckResult>;
+}
+
+/// What a person did, or what changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A key.
+    Key(char),
+    /// Something the checks read changed (a file, a cluster object), named.
+    Changed(String),
+    /// The input is gone (the terminal closed).
+    Closed,
+}
+
+/// A person at a terminal.
+pub trait Io {
+    /// Shows text.
+    fn show(&mut self, text: &str);
+    /// Waits for the next key or change.
+    fn next(&mut self) -> Input;
+    /// Asks the quiz's questions, showing `feedback` after each answer; `None` when the person
+    /// left it before the end.
+    fn ask(
+        &mut self,
+        quiz: &Quiz,
+        feedback: &mut dyn FnMut(usize, &[String]) -> String,
+    ) -> Option<BTreeMap<String, Vec<String>>>;
+}
+
+/// The chapter's text as this learner reads it: instructions, hints and solutions with their
+/// values filled in, and the runbook section each step points to.
+pub struct Lesson<'a> {
+    /// The lab.
+    pub lab: &'a Lab,
+    /// Per step: instructions, filled.
+    pub instructions: BTreeMap<String, String>,
+    /// Per step: hints, filled.
+    pub hints: BTreeMap<String, Vec<String>>,
+    /// Per step: the solution, filled.
+    pub solutions: BTreeMap<String, Option<String>>,
+    /// Per step: the runbook section (Markdown), if the step names one.
+    pub runbooks: BTreeMap<String, String>,
+    /// The quiz, if the chapter has one.
+    pub quiz: Option<Quiz>,
+}
+
+/// How a walkthrough ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Every step passed; the done-when summary.
+    Finished(Summary),
+    /// The person quit at a step.
+    Quit(String),
+    /// Without a terminal: stopped at a step whose checks do not all pass.
+    Stopped(String),
+}
+
+/// The walkthrough of one learner.
+pub struct Flow<'a> {
+    /// The text.
+    pub lesson: Lesson<'a>,
+    /// The progress, saved after every record.
+    pub progress: Progress,
+    /// Where it is saved.
+    pub workdir: &'a Path,
+    /// How screens look.
+    pub look: Look,
+}
+
+fn all_pass(results: &[CheckResult]) -> bool {
+    results.iter().all(|r| r.status == Status::Pass)
+}
+
+impl<'a> Flow<'a> {
+    fn step_ids(&self) -> Vec<&str> {
+        self.lesson
+            .lab
+            .steps
+            .iter()
+            .map(|s| s.id.value.0.as_str())
+            .collect()
+    }
+
+    /// The step to do now, `None` when all are passed.
+    pub fn current(&self) -> Option<&'a Step> {
+        let lab: &'a Lab = self.lesson.lab;
+        let ids = self.step_ids();
+        let current = self.progress.current(&ids)?.to_owned();
+        lab.steps.iter().find(|s| s.id.value.0 == current)
+    }
+
+    fn record(&mut self, event: Event) -> Result<(), WalkError> {
+        self.progress.append(event);
+        self.progress.save(self.workdir)
+    }
+
+    /// The step screen.
+    pub fn step_screen(&self, step: &Step) -> String {
+        let steps = &self.lesson.lab.steps;
+        let index = steps.iter().position(|s| s.id == step.id).unwrap_or(0);
+        let text = self
+            .lesson
+            .instructions
+            .get(&step.id.value.0)
+            .map_or(step.instructions.as_str(), String::as_str);
+        screens::step(step, index, steps.len(), text, self.look)
+    }
+
+    /// The list of steps.
+    pub fn list_screen(&self) -> String {
+        let ids = self.step_ids();
+        let passed = self.progress.passed(&ids);
+        let current = self.progress.current(&ids);
+        let rows: Vec<(&Step, StepState)> = self
+            .lesson
+            .lab
+            .steps
+            .iter()
+            .map(|s| {
+                let id = s.id.value.0.as_str();
+                let state = if passed.contains_key(id) {
+                    StepState::Passed
+                } else if Some(id) == current {
+                    StepState::Current
+                } else {
+                    StepState::Ahead
+                };
+                (s, state)
+            })
+            .collect();
+        screens::step_list(&self.lesson.lab.id.value.0, &rows)
+    }
+
+    /// Shows the next hint of `step` and records it.
+    pub fn next_hint(&mut self, step: &Step) -> Result<String, WalkError> {
+        let id = step.id.value.0.clone();
+        let hints = self.lesson.hints.get(&id).cloned().unwrap_or_default();
+        let n = self.progress.hints_shown(&id) + 1;
+        match hints.get(n - 1) {
+            Some(text) => {
+                self.record(Event::HintShown { step: id, hint: n })?;
+                Ok(screens::hint(step, n, Some(text), self.look))
+            }
+            None => Ok(screens::hint(step, n, None, self.look)),
+        }
+    }
+
+    /// Shows the solution of `step` and records that it was seen.
+    pub fn solution(&mut self, step: &Step) -> Result<String, WalkError> {
+        let id = step.id.value.0.clone();
+        let script = self.lesson.solutions.get(&id).cloned().flatten();
+        if script.is_some() && !self.progress.solution_shown(&id) {
+            self.record(Event::SolutionShown { step: id })?;
+        }
+        Ok(screens::solution(step, script.as_deref()))
+    }
+
+    /// The runbook section of `step`.
+    pub fn runbook(&self, step: &Step) -> String {
+        match self.lesson.runbooks.get(&step.id.value.0) {
+            Some(section) => super::markdown::render(section, self.look),
+            None => format!(
+                "Step `{}` names no runbook section; `lab runbook {}` shows the whole runbook.\n",
+                step.id.value.0, self.lesson.lab.id.value.0
+            ),
+        }
+    }
+
+    /// Records `step` as passed with `results`, which must all pass.
+    pub fn pass(&mut self, step: &Step, results: &[CheckResult]) -> Result<(), WalkError> {
+        self.record(Event::StepPassed {
+            step: step.id.value.0.clone(),
+            results: results.iter().map(RecordedCheck::from).collect(),
+        })
+    }
+
+    /// Judges and records a quiz attempt (the first counts).
+    pub fn record_quiz(
+        &mut self,
+        answers: &BTreeMap<String, Vec<String>>,
+    ) -> Result<(Attempt, bool), WalkError> {
+        let Some(quiz) = &self.lesson.quiz else {
+            return Err(WalkError::Quiz(format!(
+                "lab {} has no quiz",
+                self.lesson.lab.id.value.0
+            )));
+        };
+        let attempt = judge(quiz, answers);
+        let first = self.progress.first_quiz().is_none();
+        self.record(attempt.event(first))?;
+        Ok((attempt, first))
+    }
+
+    fn has_quiz(step: &Step) -> bool {
+        step.checks
+            .iter()
+            .any(|c| matches!(c.check.value, CheckKind::QuizPassed(_)))
+    }
+
+    /// The done-when summary, with `live` results for steps not yet passed.
+    pub fn summary(&self, live: &[CheckResult]) -> Summary {
+        summarize(self.lesson.lab, &self.progress, live)
+    }
+
+    /// Without a terminal: from the current step on, show it, run its checks, and move on while
+    /// they pass; stop at the first step that does not. A quiz step takes `answers` if given.
+    pub fn batch(
+        &mut self,
+        checks: &mut dyn Checks,
+        answers: Option<&BTreeMap<String, Vec<String>>>,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<Outcome, WalkError> {
+        let mut live = Vec::new();
+        while let Some(step) = self.current() {
+            out(&self.step_screen(step));
+            if Self::has_quiz(step)
+                && self.progress.first_quiz().is_none()
+                && let Some(answers) = answers
+            {
+                let (attempt, first) = self.record_quiz(answers)?;
+                if let Some(quiz) = &self.lesson.quiz {
+                    out(&screens::score(quiz, &attempt, first));
+                }
+            }
+            let results = checks.run(&step.id.value.0);
+            out(&screens::results(
+                &results,
+                self.look,
+                screens::Next::Commands(&self.lesson.lab.id.value.0),
+            ));
+            if !all_pass(&results) {
+                live.extend(results);
+                out(&screens::done_when(&self.summary(&live), self.look));
+                return Ok(Outcome::Stopped(step.id.value.0.clone()));
+            }
+            self.pass(step, &results)?;
+        }
+        let summary = self.summary(&live);
+        out(&screens::done_when(&summary, self.look));
+        Ok(Outcome::Finished(summary))
+    }
+
+    /// With a person at a terminal: the current step, its checks, then keys and changes until
+    /// every step is passed or they quit.
+    pub fn interactive(
+        &mut self,
+        checks: &mut dyn Checks,
+        io: &mut dyn Io,
+    ) -> Result<Outcome, WalkError> {
+        'steps: while let Some(step) = self.current() {
+            let id = step.id.value.0.clone();
+            io.show(&self.step_screen(step));
+            io.show(&format!("{}\n", screens::keys(Self::has_quiz(step))));
+            let mut results = checks.run(&id);
+            io.show(&screens::results(&results, self.look, screens::Next::Keys));
+            loop {
+                match io.next() {
+                    Input::Key('c') => {
+                        results = checks.run(&id);
+                        io.show(&screens::results(&results, self.look, screens::Next::Keys));
+                    }
+                    Input::Changed(what) => {
+                        io.show(&format!("({what} changed: checking again)\n"));
+                        results = checks.run(&id);
+                        io.show(&screens::results(&results, self.look, screens::Next::Keys));
+                    }
+                    Input::Key('h') => {
+                        let text = self.next_hint(step)?;
+                        io.show(&text);
+                    }
+                    Input::Key('s') => {
+                        let text = self.solution(step)?;
+                        io.show(&text);
+                    }
+                    Input::Key('r') => io.show(&self.runbook(step)),
+                    Input::Key('l') => io.show(&self.list_screen()),
+                    Input::Key('t') if Self::has_quiz(step) => {
+                        self.quiz_at_terminal(io)?;
+                        results = checks.run(&id);
+                        io.show(&screens::results(&results, self.look, screens::Next::Keys));
+                    }
+                    Input::Key('n') => {
+                        if all_pass(&results) {
+                            self.pass(step, &results)?;
+                            continue 'steps;
+                        }
+                        io.show("n moves on once every check passes: press c to check now, h for a hint.\n");
+                    }
+                    Input::Key('q') | Input::Closed => {
+                        io.show(&format!(
+                            "Your progress is saved. `lab start {0}` (or `lab walkthrough {0}`) resumes at step `{id}`.\n",
+                            self.lesson.lab.id.value.0
+                        ));
+                        return Ok(Outcome::Quit(id));
+                    }
+                    Input::Key('?') => {
+                        io.show(&format!("{}\n", screens::keys(Self::has_quiz(step))))
+                    }
+                    Input::Key(_) => {}
+                }
+            }
+        }
+        let summary = self.summary(&[]);
+        io.show(&screens::done_when(&summary, self.look));
+        Ok(Outcome::Finished(summary))
+    }
+
+    /// Asks the quiz at the terminal, with feedback after each answer, and records it.
+    pub fn quiz_at_terminal(&mut self, io: &mut dyn Io) -> Result<Option<Attempt>, WalkError> {
+        let Some(quiz) = &self.lesson.quiz else {
+            io.show("This lab has no quiz.\n");
+            return Ok(None);
+        };
+        let lab = quiz.lab.value.0.clone();
+        let look = self.look;
+        let mut feedback = |i: usize, picked: &[String]| {
+            let q = &quiz.questions[i];
+            screens::feedback(q, super::quiz::is_correct(&lab, q, picked), look)
+        };
+        let Some(answers) = io.ask(quiz, &mut feedback) else {
+            io.show("Quiz left before the end: nothing recorded.\n");
+            return Ok(None);
+        };
+        let (attempt, first) = self.record_quiz(&answers)?;
+        if let Some(quiz) = &self.lesson.quiz {
+            io.show(&screens::score(quiz, &attempt, first));
+        }
+        Ok(Some(attempt))
+    }
+}

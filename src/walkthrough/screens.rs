@@ -1,0 +1,287 @@
+//! Every screen the learner reads in the walkthrough, as text at a given width: a step, its
+//! check results, a hint, a solution, the list of steps, the quiz's feedback and the done-when
+//! summary. Pure functions, so that each is snapshot-tested without a terminal.
+
+use super::done_when::Summary;
+use super::markdown::{Look, no_breaks, render};
+use super::progress::Break;
+use super::quiz::Attempt;
+use crate::content::model::{Question, Quiz, Step};
+use crate::engine::{CheckResult, Status};
+
+/// The keys, as the bottom line of a step.
+pub fn keys(quiz: bool) -> String {
+    let mut keys = "[c] check  [h] hint  [s] solution  [r] runbook  [l] steps  [n] next".to_owned();
+    if quiz {
+        keys.push_str("  [t] take the quiz");
+    }
+    keys.push_str("  [q] quit");
+    keys
+}
+
+fn rule(look: Look) -> String {
+    "─".repeat(look.width.clamp(20, 100))
+}
+
+/// A step: its place, title, instructions (with the learner's values filled in beforehand),
+/// the files it touches and what its checks ask.
+pub fn step(step: &Step, index: usize, total: usize, instructions: &str, look: Look) -> String {
+    let mut out = String::new();
+    out.push_str(&rule(look));
+    out.push('\n');
+    let head = format!("Step {}/{total} · {}", index + 1, step.title);
+    out.push_str(&if look.color {
+        format!("\x1b[1m{head}\x1b[0m")
+    } else {
+        head
+    });
+    out.push_str(&format!("  ({})\n", step.id.value.0));
+    out.push_str(&rule(look));
+    out.push_str("\n\n");
+    out.push_str(&render(instructions, look));
+    if !step.files.is_empty() {
+        let files: Vec<&str> = step.files.iter().map(|f| f.value.0.as_str()).collect();
+        out.push_str(&format!("\nFiles: {}\n", files.join(", ")));
+    }
+    if !step.checks.is_empty() {
+        out.push_str("\nDone when:\n");
+        for check in &step.checks {
+            out.push_str(&format!("  ○ {}\n", check.title));
+        }
+    }
+    out
+}
+
+/// What follows the results: keys at a terminal, commands otherwise.
+#[derive(Debug, Clone, Copy)]
+pub enum Next<'a> {
+    /// A person presses keys.
+    Keys,
+    /// Commands, for the chapter named.
+    Commands(&'a str),
+}
+
+/// The results of a check run.
+pub fn results(results: &[CheckResult], look: Look, next: Next<'_>) -> String {
+    let mut out = String::from("\nChecked now:\n");
+    for r in results {
+        let (mark, colour) = match r.status {
+            Status::Pass => ("✓", "\x1b[32m"),
+            Status::Fail => ("✗", "\x1b[31m"),
+            Status::Error => ("!", "\x1b[33m"),
+        };
+        let mark = if look.color {
+            format!("{colour}{mark}\x1b[0m")
+        } else {
+            mark.to_owned()
+        };
+        out.push_str(&format!("  {mark} {}\n", r.title));
+        if r.status != Status::Pass {
+            out.push_str(&wrap(&r.message, "      ", look));
+            if let Some(hint) = &r.hint {
+                out.push_str(&wrap(&format!("try: {hint}"), "      ", look));
+            }
+        }
+    }
+    let passed = results.iter().filter(|r| r.status == Status::Pass).count();
+    let total = results.len();
+    out.push_str(&match (passed == total, next) {
+        (true, Next::Keys) => format!("All {total} check(s) pass. Press n for the next step.\n"),
+        (true, Next::Commands(_)) => format!("All {total} check(s) pass.\n"),
+        (false, Next::Keys) => format!(
+            "{passed} of {total} check(s) pass. Press h for a hint; the checks run again when your files or the cluster change (or press c).\n"
+        ),
+        (false, Next::Commands(id)) => format!(
+            "{passed} of {total} check(s) pass. `lab hint {id}` gives a hint; run `lab walkthrough {id}` again when you have done more.\n"
+        ),
+    });
+    out
+}
+
+fn wrap(text: &str, indent: &str, look: Look) -> String {
+    let options = no_breaks(textwrap::Options::new(look.width.max(30)))
+        .initial_indent(indent)
+        .subsequent_indent(indent);
+    textwrap::wrap(text, &options)
+        .iter()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect()
+}
+
+/// Hint `n` (from 1) of a step, or what to do when there are no more.
+pub fn hint(step: &Step, n: usize, text: Option<&str>, look: Look) -> String {
+    match text {
+        Some(text) => {
+            let body = render(text, look);
+            format!(
+                "Hint {n} of {} for `{}`:\n{}",
+                step.hints.len(),
+                step.id.value.0,
+                indent(&body, "  ")
+            )
+        }
+        None if step.hints.is_empty() => format!(
+            "Step `{}` has no hints. Press s to see its solution, or r for the runbook.\n",
+            step.id.value.0
+        ),
+        None => format!(
+            "That was the last hint of `{}`. Press s to see the solution.\n",
+            step.id.value.0
+        ),
+    }
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_owned()
+            } else {
+                format!("{by}{l}\n")
+            }
+        })
+        .collect()
+}
+
+/// A step's solution, with the learner's values filled in.
+pub fn solution(step: &Step, script: Option<&str>) -> String {
+    match script {
+        Some(script) => format!(
+            "Solution of `{}` (what a learner would run; try it yourself first):\n\n{}\n",
+            step.id.value.0,
+            indent(script.trim_end(), "    ")
+        ),
+        None => format!("Step `{}` has no written solution.\n", step.id.value.0),
+    }
+}
+
+/// The state of a step in the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    /// Recorded as passed.
+    Passed,
+    /// The one to do now.
+    Current,
+    /// Not reached.
+    Ahead,
+}
+
+/// The list of steps with their state.
+pub fn step_list(chapter: &str, steps: &[(&Step, StepState)]) -> String {
+    let mut out = format!("Steps of {chapter}:\n");
+    for (i, (step, state)) in steps.iter().enumerate() {
+        let mark = match state {
+            StepState::Passed => "✓",
+            StepState::Current => "→",
+            StepState::Ahead => "·",
+        };
+        out.push_str(&format!(
+            "  {mark} {}. {:<18} {}\n",
+            i + 1,
+            step.id.value.0,
+            step.title
+        ));
+    }
+    out
+}
+
+/// Where the progress chain breaks.
+pub fn breaks(path: &str, breaks: &[Break]) -> String {
+    if breaks.is_empty() {
+        return format!("Progress record {path}: intact.\n");
+    }
+    let mut out = format!(
+        "Progress record {path}: NOT intact ({} problem(s)); your instructor will see this:\n",
+        breaks.len()
+    );
+    for b in breaks {
+        out.push_str(&format!("  - {b}\n"));
+    }
+    out
+}
+
+/// One quiz question, as the learner sees it before answering.
+pub fn question(index: usize, total: usize, question: &Question, look: Look) -> String {
+    let kind = match question.choice {
+        crate::content::model::Choice::Single => "pick one",
+        crate::content::model::Choice::Multiple => "pick all that apply",
+    };
+    format!(
+        "Question {}/{total} ({kind}):\n{}",
+        index + 1,
+        indent(&render(&question.prompt, look), "  ")
+    )
+}
+
+/// The feedback after an answer: right or not, then the explanation.
+pub fn feedback(question: &Question, correct: bool, look: Look) -> String {
+    let verdict = if correct { "Right." } else { "Not quite." };
+    format!(
+        "{verdict}\n{}",
+        indent(&render(&question.explanation, look), "  ")
+    )
+}
+
+/// The score at the end of a quiz.
+pub fn score(quiz: &Quiz, attempt: &Attempt, first: bool) -> String {
+    let verdict = if attempt.passed {
+        "passed"
+    } else {
+        "not passed"
+    };
+    let counts = if first {
+        "This first attempt is recorded; later attempts are practice."
+    } else {
+        "Practice attempt: your first attempt is the one recorded."
+    };
+    format!(
+        "{}: {} of {} right, {}% (pass mark {}%): {verdict}.\n{counts}\n",
+        quiz.title, attempt.correct, attempt.questions, attempt.score_percent, attempt.pass_percent
+    )
+}
+
+/// The done-when summary.
+pub fn done_when(summary: &Summary, look: Look) -> String {
+    let mut out = format!(
+        "Done when ({} of {} points):\n",
+        summary.earned, summary.points
+    );
+    for c in &summary.criteria {
+        let mark = if c.earned == c.points {
+            "✓"
+        } else if c.earned > 0 {
+            "◐"
+        } else {
+            "✗"
+        };
+        out.push_str(&format!(
+            "\n{mark} {} ({} of {} points)\n",
+            c.id, c.earned, c.points
+        ));
+        out.push_str(&wrap(&c.text, "    ", look));
+        for s in &c.checks {
+            let state = match s.status {
+                Some(Status::Pass) => "pass",
+                Some(Status::Fail) => "fail",
+                Some(Status::Error) => "error",
+                None => "not yet",
+            };
+            let source = if s.recorded { ", recorded" } else { "" };
+            out.push_str(&format!(
+                "    {:>2}/{:<2} {} ({state}{source})\n",
+                s.earned, s.points, s.check
+            ));
+            for e in s.evidence.iter().take(3) {
+                out.push_str(&wrap(
+                    &format!("{}: {}", e.what, e.value),
+                    "          ",
+                    look,
+                ));
+            }
+            if let Some(fix) = &s.fix {
+                out.push_str(&format!("          to do: {fix}\n"));
+            }
+        }
+    }
+    out
+}

@@ -98,10 +98,17 @@ pub fn can_ask(yes: bool) -> bool {
 
 /// The terminal's width, or 80.
 fn look(config: &Config) -> Look {
-    let width = crossterm::terminal::size()
+    // COLUMNS first (scripts, tests), then the terminal's own width, else 80.
+    let width = std::env::var("COLUMNS")
         .ok()
-        .filter(|_| std::io::stdout().is_terminal())
-        .map_or(80, |(w, _)| usize::from(w).clamp(40, 120));
+        .and_then(|c| c.parse::<usize>().ok())
+        .or_else(|| {
+            crossterm::terminal::size()
+                .ok()
+                .filter(|(w, _)| *w > 0 && std::io::stdout().is_terminal())
+                .map(|(w, _)| usize::from(w))
+        })
+        .map_or(80, |w| w.clamp(40, 120));
     Look {
         width,
         color: config.color,
@@ -303,7 +310,10 @@ impl Checks for EngineChecks {
 fn code(outcome: &Outcome) -> u8 {
     match outcome {
         Outcome::Finished(_) | Outcome::Quit(_) => exit_code::SUCCESS,
-        Outcome::Stopped(_) => exit_code::WORK_FELL_SHORT,
+        Outcome::Stopped {
+            unreachable: true, ..
+        } => exit_code::UNREACHABLE,
+        Outcome::Stopped { .. } => exit_code::WORK_FELL_SHORT,
     }
 }
 
@@ -324,7 +334,7 @@ pub(crate) fn walkthrough(
         .collect();
     let breaks = flow.progress.verify(&steps);
     if !breaks.is_empty() {
-        let path = Progress::path(&session.workdir, &session.id());
+        let path = Progress::path(std::path::Path::new(""), &session.id());
         emit(out, &screens::breaks(&path.display().to_string(), &breaks))?;
     }
     let mut checks = EngineChecks::open(session, request)?;
@@ -614,14 +624,7 @@ fn take_quiz(
                 for (i, q) in quiz.questions.iter().enumerate() {
                     let picked = answers.get(&q.id.0).cloned().unwrap_or_default();
                     text.push_str(&screens::question(i, quiz.questions.len(), q, flow.look));
-                    text.push_str(&format!(
-                        "  Your answer: {}\n",
-                        if picked.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            picked.join(", ")
-                        }
-                    ));
+                    text.push_str(&screens::answered(q, &picked));
                     text.push_str(&screens::feedback(
                         q,
                         quiz::is_correct(&quiz.lab.value.0, q, &picked),
@@ -854,7 +857,7 @@ pub(crate) fn status(
         .collect();
     emit(out, &flow.list_screen())?;
     let breaks = flow.progress.verify(&steps);
-    let path = Progress::path(&session.workdir, &session.id());
+    let path = Progress::path(std::path::Path::new(""), &session.id());
     emit(out, &screens::breaks(&path.display().to_string(), &breaks))?;
     if done_when {
         emit(out, &screens::done_when(&flow.summary(&[]), flow.look))?;

@@ -71,8 +71,14 @@ pub enum Outcome {
     Finished(Summary),
     /// The person quit at a step.
     Quit(String),
-    /// Without a terminal: stopped at a step whose checks do not all pass.
-    Stopped(String),
+    /// Without a terminal: stopped at a step whose checks do not all pass; `unreachable` when
+    /// a check could not look (the cluster or registry did not answer).
+    Stopped {
+        /// The step.
+        step: String,
+        /// Whether a check errored.
+        unreachable: bool,
+    },
 }
 
 /// The walkthrough of one learner.
@@ -249,9 +255,13 @@ impl<'a> Flow<'a> {
                 screens::Next::Commands(&self.lesson.lab.id.value.0),
             ));
             if !all_pass(&results) {
+                let unreachable = results.iter().any(|r| r.status == Status::Error);
                 live.extend(results);
                 out(&screens::done_when(&self.summary(&live), self.look));
-                return Ok(Outcome::Stopped(step.id.value.0.clone()));
+                return Ok(Outcome::Stopped {
+                    step: step.id.value.0.clone(),
+                    unreachable,
+                });
             }
             self.pass(step, &results)?;
         }

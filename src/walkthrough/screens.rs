@@ -85,7 +85,7 @@ pub fn results(results: &[CheckResult], look: Look, next: Next<'_>) -> String {
     }
     let passed = results.iter().filter(|r| r.status == Status::Pass).count();
     let total = results.len();
-    out.push_str(&match (passed == total, next) {
+    let summary = match (passed == total, next) {
         (true, Next::Keys) => format!("All {total} check(s) pass. Press n for the next step.\n"),
         (true, Next::Commands(_)) => format!("All {total} check(s) pass.\n"),
         (false, Next::Keys) => format!(
@@ -94,7 +94,8 @@ pub fn results(results: &[CheckResult], look: Look, next: Next<'_>) -> String {
         (false, Next::Commands(id)) => format!(
             "{passed} of {total} check(s) pass. `lab hint {id}` gives a hint; run `lab walkthrough {id}` again when you have done more.\n"
         ),
-    });
+    };
+    out.push_str(&wrap(summary.trim_end(), "", look));
     out
 }
 
@@ -213,6 +214,20 @@ pub fn question(index: usize, total: usize, question: &Question, look: Look) -> 
     )
 }
 
+/// The options of a question with the learner's picks marked (answers from a file).
+pub fn answered(question: &Question, picked: &[String]) -> String {
+    let mut out = String::new();
+    for option in &question.options.value {
+        let id = &option.id.value.0;
+        let mark = if picked.contains(id) { "[x]" } else { "[ ]" };
+        out.push_str(&format!("  {mark} {id}) {}\n", option.text.value));
+    }
+    if picked.is_empty() {
+        out.push_str("  (not answered)\n");
+    }
+    out
+}
+
 /// The feedback after an answer: right or not, then the explanation.
 pub fn feedback(question: &Question, correct: bool, look: Look) -> String {
     let verdict = if correct { "Right." } else { "Not quite." };
@@ -284,4 +299,61 @@ pub fn done_when(summary: &Summary, look: Look) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAIN: Look = Look {
+        width: 80,
+        color: false,
+    };
+
+    fn step() -> Step {
+        serde_saphyr::from_str(
+            "id: pin-app\ntitle: Pin the app by digest\ninstructions: Set the image by `@sha256:`.\nhints:\n  - \"`kubectl set image` takes `name=image@sha256:...`.\"\nfiles: [manifests/app.yaml]\nchecks:\n  - id: app-pinned\n    title: The app names its image by digest\n    check:\n      digest-pinned: {kind: Deployment, namespace: develop, name: app}\n",
+        )
+        .unwrap()
+    }
+
+    fn result(status: Status) -> CheckResult {
+        CheckResult {
+            step: "pin-app".into(),
+            check: "app-pinned".into(),
+            title: "The app names its image by digest".into(),
+            kind: "digest-pinned",
+            status,
+            message: "Deployment develop/app names images by tag: app=kind-registry:5000/walk/app:1.0".into(),
+            hint: Some("pin each image by digest: `kubectl set image -n develop deployment/app CONTAINER=IMAGE@sha256:...`".into()),
+            evidence: Vec::new(),
+            unreachable: false,
+            elapsed_ms: 3,
+        }
+    }
+
+    #[test]
+    fn the_screens_of_a_step_at_a_terminal() {
+        let step = step();
+        let mut screens = String::new();
+        screens += &step_screen_for_test(&step);
+        screens += &keys(false);
+        screens += "\n";
+        screens += &results(&[result(Status::Fail)], PLAIN, Next::Keys);
+        screens += &results(&[result(Status::Error)], PLAIN, Next::Commands("walk"));
+        screens += &hint(&step, 1, Some(&step.hints[0]), PLAIN);
+        screens += &hint(&step, 2, None, PLAIN);
+        screens += &solution(
+            &step,
+            Some(
+                "kubectl set image -n develop deployment/app app=IMAGE@sha256:0000\nkubectl rollout status -n develop deployment/app",
+            ),
+        );
+        screens += &solution(&step, None);
+        insta::assert_snapshot!(screens);
+    }
+
+    fn step_screen_for_test(step: &Step) -> String {
+        super::step(step, 1, 3, &step.instructions, PLAIN)
+    }
 }

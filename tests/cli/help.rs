@@ -49,6 +49,9 @@ fn live_lab_help() {
         ("help-start", ["start", "--help"]),
         ("help-check", ["check", "--help"]),
         ("help-rehearse", ["rehearse", "--help"]),
+        ("help-walkthrough", ["walkthrough", "--help"]),
+        ("help-quiz", ["quiz", "--help"]),
+        ("help-status", ["status", "--help"]),
     ] {
         let (code, stdout, _) = output(lab(&repo()).args(args));
         assert_eq!(code, 0);

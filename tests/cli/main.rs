@@ -21,6 +21,8 @@ mod schema;
 mod suite;
 mod validate;
 mod verify;
+mod walk_pty;
+mod walkthrough;
 
 use std::path::{Path, PathBuf};
 

@@ -173,7 +173,7 @@ fn steps(
         };
         let before = run_checks(Duration::ZERO)?;
         let solution = match super::solve::script(&session, &id)? {
-            None => None,
+            None => solve_quiz(&session, step, workdir)?,
             Some(script) => {
                 let env = [("COSIGN_PASSWORD".to_owned(), String::new())];
                 let ran = super::solve::execute(
@@ -210,4 +210,62 @@ fn steps(
         });
     }
     Ok((context, results))
+}
+
+/// The quiz step's solution, for content CI: the course's answer key (`<quiz>.key.yaml`, which
+/// only an author's or instructor's checkout holds, never the built-in course) answered as a
+/// learner's first attempt. `None` when the step asks no quiz, or there is no key.
+fn solve_quiz(
+    session: &Session,
+    step: &crate::content::model::Step,
+    workdir: &std::path::Path,
+) -> Result<Option<SolutionRun>, LabError> {
+    use crate::content::model::{AnswerKey, CheckKind};
+    use crate::walkthrough::{progress::Progress, quiz};
+    if !step
+        .checks
+        .iter()
+        .any(|c| matches!(c.check.value, CheckKind::QuizPassed(_)))
+    {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let (rel, quiz) = quiz::find(&session.chapter)?;
+    let key_rel = format!("{}.key.yaml", rel.trim_end_matches(".yaml"));
+    let Ok(text) = session.chapter.text(&key_rel) else {
+        return Ok(None);
+    };
+    let key: AnswerKey = serde_saphyr::from_str(text).map_err(|e| {
+        crate::walkthrough::WalkError::Quiz(format!(
+            "{}: not an answer key ({e})",
+            session.chapter.shown(&key_rel)
+        ))
+    })?;
+    let answers = key
+        .answers
+        .iter()
+        .map(|a| {
+            (
+                a.question.value.0.clone(),
+                a.correct.value.iter().map(|c| c.value.0.clone()).collect(),
+            )
+        })
+        .collect();
+    let attempt = quiz::judge(&quiz, &answers);
+    let mut progress = Progress::load(workdir, &session.id())?;
+    let first = progress.first_quiz().is_none();
+    progress.append(attempt.event(first));
+    progress.save(workdir)?;
+    Ok(Some(SolutionRun {
+        exit_code: Some(if attempt.passed { 0 } else { 1 }),
+        timed_out: false,
+        seconds: started.elapsed().as_secs_f64(),
+        output_tail: format!(
+            "answered from {}: {} of {} right, {}%\n",
+            session.chapter.shown(&key_rel),
+            attempt.correct,
+            attempt.questions,
+            attempt.score_percent
+        ),
+    }))
 }

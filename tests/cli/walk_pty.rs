@@ -12,13 +12,13 @@ use super::walkthrough::{Learner, NOTES, PINNED};
 const DOWN: &str = "\x1b[B";
 
 /// Presses keys (rexpect buffers what it sends until flushed).
-fn key(p: &mut PtySession, keys: &str) {
+pub fn key(p: &mut PtySession, keys: &str) {
     p.send(keys).unwrap();
     p.flush().unwrap();
 }
 
 /// rexpect reads the terminal byte by byte, one char per byte; the needle is encoded the same.
-fn raw(text: &str) -> String {
+pub fn raw(text: &str) -> String {
     text.bytes().map(char::from).collect()
 }
 

@@ -31,7 +31,7 @@ fn time(runs: usize, mut f: impl FnMut()) -> Duration {
 }
 
 fn record(n: usize) -> Event {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         Event::HintShown {
             step: "pin-digest".into(),
             hint: n,

@@ -34,13 +34,7 @@ pub fn run(config: &Config, request: &CheckRequest, out: &mut impl Write) -> Res
     }
     let mut checks = prepare(&session.chapter, &session.values)?;
     if let Some(step) = &request.step {
-        let steps: Vec<&str> = session
-            .chapter
-            .lab
-            .steps
-            .iter()
-            .map(|s| s.id.value.0.as_str())
-            .collect();
+        let steps = session.chapter.lab.step_ids();
         if !steps.contains(&step.as_str()) {
             let hint = did_you_mean(step, steps.iter().copied())
                 .map(|s| format!("did you mean `{s}`? "))

@@ -386,13 +386,7 @@ async fn start(
     }
     state.finish("workloads");
     state.save(&session.workdir)?;
-    let steps: Vec<&str> = session
-        .chapter
-        .lab
-        .steps
-        .iter()
-        .map(|s| s.id.value.0.as_str())
-        .collect();
+    let steps = session.chapter.lab.step_ids();
     let next = crate::walkthrough::progress::Progress::load(&session.workdir, &id)
         .ok()
         .and_then(|p| p.current(&steps).map(str::to_owned));

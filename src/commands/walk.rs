@@ -325,13 +325,7 @@ pub(crate) fn walkthrough(
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let mut flow = flow(config, session)?;
-    let steps: Vec<&str> = session
-        .chapter
-        .lab
-        .steps
-        .iter()
-        .map(|s| s.id.value.0.as_str())
-        .collect();
+    let steps = session.chapter.lab.step_ids();
     let breaks = flow.progress.verify(&steps);
     if !breaks.is_empty() {
         let path = Progress::path(std::path::Path::new(""), &session.id());
@@ -848,13 +842,7 @@ pub(crate) fn status(
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let flow = flow(config, session)?;
-    let steps: Vec<&str> = session
-        .chapter
-        .lab
-        .steps
-        .iter()
-        .map(|s| s.id.value.0.as_str())
-        .collect();
+    let steps = session.chapter.lab.step_ids();
     emit(out, &flow.list_screen())?;
     let breaks = flow.progress.verify(&steps);
     let path = Progress::path(std::path::Path::new(""), &session.id());

@@ -71,7 +71,7 @@ impl Summary {
 /// Scores `lab`'s done-when criteria from `progress`, and from `live` results for steps not
 /// yet recorded as passed.
 pub fn summarize(lab: &Lab, progress: &Progress, live: &[CheckResult]) -> Summary {
-    let steps: Vec<&str> = lab.steps.iter().map(|s| s.id.value.0.as_str()).collect();
+    let steps = lab.step_ids();
     let passed = progress.passed(&steps);
     let id = &lab.id.value.0;
     let recorded: BTreeMap<&str, &RecordedCheck> = passed

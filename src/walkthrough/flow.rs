@@ -99,12 +99,7 @@ fn all_pass(results: &[CheckResult]) -> bool {
 
 impl<'a> Flow<'a> {
     fn step_ids(&self) -> Vec<&str> {
-        self.lesson
-            .lab
-            .steps
-            .iter()
-            .map(|s| s.id.value.0.as_str())
-            .collect()
+        self.lesson.lab.step_ids()
     }
 
     /// The step to do now, `None` when all are passed.

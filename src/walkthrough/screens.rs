@@ -148,7 +148,7 @@ fn indent(text: &str, by: &str) -> String {
 pub fn solution(step: &Step, script: Option<&str>) -> String {
     match script {
         Some(script) => format!(
-            "Solution of `{}` (what a learner would run; try it yourself first):\n\n{}\n",
+            "Solution of `{}` (try it yourself first; a solution shown is noted in your progress):\n\n{}\n",
             step.id.value.0,
             indent(script.trim_end(), "    ")
         ),

@@ -50,6 +50,13 @@ pub struct Lab {
     pub tests: Option<LabTests>,
 }
 
+impl Lab {
+    /// The step ids, in order.
+    pub fn step_ids(&self) -> Vec<&str> {
+        self.steps.iter().map(|s| s.id.value.0.as_str()).collect()
+    }
+}
+
 /// The settings of `lab test` for a chapter.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

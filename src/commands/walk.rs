@@ -253,6 +253,17 @@ impl EngineChecks {
         })
     }
 
+    /// The namespaces the checks read, for the cluster watch.
+    fn namespaces(&self) -> Vec<String> {
+        let mut namespaces: Vec<String> = Vec::new();
+        for ns in self.prepared.iter().filter_map(|c| c.kind.namespace()) {
+            if !namespaces.iter().any(|n| n == ns) {
+                namespaces.push(ns.to_owned());
+            }
+        }
+        namespaces
+    }
+
     /// The evidence files the checks read, for the file watch.
     fn evidence_paths(&self) -> Vec<PathBuf> {
         self.prepared
@@ -343,7 +354,6 @@ pub(crate) fn walkthrough(
         return Ok(code(&outcome));
     }
     let (tx, rx) = mpsc::channel();
-    let mut watching = Vec::new();
     if !request.manual_run {
         let mut files = checks.evidence_paths();
         if let Some(world) = &request.world {
@@ -351,7 +361,11 @@ pub(crate) fn walkthrough(
         }
         watch_files(files, tx.clone());
         if let Backend::Live { .. } = &checks.backend {
-            watch_cluster(session, request, tx.clone(), &mut watching);
+            let context = request
+                .context
+                .clone()
+                .or_else(|| session.state.as_ref().map(|s| s.context.clone()));
+            watch_cluster(context, checks.namespaces(), tx.clone());
         }
     }
     drop(tx);
@@ -392,25 +406,10 @@ fn watch_files(files: Vec<PathBuf>, tx: mpsc::Sender<Result<String, String>>) {
 
 /// Watches the cluster objects the checks read, on a thread of its own.
 fn watch_cluster(
-    session: &Session,
-    request: &WalkRequest,
+    context: Option<String>,
+    namespaces: Vec<String>,
     tx: mpsc::Sender<Result<String, String>>,
-    _handles: &mut Vec<std::thread::JoinHandle<()>>,
 ) {
-    let context = request
-        .context
-        .clone()
-        .or_else(|| session.state.as_ref().map(|s| s.context.clone()));
-    let mut namespaces: Vec<String> = Vec::new();
-    if let Ok(prepared) = prepare(&session.chapter, &session.values) {
-        for check in prepared {
-            if let Some(ns) = check.kind.namespace()
-                && !namespaces.contains(&ns.to_owned())
-            {
-                namespaces.push(ns.to_owned());
-            }
-        }
-    }
     std::thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -489,9 +488,15 @@ impl Io for TerminalIo {
         loop {
             match self.changes.try_recv() {
                 Ok(Ok(what)) => {
-                    // Let a burst of changes settle into one re-check.
-                    std::thread::sleep(Duration::from_millis(300));
-                    while self.changes.try_recv().is_ok() {}
+                    // A burst of changes (a rollout's Pods, a report's updates) becomes one
+                    // re-check: wait for half a second of quiet, three seconds at most.
+                    let until = std::time::Instant::now() + Duration::from_secs(3);
+                    while std::time::Instant::now() < until
+                        && self
+                            .changes
+                            .recv_timeout(Duration::from_millis(500))
+                            .is_ok()
+                    {}
                     return Input::Changed(what);
                 }
                 Ok(Err(problem)) => self.show(&format!("({problem}; press c to check by hand)\n")),

@@ -806,8 +806,9 @@ fn ctrl_c_during_start_exits_130_and_the_next_start_resumes() {
     learner.stop();
 }
 
-// The walkthrough at a terminal on the real cluster: the kube-rs watches see a change to the
-// Deployment the checks read, and the file watch sees the evidence the step's solution writes.
+// The walkthrough at a terminal on the real cluster, entered from `lab start`: the kube-rs
+// watches see a change to the Deployment the checks read, and the file watch sees the evidence
+// the step's solution writes.
 #[test]
 fn the_walkthrough_rechecks_when_the_cluster_or_the_evidence_changes() {
     use super::walk_pty::{key, raw};
@@ -831,7 +832,8 @@ fn the_walkthrough_rechecks_when_the_cluster_or_the_evidence_changes() {
         .arg("--color=never")
         .arg("--course")
         .arg(&learner.course)
-        .args(["walkthrough", "ch14"]);
+        .args(["start", "ch14"])
+        .args(learner.start_args());
     let mut p = rexpect::session::spawn_with_options(
         cmd,
         rexpect::session::Options::default()
@@ -839,6 +841,8 @@ fn the_walkthrough_rechecks_when_the_cluster_or_the_evidence_changes() {
             .strip_ansi_escape_codes(true),
     )
     .unwrap();
+    // At a terminal, a (resumed) start goes on into the walkthrough.
+    p.exp_string(&raw("lab ch14 is ready")).unwrap();
     p.exp_string(&raw("Step 1/8 · Find out what is really running"))
         .unwrap();
     p.exp_string(&raw("0 of 1 check(s) pass")).unwrap();

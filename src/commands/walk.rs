@@ -340,7 +340,14 @@ pub(crate) fn walkthrough(
     let breaks = flow.progress.verify(&steps);
     if !breaks.is_empty() {
         let path = Progress::path(std::path::Path::new(""), &session.id());
-        emit(out, &screens::breaks(&path.display().to_string(), &breaks))?;
+        emit(
+            out,
+            &screens::breaks(
+                &path.display().to_string(),
+                flow.progress.records.len(),
+                &breaks,
+            ),
+        )?;
     }
     let mut checks = EngineChecks::open(session, request)?;
     if !can_ask(request.yes) {
@@ -851,7 +858,14 @@ pub(crate) fn status(
     emit(out, &flow.list_screen())?;
     let breaks = flow.progress.verify(&steps);
     let path = Progress::path(std::path::Path::new(""), &session.id());
-    emit(out, &screens::breaks(&path.display().to_string(), &breaks))?;
+    emit(
+        out,
+        &screens::breaks(
+            &path.display().to_string(),
+            flow.progress.records.len(),
+            &breaks,
+        ),
+    )?;
     if done_when {
         emit(out, &screens::done_when(&flow.summary(&[]), flow.look))?;
     }

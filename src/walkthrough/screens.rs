@@ -186,10 +186,13 @@ pub fn step_list(chapter: &str, steps: &[(&Step, StepState)]) -> String {
     out
 }
 
-/// Where the progress chain breaks.
-pub fn breaks(path: &str, breaks: &[Break]) -> String {
+/// Where the progress chain breaks, for a record of `records` records.
+pub fn breaks(path: &str, records: usize, breaks: &[Break]) -> String {
+    if records == 0 {
+        return format!("Progress record {path}: no records yet.\n");
+    }
     if breaks.is_empty() {
-        return format!("Progress record {path}: intact.\n");
+        return format!("Progress record {path}: {records} record(s), intact.\n");
     }
     let mut out = format!(
         "Progress record {path}: NOT intact ({} problem(s)); your instructor will see this:\n",

@@ -144,6 +144,12 @@ fn without_a_terminal_the_flow_goes_step_by_step_and_stops_where_work_is_missing
 #[test]
 fn hints_come_one_at_a_time_are_recorded_and_run_out() {
     let learner = Learner::new();
+    let (code, status, _) = learner.run(&["status", "walk"]);
+    assert_eq!(code, 0);
+    assert!(
+        status.contains("Progress record .lab/walk/progress.json: no records yet."),
+        "{status}"
+    );
     let (code, one, _) = learner.run(&["hint", "walk"]);
     assert_eq!(code, 0);
     insta::assert_snapshot!("walk-hint-1", one);

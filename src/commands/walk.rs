@@ -336,18 +336,9 @@ pub(crate) fn walkthrough(
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let mut flow = flow(config, session)?;
-    let steps = session.chapter.lab.step_ids();
-    let breaks = flow.progress.verify(&steps);
-    if !breaks.is_empty() {
-        let path = Progress::path(std::path::Path::new(""), &session.id());
-        emit(
-            out,
-            &screens::breaks(
-                &path.display().to_string(),
-                flow.progress.records.len(),
-                &breaks,
-            ),
-        )?;
+    let (intact, screen) = integrity(session, &flow);
+    if !intact {
+        emit(out, &screen)?;
     }
     let mut checks = EngineChecks::open(session, request)?;
     if !can_ask(request.yes) {
@@ -845,6 +836,19 @@ fn runbook(
     }
 }
 
+/// Whether the progress record's chain is intact, and the screen that says so (the path as
+/// the learner sees it from the working folder).
+fn integrity(session: &Session, flow: &Flow<'_>) -> (bool, String) {
+    let breaks = flow.progress.verify(&session.chapter.lab.step_ids());
+    let path = Progress::path(std::path::Path::new(""), &session.id());
+    let screen = screens::breaks(
+        &path.display().to_string(),
+        flow.progress.records.len(),
+        &breaks,
+    );
+    (breaks.is_empty(), screen)
+}
+
 /// The progress part of `lab status`: the steps, and whether the record is intact; with
 /// `done_when`, the summary too. Returns the exit code it implies.
 pub(crate) fn status(
@@ -854,22 +858,13 @@ pub(crate) fn status(
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let flow = flow(config, session)?;
-    let steps = session.chapter.lab.step_ids();
     emit(out, &flow.list_screen())?;
-    let breaks = flow.progress.verify(&steps);
-    let path = Progress::path(std::path::Path::new(""), &session.id());
-    emit(
-        out,
-        &screens::breaks(
-            &path.display().to_string(),
-            flow.progress.records.len(),
-            &breaks,
-        ),
-    )?;
+    let (intact, screen) = integrity(session, &flow);
+    emit(out, &screen)?;
     if done_when {
         emit(out, &screens::done_when(&flow.summary(&[]), flow.look))?;
     }
-    Ok(if breaks.is_empty() {
+    Ok(if intact {
         exit_code::SUCCESS
     } else {
         exit_code::PROGRESS_TAMPERED

@@ -345,30 +345,59 @@ pub fn at<T>(sp: &Spanned<T>) -> (u64, u64) {
     (sp.line, sp.column)
 }
 
+/// A Markdown heading: where its line starts (byte offset), its level (1 to 6), its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heading {
+    /// Byte offset of the heading's line.
+    pub offset: usize,
+    /// `#` count.
+    pub level: u8,
+    /// The heading's text.
+    pub title: String,
+}
+
+/// The headings of a Markdown file, outside fenced code blocks (```` ``` ```` or `~~~`).
+pub fn markdown_headings(text: &str) -> Vec<Heading> {
+    let mut in_fence = false;
+    let mut headings = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+        } else if !in_fence && line.starts_with('#') {
+            let level = line.chars().take_while(|c| *c == '#').count();
+            headings.push(Heading {
+                offset,
+                level: level.min(6) as u8,
+                title: line.trim_start_matches('#').trim().to_owned(),
+            });
+        }
+        offset += line.len();
+    }
+    headings
+}
+
+/// The GitHub-style anchor of a heading's text: lowercase, punctuation dropped, spaces as `-`.
+pub fn heading_slug(title: &str) -> String {
+    title
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// GitHub-style anchors of a Markdown file's headings (`## Roll back by digest` -> `roll-back-by-digest`).
 pub fn markdown_anchors(text: &str) -> Vec<String> {
-    let mut in_fence = false;
-    let mut anchors = Vec::new();
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            in_fence = !in_fence;
-        }
-        if in_fence || !line.starts_with('#') {
-            continue;
-        }
-        let title = line.trim_start_matches('#').trim();
-        let slug: String = title
-            .to_lowercase()
-            .chars()
-            .filter_map(|c| match c {
-                ' ' => Some('-'),
-                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
-                _ => None,
-            })
-            .collect();
-        anchors.push(slug);
-    }
-    anchors
+    markdown_headings(text)
+        .iter()
+        .map(|h| heading_slug(&h.title))
+        .collect()
 }
 
 #[cfg(test)]

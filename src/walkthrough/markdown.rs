@@ -365,51 +365,26 @@ impl Renderer {
     }
 }
 
-/// The GitHub-style anchor of a heading: lowercase, punctuation dropped, spaces as `-`.
-pub fn slug(heading: &str) -> String {
-    heading
-        .trim()
-        .to_lowercase()
-        .chars()
-        .filter_map(|c| match c {
-            ' ' => Some('-'),
-            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
-            _ => None,
-        })
-        .collect()
-}
+pub use crate::content::load::heading_slug as slug;
 
 /// The sections of a Markdown document: (level, heading text, slug, the section's Markdown
-/// including its heading and everything up to the next heading of the same or a higher level).
+/// including its heading and everything up to the next heading of the same or a higher
+/// level). Headings are found as `lab validate` finds the anchors it checks runbook links by.
 pub fn sections(markdown: &str) -> Vec<(u8, String, String, String)> {
-    let mut heads: Vec<(usize, u8, String)> = Vec::new();
-    let mut in_fence = false;
-    let mut offset = 0;
-    for line in markdown.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            in_fence = !in_fence;
-        } else if !in_fence && line.starts_with('#') {
-            let level = line.chars().take_while(|c| *c == '#').count();
-            if (1..=6).contains(&level) && line[level..].starts_with(' ') {
-                heads.push((offset, level as u8, line[level..].trim().to_owned()));
-            }
-        }
-        offset += line.len();
-    }
+    let heads = crate::content::load::markdown_headings(markdown);
     heads
         .iter()
         .enumerate()
-        .map(|(i, (start, level, text))| {
+        .map(|(i, h)| {
             let end = heads[i + 1..]
                 .iter()
-                .find(|(_, l, _)| l <= level)
-                .map_or(markdown.len(), |(o, _, _)| *o);
+                .find(|next| next.level <= h.level)
+                .map_or(markdown.len(), |next| next.offset);
             (
-                *level,
-                text.clone(),
-                slug(text),
-                markdown[*start..end].to_owned(),
+                h.level,
+                h.title.clone(),
+                slug(&h.title),
+                markdown[h.offset..end].to_owned(),
             )
         })
         .collect()

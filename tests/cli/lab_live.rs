@@ -60,7 +60,8 @@ impl Learner {
         }
     }
 
-    fn lab(&self, args: &[&str]) -> (i32, String, String) {
+    /// PATH with the peers (kubectl, cosign, crane) first, and the stand-ins before them.
+    fn path_with_peers(&self) -> String {
         let mut path = format!(
             "{}:{}",
             peers_bin().display(),
@@ -69,6 +70,11 @@ impl Learner {
         if let Some(first) = &self.path_first {
             path = format!("{}:{path}", first.display());
         }
+        path
+    }
+
+    fn lab(&self, args: &[&str]) -> (i32, String, String) {
+        let path = self.path_with_peers();
         output(
             lab(self.dir.path())
                 .arg("--course")
@@ -750,14 +756,7 @@ fn ctrl_c_during_start_exits_130_and_the_next_start_resumes() {
         .args(&args)
         .current_dir(learner.dir.path())
         .env("KUBECONFIG", &learner.kubeconfig)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                peers_bin().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
+        .env("PATH", learner.path_with_peers())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -821,14 +820,7 @@ fn the_walkthrough_rechecks_when_the_cluster_or_the_evidence_changes() {
         .env("TERM", "xterm")
         .env("COLUMNS", "80")
         .env("KUBECONFIG", &learner.kubeconfig)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                peers_bin().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
+        .env("PATH", learner.path_with_peers())
         .arg("--color=never")
         .arg("--course")
         .arg(&learner.course)

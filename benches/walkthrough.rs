@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use courselab::engine::Status;
-use courselab::walkthrough::progress::{Event, Progress, RecordedCheck};
+use courselab::record::{CourseStamp, Event, Progress, RecordedCheck};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -52,10 +52,16 @@ fn record(n: usize) -> Event {
 
 fn main() {
     let steps = ["incident-hook", "pin-digest"];
+    let course = CourseStamp {
+        lab: "ch14".into(),
+        version: None,
+        digest: "sha256:00".into(),
+    };
+    let at = "2026-12-06T10:00:00Z".to_owned();
     for size in [1_000, 10_000] {
         let mut progress = Progress::new("ch14");
         for n in 0..size {
-            progress.append(record(n));
+            progress.append_at(record(n), at.clone(), &course);
         }
         let took = time(7, || {
             std::hint::black_box(progress.verify(&steps));
@@ -66,14 +72,17 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut progress = Progress::new("ch14");
     for n in 0..1_000 {
-        progress.append(record(n));
+        progress.append_at(record(n), at.clone(), &course);
     }
-    progress.save(dir.path()).unwrap();
+    let path = Progress::path(dir.path(), "ch14");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_string_pretty(&progress).unwrap()).unwrap();
     let took = time(21, || {
-        progress.append(record(1));
-        progress.save(dir.path()).unwrap();
+        Progress::update(dir.path(), &course, |_| (vec![record(1)], ())).unwrap();
     });
-    println!("append one record to a 1,000-record file, atomically: {took:?}");
+    println!(
+        "append one record to a 1,000-record file (locked, read afresh, written atomically): {took:?}"
+    );
 
     let course =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course-walk");

@@ -17,5 +17,8 @@ pub const WRITE_FAILED: u8 = 5;
 /// The learner's progress record (`.lab/<chapter>/progress.json`) was edited, or records were
 /// deleted or reordered: `lab status` names where the chain breaks.
 pub const PROGRESS_TAMPERED: u8 = 6;
+/// The cluster or registry answered but refused what `lab` asked (401, 403) or failed in a way
+/// that is not the learner's work (a server error, an object `lab` cannot read).
+pub const REFUSED: u8 = 7;
 /// The user interrupted the command (Ctrl-C).
 pub const INTERRUPTED: u8 = 130;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use courselab::content::model::Quiz;
-use courselab::walkthrough::quiz::{judge, parse_answers};
+use courselab::grade::quiz::{judge, parse_answers};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

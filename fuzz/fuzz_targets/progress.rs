@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use courselab::walkthrough::progress::Progress;
+use courselab::record::Progress;
 use libfuzzer_sys::fuzz_target;
 
 const STEPS: [&str; 3] = ["write-notes", "pin-app", "quiz"];

@@ -1,11 +1,15 @@
-//! The learner's working folder, where evidence files are saved. Reads are bounded and never
-//! leave the folder.
+//! The learner's working folder, where evidence files are saved, and their progress record.
+//! Reads are bounded and never leave the folder: a path that climbs out is refused, and a
+//! symbolic link that leads out of it is not followed. Offline: the grader reads a
+//! submission's files through the same code.
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::content::chapter::Chapter;
+use crate::content::model::Quiz;
 use crate::engine::ObserveError;
 use crate::input::{self, InputError};
-use crate::walkthrough::progress::{Event, Progress};
+use crate::record::{Event, Progress, RecordError};
 
 /// The most an evidence file may hold.
 pub const EVIDENCE_LIMIT: u64 = 1024 * 1024;
@@ -16,45 +20,136 @@ pub struct FileWorkdir {
     pub root: PathBuf,
     /// The chapter whose progress record holds the quiz attempt.
     pub chapter: String,
+    /// The chapter's step ids, in order, to verify the record's chain.
+    pub steps: Vec<String>,
+    /// The chapter's quiz, to judge the recorded answers again.
+    pub quiz: Option<Quiz>,
+}
+
+impl FileWorkdir {
+    /// The working folder `root` of `chapter`.
+    pub fn of(root: PathBuf, chapter: &Chapter) -> Self {
+        FileWorkdir {
+            root,
+            chapter: chapter.lab.id.value.0.clone(),
+            steps: chapter
+                .lab
+                .step_ids()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            quiz: crate::grade::quiz::find(chapter).ok().map(|(_, q)| q),
+        }
+    }
+
+    /// The file at `path` (relative to the root) as a path that stays inside the root once
+    /// every link is followed, or `None` when it does not exist.
+    fn inside(&self, path: &str) -> Result<Option<PathBuf>, ObserveError> {
+        let rel = Path::new(path);
+        if rel.as_os_str().is_empty()
+            || rel.components().any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(ObserveError::Content {
+                what: format!("the evidence path `{path}`"),
+                reason: "it must be a relative path inside the working folder".into(),
+            });
+        }
+        let unusable = |reason: String| ObserveError::Unusable {
+            what: path.to_owned(),
+            reason,
+        };
+        let root = std::fs::canonicalize(&self.root)
+            .map_err(|e| unusable(format!("the working folder cannot be read: {e}")))?;
+        let resolved = match std::fs::canonicalize(root.join(rel)) {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // A dangling link is there, but leads nowhere.
+                return match std::fs::symlink_metadata(root.join(rel)) {
+                    Ok(_) => Err(unusable(
+                        "it is a link to nothing; save the step's output as a regular file".into(),
+                    )),
+                    Err(_) => Ok(None),
+                };
+            }
+            Err(e) => return Err(unusable(format!("cannot be read: {e}"))),
+        };
+        if !resolved.starts_with(&root) {
+            return Err(unusable(
+                "it is a link that leads outside the working folder, and `lab` reads evidence only inside it; save the step's output as a regular file".into(),
+            ));
+        }
+        Ok(Some(resolved))
+    }
 }
 
 impl crate::engine::Workdir for FileWorkdir {
     fn read(&self, path: &str) -> Result<Option<String>, ObserveError> {
-        let rel = Path::new(path);
-        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(ObserveError::Failed {
-                what: format!("the evidence path `{path}`"),
-                reason: "it must stay inside the working folder".into(),
-            });
-        }
-        match input::read_text(&self.root.join(rel), EVIDENCE_LIMIT, "an evidence file") {
+        let Some(resolved) = self.inside(path)? else {
+            return Ok(None);
+        };
+        match input::read_text(&resolved, EVIDENCE_LIMIT, "an evidence file") {
             Ok(text) => Ok(Some(text)),
             Err(InputError::Unreadable { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
                 Ok(None)
             }
-            Err(e) => Err(ObserveError::Failed {
+            Err(e) => Err(ObserveError::Unusable {
                 what: path.to_owned(),
-                reason: e.to_string(),
+                reason: match e {
+                    InputError::NotAFile { what, .. } => {
+                        format!("it is {what}, not a regular file")
+                    }
+                    InputError::TooLarge { size, limit, .. } => {
+                        format!(
+                            "it is {size} bytes, more than the {limit} an evidence file may hold"
+                        )
+                    }
+                    InputError::NotUtf8 { .. } => "it is not UTF-8 text".into(),
+                    InputError::Unreadable { source, .. } => format!("cannot be read: {source}"),
+                },
             }),
         }
     }
 
-    /// The first quiz attempt of the progress record (`lab quiz`, the walkthrough's `t`).
+    /// The first quiz attempt of the progress record, judged again from its answers; the
+    /// record must be intact up to it.
     fn quiz(&self) -> Result<Option<(u8, u8)>, ObserveError> {
-        let progress =
-            Progress::load(&self.root, &self.chapter).map_err(|e| ObserveError::Failed {
-                what: "the progress record".into(),
-                reason: e.to_string(),
-            })?;
-        Ok(match progress.first_quiz() {
-            Some(Event::QuizAttempt {
-                score_percent,
-                pass_percent,
-                ..
-            }) => Some((*score_percent, *pass_percent)),
-            _ => None,
-        })
+        // A record `lab` cannot read is not as `lab` wrote it.
+        let progress = Progress::load(&self.root, &self.chapter)
+            .map_err(|e: RecordError| ObserveError::Tampered(e.to_string()))?;
+        let steps: Vec<&str> = self.steps.iter().map(String::as_str).collect();
+        let first = progress
+            .records
+            .iter()
+            .position(|r| matches!(r.event, Event::QuizAttempt { first: true, .. }));
+        let Some(at) = first else {
+            return Ok(None);
+        };
+        let before = Progress {
+            records: progress.records[..=at].to_vec(),
+            ..progress.clone()
+        };
+        if let Some(first_break) = before
+            .verify(&steps)
+            .into_iter()
+            .find(|b| !matches!(b, crate::record::Break::Skipped { .. }))
+        {
+            return Err(ObserveError::Tampered(format!(
+                "{} is not intact ({first_break}); `lab status` shows where the chain breaks",
+                Progress::path(Path::new(""), &self.chapter).display()
+            )));
+        }
+        let Event::QuizAttempt { answers, .. } = &progress.records[at].event else {
+            return Ok(None);
+        };
+        let Some(quiz) = &self.quiz else {
+            return Err(ObserveError::Content {
+                what: "the quiz".into(),
+                reason: format!("lab {} has no quiz to judge the answers with", self.chapter),
+            });
+        };
+        let attempt = crate::grade::quiz::judge(quiz, answers);
+        Ok(Some((attempt.score_percent, attempt.pass_percent)))
     }
 }

@@ -9,11 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::emit;
-use super::session::Session;
+use super::session::{Looking, Session};
 use super::start::StartRequest;
-use crate::backend::FileWorkdir;
 use crate::backend::shell::run_script;
-use crate::engine::{Engine, Observe, prepare};
 use crate::grade::rehearsal::{self, Rehearsal, SolutionRun, StepRehearsal};
 use crate::{Config, LabError, exit_code};
 
@@ -145,31 +143,20 @@ fn steps(
         &[],
     )?;
     let context = session.started()?.context.clone();
-    let checks = prepare(&session.chapter, &session.values)?;
-    let registry = session.registry()?;
-    let files = FileWorkdir {
-        root: workdir.to_owned(),
-        chapter: session.id(),
-    };
+    let mut runner = session.runner(Looking::Live { context: None }, Duration::ZERO)?;
+    runner.spinner = false;
     let mut results = Vec::new();
     for step in &session.chapter.lab.steps {
         let id = step.id.value.0.clone();
-        let mine: Vec<_> = checks.iter().filter(|c| c.step == id).cloned().collect();
-        let run_checks = |settle: Duration| {
-            crate::runtime::block_on(async {
-                let cluster = session.cluster(None).await?;
-                let engine = Engine {
-                    world: Observe {
-                        cluster: &cluster,
-                        registry: &registry,
-                        workdir: &files,
-                    },
-                    settle,
-                };
-                crate::runtime::until_interrupted(engine.run_all(&mine))
-                    .await
-                    .map_err(|_| LabError::Interrupted)
-            })?
+        let invariant: Vec<String> = runner
+            .prepared
+            .iter()
+            .filter(|c| c.step == id && c.invariant)
+            .map(|c| c.id.clone())
+            .collect();
+        let mut run_checks = |settle: Duration| {
+            runner.settle = settle;
+            runner.run_step(&id).map_err(|_| LabError::Interrupted)
         };
         let before = run_checks(Duration::ZERO)?;
         let solution = match super::solve::script(&session, &id)? {
@@ -200,11 +187,7 @@ fn steps(
         results.push(StepRehearsal {
             step: id,
             before,
-            invariant: mine
-                .iter()
-                .filter(|c| c.invariant)
-                .map(|c| c.id.clone())
-                .collect(),
+            invariant,
             solution,
             after,
         });
@@ -220,8 +203,10 @@ fn solve_quiz(
     step: &crate::content::model::Step,
     workdir: &std::path::Path,
 ) -> Result<Option<SolutionRun>, LabError> {
-    use crate::content::model::{AnswerKey, CheckKind};
-    use crate::walkthrough::{progress::Progress, quiz};
+    use crate::content::model::CheckKind;
+    use crate::grade::quiz;
+    use crate::record::Progress;
+    use crate::walkthrough::WalkError;
     if !step
         .checks
         .iter()
@@ -230,32 +215,16 @@ fn solve_quiz(
         return Ok(None);
     }
     let started = Instant::now();
-    let (rel, quiz) = quiz::find(&session.chapter)?;
-    let key_rel = format!("{}.key.yaml", rel.trim_end_matches(".yaml"));
-    let Ok(text) = session.chapter.text(&key_rel) else {
+    let (rel, quiz) = quiz::find(&session.chapter).map_err(WalkError::from)?;
+    let Some((key_rel, key)) = quiz::answer_key(&session.chapter, &rel).map_err(WalkError::from)?
+    else {
         return Ok(None);
     };
-    let key: AnswerKey = serde_saphyr::from_str(text).map_err(|e| {
-        crate::walkthrough::WalkError::Quiz(format!(
-            "{}: not an answer key ({e})",
-            session.chapter.shown(&key_rel)
-        ))
-    })?;
-    let answers = key
-        .answers
-        .iter()
-        .map(|a| {
-            (
-                a.question.value.0.clone(),
-                a.correct.value.iter().map(|c| c.value.0.clone()).collect(),
-            )
-        })
-        .collect();
-    let attempt = quiz::judge(&quiz, &answers);
-    let mut progress = Progress::load(workdir, &session.id())?;
-    let first = progress.first_quiz().is_none();
-    progress.append(attempt.event(first));
-    progress.save(workdir)?;
+    let attempt = quiz::judge(&quiz, &quiz::key_answers(&key));
+    Progress::update(workdir, &session.course(), |p| {
+        (vec![attempt.event(p.first_quiz().is_none())], ())
+    })
+    .map_err(WalkError::from)?;
     Ok(Some(SolutionRun {
         exit_code: Some(if attempt.passed { 0 } else { 1 }),
         timed_out: false,

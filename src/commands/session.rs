@@ -6,13 +6,33 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use std::time::Duration;
+
+use crate::backend::runner::{Backends, CheckRunner};
 use crate::backend::state::LabState;
-use crate::backend::{KubeCluster, LabRegistry};
+use crate::backend::{FileWorkdir, KubeCluster, LabRegistry};
 use crate::content::chapter::Chapter;
-use crate::content::model::CheckKind;
+use crate::content::diagnostic::did_you_mean;
+use crate::content::model::{CheckKind, Step};
+use crate::engine::prepare;
+use crate::engine::world::World;
 use crate::policy::model::FailureMode;
 use crate::supply::registry::Retry;
 use crate::{Config, LabError};
+
+/// Where a command's checks look.
+#[derive(Debug, Clone)]
+pub(crate) enum Looking {
+    /// The live cluster (`context`, else the lab's) and the lab registry.
+    Live {
+        /// A kubeconfig context instead of the lab's.
+        context: Option<String>,
+    },
+    /// A recorded world file.
+    World(PathBuf),
+    /// No cluster and no registry: only the working folder.
+    Offline,
+}
 
 /// A chapter with its state and values.
 pub(crate) struct Session {
@@ -116,6 +136,71 @@ impl Session {
     pub async fn cluster(&self, context: Option<&str>) -> Result<KubeCluster, LabError> {
         let context = context.or(self.state.as_ref().map(|s| s.context.as_str()));
         Ok(KubeCluster::connect(context).await?)
+    }
+
+    /// The step `id`, or the one error that names the steps (with the nearest, if any).
+    pub fn step(&self, id: &str) -> Result<&Step, LabError> {
+        let lab = &self.chapter.lab;
+        lab.steps
+            .iter()
+            .find(|s| s.id.value.0 == id)
+            .ok_or_else(|| {
+                let ids = lab.step_ids();
+                let hint = did_you_mean(id, ids.iter().copied())
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                LabError::Usage(format!(
+                    "lab {} has no step `{id}`; {hint}the steps are: {}",
+                    self.id(),
+                    ids.join(", ")
+                ))
+            })
+    }
+
+    /// The step's solution with this learner's values filled in, as shown and as recorded;
+    /// `None` when the step has none. The one place a solution is filled.
+    pub fn solution(&self, step: &Step) -> Result<Option<String>, LabError> {
+        step.solve
+            .as_deref()
+            .map(|s| self.chapter.fill(s, &self.values))
+            .transpose()
+            .map_err(LabError::from)
+    }
+
+    /// The course stamp of the records this session writes.
+    pub fn course(&self) -> crate::record::CourseStamp {
+        crate::record::CourseStamp::of(&self.chapter)
+    }
+
+    /// The learner's working folder as the checks read it.
+    pub fn files(&self) -> FileWorkdir {
+        FileWorkdir::of(self.workdir.clone(), &self.chapter)
+    }
+
+    /// The one check runner over this lab's checks and `looking` at the world.
+    pub fn runner(&self, looking: Looking, settle: Duration) -> Result<CheckRunner, LabError> {
+        if let Looking::Live { context: None } = looking {
+            self.started()?;
+        }
+        let prepared = prepare(&self.chapter, &self.values)?;
+        let mut runner = CheckRunner::new(prepared, self.files(), settle)?;
+        runner.backends = match looking {
+            Looking::World(path) => Backends::World(World { path }),
+            Looking::Offline => Backends::Offline,
+            Looking::Live { context } => {
+                let cluster = runner.block_on(async {
+                    let cluster = self.cluster(context.as_deref()).await?;
+                    // One question first: an unreachable cluster is one error, not one per check.
+                    cluster.ping().await?;
+                    Ok::<_, LabError>(cluster)
+                })?;
+                Backends::Live {
+                    cluster: Box::new(cluster),
+                    registry: Box::new(self.registry()?),
+                }
+            }
+        };
+        Ok(runner)
     }
 
     /// The lab registry as this machine reaches it, verifying with the pack's attestors.

@@ -8,7 +8,6 @@ use super::emit;
 use super::session::Session;
 use crate::backend::kubeconfig;
 use crate::backend::shell::{Ran, run_script};
-use crate::content::diagnostic::did_you_mean;
 use crate::{Config, LabError, exit_code};
 
 /// A validated `lab solve`.
@@ -28,22 +27,7 @@ pub struct SolveRequest {
 
 /// The step's solution with the values filled in; `None` when the step has none.
 pub(crate) fn script(session: &Session, step: &str) -> Result<Option<String>, LabError> {
-    let steps = &session.chapter.lab.steps;
-    let Some(found) = steps.iter().find(|s| s.id.value.0 == step) else {
-        let hint = did_you_mean(step, steps.iter().map(|s| s.id.value.0.as_str()))
-            .map(|s| format!("did you mean `{s}`? "))
-            .unwrap_or_default();
-        return Err(LabError::Usage(format!(
-            "lab {} has no step `{step}`; {hint}`lab check` lists the steps",
-            session.id()
-        )));
-    };
-    found
-        .solve
-        .as_deref()
-        .map(|s| session.chapter.fill(s, &session.values))
-        .transpose()
-        .map_err(LabError::from)
+    session.solution(session.step(step)?)
 }
 
 /// Runs a solution in the session's working folder, with `kubectl` pinned to the lab's
@@ -90,6 +74,13 @@ pub fn run(config: &Config, request: &SolveRequest, out: &mut impl Write) -> Res
         )?;
         return Ok(exit_code::WORK_FELL_SHORT);
     };
+    // Shown here as `s` shows it in the walkthrough, so it is recorded the same way.
+    crate::record::Progress::note_solution_shown(
+        &session.workdir,
+        &session.course(),
+        &request.step,
+    )
+    .map_err(crate::walkthrough::WalkError::from)?;
     emit(
         out,
         &format!(

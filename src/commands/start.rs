@@ -387,7 +387,7 @@ async fn start(
     state.finish("workloads");
     state.save(&session.workdir)?;
     let steps = session.chapter.lab.step_ids();
-    let next = crate::walkthrough::progress::Progress::load(&session.workdir, &id)
+    let next = crate::record::Progress::load(&session.workdir, &id)
         .ok()
         .and_then(|p| p.current(&steps).map(str::to_owned));
     let next = match next {

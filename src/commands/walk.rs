@@ -11,18 +11,17 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use super::emit;
-use super::session::Session;
-use crate::backend::registry::LabRegistry;
-use crate::backend::workdir::FileWorkdir;
+use super::session::{Looking, Session};
+use crate::backend::runner::{Backends, CheckRunner};
 use crate::backend::{KubeCluster, watch};
 use crate::content::diagnostic::did_you_mean;
-use crate::content::model::Step;
-use crate::engine::world::World;
-use crate::engine::{CheckResult, Engine, Observe, PreparedCheck, Status, prepare};
+use crate::engine::CheckResult;
+use crate::grade::quiz;
+use crate::record::{Event, Progress};
+use crate::runtime::Interrupted;
 use crate::walkthrough::flow::{Checks, Flow, Input, Io, Lesson, Outcome};
 use crate::walkthrough::markdown::{Look, render, sections};
-use crate::walkthrough::progress::{Event, Progress};
-use crate::walkthrough::{WalkError, quiz, screens};
+use crate::walkthrough::{WalkError, screens};
 use crate::{Config, LabError, exit_code};
 
 /// A walkthrough command.
@@ -171,9 +170,10 @@ pub(crate) fn lesson(session: &Session) -> Lesson<'_> {
         lesson
             .hints
             .insert(id.clone(), step.hints.iter().map(|h| fill(h)).collect());
-        lesson
-            .solutions
-            .insert(id.clone(), step.solve.as_deref().map(fill));
+        let solution = session
+            .solution(step)
+            .unwrap_or_else(|_| step.solve.clone());
+        lesson.solutions.insert(id.clone(), solution);
         if let Some(link) = &step.runbook
             && let Some(section) = runbook_section(session, &link.value.0)
         {
@@ -200,120 +200,31 @@ fn runbook_section(session: &Session, link: &str) -> Option<String> {
 fn flow<'s>(config: &Config, session: &'s Session) -> Result<Flow<'s>, LabError> {
     Ok(Flow {
         lesson: lesson(session),
-        progress: Progress::load(&session.workdir, &session.id())?,
+        progress: Progress::load(&session.workdir, &session.id()).map_err(WalkError::from)?,
         workdir: &session.workdir,
+        course: session.course(),
         look: look(config),
     })
 }
 
-/// Where the checks look: the cluster and registry, or a recorded world.
-enum Backend {
-    Live {
-        cluster: Box<KubeCluster>,
-        registry: Box<LabRegistry>,
-    },
-    World(World),
-}
+/// The runner behind the walkthrough and `lab next`.
+struct RunnerChecks(CheckRunner);
 
-/// The engine behind the walkthrough.
-struct EngineChecks {
-    runtime: tokio::runtime::Runtime,
-    prepared: Vec<PreparedCheck>,
-    backend: Backend,
-    workdir: FileWorkdir,
-    settle: Duration,
-}
-
-impl EngineChecks {
+impl RunnerChecks {
     fn open(session: &Session, request: &WalkRequest) -> Result<Self, LabError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(crate::runtime::RuntimeUnavailable)?;
-        let backend = match &request.world {
-            Some(path) => Backend::World(World { path: path.clone() }),
-            None => {
-                session.started()?;
-                let cluster = runtime.block_on(session.cluster(request.context.as_deref()))?;
-                Backend::Live {
-                    cluster: Box::new(cluster),
-                    registry: Box::new(session.registry()?),
-                }
-            }
-        };
-        Ok(EngineChecks {
-            runtime,
-            prepared: prepare(&session.chapter, &session.values)?,
-            backend,
-            workdir: FileWorkdir {
-                root: session.workdir.clone(),
-                chapter: session.id(),
+        let looking = match &request.world {
+            Some(path) => Looking::World(path.clone()),
+            None => Looking::Live {
+                context: request.context.clone(),
             },
-            settle: request.wait,
-        })
-    }
-
-    /// The namespaces the checks read, for the cluster watch.
-    fn namespaces(&self) -> Vec<String> {
-        let mut namespaces: Vec<String> = Vec::new();
-        for ns in self.prepared.iter().filter_map(|c| c.kind.namespace()) {
-            if !namespaces.iter().any(|n| n == ns) {
-                namespaces.push(ns.to_owned());
-            }
-        }
-        namespaces
-    }
-
-    /// The evidence files the checks read, for the file watch.
-    fn evidence_paths(&self) -> Vec<PathBuf> {
-        self.prepared
-            .iter()
-            .filter_map(|c| match &c.kind {
-                crate::engine::kinds::Kind::EvidenceFile { path, .. } => {
-                    Some(self.workdir.root.join(path))
-                }
-                _ => None,
-            })
-            .collect()
+        };
+        Ok(RunnerChecks(session.runner(looking, request.wait)?))
     }
 }
 
-impl Checks for EngineChecks {
-    fn run(&mut self, step: &str) -> Vec<CheckResult> {
-        let checks: Vec<PreparedCheck> = self
-            .prepared
-            .iter()
-            .filter(|c| c.step == step)
-            .cloned()
-            .collect();
-        let _spinner = crate::terminal::Spinner::start(format!(
-            "checking {} check(s) of {step}",
-            checks.len()
-        ));
-        match &self.backend {
-            Backend::Live { cluster, registry } => {
-                let engine = Engine {
-                    world: Observe {
-                        cluster: cluster.as_ref(),
-                        registry: registry.as_ref(),
-                        workdir: &self.workdir,
-                    },
-                    settle: self.settle,
-                };
-                self.runtime.block_on(engine.run_all(&checks))
-            }
-            Backend::World(world) => {
-                let engine = Engine {
-                    world: Observe {
-                        cluster: world,
-                        registry: world,
-                        workdir: &self.workdir,
-                    },
-                    settle: self.settle,
-                };
-                self.runtime.block_on(engine.run_all(&checks))
-            }
-        }
+impl Checks for RunnerChecks {
+    fn run(&mut self, step: &str) -> Result<Vec<CheckResult>, Interrupted> {
+        self.0.run_step(step)
     }
 }
 
@@ -321,10 +232,7 @@ impl Checks for EngineChecks {
 fn code(outcome: &Outcome) -> u8 {
     match outcome {
         Outcome::Finished(_) | Outcome::Quit(_) => exit_code::SUCCESS,
-        Outcome::Stopped {
-            unreachable: true, ..
-        } => exit_code::UNREACHABLE,
-        Outcome::Stopped { .. } => exit_code::WORK_FELL_SHORT,
+        Outcome::Stopped { exit, .. } => *exit,
     }
 }
 
@@ -340,7 +248,7 @@ pub(crate) fn walkthrough(
     if !intact {
         emit(out, &screen)?;
     }
-    let mut checks = EngineChecks::open(session, request)?;
+    let mut checks = RunnerChecks::open(session, request)?;
     if !can_ask(request.yes) {
         let answers = match &request.answers {
             Some(path) => Some(read_answers(session, path)?),
@@ -353,17 +261,17 @@ pub(crate) fn walkthrough(
     }
     let (tx, rx) = mpsc::channel();
     if !request.manual_run {
-        let mut files = checks.evidence_paths();
+        let mut files = checks.0.evidence_paths();
         if let Some(world) = &request.world {
             files.push(world.clone());
         }
         watch_files(files, tx.clone());
-        if let Backend::Live { .. } = &checks.backend {
+        if let Backends::Live { .. } = &checks.0.backends {
             let context = request
                 .context
                 .clone()
                 .or_else(|| session.state.as_ref().map(|s| s.context.clone()));
-            watch_cluster(context, checks.namespaces(), tx.clone());
+            watch_cluster(context, checks.0.namespaces(), tx.clone());
         }
     }
     drop(tx);
@@ -583,14 +491,10 @@ fn read_answers(
     session: &Session,
     path: &std::path::Path,
 ) -> Result<BTreeMap<String, Vec<String>>, LabError> {
-    let (_, quiz) = quiz::find(&session.chapter)?;
+    let (_, quiz) = quiz::find(&session.chapter).map_err(WalkError::from)?;
     let text = crate::input::read_text(path, crate::input::limit::MANIFEST, "an answers file")
-        .map_err(|e| WalkError::Quiz(e.to_string()))?;
-    Ok(quiz::parse_answers(
-        &path.display().to_string(),
-        &text,
-        &quiz,
-    )?)
+        .map_err(|e| LabError::Usage(e.to_string()))?;
+    Ok(quiz::parse_answers(&path.display().to_string(), &text, &quiz).map_err(WalkError::from)?)
 }
 
 #[derive(serde::Serialize)]
@@ -611,7 +515,7 @@ fn take_quiz(
 ) -> Result<u8, LabError> {
     let session = Session::open(config, chapter, &[])?;
     let mut flow = flow(config, &session)?;
-    let (_, quiz) = quiz::find(&session.chapter)?;
+    let (_, quiz) = quiz::find(&session.chapter).map_err(WalkError::from)?;
     let (attempt, first) = match answers {
         Some(path) => {
             let answers = read_answers(&session, path)?;
@@ -651,10 +555,9 @@ fn take_quiz(
             flow.record_quiz(&answers)?
         }
         None => {
-            return Err(WalkError::Quiz(
+            return Err(LabError::Usage(
                 "no terminal to ask the quiz on: give the answers with --answers FILE (one line per question, e.g. `q-promote-by-digest: a`)".into(),
-            )
-            .into());
+            ));
         }
     };
     if json {
@@ -678,20 +581,6 @@ fn take_quiz(
     })
 }
 
-/// The step `id`, or the error naming the steps.
-fn find_step<'a>(session: &'a Session, id: &str) -> Result<&'a Step, LabError> {
-    let steps = &session.chapter.lab.steps;
-    steps.iter().find(|s| s.id.value.0 == id).ok_or_else(|| {
-        let hint = did_you_mean(id, steps.iter().map(|s| s.id.value.0.as_str()))
-            .map(|s| format!("did you mean `{s}`? "))
-            .unwrap_or_default();
-        LabError::Usage(format!(
-            "lab {} has no step `{id}`; {hint}`lab steps` lists them",
-            session.id()
-        ))
-    })
-}
-
 fn hint(
     config: &Config,
     chapter: Option<&str>,
@@ -701,7 +590,7 @@ fn hint(
     let session = Session::open(config, chapter, &[])?;
     let mut flow = flow(config, &session)?;
     let step = match step {
-        Some(id) => find_step(&session, id)?,
+        Some(id) => session.step(id)?,
         None => match flow.current() {
             Some(s) => s,
             None => {
@@ -722,13 +611,16 @@ fn next(config: &Config, request: &WalkRequest, out: &mut impl Write) -> Result<
         emit(out, "Every step is already done.\n")?;
         return Ok(exit_code::SUCCESS);
     };
-    let mut checks = EngineChecks::open(&session, request)?;
-    let results = checks.run(&step.id.value.0);
+    let mut checks = RunnerChecks::open(&session, request)?;
+    let results = checks
+        .run(&step.id.value.0)
+        .map_err(|_| LabError::Interrupted)?;
     emit(
         out,
         &screens::results(&results, flow.look, screens::Next::Commands(&session.id())),
     )?;
-    if results.iter().any(|r| r.status != Status::Pass) {
+    let code = crate::engine::exit_code(&results);
+    if code != exit_code::SUCCESS {
         emit(
             out,
             &format!(
@@ -736,16 +628,12 @@ fn next(config: &Config, request: &WalkRequest, out: &mut impl Write) -> Result<
                 step.id.value.0
             ),
         )?;
-        return Ok(if results.iter().any(|r| r.status == Status::Error) {
-            exit_code::UNREACHABLE
-        } else {
-            exit_code::WORK_FELL_SHORT
-        });
+        return Ok(code);
     }
     flow.pass(step, &results)?;
     match flow.current() {
         Some(next) => emit(out, &flow.step_screen(next))?,
-        None => emit(out, &screens::done_when(&flow.summary(&[]), flow.look))?,
+        None => emit(out, &flow.done_when_screen(&[]))?,
     }
     Ok(exit_code::SUCCESS)
 }
@@ -758,9 +646,8 @@ fn reset(
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let session = Session::open(config, chapter, &[])?;
-    let mut flow = flow(config, &session)?;
     let from = match step {
-        Some(id) => find_step(&session, id)?,
+        Some(id) => session.step(id)?,
         None => session
             .chapter
             .lab
@@ -788,10 +675,11 @@ fn reset(
             return Ok(exit_code::SUCCESS);
         }
     }
-    flow.progress.append(Event::Reset {
+    let reset = Event::Reset {
         from_step: from_id.clone(),
-    });
-    flow.progress.save(&session.workdir)?;
+    };
+    Progress::update(&session.workdir, &session.course(), |_| (vec![reset], ()))
+        .map_err(WalkError::from)?;
     emit(
         out,
         &format!("Progress reset from step `{from_id}`: `lab walkthrough` resumes there.\n"),
@@ -862,7 +750,26 @@ pub(crate) fn status(
     let (intact, screen) = integrity(session, &flow);
     emit(out, &screen)?;
     if done_when {
-        emit(out, &screens::done_when(&flow.summary(&[]), flow.look))?;
+        // Steps not passed yet are scored by their checks run now.
+        let passed = flow.progress.passed(&session.chapter.lab.step_ids());
+        let looking = if session.state.is_some() {
+            Looking::Live { context: None }
+        } else {
+            Looking::Offline
+        };
+        let now = match session.runner(looking, Duration::ZERO) {
+            Ok(runner) => runner
+                .run(
+                    |c| !passed.contains_key(&c.step),
+                    "of the steps not passed yet",
+                )
+                .map_err(|_| LabError::Interrupted)?,
+            Err(e) => {
+                emit(out, &format!("The checks could not run now: {e}\n"))?;
+                Vec::new()
+            }
+        };
+        emit(out, &flow.done_when_screen(&now))?;
     }
     Ok(if intact {
         exit_code::SUCCESS

@@ -354,4 +354,35 @@ impl Chapter {
             .map(str::to_owned)
             .collect()
     }
+
+    /// `sha256:` of the chapter's files as this `lab` has them: every text file under the lab's
+    /// folder, its quiz and its runbook (never the quiz's answer key), each by path and content.
+    /// Two copies of a chapter have the same fingerprint exactly when a learner would see the
+    /// same lab.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        let prefix = format!("{}/", self.dir());
+        let named: Vec<String> = [&self.lab.quiz.value.0, &self.lab.runbook.value.0]
+            .into_iter()
+            .filter_map(|link| {
+                let path = link.split_once('#').map_or(link.as_str(), |(p, _)| p);
+                self.resolve(path).ok()
+            })
+            .collect();
+        let mut files: Vec<(&str, &str)> = self
+            .files
+            .texts()
+            .filter(|(p, _)| p.starts_with(&prefix) || named.iter().any(|n| n == p))
+            .collect();
+        files.sort();
+        let mut hash = Sha256::new();
+        for (path, text) in files {
+            for part in [path.as_bytes(), text.as_bytes()] {
+                hash.update((part.len() as u64).to_be_bytes());
+                hash.update(part);
+            }
+        }
+        let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
 }

@@ -671,7 +671,7 @@ fn quiz_passed<W: Workdir>(workdir: &W, min_percent: Option<u8>) -> Decided {
                 what: "first attempt".into(),
                 value: format!("{score}%"),
             }],
-            unreachable: false,
+            cause: None,
         })
     }
 }

@@ -369,7 +369,7 @@ fn an_unreachable_registry_is_an_error_not_a_fail() {
     };
     let v = decide(&kind, &fake);
     assert_eq!(v.status, Status::Error);
-    assert!(v.unreachable);
+    assert_eq!(v.cause, Some(super::result::Cause::Unreachable));
     assert_eq!(v.message, "cannot reach registry r: connection refused");
 }
 
@@ -385,7 +385,7 @@ fn check_results_read_as_a_learner_sees_them() {
         message: message.into(),
         hint: hint.map(str::to_owned),
         evidence: Vec::new(),
-        unreachable: false,
+        cause: None,
         elapsed_ms: 3,
     };
     let results = [

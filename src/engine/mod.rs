@@ -6,6 +6,7 @@ pub mod kinds;
 #[cfg(test)]
 mod kinds_tests;
 pub mod observe;
+pub mod offline;
 pub mod result;
 pub mod run;
 pub mod world;
@@ -13,5 +14,5 @@ pub mod world;
 pub use observe::{
     Cluster, DryRun, Observe, ObserveError, PodView, Registry, Verification, Workdir,
 };
-pub use result::{CheckResult, Evidence, Status};
+pub use result::{Cause, CheckResult, Evidence, Status, exit_code};
 pub use run::{Engine, PreparedCheck, prepare};

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use serde_json::Value;
 
-use super::result::Verdict;
+use super::result::{Cause, Verdict};
 use crate::supply::Digest;
 
 /// Why an observation could not be made.
@@ -28,27 +28,61 @@ pub enum ObserveError {
         /// What went wrong.
         reason: String,
     },
+    /// The course content asks for what `lab` will not do (read outside the working folder).
+    #[error("{what}: {reason}")]
+    Content {
+        /// What was asked.
+        what: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// The learner's progress record is not intact.
+    #[error("{0}")]
+    Tampered(String),
+    /// The learner's file is there but is no file `lab` reads: a FIFO, a folder, too large,
+    /// not text. The learner's to fix, so the check fails rather than errs.
+    #[error("{what}: {reason}")]
+    Unusable {
+        /// The file.
+        what: String,
+        /// Why, and what to do.
+        reason: String,
+    },
 }
 
 impl ObserveError {
     /// The error as a check verdict.
     pub fn verdict(&self) -> Verdict {
-        let (hint, unreachable) = match self {
+        let (hint, cause) = match self {
             ObserveError::Unreachable { .. } => (
                 "check that the lab is running (`lab status`), then run `lab check` again",
-                true,
+                Cause::Unreachable,
             ),
             ObserveError::Failed { .. } => (
                 "this is not about your work: fix what the message names, then run `lab check` again",
-                false,
+                Cause::Refused,
             ),
+            ObserveError::Content { .. } => (
+                "this is not about your work: the lab file asks for it; tell the course's authors",
+                Cause::Content,
+            ),
+            ObserveError::Tampered(_) => (
+                "`lab status` shows where the record's chain breaks; put the file back as `lab` wrote it",
+                Cause::Tampered,
+            ),
+            ObserveError::Unusable { .. } => {
+                return Verdict::fail(
+                    self.to_string(),
+                    "replace it with the regular text file the step's command saves",
+                );
+            }
         };
         Verdict {
             status: super::Status::Error,
             message: self.to_string(),
             hint: Some(hint.to_owned()),
             evidence: Vec::new(),
-            unreachable,
+            cause: Some(cause),
         }
     }
 }
@@ -154,7 +188,9 @@ pub trait Registry {
 pub trait Workdir {
     /// A text file by its path relative to the working folder; `None` if it does not exist.
     fn read(&self, path: &str) -> Result<Option<String>, ObserveError>;
-    /// The first recorded quiz attempt as (score percent, pass mark percent), if any.
+    /// The first recorded quiz attempt, judged again from its recorded answers, as (score
+    /// percent, pass mark percent), if any. A record whose chain is not intact is
+    /// [`ObserveError::Tampered`].
     fn quiz(&self) -> Result<Option<(u8, u8)>, ObserveError>;
 }
 

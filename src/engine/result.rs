@@ -15,6 +15,48 @@ pub enum Status {
     Error,
 }
 
+/// Why a check could not look, so that the exit code tells a tool that could not look from
+/// a learner whose work fell short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// The cluster or registry did not answer (exit 3).
+    Unreachable,
+    /// The cluster or registry answered but refused (a 401 or 403) or failed (a server error,
+    /// an object `lab` cannot read): a setup problem, not the learner's work (exit 7).
+    Refused,
+    /// The course content asks for something `lab` will not do, such as reading outside the
+    /// working folder (exit 2).
+    Content,
+    /// The learner's progress record is not intact (exit 6).
+    Tampered,
+}
+
+impl Cause {
+    /// The exit code of a run whose errors have this cause.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Cause::Unreachable => crate::exit_code::UNREACHABLE,
+            Cause::Refused => crate::exit_code::REFUSED,
+            Cause::Content => crate::exit_code::BAD_CONTENT_OR_USAGE,
+            Cause::Tampered => crate::exit_code::PROGRESS_TAMPERED,
+        }
+    }
+}
+
+/// The exit code of a set of results: the first error's cause (0 never), else 1 for a fail,
+/// else 0.
+pub fn exit_code(results: &[CheckResult]) -> u8 {
+    if let Some(r) = results.iter().find(|r| r.status == Status::Error) {
+        return r.cause.unwrap_or(Cause::Refused).exit_code();
+    }
+    if results.iter().any(|r| r.status == Status::Fail) {
+        crate::exit_code::WORK_FELL_SHORT
+    } else {
+        crate::exit_code::SUCCESS
+    }
+}
+
 /// One fact a verdict rests on, e.g. `running digest = sha256:...`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -44,9 +86,9 @@ pub struct CheckResult {
     pub hint: Option<String>,
     /// The facts the verdict rests on.
     pub evidence: Vec<Evidence>,
-    /// Whether the cause of an error was an unreachable cluster or registry.
-    #[serde(skip)]
-    pub unreachable: bool,
+    /// Why an error could not look.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
     /// How long the check took, in milliseconds (retries included).
     pub elapsed_ms: u64,
 }
@@ -62,8 +104,8 @@ pub struct Verdict {
     pub hint: Option<String>,
     /// The facts behind it.
     pub evidence: Vec<Evidence>,
-    /// Whether an error means the cluster or registry could not be reached.
-    pub unreachable: bool,
+    /// Why an error could not look.
+    pub cause: Option<Cause>,
 }
 
 impl Verdict {
@@ -74,7 +116,7 @@ impl Verdict {
             message: message.into(),
             hint: None,
             evidence: Vec::new(),
-            unreachable: false,
+            cause: None,
         }
     }
 
@@ -85,7 +127,7 @@ impl Verdict {
             message: message.into(),
             hint: Some(hint.into()),
             evidence: Vec::new(),
-            unreachable: false,
+            cause: None,
         }
     }
 

@@ -161,7 +161,7 @@ impl<C: Cluster, R: Registry, W: Workdir> Engine<'_, C, R, W> {
             message: verdict.message,
             hint: verdict.hint,
             evidence: verdict.evidence,
-            unreachable: verdict.unreachable,
+            cause: verdict.cause,
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         }
     }

@@ -16,11 +16,12 @@ pub enum EvidenceError {
         "this is not `cosign verify` output: {0}; save its stdout (not stderr) with `> evidence/cosign-verify.json`"
     )]
     NotCosignOutput(String),
-    /// An image ID without a digest.
+    /// An image ID without a digest; the word's position, never the word (the file may be
+    /// anything, a credential included).
     #[error(
-        "`{0}` is not an image ID with a digest; use the `imageID` field of the container statuses, not `image`"
+        "word {0} of the file is not an image ID with a digest (`@sha256:` and 64 hex digits); use the `imageID` field of the container statuses, not `image`"
     )]
-    NotAnImageId(String),
+    NotAnImageId(usize),
 }
 
 /// One claim printed by `cosign verify`.
@@ -41,18 +42,26 @@ pub fn parse_cosign_verify(text: &str) -> Result<Vec<CosignClaim>, EvidenceError
     let mut claims = Vec::new();
     let stream = serde_json::Deserializer::from_str(text).into_iter::<Vec<SimpleSigning>>();
     for batch in stream {
+        // serde_json's message may quote a value of the file: say where, not what.
         let batch = batch.map_err(|e| {
-            EvidenceError::NotCosignOutput(format!("not a JSON array of signature payloads ({e})"))
+            EvidenceError::NotCosignOutput(format!(
+                "not a JSON array of signature payloads (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
         })?;
         for payload in batch {
             if payload.critical.kind != SIGNATURE_TYPE {
                 return Err(EvidenceError::NotCosignOutput(format!(
-                    "a payload has type `{}`",
-                    payload.critical.kind
+                    "a payload's `critical.type` is not `{SIGNATURE_TYPE}`"
                 )));
             }
-            let digest = Digest::parse(&payload.critical.image.docker_manifest_digest)
-                .map_err(|e| EvidenceError::NotCosignOutput(e.to_string()))?;
+            let digest =
+                Digest::parse(&payload.critical.image.docker_manifest_digest).map_err(|_| {
+                    EvidenceError::NotCosignOutput(
+                        "a payload's `docker-manifest-digest` is not a sha256 digest".to_owned(),
+                    )
+                })?;
             claims.push(CosignClaim {
                 docker_reference: payload.critical.identity.docker_reference,
                 digest,
@@ -83,10 +92,13 @@ pub fn parse_pod_image_ids(text: &str) -> Result<Vec<RunningImage>, EvidenceErro
     if ids.is_empty() {
         return Err(EvidenceError::Empty);
     }
-    ids.into_iter().map(parse_image_id).collect()
+    ids.into_iter()
+        .enumerate()
+        .map(|(i, id)| parse_image_id(id).ok_or(EvidenceError::NotAnImageId(i + 1)))
+        .collect()
 }
 
-fn parse_image_id(id: &str) -> Result<RunningImage, EvidenceError> {
+fn parse_image_id(id: &str) -> Option<RunningImage> {
     let trimmed = id.trim_matches(|c| c == '\'' || c == '"');
     let bare = ["docker-pullable://", "docker://", "containerd://"]
         .iter()
@@ -95,8 +107,8 @@ fn parse_image_id(id: &str) -> Result<RunningImage, EvidenceError> {
         Some((repo, digest)) => (Some(repo.to_owned()), digest),
         None => (None, bare),
     };
-    let digest = Digest::parse(digest).map_err(|_| EvidenceError::NotAnImageId(id.to_owned()))?;
-    Ok(RunningImage { repository, digest })
+    let digest = Digest::parse(digest).ok()?;
+    Some(RunningImage { repository, digest })
 }
 
 /// Running digests that no verified signature covers (empty when the evidence agrees).
@@ -175,6 +187,19 @@ mod tests {
             Err(EvidenceError::NotAnImageId(_))
         ));
         assert_eq!(parse_pod_image_ids(""), Err(EvidenceError::Empty));
+    }
+
+    // A link to ~/.git-credentials as the evidence file printed the credential in the message.
+    #[test]
+    fn a_word_that_is_not_an_image_id_is_named_by_position_never_quoted() {
+        let text = format!("r/demo@{A} https://learner:ghp_secret@github.com");
+        let err = parse_pod_image_ids(&text).unwrap_err();
+        assert_eq!(err, EvidenceError::NotAnImageId(2));
+        assert!(!err.to_string().contains("ghp_secret"), "{err}");
+        let err = parse_cosign_verify("[\"ghp_secret\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("ghp_secret"), "{err}");
     }
 
     #[test]

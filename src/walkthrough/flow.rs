@@ -7,18 +7,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::WalkError;
-use super::done_when::{Summary, summarize};
 use super::markdown::Look;
-use super::progress::{Event, Progress, RecordedCheck};
-use super::quiz::{Attempt, judge};
 use super::screens::{self, StepState};
 use crate::content::model::{CheckKind, Lab, Quiz, Step};
 use crate::engine::{CheckResult, Status};
+use crate::grade::GradeError;
+use crate::grade::done_when::{Summary, summarize};
+use crate::grade::quiz::{Attempt, is_correct, judge};
+use crate::record::{CourseStamp, Event, Progress, RecordedCheck};
+use crate::runtime::Interrupted;
 
 /// Runs a step's checks (the engine against real or recorded backends).
 pub trait Checks {
     /// The results of `step`'s checks now; an empty list when the step has none.
-    fn run(&mut self, step: &str) -> Vec<CheckResult>;
+    fn run(&mut self, step: &str) -> Result<Vec<CheckResult>, Interrupted>;
 }
 
 /// What a person did, or what changed.
@@ -71,13 +73,12 @@ pub enum Outcome {
     Finished(Summary),
     /// The person quit at a step.
     Quit(String),
-    /// Without a terminal: stopped at a step whose checks do not all pass; `unreachable` when
-    /// a check could not look (the cluster or registry did not answer).
+    /// Without a terminal: stopped at a step whose checks do not all pass.
     Stopped {
         /// The step.
         step: String,
-        /// Whether a check errored.
-        unreachable: bool,
+        /// The exit code its results imply (see [`crate::engine::exit_code`]).
+        exit: u8,
     },
 }
 
@@ -85,10 +86,13 @@ pub enum Outcome {
 pub struct Flow<'a> {
     /// The text.
     pub lesson: Lesson<'a>,
-    /// The progress, saved after every record.
+    /// The progress as last read or written; every record is appended to the file itself,
+    /// under its lock, and this copy replaced by what was written.
     pub progress: Progress,
-    /// Where it is saved.
+    /// Where it is kept.
     pub workdir: &'a Path,
+    /// The course the records are made against.
+    pub course: CourseStamp,
     /// How screens look.
     pub look: Look,
 }
@@ -110,9 +114,15 @@ impl<'a> Flow<'a> {
         lab.steps.iter().find(|s| s.id.value.0 == current)
     }
 
-    fn record(&mut self, event: Event) -> Result<(), WalkError> {
-        self.progress.append(event);
-        self.progress.save(self.workdir)
+    /// Appends what `decide` picks from the record as it is on disk now, and keeps the
+    /// record as written.
+    fn record<T>(
+        &mut self,
+        decide: impl FnOnce(&Progress) -> (Vec<Event>, T),
+    ) -> Result<T, WalkError> {
+        let (progress, answer) = Progress::update(self.workdir, &self.course, decide)?;
+        self.progress = progress;
+        Ok(answer)
     }
 
     /// The step screen.
@@ -156,22 +166,36 @@ impl<'a> Flow<'a> {
     pub fn next_hint(&mut self, step: &Step) -> Result<String, WalkError> {
         let id = step.id.value.0.clone();
         let hints = self.lesson.hints.get(&id).cloned().unwrap_or_default();
-        let n = self.progress.hints_shown(&id) + 1;
-        match hints.get(n - 1) {
-            Some(text) => {
-                self.record(Event::HintShown { step: id, hint: n })?;
-                Ok(screens::hint(step, n, Some(text), self.look))
-            }
-            None => Ok(screens::hint(step, n, None, self.look)),
-        }
+        // The number is decided under the lock: a hint shown in another terminal counts.
+        let n = self.record(|p| {
+            let n = p.hints_shown(&id) + 1;
+            let event = Event::HintShown {
+                step: id.clone(),
+                hint: n,
+            };
+            (
+                if n <= hints.len() {
+                    vec![event]
+                } else {
+                    vec![]
+                },
+                n,
+            )
+        })?;
+        Ok(screens::hint(
+            step,
+            n,
+            hints.get(n - 1).map(String::as_str),
+            self.look,
+        ))
     }
 
     /// Shows the solution of `step` and records that it was seen.
     pub fn solution(&mut self, step: &Step) -> Result<String, WalkError> {
         let id = step.id.value.0.clone();
         let script = self.lesson.solutions.get(&id).cloned().flatten();
-        if script.is_some() && !self.progress.solution_shown(&id) {
-            self.record(Event::SolutionShown { step: id })?;
+        if script.is_some() {
+            self.progress = Progress::note_solution_shown(self.workdir, &self.course, &id)?;
         }
         Ok(screens::solution(step, script.as_deref()))
     }
@@ -189,10 +213,11 @@ impl<'a> Flow<'a> {
 
     /// Records `step` as passed with `results`, which must all pass.
     pub fn pass(&mut self, step: &Step, results: &[CheckResult]) -> Result<(), WalkError> {
-        self.record(Event::StepPassed {
+        let event = Event::StepPassed {
             step: step.id.value.0.clone(),
             results: results.iter().map(RecordedCheck::from).collect(),
-        })
+        };
+        self.record(|_| (vec![event], ()))
     }
 
     /// Judges and records a quiz attempt (the first counts).
@@ -201,14 +226,17 @@ impl<'a> Flow<'a> {
         answers: &BTreeMap<String, Vec<String>>,
     ) -> Result<(Attempt, bool), WalkError> {
         let Some(quiz) = &self.lesson.quiz else {
-            return Err(WalkError::Quiz(format!(
-                "lab {} has no quiz",
-                self.lesson.lab.id.value.0
-            )));
+            return Err(GradeError::NoQuiz {
+                lab: self.lesson.lab.id.value.0.clone(),
+            }
+            .into());
         };
         let attempt = judge(quiz, answers);
-        let first = self.progress.first_quiz().is_none();
-        self.record(attempt.event(first))?;
+        // Whether it is the first is decided under the lock: two at once cannot both be.
+        let first = self.record(|p| {
+            let first = p.first_quiz().is_none();
+            (vec![attempt.event(first)], first)
+        })?;
         Ok((attempt, first))
     }
 
@@ -221,6 +249,11 @@ impl<'a> Flow<'a> {
     /// The done-when summary, with `live` results for steps not yet passed.
     pub fn summary(&self, live: &[CheckResult]) -> Summary {
         summarize(self.lesson.lab, &self.progress, live)
+    }
+
+    /// The done-when screen, with `live` results for steps not yet passed.
+    pub fn done_when_screen(&self, live: &[CheckResult]) -> String {
+        screens::done_when(&self.lesson.lab.id.value.0, &self.summary(live), self.look)
     }
 
     /// Without a terminal: from the current step on, show it, run its checks, and move on while
@@ -243,25 +276,29 @@ impl<'a> Flow<'a> {
                     out(&screens::score(quiz, &attempt, first));
                 }
             }
-            let results = checks.run(&step.id.value.0);
+            let results = checks.run(&step.id.value.0)?;
             out(&screens::results(
                 &results,
                 self.look,
                 screens::Next::Commands(&self.lesson.lab.id.value.0),
             ));
             if !all_pass(&results) {
-                let unreachable = results.iter().any(|r| r.status == Status::Error);
+                let exit = crate::engine::exit_code(&results);
                 live.extend(results);
-                out(&screens::done_when(&self.summary(&live), self.look));
+                out(&self.done_when_screen(&live));
                 return Ok(Outcome::Stopped {
                     step: step.id.value.0.clone(),
-                    unreachable,
+                    exit,
                 });
             }
             self.pass(step, &results)?;
         }
         let summary = self.summary(&live);
-        out(&screens::done_when(&summary, self.look));
+        out(&screens::done_when(
+            &self.lesson.lab.id.value.0,
+            &summary,
+            self.look,
+        ));
         Ok(Outcome::Finished(summary))
     }
 
@@ -276,17 +313,17 @@ impl<'a> Flow<'a> {
             let id = step.id.value.0.clone();
             io.show(&self.step_screen(step));
             io.show(&format!("{}\n", screens::keys(Self::has_quiz(step))));
-            let mut results = checks.run(&id);
+            let mut results = checks.run(&id)?;
             io.show(&screens::results(&results, self.look, screens::Next::Keys));
             loop {
                 match io.next() {
                     Input::Key('c') => {
-                        results = checks.run(&id);
+                        results = checks.run(&id)?;
                         io.show(&screens::results(&results, self.look, screens::Next::Keys));
                     }
                     Input::Changed(what) => {
                         io.show(&format!("({what} changed: checking again)\n"));
-                        results = checks.run(&id);
+                        results = checks.run(&id)?;
                         io.show(&screens::results(&results, self.look, screens::Next::Keys));
                     }
                     Input::Key('h') => {
@@ -301,7 +338,7 @@ impl<'a> Flow<'a> {
                     Input::Key('l') => io.show(&self.list_screen()),
                     Input::Key('t') if Self::has_quiz(step) => {
                         self.quiz_at_terminal(io)?;
-                        results = checks.run(&id);
+                        results = checks.run(&id)?;
                         io.show(&screens::results(&results, self.look, screens::Next::Keys));
                     }
                     Input::Key('n') => {
@@ -326,7 +363,11 @@ impl<'a> Flow<'a> {
             }
         }
         let summary = self.summary(&[]);
-        io.show(&screens::done_when(&summary, self.look));
+        io.show(&screens::done_when(
+            &self.lesson.lab.id.value.0,
+            &summary,
+            self.look,
+        ));
         Ok(Outcome::Finished(summary))
     }
 
@@ -340,7 +381,7 @@ impl<'a> Flow<'a> {
         let look = self.look;
         let mut feedback = |i: usize, picked: &[String]| {
             let q = &quiz.questions[i];
-            screens::feedback(q, super::quiz::is_correct(&lab, q, picked), look)
+            screens::feedback(q, is_correct(&lab, q, picked), look)
         };
         let Some(answers) = io.ask(quiz, &mut feedback) else {
             io.show("Quiz left before the end: nothing recorded.\n");

@@ -3,11 +3,8 @@
 //! progress record that only grows. One more consumer of engine results, beside `grade`: it
 //! reads checks' results and never decides a verdict itself.
 
-pub mod done_when;
 pub mod flow;
 pub mod markdown;
-pub mod progress;
-pub mod quiz;
 pub mod screens;
 
 use crate::exit_code;
@@ -15,15 +12,15 @@ use crate::exit_code;
 /// Why the walkthrough could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
-    /// The progress file is not one `lab` can read (exit 2).
-    #[error("{0}")]
-    Progress(String),
-    /// The progress file could not be written (exit 5).
-    #[error("{0}")]
-    ProgressWrite(String),
+    /// The progress record could not be read or written.
+    #[error(transparent)]
+    Record(#[from] crate::record::RecordError),
     /// The quiz, or an answers file, is missing or wrong (exit 2).
-    #[error("{0}")]
-    Quiz(String),
+    #[error(transparent)]
+    Quiz(#[from] crate::grade::GradeError),
+    /// The user pressed Ctrl-C while checks ran (exit 130).
+    #[error("interrupted; your progress is saved, and running the command again resumes")]
+    Interrupted,
     /// The terminal could not be read or set up (exit 5).
     #[error("the terminal: {0}")]
     Terminal(String),
@@ -33,8 +30,16 @@ impl WalkError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            WalkError::Progress(_) | WalkError::Quiz(_) => exit_code::BAD_CONTENT_OR_USAGE,
-            WalkError::ProgressWrite(_) | WalkError::Terminal(_) => exit_code::WRITE_FAILED,
+            WalkError::Record(e) => e.exit_code(),
+            WalkError::Quiz(e) => e.exit_code(),
+            WalkError::Interrupted => exit_code::INTERRUPTED,
+            WalkError::Terminal(_) => exit_code::WRITE_FAILED,
         }
+    }
+}
+
+impl From<crate::runtime::Interrupted> for WalkError {
+    fn from(_: crate::runtime::Interrupted) -> Self {
+        WalkError::Interrupted
     }
 }

@@ -2,12 +2,12 @@
 //! check results, a hint, a solution, the list of steps, the quiz's feedback and the done-when
 //! summary. Pure functions, so that each is snapshot-tested without a terminal.
 
-use super::done_when::Summary;
 use super::markdown::{Look, no_breaks, render};
-use super::progress::Break;
-use super::quiz::Attempt;
 use crate::content::model::{Question, Quiz, Step};
 use crate::engine::{CheckResult, Status};
+use crate::grade::done_when::{Scored, Source, Summary};
+use crate::grade::quiz::Attempt;
+use crate::record::Break;
 
 /// The keys, as the bottom line of a step.
 pub fn keys(quiz: bool) -> String {
@@ -259,11 +259,22 @@ pub fn score(quiz: &Quiz, attempt: &Attempt, first: bool) -> String {
 }
 
 /// The done-when summary.
-pub fn done_when(summary: &Summary, look: Look) -> String {
-    let mut out = format!(
-        "Done when ({} of {} points):\n",
-        summary.earned, summary.points
-    );
+pub fn done_when(lab: &str, summary: &Summary, look: Look) -> String {
+    let mut out = match &summary.void {
+        Some(why) => format!(
+            "Done when: no score, {why}. The points below are what the record claims; they count only on an intact record.\n"
+        ),
+        None => format!(
+            "Done when ({} of {} points):\n",
+            summary.earned, summary.points
+        ),
+    };
+    if !summary.unknown_steps.is_empty() {
+        out.push_str(&format!(
+            "The record names steps this lab does not have, never scored: {}.\n",
+            summary.unknown_steps.join(", ")
+        ));
+    }
     for c in &summary.criteria {
         let mark = if c.earned == c.points {
             "✓"
@@ -284,7 +295,11 @@ pub fn done_when(summary: &Summary, look: Look) -> String {
                 Some(Status::Error) => "error",
                 None => "not yet",
             };
-            let source = if s.recorded { ", recorded" } else { "" };
+            let source = match s.source {
+                Source::Recorded => ", recorded",
+                Source::RunNow => ", run now",
+                Source::NotRun => "",
+            };
             out.push_str(&format!(
                 "    {:>2}/{:<2} {} ({state}{source})\n",
                 s.earned, s.points, s.check
@@ -296,12 +311,25 @@ pub fn done_when(summary: &Summary, look: Look) -> String {
                     look,
                 ));
             }
-            if let Some(fix) = &s.fix {
+            if let Some(fix) = to_do(lab, s) {
                 out.push_str(&format!("          to do: {fix}\n"));
             }
         }
     }
     out
+}
+
+/// For a check that did not earn its points: the command that would.
+fn to_do(lab: &str, s: &Scored) -> Option<String> {
+    (s.earned < s.points).then(|| {
+        if s.quiz {
+            format!("`lab quiz {lab}`")
+        } else if s.step_passed {
+            format!("`lab reset {lab} --step {}`, then do it again", s.step)
+        } else {
+            format!("`lab hint {lab} --step {}`, then `lab next {lab}`", s.step)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -330,7 +358,7 @@ mod tests {
             message: "Deployment develop/app names images by tag: app=kind-registry:5000/walk/app:1.0".into(),
             hint: Some("pin each image by digest: `kubectl set image -n develop deployment/app CONTAINER=IMAGE@sha256:...`".into()),
             evidence: Vec::new(),
-            unreachable: false,
+            cause: None,
             elapsed_ms: 3,
         }
     }

@@ -36,7 +36,7 @@ fn an_unknown_step_is_named_with_the_nearest_one() {
     assert_eq!(code, 2);
     assert_eq!(
         stderr,
-        "error: lab ch14 has no step `pin-digests`; did you mean `pin-digest`? `lab check` lists the steps\n"
+        "error: lab ch14 has no step `pin-digests`; did you mean `pin-digest`? the steps are: incident-hook, pin-digest, sbom-sign-attest, verify-locally, audit-rollout, enforce, remediate, quiz\n"
     );
 }
 

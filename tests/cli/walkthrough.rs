@@ -186,12 +186,16 @@ fn the_first_quiz_attempt_counts_and_later_ones_are_practice() {
     assert_eq!(doc["score_percent"], 100);
     assert_eq!(doc["answers"][1]["correct"], true);
 
-    // quiz-passed reads the first attempt: 0%, not passed.
+    // quiz-passed reads the first attempt: 0%, not passed. Its step is not passed, so
+    // done-when runs the check now (it said "not yet" while the check could be run).
     let progress = learner.progress();
     assert_eq!(progress["records"][0]["first"], true);
     assert_eq!(progress["records"][0]["score_percent"], 0);
     let (_, status, _) = learner.run(&["status", "walk", "--done-when"]);
-    assert!(status.contains("0/5  quiz-passed (not yet)"), "{status}");
+    assert!(
+        status.contains("0/5  quiz-passed (fail, run now)"),
+        "{status}"
+    );
 }
 
 #[test]
@@ -373,7 +377,7 @@ fn a_writer_killed_at_any_moment_leaves_a_whole_record() {
     let strays: Vec<_> = std::fs::read_dir(learner.path().join(".lab/walk"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "progress.json")
+        .filter(|n| n != "progress.json" && n != "progress.lock")
         .collect();
     // A writer killed between creating its temporary file and renaming it leaves that file;
     // it is named so (`.progress.json.*.tmp`) and never read.
@@ -401,4 +405,225 @@ fn an_unreachable_cluster_stops_the_flow_with_exit_3() {
         "step 1 reads only a file and passes; step 2 cannot look: {text}"
     );
     assert!(text.contains("cannot reach the cluster"), "{text}");
+}
+
+/// `n` copies of `lab ARGS` started at once in the learner's folder; their exit codes.
+fn at_once(learner: &Learner, n: usize, args: &[&str]) -> Vec<i32> {
+    let course = Learner::course();
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("lab"));
+            cmd.current_dir(learner.path())
+                .arg("--course")
+                .arg(&course)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|mut c| c.wait().unwrap().code().unwrap_or(-1))
+        .collect()
+}
+
+// Twenty concurrent `lab reset --yes` (each exit 0) left 2 records: every writer loaded,
+// appended in memory and renamed over the file with no lock.
+#[test]
+fn twenty_concurrent_resets_leave_twenty_records_in_one_chain() {
+    let learner = Learner::new();
+    let codes = at_once(&learner, 20, &["reset", "walk", "--yes"]);
+    assert!(codes.iter().all(|c| *c == 0), "{codes:?}");
+    assert_eq!(learner.events(), vec!["reset"; 20]);
+    let (code, status, _) = learner.run(&["status", "walk"]);
+    assert_eq!(code, 0, "{status}");
+}
+
+// Two concurrent `lab quiz --answers` both said "first": true.
+#[test]
+fn of_two_quiz_attempts_at_once_exactly_one_is_the_first() {
+    let learner = Learner::new();
+    learner.write("right.yaml", "q-sign: b\nq-enforce: [b, a]\n");
+    let codes = at_once(&learner, 2, &["quiz", "walk", "--answers", "right.yaml"]);
+    assert_eq!(codes, [0, 0]);
+    let progress = learner.progress();
+    let firsts: Vec<bool> = progress["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["first"].as_bool().unwrap())
+        .collect();
+    assert_eq!(firsts.len(), 2);
+    assert_eq!(firsts.iter().filter(|f| **f).count(), 1, "{firsts:?}");
+}
+
+// Each record names the course it was made against, so a grader can tell another version.
+#[test]
+fn every_record_names_the_lab_its_version_and_the_digest_of_its_files() {
+    let learner = three_records();
+    let progress = learner.progress();
+    let courses: Vec<&Value> = progress["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["course"])
+        .collect();
+    assert_eq!(courses[0]["lab"], "walk");
+    let digest = courses[0]["digest"].as_str().unwrap();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    assert!(courses.iter().all(|c| *c == courses[0]));
+}
+
+// `lab solve` showed a solution without recording it, while `s` in the walkthrough did.
+#[test]
+fn lab_solve_records_that_the_solution_was_shown_once() {
+    let learner = Learner::new();
+    for _ in 0..2 {
+        let (code, out, err) = learner.run(&["solve", "walk", "--step", "pin-app"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains("kind-registry:5000/walk/app@sha256:0000"),
+            "{out}"
+        );
+    }
+    assert_eq!(learner.events(), ["solution-shown"]);
+}
+
+// A check's points came from any recorded step's results, even a step the lab does not have:
+// a rechained "step 1 passed" record carrying every check's results scored 20/20.
+#[test]
+fn done_when_scores_a_check_only_from_its_own_step_and_names_unknown_steps() {
+    use courselab::engine::Status;
+    use courselab::record::{CourseStamp, Event, Progress, RecordedCheck};
+    let learner = Learner::new();
+    let every: Vec<RecordedCheck> = ["notes-written", "app-pinned", "quiz-passed"]
+        .iter()
+        .map(|c| RecordedCheck {
+            check: (*c).into(),
+            status: Status::Pass,
+            message: "forged".into(),
+            evidence: Vec::new(),
+        })
+        .collect();
+    let course = CourseStamp {
+        lab: "walk".into(),
+        version: None,
+        digest: "sha256:00".into(),
+    };
+    let mut forged = Progress::new("walk");
+    for step in ["write-notes", "made-up"] {
+        let event = Event::StepPassed {
+            step: step.into(),
+            results: every.clone(),
+        };
+        forged.append_at(event, "2026-12-06T10:00:00Z".into(), &course);
+    }
+    learner.write(
+        ".lab/walk/progress.json",
+        &serde_json::to_string(&forged).unwrap(),
+    );
+    let (_, status, _) = learner.run(&["status", "walk", "--done-when"]);
+    assert!(status.contains("Done when (5 of 20 points)"), "{status}");
+    assert!(
+        status.contains("The record names steps this lab does not have, never scored: made-up."),
+        "{status}"
+    );
+}
+
+// A score was printed beside a chain that is not intact without saying it is void.
+#[test]
+fn done_when_on_a_broken_chain_says_there_is_no_score() {
+    let learner = three_records();
+    let mut progress = learner.progress();
+    progress["records"][0]["results"][0]["message"] = "trust me".into();
+    learner.save_progress(&progress);
+    let (code, status, _) = learner.run(&["status", "walk", "--done-when"]);
+    assert_eq!(code, 6, "{status}");
+    assert!(
+        status.contains("Done when: no score, the progress record is not intact"),
+        "{status}"
+    );
+}
+
+// quiz-passed read `score_percent` from the first quiz record as written, without verifying
+// its hash or judging its answers again; and every check error exited 3, "unreachable".
+#[test]
+fn quiz_passed_judges_the_recorded_answers_and_a_tampered_record_exits_6() {
+    let learner = Learner::new();
+    learner.write("wrong.yaml", "q-sign: a\nq-enforce: [c]\n");
+    learner.run(&["quiz", "walk", "--answers", "wrong.yaml"]);
+    let mut progress = learner.progress();
+    progress["records"][0]["score_percent"] = 100.into();
+    progress["records"][0]["correct"] = 2.into();
+    // Rechain so that the edit is not a hash break: the answers still say 0%.
+    let mut record: courselab::record::Record =
+        serde_json::from_value(progress["records"][0].clone()).unwrap();
+    record.hash = record.computed_hash();
+    progress["records"][0] = serde_json::to_value(&record).unwrap();
+    learner.save_progress(&progress);
+    learner.write("evidence/notes.md", NOTES);
+    std::fs::write(learner.path().join("world.json"), PINNED).unwrap();
+    let walk = ["walkthrough", "walk", "--world", "world.json"];
+    let (code, out, _) = learner.run(&walk);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("quiz scored 0%"), "{out}");
+
+    // Edited without rechaining: the check cannot trust the record, and says so with exit 6.
+    let mut progress = learner.progress();
+    progress["records"][0]["answers"]["q-sign"] = serde_json::json!(["b"]);
+    learner.save_progress(&progress);
+    let (code, out, _) = learner.run(&["next", "walk", "--world", "world.json"]);
+    assert_eq!(code, 6, "{out}");
+    assert!(out.contains("is not intact"), "{out}");
+}
+
+// Evidence files were read through symbolic links that leave the working folder, and the
+// check's message quoted what it read: a link to ~/.git-credentials printed the credential.
+#[test]
+fn an_evidence_link_out_of_the_folder_is_not_followed_nor_quoted() {
+    let learner = Learner::new();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join(".git-credentials");
+    std::fs::write(&secret, "https://learner:ghp_secret123@github.com\n").unwrap();
+    std::fs::create_dir_all(learner.path().join("evidence")).unwrap();
+    std::os::unix::fs::symlink(&secret, learner.path().join("evidence/notes.md")).unwrap();
+    let (code, out, err) = learner.run(&["next", "walk", "--world", "world.json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("a link that leads outside the working folder"),
+        "{out}"
+    );
+    assert!(!out.contains("ghp_secret123") && !err.contains("ghp_secret123"));
+}
+
+// Evidence problems (a FIFO, a file over 1 MiB) exited 3, "unreachable": they are the
+// learner's to fix, so the check fails (exit 1) and says what to do.
+#[test]
+fn evidence_that_is_no_regular_file_fails_the_check_with_exit_1() {
+    let learner = Learner::new();
+    std::fs::create_dir_all(learner.path().join("evidence")).unwrap();
+    let fifo = learner.path().join("evidence/notes.md");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, out, _) = learner.run(&["next", "walk", "--world", "world.json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("a FIFO, not a regular file"), "{out}");
+    std::fs::remove_file(&fifo).unwrap();
+    learner.write("evidence/notes.md", &"word ".repeat(300_000));
+    let (code, out, _) = learner.run(&["next", "walk", "--world", "world.json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("it is 1500000 bytes, more than the 1048576"),
+        "{out}"
+    );
 }

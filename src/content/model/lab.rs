@@ -19,6 +19,11 @@ pub struct Lab {
     /// Other names that also select this lab, e.g. `supply-chain`.
     #[serde(default)]
     pub aliases: Vec<Spanned<LabId>>,
+    /// The lab's version, e.g. `2026.12.1`: every progress record and submission names it
+    /// (with a digest of the lab's files), so a grader can tell work done against another
+    /// version of the chapter.
+    #[serde(default)]
+    pub version: Option<String>,
     /// The chapter's title as learners see it.
     pub title: String,
     /// One paragraph on why the chapter exists: the rule it teaches.

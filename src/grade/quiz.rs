@@ -1,39 +1,79 @@
-//! The chapter quiz for self-study: answers are judged by the feedback digests the learner's
-//! quiz file carries (the answer key never ships in `lab`), the explanation follows each answer,
-//! and the first attempt is what the progress records as counting; later ones are practice.
+//! Quiz judging, as pure functions: the chapter's quiz as the learner has it, an answers file
+//! read into answers, and answers judged by the feedback digests the quiz carries (the answer
+//! key never ships in `lab`). The record keeps the answers, never only a score, so every reader
+//! judges them again.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::WalkError;
-use super::progress::Event;
+use super::GradeError;
 use crate::content::chapter::Chapter;
-use crate::content::model::{Choice, Question, Quiz, feedback_digest};
+use crate::content::load::FileKind;
+use crate::content::model::{AnswerKey, Choice, Question, Quiz, feedback_digest};
+use crate::record::Event;
 
 /// The chapter's quiz, as the learner has it (the lab's `quiz:` file; never its answer key).
-pub fn find(chapter: &Chapter) -> Result<(String, Quiz), WalkError> {
+pub fn find(chapter: &Chapter) -> Result<(String, Quiz), GradeError> {
     let id = &chapter.lab.id.value.0;
+    let quiz_file = |reason: String| GradeError::QuizFile {
+        file: chapter.shown(&chapter.lab.quiz.value.0),
+        reason,
+    };
     let rel = chapter
         .resolve(&chapter.lab.quiz.value.0)
-        .map_err(|e| WalkError::Quiz(e.to_string()))?;
-    let text = chapter
-        .text(&rel)
-        .map_err(|e| WalkError::Quiz(e.to_string()))?;
-    let quiz: Quiz = serde_saphyr::from_str(text).map_err(|e| {
-        WalkError::Quiz(format!(
-            "{}: not a quiz ({e}); `lab validate` says more",
-            chapter.shown(&rel)
-        ))
+        .map_err(|e| quiz_file(e.to_string()))?;
+    let text = chapter.text(&rel).map_err(|e| quiz_file(e.to_string()))?;
+    let quiz: Quiz = crate::content::yaml::from_str(text).map_err(|e| GradeError::QuizFile {
+        file: chapter.shown(&rel),
+        reason: format!(
+            "not a quiz: {}",
+            crate::content::yaml::to_diagnostic(&rel, text, &e, FileKind::Quiz).message
+        ),
     })?;
     if quiz.lab.value.0 != *id {
-        return Err(WalkError::Quiz(format!(
-            "{} is the quiz of lab `{}`, not `{id}`; `lab validate` says more",
-            chapter.shown(&rel),
-            quiz.lab.value.0
-        )));
+        return Err(GradeError::QuizOfOtherLab {
+            file: chapter.shown(&rel),
+            found: quiz.lab.value.0.clone(),
+            expected: id.clone(),
+        });
     }
     Ok((rel, quiz))
+}
+
+/// The answer key beside the quiz `quiz_rel` (`<quiz>.key.yaml`), which only an author's or
+/// instructor's checkout holds; `None` when there is none.
+pub fn answer_key(
+    chapter: &Chapter,
+    quiz_rel: &str,
+) -> Result<Option<(String, AnswerKey)>, GradeError> {
+    let key_rel = format!("{}.key.yaml", quiz_rel.trim_end_matches(".yaml"));
+    let Ok(text) = chapter.text(&key_rel) else {
+        return Ok(None);
+    };
+    let key: AnswerKey =
+        crate::content::yaml::from_str(text).map_err(|e| GradeError::QuizFile {
+            file: chapter.shown(&key_rel),
+            reason: format!(
+                "not an answer key: {}",
+                crate::content::yaml::to_diagnostic(&key_rel, text, &e, FileKind::AnswerKey)
+                    .message
+            ),
+        })?;
+    Ok(Some((key_rel, key)))
+}
+
+/// The key's right answers, as answers to judge.
+pub fn key_answers(key: &AnswerKey) -> BTreeMap<String, Vec<String>> {
+    key.answers
+        .iter()
+        .map(|a| {
+            (
+                a.question.value.0.clone(),
+                a.correct.value.iter().map(|c| c.value.0.clone()).collect(),
+            )
+        })
+        .collect()
 }
 
 /// One judged answer.
@@ -83,15 +123,36 @@ impl Attempt {
 }
 
 /// One answer as written: an option id or a list of them.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
+struct Picked(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for Picked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Picked;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an option id, or a list of option ids")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Picked, E> {
+                Ok(Picked(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Picked, A::Error> {
+                let mut out = Vec::new();
+                while let Some(option) = seq.next_element::<String>()? {
+                    out.push(option);
+                }
+                Ok(Picked(out))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// The answers of a file, in order, each with the line of its question id.
-struct Entries(Vec<(crate::spanned::Spanned<String>, OneOrMany)>);
+struct Entries(Vec<(crate::spanned::Spanned<String>, Picked)>);
 
 impl<'de> serde::Deserialize<'de> for Entries {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -159,29 +220,33 @@ pub fn parse_answers(
     shown: &str,
     text: &str,
     quiz: &Quiz,
-) -> Result<BTreeMap<String, Vec<String>>, WalkError> {
-    let raw: Entries = serde_saphyr::from_str(text).map_err(|e| {
-        WalkError::Quiz(format!(
-            "{shown}: not an answers file ({e}); write one line per question, e.g. `q-promote-by-digest: a` or `q-mutable-tags: [b, c]`"
-        ))
+) -> Result<BTreeMap<String, Vec<String>>, GradeError> {
+    let raw: Entries = crate::content::yaml::from_str(text).map_err(|e| {
+        let d = crate::content::yaml::to_diagnostic(shown, text, &e, FileKind::Unknown);
+        GradeError::Answers {
+            at: format!("{shown}:{}", d.line.max(1)),
+            problem: format!(
+                "not an answers file: {}; write one line per question, e.g. `q-promote-by-digest: a` or `q-mutable-tags: [b, c]`",
+                d.message
+            ),
+        }
     })?;
     let mut answers = BTreeMap::new();
-    for (id, picked) in raw.0 {
-        let picked = match picked {
-            OneOrMany::One(o) => vec![o],
-            OneOrMany::Many(v) => v,
-        };
+    for (id, Picked(picked)) in raw.0 {
         let at = format!("{shown}:{}", id.line);
         let Some(question) = quiz.questions.iter().find(|q| q.id.0 == id.value) else {
             let known: Vec<&str> = quiz.questions.iter().map(|q| q.id.0.as_str()).collect();
             let hint = crate::content::diagnostic::did_you_mean(&id.value, known.iter().copied())
                 .map(|s| format!("did you mean `{s}`? "))
                 .unwrap_or_default();
-            return Err(WalkError::Quiz(format!(
-                "{at}: the quiz has no question `{}`; {hint}the questions are: {}",
-                id.value,
-                known.join(", ")
-            )));
+            return Err(GradeError::Answers {
+                at,
+                problem: format!(
+                    "the quiz has no question `{}`; {hint}the questions are: {}",
+                    id.value,
+                    known.join(", ")
+                ),
+            });
         };
         for option in &picked {
             if !question
@@ -196,25 +261,34 @@ pub fn parse_answers(
                     .iter()
                     .map(|o| o.id.value.0.as_str())
                     .collect();
-                return Err(WalkError::Quiz(format!(
-                    "{at}: question `{}` has no option `{option}`; its options are {}",
-                    id.value,
-                    ids.join(", ")
-                )));
+                return Err(GradeError::Answers {
+                    at,
+                    problem: format!(
+                        "question `{}` has no option `{option}`; its options are {}",
+                        id.value,
+                        ids.join(", ")
+                    ),
+                });
             }
         }
         if question.choice == Choice::Single && picked.len() > 1 {
-            return Err(WalkError::Quiz(format!(
-                "{at}: question `{}` takes one answer, not {}",
-                id.value,
-                picked.len()
-            )));
+            return Err(GradeError::Answers {
+                at,
+                problem: format!(
+                    "question `{}` takes one answer, not {}",
+                    id.value,
+                    picked.len()
+                ),
+            });
         }
         if answers.insert(id.value.clone(), picked).is_some() {
-            return Err(WalkError::Quiz(format!(
-                "{at}: question `{}` is answered twice; keep one line for it",
-                id.value
-            )));
+            return Err(GradeError::Answers {
+                at,
+                problem: format!(
+                    "question `{}` is answered twice; keep one line for it",
+                    id.value
+                ),
+            });
         }
     }
     Ok(answers)
@@ -304,5 +378,21 @@ questions:
         assert_eq!(err, "answers.yaml:1: question `q1` takes one answer, not 2");
         let ok = parse_answers("answers.yaml", "q1: b\nq2: [a, c]\n", &q).unwrap();
         assert_eq!(ok, answers(&[("q1", &["b"]), ("q2", &["a", "c"])]));
+    }
+
+    // Answers-file errors showed parser internals ("untagged enum OneOrMany", "set
+    // DuplicateKeyPolicy in Options").
+    #[test]
+    fn answers_file_errors_read_as_sentences_with_a_line() {
+        let q = quiz();
+        for (text, line) in [("q1: b\nq1: a\n", 2), ("q1: b\nq2: {a: c}\n", 2)] {
+            let err = parse_answers("answers.yaml", text, &q)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(&format!("answers.yaml:{line}: ")), "{err}");
+            for internal in ["untagged", "OneOrMany", "DuplicateKeyPolicy", "Options"] {
+                assert!(!err.contains(internal), "{err}");
+            }
+        }
     }
 }

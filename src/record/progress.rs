@@ -1,29 +1,51 @@
-//! The learner's progress: `.lab/<chapter>/progress.json` in the working folder, a versioned
-//! list of records that only grows. Each record carries the hash of the one before it, so a
-//! record edited by hand, deleted or moved shows as a break in the chain, and a step recorded
-//! as passed before the steps it follows shows as skipped. The file is written atomically.
+//! The records of a learner's progress and the chain that ties them: a versioned list that only
+//! grows, each record carrying the hash of the one before it, so a record edited by hand,
+//! deleted or moved shows as a break in the chain, and a step recorded as passed before the
+//! steps it follows shows as skipped. Each record also names the course it was made against.
 //!
-//! The chain proves order and integrity against casual edits, not against someone who
-//! recomputes every hash: there is no secret to sign with on the learner's machine. Grading
-//! therefore re-checks what the records claim; the chain tells it where to look.
+//! What the chain proves, and what it does not: it shows edits, insertions, deletions and
+//! reorderings *inside* the list. It cannot show its own tail cut off (the last records, or the
+//! whole file, deleted), and it is no proof against someone who recomputes every hash: there is
+//! no secret to sign with on the learner's machine. Grading therefore re-checks what the
+//! records claim; the chain tells it where to look.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::WalkError;
+use crate::content::chapter::Chapter;
 use crate::engine::{CheckResult, Evidence, Status};
 
-/// The version of the progress file format.
-pub const PROGRESS_VERSION: u32 = 1;
+/// The version of the progress file format (2: each record names its course).
+pub const PROGRESS_VERSION: u32 = 2;
 
 /// The `prev` of the first record.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The most a progress file may hold.
-const PROGRESS_LIMIT: u64 = 16 * 1024 * 1024;
+/// The course a record was made against, so that a grader can tell a record made against
+/// another version of the chapter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseStamp {
+    /// The lab's id.
+    pub lab: String,
+    /// The lab's version, as its `version:` says, if it says one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `sha256:` of the lab's files (see [`Chapter::fingerprint`]).
+    pub digest: String,
+}
+
+impl CourseStamp {
+    /// The stamp of `chapter` as this `lab` has it.
+    pub fn of(chapter: &Chapter) -> Self {
+        CourseStamp {
+            lab: chapter.lab.id.value.0.clone(),
+            version: chapter.lab.version.clone(),
+            digest: chapter.fingerprint(),
+        }
+    }
+}
 
 /// One check's result as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +137,8 @@ pub struct Record {
     pub seq: u64,
     /// When, as RFC 3339 UTC.
     pub at: String,
+    /// The course it was made against.
+    pub course: CourseStamp,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
@@ -202,11 +226,6 @@ impl std::fmt::Display for Break {
 }
 
 impl Progress {
-    /// The progress file of `chapter` under `workdir`.
-    pub fn path(workdir: &Path, chapter: &str) -> PathBuf {
-        workdir.join(".lab").join(chapter).join("progress.json")
-    }
-
     /// An empty progress.
     pub fn new(chapter: &str) -> Self {
         Progress {
@@ -216,56 +235,9 @@ impl Progress {
         }
     }
 
-    /// Reads the progress of `chapter`, empty when there is none yet. A file that is not a
-    /// progress file is an error that says what to do; it is never overwritten.
-    pub fn load(workdir: &Path, chapter: &str) -> Result<Self, WalkError> {
-        let path = Self::path(workdir, chapter);
-        let text = match crate::input::read_text(&path, PROGRESS_LIMIT, "a progress file") {
-            Ok(t) => t,
-            Err(crate::input::InputError::Unreadable { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                return Ok(Self::new(chapter));
-            }
-            Err(e) => return Err(WalkError::Progress(e.to_string())),
-        };
-        let progress: Progress = serde_json::from_str(&text).map_err(|e| {
-            WalkError::Progress(format!(
-                "{} is not a progress file ({e}); `lab` will not overwrite it: move it away to start the lab's progress again",
-                path.display()
-            ))
-        })?;
-        if progress.schema_version != PROGRESS_VERSION {
-            return Err(WalkError::Progress(format!(
-                "{} is progress format {}, and this `lab` reads format {PROGRESS_VERSION}; use the `lab` that wrote it",
-                path.display(),
-                progress.schema_version
-            )));
-        }
-        if progress.chapter != chapter {
-            return Err(WalkError::Progress(format!(
-                "{} is the progress of chapter `{}`, not `{chapter}`; move it back where it belongs",
-                path.display(),
-                progress.chapter
-            )));
-        }
-        Ok(progress)
-    }
-
-    /// Writes the file atomically.
-    pub fn save(&self, workdir: &Path) -> Result<(), WalkError> {
-        let path = Self::path(workdir, &self.chapter);
-        let text = serde_json::to_string_pretty(self).expect("progress serializes");
-        crate::atomic::write(&path, format!("{text}\n").as_bytes()).map_err(|e| {
-            WalkError::ProgressWrite(format!(
-                "cannot write {}: {e}; check that the folder is writable",
-                path.display()
-            ))
-        })
-    }
-
-    /// Appends a record, chained to the last one, stamped `at`.
-    pub fn append_at(&mut self, event: Event, at: String) -> &Record {
+    /// Appends a record in memory, chained to the last one, stamped `at` and `course`. Only
+    /// [`Progress::update`] writes records to the file, under its lock.
+    pub fn append_at(&mut self, event: Event, at: String, course: &CourseStamp) -> &Record {
         let prev = self
             .records
             .last()
@@ -273,6 +245,7 @@ impl Progress {
         let mut record = Record {
             seq: self.records.last().map_or(1, |r| r.seq + 1),
             at,
+            course: course.clone(),
             event,
             prev,
             hash: String::new(),
@@ -280,11 +253,6 @@ impl Progress {
         record.hash = record.computed_hash();
         self.records.push(record);
         self.records.last().expect("just pushed")
-    }
-
-    /// Appends a record stamped now.
-    pub fn append(&mut self, event: Event) -> &Record {
-        self.append_at(event, now())
     }
 
     /// Every break of the chain, in file order; `steps` is the chapter's step order.
@@ -323,8 +291,7 @@ impl Progress {
                     }
                 }
                 Event::Reset { from_step } => {
-                    let from = steps.iter().position(|s| s == from_step).unwrap_or(0);
-                    passed.retain(|s| steps.iter().position(|t| t == s).unwrap_or(0) < from);
+                    passed.retain(|s| survives_reset(steps, from_step, s));
                 }
                 _ => {}
             }
@@ -332,22 +299,46 @@ impl Progress {
         breaks
     }
 
-    /// The steps passed (after the last reset that undid them), and the results each recorded.
+    /// The steps of the lab passed (after the last reset that undid them), and the results
+    /// each recorded. Records of steps the lab does not have are left out (see
+    /// [`Progress::unknown_steps`]).
     pub fn passed(&self, steps: &[&str]) -> BTreeMap<String, Vec<RecordedCheck>> {
         let mut passed: BTreeMap<String, Vec<RecordedCheck>> = BTreeMap::new();
         for record in &self.records {
             match &record.event {
-                Event::StepPassed { step, results } => {
+                Event::StepPassed { step, results } if steps.contains(&step.as_str()) => {
                     passed.insert(step.clone(), results.clone());
                 }
                 Event::Reset { from_step } => {
-                    let from = steps.iter().position(|s| s == from_step).unwrap_or(0);
-                    passed.retain(|s, _| steps.iter().position(|t| t == s).unwrap_or(0) < from);
+                    passed.retain(|s, _| survives_reset(steps, from_step, s));
                 }
                 _ => {}
             }
         }
         passed
+    }
+
+    /// The step ids recorded that the lab does not have (a record made against another
+    /// version of the chapter, or forged), in the order first seen.
+    pub fn unknown_steps(&self, steps: &[&str]) -> Vec<String> {
+        let mut unknown: Vec<String> = Vec::new();
+        for step in self.records.iter().filter_map(|r| r.event.step()) {
+            if !steps.contains(&step) && !unknown.iter().any(|u| u == step) {
+                unknown.push(step.to_owned());
+            }
+        }
+        unknown
+    }
+
+    /// The course stamps the records carry, each once, oldest first.
+    pub fn courses(&self) -> Vec<&CourseStamp> {
+        let mut seen: Vec<&CourseStamp> = Vec::new();
+        for record in &self.records {
+            if !seen.contains(&&record.course) {
+                seen.push(&record.course);
+            }
+        }
+        seen
     }
 
     /// The first step not passed, or `None` when every step is.
@@ -385,6 +376,17 @@ impl Progress {
     }
 }
 
+/// The one reset rule: after a reset from `from_step`, a passed `step` stays passed only if it
+/// comes before `from_step` in the lab. A reset from a step the lab does not have resets every
+/// step; a step the lab does not have never stays.
+fn survives_reset(steps: &[&str], from_step: &str, step: &str) -> bool {
+    let position = |id: &str| steps.iter().position(|s| *s == id);
+    match (position(step), position(from_step)) {
+        (Some(step), Some(from)) => step < from,
+        _ => false,
+    }
+}
+
 /// Now, as RFC 3339 UTC to the second.
 pub fn now() -> String {
     let now = time::OffsetDateTime::now_utc();
@@ -395,10 +397,18 @@ pub fn now() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const STEPS: [&str; 3] = ["one", "two", "three"];
+
+    pub(crate) fn stamp() -> CourseStamp {
+        CourseStamp {
+            lab: "ch14".into(),
+            version: None,
+            digest: "sha256:00".into(),
+        }
+    }
 
     fn passed(step: &str) -> Event {
         Event::StepPassed {
@@ -414,15 +424,16 @@ mod tests {
 
     fn chain() -> Progress {
         let mut p = Progress::new("ch14");
-        p.append_at(passed("one"), "2026-12-03T10:00:00Z".into());
+        p.append_at(passed("one"), "2026-12-03T10:00:00Z".into(), &stamp());
         p.append_at(
             Event::HintShown {
                 step: "two".into(),
                 hint: 1,
             },
             "2026-12-03T10:01:00Z".into(),
+            &stamp(),
         );
-        p.append_at(passed("two"), "2026-12-03T10:02:00Z".into());
+        p.append_at(passed("two"), "2026-12-03T10:02:00Z".into(), &stamp());
         p
     }
 
@@ -483,7 +494,7 @@ mod tests {
     #[test]
     fn a_step_passed_out_of_order_is_skipped_even_in_an_intact_chain() {
         let mut p = Progress::new("ch14");
-        p.append(passed("two"));
+        p.append_at(passed("two"), now(), &stamp());
         assert_eq!(
             p.verify(&STEPS),
             vec![Break::Skipped {
@@ -497,32 +508,36 @@ mod tests {
     #[test]
     fn a_reset_undoes_the_steps_from_there_and_keeps_the_records() {
         let mut p = chain();
-        p.append(Event::Reset {
-            from_step: "two".into(),
-        });
+        p.append_at(
+            Event::Reset {
+                from_step: "two".into(),
+            },
+            now(),
+            &stamp(),
+        );
         assert_eq!(p.current(&STEPS), Some("two"));
         assert_eq!(p.records.len(), 4);
         assert!(p.verify(&STEPS).is_empty());
-        p.append(passed("two"));
+        p.append_at(passed("two"), now(), &stamp());
         assert!(p.verify(&STEPS).is_empty());
         assert_eq!(p.current(&STEPS), Some("three"));
     }
 
     #[test]
-    fn save_and_load_round_trip_and_refuse_foreign_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = chain();
-        p.save(dir.path()).unwrap();
-        assert_eq!(Progress::load(dir.path(), "ch14").unwrap(), p);
-        assert!(matches!(
-            Progress::load(dir.path(), "ch15"),
-            Ok(ref q) if q.records.is_empty()
-        ));
-        let path = Progress::path(dir.path(), "ch14");
-        std::fs::write(&path, "{ not json").unwrap();
-        let err = Progress::load(dir.path(), "ch14").unwrap_err().to_string();
-        assert!(err.contains("is not a progress file"), "{err}");
-        assert!(err.contains("move it away"), "{err}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ not json");
+    fn a_reset_from_an_unknown_step_resets_all_and_unknown_steps_never_count() {
+        let mut p = chain();
+        p.append_at(passed("forged"), now(), &stamp());
+        assert_eq!(p.unknown_steps(&STEPS), vec!["forged".to_owned()]);
+        assert!(!p.passed(&STEPS).contains_key("forged"));
+        p.append_at(
+            Event::Reset {
+                from_step: "gone".into(),
+            },
+            now(),
+            &stamp(),
+        );
+        assert!(p.passed(&STEPS).is_empty());
+        assert_eq!(p.current(&STEPS), Some("one"));
+        assert!(p.verify(&STEPS).is_empty());
     }
 }

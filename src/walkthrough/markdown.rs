@@ -1,9 +1,13 @@
 //! Markdown for the terminal: headings, paragraphs wrapped to the width, emphasis, inline code,
 //! lists, code blocks (never wrapped, so commands stay copyable), block quotes, links with
 //! their address, and tables as one block per row (a table wider than the terminal is
-//! unreadable). Parsed by pulldown-cmark; without colour the text carries no escape codes.
+//! unreadable). Parsed by pulldown-cmark; without colour the text carries no escape codes, and
+//! with colour only the renderer's own: the document's control characters are shown escaped
+//! (instructions hold the learner's values).
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+use crate::text::{printable, printable_block};
 
 /// How to render.
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +111,7 @@ impl Renderer {
             Event::Start(tag) => self.start(tag),
             Event::End(tag) => self.end(tag),
             Event::Text(text) => {
+                let text = printable_block(&text);
                 if let Some(code) = &mut self.code {
                     code.push_str(&text);
                 } else {
@@ -114,6 +119,7 @@ impl Renderer {
                 }
             }
             Event::Code(code) => {
+                let code = printable(&code);
                 let shown = if self.look.color {
                     format!("{CYAN}{code}{RESET}")
                 } else {
@@ -124,7 +130,9 @@ impl Renderer {
             Event::SoftBreak => self.inline.push(' '),
             Event::HardBreak => self.inline.push('\n'),
             Event::Rule => self.block(Block::Rule),
-            Event::Html(html) | Event::InlineHtml(html) => self.inline.push_str(&html),
+            Event::Html(html) | Event::InlineHtml(html) => {
+                self.inline.push_str(&printable_block(&html));
+            }
             _ => {}
         }
     }
@@ -143,7 +151,7 @@ impl Renderer {
             Tag::Emphasis => self.open(ITALIC),
             Tag::Strong => self.open(BOLD),
             Tag::Strikethrough => {}
-            Tag::Link { dest_url, .. } => self.link = Some(dest_url.into_string()),
+            Tag::Link { dest_url, .. } => self.link = Some(printable(&dest_url).into_owned()),
             Tag::CodeBlock(_) => {
                 self.flush_inline();
                 self.code = Some(String::new());

@@ -8,6 +8,7 @@ use super::progress::Break;
 use super::quiz::Attempt;
 use crate::content::model::{Question, Quiz, Step};
 use crate::engine::{CheckResult, Status};
+use crate::text::{printable, printable_block};
 
 /// The keys, as the bottom line of a step.
 pub fn keys(quiz: bool) -> String {
@@ -75,10 +76,11 @@ pub fn results(results: &[CheckResult], look: Look, next: Next<'_>) -> String {
         } else {
             mark.to_owned()
         };
-        out.push_str(&format!("  {mark} {}\n", r.title));
+        out.push_str(&format!("  {mark} {}\n", printable(&r.title)));
         if r.status != Status::Pass {
-            out.push_str(&wrap(&r.message, "      ", look));
+            out.push_str(&wrap(&printable_block(&r.message), "      ", look));
             if let Some(hint) = &r.hint {
+                let hint = printable_block(hint);
                 out.push_str(&wrap(&format!("try: {hint}"), "      ", look));
             }
         }
@@ -199,7 +201,7 @@ pub fn breaks(path: &str, records: usize, breaks: &[Break]) -> String {
         breaks.len()
     );
     for b in breaks {
-        out.push_str(&format!("  - {b}\n"));
+        out.push_str(&format!("  - {}\n", printable(&b.to_string())));
     }
     out
 }
@@ -287,17 +289,17 @@ pub fn done_when(summary: &Summary, look: Look) -> String {
             let source = if s.recorded { ", recorded" } else { "" };
             out.push_str(&format!(
                 "    {:>2}/{:<2} {} ({state}{source})\n",
-                s.earned, s.points, s.check
+                s.earned,
+                s.points,
+                printable(&s.check)
             ));
+            // Evidence comes from the record, which the learner's folder holds.
             for e in s.evidence.iter().take(3) {
-                out.push_str(&wrap(
-                    &format!("{}: {}", e.what, e.value),
-                    "          ",
-                    look,
-                ));
+                let (what, value) = (printable(&e.what), printable(&e.value));
+                out.push_str(&wrap(&format!("{what}: {value}"), "          ", look));
             }
             if let Some(fix) = &s.fix {
-                out.push_str(&format!("          to do: {fix}\n"));
+                out.push_str(&format!("          to do: {}\n", printable_block(fix)));
             }
         }
     }

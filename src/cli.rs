@@ -246,7 +246,7 @@ pub enum CliCommand {
         #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
         set: Vec<(String, String)>,
         /// How long it may run, in seconds.
-        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds, default_value_t = 300)]
         timeout: u64,
     },
     /// Content CI on a real cluster: start the lab in a scratch folder, then for every step its
@@ -288,7 +288,7 @@ pub struct StartArgs {
     #[arg(long, value_name = "DIR")]
     pub base_image_layout: Option<PathBuf>,
     /// How long each wait may take, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds, default_value_t = 180)]
     pub timeout: u64,
     /// Never wait for a key (for scripts and CI): provision, then name the step to do and
     /// stop, instead of entering the walkthrough (as without a terminal).
@@ -306,10 +306,10 @@ pub struct RehearseArgs {
     #[command(flatten)]
     pub start: StartArgs,
     /// How long one step's solution may run, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds, default_value_t = 300)]
     pub step_timeout: u64,
     /// How long the checks after a solution may take to settle, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 90)]
+    #[arg(long, value_name = "SECONDS", value_parser = wait_seconds, default_value_t = 90)]
     pub settle: u64,
     /// Keep the scratch folder and the lab's objects.
     #[arg(long)]
@@ -345,7 +345,7 @@ pub struct CheckArgs {
     pub context: Option<String>,
     /// How long a failing check that settles by itself (a rollout, a PolicyReport, a policy
     /// becoming Ready) is tried again, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", value_parser = wait_seconds, default_value_t = 30)]
     pub wait: u64,
     /// Print JSON.
     #[arg(long)]
@@ -368,7 +368,7 @@ pub struct WalkthroughArgs {
     #[arg(long, value_name = "FILE")]
     pub answers: Option<PathBuf>,
     /// How long a failing check that settles by itself is tried again per run, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    #[arg(long, value_name = "SECONDS", value_parser = wait_seconds, default_value_t = 5)]
     pub wait: u64,
     /// A recorded world (JSON: the cluster and the registry) instead of the lab's cluster, to
     /// preview a lab's walkthrough without one; see src/engine/world.rs.
@@ -383,7 +383,7 @@ pub struct NextArgs {
     #[arg(value_name = "CHAPTER")]
     pub chapter: Option<String>,
     /// How long a failing check that settles by itself is tried again, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", value_parser = wait_seconds, default_value_t = 30)]
     pub wait: u64,
     /// A recorded world instead of the lab's cluster (see `lab walkthrough --world`).
     #[arg(long, value_name = "FILE", hide = true)]
@@ -397,7 +397,7 @@ pub struct ModeArgs {
     #[arg(value_name = "CHAPTER")]
     pub chapter: Option<String>,
     /// How long each wait may take, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds, default_value_t = 120)]
     pub timeout: u64,
 }
 
@@ -449,6 +449,33 @@ pub struct VerifyArgs {
     /// Print one JSON document instead of cosign's text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The longest wait or timeout `lab` takes, in seconds: a day, far beyond what a lab needs and
+/// far from the overflow of a deadline computed from a larger number.
+pub const MAX_SECONDS: u64 = 24 * 60 * 60;
+
+/// A number of seconds from `min` to [`MAX_SECONDS`].
+fn seconds(s: &str, min: u64) -> Result<u64, String> {
+    let range = format!("give a whole number of seconds from {min} to {MAX_SECONDS} (a day)");
+    match s.trim().parse::<u64>() {
+        Ok(n) if (min..=MAX_SECONDS).contains(&n) => Ok(n),
+        Ok(_) => Err(format!("out of range; {range}")),
+        Err(_) if !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("out of range; {range}"))
+        }
+        Err(_) => Err(format!("not a number of seconds; {range}")),
+    }
+}
+
+/// How long a failing check is tried again (or checks settle): 0 (no retry) to a day.
+fn wait_seconds(s: &str) -> Result<u64, String> {
+    seconds(s, 0)
+}
+
+/// How long a wait or a run may take: 1 second to a day.
+fn timeout_seconds(s: &str) -> Result<u64, String> {
+    seconds(s, 1)
 }
 
 /// A `NAME=VALUE` pair.
@@ -572,4 +599,35 @@ pub enum ColorChoice {
     Always,
     /// Never color.
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_bounded_by_a_day() {
+        assert_eq!(wait_seconds("0"), Ok(0));
+        assert_eq!(wait_seconds("86400"), Ok(MAX_SECONDS));
+        assert_eq!(timeout_seconds("1"), Ok(1));
+        for (parse, bad) in [
+            (timeout_seconds as fn(&str) -> Result<u64, String>, "0"),
+            (wait_seconds, "86401"),
+            (wait_seconds, "18446744073709551615"),
+            (wait_seconds, "99999999999999999999999"),
+        ] {
+            let error = parse(bad).unwrap_err();
+            assert!(
+                error.starts_with("out of range; give a whole number of seconds from"),
+                "{bad}: {error}"
+            );
+        }
+        for bad in ["", "-1", "1.5", "5s"] {
+            let error = wait_seconds(bad).unwrap_err();
+            assert!(
+                error.starts_with("not a number of seconds"),
+                "{bad}: {error}"
+            );
+        }
+    }
 }

@@ -18,6 +18,7 @@ pub mod spanned;
 pub mod suite;
 pub mod supply;
 pub mod terminal;
+pub mod text;
 pub mod walkthrough;
 pub mod wildcard;
 

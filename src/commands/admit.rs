@@ -379,6 +379,7 @@ fn render(json: bool, results: &[(String, AdmissionResult)], unreachable: &[Stri
         .expect("decisions serialize")
             + "\n"
     } else {
-        decisions_text(&decisions, unreachable)
+        // Messages quote the manifest, the policies and the registry.
+        crate::text::printable_block(&decisions_text(&decisions, unreachable)).into_owned()
     }
 }

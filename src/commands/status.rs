@@ -9,6 +9,7 @@ use super::emit;
 use super::session::Session;
 use crate::engine::Cluster;
 use crate::engine::compare::{entry_modes, is_ready};
+use crate::text::printable;
 use crate::{Config, LabError, exit_code};
 
 /// Runs `lab status`.
@@ -31,10 +32,13 @@ pub fn run(
         return Ok(progress);
     };
     let id = state.chapter.clone();
+    // The state file is in the learner's folder and the objects' words come from the
+    // cluster: each line is shown with its control characters escaped.
+    let line = |text: String| format!("{}\n", printable(&text));
     emit(
         out,
-        &format!(
-            "lab {id} on context {} ({}); phases done: {}\n",
+        &line(format!(
+            "lab {id} on context {} ({}); phases done: {}",
             state.context,
             state.mode,
             if state.done.is_empty() {
@@ -42,13 +46,13 @@ pub fn run(
             } else {
                 state.done.join(", ")
             }
-        ),
+        )),
     )?;
     let code = crate::runtime::block_on(async {
         let cluster = match session.cluster(None).await {
             Ok(c) => c,
             Err(e) => {
-                emit(out, &format!("  cluster: {e}\n"))?;
+                emit(out, &line(format!("  cluster: {e}")))?;
                 return Ok(exit_code::UNREACHABLE);
             }
         };
@@ -84,7 +88,7 @@ pub fn run(
                 }
                 Ok(Some(_)) => "present".into(),
             };
-            emit(out, &format!("  {what}: {text}\n"))?;
+            emit(out, &line(format!("  {what}: {text}")))?;
         }
         Ok::<u8, LabError>(code)
     })??;

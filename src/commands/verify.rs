@@ -187,13 +187,15 @@ pub fn run(request: &VerifyRequest, out: &mut impl Write) -> Result<u8, LabError
         };
         serde_json::to_string_pretty(&doc).expect("verification serializes") + "\n"
     } else {
-        verified_text(
+        // The claims and the SBOMs' words are the registry's.
+        let text = verified_text(
             &artifacts,
             &verifier,
             &signatures,
             attestations.as_deref(),
             request.attestation_type.as_deref(),
-        )
+        );
+        crate::text::printable_block(&text).into_owned()
     };
     emit(out, &text)?;
     Ok(exit_code::SUCCESS)

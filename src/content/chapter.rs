@@ -19,6 +19,7 @@ use crate::input::{self, InputError};
 use crate::policy::matching::default_namespace;
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::{RenderError, apply_mode, substitute};
+use crate::supply::public_key;
 
 /// Who set a variable's value, which decides where a `from_file` path is read from.
 #[derive(Debug, Clone, Copy)]
@@ -96,7 +97,8 @@ impl Chapter {
     /// default's in the working directory; a `--set` value's wherever the user says. Paths a
     /// lab file names follow the one rule of [`crate::content::paths`]. A file that does not
     /// exist leaves the variable without a value, so that rendering reports exactly where it
-    /// is needed; a file that is not a readable text file of key size is an error.
+    /// is needed; a file that is not a readable text file of key size is an error, and so is
+    /// one that is not a PEM public key: its content goes into the policies on the cluster.
     pub fn values(
         &self,
         for_tests: bool,
@@ -143,7 +145,16 @@ impl Chapter {
             }
             let path = self.variable_file(&name, &value, origin)?;
             match input::read_text(&path, input::limit::KEY, "a key file") {
-                Ok(text) => drop(values.insert(name, text)),
+                Ok(text) => {
+                    public_key::check_pem(&text).map_err(|problem| {
+                        ContentError::NotAPublicKey {
+                            name: name.clone(),
+                            path: path.clone(),
+                            problem,
+                        }
+                    })?;
+                    values.insert(name, text);
+                }
                 Err(InputError::Unreadable { source, .. })
                     if source.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(ContentError::VariableFile { name, source }),

@@ -66,6 +66,16 @@ pub enum ContentError {
         /// Why the file cannot be used.
         source: crate::input::InputError,
     },
+    /// The file of a `from_file` variable is not a PEM public key; its content is never shown.
+    #[error("{}: cannot be the value of `{name}`: {problem}; give a public key: run `cosign generate-key-pair` and pass the .pub file it writes, e.g. --set {name}=cosign.pub", path.display())]
+    NotAPublicKey {
+        /// The variable.
+        name: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the file holds instead.
+        problem: crate::supply::public_key::NotAPublicKey,
+    },
     /// A `from_file` variable has no value because its file does not exist.
     #[error("{error}\n  note: `{name}` is read from a file{}; pass --set {name}=PATH to a readable file", default.as_ref().map(|d| format!(" (by default `{d}`, relative to the current directory), which does not exist")).unwrap_or_default())]
     MissingVariableFile {

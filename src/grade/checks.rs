@@ -37,8 +37,11 @@ pub fn json(chapter: &str, results: &[CheckResult]) -> String {
     serde_json::to_string_pretty(&doc).expect("results serialize") + "\n"
 }
 
-/// The human report: results grouped by step.
+/// The human report: results grouped by step. What a check saw (its message, and the hint
+/// that may quote it) came from the cluster, the registry or the learner's files, so its
+/// control characters are shown, not obeyed.
 pub fn human(results: &[CheckResult]) -> String {
+    use crate::text::{printable, printable_block};
     let mut out = String::new();
     let mut step = "";
     for r in results {
@@ -51,11 +54,15 @@ pub fn human(results: &[CheckResult]) -> String {
             Status::Fail => "FAIL",
             Status::Error => "ERROR",
         };
-        out.push_str(&format!("  {mark:<5} {}: {}\n", r.check, r.title));
+        out.push_str(&format!(
+            "  {mark:<5} {}: {}\n",
+            printable(&r.check),
+            printable(&r.title)
+        ));
         if r.status != Status::Pass {
-            out.push_str(&format!("        {}\n", r.message));
+            out.push_str(&format!("        {}\n", printable_block(&r.message)));
             if let Some(hint) = &r.hint {
-                out.push_str(&format!("        try: {hint}\n"));
+                out.push_str(&format!("        try: {}\n", printable_block(hint)));
             }
         }
     }

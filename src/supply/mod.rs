@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod fixture;
 pub mod keyless;
 pub mod layout;
+pub mod public_key;
 pub mod pull;
 pub mod reference;
 pub mod registry;

@@ -1,9 +1,13 @@
 //! Markdown for the terminal: headings, paragraphs wrapped to the width, emphasis, inline code,
 //! lists, code blocks (never wrapped, so commands stay copyable), block quotes, links with
 //! their address, and tables as one block per row (a table wider than the terminal is
-//! unreadable). Parsed by pulldown-cmark; without colour the text carries no escape codes.
+//! unreadable). Parsed by pulldown-cmark; without colour the text carries no escape codes, and
+//! with colour only the renderer's own: the document's control characters are shown escaped
+//! (instructions hold the learner's values).
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+use crate::text::{printable, printable_block};
 
 /// How to render.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +23,14 @@ const ITALIC: &str = "\x1b[3m";
 const CYAN: &str = "\x1b[36m";
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
+
+/// The most levels of quote and list nesting drawn; deeper levels are drawn at this depth.
+pub const MAX_LEVELS: usize = 8;
+
+/// The most characters of a table's column label shown beside each cell: a label is written
+/// once and shown in every row, so an unbounded one would make the rendering grow with the
+/// square of the table's size. (pulldown-cmark bounds how often reference links expand.)
+const MAX_LABEL: usize = 60;
 
 /// A block being built.
 enum Block {
@@ -95,11 +107,16 @@ impl Renderer {
     }
 
     fn prefix(&self) -> String {
-        let mut p = "  ".repeat(self.lists.len());
-        if self.quote > 0 {
-            p = format!("{}{p}", "│ ".repeat(self.quote));
-        }
-        p
+        self.indent(self.lists.len())
+    }
+
+    /// The quote bars and `list_levels` list indents that start a line, at most
+    /// [`MAX_LEVELS`] of them together: every line pays for its indent, so an unbounded one
+    /// would make a deeply nested document's rendering grow with the square of its size.
+    fn indent(&self, list_levels: usize) -> String {
+        let quotes = self.quote.min(MAX_LEVELS);
+        let lists = list_levels.min(MAX_LEVELS - quotes);
+        format!("{}{}", "│ ".repeat(quotes), "  ".repeat(lists))
     }
 
     fn event(&mut self, event: Event<'_>) {
@@ -107,6 +124,7 @@ impl Renderer {
             Event::Start(tag) => self.start(tag),
             Event::End(tag) => self.end(tag),
             Event::Text(text) => {
+                let text = printable_block(&text);
                 if let Some(code) = &mut self.code {
                     code.push_str(&text);
                 } else {
@@ -114,6 +132,7 @@ impl Renderer {
                 }
             }
             Event::Code(code) => {
+                let code = printable(&code);
                 let shown = if self.look.color {
                     format!("{CYAN}{code}{RESET}")
                 } else {
@@ -124,7 +143,9 @@ impl Renderer {
             Event::SoftBreak => self.inline.push(' '),
             Event::HardBreak => self.inline.push('\n'),
             Event::Rule => self.block(Block::Rule),
-            Event::Html(html) | Event::InlineHtml(html) => self.inline.push_str(&html),
+            Event::Html(html) | Event::InlineHtml(html) => {
+                self.inline.push_str(&printable_block(&html));
+            }
             _ => {}
         }
     }
@@ -143,7 +164,7 @@ impl Renderer {
             Tag::Emphasis => self.open(ITALIC),
             Tag::Strong => self.open(BOLD),
             Tag::Strikethrough => {}
-            Tag::Link { dest_url, .. } => self.link = Some(dest_url.into_string()),
+            Tag::Link { dest_url, .. } => self.link = Some(printable(&dest_url).into_owned()),
             Tag::CodeBlock(_) => {
                 self.flush_inline();
                 self.code = Some(String::new());
@@ -278,17 +299,13 @@ impl Renderer {
             Block::Paragraph(text) => {
                 let (first, rest) = if self.item_start && !self.lists.is_empty() {
                     self.item_start = false;
-                    let outer = "  ".repeat(self.lists.len() - 1);
-                    let quote = "│ ".repeat(self.quote);
+                    let outer = self.indent(self.lists.len() - 1);
                     let marker = match self.lists.last() {
                         Some(Some(n)) => format!("{n}. "),
                         _ => "• ".to_owned(),
                     };
                     let hang = " ".repeat(textwrap::core::display_width(&marker));
-                    (
-                        format!("{quote}{outer}{marker}"),
-                        format!("{quote}{outer}{hang}"),
-                    )
+                    (format!("{outer}{marker}"), format!("{outer}{hang}"))
                 } else {
                     (prefix.clone(), prefix.clone())
                 };
@@ -343,12 +360,13 @@ impl Renderer {
                 continue;
             };
             let mut out = lines(&format!("• {first}"), &prefix, &format!("{prefix}  "));
-            for (i, cell) in others.iter().enumerate() {
+            // A row shorter than the head is padded with empty cells: nothing to show.
+            for (i, cell) in others.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
                 let label = table.head.get(i + 1).map(String::as_str).unwrap_or("");
                 let text = if label.is_empty() {
                     cell.clone()
                 } else {
-                    format!("{}: {cell}", self.style(BOLD, label))
+                    format!("{}: {cell}", self.style(BOLD, &shortened(label)))
                 };
                 out.extend(lines(
                     &text,
@@ -362,6 +380,14 @@ impl Renderer {
             }
         }
         self.out.push('\n');
+    }
+}
+
+/// `text` cut to [`MAX_LABEL`] characters, with `…` where it was cut.
+fn shortened(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_LABEL) {
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
     }
 }
 
@@ -417,6 +443,34 @@ mod tests {
     fn headings_tables_and_quotes() {
         let text = "# Runbook\n\n## Triage\n\n| you see | mode | meaning |\n|---|---|---|\n| a denial | Enforce | nothing new was admitted; the old Pods keep running |\n\n> Quoted advice.\n\n---\n";
         insta::assert_snapshot!(render(text, PLAIN));
+    }
+
+    #[test]
+    fn deep_nesting_is_drawn_at_most_max_levels_deep() {
+        // Ten thousand levels once put twenty thousand columns before every word.
+        for doc in [
+            format!("{} one two three four", ">".repeat(10_000)),
+            format!("{} one two three four", "- ".repeat(10_000)),
+            format!("{}- one two three four", "> - ".repeat(10_000)),
+        ] {
+            let text = render(&doc, PLAIN);
+            let widest = text.lines().map(textwrap::core::display_width).max();
+            assert!(widest <= Some(2 * MAX_LEVELS + 40), "{widest:?}: {text}");
+            assert!(text.contains("one two three four"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_long_column_label_is_shortened_in_every_row() {
+        let label = "l".repeat(1000);
+        let text = render(&format!("|a|{label}|\n|-|-|\n|x|y|\n|z|\n"), PLAIN);
+        let shown = format!("  {}…:\n    y\n", "l".repeat(MAX_LABEL));
+        assert!(text.contains(&shown), "{text}");
+        assert!(!text.contains(&"l".repeat(MAX_LABEL + 1)), "{text}");
+        assert!(
+            text.ends_with("• z\n"),
+            "no line for the padded cell: {text}"
+        );
     }
 
     #[test]

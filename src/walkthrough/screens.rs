@@ -8,6 +8,7 @@ use crate::engine::{CheckResult, Status};
 use crate::grade::done_when::{Scored, Source, Summary};
 use crate::grade::quiz::Attempt;
 use crate::record::Break;
+use crate::text::{printable, printable_block};
 
 /// The keys, as the bottom line of a step.
 pub fn keys(quiz: bool) -> String {
@@ -75,10 +76,11 @@ pub fn results(results: &[CheckResult], look: Look, next: Next<'_>) -> String {
         } else {
             mark.to_owned()
         };
-        out.push_str(&format!("  {mark} {}\n", r.title));
+        out.push_str(&format!("  {mark} {}\n", printable(&r.title)));
         if r.status != Status::Pass {
-            out.push_str(&wrap(&r.message, "      ", look));
+            out.push_str(&wrap(&printable_block(&r.message), "      ", look));
             if let Some(hint) = &r.hint {
+                let hint = printable_block(hint);
                 out.push_str(&wrap(&format!("try: {hint}"), "      ", look));
             }
         }
@@ -199,7 +201,7 @@ pub fn breaks(path: &str, records: usize, breaks: &[Break]) -> String {
         breaks.len()
     );
     for b in breaks {
-        out.push_str(&format!("  - {b}\n"));
+        out.push_str(&format!("  - {}\n", printable(&b.to_string())));
     }
     out
 }
@@ -272,7 +274,7 @@ pub fn done_when(lab: &str, summary: &Summary, look: Look) -> String {
     if !summary.unknown_steps.is_empty() {
         out.push_str(&format!(
             "The record names steps this lab does not have, never scored: {}.\n",
-            summary.unknown_steps.join(", ")
+            printable(&summary.unknown_steps.join(", "))
         ));
     }
     for c in &summary.criteria {
@@ -302,17 +304,17 @@ pub fn done_when(lab: &str, summary: &Summary, look: Look) -> String {
             };
             out.push_str(&format!(
                 "    {:>2}/{:<2} {} ({state}{source})\n",
-                s.earned, s.points, s.check
+                s.earned,
+                s.points,
+                printable(&s.check)
             ));
+            // Evidence comes from the record, which the learner's folder holds.
             for e in s.evidence.iter().take(3) {
-                out.push_str(&wrap(
-                    &format!("{}: {}", e.what, e.value),
-                    "          ",
-                    look,
-                ));
+                let (what, value) = (printable(&e.what), printable(&e.value));
+                out.push_str(&wrap(&format!("{what}: {value}"), "          ", look));
             }
             if let Some(fix) = to_do(lab, s) {
-                out.push_str(&format!("          to do: {fix}\n"));
+                out.push_str(&format!("          to do: {}\n", printable_block(&fix)));
             }
         }
     }

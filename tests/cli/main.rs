@@ -7,6 +7,7 @@ mod cosign_interop;
 mod differential;
 mod help;
 mod hostile;
+mod hostile_input;
 mod hostile_layout;
 mod hostile_registry;
 mod keyless;

@@ -192,7 +192,8 @@ pub struct Variable {
     /// The only values allowed, if the variable is a choice.
     #[serde(default)]
     pub choices: Vec<String>,
-    /// When true, the value is the path of a file whose content is substituted (e.g. a public key).
+    /// When true, the value is the path of a PEM public key file (`cosign.pub`) whose content is
+    /// substituted; a private key or any other file is refused, as the value goes onto the cluster.
     #[serde(default)]
     pub from_file: bool,
 }

@@ -384,11 +384,7 @@ fn not_created_by_lab(plan: &KindPlan, created: &str) -> Option<String> {
 
 /// Stops the cluster's nodes, if `lab start` created the cluster (`created` names the one it
 /// recorded), and the lab's registry container (`lab start` restarts them). One line each.
-pub fn stop(
-    host: &impl Host,
-    plan: &KindPlan,
-    created: &str,
-) -> Result<Vec<String>, BackendError> {
+pub fn stop(host: &impl Host, plan: &KindPlan, created: &str) -> Result<Vec<String>, BackendError> {
     let mut stopped = Vec::new();
     if let Some(refused) = not_created_by_lab(plan, created) {
         stopped.push(refused);
@@ -669,10 +665,15 @@ mod tests {
             let lines = run(&host, &plan(), "courselab-ch14-old").unwrap();
             assert_eq!(
                 lines,
-                ["kind cluster courselab-ch14: left alone (the lab's state records creating the cluster `courselab-ch14-old`, not this one; `kind delete cluster --name courselab-ch14` deletes it if it is yours to delete)"]
+                [
+                    "kind cluster courselab-ch14: left alone (the lab's state records creating the cluster `courselab-ch14-old`, not this one; `kind delete cluster --name courselab-ch14` deletes it if it is yours to delete)"
+                ]
             );
             let calls = host.transcript();
-            assert!(!calls.contains("kind delete") && !calls.contains("docker stop"), "{calls}");
+            assert!(
+                !calls.contains("kind delete") && !calls.contains("docker stop"),
+                "{calls}"
+            );
         }
     }
 }

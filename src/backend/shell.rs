@@ -207,10 +207,9 @@ fn wait(
             signal_group(group, "TERM");
             let grace = Instant::now() + GRACE;
             // A second interrupt, or the grace running out, ends it at once.
-            while child.try_wait()?.is_none()
-                && Instant::now() < grace
-                && !interrupts.arrived(TICK)
-            {}
+            while child.try_wait()?.is_none() && Instant::now() < grace && !interrupts.arrived(TICK)
+            {
+            }
             signal_group(group, "KILL");
             return child.wait();
         }
@@ -277,7 +276,9 @@ impl Output {
         }
         self.streams
             .iter()
-            .map(|s| String::from_utf8_lossy(&s.lock().unwrap_or_else(|e| e.into_inner())).into_owned())
+            .map(|s| {
+                String::from_utf8_lossy(&s.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+            })
             .collect::<Vec<_>>()
             .join("")
     }
@@ -287,7 +288,12 @@ impl Output {
 /// not be). A group that is gone is not an error.
 fn signal_group(group: u32, signal: &str) {
     let _ = Command::new("bash")
-        .args(["-c", "kill -s \"$1\" -- \"-$2\" 2>/dev/null", "kill", signal])
+        .args([
+            "-c",
+            "kill -s \"$1\" -- \"-$2\" 2>/dev/null",
+            "kill",
+            signal,
+        ])
         .arg(group.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -340,10 +346,8 @@ fn escaped(marker: &str, group: u32) -> Vec<Process> {
     processes()
         .filter(|&pid| stat(pid).is_some_and(|(state, g)| g != group && state != 'Z'))
         .filter(|&pid| {
-            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-                env.split(|&b| b == 0)
-                    .any(|var| var == needle.as_bytes())
-            })
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == needle.as_bytes()))
         })
         .map(named)
         .collect()
@@ -413,7 +417,11 @@ mod tests {
             true,
         )
         .unwrap();
-        assert!(began.elapsed() < Duration::from_secs(10), "{:?}", began.elapsed());
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            began.elapsed()
+        );
         assert!(ran.ok() && !ran.timed_out, "{ran:?}");
         assert_eq!(ran.output, "started\n");
         let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
@@ -444,7 +452,11 @@ mod tests {
             .parse()
             .unwrap();
         let _ = Command::new("kill").arg(pid.to_string()).status();
-        assert!(began.elapsed() < Duration::from_secs(20), "{:?}", began.elapsed());
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            began.elapsed()
+        );
         assert!(ran.ok(), "{ran:?}");
         assert_eq!(
             ran.escaped,

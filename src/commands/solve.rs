@@ -104,7 +104,11 @@ pub(crate) fn execute(
         &mut interrupts,
     );
     drop(pinned);
-    ran.map_err(|e| LabError::Usage(format!("cannot run bash for the solution: {e}; install bash")))
+    ran.map_err(|e| {
+        LabError::Usage(format!(
+            "cannot run bash for the solution: {e}; install bash"
+        ))
+    })
 }
 
 /// What the solution left behind, one line each: what `lab` ended, and what escaped it.

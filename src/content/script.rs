@@ -27,9 +27,7 @@ pub struct BashScript {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScriptError {
     /// A placeholder where a value would be code, or would not be expanded.
-    #[error(
-        "line {line} of the step's solution: `${{{name}}}` is {place}; {fix} in the lab file"
-    )]
+    #[error("line {line} of the step's solution: `${{{name}}}` is {place}; {fix} in the lab file")]
     Unsafe {
         /// 1-based line in the solution.
         line: usize,
@@ -186,12 +184,9 @@ impl Scanner<'_> {
 
     /// The environment variable that holds `name`'s value as it is inserted on this line.
     fn variable(&mut self, name: &str) -> Result<String, ScriptError> {
-        let value = self
-            .values
-            .get(name)
-            .ok_or_else(|| ScriptError::Missing {
-                name: name.to_owned(),
-            })?;
+        let value = self.values.get(name).ok_or_else(|| ScriptError::Missing {
+            name: name.to_owned(),
+        })?;
         if value.contains('\0') {
             return Err(ScriptError::Nul {
                 name: name.to_owned(),
@@ -644,11 +639,7 @@ mod tests {
 
     #[test]
     fn upper_case_and_unknown_shapes_are_bash_not_placeholders() {
-        let script = for_bash(
-            "D=$(echo x)\necho ${D} ${1:-a} ${#D}",
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        let script = for_bash("D=$(echo x)\necho ${D} ${1:-a} ${#D}", &BTreeMap::new()).unwrap();
         assert_eq!(script.text, "D=$(echo x)\necho ${D} ${1:-a} ${#D}");
         assert!(script.env.is_empty());
     }
@@ -663,8 +654,9 @@ mod tests {
         );
         let e = for_bash("cat <<'EOF'\n${n}\nEOF", &v).unwrap_err();
         assert!(
-            e.to_string()
-                .starts_with("line 2 of the step's solution: `${n}` is inside a quoted here-document"),
+            e.to_string().starts_with(
+                "line 2 of the step's solution: `${n}` is inside a quoted here-document"
+            ),
             "{e}"
         );
         // After the quoted body, code is code again.

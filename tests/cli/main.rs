@@ -9,6 +9,7 @@ mod help;
 mod hostile;
 mod hostile_layout;
 mod hostile_registry;
+mod hostile_solve;
 mod keyless;
 mod kyverno_cli;
 mod lab_live;

@@ -665,6 +665,40 @@ mod tests {
     }
 
     #[test]
+    fn every_solution_of_the_built_in_course_converts_and_parses() {
+        use crate::content::CourseFiles;
+        use crate::content::load::{FileKind, parse_one};
+        use crate::content::model::Lab;
+        let files = CourseFiles::embedded();
+        let mut seen = 0;
+        for (rel, text) in files
+            .texts()
+            .filter(|(p, _)| p.starts_with("labs/") && p.ends_with("/lab.yaml"))
+        {
+            let lab: Lab = parse_one(rel, text, FileKind::Lab).unwrap();
+            let values: BTreeMap<String, String> = lab
+                .variables
+                .iter()
+                .map(|v| (v.name.value.clone(), "a b\nc".to_owned()))
+                .collect();
+            for step in &lab.steps {
+                let Some(solution) = &step.solve else {
+                    continue;
+                };
+                let script = for_bash(solution, &values)
+                    .unwrap_or_else(|e| panic!("{rel} {}: {e}", step.id.value.0));
+                let parsed = std::process::Command::new("bash")
+                    .args(["-n", "-c", &script.text])
+                    .output()
+                    .unwrap();
+                assert!(parsed.status.success(), "{rel}: {}", script.text);
+                seen += 1;
+            }
+        }
+        assert!(seen > 5, "only {seen} solutions");
+    }
+
+    #[test]
     fn a_nul_byte_or_a_missing_value_is_named() {
         assert_eq!(
             for_bash("echo ${v}", &values(&[("v", "a\0b")])).unwrap_err(),

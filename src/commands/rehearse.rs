@@ -182,7 +182,7 @@ fn steps(
                 let ran = super::solve::execute(
                     config,
                     &session,
-                    &script.run,
+                    &script.run?,
                     &env,
                     request.step_timeout,
                     true,

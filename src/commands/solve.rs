@@ -31,8 +31,9 @@ pub struct SolveRequest {
 pub(crate) struct Solution {
     /// With the values filled in.
     pub shown: String,
-    /// With the values read from the environment, so that none is ever run as code.
-    pub run: BashScript,
+    /// With the values read from the environment, so that none is ever run as code; the
+    /// error when that cannot be done (only running it fails, showing it does not).
+    pub run: Result<BashScript, LabError>,
 }
 
 /// The step's solution; `None` when the step has none.
@@ -56,7 +57,7 @@ pub(crate) fn script(session: &Session, step: &str) -> Result<Option<Solution>, 
             "{}, step {step}: {e}",
             session.chapter.shown(&session.chapter.lab_file)
         ))
-    })?;
+    });
     Ok(Some(Solution { shown, run }))
 }
 
@@ -152,7 +153,14 @@ pub fn run(config: &Config, request: &SolveRequest, out: &mut impl Write) -> Res
         return Ok(exit_code::SUCCESS);
     }
     emit(out, "# running it\n")?;
-    let ran = execute(config, &session, &solution.run, &[], request.timeout, false)?;
+    let ran = execute(
+        config,
+        &session,
+        &solution.run?,
+        &[],
+        request.timeout,
+        false,
+    )?;
     emit(out, &leftovers(&ran))?;
     if ran.interrupted {
         return Err(LabError::Interrupted);

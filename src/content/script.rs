@@ -169,7 +169,7 @@ impl Scanner<'_> {
         let is_name = name.starts_with(|c: char| c.is_ascii_lowercase())
             && name
                 .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' as char);
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         is_name.then_some(name)
     }
 

@@ -18,23 +18,30 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, RuntimeUnavailable> {
     Ok(runtime.block_on(future))
 }
 
-/// Ctrl-C (SIGINT) arrived while a future ran.
+/// Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived while a future ran.
 #[derive(Debug, Clone, Copy)]
 pub struct Interrupted;
 
-/// Runs `future` until it finishes or the user presses Ctrl-C, whichever is first. The signal
-/// handler is registered before `future` is first polled, so an interrupt at any point of it
-/// is seen (and the process is not killed half-way through writing its state).
+/// Runs `future` until it finishes or the user presses Ctrl-C (or `lab` is sent SIGTERM or
+/// SIGHUP), whichever is first. The signal handlers are registered before `future` is first
+/// polled, so an interrupt at any point of it is seen (and the process is not killed half-way
+/// through writing its state). SIGTERM and SIGHUP are here too because a solution run
+/// (`crate::backend::shell::Interrupts`) catches them for the rest of the process's life.
 pub async fn until_interrupted<F: Future>(future: F) -> Result<F::Output, Interrupted> {
-    let mut interrupt =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
-            Ok(signal) => signal,
-            // Without a handler, the default action (ending the process) still applies.
-            Err(_) => return Ok(future.await),
-        };
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        // Without a handler, the default action (ending the process) still applies.
+        return Ok(future.await);
+    };
     tokio::select! {
         biased;
         _ = interrupt.recv() => Err(Interrupted),
+        _ = terminate.recv() => Err(Interrupted),
+        _ = hangup.recv() => Err(Interrupted),
         output = future => Ok(output),
     }
 }

@@ -370,28 +370,50 @@ pub fn install_kyverno(
     Ok(true)
 }
 
-/// Stops the cluster's nodes and the lab's registry container (`lab start` restarts them).
-pub fn stop(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError> {
+/// Why the cluster of `plan` is not the lab's to stop or delete, if it is not: `lab start`
+/// records the name of a cluster it created (`created`), and one of another name (the kind
+/// config renamed it since, or the state was edited) may be anyone's.
+fn not_created_by_lab(plan: &KindPlan, created: &str) -> Option<String> {
+    (created != plan.cluster).then(|| {
+        format!(
+            "kind cluster {}: left alone (the lab's state records creating the cluster `{created}`, not this one; `kind delete cluster --name {}` deletes it if it is yours to delete)",
+            plan.cluster, plan.cluster
+        )
+    })
+}
+
+/// Stops the cluster's nodes, if `lab start` created the cluster (`created` names the one it
+/// recorded), and the lab's registry container (`lab start` restarts them). One line each.
+pub fn stop(host: &impl Host, plan: &KindPlan, created: &str) -> Result<Vec<String>, BackendError> {
     let mut stopped = Vec::new();
-    if cluster_exists(host, plan)? {
+    if let Some(refused) = not_created_by_lab(plan, created) {
+        stopped.push(refused);
+    } else if cluster_exists(host, plan)? {
         for node in nodes(host, plan)? {
             must(host, "docker", &["stop", &node], None, QUICK)?;
-            stopped.push(node);
+            stopped.push(format!("container {node}: stopped"));
         }
     }
     if inspect(host, &plan.registry)?
         .is_some_and(|c| c.label.as_deref() == Some(plan.chapter.as_str()))
     {
         must(host, "docker", &["stop", &plan.registry], None, QUICK)?;
-        stopped.push(plan.registry.clone());
+        stopped.push(format!("container {}: stopped", plan.registry));
     }
     Ok(stopped)
 }
 
-/// Deletes the cluster and the lab's registry container (with its volume).
-pub fn delete(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendError> {
+/// Deletes the cluster, if `lab start` created it (`created` names the one it recorded), and
+/// the lab's registry container (with its volume). One line each.
+pub fn delete(
+    host: &impl Host,
+    plan: &KindPlan,
+    created: &str,
+) -> Result<Vec<String>, BackendError> {
     let mut deleted = Vec::new();
-    if cluster_exists(host, plan)? {
+    if let Some(refused) = not_created_by_lab(plan, created) {
+        deleted.push(refused);
+    } else if cluster_exists(host, plan)? {
         must(
             host,
             "kind",
@@ -399,7 +421,7 @@ pub fn delete(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendE
             None,
             SLOW,
         )?;
-        deleted.push(format!("kind cluster {}", plan.cluster));
+        deleted.push(format!("kind cluster {}: deleted", plan.cluster));
     }
     match inspect(host, &plan.registry)? {
         Some(c) if c.label.as_deref() == Some(plan.chapter.as_str()) => {
@@ -410,7 +432,7 @@ pub fn delete(host: &impl Host, plan: &KindPlan) -> Result<Vec<String>, BackendE
                 None,
                 QUICK,
             )?;
-            deleted.push(format!("registry container {}", plan.registry));
+            deleted.push(format!("registry container {}: deleted", plan.registry));
         }
         _ => {}
     }
@@ -624,8 +646,34 @@ mod tests {
                 "docker inspect --type container kind-registry",
                 &container(true, Some("ch15"), &["kind"]),
             );
-        let deleted = delete(&host, &plan()).unwrap();
-        assert_eq!(deleted, ["kind cluster courselab-ch14"]);
+        let deleted = delete(&host, &plan(), "courselab-ch14").unwrap();
+        assert_eq!(deleted, ["kind cluster courselab-ch14: deleted"]);
         assert!(!host.transcript().contains("docker rm"));
+    }
+
+    // Delete trusted that the state recorded *a* created cluster and deleted the cluster the
+    // kind config names now, which may be another one.
+    #[test]
+    fn delete_and_stop_leave_a_cluster_the_lab_did_not_record_creating() {
+        type Run = fn(&Recorded, &KindPlan, &str) -> Result<Vec<String>, BackendError>;
+        for run in [delete as Run, stop as Run] {
+            let host = Recorded::default();
+            host.answer("kind get clusters", "courselab-ch14\n").answer(
+                "docker inspect --type container kind-registry",
+                &container(true, Some("ch15"), &["kind"]),
+            );
+            let lines = run(&host, &plan(), "courselab-ch14-old").unwrap();
+            assert_eq!(
+                lines,
+                [
+                    "kind cluster courselab-ch14: left alone (the lab's state records creating the cluster `courselab-ch14-old`, not this one; `kind delete cluster --name courselab-ch14` deletes it if it is yours to delete)"
+                ]
+            );
+            let calls = host.transcript();
+            assert!(
+                !calls.contains("kind delete") && !calls.contains("docker stop"),
+                "{calls}"
+            );
+        }
     }
 }

@@ -69,6 +69,9 @@ pub fn run(
         true,
     )
     .map_err(|e| LabError::Usage(format!("cannot run bash: {e}")))?;
+    if keygen.interrupted {
+        return Err(LabError::Interrupted);
+    }
     if !keygen.ok() {
         return Err(LabError::Usage(format!(
             "`cosign generate-key-pair` failed; the rehearsal signs with cosign, install it (https://docs.sigstore.dev/cosign/system_config/installation/): {}",
@@ -166,16 +169,21 @@ fn steps(
                 let ran = super::solve::execute(
                     config,
                     &session,
-                    &script,
+                    &script.run?,
                     &env,
                     request.step_timeout,
                     true,
                 )?;
+                let leftovers = super::solve::leftovers(&ran);
+                if ran.interrupted {
+                    let _ = std::io::stderr().write_all(leftovers.as_bytes());
+                    return Err(LabError::Interrupted);
+                }
                 Some(SolutionRun {
                     exit_code: ran.code,
                     timed_out: ran.timed_out,
                     seconds: ran.elapsed.as_secs_f64(),
-                    output_tail: tail(&ran.output, 15),
+                    output_tail: tail(&format!("{}{leftovers}", ran.output), 15),
                 })
             }
         };

@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::emit;
 use super::session::Session;
 use crate::backend::kubeconfig;
-use crate::backend::shell::{Ran, run_script};
+use crate::backend::shell::{Interrupts, Ran, run_solution};
+use crate::content::script::{BashScript, for_bash};
 use crate::{Config, LabError, exit_code};
 
 /// A validated `lab solve`.
@@ -25,24 +26,52 @@ pub struct SolveRequest {
     pub timeout: Duration,
 }
 
-/// The step's solution with the values filled in; `None` when the step has none.
-pub(crate) fn script(session: &Session, step: &str) -> Result<Option<String>, LabError> {
-    session.solution(session.step(step)?)
+/// A step's solution: as the screen shows it, and as bash runs it.
+pub(crate) struct Solution {
+    /// With the values filled in.
+    pub shown: String,
+    /// With the values read from the environment, so that none is ever run as code; the
+    /// error when that cannot be done (only running it fails, showing it does not).
+    pub run: Result<BashScript, LabError>,
+}
+
+/// The step's solution; `None` when the step has none.
+pub(crate) fn script(session: &Session, step: &str) -> Result<Option<Solution>, LabError> {
+    let found = session.step(step)?;
+    let Some(shown) = session.solution(found)? else {
+        return Ok(None);
+    };
+    let text = found.solve.as_deref().unwrap_or_default();
+    let run = for_bash(text, &session.values).map_err(|e| {
+        LabError::Usage(format!(
+            "{}, step {step}: {e}",
+            session.chapter.shown(&session.chapter.lab_file)
+        ))
+    });
+    Ok(Some(Solution { shown, run }))
 }
 
 /// Runs a solution in the session's working folder, with `kubectl` pinned to the lab's
-/// context, `lab` itself on the PATH and the same course.
+/// context, `lab` itself on the PATH and the same course. The pinned kubeconfig (the user's
+/// credentials) is removed before this returns, however the run ended: interrupts are caught
+/// from before it is written, and it is dropped, not left to an exit that skips destructors.
 pub(crate) fn execute(
     config: &Config,
     session: &Session,
-    script: &str,
+    script: &BashScript,
     extra_env: &[(String, String)],
     timeout: Duration,
     capture: bool,
 ) -> Result<Ran, LabError> {
     let state = session.started()?;
+    let mut interrupts = Interrupts::listen().map_err(|e| {
+        LabError::Usage(format!(
+            "cannot catch interrupts for the solution: {e}; the system is short of file descriptors"
+        ))
+    })?;
     let pinned = kubeconfig::pinned(&state.context)?;
-    let mut env: Vec<(String, String)> = extra_env.to_vec();
+    let mut env: Vec<(String, String)> = script.env.clone();
+    env.extend(extra_env.iter().cloned());
     if let Some(file) = &pinned {
         env.push(("KUBECONFIG".into(), file.path().display().to_string()));
     }
@@ -57,17 +86,44 @@ pub(crate) fn execute(
         let path = std::env::var("PATH").unwrap_or_default();
         env.push(("PATH".into(), format!("{}:{path}", dir.display())));
     }
-    run_script(script, &session.workdir, &env, timeout, capture).map_err(|e| {
+    let ran = run_solution(
+        &script.text,
+        &session.workdir,
+        &env,
+        timeout,
+        capture,
+        &mut interrupts,
+    );
+    drop(pinned);
+    ran.map_err(|e| {
         LabError::Usage(format!(
             "cannot run bash for the solution: {e}; install bash"
         ))
     })
 }
 
+/// What the solution left behind, one line each: what `lab` ended, and what escaped it.
+pub(crate) fn leftovers(ran: &Ran) -> String {
+    let mut text = String::new();
+    for p in &ran.ended {
+        text.push_str(&format!(
+            "# the solution left pid {} running ({}); ended with it\n",
+            p.pid, p.command
+        ));
+    }
+    for p in &ran.escaped {
+        text.push_str(&format!(
+            "# pid {} ({}) left the solution's process group and still runs; `kill {}` ends it\n",
+            p.pid, p.command, p.pid
+        ));
+    }
+    text
+}
+
 /// Runs `lab solve`.
 pub fn run(config: &Config, request: &SolveRequest, out: &mut impl Write) -> Result<u8, LabError> {
     let session = Session::open(config, request.chapter.as_deref(), &request.set)?;
-    let Some(script) = script(&session, &request.step)? else {
+    let Some(solution) = script(&session, &request.step)? else {
         emit(
             out,
             &format!("step {} has no solution to show\n", request.step),
@@ -84,16 +140,28 @@ pub fn run(config: &Config, request: &SolveRequest, out: &mut impl Write) -> Res
     emit(
         out,
         &format!(
-            "# lab {}, step {}: a solution\n{script}",
+            "# lab {}, step {}: a solution\n{}",
             session.id(),
-            request.step
+            request.step,
+            solution.shown
         ),
     )?;
     if !request.run {
         return Ok(exit_code::SUCCESS);
     }
     emit(out, "# running it\n")?;
-    let ran = execute(config, &session, &script, &[], request.timeout, false)?;
+    let ran = execute(
+        config,
+        &session,
+        &solution.run?,
+        &[],
+        request.timeout,
+        false,
+    )?;
+    emit(out, &leftovers(&ran))?;
+    if ran.interrupted {
+        return Err(LabError::Interrupted);
+    }
     if ran.ok() {
         emit(
             out,

@@ -37,9 +37,10 @@ fn stop_kind(
 ) -> Result<u8, LabError> {
     let plan = session.kind_plan()?;
     let id = state.chapter.clone();
+    let created = state.kind_cluster.clone().unwrap_or_default();
     if delete {
-        for what in kind::delete(&SystemHost, &plan)? {
-            emit(out, &format!("  {what}: deleted\n"))?;
+        for line in kind::delete(&SystemHost, &plan, &created)? {
+            emit(out, &format!("  {line}\n"))?;
         }
         LabState::forget(&session.workdir, &id)?;
         emit(
@@ -48,8 +49,8 @@ fn stop_kind(
         )?;
         return Ok(exit_code::SUCCESS);
     }
-    for container in kind::stop(&SystemHost, &plan)? {
-        emit(out, &format!("  container {container}: stopped\n"))?;
+    for line in kind::stop(&SystemHost, &plan, &created)? {
+        emit(out, &format!("  {line}\n"))?;
     }
     state.done.retain(|p| p != "kind");
     state.save(&session.workdir)?;

@@ -9,6 +9,7 @@ pub mod model;
 pub mod paths;
 pub mod render;
 pub mod schema;
+pub mod script;
 pub mod validate;
 pub mod yaml;
 

@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_input;
 mod hostile_layout;
 mod hostile_registry;
+mod hostile_solve;
 mod keyless;
 mod kyverno_cli;
 mod lab_live;

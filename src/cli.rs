@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Run and grade the hands-on labs of the Kubernetes supply-chain-security course.
-///
-/// Exit codes: 0 ok, 1 the learner's work fell short, 2 bad content or usage,
-/// 3 cluster or registry unreachable, 4 verification failed, 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "lab", version, propagate_version = true)]
+#[command(
+    name = "lab",
+    version,
+    propagate_version = true,
+    after_help = crate::exit_code::help()
+)]
 pub struct Cli {
     /// Use the course in DIR (a working copy) instead of the one built into `lab`.
     #[arg(

@@ -22,3 +22,25 @@ pub const PROGRESS_TAMPERED: u8 = 6;
 pub const REFUSED: u8 = 7;
 /// The user interrupted the command (Ctrl-C).
 pub const INTERRUPTED: u8 = 130;
+
+/// Every code with its meaning in a few words, for `lab --help`.
+pub const ALL: [(u8, &str); 9] = [
+    (SUCCESS, "success"),
+    (WORK_FELL_SHORT, "the learner's work fell short"),
+    (BAD_CONTENT_OR_USAGE, "bad content or usage"),
+    (UNREACHABLE, "a cluster or registry could not be reached"),
+    (VERIFICATION_FAILED, "a signature, attestation or digest did not verify"),
+    (WRITE_FAILED, "a file or the output could not be written"),
+    (PROGRESS_TAMPERED, "the progress record is not intact"),
+    (REFUSED, "the cluster or registry refused or failed (not the learner's work)"),
+    (INTERRUPTED, "interrupted"),
+];
+
+/// The exit codes as `lab --help` lists them.
+pub fn help() -> String {
+    let mut text = String::from("Exit codes:\n");
+    for (code, meaning) in ALL {
+        text.push_str(&format!("  {code:>3}  {meaning}\n"));
+    }
+    text
+}

@@ -2,7 +2,6 @@
 //! supply-chain-security course. `main.rs` only calls [`run`].
 
 pub mod atomic;
-#[cfg(feature = "live")]
 pub mod backend;
 pub mod cli;
 pub mod commands;

@@ -30,7 +30,7 @@ pub fn run(
         )?;
         return Ok(progress);
     };
-    let id = state.chapter.clone();
+    let id = session.id();
     emit(
         out,
         &format!(

@@ -8,6 +8,7 @@ mod differential;
 mod help;
 mod hostile;
 mod hostile_layout;
+mod hostile_live;
 mod hostile_registry;
 mod keyless;
 mod kyverno_cli;

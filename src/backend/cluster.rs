@@ -132,6 +132,18 @@ impl From<BackendError> for ObserveError {
     }
 }
 
+/// `Client::try_from`, with a panic inside it told as `Err(())`: tower-http panics on a bearer
+/// token that is not a valid header value, and the token a credential plugin prints (which
+/// `lab` cannot check beforehand) may be one. The panic's own message is held back meanwhile
+/// (the hook is process-wide: a panic elsewhere in that instant would go unprinted).
+fn client_from(config: Config) -> Result<Result<Client, kube::Error>, ()> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Client::try_from(config)));
+    std::panic::set_hook(hook);
+    built.map_err(|_| ())
+}
+
 impl KubeCluster {
     /// Connects with the kubeconfig (`KUBECONFIG` or `~/.kube/config`) and `context` (its
     /// current context when `None`). Nothing is sent yet, but a credential plugin runs.
@@ -149,10 +161,17 @@ impl KubeCluster {
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(CALL_TIMEOUT);
         config.write_timeout = Some(CALL_TIMEOUT);
-        let client = Client::try_from(config).map_err(|e| match e {
+        let plugin = checked.exec_plugin(&name);
+        let built = client_from(config).map_err(|()| {
+            BackendError::BadKubeconfig(format!(
+                "context `{name}`: {}",
+                kubeconfig::unusable_token(plugin.as_ref())
+            ))
+        })?;
+        let client = built.map_err(|e| match e {
             kube::Error::Auth(auth) => BackendError::BadKubeconfig(format!(
                 "context `{name}`: {}",
-                kubeconfig::auth_failure(&auth, checked.exec_plugin(&name).as_ref())
+                kubeconfig::auth_failure(&auth, plugin.as_ref())
             )),
             other => BackendError::Kubeconfig(format!("context `{name}`: {}", api_message(&other))),
         })?;

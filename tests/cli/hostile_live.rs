@@ -126,6 +126,7 @@ fn a_failing_credential_plugin_is_named_never_echoed() {
     // kube-rs's error printed the plugin's stdout and stderr, credential included, as Debug.
     let (dir, port) = folder();
     let credential = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"s3cr3t"}}"#;
+    let broken = credential.replace("s3cr3t", "s3cr3t\\n");
     let config = dir.path().join("kubeconfig");
     for (status, stdout, expected) in [
         (
@@ -137,6 +138,13 @@ fn a_failing_credential_plugin_is_named_never_echoed() {
             0,
             "s3cr3t, not JSON",
             "printed no credential `lab` can read; run it yourself to see what it prints",
+        ),
+        // A token with a line break in it once made tower-http panic (exit 101).
+        (
+            0,
+            broken.as_str(),
+            "gave a token that no HTTP header can carry (a line break in it?); run it yourself \
+             to see what it prints",
         ),
     ] {
         let program = plugin(dir.path(), stdout, status);

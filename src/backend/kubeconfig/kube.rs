@@ -100,6 +100,20 @@ pub fn auth_failure(error: &AuthError, plugin: Option<&ExecPlugin>) -> String {
     }
 }
 
+/// A token from a credential plugin (or an `auth-provider`) that no HTTP header can carry.
+pub fn unusable_token(plugin: Option<&ExecPlugin>) -> String {
+    match plugin {
+        Some(p) => format!(
+            "the credential plugin `{}` ({}) gave a token that no HTTP header can carry (a line \
+             break in it?); run it yourself to see what it prints",
+            p.program, p.at
+        ),
+        None => "the user's `auth-provider` gives a token that no HTTP header can carry (a line \
+                 break in it?); write it on one line"
+            .to_owned(),
+    }
+}
+
 /// A temporary kubeconfig whose current context is `context`, or `None` when the user's
 /// kubeconfig already has it as its current context.
 pub fn pinned(context: &str) -> Result<Option<tempfile::NamedTempFile>, BackendError> {
@@ -151,18 +165,23 @@ mod tests {
     }
 
     #[cfg(unix)]
-    #[test]
-    fn a_failed_plugin_is_named_with_its_status_and_nothing_it_printed() {
-        // kube-rs's message printed the plugin's stdout and stderr, credential included.
+    fn failed_run() -> AuthError {
         use std::os::unix::process::ExitStatusExt;
-        let error = AuthError::AuthExecRun {
+        AuthError::AuthExecRun {
             cmd: "\"get-token\" \"--secret\" \"s3cr3t\"".into(),
             out: Box::new(std::process::Output {
                 status: std::process::ExitStatus::from_raw(3 << 8),
                 stdout: b"{\"status\":{\"token\":\"s3cr3t\"}}".to_vec(),
                 stderr: b"s3cr3t".to_vec(),
             }),
-        };
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failed_plugin_is_named_with_its_status_and_nothing_it_printed() {
+        // kube-rs's message printed the plugin's stdout and stderr, credential included.
+        let error = failed_run();
         let plugin = ExecPlugin {
             program: "get-token".into(),
             at: "/home/u/.kube/config:12".into(),
@@ -171,6 +190,18 @@ mod tests {
             auth_failure(&error, Some(&plugin)),
             "the credential plugin `get-token` (/home/u/.kube/config:12) failed (exit status: \
              3); run it yourself to see why, then try again"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_plugin_failing_in_a_token_refresh_is_summarized_too() {
+        // A refresh runs the plugin inside a request; the chain's texts embed kube-rs's.
+        let error = kube::Error::Service(Box::new(failed_run()));
+        assert_eq!(
+            crate::backend::cluster::api_message(&error),
+            "the kubeconfig's credential plugin failed (exit status: 3); run it yourself to see \
+             why, then try again"
         );
     }
 }

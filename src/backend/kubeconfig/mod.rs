@@ -7,4 +7,4 @@ pub mod kube;
 
 pub use files::{Kubeconfig, KubeconfigFile, LIMIT};
 #[cfg(feature = "live")]
-pub use kube::{auth_failure, pinned, to_kube};
+pub use kube::{auth_failure, pinned, to_kube, unusable_token};

@@ -9,11 +9,12 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::KubeConfigOptions;
 use kube::{Api, Client, Config};
 use serde_json::Value;
 
 use super::error::BackendError;
+use super::kubeconfig::{self, Kubeconfig};
 use crate::engine::{DryRun, ObserveError, PodView};
 
 /// How long one API call may take before it counts as failed (and is tried again).
@@ -93,20 +94,24 @@ where
     })
 }
 
-/// A kube error in one line: the API's own message, or the transport's.
+/// A kube error in one line: the API's own message, or the transport's. A credential
+/// failure anywhere in the chain (a plugin run again to refresh its token) is told in words
+/// of `lab`'s own, since kube-rs's quote what the plugin printed.
 pub fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => format!("{} ({})", status.message.trim(), status.code),
-        other => {
-            let mut text = other.to_string();
-            let mut source = std::error::Error::source(other);
-            while let Some(s) = source {
-                text = format!("{text}: {s}");
-                source = s.source();
-            }
-            text
-        }
+    if let kube::Error::Api(status) = error {
+        return format!("{} ({})", status.message.trim(), status.code);
     }
+    // Each level's text may embed its source's, so a credential failure is told alone.
+    let mut chain = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(auth) = e.downcast_ref::<kube::client::AuthError>() {
+            return kubeconfig::auth_failure(auth, None);
+        }
+        chain.push(e.to_string());
+        next = e.source();
+    }
+    chain.join(": ")
 }
 
 impl From<BackendError> for ObserveError {
@@ -127,29 +132,25 @@ impl From<BackendError> for ObserveError {
     }
 }
 
+/// `Client::try_from`, with a panic inside it told as `Err(())`: tower-http panics on a bearer
+/// token that is not a valid header value, and the token a credential plugin prints (which
+/// `lab` cannot check beforehand) may be one. The panic's own message is held back meanwhile
+/// (the hook is process-wide: a panic elsewhere in that instant would go unprinted).
+fn client_from(config: Config) -> Result<Result<Client, kube::Error>, ()> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Client::try_from(config)));
+    std::panic::set_hook(hook);
+    built.map_err(|_| ())
+}
+
 impl KubeCluster {
     /// Connects with the kubeconfig (`KUBECONFIG` or `~/.kube/config`) and `context` (its
-    /// current context when `None`). Nothing is sent yet.
+    /// current context when `None`). Nothing is sent yet, but a credential plugin runs.
     pub async fn connect(context: Option<&str>) -> Result<Self, BackendError> {
-        let kubeconfig = Kubeconfig::read()
-            .map_err(|e| BackendError::Kubeconfig(format!("cannot read the kubeconfig: {e}")))?;
-        let name = match context {
-            Some(c) => c.to_owned(),
-            None => kubeconfig.current_context.clone().ok_or_else(|| {
-                BackendError::Kubeconfig("the kubeconfig has no current context".into())
-            })?,
-        };
-        if !kubeconfig.contexts.iter().any(|c| c.name == name) {
-            let known: Vec<&str> = kubeconfig
-                .contexts
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect();
-            return Err(BackendError::Kubeconfig(format!(
-                "the kubeconfig has no context `{name}` (it has: {})",
-                known.join(", ")
-            )));
-        }
+        let checked = Kubeconfig::read()?;
+        let name = checked.context(context)?;
+        let kubeconfig = kubeconfig::to_kube(&checked)?;
         let options = KubeConfigOptions {
             context: Some(name.clone()),
             ..Default::default()
@@ -160,8 +161,20 @@ impl KubeCluster {
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(CALL_TIMEOUT);
         config.write_timeout = Some(CALL_TIMEOUT);
-        let client = Client::try_from(config)
-            .map_err(|e| BackendError::Kubeconfig(format!("context `{name}`: {e}")))?;
+        let plugin = checked.exec_plugin(&name);
+        let built = client_from(config).map_err(|()| {
+            BackendError::BadKubeconfig(format!(
+                "context `{name}`: {}",
+                kubeconfig::unusable_token(plugin.as_ref())
+            ))
+        })?;
+        let client = built.map_err(|e| match e {
+            kube::Error::Auth(auth) => BackendError::BadKubeconfig(format!(
+                "context `{name}`: {}",
+                kubeconfig::auth_failure(&auth, plugin.as_ref())
+            )),
+            other => BackendError::Kubeconfig(format!("context `{name}`: {}", api_message(&other))),
+        })?;
         Ok(KubeCluster {
             client,
             context: name,

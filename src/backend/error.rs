@@ -58,6 +58,12 @@ pub enum BackendError {
     /// Kyverno in the cluster is not the version the lab pins.
     #[error("{0}")]
     Kyverno(String),
+    /// A kubeconfig that cannot be used as it is: named by file and line, never quoted.
+    #[error("{0}")]
+    BadKubeconfig(String),
+    /// A lab state file that belongs to another chapter than the folder it was read from.
+    #[error("{0}")]
+    ForeignState(String),
     /// A lab state file could not be read or written.
     #[error("{what}: {source}")]
     State {
@@ -72,9 +78,11 @@ impl BackendError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            BackendError::Kubeconfig(_) | BackendError::Kyverno(_) | BackendError::NotOurs(_) => {
-                exit_code::BAD_CONTENT_OR_USAGE
-            }
+            BackendError::Kubeconfig(_)
+            | BackendError::BadKubeconfig(_)
+            | BackendError::ForeignState(_)
+            | BackendError::Kyverno(_)
+            | BackendError::NotOurs(_) => exit_code::BAD_CONTENT_OR_USAGE,
             BackendError::State { .. } => exit_code::WRITE_FAILED,
             BackendError::Unreachable { .. }
             | BackendError::Refused { .. }

@@ -1,6 +1,8 @@
 //! The real backends: the cluster through kube-rs, the lab registry through `supply`, and the
-//! learner's working folder; and the lab's own objects applied, switched and removed. The
-//! working folder needs no cluster and builds without the `live` feature, for the grader.
+//! learner's working folder; and the lab's own objects applied, switched and removed. What
+//! needs no cluster builds without the `live` feature: the working folder and the check runner
+//! (for the grader), and the files read before any of that (the kubeconfig, the lab's state),
+//! so that they can be fuzzed.
 
 #[cfg(feature = "live")]
 pub mod apply;
@@ -8,13 +10,11 @@ pub mod apply;
 pub mod cluster;
 #[cfg(feature = "live")]
 pub mod doctor;
-#[cfg(feature = "live")]
 pub mod error;
 #[cfg(feature = "live")]
 pub mod host;
 #[cfg(feature = "live")]
 pub mod kind;
-#[cfg(feature = "live")]
 pub mod kubeconfig;
 #[cfg(feature = "live")]
 pub mod registry;
@@ -23,7 +23,6 @@ pub mod runner;
 pub mod seed;
 #[cfg(feature = "live")]
 pub mod shell;
-#[cfg(feature = "live")]
 pub mod state;
 #[cfg(feature = "live")]
 pub mod watch;
@@ -31,7 +30,6 @@ pub mod workdir;
 
 #[cfg(feature = "live")]
 pub use cluster::KubeCluster;
-#[cfg(feature = "live")]
 pub use error::BackendError;
 #[cfg(feature = "live")]
 pub use registry::LabRegistry;

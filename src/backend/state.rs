@@ -12,6 +12,26 @@ use super::error::BackendError;
 /// The version of the state file format.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The most a state file may hold; `lab start` writes a few kilobytes.
+pub const MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A state's `chapter` field in words: the id when it looks like one, otherwise a
+/// description, so that a hostile field cannot put escape sequences on the terminal.
+fn describe_chapter(field: &str) -> String {
+    let plain = !field.is_empty()
+        && field.len() <= 64
+        && field
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if plain {
+        format!("lab {field}")
+    } else if field.is_empty() {
+        "no lab (its `chapter` is empty)".to_owned()
+    } else {
+        "another lab".to_owned()
+    }
+}
+
 /// One object the lab created in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRef {
@@ -64,10 +84,12 @@ impl LabState {
         workdir.join(".lab").join(chapter).join("state.json")
     }
 
-    /// Reads the state, `None` when the lab was never started here.
+    /// Reads the state of `chapter`, `None` when the lab was never started here. The state
+    /// belongs to the chapter whose folder it was read from; one whose `chapter` field names
+    /// another is refused (see [`LabState::parse`]).
     pub fn load(workdir: &Path, chapter: &str) -> Result<Option<LabState>, BackendError> {
         let path = Self::path(workdir, chapter);
-        let text = match crate::input::read_text(&path, 4 * 1024 * 1024, "a lab state file") {
+        let text = match crate::input::read_text(&path, MAX_BYTES, "a lab state file") {
             Ok(t) => t,
             Err(crate::input::InputError::Unreadable { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
@@ -81,14 +103,30 @@ impl LabState {
                 });
             }
         };
-        let state: LabState = serde_json::from_str(&text).map_err(|e| BackendError::State {
+        Self::parse(&path, &text, chapter).map(Some)
+    }
+
+    /// Parses the text of `path`, the state file of `chapter`. A state whose `chapter` field
+    /// disagrees with the folder it was read from (a file copied or renamed by hand) is
+    /// refused: acting on it would write, delete or label another chapter's lab.
+    pub fn parse(path: &Path, text: &str, chapter: &str) -> Result<LabState, BackendError> {
+        let state: LabState = serde_json::from_str(text).map_err(|e| BackendError::State {
             what: format!(
                 "{} is not a lab state file ({e}); move it away and run `lab start` again",
                 path.display()
             ),
             source: std::io::Error::other("unreadable state"),
         })?;
-        Ok(Some(state))
+        if state.chapter != chapter {
+            return Err(BackendError::ForeignState(format!(
+                "{} says it is the state of {}, but it is in the folder of lab {chapter}, so `lab` \
+                 will neither change nor remove it; if it is that lab's, move it to its own \
+                 .lab/<chapter>/state.json, otherwise move it away and run `lab start {chapter}`",
+                path.display(),
+                describe_chapter(&state.chapter),
+            )));
+        }
+        Ok(state)
     }
 
     /// Writes the state atomically.
@@ -157,5 +195,31 @@ mod tests {
         std::fs::write(LabState::path(dir.path(), "ch14"), "{").unwrap();
         let err = LabState::load(dir.path(), "ch14").unwrap_err().to_string();
         assert!(err.contains("is not a lab state file"), "{err}");
+    }
+
+    #[test]
+    fn a_state_naming_another_chapter_is_refused() {
+        // `.lab/ch15/state.json` saying `ch14` once made `lab stop ch15` remove ch14's state.
+        let path = Path::new(".lab/ch15/state.json");
+        let text = r#"{"schema_version": 1, "chapter": "ch14", "context": "kind-lab"}"#;
+        let err = LabState::parse(path, text, "ch15").unwrap_err();
+        assert!(matches!(err, BackendError::ForeignState(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            ".lab/ch15/state.json says it is the state of lab ch14, but it is in the folder of \
+             lab ch15, so `lab` will neither change nor remove it; if it is that lab's, move it \
+             to its own .lab/<chapter>/state.json, otherwise move it away and run `lab start ch15`"
+        );
+        assert_eq!(LabState::parse(path, text, "ch14").unwrap().chapter, "ch14");
+    }
+
+    #[test]
+    fn a_hostile_chapter_field_is_described_not_printed() {
+        let text = "{\"schema_version\": 1, \"chapter\": \"\\u001b[2Jx\", \"context\": \"c\"}";
+        let err = LabState::parse(Path::new("s.json"), text, "ch14")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the state of another lab"), "{err}");
+        assert!(!err.contains('\u{1b}'), "{err}");
     }
 }

@@ -50,7 +50,7 @@ pub fn run(config: &Config, request: &ModeRequest, out: &mut impl Write) -> Resu
                     reason: e.to_string(),
                 })
             })?;
-            label(&mut policy, &state.chapter);
+            label(&mut policy, &session.id());
             let text = match &live {
                 None => format!("{name}: was missing, applied in {want}"),
                 Some(live) => {

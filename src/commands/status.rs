@@ -31,7 +31,7 @@ pub fn run(
         )?;
         return Ok(progress);
     };
-    let id = state.chapter.clone();
+    let id = session.id();
     // The state file is in the learner's folder and the objects' words come from the
     // cluster: each line is shown with its control characters escaped.
     let line = |text: String| format!("{}\n", printable(&text));

@@ -36,7 +36,7 @@ fn stop_kind(
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let plan = session.kind_plan()?;
-    let id = state.chapter.clone();
+    let id = session.id();
     let created = state.kind_cluster.clone().unwrap_or_default();
     if delete {
         for line in kind::delete(&SystemHost, &plan, &created)? {
@@ -64,7 +64,9 @@ fn stop_kind(
 /// Stops the lab of `session`.
 pub(crate) fn stop(session: &Session, delete: bool, out: &mut impl Write) -> Result<u8, LabError> {
     let state = session.started()?.clone();
-    let id = state.chapter.clone();
+    // The chapter resolved from the command line, whose folder the state was read from; the
+    // state's own `chapter` field is never trusted to name what to remove or label.
+    let id = session.id();
     if state.kind_cluster.is_some() {
         return stop_kind(session, state, delete, out);
     }

@@ -9,6 +9,7 @@ mod help;
 mod hostile;
 mod hostile_input;
 mod hostile_layout;
+mod hostile_live;
 mod hostile_registry;
 mod hostile_solve;
 mod keyless;

@@ -29,10 +29,16 @@ pub const ALL: [(u8, &str); 9] = [
     (WORK_FELL_SHORT, "the learner's work fell short"),
     (BAD_CONTENT_OR_USAGE, "bad content or usage"),
     (UNREACHABLE, "a cluster or registry could not be reached"),
-    (VERIFICATION_FAILED, "a signature, attestation or digest did not verify"),
+    (
+        VERIFICATION_FAILED,
+        "a signature, attestation or digest did not verify",
+    ),
     (WRITE_FAILED, "a file or the output could not be written"),
     (PROGRESS_TAMPERED, "the progress record is not intact"),
-    (REFUSED, "the cluster or registry refused or failed (not the learner's work)"),
+    (
+        REFUSED,
+        "the cluster or registry refused or failed (not the learner's work)",
+    ),
     (INTERRUPTED, "interrupted"),
 ];
 

@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(error) => {
             let message = error.to_string();
-            assert!(!message.contains('\u{1b}'), "an escape reached the terminal: {message:?}");
+            assert!(
+                !message.contains('\u{1b}'),
+                "an escape reached the terminal: {message:?}"
+            );
             if let BackendError::ForeignState(_) = error {
                 assert!(message.contains("run `lab start ch14`"), "{message}");
             }

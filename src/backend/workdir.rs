@@ -140,7 +140,7 @@ impl crate::engine::Workdir for FileWorkdir {
                 Progress::path(Path::new(""), &self.chapter).display()
             )));
         }
-        let Event::QuizAttempt { answers, .. } = &progress.records[at].event else {
+        let Event::QuizAttempt { answers, .. } = &before.records[at].event else {
             return Ok(None);
         };
         let Some(quiz) = &self.quiz else {

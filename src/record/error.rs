@@ -43,17 +43,6 @@ pub enum RecordError {
         /// The chapter asked for.
         expected: String,
     },
-    /// The chain of records is broken: a record was edited, deleted or moved (exit 6).
-    #[error(
-        "{} is not intact ({first}); `lab status` shows where the chain breaks",
-        path.display()
-    )]
-    Tampered {
-        /// The file.
-        path: PathBuf,
-        /// The first break, in words.
-        first: String,
-    },
     /// The file could not be written: exit 5.
     #[error("cannot write {}: {source}; check that the folder is writable", path.display())]
     Write {
@@ -94,7 +83,6 @@ impl RecordError {
             | RecordError::NotARecord { .. }
             | RecordError::Version { .. }
             | RecordError::OtherChapter { .. } => exit_code::BAD_CONTENT_OR_USAGE,
-            RecordError::Tampered { .. } => exit_code::PROGRESS_TAMPERED,
             RecordError::Write { .. } | RecordError::Locked { .. } | RecordError::Full { .. } => {
                 exit_code::WRITE_FAILED
             }

@@ -330,17 +330,6 @@ impl Progress {
         unknown
     }
 
-    /// The course stamps the records carry, each once, oldest first.
-    pub fn courses(&self) -> Vec<&CourseStamp> {
-        let mut seen: Vec<&CourseStamp> = Vec::new();
-        for record in &self.records {
-            if !seen.contains(&&record.course) {
-                seen.push(&record.course);
-            }
-        }
-        seen
-    }
-
     /// The first step not passed, or `None` when every step is.
     pub fn current<'a>(&self, steps: &[&'a str]) -> Option<&'a str> {
         let passed = self.passed(steps);

@@ -52,11 +52,7 @@ fn make_special(root: &Path, special: &Special) {
             std::fs::write(path(file), bytes).unwrap();
         }
         Special::Fifo { file } => {
-            let status = std::process::Command::new("mkfifo")
-                .arg(path(file))
-                .status()
-                .expect("mkfifo runs");
-            assert!(status.success());
+            super::mkfifo(&path(file));
         }
         Special::Link { file, to } => std::os::unix::fs::symlink(to, path(file)).unwrap(),
         Special::Sized { file, size } => std::fs::write(path(file), vec![b'a'; *size]).unwrap(),

@@ -232,13 +232,7 @@ fn a_fifo_given_as_a_key_is_refused_without_blocking() {
     // Opening a FIFO with no writer blocks forever; lab checks the type first.
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("cosign.pub");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    super::mkfifo(&fifo);
     let (code, _, stderr, _) = bounded(
         lab(dir.path())
             .args(["verify", "127.0.0.1:9/x:1", "--key"])

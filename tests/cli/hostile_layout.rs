@@ -86,11 +86,7 @@ fn a_fifo_for_a_blob_is_refused_not_waited_on() {
     // Opening a FIFO blocks until someone writes to it: `lab verify --layout` hung.
     let layout = SignedLayout::new();
     std::fs::remove_file(&layout.payload_blob).unwrap();
-    let made = std::process::Command::new("mkfifo")
-        .arg(&layout.payload_blob)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    super::mkfifo(&layout.payload_blob);
     let (code, stderr) = layout.verify();
     assert_eq!(code, 2, "{stderr}");
     assert!(
@@ -108,11 +104,7 @@ fn a_fifo_for_index_json_is_refused_not_waited_on() {
     let layout = SignedLayout::new();
     let index = layout.layout.join("index.json");
     std::fs::remove_file(&index).unwrap();
-    let made = std::process::Command::new("mkfifo")
-        .arg(&index)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    super::mkfifo(&index);
     let (code, stderr) = layout.verify();
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("index.json is a FIFO"), "{stderr}");

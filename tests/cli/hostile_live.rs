@@ -201,11 +201,7 @@ fn a_fifo_or_a_device_as_kubeconfig_is_refused_at_once() {
     // A FIFO as KUBECONFIG hung every command; /dev/zero was read until memory ran out.
     let (dir, _) = folder();
     let fifo = dir.path().join("kubeconfig");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    super::mkfifo(&fifo);
     for (path, noun) in [
         (fifo.as_path(), "a FIFO"),
         (Path::new("/dev/zero"), "a device"),

@@ -81,6 +81,15 @@ pub fn edit(root: &Path, rel: &str, from: &str, to: &str) {
 }
 
 /// Runs a command and returns (exit code, stdout, stderr).
+/// Makes a FIFO at `path` (a file no reader may wait on).
+pub fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 pub fn output(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().expect("lab runs");
     (

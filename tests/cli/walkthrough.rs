@@ -608,13 +608,7 @@ fn evidence_that_is_no_regular_file_fails_the_check_with_exit_1() {
     let learner = Learner::new();
     std::fs::create_dir_all(learner.path().join("evidence")).unwrap();
     let fifo = learner.path().join("evidence/notes.md");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    super::mkfifo(&fifo);
     let (code, out, _) = learner.run(&["next", "walk", "--world", "world.json"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("a FIFO, not a regular file"), "{out}");

@@ -142,10 +142,12 @@ pub enum CliCommand {
     /// not pass. Exit 0 finished or quit, 1 stopped at a step, 3 unreachable.
     #[cfg(feature = "live")]
     Walkthrough(WalkthroughArgs),
-    /// Take the chapter quiz: each answer is followed by its explanation, then the score.
+    /// Take the chapter quiz; your answers are recorded in .lab/<CHAPTER>/progress.json.
     ///
-    /// Your first attempt is recorded in .lab/<CHAPTER>/progress.json; later ones are practice.
-    /// Exit 0 passed, 1 not passed.
+    /// A graded quiz is answered once and says nothing about your answers: `lab grade` judges
+    /// them. A practice quiz follows each answer with its explanation, then the score; your
+    /// first attempt is recorded and later ones are practice. Exit 0 recorded (graded) or
+    /// passed, 1 not passed.
     #[cfg(feature = "live")]
     Quiz {
         /// Chapter id or alias [default: the lab started in this folder].

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::content::chapter::Chapter;
 use crate::content::model::Quiz;
-use crate::engine::ObserveError;
+use crate::engine::{ObserveError, QuizSeen};
 use crate::input::{self, InputError};
 use crate::record::{Event, Progress, RecordError};
 
@@ -114,7 +114,7 @@ impl crate::engine::Workdir for FileWorkdir {
 
     /// The first quiz attempt of the progress record, judged again from its answers; the
     /// record must be intact up to it.
-    fn quiz(&self) -> Result<Option<(u8, u8)>, ObserveError> {
+    fn quiz(&self) -> Result<Option<QuizSeen>, ObserveError> {
         // A record `lab` cannot read is not as `lab` wrote it.
         let progress = Progress::load(&self.root, &self.chapter)
             .map_err(|e: RecordError| ObserveError::Tampered(e.to_string()))?;
@@ -149,7 +149,19 @@ impl crate::engine::Workdir for FileWorkdir {
                 reason: format!("lab {} has no quiz to judge the answers with", self.chapter),
             });
         };
-        let attempt = crate::grade::quiz::judge(quiz, answers);
-        Ok(Some((attempt.score_percent, attempt.pass_percent)))
+        Ok(Some(match crate::grade::quiz::judge(quiz, answers) {
+            Some(attempt) => QuizSeen::Judged {
+                score: attempt.score_percent,
+                pass_mark: attempt.pass_percent,
+            },
+            None => QuizSeen::Recorded {
+                answered: quiz
+                    .questions
+                    .iter()
+                    .filter(|q| answers.get(&q.id.0).is_some_and(|a| !a.is_empty()))
+                    .count(),
+                questions: quiz.questions.len(),
+            },
+        }))
     }
 }

@@ -228,9 +228,13 @@ fn solve_quiz(
     else {
         return Ok(None);
     };
-    let attempt = quiz::judge(&quiz, &quiz::key_answers(&key));
+    let answers = quiz::key_answers(&key);
+    let attempt = quiz::judge_with_key(&quiz, &key, &answers);
     Progress::update(workdir, &session.course(), |p| {
-        (vec![attempt.event(p.first_quiz().is_none())], ())
+        (
+            vec![quiz::attempt_event(&answers, p.first_quiz().is_none())],
+            (),
+        )
     })
     .map_err(WalkError::from)?;
     Ok(Some(SolutionRun {

@@ -497,13 +497,17 @@ fn read_answers(
     Ok(quiz::parse_answers(&path.display().to_string(), &text, &quiz).map_err(WalkError::from)?)
 }
 
+/// The version of `lab quiz --json` (2: `mode`; a graded attempt carries no judgement).
+const QUIZ_DOCUMENT_VERSION: u32 = 2;
+
 #[derive(serde::Serialize)]
 struct QuizDocument<'a> {
     schema_version: u32,
     chapter: &'a str,
+    mode: crate::content::model::QuizMode,
     first: bool,
-    #[serde(flatten)]
-    attempt: &'a quiz::Attempt,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    attempt: Option<&'a quiz::Attempt>,
 }
 
 fn take_quiz(
@@ -516,6 +520,10 @@ fn take_quiz(
     let session = Session::open(config, chapter, &[])?;
     let mut flow = flow(config, &session)?;
     let (_, quiz) = quiz::find(&session.chapter).map_err(WalkError::from)?;
+    if flow.graded_quiz_answered() {
+        emit(out, &screens::recorded(&quiz, false))?;
+        return Ok(exit_code::SUCCESS);
+    }
     let (attempt, first) = match answers {
         Some(path) => {
             let answers = read_answers(&session, path)?;
@@ -562,22 +570,23 @@ fn take_quiz(
     };
     if json {
         let doc = QuizDocument {
-            schema_version: 1,
+            schema_version: QUIZ_DOCUMENT_VERSION,
             chapter: &session.id(),
+            mode: quiz.mode,
             first,
-            attempt: &attempt,
+            attempt: attempt.as_ref(),
         };
         emit(
             out,
             &(serde_json::to_string_pretty(&doc).expect("serializes") + "\n"),
         )?;
     } else {
-        emit(out, &screens::score(&quiz, &attempt, first))?;
+        emit(out, &flow.quiz_result_screen(attempt.as_ref(), first))?;
     }
-    Ok(if attempt.passed {
-        exit_code::SUCCESS
-    } else {
-        exit_code::WORK_FELL_SHORT
+    // A graded quiz is judged by `lab grade`; here it is only recorded.
+    Ok(match attempt {
+        Some(a) if !a.passed => exit_code::WORK_FELL_SHORT,
+        _ => exit_code::SUCCESS,
     })
 }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::compare::{drift, entry_modes, is_ready};
-use super::observe::{Cluster, DryRun, Observe, ObserveError, Registry, Verification, Workdir};
+use super::observe::{
+    Cluster, DryRun, Observe, ObserveError, QuizSeen, Registry, Verification, Workdir,
+};
 use super::result::{Status, Verdict};
 use crate::content::model::{EvidenceFormat, FailureMode, ReportResult};
 use crate::supply::evidence::{parse_cosign_verify, parse_pod_image_ids};
@@ -650,11 +652,23 @@ async fn guardrail_intact<C: Cluster>(
 }
 
 fn quiz_passed<W: Workdir>(workdir: &W, min_percent: Option<u8>) -> Decided {
-    let Some((score, pass_mark)) = workdir.quiz()? else {
-        return Ok(Verdict::fail(
-            "the quiz has not been taken",
-            "take the chapter quiz (`lab quiz`, or t in the walkthrough); your first attempt is the one recorded",
-        ));
+    let (score, pass_mark) = match workdir.quiz()? {
+        None => {
+            return Ok(Verdict::fail(
+                "the quiz has not been taken",
+                "take the chapter quiz (`lab quiz`, or t in the walkthrough); your first attempt is the one recorded",
+            ));
+        }
+        Some(QuizSeen::Recorded {
+            answered,
+            questions,
+        }) => {
+            return Ok(Verdict::pass(format!(
+                "your answers are recorded ({answered} of {questions} questions answered); the quiz is graded, so `lab grade` judges them and awards its points"
+            ))
+            .with("first attempt", "recorded, judged by `lab grade`"));
+        }
+        Some(QuizSeen::Judged { score, pass_mark }) => (score, pass_mark),
     };
     let needed = min_percent.unwrap_or(pass_mark);
     if score >= needed {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::kinds::Kind;
 use super::observe::{
-    Cluster, DryRun, Observe, ObserveError, PodView, Registry, Verification, Workdir,
+    Cluster, DryRun, Observe, ObserveError, PodView, QuizSeen, Registry, Verification, Workdir,
 };
 use super::result::{Status, Verdict};
 use crate::content::model::{EvidenceFormat, ReportResult};
@@ -25,7 +25,7 @@ struct Fake {
     digests: BTreeMap<String, String>,
     verified: Option<Verification>,
     files: BTreeMap<String, String>,
-    quiz: Option<(u8, u8)>,
+    quiz: Option<QuizSeen>,
     unreachable: bool,
 }
 
@@ -80,7 +80,7 @@ impl Workdir for Fake {
     fn read(&self, path: &str) -> Result<Option<String>, ObserveError> {
         Ok(self.files.get(path).cloned())
     }
-    fn quiz(&self) -> Result<Option<(u8, u8)>, ObserveError> {
+    fn quiz(&self) -> Result<Option<QuizSeen>, ObserveError> {
         Ok(self.quiz)
     }
 }
@@ -338,7 +338,10 @@ fn the_quiz_passes_at_its_pass_mark_or_the_checks_own() {
     let mut fake = Fake::default();
     let kind = Kind::QuizPassed { min_percent: None };
     assert!(decide(&kind, &fake).message.contains("not been taken"));
-    fake.quiz = Some((70, 80));
+    fake.quiz = Some(QuizSeen::Judged {
+        score: 70,
+        pass_mark: 80,
+    });
     assert_eq!(
         decide(&kind, &fake).message,
         "quiz scored 70%, below the pass mark of 80%"
@@ -352,6 +355,18 @@ fn the_quiz_passes_at_its_pass_mark_or_the_checks_own() {
         )
         .status,
         Status::Pass
+    );
+    // A graded quiz's check sees only that the answers are recorded.
+    fake.quiz = Some(QuizSeen::Recorded {
+        answered: 3,
+        questions: 4,
+    });
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Pass);
+    assert!(
+        v.message.contains("`lab grade` judges them"),
+        "{}",
+        v.message
     );
 }
 

@@ -12,7 +12,7 @@ pub mod run;
 pub mod world;
 
 pub use observe::{
-    Cluster, DryRun, Observe, ObserveError, PodView, Registry, Verification, Workdir,
+    Cluster, DryRun, Observe, ObserveError, PodView, QuizSeen, Registry, Verification, Workdir,
 };
 pub use result::{Cause, CheckResult, Evidence, Status, exit_code};
 pub use run::{Engine, PreparedCheck, prepare};

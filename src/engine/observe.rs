@@ -137,6 +137,25 @@ pub enum Verification {
     NotFound,
 }
 
+/// The first quiz attempt, as the working folder can tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuizSeen {
+    /// A practice quiz, judged by its digests.
+    Judged {
+        /// The score, in percent.
+        score: u8,
+        /// The quiz's pass mark, in percent.
+        pass_mark: u8,
+    },
+    /// A graded quiz: the answers are recorded, and only the instructor's key judges them.
+    Recorded {
+        /// Questions answered.
+        answered: usize,
+        /// Questions in the quiz.
+        questions: usize,
+    },
+}
+
 /// The live cluster.
 pub trait Cluster {
     /// The images of every container (init containers included) of a workload's pod
@@ -188,10 +207,10 @@ pub trait Registry {
 pub trait Workdir {
     /// A text file by its path relative to the working folder; `None` if it does not exist.
     fn read(&self, path: &str) -> Result<Option<String>, ObserveError>;
-    /// The first recorded quiz attempt, judged again from its recorded answers, as (score
-    /// percent, pass mark percent), if any. A record whose chain is not intact is
+    /// The first recorded quiz attempt, judged again from its recorded answers where the quiz
+    /// can be judged here, if any. A record whose chain is not intact is
     /// [`ObserveError::Tampered`].
-    fn quiz(&self) -> Result<Option<(u8, u8)>, ObserveError>;
+    fn quiz(&self) -> Result<Option<QuizSeen>, ObserveError>;
 }
 
 /// All three backends together.

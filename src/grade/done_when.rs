@@ -40,6 +40,9 @@ pub struct Scored {
     pub step_passed: bool,
     /// Whether it is the quiz's check.
     pub quiz: bool,
+    /// Whether its points are `lab grade`'s to award (the check of a graded quiz, which sees
+    /// only that answers are recorded).
+    pub awarded_by_grade: bool,
     /// Points earned.
     pub earned: u32,
     /// Points possible.
@@ -72,6 +75,8 @@ pub struct Summary {
     pub earned: u32,
     /// Points possible.
     pub points: u32,
+    /// Points that only `lab grade` can award (a graded quiz's), not in `earned`.
+    pub pending: u32,
     /// Why the record's score does not count, when its chain is not intact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub void: Option<String>,
@@ -88,8 +93,14 @@ impl Summary {
 }
 
 /// Scores `lab`'s done-when criteria from `progress`, and from `now` (results of checks run
-/// now) for steps not yet recorded as passed.
-pub fn summarize(lab: &Lab, progress: &Progress, now: &[CheckResult]) -> Summary {
+/// now) for steps not yet recorded as passed. With `graded_quiz`, the quiz's points are left
+/// to `lab grade`, which judges the answers with the key.
+pub fn summarize(
+    lab: &Lab,
+    progress: &Progress,
+    now: &[CheckResult],
+    graded_quiz: bool,
+) -> Summary {
     let steps = lab.step_ids();
     let passed = progress.passed(&steps);
     let mut criteria = Vec::new();
@@ -124,7 +135,8 @@ pub fn summarize(lab: &Lab, progress: &Progress, now: &[CheckResult]) -> Summary
                     None => (None, Source::NotRun, Vec::new()),
                 },
             };
-            let earned = if status == Some(Status::Pass) {
+            let awarded_by_grade = quiz && graded_quiz;
+            let earned = if status == Some(Status::Pass) && !awarded_by_grade {
                 points
             } else {
                 0
@@ -137,6 +149,7 @@ pub fn summarize(lab: &Lab, progress: &Progress, now: &[CheckResult]) -> Summary
                 status,
                 source,
                 quiz,
+                awarded_by_grade,
                 earned,
                 points,
                 evidence,
@@ -162,10 +175,17 @@ pub fn summarize(lab: &Lab, progress: &Progress, now: &[CheckResult]) -> Summary
         criteria.iter().map(|c| c.earned).sum()
     };
     let points = criteria.iter().map(|c| c.points).sum();
+    let pending = criteria
+        .iter()
+        .flat_map(|c| &c.checks)
+        .filter(|c| c.awarded_by_grade)
+        .map(|c| c.points)
+        .sum();
     Summary {
         criteria,
         earned,
         points,
+        pending,
         void,
         unknown_steps: progress.unknown_steps(&steps),
     }
@@ -271,7 +291,7 @@ done_when:
             "one",
             vec![recorded("a", Status::Pass), recorded("b", Status::Fail)],
         )]);
-        let s = summarize(&lab(), &p, &[]);
+        let s = summarize(&lab(), &p, &[], false);
         assert_eq!((s.criteria[0].earned, s.criteria[1].earned), (5, 0));
         assert_eq!((s.earned, s.points), (5, 20));
         assert_eq!(s.criteria[1].checks[0].source, Source::NotRun);
@@ -289,12 +309,15 @@ done_when:
                 from_step: "one".into(),
             },
         ];
-        assert_eq!(summarize(&lab(), &record(events.clone()), &[]).earned, 0);
+        assert_eq!(
+            summarize(&lab(), &record(events.clone()), &[], false).earned,
+            0
+        );
         events.push(passed(
             "one",
             vec![recorded("a", Status::Pass), recorded("b", Status::Pass)],
         ));
-        assert_eq!(summarize(&lab(), &record(events), &[]).earned, 10);
+        assert_eq!(summarize(&lab(), &record(events), &[], false).earned, 10);
     }
 
     #[test]
@@ -304,7 +327,7 @@ done_when:
             vec![recorded("a", Status::Pass), recorded("b", Status::Pass)],
         )]);
         let now = [run_now("one", "a", Status::Fail)];
-        let s = summarize(&lab(), &p, &now);
+        let s = summarize(&lab(), &p, &now, false);
         assert_eq!(s.criteria[0].earned, 10);
         assert_eq!(s.criteria[0].checks[0].source, Source::Recorded);
     }
@@ -317,7 +340,7 @@ done_when:
             run_now("one", "a", Status::Pass),
             run_now("one", "b", Status::Fail),
         ];
-        let s = summarize(&lab(), &p, &now);
+        let s = summarize(&lab(), &p, &now, false);
         assert_eq!(s.criteria[0].earned, 5);
         assert_eq!(s.criteria[0].checks[0].source, Source::RunNow);
         assert!(!s.criteria[0].checks[0].step_passed);
@@ -332,11 +355,11 @@ done_when:
             recorded("c", Status::Pass),
         ];
         let p = record(vec![passed("one", all.clone()), passed("forged", all)]);
-        let s = summarize(&lab(), &p, &[]);
+        let s = summarize(&lab(), &p, &[], false);
         assert_eq!((s.earned, s.points), (10, 20));
         assert_eq!(s.unknown_steps, vec!["forged".to_owned()]);
         // A result for c run now under another step's name does not stand in either.
-        let s = summarize(&lab(), &p, &[run_now("one", "c", Status::Pass)]);
+        let s = summarize(&lab(), &p, &[run_now("one", "c", Status::Pass)], false);
         assert_eq!(s.earned, 10);
     }
 
@@ -349,7 +372,7 @@ done_when:
         if let Event::StepPassed { results, .. } = &mut p.records[0].event {
             results[1].message = "edited".into();
         }
-        let s = summarize(&lab(), &p, &[]);
+        let s = summarize(&lab(), &p, &[], false);
         assert_eq!(s.earned, 0);
         assert!(
             s.void.as_deref().unwrap_or("").contains("not intact"),

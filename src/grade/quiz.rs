@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::GradeError;
 use crate::content::chapter::Chapter;
 use crate::content::load::FileKind;
-use crate::content::model::{AnswerKey, Choice, Question, Quiz, feedback_digest};
+use crate::content::model::{AnswerKey, Choice, Question, Quiz, QuizMode, feedback_digest};
 use crate::record::Event;
 
 /// The chapter's quiz, as the learner has it (the lab's `quiz:` file; never its answer key).
@@ -85,6 +85,9 @@ pub struct Judged {
     pub picked: Vec<String>,
     /// Whether they are exactly the right ones.
     pub correct: bool,
+    /// Why the right answer is right, when the quiz or the key says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
 }
 
 /// A whole attempt, judged.
@@ -104,21 +107,12 @@ pub struct Attempt {
     pub passed: bool,
 }
 
-impl Attempt {
-    /// The progress record of this attempt.
-    pub fn event(&self, first: bool) -> Event {
-        Event::QuizAttempt {
-            first,
-            answers: self
-                .answers
-                .iter()
-                .map(|a| (a.question.clone(), a.picked.clone()))
-                .collect(),
-            correct: self.correct,
-            questions: self.questions,
-            score_percent: self.score_percent,
-            pass_percent: self.pass_percent,
-        }
+/// The progress record of a quiz attempt: the answers as given, never a score, so that every
+/// reader judges them again.
+pub fn attempt_event(answers: &BTreeMap<String, Vec<String>>, first: bool) -> Event {
+    Event::QuizAttempt {
+        first,
+        answers: answers.clone(),
     }
 }
 
@@ -177,24 +171,73 @@ impl<'de> serde::Deserialize<'de> for Entries {
     }
 }
 
-/// Whether `picked` is the right answer to `question` of the quiz of lab `lab`.
-pub fn is_correct(lab: &str, question: &Question, picked: &[String]) -> bool {
-    !picked.is_empty()
-        && feedback_digest(lab, &question.id.0, picked.iter().map(String::as_str))
-            == question.feedback.value
+/// Whether `picked` is the right answer to `question` of the practice quiz of lab `lab`, by
+/// its feedback digest; `None` for a question without one (a graded quiz's).
+pub fn is_correct(lab: &str, question: &Question, picked: &[String]) -> Option<bool> {
+    let feedback = question.feedback.as_ref()?;
+    Some(
+        !picked.is_empty()
+            && feedback_digest(lab, &question.id.0, picked.iter().map(String::as_str))
+                == feedback.value,
+    )
 }
 
-/// Judges `answers` (question id -> option ids); unanswered questions count as wrong.
-pub fn judge(quiz: &Quiz, answers: &BTreeMap<String, Vec<String>>) -> Attempt {
+/// Judges `answers` (question id -> option ids) of a practice quiz by its feedback digests;
+/// unanswered questions count as wrong. `None` for a graded quiz, which only its key judges.
+pub fn judge(quiz: &Quiz, answers: &BTreeMap<String, Vec<String>>) -> Option<Attempt> {
+    if quiz.mode == QuizMode::Graded {
+        return None;
+    }
     let lab = &quiz.lab.value.0;
+    Some(score(quiz, answers, |q, picked| {
+        (
+            is_correct(lab, q, picked).unwrap_or(false),
+            q.explanation.as_ref().map(|e| e.value.clone()),
+        )
+    }))
+}
+
+/// Judges `answers` with the instructor's answer `key` (either mode): a question is right when
+/// exactly its keyed options are picked. Explanations come from the key, else the quiz.
+pub fn judge_with_key(
+    quiz: &Quiz,
+    key: &AnswerKey,
+    answers: &BTreeMap<String, Vec<String>>,
+) -> Attempt {
+    score(quiz, answers, |q, picked| {
+        let keyed = key.answers.iter().find(|a| a.question.value.0 == q.id.0);
+        let right = keyed.is_some_and(|a| {
+            let mut want: Vec<&str> = a.correct.value.iter().map(|c| c.value.0.as_str()).collect();
+            let mut got: Vec<&str> = picked.iter().map(String::as_str).collect();
+            want.sort_unstable();
+            want.dedup();
+            got.sort_unstable();
+            got.dedup();
+            !got.is_empty() && want == got
+        });
+        let explanation = keyed
+            .and_then(|a| a.explanation.clone())
+            .or_else(|| q.explanation.as_ref().map(|e| e.value.clone()));
+        (right, explanation)
+    })
+}
+
+/// An attempt scored by `right` (whether an answer is right, and its explanation).
+fn score(
+    quiz: &Quiz,
+    answers: &BTreeMap<String, Vec<String>>,
+    right: impl Fn(&Question, &[String]) -> (bool, Option<String>),
+) -> Attempt {
     let judged: Vec<Judged> = quiz
         .questions
         .iter()
         .map(|q| {
             let picked = answers.get(&q.id.0).cloned().unwrap_or_default();
+            let (correct, explanation) = right(q, &picked);
             Judged {
                 question: q.id.0.clone(),
-                correct: is_correct(lab, q, &picked),
+                correct,
+                explanation,
                 picked,
             }
         })
@@ -333,17 +376,49 @@ questions:
             .collect()
     }
 
+    fn graded() -> (Quiz, AnswerKey) {
+        let text = QUIZ
+            .replace("pass_percent: 50", "mode: graded\npass_percent: 50")
+            .lines()
+            .filter(|l| !l.contains("feedback:") && !l.contains("explanation:"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let quiz: Quiz = serde_saphyr::from_str(&text).unwrap();
+        let key: AnswerKey = serde_saphyr::from_str(
+            "schema_version: 1\nlab: ch99\nanswers:\n  - {question: q1, correct: [b], explanation: K1}\n  - {question: q2, correct: [c, a]}\n",
+        )
+        .unwrap();
+        (quiz, key)
+    }
+
+    // The key could be recovered from the digests; a graded quiz has none, and `lab` cannot
+    // judge it: only the instructor's key does.
+    #[test]
+    fn a_graded_quiz_is_judged_only_with_the_key() {
+        let (quiz, key) = graded();
+        let a = answers(&[("q1", &["b"]), ("q2", &["a", "c"])]);
+        assert!(judge(&quiz, &a).is_none());
+        assert_eq!(is_correct("ch99", &quiz.questions[0], &["b".into()]), None);
+        let all = judge_with_key(&quiz, &key, &a);
+        assert_eq!((all.correct, all.score_percent, all.passed), (2, 100, true));
+        assert_eq!(all.answers[0].explanation.as_deref(), Some("K1"));
+        assert_eq!(all.answers[1].explanation, None);
+        let wrong = judge_with_key(&quiz, &key, &answers(&[("q2", &["a", "c", "b"])]));
+        assert_eq!((wrong.correct, wrong.passed), (0, false));
+    }
+
     #[test]
     fn answers_are_judged_by_the_feedback_digests() {
         let q = quiz();
-        let all = judge(&q, &answers(&[("q1", &["b"]), ("q2", &["c", "a"])]));
+        let judged = |a| judge(&q, &a).expect("a practice quiz is judged");
+        let all = judged(answers(&[("q1", &["b"]), ("q2", &["c", "a"])]));
         assert_eq!((all.correct, all.score_percent, all.passed), (2, 100, true));
-        let half = judge(&q, &answers(&[("q1", &["b"]), ("q2", &["a"])]));
+        let half = judged(answers(&[("q1", &["b"]), ("q2", &["a"])]));
         assert_eq!(
             (half.correct, half.score_percent, half.passed),
             (1, 50, true)
         );
-        let none = judge(&q, &answers(&[("q2", &["a", "b", "c"])]));
+        let none = judged(answers(&[("q2", &["a", "b", "c"])]));
         assert_eq!(
             (none.correct, none.score_percent, none.passed),
             (0, 0, false)

@@ -95,20 +95,13 @@ pub enum Event {
         /// The step.
         step: String,
     },
-    /// A quiz attempt; only the first counts (`first`), later ones are practice.
+    /// A quiz attempt; only the first counts (`first`), later ones are practice. The answers
+    /// as given and never a score: every reader judges them again.
     QuizAttempt {
         /// Whether it is the first attempt.
         first: bool,
         /// The options picked, by question.
         answers: BTreeMap<String, Vec<String>>,
-        /// Questions answered right, by the quiz's feedback digests.
-        correct: usize,
-        /// Questions in the quiz.
-        questions: usize,
-        /// The score in percent, rounded down.
-        score_percent: u8,
-        /// The pass mark in percent.
-        pass_percent: u8,
     },
     /// The learner reset their progress from a step on (`lab reset`); earlier records stay.
     Reset {

@@ -9,11 +9,12 @@ use std::path::Path;
 use super::WalkError;
 use super::markdown::Look;
 use super::screens::{self, StepState};
+use crate::content::model::QuizMode;
 use crate::content::model::{CheckKind, Lab, Quiz, Step};
 use crate::engine::{CheckResult, Status};
 use crate::grade::GradeError;
 use crate::grade::done_when::{Summary, summarize};
-use crate::grade::quiz::{Attempt, is_correct, judge};
+use crate::grade::quiz::{Attempt, attempt_event, is_correct, judge};
 use crate::record::{CourseStamp, Event, Progress, RecordedCheck};
 use crate::runtime::Interrupted;
 
@@ -220,11 +221,12 @@ impl<'a> Flow<'a> {
         self.record(|_| (vec![event], ()))
     }
 
-    /// Judges and records a quiz attempt (the first counts).
+    /// Records a quiz attempt (the first counts) and judges it when the quiz is practice. A
+    /// graded quiz is answered once: a later attempt records nothing (`first` is false).
     pub fn record_quiz(
         &mut self,
         answers: &BTreeMap<String, Vec<String>>,
-    ) -> Result<(Attempt, bool), WalkError> {
+    ) -> Result<(Option<Attempt>, bool), WalkError> {
         let Some(quiz) = &self.lesson.quiz else {
             return Err(GradeError::NoQuiz {
                 lab: self.lesson.lab.id.value.0.clone(),
@@ -232,12 +234,34 @@ impl<'a> Flow<'a> {
             .into());
         };
         let attempt = judge(quiz, answers);
+        let graded = quiz.mode == QuizMode::Graded;
         // Whether it is the first is decided under the lock: two at once cannot both be.
         let first = self.record(|p| {
             let first = p.first_quiz().is_none();
-            (vec![attempt.event(first)], first)
+            if graded && !first {
+                return (Vec::new(), false);
+            }
+            (vec![attempt_event(answers, first)], first)
         })?;
         Ok((attempt, first))
+    }
+
+    /// Whether the quiz is graded and already answered: it is answered once.
+    pub fn graded_quiz_answered(&self) -> bool {
+        self.lesson
+            .quiz
+            .as_ref()
+            .is_some_and(|q| q.mode == QuizMode::Graded)
+            && self.progress.first_quiz().is_some()
+    }
+
+    /// What follows an attempt: the score of a practice quiz, or that a graded one is recorded.
+    pub fn quiz_result_screen(&self, attempt: Option<&Attempt>, first: bool) -> String {
+        match (&self.lesson.quiz, attempt) {
+            (Some(quiz), Some(attempt)) => screens::score(quiz, attempt, first),
+            (Some(quiz), None) => screens::recorded(quiz, first),
+            (None, _) => String::new(),
+        }
     }
 
     fn has_quiz(step: &Step) -> bool {
@@ -248,7 +272,12 @@ impl<'a> Flow<'a> {
 
     /// The done-when summary, with `live` results for steps not yet passed.
     pub fn summary(&self, live: &[CheckResult]) -> Summary {
-        summarize(self.lesson.lab, &self.progress, live)
+        let graded = self
+            .lesson
+            .quiz
+            .as_ref()
+            .is_some_and(|q| q.mode == QuizMode::Graded);
+        summarize(self.lesson.lab, &self.progress, live, graded)
     }
 
     /// The done-when screen, with `live` results for steps not yet passed.
@@ -272,9 +301,7 @@ impl<'a> Flow<'a> {
                 && let Some(answers) = answers
             {
                 let (attempt, first) = self.record_quiz(answers)?;
-                if let Some(quiz) = &self.lesson.quiz {
-                    out(&screens::score(quiz, &attempt, first));
-                }
+                out(&self.quiz_result_screen(attempt.as_ref(), first));
             }
             let results = checks.run(&step.id.value.0)?;
             out(&screens::results(
@@ -371,12 +398,17 @@ impl<'a> Flow<'a> {
         Ok(Outcome::Finished(summary))
     }
 
-    /// Asks the quiz at the terminal, with feedback after each answer, and records it.
+    /// Asks the quiz at the terminal, with feedback after each answer (a graded quiz's only
+    /// says it is recorded), and records it.
     pub fn quiz_at_terminal(&mut self, io: &mut dyn Io) -> Result<Option<Attempt>, WalkError> {
         let Some(quiz) = &self.lesson.quiz else {
             io.show("This lab has no quiz.\n");
             return Ok(None);
         };
+        if self.graded_quiz_answered() {
+            io.show(&screens::recorded(quiz, false));
+            return Ok(None);
+        }
         let lab = quiz.lab.value.0.clone();
         let look = self.look;
         let mut feedback = |i: usize, picked: &[String]| {
@@ -388,9 +420,7 @@ impl<'a> Flow<'a> {
             return Ok(None);
         };
         let (attempt, first) = self.record_quiz(&answers)?;
-        if let Some(quiz) = &self.lesson.quiz {
-            io.show(&screens::score(quiz, &attempt, first));
-        }
-        Ok(Some(attempt))
+        io.show(&self.quiz_result_screen(attempt.as_ref(), first));
+        Ok(attempt)
     }
 }

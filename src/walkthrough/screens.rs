@@ -233,13 +233,34 @@ pub fn answered(question: &Question, picked: &[String]) -> String {
     out
 }
 
-/// The feedback after an answer: right or not, then the explanation.
-pub fn feedback(question: &Question, correct: bool, look: Look) -> String {
+/// The feedback after an answer: right or not, then the explanation; for a graded quiz's
+/// question (`correct` is `None`), only that the answer is recorded.
+pub fn feedback(question: &Question, correct: Option<bool>, look: Look) -> String {
+    let Some(correct) = correct else {
+        return "Answer recorded.\n".to_owned();
+    };
     let verdict = if correct { "Right." } else { "Not quite." };
-    format!(
-        "{verdict}\n{}",
-        indent(&render(&question.explanation, look), "  ")
-    )
+    let explanation = question
+        .explanation
+        .as_ref()
+        .map(|e| indent(&render(&e.value, look), "  "))
+        .unwrap_or_default();
+    format!("{verdict}\n{explanation}")
+}
+
+/// The end of a graded quiz: the answers are recorded (or were already), and who judges them.
+pub fn recorded(quiz: &Quiz, first: bool) -> String {
+    if first {
+        format!(
+            "{}: your answers are recorded. This quiz is graded: `lab grade` judges them with your instructor's key, and your report explains each question.\n",
+            quiz.title
+        )
+    } else {
+        format!(
+            "{}: your answers to this graded quiz are already recorded; it is answered once, and nothing was changed.\n",
+            quiz.title
+        )
+    }
 }
 
 /// The score at the end of a quiz.
@@ -265,6 +286,10 @@ pub fn done_when(lab: &str, summary: &Summary, look: Look) -> String {
     let mut out = match &summary.void {
         Some(why) => format!(
             "Done when: no score, {why}. The points below are what the record claims; they count only on an intact record.\n"
+        ),
+        None if summary.pending > 0 => format!(
+            "Done when ({} of {} points; {} more are the graded quiz's, which `lab grade` awards):\n",
+            summary.earned, summary.points, summary.pending
         ),
         None => format!(
             "Done when ({} of {} points):\n",
@@ -298,6 +323,9 @@ pub fn done_when(lab: &str, summary: &Summary, look: Look) -> String {
                 None => "not yet",
             };
             let source = match s.source {
+                _ if s.awarded_by_grade && s.status == Some(Status::Pass) => {
+                    ", answers recorded; `lab grade` awards these"
+                }
                 Source::Recorded => ", recorded",
                 Source::RunNow => ", run now",
                 Source::NotRun => "",
@@ -323,7 +351,8 @@ pub fn done_when(lab: &str, summary: &Summary, look: Look) -> String {
 
 /// For a check that did not earn its points: the command that would.
 fn to_do(lab: &str, s: &Scored) -> Option<String> {
-    (s.earned < s.points).then(|| {
+    let waits_for_grade = s.awarded_by_grade && s.status == Some(Status::Pass);
+    (s.earned < s.points && !waits_for_grade).then(|| {
         if s.quiz {
             format!("`lab quiz {lab}`")
         } else if s.step_passed {

@@ -186,11 +186,16 @@ fn the_first_quiz_attempt_counts_and_later_ones_are_practice() {
     assert_eq!(doc["score_percent"], 100);
     assert_eq!(doc["answers"][1]["correct"], true);
 
-    // quiz-passed reads the first attempt: 0%, not passed. Its step is not passed, so
-    // done-when runs the check now (it said "not yet" while the check could be run).
+    // quiz-passed judges the first attempt's answers: 0%, not passed. The record keeps the
+    // answers and never a score. Its step is not passed, so done-when runs the check now (it
+    // said "not yet" while the check could be run).
     let progress = learner.progress();
     assert_eq!(progress["records"][0]["first"], true);
-    assert_eq!(progress["records"][0]["score_percent"], 0);
+    assert_eq!(
+        progress["records"][0]["answers"]["q-sign"],
+        serde_json::json!(["a"])
+    );
+    assert!(progress["records"][0].get("score_percent").is_none());
     let (_, status, _) = learner.run(&["status", "walk", "--done-when"]);
     assert!(
         status.contains("0/5  quiz-passed (fail, run now)"),
@@ -557,14 +562,9 @@ fn quiz_passed_judges_the_recorded_answers_and_a_tampered_record_exits_6() {
     let learner = Learner::new();
     learner.write("wrong.yaml", "q-sign: a\nq-enforce: [c]\n");
     learner.run(&["quiz", "walk", "--answers", "wrong.yaml"]);
+    // A score added by hand is not read: the answers are judged again, 0%.
     let mut progress = learner.progress();
     progress["records"][0]["score_percent"] = 100.into();
-    progress["records"][0]["correct"] = 2.into();
-    // Rechain so that the edit is not a hash break: the answers still say 0%.
-    let mut record: courselab::record::Record =
-        serde_json::from_value(progress["records"][0].clone()).unwrap();
-    record.hash = record.computed_hash();
-    progress["records"][0] = serde_json::to_value(&record).unwrap();
     learner.save_progress(&progress);
     learner.write("evidence/notes.md", NOTES);
     std::fs::write(learner.path().join("world.json"), PINNED).unwrap();
@@ -619,5 +619,82 @@ fn evidence_that_is_no_regular_file_fails_the_check_with_exit_1() {
     assert!(
         out.contains("it is 1500000 bytes, more than the 1048576"),
         "{out}"
+    );
+}
+
+/// A learner's folder for ch14 as the course checkout has it (quiz graded, key beside it).
+fn ch14_learner() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("labs/ch14/tests/keys/test-only-signer.pub"),
+        dir.path().join("cosign.pub"),
+    )
+    .unwrap();
+    dir
+}
+
+fn ch14(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = lab(dir);
+    cmd.arg("--course").arg(repo()).args(args).write_stdin("");
+    output(&mut cmd)
+}
+
+// The quiz's answer key could be recovered offline from the feedback digests in the quiz file
+// or the binary. ch14's quiz is graded: `lab quiz` records the answers and says nothing about
+// them, it is answered once, and done-when leaves its points to `lab grade`.
+#[test]
+fn a_graded_quiz_is_recorded_not_judged_answered_once_and_left_to_lab_grade() {
+    let dir = ch14_learner();
+    let key = std::fs::read_to_string(repo().join("quizzes/ch14.key.yaml")).unwrap();
+    let right = key
+        .lines()
+        .filter_map(|l| l.strip_prefix("  - question: "))
+        .map(|q| format!("{q}: a\n"))
+        .collect::<String>();
+    std::fs::write(dir.path().join("answers.yaml"), &right).unwrap();
+    let (code, out, err) = ch14(dir.path(), &["quiz", "ch14", "--answers", "answers.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("your answers are recorded"), "{out}");
+    for verdict in ["Right.", "Not quite.", "% (pass mark", "A tag is a pointer"] {
+        assert!(!out.contains(verdict), "{verdict} in {out}");
+    }
+    let (code, again, _) = ch14(dir.path(), &["quiz", "ch14", "--answers", "answers.yaml"]);
+    assert_eq!(code, 0);
+    assert!(
+        again.contains("already recorded; it is answered once"),
+        "{again}"
+    );
+    let progress: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(".lab/ch14/progress.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(progress["records"].as_array().unwrap().len(), 1);
+    let (_, status, _) = ch14(dir.path(), &["status", "ch14", "--done-when"]);
+    assert!(
+        status.contains("10 more are the graded quiz's, which `lab grade` awards"),
+        "{status}"
+    );
+    assert!(
+        status.contains("quiz-passed (pass, answers recorded; `lab grade` awards these)"),
+        "{status}"
+    );
+}
+
+// Nothing in the `lab` binary or the learner's quiz file tells a right answer from a wrong one.
+#[test]
+fn neither_the_binary_nor_the_quiz_file_holds_correctness_information() {
+    let binary = std::fs::read(assert_cmd::cargo::cargo_bin!("lab")).unwrap();
+    let quiz = std::fs::read_to_string(repo().join("quizzes/ch14.yaml")).unwrap();
+    assert!(quiz.contains("mode: graded"));
+    assert!(!quiz.contains("feedback:") && !quiz.contains("explanation:"));
+    let key = std::fs::read_to_string(repo().join("quizzes/ch14.key.yaml")).unwrap();
+    let explanation = key
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("A tag is a pointer"))
+        .expect("the key explains the first question");
+    let needle = format!("A tag is a pointer{explanation}");
+    assert!(
+        !binary.windows(needle.len()).any(|w| w == needle.as_bytes()),
+        "an explanation is in the binary"
     );
 }

@@ -1,11 +1,12 @@
 //! A chapter quiz (`quizzes/<chapter>.yaml`) and its answer key (`quizzes/<chapter>.key.yaml`).
 //!
-//! The quiz that learners get carries no answers. Each question carries a *feedback digest*: a
-//! hash of its correct option ids, so that self-study can say "right" or "not yet" and show the
-//! explanation without the answer being readable in the file. The answer key, which only course
-//! authors and instructors hold, is what grading uses; `lab validate` checks that the two agree.
+//! A quiz is one of two modes. A *practice* quiz says "right" or "not yet" at once: each
+//! question carries a *feedback digest* (a hash of its correct option ids) and its explanation.
 //! The digest hides answers from casual reading only: with a handful of options anyone can try
-//! every combination, which is why grading never trusts it.
+//! every combination, so a practice quiz is never graded. A *graded* quiz carries no
+//! correctness information at all, neither digest nor explanation: the learner's files and `lab`
+//! hold nothing to recover. The answer key, which only course authors and instructors hold,
+//! judges it (`lab grade`) and carries the explanations that reach the learner with the grade.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -23,6 +24,10 @@ pub struct Quiz {
     pub lab: Spanned<LabId>,
     /// Title shown above the questions.
     pub title: String,
+    /// `practice` (immediate feedback, never graded; the default) or `graded` (answers are
+    /// recorded and judged by the instructor's key).
+    #[serde(default)]
+    pub mode: QuizMode,
     /// The lowest score, in percent, that passes.
     pub pass_percent: Spanned<u8>,
     /// The questions, in order.
@@ -43,10 +48,24 @@ pub struct Question {
     pub prompt: String,
     /// The options, at least two.
     pub options: Spanned<Vec<QuizOption>>,
-    /// Why the right answer is right, shown after the learner answers.
-    pub explanation: String,
-    /// `sha256:<hex>` of the correct option ids (see [`feedback_digest`]).
-    pub feedback: Spanned<String>,
+    /// Practice only: why the right answer is right, shown after the learner answers (a graded
+    /// quiz keeps it in the answer key).
+    #[serde(default)]
+    pub explanation: Option<Spanned<String>>,
+    /// Practice only: `sha256:<hex>` of the correct option ids (see [`feedback_digest`]).
+    #[serde(default)]
+    pub feedback: Option<Spanned<String>>,
+}
+
+/// How a quiz is taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QuizMode {
+    /// Immediate feedback from digests in the quiz file; never graded.
+    #[default]
+    Practice,
+    /// Answers recorded as given; judged only with the instructor's answer key.
+    Graded,
 }
 
 /// How many options a learner picks.
@@ -89,6 +108,9 @@ pub struct KeyedAnswer {
     pub question: Spanned<LabId>,
     /// The ids of the correct options.
     pub correct: Spanned<Vec<Spanned<LabId>>>,
+    /// Why the right answer is right: for a graded quiz, shown to the learner with the grade.
+    #[serde(default)]
+    pub explanation: Option<String>,
 }
 
 /// The feedback digest of a question: `sha256:` and the hex SHA-256 of

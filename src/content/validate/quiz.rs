@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
 use crate::content::load::{LoadedCourse, at};
-use crate::content::model::{AnswerKey, Choice, Lab, Question, Quiz, feedback_digest};
+use crate::content::model::{AnswerKey, Choice, Lab, Question, Quiz, QuizMode, feedback_digest};
 
 /// Where the answer key of a quiz lives: `quizzes/ch14.yaml` -> `quizzes/ch14.key.yaml`.
 pub(super) fn key_path(quiz_file: &str) -> String {
@@ -61,19 +61,7 @@ pub(super) fn check(
             );
         }
         check_options(file, question, out);
-        if !is_digest(&question.feedback) {
-            out.push(
-                Diagnostic::error(
-                    "quiz/feedback-format",
-                    file,
-                    at(&question.feedback),
-                    "`feedback` is not a `sha256:<64 hex>` digest",
-                )
-                .help(
-                    "run `lab validate` with the answer key present; it prints the digest to use",
-                ),
-            );
-        }
+        check_mode(file, quiz.mode, question, out);
     }
     if let Some(lab) = lab {
         check_against_lab(file, quiz, lab, out);
@@ -87,6 +75,71 @@ pub(super) fn check(
             Diagnostic::warning("quiz/no-answer-key", file, (0, 0), format!("no answer key found at {key_file}"))
                 .help("instructors grade with the key; course authors keep it beside the quiz (it is never embedded in `lab`)"),
         ),
+    }
+}
+
+/// A practice question says right or not at once, so it needs its digest and explanation; a
+/// graded one must hold neither, since both give the answer away before grading.
+fn check_mode(file: &str, mode: QuizMode, question: &Question, out: &mut Vec<Diagnostic>) {
+    match mode {
+        QuizMode::Practice => {
+            match &question.feedback {
+                Some(feedback) if !is_digest(feedback) => out.push(
+                    Diagnostic::error(
+                        "quiz/feedback-format",
+                        file,
+                        at(feedback),
+                        "`feedback` is not a `sha256:<64 hex>` digest",
+                    )
+                    .help("run `lab validate` with the answer key present; it prints the digest to use"),
+                ),
+                Some(_) => {}
+                None => out.push(
+                    Diagnostic::error(
+                        "quiz/feedback-missing",
+                        file,
+                        at(&question.id),
+                        format!("practice question `{}` has no `feedback` digest", question.id.0),
+                    )
+                    .help("add `feedback:` (`lab validate` prints the digest when the answer key is present), or make the quiz `mode: graded`"),
+                ),
+            }
+            if question.explanation.is_none() {
+                out.push(
+                    Diagnostic::error(
+                        "quiz/explanation-missing",
+                        file,
+                        at(&question.id),
+                        format!("practice question `{}` has no `explanation`", question.id.0),
+                    )
+                    .help("add `explanation:`: a practice quiz shows it after each answer"),
+                );
+            }
+        }
+        QuizMode::Graded => {
+            if let Some(feedback) = &question.feedback {
+                out.push(
+                    Diagnostic::error(
+                        "quiz/graded-feedback",
+                        file,
+                        at(feedback),
+                        "a graded quiz must not carry `feedback`: its digest lets anyone recover the answer offline",
+                    )
+                    .help("delete the line; the answer key judges a graded quiz"),
+                );
+            }
+            if let Some(explanation) = &question.explanation {
+                out.push(
+                    Diagnostic::error(
+                        "quiz/graded-explanation",
+                        file,
+                        at(explanation),
+                        "a graded quiz must not carry `explanation`: it gives the answer away before grading",
+                    )
+                    .help("move it to the answer key, as this question's `explanation:`; the learner reads it with the grade"),
+                );
+            }
+        }
     }
 }
 
@@ -352,10 +405,24 @@ fn check_answer(
         );
     }
     let expected = feedback_digest(&quiz.lab.0, &question.id.0, seen.iter().copied());
-    if is_digest(&question.feedback) && question.feedback.value != expected {
+    if let Some(feedback) = &question.feedback
+        && is_digest(feedback)
+        && feedback.value != expected
+    {
         out.push(
-            Diagnostic::error("quiz/feedback-mismatch", quiz_file, at(&question.feedback), format!("the feedback digest of `{}` does not match the answer key", question.id.0))
+            Diagnostic::error("quiz/feedback-mismatch", quiz_file, at(feedback), format!("the feedback digest of `{}` does not match the answer key", question.id.0))
                 .help(format!("self-study would mark the keyed answer wrong; if the key is right, set `feedback: \"{expected}\"`")),
+        );
+    }
+    if quiz.mode == QuizMode::Graded && answer.explanation.is_none() {
+        out.push(
+            Diagnostic::warning(
+                "quiz/key-explanation",
+                key_file,
+                at(&answer.question),
+                format!("question `{}` of a graded quiz has no `explanation` in the key", question.id.0),
+            )
+            .help("add `explanation:`: the learner reads it with the grade, since the quiz itself explains nothing"),
         );
     }
 }

@@ -24,6 +24,9 @@ pub enum Kind {
         format: EvidenceFormat,
         /// The pack's policy names (a denial must name one).
         policies: Vec<String>,
+        /// The repositories the lab's running-digest checks name: where a bare `sha256:`
+        /// image ID (containerd may report only the digest) must be found.
+        repositories: Vec<String>,
     },
     /// `digest-pinned`.
     DigestPinned {
@@ -147,7 +150,8 @@ impl Kind {
                 path,
                 format,
                 policies,
-            } => evidence_file(world, path, *format, policies).await,
+                repositories,
+            } => evidence_file(world, path, *format, policies, repositories).await,
             Kind::DigestPinned {
                 kind,
                 namespace,
@@ -196,6 +200,7 @@ async fn evidence_file<C: Cluster, R: Registry, W: Workdir>(
     path: &str,
     format: EvidenceFormat,
     policies: &[String],
+    repositories: &[String],
 ) -> Decided {
     let Some(text) = world.workdir.read(path)? else {
         return Ok(Verdict::fail(
@@ -218,17 +223,32 @@ async fn evidence_file<C: Cluster, R: Registry, W: Workdir>(
             let mut verdict =
                 Verdict::pass(format!("{path} records {} image ID(s)", running.len()));
             for image in &running {
-                let Some(repo) = &image.repository else {
-                    verdict = verdict.with("image ID", image.digest.to_string());
-                    continue;
+                // A bare digest is looked up under each repository the lab knows; a digest
+                // no repository holds is no image the lab ran.
+                let candidates: Vec<String> = match &image.repository {
+                    Some(repo) => vec![format!("{repo}@{}", image.digest)],
+                    None => repositories
+                        .iter()
+                        .map(|repo| format!("{repo}@{}", image.digest))
+                        .collect(),
                 };
-                let reference = format!("{repo}@{}", image.digest);
-                if world.registry.resolve(&reference).await?.is_none() {
+                let mut found = None;
+                for reference in candidates {
+                    if world.registry.resolve(&reference).await?.is_some() {
+                        found = Some(reference);
+                        break;
+                    }
+                }
+                let Some(reference) = found else {
+                    let named = image.repository.as_ref().map_or_else(
+                        || image.digest.to_string(),
+                        |repo| format!("{repo}@{}", image.digest),
+                    );
                     return Ok(Verdict::fail(
-                        format!("{path} names {reference}, which the lab registry does not hold"),
+                        format!("{path} names {named}, which the lab registry does not hold"),
                         "record the imageIDs the pods report now; do not edit the file by hand",
                     ));
-                }
+                };
                 verdict = verdict.with("image ID", reference);
             }
             Ok(verdict)

@@ -99,6 +99,7 @@ fn evidence(path: &str, format: EvidenceFormat) -> Kind {
         path: path.into(),
         format,
         policies: vec!["verify-signed-images".into()],
+        repositories: vec!["r/demo".into()],
     }
 }
 
@@ -136,6 +137,29 @@ fn pod_image_ids_must_exist_parse_and_name_digests_the_registry_holds() {
         "{}",
         v.message
     );
+    fake.digests.insert(format!("r/demo@{A}"), A.into());
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Pass, "{}", v.message);
+    assert_eq!(v.evidence[0].value, format!("r/demo@{A}"));
+}
+
+// A bare `sha256:000...0` passed the pod-image-ids check with no registry lookup.
+#[test]
+fn a_bare_digest_must_be_in_a_repository_the_lab_knows() {
+    let kind = evidence("evidence/ids.txt", EvidenceFormat::PodImageIds);
+    let mut fake = Fake::default();
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    fake.files.insert("evidence/ids.txt".into(), zeros.clone());
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Fail, "{}", v.message);
+    assert!(
+        v.message.contains(&format!(
+            "names {zeros}, which the lab registry does not hold"
+        )),
+        "{}",
+        v.message
+    );
+    fake.files.insert("evidence/ids.txt".into(), A.into());
     fake.digests.insert(format!("r/demo@{A}"), A.into());
     let v = decide(&kind, &fake);
     assert_eq!(v.status, Status::Pass, "{}", v.message);

@@ -44,6 +44,15 @@ pub fn prepare(
     };
     let pack_names: Vec<String> = pack.iter().map(name_of).collect();
     let fill = |s: &str| chapter.fill(s, values);
+    let mut repositories: Vec<String> = Vec::new();
+    for check in chapter.lab.steps.iter().flat_map(|s| &s.checks) {
+        if let CheckKind::RunningDigest(r) = &check.check.value {
+            let repository = fill(&r.repository)?;
+            if !repositories.contains(&repository) {
+                repositories.push(repository);
+            }
+        }
+    }
     let mut checks = Vec::new();
     for step in &chapter.lab.steps {
         for check in &step.checks {
@@ -52,6 +61,7 @@ pub fn prepare(
                     path: e.path.clone(),
                     format: e.format,
                     policies: pack_names.clone(),
+                    repositories: repositories.clone(),
                 },
                 CheckKind::DigestPinned(w) => Kind::DigestPinned {
                     kind: w.kind.clone(),

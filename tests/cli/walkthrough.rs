@@ -698,3 +698,24 @@ fn neither_the_binary_nor_the_quiz_file_holds_correctness_information() {
         "an explanation is in the binary"
     );
 }
+
+// A bare `sha256:000...0` passed the pod-image-ids check with no registry lookup: a bare
+// digest must be one the lab registry holds under a repository the lab's checks name.
+#[test]
+fn a_bare_zero_digest_as_pod_image_ids_fails_the_check() {
+    let dir = ch14_learner();
+    let zeros = format!("sha256:{}", "0".repeat(64));
+    std::fs::create_dir_all(dir.path().join("evidence")).unwrap();
+    std::fs::write(dir.path().join("evidence/pod-image-ids.txt"), &zeros).unwrap();
+    std::fs::write(dir.path().join("world.json"), "{}").unwrap();
+    let (code, out, err) = ch14(dir.path(), &["next", "ch14", "--world", "world.json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("which the lab registry does not hold"),
+        "{out}"
+    );
+    assert!(
+        out.contains("✗ The running image IDs are saved as evidence"),
+        "{out}"
+    );
+}

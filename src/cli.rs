@@ -160,6 +160,10 @@ pub enum CliCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Take the lab's practice quiz instead: feedback after each answer, nothing
+        /// recorded, never graded.
+        #[arg(long)]
+        practice: bool,
     },
     /// Show the next hint of the current step (or of --step); each hint shown is recorded.
     #[cfg(feature = "live")]

@@ -303,10 +303,12 @@ impl Cli {
                 chapter,
                 answers,
                 json,
+                practice,
             } => Command::Walk(Box::new(commands::walk::WalkCommand::Quiz {
                 chapter,
                 answers,
                 json,
+                practice,
             })),
             #[cfg(feature = "live")]
             CliCommand::Hint { chapter, step } => {

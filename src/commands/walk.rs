@@ -37,6 +37,8 @@ pub enum WalkCommand {
         answers: Option<PathBuf>,
         /// JSON output.
         json: bool,
+        /// The lab's practice quiz instead.
+        practice: bool,
     },
     /// `lab hint`.
     Hint {
@@ -126,7 +128,14 @@ pub fn run(config: &Config, command: &WalkCommand, out: &mut impl Write) -> Resu
             chapter,
             answers,
             json,
+            practice: false,
         } => take_quiz(config, chapter.as_deref(), answers.as_deref(), *json, out),
+        WalkCommand::Quiz {
+            chapter,
+            answers,
+            practice: true,
+            ..
+        } => take_practice(config, chapter.as_deref(), answers.as_deref(), out),
         WalkCommand::Hint { chapter, step } => {
             hint(config, chapter.as_deref(), step.as_deref(), out)
         }
@@ -251,7 +260,10 @@ pub(crate) fn walkthrough(
     let mut checks = RunnerChecks::open(session, request)?;
     if !can_ask(request.yes) {
         let answers = match &request.answers {
-            Some(path) => Some(read_answers(session, path)?),
+            Some(path) => {
+                let (_, quiz) = quiz::find(&session.chapter).map_err(WalkError::from)?;
+                Some(read_answers(&quiz, path)?)
+            }
             None => None,
         };
         let mut text = String::new();
@@ -488,13 +500,12 @@ fn ask_quiz(
 }
 
 fn read_answers(
-    session: &Session,
+    quiz: &crate::content::model::Quiz,
     path: &std::path::Path,
 ) -> Result<BTreeMap<String, Vec<String>>, LabError> {
-    let (_, quiz) = quiz::find(&session.chapter).map_err(WalkError::from)?;
     let text = crate::input::read_text(path, crate::input::limit::MANIFEST, "an answers file")
         .map_err(|e| LabError::Usage(e.to_string()))?;
-    Ok(quiz::parse_answers(&path.display().to_string(), &text, &quiz).map_err(WalkError::from)?)
+    Ok(quiz::parse_answers(&path.display().to_string(), &text, quiz).map_err(WalkError::from)?)
 }
 
 /// The version of `lab quiz --json` (2: `mode`; a graded attempt carries no judgement).
@@ -508,6 +519,77 @@ struct QuizDocument<'a> {
     first: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     attempt: Option<&'a quiz::Attempt>,
+}
+
+/// `lab quiz --practice`: the lab's practice quiz, judged at once, nothing recorded.
+fn take_practice(
+    config: &Config,
+    chapter: Option<&str>,
+    answers: Option<&std::path::Path>,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
+    let session = Session::open(config, chapter, &[])?;
+    let Some((_, quiz)) = quiz::find_practice(&session.chapter).map_err(WalkError::from)? else {
+        return Err(LabError::Usage(format!(
+            "lab {} has no practice quiz (`practice_quiz:` in its lab file); `lab quiz {}` takes the chapter quiz",
+            session.id(),
+            session.id()
+        )));
+    };
+    let look = look(config);
+    let lab = quiz.lab.value.0.clone();
+    let answers = match answers {
+        Some(path) => {
+            let answers = read_answers(&quiz, path)?;
+            let mut text = String::new();
+            for (i, q) in quiz.questions.iter().enumerate() {
+                let picked = answers.get(&q.id.0).cloned().unwrap_or_default();
+                text.push_str(&screens::question(i, quiz.questions.len(), q, look));
+                text.push_str(&screens::answered(q, &picked));
+                text.push_str(&screens::feedback(
+                    q,
+                    quiz::is_correct(&lab, q, &picked),
+                    look,
+                ));
+                text.push('\n');
+            }
+            emit(out, &text)?;
+            answers
+        }
+        None if can_ask(false) => {
+            let asked = ask_quiz(
+                &quiz,
+                &mut |i, picked| {
+                    let q = &quiz.questions[i];
+                    screens::feedback(q, quiz::is_correct(&lab, q, picked), look)
+                },
+                config.color,
+            );
+            let Some(answers) = asked else {
+                emit(out, "Quiz left before the end.\n")?;
+                return Ok(exit_code::WORK_FELL_SHORT);
+            };
+            answers
+        }
+        None => {
+            return Err(LabError::Usage(
+                "no terminal to ask the quiz on: give the answers with --answers FILE".into(),
+            ));
+        }
+    };
+    // The lab file names it as a practice quiz; `lab validate` refuses one that is not.
+    let Some(attempt) = quiz::judge(&quiz, &answers) else {
+        return Err(LabError::Usage(format!(
+            "the practice quiz of lab {} is not `mode: practice`; `lab validate` says more",
+            session.id()
+        )));
+    };
+    emit(out, &screens::practice_score(&quiz, &attempt))?;
+    Ok(if attempt.passed {
+        exit_code::SUCCESS
+    } else {
+        exit_code::WORK_FELL_SHORT
+    })
 }
 
 fn take_quiz(
@@ -526,7 +608,7 @@ fn take_quiz(
     }
     let (attempt, first) = match answers {
         Some(path) => {
-            let answers = read_answers(&session, path)?;
+            let answers = read_answers(&quiz, path)?;
             let (attempt, first) = flow.record_quiz(&answers)?;
             if !json {
                 let mut text = String::new();

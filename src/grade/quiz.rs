@@ -15,13 +15,28 @@ use crate::record::Event;
 
 /// The chapter's quiz, as the learner has it (the lab's `quiz:` file; never its answer key).
 pub fn find(chapter: &Chapter) -> Result<(String, Quiz), GradeError> {
+    read(chapter, &chapter.lab.quiz.value.0)
+}
+
+/// The chapter's practice quiz beside a graded one (`practice_quiz:`), if it names one.
+pub fn find_practice(chapter: &Chapter) -> Result<Option<(String, Quiz)>, GradeError> {
+    chapter
+        .lab
+        .practice_quiz
+        .as_ref()
+        .map(|link| read(chapter, &link.value.0))
+        .transpose()
+}
+
+/// The quiz file `link` (as the lab file writes it) of `chapter`.
+fn read(chapter: &Chapter, link: &str) -> Result<(String, Quiz), GradeError> {
     let id = &chapter.lab.id.value.0;
     let quiz_file = |reason: String| GradeError::QuizFile {
-        file: chapter.shown(&chapter.lab.quiz.value.0),
+        file: chapter.shown(link),
         reason,
     };
     let rel = chapter
-        .resolve(&chapter.lab.quiz.value.0)
+        .resolve(link)
         .map_err(|e| quiz_file(e.to_string()))?;
     let text = chapter.text(&rel).map_err(|e| quiz_file(e.to_string()))?;
     let quiz: Quiz = crate::content::yaml::from_str(text).map_err(|e| GradeError::QuizFile {

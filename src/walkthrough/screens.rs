@@ -265,15 +265,28 @@ pub fn recorded(quiz: &Quiz, first: bool) -> String {
 
 /// The score at the end of a quiz.
 pub fn score(quiz: &Quiz, attempt: &Attempt, first: bool) -> String {
-    let verdict = if attempt.passed {
-        "passed"
-    } else {
-        "not passed"
-    };
     let counts = if first {
         "This first attempt is recorded; later attempts are practice."
     } else {
         "Practice attempt: your first attempt is the one recorded."
+    };
+    scored(quiz, attempt, counts)
+}
+
+/// The score at the end of the lab's practice quiz, which is never recorded.
+pub fn practice_score(quiz: &Quiz, attempt: &Attempt) -> String {
+    scored(
+        quiz,
+        attempt,
+        "A practice quiz: nothing is recorded, and it is not graded.",
+    )
+}
+
+fn scored(quiz: &Quiz, attempt: &Attempt, counts: &str) -> String {
+    let verdict = if attempt.passed {
+        "passed"
+    } else {
+        "not passed"
     };
     format!(
         "{}: {} of {} right, {}% (pass mark {}%): {verdict}.\n{counts}\n",

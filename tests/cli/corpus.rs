@@ -218,6 +218,7 @@ cases!(
     quiz_no_answer_key,
     quiz_objective_uncovered,
     quiz_pass_mark,
+    quiz_practice_mode,
     quiz_too_few_options,
     quiz_unknown_lab,
     quiz_unknown_objective,

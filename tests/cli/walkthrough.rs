@@ -719,3 +719,62 @@ fn a_bare_zero_digest_as_pod_image_ids_fails_the_check() {
         "{out}"
     );
 }
+
+/// course-walk with its quiz graded and the practice quiz beside it.
+fn graded_walk_course(root: &Path) {
+    super::copy_tree(&Learner::course(), root);
+    let quiz = root.join("quizzes/walk.yaml");
+    let practice = std::fs::read_to_string(&quiz).unwrap();
+    std::fs::write(root.join("quizzes/walk-practice.yaml"), &practice).unwrap();
+    std::fs::copy(
+        root.join("quizzes/walk.key.yaml"),
+        root.join("quizzes/walk-practice.key.yaml"),
+    )
+    .unwrap();
+    let graded: String = practice
+        .replace("pass_percent:", "mode: graded\npass_percent:")
+        .lines()
+        .filter(|l| !l.contains("feedback:") && !l.contains("explanation:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&quiz, graded).unwrap();
+    super::edit(
+        root,
+        "labs/walk/lab.yaml",
+        "quiz: ../../quizzes/walk.yaml\n",
+        "quiz: ../../quizzes/walk.yaml\npractice_quiz: ../../quizzes/walk-practice.yaml\n",
+    );
+}
+
+// A course can ship a practice quiz beside a graded one: feedback at once, nothing recorded.
+#[test]
+fn the_practice_quiz_beside_a_graded_one_gives_feedback_and_records_nothing() {
+    let course = tempfile::tempdir().unwrap();
+    graded_walk_course(course.path());
+    let (code, out, _) = output(lab(course.path()).arg("validate"));
+    assert_eq!(code, 0, "{out}");
+    let learner = Learner::new();
+    learner.write("right.yaml", "q-sign: b\nq-enforce: [b, a]\n");
+    let run = |args: &[&str]| {
+        let mut cmd = lab(learner.path());
+        cmd.arg("--course")
+            .arg(course.path())
+            .args(args)
+            .write_stdin("");
+        output(&mut cmd)
+    };
+    let (code, out, err) = run(&["quiz", "walk", "--practice", "--answers", "right.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Right.") && out.contains("nothing is recorded"),
+        "{out}"
+    );
+    assert!(!learner.path().join(".lab/walk/progress.json").exists());
+    let (code, out, _) = run(&["quiz", "walk", "--answers", "right.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("Right."),
+        "the graded quiz says nothing: {out}"
+    );
+    assert!(out.contains("your answers are recorded"), "{out}");
+}

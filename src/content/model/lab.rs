@@ -42,8 +42,12 @@ pub struct Lab {
     pub policies: Vec<PolicyRef>,
     /// Kubernetes manifests applied when the lab starts: the state the incident hook begins from.
     pub manifests: Vec<Spanned<RelPath>>,
-    /// The chapter's quiz file.
+    /// The chapter's quiz file (graded or practice, as the quiz says).
     pub quiz: Spanned<RelPath>,
+    /// A practice quiz beside a graded one: immediate feedback, never recorded or graded
+    /// (`lab quiz --practice`). Its file must say `mode: practice`.
+    #[serde(default)]
+    pub practice_quiz: Option<Spanned<RelPath>>,
     /// The runbook learners follow for a denial.
     pub runbook: Spanned<RelPath>,
     /// The steps of the Safe Workflow, in the order the walkthrough presents them.

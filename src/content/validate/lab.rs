@@ -55,6 +55,23 @@ pub(super) fn check(
             quiz::check(course, quiz_file, q, Some(lab), &mut out.diagnostics);
         }
     }
+    if let (Some(file), Some(link)) = (&refs.practice_quiz, &lab.practice_quiz) {
+        out.files.insert(quiz::key_path(file));
+        if let Some(q) = course.quizzes.get(file) {
+            quiz::check(course, file, q, Some(lab), &mut out.diagnostics);
+            if q.mode != crate::content::model::QuizMode::Practice {
+                out.diagnostics.push(
+                    Diagnostic::error(
+                        "quiz/practice-mode",
+                        rel,
+                        at(link),
+                        format!("`practice_quiz` names {file}, which is not `mode: practice`"),
+                    )
+                    .help("a practice quiz gives feedback at once and is never graded: set `mode: practice` in it, or name it as the lab's `quiz:`"),
+                );
+            }
+        }
+    }
     if let Some(kind_file) = &refs.kind_config
         && let Some(config) = course.kind_configs.get(kind_file)
     {
@@ -93,6 +110,7 @@ pub(super) struct LabRefs {
     pub policies: Vec<String>,
     pub manifests: Vec<String>,
     pub quiz: Option<String>,
+    pub practice_quiz: Option<String>,
     pub kind_config: Option<String>,
     pub runbook: Option<String>,
     /// Files named by steps and checks (read for placeholders and images).
@@ -171,6 +189,10 @@ fn check_references(
             Some(resolved)
         };
     refs.quiz = expect(&lab.quiz, Some(FileKind::Quiz), out);
+    refs.practice_quiz = lab
+        .practice_quiz
+        .as_ref()
+        .and_then(|p| expect(p, Some(FileKind::Quiz), out));
     refs.runbook = expect(&lab.runbook, Some(FileKind::Markdown), out);
     refs.kind_config = expect(&lab.cluster.kind_config, Some(FileKind::KindConfig), out);
     for policy in &lab.policies {

@@ -223,6 +223,7 @@ cases!(
     quiz_unknown_lab,
     quiz_unknown_objective,
     quiz_unknown_question,
+    ref_evidence_path,
     schema_version,
     tool_bad_version,
     undefined_placeholder,

@@ -35,6 +35,7 @@ pub(super) fn check(
     check_all_ids(rel, lab, out);
     let refs = check_references(files, course, rel, lab, out);
     check_scoring(rel, lab, out);
+    check_evidence_paths(rel, lab, out);
     check_variables(rel, lab, out);
     check_tools(rel, lab, out);
     check_policy_names(course, rel, lab, &refs, out);
@@ -359,6 +360,34 @@ pub(super) fn located(
         return None;
     }
     Some(resolved)
+}
+
+/// An evidence file is read in the learner's working folder and never outside it, so its path
+/// must be relative and must not climb out (the same rule the reader applies).
+fn check_evidence_paths(rel: &str, lab: &Lab, out: &mut Sink) {
+    use std::path::{Component, Path};
+    for check in lab.steps.iter().flat_map(|s| &s.checks) {
+        let CheckKind::EvidenceFile(evidence) = &check.check.value else {
+            continue;
+        };
+        let path = Path::new(&evidence.path);
+        let inside = !evidence.path.is_empty()
+            && path.components().all(|c| matches!(c, Component::Normal(_)));
+        if !inside {
+            out.push(
+                Diagnostic::error(
+                    "ref/evidence-path",
+                    rel,
+                    at(&check.check),
+                    format!(
+                        "evidence path `{}` of check `{}` is not inside the working folder",
+                        evidence.path, check.id.0
+                    ),
+                )
+                .help("give a relative path without `..` or `.`, e.g. `evidence/notes.md`; `lab` reads evidence only inside the learner's working folder"),
+            );
+        }
+    }
 }
 
 fn check_scoring(rel: &str, lab: &Lab, out: &mut Sink) {

@@ -8,6 +8,10 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
 use super::cluster::{KubeCluster, cluster_policy_resource};
 
 /// What to watch.
@@ -86,4 +90,60 @@ pub async fn watch(
             return;
         }
     }
+}
+
+/// Polls the modification times of `files` twice a second, and says which changed.
+pub fn watch_files(files: Vec<PathBuf>, tx: mpsc::Sender<Result<String, String>>) {
+    std::thread::spawn(move || {
+        let stamp = |p: &PathBuf| -> Option<(SystemTime, u64)> {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+        };
+        let mut seen: Vec<Option<(SystemTime, u64)>> = files.iter().map(stamp).collect();
+        loop {
+            std::thread::sleep(Duration::from_millis(400));
+            for (i, file) in files.iter().enumerate() {
+                let now = stamp(file);
+                if now != seen[i] {
+                    seen[i] = now;
+                    let name = file.file_name().map_or_else(
+                        || file.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
+                    if tx.send(Ok(name)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Watches the cluster objects the checks read, on a thread of its own.
+pub fn watch_cluster(
+    context: Option<String>,
+    namespaces: Vec<String>,
+    tx: mpsc::Sender<Result<String, String>>,
+) {
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            let _ = tx.send(Err("cannot start the cluster watch".into()));
+            return;
+        };
+        runtime.block_on(async {
+            let cluster = match KubeCluster::connect(context.as_deref()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = tx.send(Err(format!("watching the cluster: {e}")));
+                    return;
+                }
+            };
+            let targets = Targets { namespaces };
+            watch(&cluster, &targets, |m| tx.send(m).is_ok()).await;
+        });
+    });
 }

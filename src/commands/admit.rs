@@ -26,7 +26,10 @@ use crate::policy::render::substitute;
 use crate::suite::SuiteError;
 use crate::suite::prepare::resource_id;
 
-use crate::{Config, LabError, exit_code, input};
+use super::Config;
+use crate::error::LabError;
+use crate::exit_code;
+use crate::input;
 
 /// Where the policies come from.
 #[derive(Debug, Clone)]

@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::time::Duration;
 
+use super::Config;
 use super::emit;
 use super::session::{Looking, Session};
-use crate::{Config, LabError};
+use crate::error::LabError;
 
 /// A validated `lab check`.
 #[derive(Debug, Clone)]

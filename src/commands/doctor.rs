@@ -3,11 +3,13 @@
 
 use std::io::Write;
 
+use super::Config;
 use super::emit;
 use super::session::Session;
 use crate::backend::doctor::{Finding, Level, doctor};
 use crate::backend::host::SystemHost;
-use crate::{Config, LabError, exit_code};
+use crate::error::LabError;
+use crate::exit_code;
 
 /// Renders findings, a line each, the fix under each problem.
 pub fn render(findings: &[Finding]) -> String {

@@ -5,11 +5,13 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use super::Config;
 use super::emit;
 use crate::content::CourseFiles;
 use crate::content::load::{FileKind, parse_one};
 use crate::content::model::Lab;
-use crate::{Config, LabError, exit_code};
+use crate::error::LabError;
+use crate::exit_code;
 
 /// One chapter in the listing.
 #[derive(Debug, Serialize)]

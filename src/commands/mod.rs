@@ -1,11 +1,14 @@
 //! One module per subcommand: each gathers inputs, calls the engine, and hands the result to a
-//! reporter. They return an exit code or a [`crate::LabError`].
+//! reporter. They return an exit code or a [`crate::error::LabError`].
 
 pub mod admit;
 #[cfg(feature = "live")]
 pub mod check;
+mod command;
 #[cfg(feature = "live")]
 pub mod doctor;
+#[cfg(feature = "live")]
+mod lesson;
 pub mod list;
 #[cfg(feature = "live")]
 pub mod mode;
@@ -29,15 +32,17 @@ pub mod verify;
 #[cfg(feature = "live")]
 pub mod walk;
 
+pub use command::{Command, Config, run};
+
 use std::io::Write;
 use std::path::Path;
 
-use crate::LabError;
 use crate::content::Selection;
 use crate::content::files::{self, CourseFiles};
 use crate::content::render::ValidationReport;
 use crate::content::validate::validate;
 use crate::content::{ContentError, Diagnostic, Severity};
+use crate::error::LabError;
 
 /// The course a chapter command works on: `--course DIR`, else the course checkout around the
 /// working directory, else the built-in course. The built-in course is written out to a

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::Config;
 use super::emit;
 use super::session::Session;
 use crate::backend::BackendError;
@@ -14,7 +15,8 @@ use crate::backend::apply::{label, object_ref};
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
 use crate::engine::compare::{drift, entry_modes};
-use crate::{Config, LabError, exit_code};
+use crate::error::LabError;
+use crate::exit_code;
 
 /// A validated `lab enforce` or `lab audit`.
 #[derive(Debug, Clone)]

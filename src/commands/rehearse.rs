@@ -8,12 +8,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::Config;
 use super::emit;
 use super::session::{Looking, Session};
 use super::start::StartRequest;
 use crate::backend::shell::run_script;
+use crate::error::LabError;
+use crate::exit_code;
 use crate::grade::rehearsal::{self, Rehearsal, SolutionRun, StepRehearsal};
-use crate::{Config, LabError, exit_code};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,9 +3,11 @@
 
 use std::io::Write;
 
+use super::Config;
 use super::emit;
 use super::session::Session;
-use crate::{Config, LabError, exit_code};
+use crate::error::LabError;
+use crate::exit_code;
 
 /// Runs `lab render`.
 pub fn run(

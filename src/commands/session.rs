@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use std::time::Duration;
 
+use super::Config;
 use crate::backend::runner::{Backends, CheckRunner};
 use crate::backend::state::LabState;
 use crate::backend::{FileWorkdir, KubeCluster, LabRegistry};
@@ -16,9 +17,9 @@ use crate::content::diagnostic::did_you_mean;
 use crate::content::model::{CheckKind, Step};
 use crate::engine::prepare;
 use crate::engine::world::World;
+use crate::error::LabError;
 use crate::policy::model::FailureMode;
 use crate::supply::registry::Retry;
-use crate::{Config, LabError};
 
 /// Where a command's checks look.
 #[derive(Debug, Clone)]

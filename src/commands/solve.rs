@@ -4,12 +4,14 @@
 use std::io::Write;
 use std::time::Duration;
 
+use super::Config;
 use super::emit;
 use super::session::Session;
 use crate::backend::kubeconfig;
 use crate::backend::shell::{Interrupts, Ran, run_solution};
 use crate::content::script::{BashScript, for_bash};
-use crate::{Config, LabError, exit_code};
+use crate::error::LabError;
+use crate::exit_code;
 
 /// A validated `lab solve`.
 #[derive(Debug, Clone)]

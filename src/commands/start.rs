@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::Config;
 use super::emit;
 use super::session::Session;
 use crate::backend::apply::{is_labs, label, object_ref};
@@ -22,8 +23,9 @@ use crate::backend::{BackendError, KubeCluster};
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
 use crate::engine::compare::{drift, entry_modes};
+use crate::error::LabError;
+use crate::exit_code;
 use crate::terminal::Spinner;
-use crate::{Config, LabError, exit_code};
 
 /// Where Kyverno comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +62,7 @@ pub fn run(config: &Config, request: &StartRequest, out: &mut impl Write) -> Res
     let workdir = std::env::current_dir()
         .map_err(|e| LabError::Usage(format!("cannot read the working folder: {e}")))?;
     let code = run_in(config, workdir.clone(), request, out)?;
-    if code != exit_code::SUCCESS || !super::walk::can_ask(request.yes) {
+    if code != exit_code::SUCCESS || !super::lesson::can_ask(request.yes) {
         return Ok(code);
     }
     // A person at a terminal goes on into the walkthrough, where they left it.

@@ -5,12 +5,17 @@
 
 use std::io::Write;
 
+use super::Config;
 use super::emit;
-use super::session::Session;
+use std::time::Duration;
+
+use super::lesson::{flow, integrity};
+use super::session::{Looking, Session};
 use crate::engine::Cluster;
 use crate::engine::compare::{entry_modes, is_ready};
+use crate::error::LabError;
+use crate::exit_code;
 use crate::text::printable;
-use crate::{Config, LabError, exit_code};
 
 /// Runs `lab status`.
 pub fn run(
@@ -20,7 +25,7 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let session = Session::open(config, chapter, &[])?;
-    let progress = super::walk::status(config, &session, done_when, out)?;
+    let progress = progress(config, &session, done_when, out)?;
     let Some(state) = session.state.clone() else {
         emit(
             out,
@@ -97,5 +102,46 @@ pub fn run(
         code
     } else {
         progress
+    })
+}
+
+/// The progress part of `lab status`: the steps, and whether the record is intact; with
+/// `done_when`, the summary too. Returns the exit code it implies.
+fn progress(
+    config: &Config,
+    session: &Session,
+    done_when: bool,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
+    let flow = flow(config, session)?;
+    emit(out, &flow.list_screen())?;
+    let (intact, screen) = integrity(session, &flow);
+    emit(out, &screen)?;
+    if done_when {
+        // Steps not passed yet are scored by their checks run now.
+        let passed = flow.progress.passed(&session.chapter.lab.step_ids());
+        let looking = if session.state.is_some() {
+            Looking::Live { context: None }
+        } else {
+            Looking::Offline
+        };
+        let now = match session.runner(looking, Duration::ZERO) {
+            Ok(runner) => runner
+                .run(
+                    |c| !passed.contains_key(&c.step),
+                    "of the steps not passed yet",
+                )
+                .map_err(|_| LabError::Interrupted)?,
+            Err(e) => {
+                emit(out, &format!("The checks could not run now: {e}\n"))?;
+                Vec::new()
+            }
+        };
+        emit(out, &flow.done_when_screen(&now))?;
+    }
+    Ok(if intact {
+        exit_code::SUCCESS
+    } else {
+        exit_code::PROGRESS_TAMPERED
     })
 }

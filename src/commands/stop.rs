@@ -5,12 +5,14 @@
 use std::io::Write;
 use std::time::Duration;
 
+use super::Config;
 use super::emit;
 use super::session::Session;
 use crate::backend::host::SystemHost;
 use crate::backend::kind;
 use crate::backend::state::LabState;
-use crate::{Config, LabError, exit_code};
+use crate::error::LabError;
+use crate::exit_code;
 
 /// A validated `lab stop`.
 #[derive(Debug, Clone)]

@@ -9,9 +9,10 @@ use super::{ChapterCourse, emit, require_valid};
 use crate::content::chapter::Chapter;
 use crate::content::render::ValidationReport;
 use crate::content::{ContentError, CourseFiles};
+use crate::error::LabError;
+use crate::exit_code;
 use crate::suite::run::{ImageSource, SuiteReport, run_suite};
 use crate::suite::{SuiteError, fixtures, report};
-use crate::{LabError, exit_code};
 
 /// Output formats of `lab test`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,8 @@ use crate::content::files::{self, CourseFiles, Selection};
 use crate::content::render::{self, ValidationReport};
 use crate::content::validate::validate;
 use crate::content::{ContentError, Diagnostic};
-use crate::{LabError, exit_code};
+use crate::error::LabError;
+use crate::exit_code;
 
 /// Validates each path and prints one combined report.
 pub fn run(

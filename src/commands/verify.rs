@@ -9,6 +9,8 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::emit;
+use crate::error::LabError;
+use crate::exit_code;
 use crate::supply::attestation::{VerifiedAttestation, predicate_type, verify_attestations};
 use crate::supply::cosign::{CosignArtifacts, fetch_artifacts};
 use crate::supply::keyless::{KeylessPolicy, RekorKey, roots_from_pem};
@@ -16,7 +18,6 @@ use crate::supply::layout::LayoutStore;
 use crate::supply::registry::{RegistryStore, Retry};
 use crate::supply::signature::{SimpleSigning, Verifier, verify_signatures};
 use crate::supply::{ImageRef, SupplyError};
-use crate::{LabError, exit_code};
 
 /// What `lab verify` was asked to do.
 #[derive(Debug, Clone)]

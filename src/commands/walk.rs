@@ -5,24 +5,28 @@
 //! engine's results to `crate::walkthrough`.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use super::Config;
 use super::emit;
+use super::lesson::{can_ask, flow, integrity, look};
 use super::session::{Looking, Session};
 use crate::backend::runner::{Backends, CheckRunner};
-use crate::backend::{KubeCluster, watch};
+use crate::backend::watch::{watch_cluster, watch_files};
 use crate::content::diagnostic::did_you_mean;
 use crate::engine::CheckResult;
+use crate::error::LabError;
+use crate::exit_code;
 use crate::grade::quiz;
 use crate::record::{Event, Progress};
 use crate::runtime::Interrupted;
-use crate::walkthrough::flow::{Checks, Flow, Input, Io, Lesson, Outcome};
-use crate::walkthrough::markdown::{Look, render, sections};
+use crate::walkthrough::flow::{Checks, Outcome};
+use crate::walkthrough::markdown::{render, sections};
+use crate::walkthrough::terminal::{TerminalIo, ask_quiz};
 use crate::walkthrough::{WalkError, screens};
-use crate::{Config, LabError, exit_code};
 
 /// A walkthrough command.
 #[derive(Debug, Clone)]
@@ -91,31 +95,6 @@ pub struct WalkRequest {
     pub context: Option<String>,
 }
 
-/// Whether a person can be asked: a terminal on both ends, not CI, not `--yes`.
-pub fn can_ask(yes: bool) -> bool {
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-    !yes && !ci && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
-}
-
-/// The terminal's width, or 80.
-fn look(config: &Config) -> Look {
-    // COLUMNS first (scripts, tests), then the terminal's own width, else 80.
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse::<usize>().ok())
-        .or_else(|| {
-            crossterm::terminal::size()
-                .ok()
-                .filter(|(w, _)| *w > 0 && std::io::stdout().is_terminal())
-                .map(|(w, _)| usize::from(w))
-        })
-        .map_or(80, |w| w.clamp(40, 120));
-    Look {
-        width,
-        color: config.color,
-    }
-}
-
 /// Runs a walkthrough command.
 pub fn run(config: &Config, command: &WalkCommand, out: &mut impl Write) -> Result<u8, LabError> {
     match command {
@@ -152,68 +131,6 @@ pub fn run(config: &Config, command: &WalkCommand, out: &mut impl Write) -> Resu
             Ok(exit_code::SUCCESS)
         }
     }
-}
-
-/// The chapter's text with this learner's values; a text whose values are missing is shown
-/// as written, placeholders and all.
-pub(crate) fn lesson(session: &Session) -> Lesson<'_> {
-    let chapter = &session.chapter;
-    let fill = |text: &str| {
-        chapter
-            .fill(text, &session.values)
-            .unwrap_or_else(|_| text.to_owned())
-    };
-    let mut lesson = Lesson {
-        lab: &chapter.lab,
-        instructions: BTreeMap::new(),
-        hints: BTreeMap::new(),
-        solutions: BTreeMap::new(),
-        runbooks: BTreeMap::new(),
-        quiz: quiz::find(chapter).ok().map(|(_, q)| q),
-    };
-    for step in &chapter.lab.steps {
-        let id = step.id.value.0.clone();
-        lesson
-            .instructions
-            .insert(id.clone(), fill(&step.instructions));
-        lesson
-            .hints
-            .insert(id.clone(), step.hints.iter().map(|h| fill(h)).collect());
-        let solution = session
-            .solution(step)
-            .unwrap_or_else(|_| step.solve.clone());
-        lesson.solutions.insert(id.clone(), solution);
-        if let Some(link) = &step.runbook
-            && let Some(section) = runbook_section(session, &link.value.0)
-        {
-            lesson.runbooks.insert(id, section);
-        }
-    }
-    lesson
-}
-
-/// The Markdown a runbook link (`../../runbooks/x.md#anchor`) points to.
-fn runbook_section(session: &Session, link: &str) -> Option<String> {
-    let (path, anchor) = link.split_once('#').unwrap_or((link, ""));
-    let rel = session.chapter.resolve(path).ok()?;
-    let text = session.chapter.text(&rel).ok()?;
-    if anchor.is_empty() {
-        return Some(text.to_owned());
-    }
-    sections(text)
-        .into_iter()
-        .find(|(_, _, slug, _)| slug == anchor)
-        .map(|(_, _, _, body)| body)
-}
-
-fn flow<'s>(config: &Config, session: &'s Session) -> Result<Flow<'s>, LabError> {
-    Ok(Flow {
-        lesson: lesson(session),
-        progress: Progress::load(&session.workdir, &session.id()).map_err(WalkError::from)?,
-        workdir: &session.workdir,
-        course: session.course(),
-        look: look(config),
-    })
 }
 
 /// The runner behind the walkthrough and `lab next`.
@@ -292,211 +209,6 @@ pub(crate) fn walkthrough(
     drop(io);
     let outcome = outcome?;
     Ok(code(&outcome))
-}
-
-/// Polls the modification times of `files` twice a second, and says which changed.
-fn watch_files(files: Vec<PathBuf>, tx: mpsc::Sender<Result<String, String>>) {
-    std::thread::spawn(move || {
-        let stamp = |p: &PathBuf| -> Option<(SystemTime, u64)> {
-            std::fs::metadata(p)
-                .ok()
-                .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
-        };
-        let mut seen: Vec<Option<(SystemTime, u64)>> = files.iter().map(stamp).collect();
-        loop {
-            std::thread::sleep(Duration::from_millis(400));
-            for (i, file) in files.iter().enumerate() {
-                let now = stamp(file);
-                if now != seen[i] {
-                    seen[i] = now;
-                    let name = file.file_name().map_or_else(
-                        || file.display().to_string(),
-                        |n| n.to_string_lossy().into_owned(),
-                    );
-                    if tx.send(Ok(name)).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-}
-
-/// Watches the cluster objects the checks read, on a thread of its own.
-fn watch_cluster(
-    context: Option<String>,
-    namespaces: Vec<String>,
-    tx: mpsc::Sender<Result<String, String>>,
-) {
-    std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            let _ = tx.send(Err("cannot start the cluster watch".into()));
-            return;
-        };
-        runtime.block_on(async {
-            let cluster = match KubeCluster::connect(context.as_deref()).await {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = tx.send(Err(format!("watching the cluster: {e}")));
-                    return;
-                }
-            };
-            let targets = watch::Targets { namespaces };
-            watch::watch(&cluster, &targets, |m| tx.send(m).is_ok()).await;
-        });
-    });
-}
-
-/// The terminal: keys in raw mode, changes from the watchers, screens out, the quiz through
-/// dialoguer.
-struct TerminalIo {
-    changes: mpsc::Receiver<Result<String, String>>,
-    raw: bool,
-    color: bool,
-}
-
-impl TerminalIo {
-    fn new(
-        changes: mpsc::Receiver<Result<String, String>>,
-        color: bool,
-    ) -> Result<Self, WalkError> {
-        crossterm::terminal::enable_raw_mode().map_err(|e| WalkError::Terminal(e.to_string()))?;
-        Ok(TerminalIo {
-            changes,
-            raw: true,
-            color,
-        })
-    }
-
-    fn set_raw(&mut self, raw: bool) {
-        let done = if raw {
-            crossterm::terminal::enable_raw_mode()
-        } else {
-            crossterm::terminal::disable_raw_mode()
-        };
-        if done.is_ok() {
-            self.raw = raw;
-        }
-    }
-}
-
-impl Drop for TerminalIo {
-    fn drop(&mut self) {
-        let _ = crossterm::terminal::disable_raw_mode();
-    }
-}
-
-impl Io for TerminalIo {
-    fn show(&mut self, text: &str) {
-        let mut stdout = std::io::stdout();
-        let text = if self.raw {
-            text.replace('\n', "\r\n")
-        } else {
-            text.to_owned()
-        };
-        let _ = stdout.write_all(text.as_bytes());
-        let _ = stdout.flush();
-    }
-
-    fn next(&mut self) -> Input {
-        use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
-        loop {
-            match self.changes.try_recv() {
-                Ok(Ok(what)) => {
-                    // A burst of changes (a rollout's Pods, a report's updates) becomes one
-                    // re-check: wait for half a second of quiet, three seconds at most.
-                    let until = std::time::Instant::now() + Duration::from_secs(3);
-                    while std::time::Instant::now() < until
-                        && self
-                            .changes
-                            .recv_timeout(Duration::from_millis(500))
-                            .is_ok()
-                    {}
-                    return Input::Changed(what);
-                }
-                Ok(Err(problem)) => self.show(&format!("({problem}; press c to check by hand)\n")),
-                Err(_) => {}
-            }
-            match event::poll(Duration::from_millis(150)) {
-                Ok(true) => match event::read() {
-                    Ok(TermEvent::Key(key)) if key.kind != KeyEventKind::Release => {
-                        match key.code {
-                            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                                return Input::Key('q');
-                            }
-                            KeyCode::Char(c) => return Input::Key(c.to_ascii_lowercase()),
-                            KeyCode::Esc => return Input::Key('q'),
-                            _ => {}
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => return Input::Closed,
-                },
-                Ok(false) => {}
-                Err(_) => return Input::Closed,
-            }
-        }
-    }
-
-    fn ask(
-        &mut self,
-        quiz: &crate::content::model::Quiz,
-        feedback: &mut dyn FnMut(usize, &[String]) -> String,
-    ) -> Option<BTreeMap<String, Vec<String>>> {
-        self.set_raw(false);
-        let answers = ask_quiz(quiz, feedback, self.color);
-        self.set_raw(true);
-        answers
-    }
-}
-
-/// Asks every question with dialoguer, showing the feedback after each; `None` if the person
-/// pressed Esc or q.
-fn ask_quiz(
-    quiz: &crate::content::model::Quiz,
-    feedback: &mut dyn FnMut(usize, &[String]) -> String,
-    color: bool,
-) -> Option<BTreeMap<String, Vec<String>>> {
-    use crate::content::model::Choice;
-    let theme = dialoguer::theme::SimpleTheme;
-    let look = Look { width: 80, color };
-    let mut answers = BTreeMap::new();
-    let total = quiz.questions.len();
-    println!("{}\n", quiz.title);
-    for (i, question) in quiz.questions.iter().enumerate() {
-        print!("{}", screens::question(i, total, question, look));
-        let items: Vec<String> = question
-            .options
-            .value
-            .iter()
-            .map(|o| format!("{}) {}", o.id.value.0, o.text.value))
-            .collect();
-        let picked: Vec<usize> = match question.choice {
-            Choice::Single => dialoguer::Select::with_theme(&theme)
-                .items(&items)
-                .default(0)
-                .interact_opt()
-                .ok()
-                .flatten()
-                .map(|i| vec![i])?,
-            Choice::Multiple => dialoguer::MultiSelect::with_theme(&theme)
-                .with_prompt("space to pick, enter to answer")
-                .items(&items)
-                .interact_opt()
-                .ok()
-                .flatten()?,
-        };
-        let ids: Vec<String> = picked
-            .iter()
-            .map(|&k| question.options.value[k].id.value.0.clone())
-            .collect();
-        println!("{}", feedback(i, &ids));
-        answers.insert(question.id.0.clone(), ids);
-    }
-    Some(answers)
 }
 
 fn read_answers(
@@ -813,58 +525,4 @@ fn runbook(
             )))
         }
     }
-}
-
-/// Whether the progress record's chain is intact, and the screen that says so (the path as
-/// the learner sees it from the working folder).
-fn integrity(session: &Session, flow: &Flow<'_>) -> (bool, String) {
-    let breaks = flow.progress.verify(&session.chapter.lab.step_ids());
-    let path = Progress::path(std::path::Path::new(""), &session.id());
-    let screen = screens::breaks(
-        &path.display().to_string(),
-        flow.progress.records.len(),
-        &breaks,
-    );
-    (breaks.is_empty(), screen)
-}
-
-/// The progress part of `lab status`: the steps, and whether the record is intact; with
-/// `done_when`, the summary too. Returns the exit code it implies.
-pub(crate) fn status(
-    config: &Config,
-    session: &Session,
-    done_when: bool,
-    out: &mut impl Write,
-) -> Result<u8, LabError> {
-    let flow = flow(config, session)?;
-    emit(out, &flow.list_screen())?;
-    let (intact, screen) = integrity(session, &flow);
-    emit(out, &screen)?;
-    if done_when {
-        // Steps not passed yet are scored by their checks run now.
-        let passed = flow.progress.passed(&session.chapter.lab.step_ids());
-        let looking = if session.state.is_some() {
-            Looking::Live { context: None }
-        } else {
-            Looking::Offline
-        };
-        let now = match session.runner(looking, Duration::ZERO) {
-            Ok(runner) => runner
-                .run(
-                    |c| !passed.contains_key(&c.step),
-                    "of the steps not passed yet",
-                )
-                .map_err(|_| LabError::Interrupted)?,
-            Err(e) => {
-                emit(out, &format!("The checks could not run now: {e}\n"))?;
-                Vec::new()
-            }
-        };
-        emit(out, &flow.done_when_screen(&now))?;
-    }
-    Ok(if intact {
-        exit_code::SUCCESS
-    } else {
-        exit_code::PROGRESS_TAMPERED
-    })
 }

@@ -6,6 +6,7 @@
 pub mod flow;
 pub mod markdown;
 pub mod screens;
+pub mod terminal;
 
 use crate::exit_code;
 

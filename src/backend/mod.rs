@@ -1,7 +1,7 @@
 //! The real backends: the cluster through kube-rs, the lab registry through `supply`, and the
 //! learner's working folder; and the lab's own objects applied, switched and removed. What
-//! needs no cluster builds without the `live` feature: the working folder and the check runner
-//! (for the grader), and the files read before any of that (the kubeconfig, the lab's state),
+//! needs no cluster builds without the `live` feature: the working folder, the lab registry
+//! (or an OCI layout standing in for it) and the check runner (for the grader), and the files read before any of that (the kubeconfig, the lab's state),
 //! so that they can be fuzzed.
 
 #[cfg(feature = "live")]
@@ -16,7 +16,6 @@ pub mod host;
 #[cfg(feature = "live")]
 pub mod kind;
 pub mod kubeconfig;
-#[cfg(feature = "live")]
 pub mod registry;
 pub mod runner;
 #[cfg(feature = "live")]
@@ -31,6 +30,5 @@ pub mod workdir;
 #[cfg(feature = "live")]
 pub use cluster::KubeCluster;
 pub use error::BackendError;
-#[cfg(feature = "live")]
 pub use registry::LabRegistry;
 pub use workdir::FileWorkdir;

@@ -1,14 +1,19 @@
-//! The lab registry as this machine sees it. Images the cluster names by one of the lab's
-//! mirror hosts (`kind-registry:5000`, which only resolves on the kind network) are read from
-//! the registry's host port instead (`localhost:5001`): one storage, so the same digests and
-//! the same signature tags.
+//! The lab registry as this machine sees it, or as a submission carries it. Images the cluster
+//! names by one of the lab's mirror hosts (`kind-registry:5000`, which only resolves on the
+//! kind network) are read from the registry's host port instead (`localhost:5001`): one
+//! storage, so the same digests and the same signature tags. Offline (a grader, a recorded
+//! submission) the same images are read from an OCI image layout on disk instead, and judged
+//! by the same attestors. Needs no cluster, so it builds without the `live` feature.
+
+use std::path::PathBuf;
 
 use crate::engine::{ObserveError, Verification};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::verify_entry::{PackVerdict, verify_by_pack};
 use crate::supply::cosign::fetch_artifacts;
+use crate::supply::layout::LayoutStore;
 use crate::supply::registry::{RegistryStore, Retry};
-use crate::supply::store::Store;
+use crate::supply::store::{Manifest, Store};
 use crate::supply::{Digest, ImageRef, SupplyError};
 
 /// The lab registry, with the policies whose attestors judge its images.
@@ -23,6 +28,54 @@ pub struct LabRegistry {
     pub policies: Vec<KyvernoPolicy>,
     /// Retries per request.
     pub retry: Retry,
+    /// An OCI image layout to read the images from instead of the registry (a submission's
+    /// copy of what the learner pushed), when set.
+    pub layout: Option<PathBuf>,
+}
+
+/// The registry, or an OCI layout standing in for it.
+enum LabStore {
+    Registry(Box<RegistryStore>),
+    Layout(LayoutStore),
+}
+
+impl Store for LabStore {
+    fn describe(&self) -> String {
+        match self {
+            LabStore::Registry(s) => s.describe(),
+            LabStore::Layout(s) => s.describe(),
+        }
+    }
+
+    async fn resolve(&self, image: &ImageRef) -> Result<Digest, SupplyError> {
+        match self {
+            LabStore::Registry(s) => s.resolve(image).await,
+            LabStore::Layout(s) => s.resolve(image).await,
+        }
+    }
+
+    async fn manifest(
+        &self,
+        image: &ImageRef,
+        tag_or_digest: &str,
+    ) -> Result<Option<Manifest>, SupplyError> {
+        match self {
+            LabStore::Registry(s) => s.manifest(image, tag_or_digest).await,
+            LabStore::Layout(s) => s.manifest(image, tag_or_digest).await,
+        }
+    }
+
+    async fn blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Vec<u8>, SupplyError> {
+        match self {
+            LabStore::Registry(s) => s.blob(image, digest, size).await,
+            LabStore::Layout(s) => s.blob(image, digest, size).await,
+        }
+    }
 }
 
 impl From<SupplyError> for ObserveError {
@@ -53,15 +106,18 @@ impl LabRegistry {
         Ok(reference)
     }
 
-    fn store(&self, image: &ImageRef) -> RegistryStore {
-        RegistryStore::new(image, false, self.retry)
+    fn store(&self, image: &ImageRef) -> Result<LabStore, ObserveError> {
+        Ok(match &self.layout {
+            Some(dir) => LabStore::Layout(LayoutStore::open(dir)?),
+            None => LabStore::Registry(Box::new(RegistryStore::new(image, false, self.retry))),
+        })
     }
 }
 
 impl crate::engine::Registry for LabRegistry {
     async fn resolve(&self, image: &str) -> Result<Option<Digest>, ObserveError> {
         let reference = self.route(image)?;
-        let store = self.store(&reference);
+        let store = self.store(&reference)?;
         if let Some(digest) = &reference.digest {
             return Ok(store.manifest(&reference, digest).await?.map(|m| m.digest));
         }
@@ -78,7 +134,7 @@ impl crate::engine::Registry for LabRegistry {
         attestation: Option<&str>,
     ) -> Result<Verification, ObserveError> {
         let reference = self.route(image)?;
-        let artifacts = match fetch_artifacts(&self.store(&reference), &reference).await {
+        let artifacts = match fetch_artifacts(&self.store(&reference)?, &reference).await {
             Ok(a) => a,
             Err(SupplyError::NotFound { .. }) => return Ok(Verification::NotFound),
             Err(e) => return Err(e.into()),
@@ -110,5 +166,52 @@ impl crate::engine::Registry for LabRegistry {
                 }
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Registry as _;
+
+    // The grader reads a submission's images from an OCI layout, offline, through the same
+    // adapter the live checks use.
+    #[test]
+    fn an_oci_layout_stands_in_for_the_registry() {
+        let layout =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/ch14/tests/images/demo");
+        let registry = LabRegistry {
+            aliases: vec!["kind-registry:5000".into()],
+            host: "127.0.0.1:9".into(),
+            policies: Vec::new(),
+            retry: Retry::default(),
+            layout: Some(layout),
+        };
+        let image = "kind-registry:5000/courselab/demo:1.4.2-ci";
+        let digest = crate::runtime::block_on(registry.resolve(image))
+            .unwrap()
+            .unwrap()
+            .expect("the layout holds the CI build");
+        assert_eq!(
+            digest.as_str(),
+            "sha256:3687253bd9a9cd3a727619986d313e52c7709f2e9bfa036e9e6268069d08595b"
+        );
+        let missing = crate::runtime::block_on(
+            registry.resolve("kind-registry:5000/courselab/demo:no-such-tag"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(missing, None);
+        // Its signature is there; with no attestor in the pack, nothing can vouch for it.
+        match crate::runtime::block_on(registry.verify(image, None))
+            .unwrap()
+            .unwrap()
+        {
+            Verification::NotVerified { digest: d, reason } => {
+                assert_eq!(d, digest);
+                assert!(reason.contains("no policy of the lab's pack"), "{reason}");
+            }
+            other => panic!("expected not verified, got {other:?}"),
+        }
     }
 }

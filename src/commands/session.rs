@@ -220,6 +220,7 @@ impl Session {
             host: format!("localhost:{}", spec.host_port),
             policies,
             retry: Retry::default(),
+            layout: None,
         })
     }
 

@@ -204,17 +204,50 @@ fn dsse_base64(text: &str) -> Result<Vec<u8>, String> {
         .map_err(|_| "unable to base64 decode payload (is payload in the right format?)".to_owned())
 }
 
-/// One `.att` layer, in cosign's order (`verifyInternal` with `verifyOCIAttestation`, then
-/// `IntotoSubjectClaimVerifier`): the log entry (and a keyless certificate), the payload type,
-/// the DSSE signatures (go-securesystemslib `dsse/verify.go`: one must verify, its key id is
-/// not compared), then the subject.
+/// One `.att` layer: its envelope with the certificate, chain and log bundle stored beside it.
 fn verify_layer(
     layer: &AttestationLayer,
     verifier: &Verifier,
     digest_hex: &str,
 ) -> Result<Statement, String> {
+    verify_envelope(
+        &layer.envelope,
+        &KeyMaterial {
+            certificate: layer.certificate.as_deref(),
+            chain: layer.chain.as_deref(),
+            bundle: layer.bundle.as_deref(),
+        },
+        verifier,
+        digest_hex,
+    )
+}
+
+/// What vouches for an envelope's signing key besides the verifier's own trust: a keyless
+/// certificate, its chain, and the Rekor bundle, each as cosign stores them (PEM, PEM, JSON).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyMaterial<'a> {
+    /// The signer's certificate (keyless), PEM.
+    pub certificate: Option<&'a str>,
+    /// The certificate chain, PEM.
+    pub chain: Option<&'a str>,
+    /// The Rekor bundle, JSON.
+    pub bundle: Option<&'a str>,
+}
+
+/// A DSSE envelope (`envelope`, its JSON), verified as cosign verifies an attestation, wherever
+/// it was read from: an OCI layer or a file of a submission. In cosign's order (`verifyInternal`
+/// with `verifyOCIAttestation`, then `IntotoSubjectClaimVerifier`): the log entry (and a keyless
+/// certificate), the payload type, the DSSE signatures (go-securesystemslib `dsse/verify.go`:
+/// one must verify, its key id is not compared), then the subject, which must name the image
+/// digest `digest_hex`.
+pub fn verify_envelope(
+    envelope: &[u8],
+    material: &KeyMaterial<'_>,
+    verifier: &Verifier,
+    digest_hex: &str,
+) -> Result<Statement, String> {
     let envelope: Envelope =
-        serde_json::from_slice(&layer.envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+        serde_json::from_slice(envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
     let payload = dsse_base64(&envelope.payload);
     let message = payload
         .as_ref()
@@ -229,9 +262,9 @@ fn verify_layer(
         message: &message,
         signature: &first,
         signature_is_base64: false,
-        certificate: layer.certificate.as_deref(),
-        chain: layer.chain.as_deref(),
-        bundle: layer.bundle.as_deref(),
+        certificate: material.certificate,
+        chain: material.chain,
+        bundle: material.bundle,
     })?;
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
         return Err(format!(
@@ -485,6 +518,31 @@ mod tests {
             .unwrap();
         url_safe["signatures"][0]["sig"] = json!(URL_SAFE.encode(raw));
         assert!(fetch_attestations(&attested(vec![url_safe]), &verifier(&key)).is_ok());
+    }
+
+    // The grader verifies a submission's DSSE file, not an OCI layer: the same code decides.
+    #[test]
+    fn an_envelope_outside_a_layer_verifies_as_the_layer_would() {
+        let key = signer();
+        let good = serde_json::to_vec(&envelope(&key, "https://example.com/x", json!({}))).unwrap();
+        let digest = super::super::Digest::sha256_of(b"demo");
+        let none = KeyMaterial::default();
+        let statement = verify_envelope(&good, &none, &verifier(&key), digest.hex()).unwrap();
+        assert_eq!(statement.predicate_type, "https://example.com/x");
+        let other = super::super::Digest::sha256_of(b"other");
+        assert_eq!(
+            verify_envelope(&good, &none, &verifier(&key), other.hex()).unwrap_err(),
+            "no matching subject digest found"
+        );
+        assert_eq!(
+            verify_envelope(&good, &none, &verifier(&signer()), digest.hex()).unwrap_err(),
+            "accepted signatures do not match threshold, Found: 0, Expected 1"
+        );
+        assert!(
+            verify_envelope(b"[]", &none, &verifier(&key), digest.hex())
+                .unwrap_err()
+                .starts_with("not a DSSE envelope")
+        );
     }
 
     #[test]

@@ -302,34 +302,37 @@ pub fn verify_envelope(
 
 /// Checks that a predicate is a sane SPDX 2.x JSON document and summarizes it.
 pub fn check_spdx(doc: &Value) -> Result<SpdxSummary, String> {
-    let text = |key: &str| {
-        doc.get(key)
+    let text = |value: &Value, key: &str| {
+        value
+            .get(key)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
+            .map(str::to_owned)
     };
-    let invalid = |why: String| format!("the SBOM is not a valid SPDX document: {why}");
-    let version = text("spdxVersion").ok_or_else(|| invalid("`spdxVersion` is missing".into()))?;
-    if !version.starts_with("SPDX-2.") {
-        return Err(invalid(format!(
-            "`spdxVersion` is `{version}`, expected SPDX-2.x"
-        )));
+    // Every problem is collected, so that a document written by hand is fixed in one round.
+    let mut problems: Vec<String> = Vec::new();
+    let version = text(doc, "spdxVersion");
+    match &version {
+        None => problems.push("`spdxVersion` is missing".into()),
+        Some(v) if !v.starts_with("SPDX-2.") => {
+            problems.push(format!("`spdxVersion` is `{v}`, expected SPDX-2.x"));
+        }
+        Some(_) => {}
     }
-    if text("SPDXID") != Some("SPDXRef-DOCUMENT") {
-        return Err(invalid("`SPDXID` must be `SPDXRef-DOCUMENT`".into()));
+    if text(doc, "SPDXID").as_deref() != Some("SPDXRef-DOCUMENT") {
+        problems.push("`SPDXID` must be `SPDXRef-DOCUMENT`".into());
     }
-    if text("dataLicense") != Some("CC0-1.0") {
-        return Err(invalid("`dataLicense` must be `CC0-1.0`".into()));
+    if text(doc, "dataLicense").as_deref() != Some("CC0-1.0") {
+        problems.push("`dataLicense` must be `CC0-1.0`".into());
     }
-    let name = text("name").ok_or_else(|| invalid("the document has no `name`".into()))?;
-    let info = doc
-        .get("creationInfo")
-        .ok_or_else(|| invalid("`creationInfo` is missing".into()))?;
-    let created = info
-        .get("created")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("`creationInfo.created` is missing".into()))?;
+    let name = text(doc, "name");
+    if name.is_none() {
+        problems.push("the document has no `name`".into());
+    }
+    let info = doc.get("creationInfo");
+    let created = info.and_then(|i| text(i, "created"));
     let creators: Vec<String> = info
-        .get("creators")
+        .and_then(|i| i.get("creators"))
         .and_then(Value::as_array)
         .map(|c| {
             c.iter()
@@ -338,26 +341,41 @@ pub fn check_spdx(doc: &Value) -> Result<SpdxSummary, String> {
                 .collect()
         })
         .unwrap_or_default();
-    if creators.is_empty() {
-        return Err(invalid("`creationInfo.creators` is empty".into()));
-    }
-    let packages = doc
-        .get("packages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("`packages` is missing".into()))?;
-    for (i, package) in packages.iter().enumerate() {
-        if package.get("SPDXID").and_then(Value::as_str).is_none()
-            || package.get("name").and_then(Value::as_str).is_none()
-        {
-            return Err(invalid(format!("package {i} lacks `SPDXID` or `name`")));
+    if info.is_none() {
+        problems.push("`creationInfo` is missing (with `created` and `creators`)".into());
+    } else {
+        if created.is_none() {
+            problems.push("`creationInfo.created` is missing".into());
+        }
+        if creators.is_empty() {
+            problems.push("`creationInfo.creators` is empty".into());
         }
     }
+    let packages = doc.get("packages").and_then(Value::as_array);
+    match packages {
+        None => problems.push("`packages` is missing".into()),
+        Some(packages) => {
+            for (i, package) in packages.iter().enumerate() {
+                if package.get("SPDXID").and_then(Value::as_str).is_none()
+                    || package.get("name").and_then(Value::as_str).is_none()
+                {
+                    problems.push(format!("package {i} lacks `SPDXID` or `name`"));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(format!(
+            "the SBOM is not a valid SPDX document: {}",
+            problems.join("; ")
+        ));
+    }
     Ok(SpdxSummary {
-        spdx_version: version.to_owned(),
-        name: name.to_owned(),
-        created: created.to_owned(),
+        spdx_version: version.unwrap_or_default(),
+        name: name.unwrap_or_default(),
+        created: created.unwrap_or_default(),
         creators,
-        packages: packages.len(),
+        packages: packages.map_or(0, Vec::len),
     })
 }
 
@@ -543,6 +561,22 @@ mod tests {
                 .unwrap_err()
                 .starts_with("not a DSSE envelope")
         );
+    }
+
+    // A learner writing the SPDX document by hand needed six attest-and-check rounds: the
+    // check said one missing field at a time.
+    #[test]
+    fn every_missing_spdx_field_is_named_at_once() {
+        let err = check_spdx(&json!({"spdxVersion": "SPDX-2.3"})).unwrap_err();
+        for field in [
+            "SPDXID",
+            "dataLicense",
+            "`name`",
+            "creationInfo",
+            "packages",
+        ] {
+            assert!(err.contains(field), "{field} in {err}");
+        }
     }
 
     #[test]

@@ -98,6 +98,15 @@ pub struct Flow<'a> {
     pub look: Look,
 }
 
+/// Whether two runs of a step's checks say the same: each check's status and message.
+fn same_results(before: &[CheckResult], now: &[CheckResult]) -> bool {
+    before.len() == now.len()
+        && before
+            .iter()
+            .zip(now)
+            .all(|(a, b)| a.check == b.check && a.status == b.status && a.message == b.message)
+}
+
 fn all_pass(results: &[CheckResult]) -> bool {
     results.iter().all(|r| r.status == Status::Pass)
 }
@@ -349,9 +358,18 @@ impl<'a> Flow<'a> {
                         io.show(&screens::results(&results, self.look, screens::Next::Keys));
                     }
                     Input::Changed(what) => {
-                        io.show(&format!("({what} changed: checking again)\n"));
-                        results = checks.run(&id)?;
-                        io.show(&screens::results(&results, self.look, screens::Next::Keys));
+                        // A watch fires for changes that do not move any check: a result is
+                        // shown again only when it says something new.
+                        let now = checks.run(&id)?;
+                        if same_results(&results, &now) {
+                            io.show(&format!(
+                                "({what} changed: checking again; the checks say the same)\n"
+                            ));
+                        } else {
+                            io.show(&format!("({what} changed: checking again)\n"));
+                            io.show(&screens::results(&now, self.look, screens::Next::Keys));
+                        }
+                        results = now;
                     }
                     Input::Key('h') => {
                         let text = self.next_hint(step)?;

@@ -849,8 +849,11 @@ fn the_walkthrough_rechecks_when_the_cluster_or_the_evidence_changes() {
         "courselab.dev/test=watched",
         "--overwrite",
     ]);
-    p.exp_string(&raw("(deployments in develop changed: checking again)"))
-        .unwrap();
+    // The annotation moves no check: one line says the watch saw it.
+    p.exp_string(&raw(
+        "(deployments in develop changed: checking again; the checks say the same)",
+    ))
+    .unwrap();
     learner.solve("incident-hook");
     p.exp_string(&raw("(pod-image-ids.txt changed: checking again)"))
         .unwrap();

@@ -108,6 +108,16 @@ fn a_learner_walks_the_lab_at_a_terminal_quits_resumes_and_finishes() {
         .unwrap();
     p.exp_string(&raw("✓ The app names its image by digest"))
         .unwrap();
+    // Every watch event printed another identical results block: a change that moves no
+    // check says so in one line.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(learner.path().join("world.json"), PINNED).unwrap();
+    let between = p
+        .exp_string(&raw(
+            "(world.json changed: checking again; the checks say the same)",
+        ))
+        .unwrap();
+    assert!(!between.contains("Checked now"), "{between}");
     key(&mut p, "n");
 
     // The quiz, by keys: q-sign is single choice (b is right), q-enforce multiple (a and b).

@@ -57,8 +57,7 @@ pub struct StartRequest {
 
 /// Runs `lab start`.
 pub fn run(config: &Config, request: &StartRequest, out: &mut impl Write) -> Result<u8, LabError> {
-    let workdir = std::env::current_dir()
-        .map_err(|e| LabError::Usage(format!("cannot read the working folder: {e}")))?;
+    let workdir = super::session::working_folder()?;
     let code = run_in(config, workdir.clone(), request, out)?;
     if code != exit_code::SUCCESS || !super::walk::can_ask(request.yes) {
         return Ok(code);
@@ -423,7 +422,10 @@ async fn kyverno(
             kind::install_kyverno(&SystemHost, &context, &chart, &sets)
         })
         .await
-        .map_err(|e| LabError::Usage(format!("the helm call did not finish: {e}")))??;
+        .map_err(|e| BackendError::Host {
+            what: "helm install".into(),
+            detail: format!("the call did not finish ({e}); run `lab start` again"),
+        })??;
         spinner.set("kyverno: waiting for its controllers and webhooks");
         cluster.wait_kyverno(request.timeout).await?;
         drop(spinner);

@@ -215,15 +215,10 @@ fn solve_quiz(
     step: &crate::content::model::Step,
     workdir: &std::path::Path,
 ) -> Result<Option<SolutionRun>, LabError> {
-    use crate::content::model::CheckKind;
     use crate::grade::quiz;
     use crate::record::Progress;
     use crate::walkthrough::WalkError;
-    if !step
-        .checks
-        .iter()
-        .any(|c| matches!(c.check.value, CheckKind::QuizPassed(_)))
-    {
+    if !step.has_quiz() {
         return Ok(None);
     }
     let started = Instant::now();

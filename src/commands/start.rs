@@ -21,7 +21,8 @@ use crate::backend::state::{LabState, SCHEMA_VERSION};
 use crate::backend::{BackendError, KubeCluster};
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
-use crate::engine::compare::{drift, entry_modes};
+use crate::engine::compare::drift;
+use crate::policy::model::{joined, live_entry_actions};
 use crate::terminal::Spinner;
 use crate::{Config, LabError, exit_code};
 
@@ -113,7 +114,7 @@ pub(crate) fn run_in(
     let mut state = session.state.clone().unwrap_or_else(|| LabState {
         schema_version: SCHEMA_VERSION,
         chapter: session.id(),
-        mode: "Audit".into(),
+        mode: FailureMode::Audit,
         ..Default::default()
     });
     let context = match &request.context {
@@ -562,14 +563,12 @@ async fn policies(
             live.insert(name.clone(), policy);
         }
     }
-    let mut modes: Vec<String> = live.values().flat_map(entry_modes).collect();
+    let mut modes: Vec<FailureMode> = live.values().flat_map(live_entry_actions).collect();
     modes.sort();
     modes.dedup();
     let mode = match modes.as_slice() {
-        [only] if only == "Enforce" => FailureMode::Enforce,
-        [only] if only == "Audit" => FailureMode::Audit,
-        _ if state.mode == "Enforce" => FailureMode::Enforce,
-        _ => FailureMode::Audit,
+        [only] => *only,
+        _ => state.mode,
     };
     let pack = session.chapter.policy_objects(&session.values, mode)?;
     let mut applied = Vec::new();
@@ -582,7 +581,7 @@ async fn policies(
                 existing.get("spec").unwrap_or(&Value::Null),
             );
             let text = if changes.is_empty() {
-                format!("{name} present ({})", entry_modes(existing).join("/"))
+                format!("{name} present ({})", joined(&live_entry_actions(existing)))
             } else {
                 // Re-rendered from the lab's values now (a new key, say), in the mode it is in.
                 let reference = cluster.replace_or_apply(&policy, request.timeout).await?;
@@ -609,7 +608,7 @@ async fn policies(
     let mut live = Vec::new();
     for name in &names {
         if let Some(policy) = cluster.cluster_policy(name).await.map_err(observe)? {
-            live.extend(entry_modes(&policy));
+            live.extend(live_entry_actions(&policy));
         }
     }
     live.dedup();
@@ -619,12 +618,12 @@ async fn policies(
     spinner.set("policies: probing the webhook with a dry-run Pod");
     match live.as_slice() {
         [only] => {
-            let enforce = only == "Enforce";
+            let enforce = *only == FailureMode::Enforce;
             cluster
                 .probe_mode(&probe, &names, enforce, request.timeout)
                 .await?;
             drop(spinner);
-            state.mode = only.clone();
+            state.mode = *only;
             line(
                 out,
                 "policy",
@@ -638,7 +637,7 @@ async fn policies(
                 "policy",
                 &format!(
                     "Ready, in mixed modes ({}); run `lab enforce` or `lab audit`",
-                    live.join("/")
+                    joined(&live)
                 ),
             )?
         }

@@ -8,7 +8,8 @@ use std::io::Write;
 use super::emit;
 use super::session::Session;
 use crate::engine::Cluster;
-use crate::engine::compare::{entry_modes, is_ready};
+use crate::engine::compare::is_ready;
+use crate::policy::model::{joined, live_entry_actions};
 use crate::text::printable;
 use crate::{Config, LabError, exit_code};
 
@@ -75,7 +76,7 @@ pub fn run(
                     match cluster.cluster_policy(&object.name).await {
                         Ok(Some(p)) => format!(
                             "{}{}",
-                            entry_modes(&p).join("/"),
+                            joined(&live_entry_actions(&p)),
                             if is_ready(&p) {
                                 ", Ready"
                             } else {

@@ -33,6 +33,11 @@ pub enum LabError {
     /// The command line asked for something impossible.
     #[error("{0}")]
     Usage(String),
+    /// This machine lacks what the command needs of it: a tool that is missing or will not
+    /// run (bash, cosign), a working folder that is gone, no file descriptors left. Like a
+    /// missing docker in `lab doctor`, it is neither the content's fault nor the learner's.
+    #[error("{0}")]
+    Environment(String),
     /// Writing output failed (for example a closed pipe or a full disk).
     #[error("could not write {what}: {source}")]
     Output {
@@ -53,13 +58,48 @@ impl LabError {
             LabError::Backend(e) => e.exit_code(),
             LabError::Walk(e) => e.exit_code(),
             LabError::Interrupted => exit_code::INTERRUPTED,
-            LabError::Content(_) | LabError::Usage(_) | LabError::Runtime(_) => {
-                exit_code::BAD_CONTENT_OR_USAGE
-            }
+            LabError::Content(_) | LabError::Usage(_) => exit_code::BAD_CONTENT_OR_USAGE,
+            LabError::Environment(_) => exit_code::UNREACHABLE,
+            LabError::Runtime(e) => e.exit_code(),
             LabError::Output { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
                 exit_code::SUCCESS
             }
             LabError::Output { .. } => exit_code::WRITE_FAILED,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A missing bash or cosign, a vanished working folder and a failed helm call exited 2,
+    // "bad content or usage", while a missing docker exits 3: a grader blamed the course.
+    #[test]
+    fn an_environment_failure_exits_3_like_a_missing_docker() {
+        let error = LabError::Environment("cannot run bash: not found; install bash".into());
+        assert_eq!(error.exit_code(), exit_code::UNREACHABLE);
+    }
+
+    // A runtime the system could not start (no threads or file descriptors) exited 2.
+    #[test]
+    fn a_runtime_that_cannot_start_exits_3_not_2() {
+        let error = LabError::Runtime(crate::runtime::RuntimeUnavailable(std::io::Error::other(
+            "too many open files",
+        )));
+        assert_eq!(error.exit_code(), exit_code::UNREACHABLE);
+        let error = LabError::Suite(crate::suite::SuiteError::Runtime(
+            crate::runtime::RuntimeUnavailable(std::io::Error::other("too many open files")),
+        ));
+        assert_eq!(error.exit_code(), exit_code::UNREACHABLE);
+    }
+
+    // Bad flags and bad content keep their code.
+    #[test]
+    fn bad_usage_still_exits_2() {
+        assert_eq!(
+            LabError::Usage("--push needs --registry HOST".into()).exit_code(),
+            exit_code::BAD_CONTENT_OR_USAGE
+        );
     }
 }

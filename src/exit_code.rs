@@ -7,7 +7,9 @@ pub const SUCCESS: u8 = 0;
 pub const WORK_FELL_SHORT: u8 = 1;
 /// The course content or the command line is wrong: invalid YAML, a broken reference, a bad flag.
 pub const BAD_CONTENT_OR_USAGE: u8 = 2;
-/// A cluster or registry could not be reached.
+/// A cluster or registry could not be reached, or this machine lacks what `lab` needs of it:
+/// a tool that is missing or will not run (docker, kind, helm, cosign, bash), a working folder
+/// that is gone, no threads or file descriptors left. `lab doctor` names the first kind.
 pub const UNREACHABLE: u8 = 3;
 /// A signature, attestation or digest did not verify.
 pub const VERIFICATION_FAILED: u8 = 4;
@@ -28,7 +30,10 @@ pub const ALL: [(u8, &str); 9] = [
     (SUCCESS, "success"),
     (WORK_FELL_SHORT, "the learner's work fell short"),
     (BAD_CONTENT_OR_USAGE, "bad content or usage"),
-    (UNREACHABLE, "a cluster or registry could not be reached"),
+    (
+        UNREACHABLE,
+        "a cluster, registry or tool of this machine could not be reached or run",
+    ),
     (
         VERIFICATION_FAILED,
         "a signature, attestation or digest did not verify",

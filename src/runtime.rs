@@ -9,6 +9,13 @@ use std::future::Future;
 #[error("cannot start the async runtime: {0}; the system is short of threads or file descriptors")]
 pub struct RuntimeUnavailable(#[source] pub std::io::Error);
 
+impl RuntimeUnavailable {
+    /// The machine is short of what a runtime needs, as a missing tool is: exit 3.
+    pub fn exit_code(&self) -> u8 {
+        crate::exit_code::UNREACHABLE
+    }
+}
+
 /// Runs `future` to completion on a fresh current-thread runtime with I/O and timers.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output, RuntimeUnavailable> {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::BackendError;
+use crate::policy::model::FailureMode;
+
+/// A state's `mode` as written: [`FailureMode::from_written`], whatever JSON it is.
+fn written_mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<FailureMode, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(value
+        .as_str()
+        .map_or(FailureMode::Audit, FailureMode::from_written))
+}
 
 /// The version of the state file format.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -64,9 +73,11 @@ pub struct LabState {
     /// Images the lab pushed into the registry.
     #[serde(default)]
     pub seeded: Vec<String>,
-    /// The pack's mode: `Audit` or `Enforce`.
-    #[serde(default)]
-    pub mode: String,
+    /// The pack's mode, spelled `Audit` or `Enforce` in the file. Read as Kyverno reads a
+    /// failure action: any other word (a state from before the mode was typed, or one edited
+    /// by hand) is Audit, never an error.
+    #[serde(default, deserialize_with = "written_mode")]
+    pub mode: FailureMode,
     /// The kind cluster the lab created, if it provisioned one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind_cluster: Option<String>,
@@ -195,6 +206,31 @@ mod tests {
         std::fs::write(LabState::path(dir.path(), "ch14"), "{").unwrap();
         let err = LabState::load(dir.path(), "ch14").unwrap_err().to_string();
         assert!(err.contains("is not a lab state file"), "{err}");
+    }
+
+    // The mode was a free string that seven places converted by hand; typed, the file must
+    // still say `Audit`/`Enforce` as before, and states written before must still read.
+    #[test]
+    fn the_state_mode_keeps_its_spelling_and_old_states_read() {
+        let path = Path::new(".lab/ch14/state.json");
+        let read = |mode: &str| {
+            let text =
+                format!(r#"{{"schema_version": 1, "chapter": "ch14", "context": "c"{mode}}}"#);
+            LabState::parse(path, &text, "ch14").unwrap()
+        };
+        let enforced = read(r#", "mode": "Enforce""#);
+        assert_eq!(enforced.mode, FailureMode::Enforce);
+        let saved = serde_json::to_value(&enforced).unwrap();
+        assert_eq!(saved["mode"], "Enforce");
+        assert_eq!(read(r#", "mode": "Audit""#).mode, FailureMode::Audit);
+        for old in [
+            "",
+            r#", "mode": """#,
+            r#", "mode": "enforced?""#,
+            r#", "mode": 7"#,
+        ] {
+            assert_eq!(read(old).mode, FailureMode::Audit, "{old}");
+        }
     }
 
     #[test]

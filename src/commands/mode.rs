@@ -14,9 +14,10 @@ use crate::backend::BackendError;
 use crate::backend::apply::{label, object_ref};
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
-use crate::engine::compare::{drift, entry_modes};
+use crate::engine::compare::drift;
 use crate::error::LabError;
 use crate::exit_code;
+use crate::policy::model::{joined, live_entry_actions};
 
 /// A validated `lab enforce` or `lab audit`.
 #[derive(Debug, Clone)]
@@ -33,10 +34,7 @@ pub struct ModeRequest {
 pub fn run(config: &Config, request: &ModeRequest, out: &mut impl Write) -> Result<u8, LabError> {
     let session = Session::open(config, request.chapter.as_deref(), &[])?;
     let mut state = session.started()?.clone();
-    let want = match request.mode {
-        FailureMode::Audit => "Audit",
-        FailureMode::Enforce => "Enforce",
-    };
+    let want = request.mode;
     let pack = session
         .chapter
         .policy_objects(&session.values, request.mode)?;
@@ -56,13 +54,13 @@ pub fn run(config: &Config, request: &ModeRequest, out: &mut impl Write) -> Resu
             let text = match &live {
                 None => format!("{name}: was missing, applied in {want}"),
                 Some(live) => {
-                    let before = entry_modes(live);
+                    let before = live_entry_actions(live);
                     let changed = drift(
                         policy.get("spec").unwrap_or(&Value::Null),
                         live.get("spec").unwrap_or(&Value::Null),
                     );
-                    let mut text = format!("{name}: {} -> {want}", before.join("/"));
-                    if before.iter().all(|m| m == want) {
+                    let mut text = format!("{name}: {} -> {want}", joined(&before));
+                    if before.iter().all(|m| *m == want) {
                         text = format!("{name}: already {want}");
                     }
                     if !changed.is_empty() {
@@ -103,7 +101,7 @@ pub fn run(config: &Config, request: &ModeRequest, out: &mut impl Write) -> Resu
         }
         Ok::<(), LabError>(())
     })??;
-    state.mode = want.to_owned();
+    state.mode = want;
     state.save(&session.workdir)?;
     Ok(exit_code::SUCCESS)
 }

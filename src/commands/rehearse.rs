@@ -70,12 +70,16 @@ pub fn run(
         Duration::from_secs(60),
         true,
     )
-    .map_err(|e| LabError::Usage(format!("cannot run bash: {e}")))?;
+    .map_err(|e| {
+        LabError::Environment(format!(
+            "cannot run bash: {e}; the rehearsal runs the solutions with bash, install it"
+        ))
+    })?;
     if keygen.interrupted {
         return Err(LabError::Interrupted);
     }
     if !keygen.ok() {
-        return Err(LabError::Usage(format!(
+        return Err(LabError::Environment(format!(
             "`cosign generate-key-pair` failed; the rehearsal signs with cosign, install it (https://docs.sigstore.dev/cosign/system_config/installation/): {}",
             keygen.output.trim()
         )));
@@ -213,15 +217,10 @@ fn solve_quiz(
     step: &crate::content::model::Step,
     workdir: &std::path::Path,
 ) -> Result<Option<SolutionRun>, LabError> {
-    use crate::content::model::CheckKind;
     use crate::grade::quiz;
     use crate::record::Progress;
     use crate::walkthrough::WalkError;
-    if !step
-        .checks
-        .iter()
-        .any(|c| matches!(c.check.value, CheckKind::QuizPassed(_)))
-    {
+    if !step.has_quiz() {
         return Ok(None);
     }
     let started = Instant::now();

@@ -72,6 +72,16 @@ fn only_started(workdir: &Path) -> Result<String, LabError> {
     }
 }
 
+/// The folder the command runs in. One that was removed under the shell (or that `lab` may
+/// not read) is this machine's problem, not the command line's.
+pub fn working_folder() -> Result<PathBuf, LabError> {
+    std::env::current_dir().map_err(|e| {
+        LabError::Environment(format!(
+            "cannot read the working folder: {e}; `cd` into a folder that exists, then run the command again"
+        ))
+    })
+}
+
 impl Session {
     /// Opens the chapter `id` (else the one started here) with `set` on top of the state's.
     pub fn open(
@@ -79,9 +89,7 @@ impl Session {
         id: Option<&str>,
         set: &[(String, String)],
     ) -> Result<Self, LabError> {
-        let workdir = std::env::current_dir()
-            .map_err(|e| LabError::Usage(format!("cannot read the working folder: {e}")))?;
-        Self::open_in(config, workdir, id, set)
+        Self::open_in(config, working_folder()?, id, set)
     }
 
     /// As [`Session::open`], for the working folder `workdir`.

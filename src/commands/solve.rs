@@ -67,8 +67,8 @@ pub(crate) fn execute(
 ) -> Result<Ran, LabError> {
     let state = session.started()?;
     let mut interrupts = Interrupts::listen().map_err(|e| {
-        LabError::Usage(format!(
-            "cannot catch interrupts for the solution: {e}; the system is short of file descriptors"
+        LabError::Environment(format!(
+            "cannot catch interrupts for the solution: {e}; the system is short of file descriptors, close some programs and run it again"
         ))
     })?;
     let pinned = kubeconfig::pinned(&state.context)?;
@@ -98,7 +98,7 @@ pub(crate) fn execute(
     );
     drop(pinned);
     ran.map_err(|e| {
-        LabError::Usage(format!(
+        LabError::Environment(format!(
             "cannot run bash for the solution: {e}; install bash"
         ))
     })

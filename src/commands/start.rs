@@ -22,9 +22,10 @@ use crate::backend::state::{LabState, SCHEMA_VERSION};
 use crate::backend::{BackendError, KubeCluster};
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
-use crate::engine::compare::{drift, entry_modes};
+use crate::engine::compare::drift;
 use crate::error::LabError;
 use crate::exit_code;
+use crate::policy::model::{joined, live_entry_actions};
 use crate::terminal::Spinner;
 
 /// Where Kyverno comes from.
@@ -59,8 +60,7 @@ pub struct StartRequest {
 
 /// Runs `lab start`.
 pub fn run(config: &Config, request: &StartRequest, out: &mut impl Write) -> Result<u8, LabError> {
-    let workdir = std::env::current_dir()
-        .map_err(|e| LabError::Usage(format!("cannot read the working folder: {e}")))?;
+    let workdir = super::session::working_folder()?;
     let code = run_in(config, workdir.clone(), request, out)?;
     if code != exit_code::SUCCESS || !super::lesson::can_ask(request.yes) {
         return Ok(code);
@@ -116,7 +116,7 @@ pub(crate) fn run_in(
     let mut state = session.state.clone().unwrap_or_else(|| LabState {
         schema_version: SCHEMA_VERSION,
         chapter: session.id(),
-        mode: "Audit".into(),
+        mode: FailureMode::Audit,
         ..Default::default()
     });
     let context = match &request.context {
@@ -425,7 +425,10 @@ async fn kyverno(
             kind::install_kyverno(&SystemHost, &context, &chart, &sets)
         })
         .await
-        .map_err(|e| LabError::Usage(format!("the helm call did not finish: {e}")))??;
+        .map_err(|e| BackendError::Host {
+            what: "helm install".into(),
+            detail: format!("the call did not finish ({e}); run `lab start` again"),
+        })??;
         spinner.set("kyverno: waiting for its controllers and webhooks");
         cluster.wait_kyverno(request.timeout).await?;
         drop(spinner);
@@ -562,14 +565,12 @@ async fn policies(
             live.insert(name.clone(), policy);
         }
     }
-    let mut modes: Vec<String> = live.values().flat_map(entry_modes).collect();
+    let mut modes: Vec<FailureMode> = live.values().flat_map(live_entry_actions).collect();
     modes.sort();
     modes.dedup();
     let mode = match modes.as_slice() {
-        [only] if only == "Enforce" => FailureMode::Enforce,
-        [only] if only == "Audit" => FailureMode::Audit,
-        _ if state.mode == "Enforce" => FailureMode::Enforce,
-        _ => FailureMode::Audit,
+        [only] => *only,
+        _ => state.mode,
     };
     let pack = session.chapter.policy_objects(&session.values, mode)?;
     let mut applied = Vec::new();
@@ -582,7 +583,7 @@ async fn policies(
                 existing.get("spec").unwrap_or(&Value::Null),
             );
             let text = if changes.is_empty() {
-                format!("{name} present ({})", entry_modes(existing).join("/"))
+                format!("{name} present ({})", joined(&live_entry_actions(existing)))
             } else {
                 // Re-rendered from the lab's values now (a new key, say), in the mode it is in.
                 let reference = cluster.replace_or_apply(&policy, request.timeout).await?;
@@ -609,7 +610,7 @@ async fn policies(
     let mut live = Vec::new();
     for name in &names {
         if let Some(policy) = cluster.cluster_policy(name).await.map_err(observe)? {
-            live.extend(entry_modes(&policy));
+            live.extend(live_entry_actions(&policy));
         }
     }
     live.dedup();
@@ -619,12 +620,12 @@ async fn policies(
     spinner.set("policies: probing the webhook with a dry-run Pod");
     match live.as_slice() {
         [only] => {
-            let enforce = only == "Enforce";
+            let enforce = *only == FailureMode::Enforce;
             cluster
                 .probe_mode(&probe, &names, enforce, request.timeout)
                 .await?;
             drop(spinner);
-            state.mode = only.clone();
+            state.mode = *only;
             line(
                 out,
                 "policy",
@@ -638,7 +639,7 @@ async fn policies(
                 "policy",
                 &format!(
                     "Ready, in mixed modes ({}); run `lab enforce` or `lab audit`",
-                    live.join("/")
+                    joined(&live)
                 ),
             )?
         }

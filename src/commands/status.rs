@@ -12,9 +12,10 @@ use std::time::Duration;
 use super::lesson::{flow, integrity};
 use super::session::{Looking, Session};
 use crate::engine::Cluster;
-use crate::engine::compare::{entry_modes, is_ready};
+use crate::engine::compare::is_ready;
 use crate::error::LabError;
 use crate::exit_code;
+use crate::policy::model::{joined, live_entry_actions};
 use crate::text::printable;
 
 /// Runs `lab status`.
@@ -80,7 +81,7 @@ pub fn run(
                     match cluster.cluster_policy(&object.name).await {
                         Ok(Some(p)) => format!(
                             "{}{}",
-                            entry_modes(&p).join("/"),
+                            joined(&live_entry_actions(&p)),
                             if is_ready(&p) {
                                 ", Ready"
                             } else {

@@ -114,7 +114,7 @@ pub(crate) fn stop(session: &Session, delete: bool, out: &mut impl Write) -> Res
     } else {
         let mut state = state;
         state.done.clear();
-        state.mode = "Audit".into();
+        state.mode = crate::content::model::FailureMode::Audit;
         state.objects.clear();
         state.save(&session.workdir)?;
         emit(

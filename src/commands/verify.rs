@@ -156,16 +156,15 @@ pub fn run(request: &VerifyRequest, out: &mut impl Write) -> Result<u8, LabError
         ))
     })?;
     let verifier = request.signer.verifier()?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LabError::Usage(format!("cannot start the async runtime: {e}")))?;
     let artifacts = match &request.layout {
-        Some(dir) => runtime.block_on(fetch_artifacts(&LayoutStore::open(dir)?, &image))?,
-        None => runtime.block_on(fetch_artifacts(
+        Some(dir) => {
+            let store = LayoutStore::open(dir)?;
+            crate::runtime::block_on(fetch_artifacts(&store, &image))??
+        }
+        None => crate::runtime::block_on(fetch_artifacts(
             &RegistryStore::new(&image, request.insecure, Retry::default()),
             &image,
-        ))?,
+        ))??,
     };
     let not_verified = |reason| SupplyError::NotVerified {
         image: artifacts.pinned(),

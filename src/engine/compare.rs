@@ -91,36 +91,6 @@ fn short(value: &Value) -> String {
     }
 }
 
-/// The failure action of each `verifyImages` entry of a policy (JSON), as Kyverno stores it:
-/// the entry's `failureAction`, else the spec's `validationFailureAction`, else `Audit`.
-pub fn entry_modes(policy: &Value) -> Vec<String> {
-    let spec_action = policy
-        .pointer("/spec/validationFailureAction")
-        .and_then(Value::as_str)
-        .unwrap_or("Audit");
-    let rules = policy
-        .pointer("/spec/rules")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    rules
-        .iter()
-        .filter_map(|r| r.get("verifyImages").and_then(Value::as_array))
-        .flatten()
-        .map(|e| {
-            let action = e
-                .get("failureAction")
-                .and_then(Value::as_str)
-                .unwrap_or(spec_action);
-            // Kyverno accepts the deprecated lowercase spellings.
-            match action {
-                "enforce" => "Enforce".to_owned(),
-                "audit" => "Audit".to_owned(),
-                other => other.to_owned(),
-            }
-        })
-        .collect()
-}
-
 /// Whether the policy's `Ready` condition is `True`.
 pub fn is_ready(policy: &Value) -> bool {
     policy
@@ -172,10 +142,8 @@ mod tests {
     }
 
     #[test]
-    fn modes_come_from_the_entry_then_the_spec() {
-        let p = json!({"spec": {"validationFailureAction": "enforce", "rules": [
-            {"verifyImages": [{"failureAction": "Audit"}, {}]}, {"validate": {}}]}});
-        assert_eq!(entry_modes(&p), ["Audit", "Enforce"]);
+    fn a_policy_without_a_ready_condition_is_not_ready() {
+        let p = json!({"spec": {"rules": []}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
         assert!(!is_ready(&p));
     }
 }

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::compare::{drift, entry_modes, is_ready};
+use super::compare::{drift, is_ready};
 use super::observe::{
     Cluster, DryRun, Observe, ObserveError, QuizSeen, Registry, Verification, Workdir,
 };
 use super::result::{Status, Verdict};
 use crate::content::model::{EvidenceFormat, FailureMode, ReportResult};
+use crate::policy::model::{joined, live_action, live_entry_actions};
 use crate::supply::evidence::{parse_cosign_verify, parse_pod_image_ids};
 
 /// A check with its placeholders filled and its files read: everything it needs but the world.
@@ -453,11 +454,7 @@ fn short_type(predicate_type: &str) -> &str {
     }
 }
 
-async fn policy_mode<C: Cluster>(cluster: &C, policies: &[String], mode: FailureMode) -> Decided {
-    let want = match mode {
-        FailureMode::Audit => "Audit",
-        FailureMode::Enforce => "Enforce",
-    };
+async fn policy_mode<C: Cluster>(cluster: &C, policies: &[String], want: FailureMode) -> Decided {
     let mut verdict = Verdict::pass(format!("{} in {want}", policies.join(" and ")));
     for name in policies {
         let Some(policy) = cluster.cluster_policy(name).await? else {
@@ -466,13 +463,15 @@ async fn policy_mode<C: Cluster>(cluster: &C, policies: &[String], mode: Failure
                 "run `lab start` again to apply the lab's policies",
             ));
         };
-        let modes = entry_modes(&policy);
-        if modes.is_empty() || modes.iter().any(|m| m != want) {
+        if live_action(&policy) != Some(want) {
             return Ok(Verdict::fail(
-                format!("policy {name} is in {}", modes.join("/")),
+                format!(
+                    "policy {name} is in {}",
+                    joined(&live_entry_actions(&policy))
+                ),
                 format!(
                     "run `lab {}` (or edit the policy's failureAction), then check again",
-                    want.to_lowercase()
+                    want.lowercase()
                 ),
             ));
         }
@@ -484,7 +483,7 @@ async fn policy_mode<C: Cluster>(cluster: &C, policies: &[String], mode: Failure
                 ),
             ));
         }
-        verdict = verdict.with(&format!("policy {name}"), want);
+        verdict = verdict.with(&format!("policy {name}"), want.as_str());
     }
     Ok(verdict)
 }
@@ -609,10 +608,12 @@ async fn guardrail_intact<C: Cluster>(
         let Some(live) = cluster.cluster_policy(name).await? else {
             return Ok(Verdict::fail(format!("policy {name} was deleted"), hint));
         };
-        let modes = entry_modes(&live);
-        if modes.iter().any(|m| m != "Enforce") || modes.is_empty() {
+        if live_action(&live) != Some(FailureMode::Enforce) {
             return Ok(Verdict::fail(
-                format!("policy {name} is in {}, not Enforce", modes.join("/")),
+                format!(
+                    "policy {name} is in {}, not Enforce",
+                    joined(&live_entry_actions(&live))
+                ),
                 hint,
             ));
         }

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::content::model::{CheckKind, Lab};
+use crate::content::model::Lab;
 use crate::engine::{CheckResult, Evidence, Status};
 use crate::record::Progress;
 
@@ -115,11 +115,7 @@ pub fn summarize(
                     .map(|c| (s, c))
             });
             let (step, title, quiz) = found.map_or_else(Default::default, |(s, c)| {
-                (
-                    s.id.value.0.clone(),
-                    c.title.clone(),
-                    matches!(c.check.value, CheckKind::QuizPassed(_)),
-                )
+                (s.id.value.0.clone(), c.title.clone(), c.is_quiz())
             });
             let points = scored.points.value;
             let own_record = passed.get(&step);

@@ -13,13 +13,104 @@ use serde_json::Value;
 
 use crate::spanned::Spanned;
 
-/// Kyverno's failure actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+/// Kyverno's failure actions; also the mode of a lab's policy pack, as the state file keeps it
+/// (spelled `Audit` and `Enforce`, as Kyverno writes them).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 pub enum FailureMode {
-    /// Violations are reported and the resource is admitted.
+    /// Violations are reported and the resource is admitted (Kyverno's default).
+    #[default]
     Audit,
     /// Violations block admission.
     Enforce,
+}
+
+impl FailureMode {
+    /// A failure action as written in a policy the cluster returned, read as Kyverno reads it
+    /// (`ValidationFailureAction.Enforce()`): `Enforce` and the deprecated `enforce` enforce,
+    /// any other word audits.
+    pub fn from_written(word: &str) -> FailureMode {
+        match word {
+            "Enforce" | "enforce" => FailureMode::Enforce,
+            _ => FailureMode::Audit,
+        }
+    }
+
+    /// The word Kyverno writes: `Audit` or `Enforce`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureMode::Audit => "Audit",
+            FailureMode::Enforce => "Enforce",
+        }
+    }
+
+    /// The word in lowercase, `audit` or `enforce`: the `lab` command that switches a pack to
+    /// this mode, and the value of a test's `courselab.dev/mode` annotation.
+    pub fn lowercase(self) -> &'static str {
+        match self {
+            FailureMode::Audit => "audit",
+            FailureMode::Enforce => "enforce",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The failure action of each `verifyImages` entry of a policy as the cluster returns it
+/// (JSON, with fields the model here does not know): the entry's `failureAction`, else the
+/// spec's `validationFailureAction` ([`KyvernoPolicy::spec_action`]'s rule), each word read by
+/// [`FailureMode::from_written`]. What `lab status` shows and `lab start` keeps.
+pub fn live_entry_actions(policy: &Value) -> Vec<FailureMode> {
+    let spec = policy
+        .pointer("/spec/validationFailureAction")
+        .and_then(Value::as_str)
+        .map_or(FailureMode::Audit, FailureMode::from_written);
+    let rules = policy
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    rules
+        .iter()
+        .filter_map(|r| r.get("verifyImages").and_then(Value::as_array))
+        .flatten()
+        .map(|e| {
+            e.get("failureAction")
+                .and_then(Value::as_str)
+                .map_or(spec, FailureMode::from_written)
+        })
+        .collect()
+}
+
+/// The one action every `verifyImages` entry of a policy the cluster returned has; `None` when
+/// they differ, or when it has none (then it enforces nothing on images).
+pub fn live_action(policy: &Value) -> Option<FailureMode> {
+    let actions = live_entry_actions(policy);
+    let first = *actions.first()?;
+    actions.iter().all(|a| *a == first).then_some(first)
+}
+
+/// Actions for a message: `Audit/Enforce`.
+pub fn joined(actions: &[FailureMode]) -> String {
+    actions
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A Kyverno policy document.
@@ -541,11 +632,7 @@ impl KyvernoPolicy {
     /// entries that set none. Overrides are ignored. This differs from [`Self::rule_action`],
     /// which is what admission uses at run time.
     pub fn validation_actions(&self, rule: &Rule) -> Vec<FailureMode> {
-        let mut current = self
-            .spec
-            .validation_failure_action
-            .as_ref()
-            .map_or(FailureMode::Audit, |a| a.value.mode());
+        let mut current = self.spec_action();
         rule.verify_images
             .iter()
             .map(|entry| {
@@ -582,12 +669,16 @@ impl KyvernoPolicy {
             .first()
             .copied()
             .or_else(|| self.matching_override(namespace, labels))
-            .or(self
-                .spec
-                .validation_failure_action
-                .as_ref()
-                .map(|a| a.value.mode()))
-            .unwrap_or(FailureMode::Audit)
+            .unwrap_or_else(|| self.spec_action())
+    }
+
+    /// The spec-level `validationFailureAction`, Audit when unset (the CRD default): where
+    /// every reading of a policy's failure action starts.
+    pub fn spec_action(&self) -> FailureMode {
+        self.spec
+            .validation_failure_action
+            .as_ref()
+            .map_or(FailureMode::Audit, |a| a.value.mode())
     }
 
     /// The action of the first `validationFailureActionOverrides` entry that selects the
@@ -653,5 +744,50 @@ impl KyvernoPolicy {
                         .is_some_and(|o| o.iter().any(|o| !o["namespaceSelector"].is_null()))
                 })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn live_actions_come_from_the_entry_then_the_spec() {
+        let p = json!({"spec": {"validationFailureAction": "enforce", "rules": [
+            {"verifyImages": [{"failureAction": "Audit"}, {}]}, {"validate": {}}]}});
+        assert_eq!(
+            live_entry_actions(&p),
+            [FailureMode::Audit, FailureMode::Enforce]
+        );
+        assert_eq!(live_action(&p), None, "mixed");
+        assert_eq!(joined(&live_entry_actions(&p)), "Audit/Enforce");
+    }
+
+    #[test]
+    fn a_live_policy_is_in_one_action_only_when_every_entry_agrees() {
+        let p = json!({"spec": {"rules": [{"verifyImages": [{"failureAction": "Enforce"}]},
+            {"verifyImages": [{"failureAction": "enforce"}]}]}});
+        assert_eq!(live_action(&p), Some(FailureMode::Enforce));
+        let unset = json!({"spec": {"rules": [{"verifyImages": [{}]}]}});
+        assert_eq!(
+            live_action(&unset),
+            Some(FailureMode::Audit),
+            "the CRD default"
+        );
+        let none = json!({"spec": {"rules": [{"validate": {}}]}});
+        assert_eq!(live_action(&none), None, "no entry enforces anything");
+    }
+
+    // The state file and `lab status` spell the pack's mode as Kyverno does; a state written
+    // before the mode was typed must still read.
+    #[test]
+    fn the_mode_serializes_as_kyverno_spells_it() {
+        assert_eq!(
+            serde_json::to_value(FailureMode::Enforce).unwrap(),
+            json!("Enforce")
+        );
+        assert_eq!(FailureMode::Audit.to_string(), "Audit");
+        assert_eq!(FailureMode::from_written("bogus"), FailureMode::Audit);
     }
 }

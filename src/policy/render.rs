@@ -123,9 +123,12 @@ pub fn apply_mode(file: &str, text: &str, mode: FailureMode) -> Result<String, R
         reason: e.without_snippet().to_string(),
     };
     let policies: Vec<KyvernoPolicy> = serde_saphyr::from_multiple(text).map_err(invalid)?;
-    let (action, digest) = match mode {
-        FailureMode::Audit => ("Audit", "false"),
-        FailureMode::Enforce => ("Enforce", "true"),
+    // Enforce pins digests; Audit only reports, so it leaves the images as written.
+    let action = mode.as_str();
+    let digest = if mode == FailureMode::Enforce {
+        "true"
+    } else {
+        "false"
     };
     let mut edits: Vec<Edit> = Vec::new();
     for entry in policies

@@ -81,6 +81,7 @@ impl SuiteError {
         match self {
             SuiteError::Supply(e) => e.exit_code(),
             SuiteError::Write { .. } => exit_code::WRITE_FAILED,
+            SuiteError::Runtime(e) => e.exit_code(),
             _ => exit_code::BAD_CONTENT_OR_USAGE,
         }
     }

@@ -31,11 +31,11 @@ impl KyvernoTest {
         let Some(value) = self.metadata.annotations.get(MODE_ANNOTATION) else {
             return Ok(None);
         };
-        match value.value.to_ascii_lowercase().as_str() {
-            "audit" => Ok(Some(FailureMode::Audit)),
-            "enforce" => Ok(Some(FailureMode::Enforce)),
-            _ => Err(value),
-        }
+        [FailureMode::Audit, FailureMode::Enforce]
+            .into_iter()
+            .find(|m| value.value.eq_ignore_ascii_case(m.as_str()))
+            .map(Some)
+            .ok_or(value)
     }
 }
 

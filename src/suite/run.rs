@@ -266,11 +266,7 @@ pub fn check(tests: &[PreparedTest], artifacts: &Artifacts) -> Vec<TestReport> {
             TestReport {
                 file: test.file.clone(),
                 name: test.name.clone(),
-                mode: match test.mode {
-                    Some(FailureMode::Audit) => "audit",
-                    Some(FailureMode::Enforce) => "enforce",
-                    None => "as-written",
-                },
+                mode: test.mode.map_or("as-written", FailureMode::lowercase),
                 cases,
             }
         })

@@ -10,7 +10,7 @@ use super::WalkError;
 use super::markdown::Look;
 use super::screens::{self, StepState};
 use crate::content::model::QuizMode;
-use crate::content::model::{CheckKind, Lab, Quiz, Step};
+use crate::content::model::{Lab, Quiz, Step};
 use crate::engine::{CheckResult, Status};
 use crate::grade::GradeError;
 use crate::grade::done_when::{Summary, summarize};
@@ -273,12 +273,6 @@ impl<'a> Flow<'a> {
         }
     }
 
-    fn has_quiz(step: &Step) -> bool {
-        step.checks
-            .iter()
-            .any(|c| matches!(c.check.value, CheckKind::QuizPassed(_)))
-    }
-
     /// The done-when summary, with `live` results for steps not yet passed.
     pub fn summary(&self, live: &[CheckResult]) -> Summary {
         let graded = self
@@ -305,7 +299,7 @@ impl<'a> Flow<'a> {
         let mut live = Vec::new();
         while let Some(step) = self.current() {
             out(&self.step_screen(step));
-            if Self::has_quiz(step)
+            if step.has_quiz()
                 && self.progress.first_quiz().is_none()
                 && let Some(answers) = answers
             {
@@ -348,7 +342,7 @@ impl<'a> Flow<'a> {
         'steps: while let Some(step) = self.current() {
             let id = step.id.value.0.clone();
             io.show(&self.step_screen(step));
-            io.show(&format!("{}\n", screens::keys(Self::has_quiz(step))));
+            io.show(&format!("{}\n", screens::keys(step.has_quiz())));
             let mut results = checks.run(&id)?;
             io.show(&screens::results(&results, self.look, screens::Next::Keys));
             loop {
@@ -381,7 +375,7 @@ impl<'a> Flow<'a> {
                     }
                     Input::Key('r') => io.show(&self.runbook(step)),
                     Input::Key('l') => io.show(&self.list_screen()),
-                    Input::Key('t') if Self::has_quiz(step) => {
+                    Input::Key('t') if step.has_quiz() => {
                         self.quiz_at_terminal(io)?;
                         results = checks.run(&id)?;
                         io.show(&screens::results(&results, self.look, screens::Next::Keys));
@@ -400,9 +394,7 @@ impl<'a> Flow<'a> {
                         ));
                         return Ok(Outcome::Quit(id));
                     }
-                    Input::Key('?') => {
-                        io.show(&format!("{}\n", screens::keys(Self::has_quiz(step))))
-                    }
+                    Input::Key('?') => io.show(&format!("{}\n", screens::keys(step.has_quiz()))),
                     Input::Key(_) => {}
                 }
             }

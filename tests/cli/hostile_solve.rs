@@ -386,3 +386,26 @@ fn stop_delete_leaves_a_kind_cluster_the_lab_did_not_record_creating() {
         );
     }
 }
+
+// `lab solve --run` on a machine without bash exited 2, "bad usage", while a missing docker
+// exits 3: a grader read the learner's command line as wrong. It is 3, and the pinned
+// kubeconfig is still removed.
+#[test]
+fn solve_run_without_bash_exits_3_not_2() {
+    let solving = Solving::new(None, &[]);
+    let (code, stdout, stderr) = output(
+        lab(&solving.work)
+            .args(solving.args(&[]))
+            .env("KUBECONFIG", &solving.kubeconfig)
+            .env("TMPDIR", &solving.tmp)
+            .env("PATH", &solving.bin)
+            .timeout(Duration::from_secs(60)),
+    );
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot run bash for the solution: "),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("; install bash\n"), "{stderr}");
+    assert_eq!(solving.tmp_files(), Vec::<String>::new());
+}

@@ -119,3 +119,91 @@ fn start_without_a_key_creates_nothing_and_says_how_to_make_one() {
     assert!(stderr.contains("nothing was created"), "{stderr}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A folder on the PATH holding only bash (when `with_bash`), for a machine without the
+/// tools a command runs.
+fn bare_path(root: &std::path::Path, with_bash: bool) -> std::path::PathBuf {
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    if with_bash {
+        let bash = ["/bin/bash", "/usr/bin/bash"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("bash is installed");
+        std::os::unix::fs::symlink(bash, bin.join("bash")).unwrap();
+    }
+    bin
+}
+
+// A working folder removed under the shell exited 2, "bad usage": the command line was fine,
+// the machine was not; it is 3, as a missing docker is.
+#[test]
+fn a_working_folder_that_is_gone_exits_3_not_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("gone");
+    for args in [&["status", "ch14"][..], &["start", "ch14", "--yes"]] {
+        std::fs::create_dir(&gone).unwrap();
+        let (code, _, stderr) = output(
+            assert_cmd::Command::new("sh")
+                .current_dir(dir.path())
+                .env_remove("LAB_COURSE")
+                .env("NO_COLOR", "1")
+                .arg("-c")
+                .arg(r#"cd "$1" && rmdir "$1" && shift && exec "$@""#)
+                .arg("sh")
+                .arg(&gone)
+                .arg(env!("CARGO_BIN_EXE_lab"))
+                .args(["--color=never", "--course"])
+                .arg(repo())
+                .args(args),
+        );
+        assert_eq!(code, 3, "{args:?}: {stderr}");
+        assert_eq!(
+            stderr,
+            "error: cannot read the working folder: No such file or directory (os error 2); `cd` into a folder that exists, then run the command again\n",
+            "{args:?}"
+        );
+    }
+}
+
+// Without cosign the rehearsal cannot make its key pair; that exited 2, "bad content or
+// usage", where a missing docker exits 3.
+#[test]
+fn rehearse_without_cosign_exits_3_not_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = bare_path(dir.path(), true);
+    let (code, _, stderr) = output(
+        lab(dir.path())
+            .env("PATH", &bin)
+            .args(["--course"])
+            .arg(repo())
+            .args(["rehearse", "ch14"]),
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: `cosign generate-key-pair` failed; the rehearsal signs with cosign, install it"
+        ),
+        "{stderr}"
+    );
+}
+
+// Without bash the rehearsal cannot run anything; that exited 2 as well.
+#[test]
+fn rehearse_without_bash_exits_3_not_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = bare_path(dir.path(), false);
+    let (code, _, stderr) = output(
+        lab(dir.path())
+            .env("PATH", &bin)
+            .args(["--course"])
+            .arg(repo())
+            .args(["rehearse", "ch14"]),
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.starts_with("error: cannot run bash: "), "{stderr}");
+    assert!(
+        stderr.ends_with("; the rehearsal runs the solutions with bash, install it\n"),
+        "{stderr}"
+    );
+}

@@ -258,6 +258,21 @@ pub struct Check {
     pub invariant: bool,
 }
 
+impl Step {
+    /// Whether the step asks for the chapter quiz: the walkthrough offers the quiz there, and
+    /// the rehearsal answers it. The one reading of "this step has a quiz".
+    pub fn has_quiz(&self) -> bool {
+        self.checks.iter().any(Check::is_quiz)
+    }
+}
+
+impl Check {
+    /// Whether this is the quiz check (`quiz-passed`).
+    pub fn is_quiz(&self) -> bool {
+        matches!(self.check.value, CheckKind::QuizPassed(_))
+    }
+}
+
 /// The kinds of check. Exactly one key, naming the kind.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]

@@ -82,19 +82,15 @@ fn check_overrides(file: &str, policy: &KyvernoPolicy, out: &mut Vec<Diagnostic>
         )
         .find(|(a, _, _)| a.is_lowercase());
     if let Some((action, line, column)) = lowercase {
-        let word = if action.mode() == FailureMode::Enforce {
-            "Enforce"
-        } else {
-            "Audit"
-        };
+        let mode = action.mode();
         out.push(
             Diagnostic::warning(
                 "kyverno/lowercase-action",
                 file,
                 (line, column),
-                format!("`{}` is a deprecated spelling (policy `{name}`)", word.to_lowercase()),
+                format!("`{}` is a deprecated spelling (policy `{name}`)", mode.lowercase()),
             )
-            .help(format!("write `{word}`: Kyverno warns \"Validation failure actions enforce/audit are deprecated, use Enforce/Audit instead.\""))
+            .help(format!("write `{mode}`: Kyverno warns \"Validation failure actions enforce/audit are deprecated, use Enforce/Audit instead.\""))
             .reference(VALIDATE_GO),
         );
     }

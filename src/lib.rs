@@ -13,6 +13,7 @@ pub mod grade;
 pub mod input;
 pub mod policy;
 pub mod record;
+pub mod report;
 pub mod runtime;
 pub mod spanned;
 pub mod suite;
@@ -25,7 +26,7 @@ pub mod wildcard;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use cli::{Cli, CliCommand, ColorChoice, Format};
+use cli::{Cli, CliCommand, ColorChoice};
 pub use error::LabError;
 
 /// Settings shared by every command, decided once from the command line and environment.
@@ -45,7 +46,7 @@ pub enum Command {
         /// What to validate; never empty.
         paths: Vec<PathBuf>,
         /// Output format.
-        format: Format,
+        format: report::Format,
     },
     /// `lab verify`.
     Verify(Box<commands::verify::VerifyRequest>),
@@ -138,7 +139,7 @@ impl cli::VerifyArgs {
 
 impl cli::TestArgs {
     fn into_request(self, course: Option<PathBuf>) -> commands::test::TestRequest {
-        use commands::test::{RunOptions, TestAction, TestFormat};
+        use commands::test::{RunOptions, TestAction};
         let action = if self.write_fixtures {
             TestAction::WriteFixtures
         } else if let Some(dir) = self.export {
@@ -149,11 +150,7 @@ impl cli::TestArgs {
                 insecure: self.insecure,
                 push: self.push,
                 no_mutations: self.no_mutations,
-                format: match self.format {
-                    cli::TestFormatArg::Human => TestFormat::Human,
-                    cli::TestFormatArg::Json => TestFormat::Json,
-                    cli::TestFormatArg::Junit => TestFormat::Junit,
-                },
+                format: self.format.into(),
             })
         };
         commands::test::TestRequest {
@@ -210,7 +207,10 @@ impl Cli {
                 if paths.is_empty() {
                     paths.push(self.course.clone().unwrap_or_else(|| PathBuf::from(".")));
                 }
-                Command::Validate { paths, format }
+                Command::Validate {
+                    paths,
+                    format: format.into(),
+                }
             }
             CliCommand::List { json } => Command::List { json },
             #[cfg(feature = "live")]
@@ -251,11 +251,7 @@ impl Cli {
                     step_timeout: std::time::Duration::from_secs(args.step_timeout),
                     settle: std::time::Duration::from_secs(args.settle),
                     keep: args.keep,
-                    format: match args.format {
-                        cli::TestFormatArg::Human => commands::rehearse::RehearseFormat::Human,
-                        cli::TestFormatArg::Json => commands::rehearse::RehearseFormat::Json,
-                        cli::TestFormatArg::Junit => commands::rehearse::RehearseFormat::Junit,
-                    },
+                    format: args.format.into(),
                 }))
             }
             #[cfg(feature = "live")]

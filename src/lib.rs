@@ -13,6 +13,7 @@ pub mod grade;
 pub mod input;
 pub mod policy;
 pub mod record;
+pub mod report;
 pub mod runtime;
 pub mod spanned;
 pub mod suite;

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use courselab::commands::admit::namespace_labels;
 use courselab::content::files::{CourseFiles, Selection};
-use courselab::content::render;
+use courselab::report::validation;
 use courselab::content::validate::validate;
 use courselab::policy::evaluate::{Artifacts, VerifyCache, evaluate, evaluate_cached};
 use courselab::policy::matching::{Operation, Request, default_namespace};
@@ -66,9 +66,9 @@ pub fn validate_in_course(rel: &str, data: &[u8], context: &[&str]) -> Option<us
         Selection::File(rel.to_owned())
     };
     let report = validate(&files, &selection);
-    let _ = render::validation_text(&report, |p| files.text(p), false);
-    let _ = render::json(&report);
-    let _ = render::github(&report);
+    let _ = validation::human(&report, |p| files.text(p), false);
+    let _ = validation::json(&report);
+    let _ = validation::github(&report);
     Some(report.errors)
 }
 

@@ -1,9 +1,12 @@
 //! The command line, as clap types only. [`Cli::into_command`] turns it into the validated
 //! [`crate::Command`] that the rest of `lab` uses; nothing below this module imports clap.
+//! Each `--format` spelling maps onto the one [`report::Format`].
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::report;
 
 /// Run and grade the hands-on labs of the Kubernetes supply-chain-security course.
 #[derive(Debug, Parser)]
@@ -596,6 +599,26 @@ pub enum Format {
     Json,
     /// GitHub Actions annotations for pull requests.
     Github,
+}
+
+impl From<TestFormatArg> for report::Format {
+    fn from(format: TestFormatArg) -> Self {
+        match format {
+            TestFormatArg::Human => report::Format::Human,
+            TestFormatArg::Json => report::Format::Json,
+            TestFormatArg::Junit => report::Format::Junit,
+        }
+    }
+}
+
+impl From<Format> for report::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Human => report::Format::Human,
+            Format::Json => report::Format::Json,
+            Format::Github => report::Format::Github,
+        }
+    }
 }
 
 /// When to color output.

@@ -35,7 +35,7 @@ impl VerifyArgs {
 
 impl TestArgs {
     fn into_request(self, course: Option<PathBuf>) -> commands::test::TestRequest {
-        use commands::test::{RunOptions, TestAction, TestFormat};
+        use commands::test::{RunOptions, TestAction};
         let action = if self.write_fixtures {
             TestAction::WriteFixtures
         } else if let Some(dir) = self.export {
@@ -46,11 +46,7 @@ impl TestArgs {
                 insecure: self.insecure,
                 push: self.push,
                 no_mutations: self.no_mutations,
-                format: match self.format {
-                    TestFormatArg::Human => TestFormat::Human,
-                    TestFormatArg::Json => TestFormat::Json,
-                    TestFormatArg::Junit => TestFormat::Junit,
-                },
+                format: self.format.into(),
             })
         };
         commands::test::TestRequest {
@@ -107,7 +103,10 @@ impl Cli {
                 if paths.is_empty() {
                     paths.push(self.course.clone().unwrap_or_else(|| PathBuf::from(".")));
                 }
-                Command::Validate { paths, format }
+                Command::Validate {
+                    paths,
+                    format: format.into(),
+                }
             }
             CliCommand::List { json } => Command::List { json },
             #[cfg(feature = "live")]
@@ -148,11 +147,7 @@ impl Cli {
                     step_timeout: std::time::Duration::from_secs(args.step_timeout),
                     settle: std::time::Duration::from_secs(args.settle),
                     keep: args.keep,
-                    format: match args.format {
-                        TestFormatArg::Human => commands::rehearse::RehearseFormat::Human,
-                        TestFormatArg::Json => commands::rehearse::RehearseFormat::Json,
-                        TestFormatArg::Junit => commands::rehearse::RehearseFormat::Junit,
-                    },
+                    format: args.format.into(),
                 }))
             }
             #[cfg(feature = "live")]

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::Value;
 
+use super::Config;
 use super::emit;
 use crate::content::chapter::Chapter;
 use crate::content::files::Selection;
@@ -16,20 +16,17 @@ use crate::content::model::FailureMode;
 use crate::content::validate::validate;
 use crate::content::yaml;
 use crate::content::{CourseFiles, Severity};
-use crate::policy::evaluate::{
-    AdmissionResult, Status, VerifyCache, evaluate_cached, images_to_fetch,
-};
+use crate::error::LabError;
+use crate::exit_code;
+use crate::input;
+use crate::policy::evaluate::{AdmissionResult, VerifyCache, evaluate_cached, images_to_fetch};
 use crate::policy::fetch::{Fetched, ImageSource, fetch};
 use crate::policy::matching::{Request, default_namespace, metadata_map};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
+use crate::report;
 use crate::suite::SuiteError;
 use crate::suite::prepare::resource_id;
-
-use super::Config;
-use crate::error::LabError;
-use crate::exit_code;
-use crate::input;
 
 /// Where the policies come from.
 #[derive(Debug, Clone)]
@@ -60,21 +57,6 @@ pub struct AdmitRequest {
     pub insecure: bool,
     /// JSON output.
     pub json: bool,
-}
-
-#[derive(Serialize)]
-struct Decision<'a> {
-    resource: String,
-    #[serde(flatten)]
-    result: &'a AdmissionResult,
-}
-
-#[derive(Serialize)]
-struct AdmitJson<'a> {
-    schema_version: u32,
-    decisions: Vec<Decision<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    unreachable: Vec<String>,
 }
 
 fn read_policies(
@@ -175,72 +157,6 @@ fn refuse_what_kyverno_refuses(shown: &str, text: &str) -> Result<(), LabError> 
     } else {
         Err(LabError::Suite(SuiteError::Invalid(errors)))
     }
-}
-
-fn decisions_text(decisions: &[Decision<'_>], unreachable: &[String]) -> String {
-    let mut out = String::new();
-    for d in decisions {
-        let r = d.result;
-        match r.denied_by {
-            None => out.push_str(&format!("{}: admitted\n", d.resource)),
-            Some(webhook) => out.push_str(&format!("{}: DENIED by {webhook}\n", d.resource)),
-        }
-        if r.rules.is_empty() {
-            out.push_str("  no verifyImages rule applies\n");
-        }
-        for rule in &r.rules {
-            out.push_str(&format!(
-                "  {:<8} {}/{} ({:?}): {}: {}\n",
-                rule.phase.as_str(),
-                rule.policy,
-                rule.rule,
-                rule.action,
-                rule.status.as_str(),
-                rule.message
-            ));
-        }
-        if let (Some(denial), Some(webhook)) = (&r.denial, r.denied_by) {
-            out.push_str(&format!(
-                "  admission webhook \"{webhook}\" denied the request:\n"
-            ));
-            for line in denial.trim_start_matches('\n').lines() {
-                out.push_str(&format!("    {line}\n"));
-            }
-        }
-        for patch in r
-            .patches
-            .iter()
-            .filter(|p| !p.path.starts_with("/metadata/annotations"))
-        {
-            let value = patch
-                .value
-                .as_str()
-                .map_or_else(|| patch.value.to_string(), str::to_owned);
-            out.push_str(&format!("  patch: {} {} = {value}\n", patch.op, patch.path));
-        }
-        for (name, value) in &r.annotations {
-            out.push_str(&format!("  annotation {name}: {value}\n"));
-        }
-        for result in &r.report {
-            if result.result != Status::Pass {
-                out.push_str(&format!(
-                    "  PolicyReport: {} {}/{}: {}\n",
-                    result.result.as_str(),
-                    result.policy,
-                    result.rule,
-                    result.message
-                ));
-            }
-        }
-    }
-    for u in unreachable {
-        out.push_str(&format!("registry unreachable: {u}\n"));
-    }
-    if !unreachable.is_empty() {
-        // The verdicts above are Kyverno's for a registry it cannot reach, not for the images.
-        out.push_str("  the verdicts above are what Kyverno does when it cannot reach the registry; to judge the images, run where the registry resolves (a name such as `kind-registry:5000` resolves only inside the kind cluster: set the image registry variable to the address this machine pushes to, for ch14 `--set image_registry=localhost:5001/courselab`), add --insecure for a plain-HTTP registry that is not on loopback, or read the images from OCI layouts with --layouts DIR\n");
-    }
-    out
 }
 
 /// The labels of the namespaces the documents live in, as the cluster would have them: a
@@ -354,7 +270,12 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
             (resource_id(o), result)
         })
         .collect();
-    emit(out, &render(request.json, &results, &unreachable))?;
+    let text = if request.json {
+        report::admit::json(&results, &unreachable)
+    } else {
+        report::admit::human(&results, &unreachable)
+    };
+    emit(out, &text)?;
     Ok(if !unreachable.is_empty() {
         exit_code::UNREACHABLE
     } else if results.iter().all(|(_, r)| r.allowed) {
@@ -362,27 +283,4 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     } else {
         exit_code::WORK_FELL_SHORT
     })
-}
-
-/// The decisions as JSON or as text.
-fn render(json: bool, results: &[(String, AdmissionResult)], unreachable: &[String]) -> String {
-    let decisions: Vec<Decision<'_>> = results
-        .iter()
-        .map(|(id, r)| Decision {
-            resource: id.clone(),
-            result: r,
-        })
-        .collect();
-    if json {
-        serde_json::to_string_pretty(&AdmitJson {
-            schema_version: 2,
-            decisions,
-            unreachable: unreachable.to_vec(),
-        })
-        .expect("decisions serialize")
-            + "\n"
-    } else {
-        // Messages quote the manifest, the policies and the registry.
-        crate::text::printable_block(&decisions_text(&decisions, unreachable)).into_owned()
-    }
 }

@@ -42,9 +42,9 @@ pub fn run(config: &Config, request: &CheckRequest, out: &mut impl Write) -> Res
     }
     .map_err(|_| LabError::Interrupted)?;
     let text = if request.json {
-        crate::grade::checks::json(&session.id(), &results)
+        crate::report::checks::json(&session.id(), &results)
     } else {
-        crate::grade::checks::human(&results)
+        crate::report::checks::human(&results)
     };
     emit(out, &text)?;
     Ok(crate::engine::exit_code(&results))

@@ -24,7 +24,7 @@ pub enum Command {
         /// What to validate; never empty.
         paths: Vec<PathBuf>,
         /// Output format.
-        format: crate::cli::Format,
+        format: crate::report::Format,
     },
     /// `lab verify`.
     Verify(Box<verify::VerifyRequest>),

@@ -4,29 +4,14 @@
 use std::io::Write;
 
 use super::Config;
+use super::Config;
 use super::emit;
 use super::session::Session;
-use crate::backend::doctor::{Finding, Level, doctor};
+use crate::backend::doctor::{Level, doctor};
 use crate::backend::host::SystemHost;
 use crate::error::LabError;
 use crate::exit_code;
-
-/// Renders findings, a line each, the fix under each problem.
-pub fn render(findings: &[Finding]) -> String {
-    let mut out = String::new();
-    for f in findings {
-        let mark = match f.level {
-            Level::Ok => "ok",
-            Level::Warning => "warning",
-            Level::Problem => "PROBLEM",
-        };
-        out.push_str(&format!("  {mark:<8} {}: {}\n", f.check, f.found));
-        if let Some(fix) = &f.fix {
-            out.push_str(&format!("           fix: {fix}\n"));
-        }
-    }
-    out
-}
+use crate::report;
 
 /// Runs `lab doctor`.
 pub fn run(
@@ -48,29 +33,12 @@ pub fn run(
         .iter()
         .filter(|f| f.level == Level::Problem)
         .count();
-    if json {
-        let doc = serde_json::json!({"schema_version": 1, "chapter": session.id(), "problems": problems, "findings": findings});
-        emit(
-            out,
-            &(serde_json::to_string_pretty(&doc).expect("findings serialize") + "\n"),
-        )?;
+    let text = if json {
+        report::doctor::json(&session.id(), &findings)
     } else {
-        emit(
-            out,
-            &format!("lab doctor {}\n{}", session.id(), render(&findings)),
-        )?;
-        emit(
-            out,
-            &if problems == 0 {
-                format!("ready for `lab start {}`\n", session.id())
-            } else {
-                format!(
-                    "{problems} problem(s): fix them, then run `lab doctor {}` again\n",
-                    session.id()
-                )
-            },
-        )?;
-    }
+        report::doctor::human(&session.id(), &findings)
+    };
+    emit(out, &text)?;
     Ok(if problems == 0 {
         exit_code::SUCCESS
     } else {

@@ -39,9 +39,8 @@ use std::path::Path;
 
 use crate::content::Selection;
 use crate::content::files::{self, CourseFiles};
-use crate::content::render::ValidationReport;
 use crate::content::validate::validate;
-use crate::content::{ContentError, Diagnostic, Severity};
+use crate::content::{ContentError, Diagnostic, Severity, ValidationReport};
 use crate::error::LabError;
 
 /// The course a chapter command works on: `--course DIR`, else the course checkout around the
@@ -134,7 +133,7 @@ pub(crate) fn require_valid(
     }
     let count = errors.len();
     let report = ValidationReport::new(errors, 0, files.display_root.clone());
-    let text = crate::content::render::snippets(&report, |rel| files.text(rel), color);
+    let text = crate::report::validation::snippets(&report, |rel| files.text(rel), color);
     let _ = std::io::stderr().write_all(text.as_bytes());
     Err(LabError::Usage(format!(
         "{}{lab_file} does not pass `lab validate` ({count} error{}); fix it first",

@@ -9,24 +9,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::Config;
+use super::Config;
 use super::emit;
 use super::session::{Looking, Session};
 use super::start::StartRequest;
 use crate::backend::shell::run_script;
 use crate::error::LabError;
 use crate::exit_code;
-use crate::grade::rehearsal::{self, Rehearsal, SolutionRun, StepRehearsal};
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RehearseFormat {
-    /// Lines for people.
-    Human,
-    /// One JSON document.
-    Json,
-    /// JUnit XML.
-    Junit,
-}
+use crate::grade::rehearsal::{Rehearsal, SolutionRun, StepRehearsal};
+use crate::report::{self, Format};
 
 /// A validated `lab rehearse`.
 #[derive(Debug, Clone)]
@@ -39,8 +30,8 @@ pub struct RehearseRequest {
     pub settle: Duration,
     /// Keep the scratch folder and the lab's objects.
     pub keep: bool,
-    /// Output format.
-    pub format: RehearseFormat,
+    /// Output format: human, JSON or JUnit.
+    pub format: Format,
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -111,19 +102,15 @@ pub fn run(
         }
     }
     let (context, steps) = result?;
-    let report = Rehearsal {
-        schema_version: rehearsal::SCHEMA_VERSION,
+    let rehearsal = Rehearsal {
         chapter: request.start.chapter.clone(),
         context,
         start_seconds,
         steps,
         seconds: started.elapsed().as_secs_f64(),
     };
-    let text = match request.format {
-        RehearseFormat::Human => rehearsal::human(&report),
-        RehearseFormat::Json => rehearsal::json(&report),
-        RehearseFormat::Junit => rehearsal::junit(&report),
-    };
+    let text = report::rehearsal::render(&rehearsal, request.format)
+        .map_err(|e| LabError::Usage(e.to_string()))?;
     emit(out, &text)?;
     if request.keep {
         let kept: PathBuf = scratch.keep();
@@ -133,7 +120,7 @@ pub fn run(
             kept.display()
         );
     }
-    Ok(if report.passed() {
+    Ok(if rehearsal.passed() {
         exit_code::SUCCESS
     } else {
         exit_code::WORK_FELL_SHORT

@@ -97,7 +97,8 @@ pub(crate) fn run_in(
         .filter(|f| f.level != Level::Ok)
         .partition(|f| f.level == Level::Problem && blocks_start(&f.check));
     if !blocking.is_empty() {
-        let _ = std::io::stderr().write_all(super::doctor::render(&blocking).as_bytes());
+        let _ =
+            std::io::stderr().write_all(crate::report::doctor::findings_text(&blocking).as_bytes());
         return Err(BackendError::Preflight(format!(
             "{} problem(s) stop `lab start` before anything is created; fix them (`lab doctor {}` checks again)",
             blocking.len(),

@@ -7,23 +7,12 @@ use std::path::{Path, PathBuf};
 
 use super::{ChapterCourse, emit, require_valid};
 use crate::content::chapter::Chapter;
-use crate::content::render::ValidationReport;
-use crate::content::{ContentError, CourseFiles};
+use crate::content::{ContentError, CourseFiles, ValidationReport};
 use crate::error::LabError;
 use crate::exit_code;
+use crate::report::{self, Format};
 use crate::suite::run::{ImageSource, SuiteReport, run_suite};
-use crate::suite::{SuiteError, fixtures, report};
-
-/// Output formats of `lab test`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TestFormat {
-    /// A line per case.
-    Human,
-    /// One JSON document.
-    Json,
-    /// JUnit XML.
-    Junit,
-}
+use crate::suite::{SuiteError, fixtures};
 
 /// What `lab test` was asked to do.
 #[derive(Debug, Clone)]
@@ -50,8 +39,8 @@ pub struct RunOptions {
     pub push: bool,
     /// Skip the mutation run.
     pub no_mutations: bool,
-    /// Output format.
-    pub format: TestFormat,
+    /// Output format: human, JSON or JUnit.
+    pub format: Format,
 }
 
 /// The three exclusive things `lab test` does.
@@ -99,7 +88,7 @@ pub fn run(request: &TestRequest, color: bool, out: &mut impl Write) -> Result<u
             | LabError::Content(ContentError::Invalid(diagnostics)),
         ) => {
             let report = ValidationReport::new(diagnostics, 0, files.display_root.clone());
-            let text = crate::content::render::snippets(&report, |rel| files.text(rel), color);
+            let text = report::validation::snippets(&report, |rel| files.text(rel), color);
             let _ = std::io::stderr().write_all(text.as_bytes());
             Ok(exit_code::BAD_CONTENT_OR_USAGE)
         }
@@ -160,15 +149,8 @@ fn run_chapters(
     let TestAction::Run(options) = &request.action else {
         return Ok(exit_code::SUCCESS);
     };
-    let text = match options.format {
-        TestFormat::Human => reports
-            .iter()
-            .map(report::suite_text)
-            .collect::<Vec<_>>()
-            .join("\n"),
-        TestFormat::Json => report::json(&reports),
-        TestFormat::Junit => report::junit(&reports),
-    };
+    let text = report::suite::render(&reports, options.format)
+        .map_err(|e| LabError::Usage(e.to_string()))?;
     emit(out, &text)?;
     Ok(if reports.iter().all(SuiteReport::passed) {
         exit_code::SUCCESS
@@ -237,7 +219,7 @@ fn run_cases(
         };
         let pushed = crate::runtime::block_on(fixtures::push(chapter, values, host, *insecure))??;
         let text: String = pushed.iter().map(|r| format!("pushed {r}\n")).collect();
-        if *format == TestFormat::Human {
+        if *format == Format::Human {
             emit(out, &text)?;
         } else {
             let _ = std::io::stderr().write_all(text.as_bytes());

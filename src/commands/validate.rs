@@ -4,13 +4,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::emit;
-use crate::cli::Format;
 use crate::content::files::{self, CourseFiles, Selection};
-use crate::content::render::{self, ValidationReport};
 use crate::content::validate::validate;
-use crate::content::{ContentError, Diagnostic};
+use crate::content::{ContentError, Diagnostic, ValidationReport};
 use crate::error::LabError;
 use crate::exit_code;
+use crate::report::{self, Format};
 
 /// Validates each path and prints one combined report.
 pub fn run(
@@ -33,15 +32,15 @@ pub fn run(
                 path.display()
             )));
         }
-        let report = validate(&files, &selection);
-        files_checked += report.files_checked;
-        diagnostics.extend(report.diagnostics.into_iter().map(|mut d| {
+        let found = validate(&files, &selection);
+        files_checked += found.files_checked;
+        diagnostics.extend(found.diagnostics.into_iter().map(|mut d| {
             d.file = format!("{}{}", files.display_root, d.file);
             d
         }));
         courses.push(files);
     }
-    let report = ValidationReport::new(diagnostics, files_checked, String::new());
+    let validation = ValidationReport::new(diagnostics, files_checked, String::new());
     let source_of = |shown: &str| {
         courses.iter().find_map(|c| {
             shown
@@ -49,13 +48,10 @@ pub fn run(
                 .and_then(|rel| c.text(rel))
         })
     };
-    let text = match format {
-        Format::Human => render::validation_text(&report, source_of, color),
-        Format::Json => render::json(&report),
-        Format::Github => render::github(&report),
-    };
+    let text = report::validation::render(&validation, format, source_of, color)
+        .map_err(|e| LabError::Usage(e.to_string()))?;
     emit(out, &text)?;
-    Ok(if report.errors > 0 {
+    Ok(if validation.errors > 0 {
         exit_code::BAD_CONTENT_OR_USAGE
     } else {
         exit_code::SUCCESS

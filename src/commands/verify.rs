@@ -6,17 +6,16 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-use serde::Serialize;
-
 use super::emit;
 use crate::error::LabError;
 use crate::exit_code;
-use crate::supply::attestation::{VerifiedAttestation, predicate_type, verify_attestations};
-use crate::supply::cosign::{CosignArtifacts, fetch_artifacts};
+use crate::report;
+use crate::supply::attestation::verify_attestations;
+use crate::supply::cosign::fetch_artifacts;
 use crate::supply::keyless::{KeylessPolicy, RekorKey, roots_from_pem};
 use crate::supply::layout::LayoutStore;
 use crate::supply::registry::{RegistryStore, Retry};
-use crate::supply::signature::{SimpleSigning, Verifier, verify_signatures};
+use crate::supply::signature::{Verifier, verify_signatures};
 use crate::supply::{ImageRef, SupplyError};
 
 /// What `lab verify` was asked to do.
@@ -137,17 +136,6 @@ impl SignerArgs {
     }
 }
 
-/// The JSON form of a successful verification.
-#[derive(Serialize)]
-struct Verified<'a> {
-    schema_version: u32,
-    image: String,
-    digest: String,
-    signatures: &'a [SimpleSigning],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attestations: Option<&'a [VerifiedAttestation]>,
-}
-
 /// Runs the verification; exit 0 when verified.
 pub fn run(request: &VerifyRequest, out: &mut impl Write) -> Result<u8, LabError> {
     let image = ImageRef::parse(&request.image).map_err(|e| {
@@ -177,60 +165,19 @@ pub fn run(request: &VerifyRequest, out: &mut impl Write) -> Result<u8, LabError
         }
         None => None,
     };
+    let verification = report::verify::Verification {
+        image: &request.image,
+        artifacts: &artifacts,
+        verifier: &verifier,
+        signatures: &signatures,
+        attestations: attestations.as_deref(),
+        attestation_type: request.attestation_type.as_deref(),
+    };
     let text = if request.json {
-        let doc = Verified {
-            schema_version: 1,
-            image: request.image.clone(),
-            digest: artifacts.digest.to_string(),
-            signatures: &signatures,
-            attestations: attestations.as_deref(),
-        };
-        serde_json::to_string_pretty(&doc).expect("verification serializes") + "\n"
+        report::verify::json(&verification)
     } else {
-        // The claims and the SBOMs' words are the registry's.
-        let text = verified_text(
-            &artifacts,
-            &verifier,
-            &signatures,
-            attestations.as_deref(),
-            request.attestation_type.as_deref(),
-        );
-        crate::text::printable_block(&text).into_owned()
+        report::verify::human(&verification)
     };
     emit(out, &text)?;
     Ok(exit_code::SUCCESS)
-}
-
-fn verified_text(
-    artifacts: &CosignArtifacts,
-    verifier: &Verifier,
-    signatures: &[SimpleSigning],
-    attestations: Option<&[VerifiedAttestation]>,
-    wanted: Option<&str>,
-) -> String {
-    let mut out = format!(
-        "Verification for {} --\nThe following checks were performed on each of these signatures:\n  - The cosign claims were validated\n  - {}\n\n{}\n",
-        artifacts.pinned(),
-        verifier.description(),
-        serde_json::to_string(signatures).expect("payloads serialize")
-    );
-    if let (Some(attestations), Some(wanted)) = (attestations, wanted) {
-        out.push_str(&format!(
-            "\nVerified {} attestation(s) of type {}:\n  - The DSSE signatures were verified against the specified public key\n  - The in-toto subject is {}\n",
-            attestations.len(),
-            predicate_type(wanted),
-            artifacts.digest
-        ));
-        for sbom in attestations.iter().filter_map(|a| a.sbom.as_ref()) {
-            out.push_str(&format!(
-                "  - SBOM `{}` ({}): {} package(s), created {} by {}\n",
-                sbom.name,
-                sbom.spdx_version,
-                sbom.packages,
-                sbom.created,
-                sbom.creators.join(", ")
-            ));
-        }
-    }
-    out
 }

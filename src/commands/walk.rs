@@ -220,19 +220,6 @@ fn read_answers(
     Ok(quiz::parse_answers(&path.display().to_string(), &text, quiz).map_err(WalkError::from)?)
 }
 
-/// The version of `lab quiz --json` (2: `mode`; a graded attempt carries no judgement).
-const QUIZ_DOCUMENT_VERSION: u32 = 2;
-
-#[derive(serde::Serialize)]
-struct QuizDocument<'a> {
-    schema_version: u32,
-    chapter: &'a str,
-    mode: crate::content::model::QuizMode,
-    first: bool,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    attempt: Option<&'a quiz::Attempt>,
-}
-
 /// `lab quiz --practice`: the lab's practice quiz, judged at once, nothing recorded.
 fn take_practice(
     config: &Config,
@@ -363,17 +350,8 @@ fn take_quiz(
         }
     };
     if json {
-        let doc = QuizDocument {
-            schema_version: QUIZ_DOCUMENT_VERSION,
-            chapter: &session.id(),
-            mode: quiz.mode,
-            first,
-            attempt: attempt.as_ref(),
-        };
-        emit(
-            out,
-            &(serde_json::to_string_pretty(&doc).expect("serializes") + "\n"),
-        )?;
+        let doc = crate::report::quiz::json(&session.id(), quiz.mode, first, attempt.as_ref());
+        emit(out, &doc)?;
     } else {
         emit(out, &flow.quiz_result_screen(attempt.as_ref(), first))?;
     }

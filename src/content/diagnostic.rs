@@ -1,5 +1,6 @@
 //! A problem found in course content: where it is, what is wrong, and what to do about it.
-//! Validators only produce these; [`crate::content::render`] turns them into text.
+//! Validators only produce these (gathered in a [`ValidationReport`]);
+//! [`crate::report::validation`] turns them into text.
 
 use serde::Serialize;
 
@@ -130,6 +131,49 @@ pub fn one_line_each(diagnostics: &[Diagnostic]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The outcome of one validation: every problem found, sorted, and how many files were read.
+#[derive(Debug)]
+pub struct ValidationReport {
+    /// How many course files were read.
+    pub files_checked: usize,
+    /// Number of errors.
+    pub errors: usize,
+    /// Number of warnings.
+    pub warnings: usize,
+    /// Every problem, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Prefix that turns a diagnostic's course-relative file into a path the user can open.
+    pub display_root: String,
+}
+
+impl ValidationReport {
+    /// Builds a report, sorting and de-duplicating the diagnostics.
+    pub fn new(
+        mut diagnostics: Vec<Diagnostic>,
+        files_checked: usize,
+        display_root: String,
+    ) -> Self {
+        diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        diagnostics.dedup();
+        let errors = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        ValidationReport {
+            files_checked,
+            errors,
+            warnings: diagnostics.len() - errors,
+            diagnostics,
+            display_root,
+        }
+    }
+
+    /// The path the user can open for a diagnostic's course-relative `file`.
+    pub fn display_path(&self, file: &str) -> String {
+        format!("{}{file}", self.display_root)
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ pub mod files;
 pub mod load;
 pub mod model;
 pub mod paths;
-pub mod render;
 pub mod schema;
 pub mod script;
 pub mod validate;
@@ -15,7 +14,7 @@ pub mod yaml;
 
 use std::path::PathBuf;
 
-pub use diagnostic::{Diagnostic, Severity};
+pub use diagnostic::{Diagnostic, Severity, ValidationReport};
 pub use files::{CourseFiles, Selection};
 
 /// Why course content could not be read at all (problems *in* the content are diagnostics).

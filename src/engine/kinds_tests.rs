@@ -447,7 +447,7 @@ fn check_results_read_as_a_learner_sees_them() {
             Some("check that the lab is running (`lab status`)"),
         ),
     ];
-    insta::assert_snapshot!(crate::grade::checks::human(&results), @r"
+    insta::assert_snapshot!(crate::report::checks::human(&results), @r"
     pin-digest
       pass  deployment-pinned: the deployment-pinned check
       FAIL  running-digest-matches: the running-digest-matches check

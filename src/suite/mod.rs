@@ -1,13 +1,12 @@
 //! `lab test`: a chapter's policy cases, in the `kyverno test` file format, run offline with
 //! the admission evaluator over fixture images (OCI layouts) or a live registry, and mutations
 //! of the chapter that the cases must notice. The engine here returns a [`run::SuiteReport`];
-//! rendering it is [`report`]'s business.
+//! rendering it is [`crate::report::suite`]'s business.
 
 pub mod export;
 pub mod fixtures;
 pub mod model;
 pub mod prepare;
-pub mod report;
 pub mod run;
 
 use crate::content::Diagnostic;

@@ -9,11 +9,10 @@ mod quiz;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, ValidationReport};
 use super::files::{CourseFiles, Selection};
 use super::load::{FileKind, LoadedCourse, load};
 use super::model::{Lab, LabId, Spanned};
-use super::render::ValidationReport;
 
 /// Validates the selected part of a course.
 pub fn validate(files: &CourseFiles, selection: &Selection) -> ValidationReport {

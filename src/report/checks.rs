@@ -1,12 +1,12 @@
-//! Reporters for check results: a line per check with its message and hint for people,
-//! one versioned JSON document for machines.
+//! The `lab check` report: a line per check with its message and hint for people, one
+//! versioned JSON document for machines.
 
 use serde::Serialize;
 
 use crate::engine::{CheckResult, Status};
 
-/// The version of the JSON format.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the `lab check --json` document.
+pub const CHECK_RESULTS_VERSION: u32 = 1;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -27,14 +27,14 @@ fn counts(results: &[CheckResult]) -> (usize, usize, usize) {
 pub fn json(chapter: &str, results: &[CheckResult]) -> String {
     let (passed, failed, errors) = counts(results);
     let doc = Document {
-        schema_version: SCHEMA_VERSION,
+        schema_version: CHECK_RESULTS_VERSION,
         chapter,
         passed,
         failed,
         errors,
         results,
     };
-    serde_json::to_string_pretty(&doc).expect("results serialize") + "\n"
+    super::json::document(&doc)
 }
 
 /// The human report: results grouped by step. What a check saw (its message, and the hint

@@ -1,4 +1,5 @@
-//! Reporters for validation results: human (source snippets), JSON (versioned), and GitHub
+//! The `lab validate` report: each diagnostic with its source lines for people (also what
+//! other commands show for content they refuse), one versioned JSON document, and GitHub
 //! workflow annotations. They only format; the validator decides what is wrong.
 
 use std::fmt::Write as _;
@@ -7,60 +8,35 @@ use annotate_snippets::renderer::DecorStyle;
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 use serde::Serialize;
 
-use super::diagnostic::{Diagnostic, Severity};
+use super::{Format, Unsupported};
+use crate::content::{Diagnostic, Severity, ValidationReport};
 
-/// Version of the JSON report format; bumped on any incompatible change.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+/// The version of the `lab validate --format json` document; bumped on any incompatible change.
+pub const VALIDATION_VERSION: u32 = 1;
 
-/// The outcome of one `lab validate` run.
-#[derive(Debug, Serialize)]
-pub struct ValidationReport {
-    /// Version of this format.
-    pub schema_version: u32,
-    /// How many course files were read.
-    pub files_checked: usize,
-    /// Number of errors.
-    pub errors: usize,
-    /// Number of warnings.
-    pub warnings: usize,
-    /// Every problem, sorted by file and position.
-    pub diagnostics: Vec<Diagnostic>,
-    /// Prefix that turns a diagnostic's course-relative file into a path the user can open.
-    #[serde(skip)]
-    pub display_root: String,
-}
-
-impl ValidationReport {
-    /// Builds a report, sorting and de-duplicating the diagnostics.
-    pub fn new(
-        mut diagnostics: Vec<Diagnostic>,
-        files_checked: usize,
-        display_root: String,
-    ) -> Self {
-        diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        diagnostics.dedup();
-        let errors = diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count();
-        ValidationReport {
-            schema_version: REPORT_SCHEMA_VERSION,
-            files_checked,
-            errors,
-            warnings: diagnostics.len() - errors,
-            diagnostics,
-            display_root,
-        }
-    }
-
-    fn display_path(&self, file: &str) -> String {
-        format!("{}{file}", self.display_root)
+/// The report in `format`: human (`source_of` gives a file's text by its course-relative path,
+/// for the snippets), JSON or GitHub annotations.
+pub fn render<'s>(
+    report: &ValidationReport,
+    format: Format,
+    source_of: impl Fn(&str) -> Option<&'s str>,
+    color: bool,
+) -> Result<String, Unsupported> {
+    match format {
+        Format::Human => Ok(human(report, source_of, color)),
+        Format::Json => Ok(json(report)),
+        Format::Github => Ok(github(report)),
+        Format::Junit => Err(Unsupported {
+            report: "lab validate",
+            format,
+            writes: &[Format::Human, Format::Json, Format::Github],
+        }),
     }
 }
 
 /// Renders diagnostics with the offending source lines, as rustc does, then a summary.
 /// `source_of` returns a file's text by its course-relative path.
-pub fn validation_text<'s>(
+pub fn human<'s>(
     report: &ValidationReport,
     source_of: impl Fn(&str) -> Option<&'s str>,
     color: bool,
@@ -167,9 +143,25 @@ fn summary(report: &ValidationReport) -> String {
     }
 }
 
+/// The JSON document.
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    files_checked: usize,
+    errors: usize,
+    warnings: usize,
+    diagnostics: &'a [Diagnostic],
+}
+
 /// Renders the report as pretty JSON.
 pub fn json(report: &ValidationReport) -> String {
-    serde_json::to_string_pretty(report).expect("the report serializes") + "\n"
+    super::json::document(&Document {
+        schema_version: VALIDATION_VERSION,
+        files_checked: report.files_checked,
+        errors: report.errors,
+        warnings: report.warnings,
+        diagnostics: &report.diagnostics,
+    })
 }
 
 /// Renders GitHub Actions workflow commands (`::error file=..,line=..::message`).

@@ -1,0 +1,19 @@
+//! Results become text here: every reporter of `lab`, one model each, so that what a person
+//! reads and what a machine parses (JSON with its `schema_version`, JUnit, GitHub annotations)
+//! are written in one place, below the commands that gather the results.
+
+pub mod admit;
+pub mod checks;
+#[cfg(feature = "live")]
+pub mod doctor;
+mod format;
+mod json;
+pub mod junit;
+pub mod list;
+pub mod quiz;
+pub mod rehearsal;
+pub mod suite;
+pub mod validation;
+pub mod verify;
+
+pub use format::{Format, Unsupported};

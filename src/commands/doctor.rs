@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use super::Config;
-use super::Config;
 use super::emit;
 use super::session::Session;
 use crate::backend::doctor::{Level, doctor};

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::Config;
-use super::Config;
 use super::emit;
 use super::session::{Looking, Session};
 use super::start::StartRequest;

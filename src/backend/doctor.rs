@@ -36,6 +36,16 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Whether it keeps `lab start` from provisioning: the machine's own tools and engine,
+    /// never a learner's tool (cosign, crane, syft), which only the step that uses it needs.
+    pub fn blocks_start(&self) -> bool {
+        self.level == Level::Problem
+            && (matches!(
+                self.check.as_str(),
+                "docker" | "kind" | "helm" | "Docker engine" | "cgroup"
+            ) || self.check.starts_with("port "))
+    }
+
     fn ok(check: &str, found: impl Into<String>) -> Self {
         Finding {
             check: check.to_owned(),

@@ -6,7 +6,7 @@ use std::io::Write;
 use super::Config;
 use super::emit;
 use super::session::Session;
-use crate::backend::doctor::{Level, doctor};
+use crate::backend::doctor::doctor;
 use crate::backend::host::SystemHost;
 use crate::error::LabError;
 use crate::exit_code;
@@ -28,17 +28,22 @@ pub fn run(
             .as_ref()
             .is_none_or(|s| s.kind_cluster.is_some() || s.context.is_empty());
     let findings = doctor(&SystemHost, &session.chapter.lab, kind, !kyverno_existing);
-    let problems = findings
-        .iter()
-        .filter(|f| f.level == Level::Problem)
-        .count();
+    // Only what stops `lab start` fails the doctor: a learner's tool matters to its step.
+    let blocking = findings.iter().filter(|f| f.blocks_start()).count();
+    let mut again = format!("lab doctor {}", session.id());
+    if let Some(context) = context {
+        again.push_str(&format!(" --context {context}"));
+    }
+    if kyverno_existing {
+        again.push_str(" --kyverno existing");
+    }
     let text = if json {
         report::doctor::json(&session.id(), &findings)
     } else {
-        report::doctor::human(&session.id(), &findings)
+        report::doctor::human(&session.id(), &findings, &again)
     };
     emit(out, &text)?;
-    Ok(if problems == 0 {
+    Ok(if blocking == 0 {
         exit_code::SUCCESS
     } else {
         exit_code::UNREACHABLE

@@ -95,7 +95,7 @@ pub(crate) fn run_in(
     let (blocking, other): (Vec<Finding>, Vec<Finding>) = findings
         .into_iter()
         .filter(|f| f.level != Level::Ok)
-        .partition(|f| f.level == Level::Problem && blocks_start(&f.check));
+        .partition(Finding::blocks_start);
     if !blocking.is_empty() {
         let _ =
             std::io::stderr().write_all(crate::report::doctor::findings_text(&blocking).as_bytes());
@@ -129,15 +129,6 @@ pub(crate) fn run_in(
             .await
             .map_err(|_| LabError::Interrupted)?
     })?
-}
-
-/// Whether a preflight problem keeps `lab start` from provisioning (a learner's tool that is
-/// missing only matters for the step that uses it).
-fn blocks_start(check: &str) -> bool {
-    matches!(
-        check,
-        "docker" | "kind" | "helm" | "Docker engine" | "cgroup"
-    ) || check.starts_with("port ")
 }
 
 /// The kind cluster and the registry, through the host seam; each phase recorded.

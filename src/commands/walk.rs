@@ -380,7 +380,7 @@ fn hint(
             }
         },
     };
-    let text = flow.next_hint(step)?;
+    let text = flow.next_hint(step, screens::Next::Commands(&session.id()))?;
     emit(out, &text)?;
     Ok(exit_code::SUCCESS)
 }

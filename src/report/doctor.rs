@@ -17,6 +17,8 @@ struct Document<'a> {
     schema_version: u32,
     chapter: &'a str,
     problems: usize,
+    /// Problems that stop `lab start` (the others only matter to the step that uses the tool).
+    blocking: usize,
     findings: &'a [Finding],
 }
 
@@ -33,20 +35,30 @@ pub fn json(chapter: &str, findings: &[Finding]) -> String {
         schema_version: DOCTOR_VERSION,
         chapter,
         problems: problems(findings),
+        blocking: findings.iter().filter(|f| f.blocks_start()).count(),
         findings,
     })
 }
 
-/// The report for people: the findings, then whether `lab start` may go ahead.
-pub fn human(chapter: &str, findings: &[Finding]) -> String {
+/// The report for people: the findings, then whether `lab start` may go ahead. `again` is the
+/// `lab doctor` command line to run after a fix, with the flags the learner gave.
+pub fn human(chapter: &str, findings: &[Finding], again: &str) -> String {
     let mut out = format!("lab doctor {chapter}\n{}", findings_text(findings));
-    let _ = match problems(findings) {
+    let blocking = findings.iter().filter(|f| f.blocks_start()).count();
+    let later = problems(findings) - blocking;
+    let _ = match blocking {
         0 => writeln!(out, "ready for `lab start {chapter}`"),
         n => writeln!(
             out,
-            "{n} problem(s): fix them, then run `lab doctor {chapter}` again"
+            "{n} problem(s) stop `lab start`: fix them, then run `{again}` again"
         ),
     };
+    if later > 0 {
+        let _ = writeln!(
+            out,
+            "{later} tool(s) missing or too old do not stop `lab start`, but the steps that use them need them"
+        );
+    }
     out
 }
 

@@ -173,7 +173,7 @@ impl<'a> Flow<'a> {
     }
 
     /// Shows the next hint of `step` and records it.
-    pub fn next_hint(&mut self, step: &Step) -> Result<String, WalkError> {
+    pub fn next_hint(&mut self, step: &Step, next: screens::Next<'_>) -> Result<String, WalkError> {
         let id = step.id.value.0.clone();
         let hints = self.lesson.hints.get(&id).cloned().unwrap_or_default();
         // The number is decided under the lock: a hint shown in another terminal counts.
@@ -197,6 +197,7 @@ impl<'a> Flow<'a> {
             n,
             hints.get(n - 1).map(String::as_str),
             self.look,
+            next,
         ))
     }
 
@@ -366,7 +367,7 @@ impl<'a> Flow<'a> {
                         results = now;
                     }
                     Input::Key('h') => {
-                        let text = self.next_hint(step)?;
+                        let text = self.next_hint(step, screens::Next::Keys)?;
                         io.show(&text);
                     }
                     Input::Key('s') => {

@@ -112,7 +112,18 @@ fn wrap(text: &str, indent: &str, look: Look) -> String {
 }
 
 /// Hint `n` (from 1) of a step, or what to do when there are no more.
-pub fn hint(step: &Step, n: usize, text: Option<&str>, look: Look) -> String {
+pub fn hint(step: &Step, n: usize, text: Option<&str>, look: Look, next: Next<'_>) -> String {
+    let id = &step.id.value.0;
+    let (solution, runbook) = match next {
+        Next::Keys => (
+            "Press s to see its solution".to_owned(),
+            "r for the runbook".to_owned(),
+        ),
+        Next::Commands(lab) => (
+            format!("`lab solve {lab} --step {id}` shows its solution"),
+            format!("`lab runbook {lab}` the runbook"),
+        ),
+    };
     match text {
         Some(text) => {
             let body = render(text, look);
@@ -123,14 +134,10 @@ pub fn hint(step: &Step, n: usize, text: Option<&str>, look: Look) -> String {
                 indent(&body, "  ")
             )
         }
-        None if step.hints.is_empty() => format!(
-            "Step `{}` has no hints. Press s to see its solution, or r for the runbook.\n",
-            step.id.value.0
-        ),
-        None => format!(
-            "That was the last hint of `{}`. Press s to see the solution.\n",
-            step.id.value.0
-        ),
+        None if step.hints.is_empty() => {
+            format!("Step `{id}` has no hints. {solution}, or {runbook}.\n")
+        }
+        None => format!("That was the last hint of `{id}`. {solution}.\n"),
     }
 }
 
@@ -416,8 +423,8 @@ mod tests {
         screens += "\n";
         screens += &results(&[result(Status::Fail)], PLAIN, Next::Keys);
         screens += &results(&[result(Status::Error)], PLAIN, Next::Commands("walk"));
-        screens += &hint(&step, 1, Some(&step.hints[0]), PLAIN);
-        screens += &hint(&step, 2, None, PLAIN);
+        screens += &hint(&step, 1, Some(&step.hints[0]), PLAIN, Next::Keys);
+        screens += &hint(&step, 2, None, PLAIN, Next::Keys);
         screens += &solution(
             &step,
             Some(

@@ -207,3 +207,43 @@ fn rehearse_without_bash_exits_3_not_2() {
         "{stderr}"
     );
 }
+
+// `lab doctor` exited 3 ("blocks `lab start`") for a missing learner's tool that does not
+// block it, and its rerun hint dropped the --context and --kyverno flags the learner gave.
+#[test]
+fn doctor_fails_only_on_what_stops_start_and_reruns_with_the_flags_given() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("labs/ch14/tests/keys/test-only-signer.pub"),
+        dir.path().join("cosign.pub"),
+    )
+    .unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = lab(dir.path());
+        cmd.arg("--course")
+            .arg(repo())
+            .args(args)
+            .env("PATH", empty.path());
+        output(&mut cmd)
+    };
+    // No cosign, crane or syft on this PATH: only the steps that use them need them.
+    let (code, out, err) = run(&[
+        "doctor",
+        "ch14",
+        "--context",
+        "mine",
+        "--kyverno",
+        "existing",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ready for `lab start ch14`"), "{out}");
+    assert!(out.contains("do not stop `lab start`"), "{out}");
+    // Without --kyverno existing, helm is needed to install Kyverno: that one stops start.
+    let (code, out, _) = run(&["doctor", "ch14", "--context", "mine"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("fix them, then run `lab doctor ch14 --context mine` again"),
+        "{out}"
+    );
+}

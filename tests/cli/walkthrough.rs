@@ -155,10 +155,11 @@ fn hints_come_one_at_a_time_are_recorded_and_run_out() {
     insta::assert_snapshot!("walk-hint-1", one);
     let (_, two, _) = learner.run(&["hint", "walk"]);
     assert!(two.starts_with("Hint 2 of 2 for `write-notes`:"), "{two}");
+    // At a shell prompt there are no keys to press: it said "Press s ...".
     let (_, none, _) = learner.run(&["hint", "walk"]);
     assert_eq!(
         none,
-        "That was the last hint of `write-notes`. Press s to see the solution.\n"
+        "That was the last hint of `write-notes`. `lab solve walk --step write-notes` shows its solution.\n"
     );
     assert_eq!(learner.events(), ["hint-shown", "hint-shown"]);
     let (code, other, stderr) = learner.run(&["hint", "walk", "--step", "pin-ap"]);

@@ -11,6 +11,7 @@ use super::workdir::FileWorkdir;
 use crate::engine::offline::Offline;
 use crate::engine::world::World;
 use crate::engine::{CheckResult, Engine, Observe, PreparedCheck};
+use crate::record::Progress;
 use crate::runtime::{Interrupted, RuntimeUnavailable, until_interrupted};
 
 /// Where the checks look.
@@ -95,6 +96,50 @@ impl CheckRunner {
         }
     }
 
+    /// As [`CheckRunner::run`], with the learner's `progress`: a check that holds only during
+    /// its step (`during_step_only`) whose step is recorded as passed is not judged again (the
+    /// lab has moved on: the policies are in Enforce now); its recorded result stands in.
+    pub fn run_after(
+        &self,
+        select: impl Fn(&PreparedCheck) -> bool,
+        what: &str,
+        progress: &Progress,
+    ) -> Result<Vec<CheckResult>, Interrupted> {
+        let steps: Vec<&str> = self.workdir.steps.iter().map(String::as_str).collect();
+        let passed = progress.passed(&steps);
+        let recorded = |c: &PreparedCheck| {
+            c.during_step_only
+                .then(|| passed.get(&c.step))
+                .flatten()
+                .and_then(|results| results.iter().find(|r| r.check == c.id))
+        };
+        let mut judged = self
+            .run(|c| select(c) && recorded(c).is_none(), what)?
+            .into_iter();
+        let mut results = Vec::new();
+        for check in self.prepared.iter().filter(|c| select(c)) {
+            match recorded(check) {
+                Some(r) => results.push(CheckResult {
+                    step: check.step.clone(),
+                    check: check.id.clone(),
+                    title: check.title.clone(),
+                    kind: check.kind.name(),
+                    status: r.status,
+                    message: format!(
+                        "held when step `{}` was passed ({}); the lab has moved on since, so it is not judged again",
+                        check.step, r.message
+                    ),
+                    hint: None,
+                    evidence: r.evidence.clone(),
+                    cause: None,
+                    elapsed_ms: 0,
+                }),
+                None => results.extend(judged.next()),
+            }
+        }
+        Ok(results)
+    }
+
     /// Runs the checks of `step`.
     pub fn run_step(&self, step: &str) -> Result<Vec<CheckResult>, Interrupted> {
         self.run(|c| c.step == step, &format!("of {step}"))
@@ -140,5 +185,79 @@ impl CheckRunner {
                 _ => None,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::model::FailureMode;
+    use crate::engine::Status;
+    use crate::engine::kinds::Kind;
+    use crate::record::{CourseStamp, Event, RecordedCheck};
+
+    // The final `lab check` of a finished lab failed `policies-in-audit` in Enforce and advised
+    // `lab audit`, switching the guardrail off.
+    #[test]
+    fn a_check_of_a_passed_step_that_held_only_during_it_is_not_judged_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("world.json"), "{}").unwrap();
+        let check = |id: &str, step: &str, during_step_only: bool| PreparedCheck {
+            step: step.into(),
+            id: id.into(),
+            title: format!("{id} holds"),
+            kind: Kind::PolicyMode {
+                policies: vec!["verify-signed-images".into()],
+                mode: FailureMode::Audit,
+            },
+            invariant: false,
+            during_step_only,
+        };
+        let workdir = FileWorkdir {
+            root: dir.path().to_owned(),
+            chapter: "ch14".into(),
+            steps: vec!["audit".into(), "enforce".into()],
+            quiz: None,
+        };
+        let prepared = vec![
+            check("in-audit", "audit", true),
+            check("judged", "audit", false),
+        ];
+        let mut runner = CheckRunner::new(prepared, workdir, Duration::ZERO).unwrap();
+        runner.spinner = false;
+        runner.backends = Backends::World(World {
+            path: dir.path().join("world.json"),
+        });
+        let mut progress = Progress::new("ch14");
+        let none = runner.run_after(|_| true, "all", &progress).unwrap();
+        assert!(none.iter().all(|r| r.status == Status::Fail), "{none:?}");
+        let stamp = CourseStamp {
+            lab: "ch14".into(),
+            version: None,
+            digest: "sha256:00".into(),
+        };
+        let passed = |id: &str| RecordedCheck {
+            check: id.into(),
+            status: Status::Pass,
+            message: "both policies are in Audit".into(),
+            evidence: Vec::new(),
+        };
+        let event = Event::StepPassed {
+            step: "audit".into(),
+            results: vec![passed("in-audit"), passed("judged")],
+        };
+        progress.append_at(event, "2026-12-06T10:00:00Z".into(), &stamp);
+        let after = runner.run_after(|_| true, "all", &progress).unwrap();
+        assert_eq!(after[0].check, "in-audit");
+        assert_eq!(after[0].status, Status::Pass);
+        assert!(
+            after[0]
+                .message
+                .starts_with("held when step `audit` was passed")
+        );
+        assert_eq!(
+            (after[1].check.as_str(), after[1].status),
+            ("judged", Status::Fail)
+        );
     }
 }

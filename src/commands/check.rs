@@ -36,9 +36,11 @@ pub fn run(config: &Config, request: &CheckRequest, out: &mut impl Write) -> Res
         },
         request.wait,
     )?;
+    let progress = crate::record::Progress::load(&session.workdir, &session.id())
+        .map_err(crate::walkthrough::WalkError::from)?;
     let results = match &request.step {
-        Some(step) => runner.run_step(step),
-        None => runner.run(|_| true, "against the cluster and the registry"),
+        Some(step) => runner.run_after(|c| c.step == *step, &format!("of {step}"), &progress),
+        None => runner.run_after(|_| true, "against the cluster and the registry", &progress),
     }
     .map_err(|_| LabError::Interrupted)?;
     let text = if request.json {

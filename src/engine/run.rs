@@ -28,6 +28,8 @@ pub struct PreparedCheck {
     pub kind: Kind,
     /// Whether it may already pass when its step begins.
     pub invariant: bool,
+    /// Whether it holds only while its step is current.
+    pub during_step_only: bool,
 }
 
 /// Prepares every check of the lab, in step order, with `values` filled in.
@@ -133,6 +135,7 @@ pub fn prepare(
                 title: check.title.clone(),
                 kind,
                 invariant: check.invariant,
+                during_step_only: check.during_step_only,
             });
         }
     }

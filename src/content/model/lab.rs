@@ -256,6 +256,11 @@ pub struct Check {
     /// mode `lab start` set): `lab rehearse` does not require it to fail before the solution.
     #[serde(default)]
     pub invariant: bool,
+    /// The check holds only while its step is the current one (the policies in Audit before
+    /// the switch to Enforce): once the step is recorded as passed, the lab has moved on, and
+    /// `lab check` shows the recorded result instead of judging it again.
+    #[serde(default)]
+    pub during_step_only: bool,
 }
 
 impl Step {

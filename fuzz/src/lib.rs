@@ -9,11 +9,11 @@ use std::sync::LazyLock;
 
 use courselab::commands::admit::namespace_labels;
 use courselab::content::files::{CourseFiles, Selection};
-use courselab::report::validation;
 use courselab::content::validate::validate;
 use courselab::policy::evaluate::{Artifacts, VerifyCache, evaluate, evaluate_cached};
 use courselab::policy::matching::{Operation, Request, default_namespace};
 use courselab::policy::model::KyvernoPolicy;
+use courselab::report::validation;
 use courselab::supply::ImageRef;
 use courselab::supply::fixture::SigningKey;
 use courselab::supply::keyless::{KeylessPolicy, RekorKey};

@@ -10,7 +10,7 @@
 //!   artifacts (every blob hash-checked) and verifies them, as a cold admission would.
 //!
 //! Run with `cargo bench --bench admission`. Figures are medians of 5 runs. Under
-//! `cargo test --benches` (CI) it runs short: each mix cycled twice, every verdict checked.
+//! `cargo test --bench '*'` (CI) it runs short: each mix cycled twice, every verdict checked.
 
 mod common;
 

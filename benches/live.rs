@@ -5,7 +5,7 @@
 //!
 //! Run with `cargo bench --bench live` after `.ci/peers/build` (PEERS_BIN or
 //! COURSELAB_PEERS_DIR names the peers; target/peers/bin otherwise). A missing peer fails the
-//! bench and says how to build it. Under `cargo test --benches` (CI) it runs short: one resumed
+//! bench and says how to build it. Under `cargo test --bench '*'` (CI) it runs short: one resumed
 //! start and one check instead of seven; the lab is still solved and checked in full.
 
 mod common;

@@ -4,7 +4,7 @@
 //!   should grow linearly.
 //!
 //! Run with `cargo bench --bench validate`. Figures are medians of repeated runs. Under
-//! `cargo test --benches` (CI) it runs short: a few runs, courses 1x and 3x the real one.
+//! `cargo test --bench '*'` (CI) it runs short: a few runs, courses 1x and 3x the real one.
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! - digest resolution of a tag against the registry, next to `skopeo inspect`, as a ratio.
 //!
 //! Run with `cargo bench --bench verify` (needs docker-registry, skopeo and openssl, which
-//! `.ci/test` installs). Under `cargo test --benches` (CI) it runs short: a few of each.
+//! `.ci/test` installs). Under `cargo test --bench '*'` (CI) it runs short: a few of each.
 
 mod common;
 

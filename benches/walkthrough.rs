@@ -7,7 +7,7 @@
 //!   exit, through all three steps (target < 0.5 s).
 //!
 //! Run with `cargo bench --bench walkthrough`. Figures are medians of repeated runs. Under
-//! `cargo test --benches` (CI) it runs short: chains of 100 and 1,000 records, a few runs.
+//! `cargo test --bench '*'` (CI) it runs short: chains of 100 and 1,000 records, a few runs.
 
 mod common;
 

@@ -11,7 +11,7 @@ pub enum Mode {
     /// The figures the bench exists for: `cargo bench --bench NAME`.
     Full,
     /// Every measured path once or a few times, at small sizes, every result still checked:
-    /// `cargo test --benches` (what CI runs), or `BENCH_SHORT=1 cargo bench`. Its figures are
+    /// `cargo test --bench '*'` (what CI runs), or `BENCH_SHORT=1 cargo bench`. Its figures are
     /// printed but mean little.
     Short,
 }
@@ -19,7 +19,7 @@ pub enum Mode {
 impl Mode {
     /// Full when `cargo bench` ran the bench (it passes `--bench`, as libtest's own benches
     /// expect) and `BENCH_SHORT` is unset or `0`; short otherwise, which is also what
-    /// `cargo test --benches` gets, as libtest runs a `#[bench]` once under `cargo test`.
+    /// `cargo test --bench '*'` gets, as libtest runs a `#[bench]` once under `cargo test`.
     pub fn from_env() -> Self {
         let short = std::env::var("BENCH_SHORT").is_ok_and(|v| !v.is_empty() && v != "0");
         let mode = if !short && std::env::args().any(|a| a == "--bench") {

@@ -9,10 +9,15 @@
 //! - from layout: each decision opens the fixture OCI layout, reads the image's cosign
 //!   artifacts (every blob hash-checked) and verifies them, as a cold admission would.
 //!
-//! Run with `cargo bench --bench admission`. Figures are medians of 5 runs.
+//! Run with `cargo bench --bench admission`. Figures are medians of 5 runs. Under
+//! `cargo test --bench '*'` (CI) it runs short: each mix cycled twice, every verdict checked.
+
+mod common;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use common::{Mode, median, per_second};
 
 use courselab::content::CourseFiles;
 use courselab::content::chapter::Chapter;
@@ -32,23 +37,23 @@ fn create(object: &serde_json::Value) -> Request<'_> {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn rate(decisions: usize, mut run: impl FnMut(usize)) -> f64 {
-    let samples = (0..5)
+/// Decisions per second: the median of `samples` runs of `run(decisions)`, each of which
+/// returns how many of its decisions differed from the expected verdict (none may).
+fn rate(samples: usize, decisions: usize, mut run: impl FnMut(usize) -> usize) -> f64 {
+    let times = (0..samples)
         .map(|_| {
             let start = Instant::now();
-            run(decisions);
-            start.elapsed()
+            let wrong = run(decisions);
+            let took = start.elapsed();
+            assert_eq!(wrong, 0, "{wrong} of {decisions} decisions differ from the resource's verdict evaluated afresh");
+            took
         })
         .collect();
-    decisions as f64 / median(samples).as_secs_f64()
+    per_second(decisions, median(times))
 }
 
 fn main() {
+    let mode = Mode::from_env();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let files = CourseFiles::from_disk(&root).expect("the course reads");
     let chapter = Chapter::find(files, "ch14").expect("ch14 exists");
@@ -75,60 +80,75 @@ fn main() {
         .expect("fixtures read")
         .artifacts;
 
+    // The verdict of each resource, fresh: what every cached and uncached decision must match.
+    let verdicts: Vec<bool> = objects
+        .iter()
+        .map(|o| evaluate(o, Operation::Create, &test.policies, &artifacts).allowed)
+        .collect();
+    let admitted: Vec<_> = objects
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, allowed)| **allowed)
+        .map(|(o, _)| o.clone())
+        .collect();
+    assert!(
+        !admitted.is_empty() && admitted.len() < objects.len(),
+        "ch14's cases admit some resources and deny others; {} of {} admitted",
+        admitted.len(),
+        objects.len()
+    );
+    let samples = mode.pick(5, 1);
+    // Short: each mix cycled twice, so the second cycle meets a warm cache.
+    let cycles = |full: usize, len: usize| mode.pick(full, 2 * len);
+
     let mut cache = VerifyCache::default();
-    let cached = rate(200_000, |n| {
-        for i in 0..n {
-            let request = Request {
-                object: &objects[i % objects.len()],
-                operation: Operation::Create,
-                namespace_labels: None,
-            };
-            std::hint::black_box(evaluate_cached(
-                &request,
-                &test.policies,
-                &artifacts,
-                &mut cache,
-            ));
-        }
+    let cached = rate(samples, cycles(200_000, objects.len()), |n| {
+        (0..n)
+            .filter(|i| {
+                let request = create(&objects[i % objects.len()]);
+                let result = evaluate_cached(&request, &test.policies, &artifacts, &mut cache);
+                std::hint::black_box(result).allowed != verdicts[i % objects.len()]
+            })
+            .count()
     });
     // Kyverno caches only successful verifications, so the denied cases (a wrong key is a
     // real ECDSA verification that fails) cost the same every time; measure both mixes.
-    let admitted: Vec<_> = objects
-        .iter()
-        .filter(|o| evaluate(o, Operation::Create, &test.policies, &artifacts).allowed)
-        .cloned()
-        .collect();
-    let cached_admitted = rate(200_000, |n| {
-        for i in 0..n {
-            let request = Request {
-                object: &admitted[i % admitted.len()],
-                operation: Operation::Create,
-                namespace_labels: None,
-            };
-            std::hint::black_box(evaluate_cached(
-                &request,
-                &test.policies,
-                &artifacts,
-                &mut cache,
-            ));
-        }
+    let hits_before = cache.hits;
+    let cached_admitted = rate(samples, cycles(200_000, admitted.len()), |n| {
+        (0..n)
+            .filter(|i| {
+                let request = create(&admitted[i % admitted.len()]);
+                let result = evaluate_cached(&request, &test.policies, &artifacts, &mut cache);
+                !std::hint::black_box(result).allowed
+            })
+            .count()
     });
-    let uncached = rate(5_000, |n| {
-        for i in 0..n {
-            let o = &objects[i % objects.len()];
-            std::hint::black_box(evaluate(o, Operation::Create, &test.policies, &artifacts));
-        }
+    assert!(
+        cache.hits > hits_before,
+        "the admitted resources never hit the verification cache"
+    );
+    let uncached = rate(samples, cycles(5_000, objects.len()), |n| {
+        (0..n)
+            .filter(|i| {
+                let o = &objects[i % objects.len()];
+                let result = evaluate(o, Operation::Create, &test.policies, &artifacts);
+                std::hint::black_box(result).allowed != verdicts[i % objects.len()]
+            })
+            .count()
     });
-    let from_layout = rate(2_000, |n| {
-        for i in 0..n {
-            let o = &objects[i % objects.len()];
-            let wanted = images_to_fetch(&create(o), &test.policies);
-            let fetched = rt
-                .block_on(fetch(&wanted, &layouts))
-                .expect("fixtures read")
-                .artifacts;
-            std::hint::black_box(evaluate(o, Operation::Create, &test.policies, &fetched));
-        }
+    let from_layout = rate(samples, cycles(2_000, objects.len()), |n| {
+        (0..n)
+            .filter(|i| {
+                let o = &objects[i % objects.len()];
+                let wanted = images_to_fetch(&create(o), &test.policies);
+                let fetched = rt
+                    .block_on(fetch(&wanted, &layouts))
+                    .expect("fixtures read")
+                    .artifacts;
+                let result = evaluate(o, Operation::Create, &test.policies, &fetched);
+                std::hint::black_box(result).allowed != verdicts[i % objects.len()]
+            })
+            .count()
     });
     println!(
         "admission decisions over ch14's {} test resources (Enforce):",

@@ -4,14 +4,17 @@
 //! - digest resolution of a tag against the registry, next to `skopeo inspect`, as a ratio.
 //!
 //! Run with `cargo bench --bench verify` (needs docker-registry, skopeo and openssl, which
-//! `.ci/run` installs).
+//! `.ci/test` installs). Under `cargo test --bench '*'` (CI) it runs short: a few of each.
+
+mod common;
 
 #[path = "../tests/cli/registry.rs"]
 #[allow(dead_code)]
 mod registry;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use common::{Mode, each, per_second};
 use courselab::supply::ImageRef;
 use courselab::supply::cosign::fetch_artifacts;
 use courselab::supply::layout::LayoutStore;
@@ -19,22 +22,24 @@ use courselab::supply::registry::{RegistryStore, Retry};
 use courselab::supply::signature::{Verifier, verify_signatures};
 use courselab::supply::store::Store;
 
-fn per_second(count: usize, took: Duration) -> f64 {
-    count as f64 / took.as_secs_f64()
-}
-
-fn openssl_verifies_per_second() -> Option<f64> {
+/// `openssl speed`'s ECDSA P-256 verifications per second on one core, over `seconds`.
+fn openssl_verifies_per_second(seconds: u32) -> f64 {
     let out = registry::debian_tool("openssl")
-        .args(["speed", "-seconds", "2", "ecdsap256"])
+        .args(["speed", "-seconds", &seconds.to_string(), "ecdsap256"])
         .output()
-        .ok()?;
+        .expect("openssl runs");
     let text = String::from_utf8_lossy(&out.stdout);
     // The result line: " 256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0   8250.0"
-    let line = text.lines().find(|l| l.contains("ecdsa (nistp256)"))?;
-    line.split_whitespace().last()?.parse().ok()
+    text.lines()
+        .find(|l| l.contains("ecdsa (nistp256)"))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or_else(|| {
+            panic!("no ecdsa (nistp256) figure in `openssl speed`'s output: {out:?}")
+        })
 }
 
 fn main() {
+    let mode = Mode::from_env();
     let registry = registry::TestRegistry::start();
     let rt = registry::runtime();
     let digest = rt.block_on(registry::push_image(
@@ -73,7 +78,7 @@ fn main() {
     let verifier = Verifier::from_public_key_pem(public.as_bytes()).unwrap();
 
     // Verification from the layout: open, resolve, read, verify; as `lab verify --layout` does.
-    let runs = 2000;
+    let runs = mode.pick(2000, 5);
     let start = Instant::now();
     for _ in 0..runs {
         let store = LayoutStore::open(&layout).unwrap();
@@ -90,7 +95,8 @@ fn main() {
         .unwrap();
     let start = Instant::now();
     for _ in 0..runs {
-        std::hint::black_box(verify_signatures(&artifacts, &verifier).unwrap());
+        let verified = verify_signatures(&artifacts, &verifier).unwrap();
+        assert_eq!(std::hint::black_box(verified).len(), 1);
     }
     let in_memory = per_second(runs, start.elapsed());
     println!(
@@ -99,24 +105,22 @@ fn main() {
     println!(
         "signature verification, artifacts in memory (verify + claims):    {in_memory:>8.0} /s"
     );
-    match openssl_verifies_per_second() {
-        Some(openssl) => println!(
-            "openssl speed ecdsap256 verify, one core:                        {openssl:>8.0} /s  (layout path at {:.0}%, in-memory at {:.0}%)",
-            100.0 * from_layout / openssl,
-            100.0 * in_memory / openssl
-        ),
-        None => println!("openssl speed ecdsap256: could not run openssl"),
-    }
+    let openssl = openssl_verifies_per_second(mode.pick(2, 1));
+    println!(
+        "openssl speed ecdsap256 verify, one core:                        {openssl:>8.0} /s  (layout path at {:.0}%, in-memory at {:.0}%)",
+        100.0 * from_layout / openssl,
+        100.0 * in_memory / openssl
+    );
 
     // Digest resolution against the registry, next to skopeo.
     let store = RegistryStore::new(&image, false, Retry::default());
-    let runs = 200;
+    let runs = mode.pick(200, 3);
     let start = Instant::now();
     for _ in 0..runs {
         assert_eq!(rt.block_on(store.resolve(&image)).unwrap().as_str(), digest);
     }
-    let ours = start.elapsed() / runs as u32;
-    let skopeo_runs = 20;
+    let ours = each(runs, start.elapsed());
+    let skopeo_runs = mode.pick(20, 2);
     let start = Instant::now();
     for _ in 0..skopeo_runs {
         let out = registry::debian_tool("skopeo")
@@ -124,9 +128,13 @@ fn main() {
             .arg(format!("docker://{}/bench/demo:1.0", registry.addr))
             .output()
             .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), digest);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            digest,
+            "{out:?}"
+        );
     }
-    let skopeo = start.elapsed() / skopeo_runs;
+    let skopeo = each(skopeo_runs, start.elapsed());
     println!(
         "digest resolution, lab (in process, warm client): {:>8.2} ms",
         ours.as_secs_f64() * 1e3

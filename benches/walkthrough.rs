@@ -6,30 +6,16 @@
 //! - `lab walkthrough --yes` of the fixture course against a recorded world, process start to
 //!   exit, through all three steps (target < 0.5 s).
 //!
-//! Run with `cargo bench --bench walkthrough`. Figures are medians of repeated runs.
+//! Run with `cargo bench --bench walkthrough`. Figures are medians of repeated runs. Under
+//! `cargo test --bench '*'` (CI) it runs short: chains of 100 and 1,000 records, a few runs.
+
+mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
+use common::{Mode, time};
 use courselab::engine::Status;
 use courselab::record::{CourseStamp, Event, Progress, RecordedCheck};
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn time(runs: usize, mut f: impl FnMut()) -> Duration {
-    median(
-        (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                f();
-                start.elapsed()
-            })
-            .collect(),
-    )
-}
 
 fn record(n: usize) -> Event {
     if n.is_multiple_of(2) {
@@ -51,6 +37,7 @@ fn record(n: usize) -> Event {
 }
 
 fn main() {
+    let mode = Mode::from_env();
     let steps = ["incident-hook", "pin-digest"];
     let course = CourseStamp {
         lab: "ch14".into(),
@@ -58,13 +45,15 @@ fn main() {
         digest: "sha256:00".into(),
     };
     let at = "2026-12-06T10:00:00Z".to_owned();
-    for size in [1_000, 10_000] {
+    for size in mode.pick([1_000, 10_000], [100, 1_000]) {
         let mut progress = Progress::new("ch14");
         for n in 0..size {
             progress.append_at(record(n), at.clone(), &course);
         }
-        let took = time(7, || {
-            std::hint::black_box(progress.verify(&steps));
+        let took = time(mode.pick(7, 2), || {
+            let breaks = progress.verify(&steps);
+            assert!(breaks.is_empty(), "the chain holds: {breaks:?}");
+            breaks
         });
         println!("verify a chain of {size} records: {took:?}");
     }
@@ -77,21 +66,28 @@ fn main() {
     let path = Progress::path(dir.path(), "ch14");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, serde_json::to_string_pretty(&progress).unwrap()).unwrap();
-    let took = time(21, || {
+    let appends = mode.pick(21, 3);
+    let took = time(appends, || {
         Progress::update(dir.path(), &course, |_| (vec![record(1)], ())).unwrap();
     });
+    let written = Progress::load(dir.path(), "ch14").unwrap();
+    assert_eq!(
+        written.records.len(),
+        1_000 + appends,
+        "every append is in the file"
+    );
+    assert!(
+        written.verify(&steps).is_empty(),
+        "the appended chain holds"
+    );
     println!(
         "append one record to a 1,000-record file (locked, read afresh, written atomically): {took:?}"
     );
 
     let course =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/course-walk");
-    let lab = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/lab");
-    if !lab.exists() {
-        println!("(build target/release/lab first for the whole-run figure)");
-        return;
-    }
-    let took = time(7, || {
+    let lab = env!("CARGO_BIN_EXE_lab");
+    let took = time(mode.pick(7, 1), || {
         let work = tempfile::tempdir().unwrap();
         std::fs::copy(
             course.join("../../../labs/ch14/tests/keys/test-only-signer.pub"),
@@ -114,7 +110,7 @@ fn main() {
             r#"{"workloads": {"Deployment/develop/app": [["app", "kind-registry:5000/walk/app@sha256:5bc628ed2850bf90f65fdd64cf6cffeaece3fa69d3a19d57dc450f3d85a9ba80"]]}}"#,
         )
         .unwrap();
-        let out = Command::new(&lab)
+        let out = Command::new(lab)
             .current_dir(work.path())
             .arg("--course")
             .arg(&course)
@@ -130,6 +126,9 @@ fn main() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
+        let record = Progress::load(work.path(), "walk").unwrap();
+        let passed = record.passed(&["write-notes", "pin-app", "quiz"]);
+        assert_eq!(passed.len(), 3, "the run passed every step: {passed:?}");
     });
     println!("lab walkthrough --yes, three steps and the quiz, process start to exit: {took:?}");
 }

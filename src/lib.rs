@@ -16,6 +16,7 @@ pub mod record;
 pub mod report;
 pub mod runtime;
 pub mod spanned;
+pub mod submission;
 pub mod suite;
 pub mod supply;
 pub mod terminal;

@@ -2,3 +2,4 @@
 //! the archive format, its hostile reader and its deterministic writer.
 
 pub mod archive;
+pub mod sealed;

@@ -3,3 +3,4 @@
 
 pub mod archive;
 pub mod sealed;
+pub mod statement;

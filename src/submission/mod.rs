@@ -3,4 +3,5 @@
 
 pub mod archive;
 pub mod sealed;
+pub mod secrets;
 pub mod statement;

@@ -129,6 +129,20 @@ fn public_key_pem() -> Vec<u8> {
         .expect("the test public key reads")
 }
 
+/// The chapter's test signer as `lab submit` reads a learner's key.
+pub static SUBMISSION_SIGNER: LazyLock<courselab::submission::sealed::SigningKey> =
+    LazyLock::new(|| {
+        let pem = std::fs::read(repo().join("labs/ch14/tests/keys/test-only-signer.key"))
+            .expect("the test key reads");
+        courselab::submission::sealed::SigningKey::read(&pem, b"").expect("the test key is usable")
+    });
+
+/// The chapter's test public key as `lab grade` trusts a learner's.
+pub static TRUSTED: LazyLock<courselab::submission::sealed::TrustedKey> = LazyLock::new(|| {
+    courselab::submission::sealed::TrustedKey::from_pem(&public_key_pem())
+        .expect("the test public key is usable")
+});
+
 /// `lab verify --key test-only-signer.pub`.
 pub static KEY_VERIFIER: LazyLock<Verifier> = LazyLock::new(|| {
     Verifier::from_public_key_pem(&public_key_pem()).expect("the public key is usable")

@@ -5,3 +5,4 @@ pub mod archive;
 pub mod sealed;
 pub mod secrets;
 pub mod statement;
+pub mod token;

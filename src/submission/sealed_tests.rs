@@ -101,7 +101,10 @@ fn another_payload_type_is_refused() {
     let pair = pair();
     let mut bundle = sealed(STATEMENT, &pair);
     bundle["dsseEnvelope"]["payloadType"] = json!("text/plain");
-    assert_eq!(opened(&bundle, &pair), Err(SealError::PayloadType));
+    assert_eq!(
+        opened(&bundle, &pair),
+        Err(SealError::PayloadType("application/vnd.in-toto+json"))
+    );
 }
 
 #[test]

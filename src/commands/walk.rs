@@ -204,7 +204,7 @@ pub(crate) fn walkthrough(
         }
     }
     drop(tx);
-    let mut io = TerminalIo::new(rx, config.color)?;
+    let mut io = TerminalIo::new(rx, flow.look)?;
     let outcome = flow.interactive(&mut checks, &mut io);
     drop(io);
     let outcome = outcome?;
@@ -244,7 +244,7 @@ fn take_practice(
             for (i, q) in quiz.questions.iter().enumerate() {
                 let picked = answers.get(&q.id.0).cloned().unwrap_or_default();
                 text.push_str(&screens::question(i, quiz.questions.len(), q, look));
-                text.push_str(&screens::answered(q, &picked));
+                text.push_str(&screens::answered(q, &picked, look.width));
                 text.push_str(&screens::feedback(
                     q,
                     quiz::is_correct(&lab, q, &picked),
@@ -262,7 +262,7 @@ fn take_practice(
                     let q = &quiz.questions[i];
                     screens::feedback(q, quiz::is_correct(&lab, q, picked), look)
                 },
-                config.color,
+                look,
             );
             let Some(answers) = asked else {
                 emit(out, "Quiz left before the end.\n")?;
@@ -314,7 +314,7 @@ fn take_quiz(
                 for (i, q) in quiz.questions.iter().enumerate() {
                     let picked = answers.get(&q.id.0).cloned().unwrap_or_default();
                     text.push_str(&screens::question(i, quiz.questions.len(), q, flow.look));
-                    text.push_str(&screens::answered(q, &picked));
+                    text.push_str(&screens::answered(q, &picked, flow.look.width));
                     text.push_str(&screens::feedback(
                         q,
                         quiz::is_correct(&quiz.lab.value.0, q, &picked),
@@ -335,7 +335,7 @@ fn take_quiz(
                     let q = &quiz.questions[i];
                     screens::feedback(q, quiz::is_correct(&lab, q, picked), look)
                 },
-                config.color,
+                look,
             );
             let Some(answers) = asked else {
                 emit(out, "Quiz left before the end: nothing recorded.\n")?;

@@ -1,9 +1,10 @@
 //! Every screen the learner reads in the walkthrough, as text at a given width: a step, its
-//! check results, a hint, a solution, the list of steps, the quiz's feedback and the done-when
-//! summary. Pure functions, so that each is snapshot-tested without a terminal.
+//! check results, a hint, a solution, the list of steps, the quiz's options, picks and
+//! feedback, and the done-when summary. Pure functions, so that each is snapshot-tested
+//! without a terminal.
 
 use super::markdown::{Look, no_breaks, render};
-use crate::content::model::{Question, Quiz, Step};
+use crate::content::model::{Choice, Question, Quiz, Step};
 use crate::engine::{CheckResult, Status};
 use crate::grade::done_when::{Scored, Source, Summary};
 use crate::grade::quiz::Attempt;
@@ -216,23 +217,116 @@ pub fn breaks(path: &str, records: usize, breaks: &[Break]) -> String {
 /// One quiz question, as the learner sees it before answering.
 pub fn question(index: usize, total: usize, question: &Question, look: Look) -> String {
     let kind = match question.choice {
-        crate::content::model::Choice::Single => "pick one",
-        crate::content::model::Choice::Multiple => "pick all that apply",
+        Choice::Single => "pick one",
+        Choice::Multiple => "pick all that apply",
     };
     format!(
         "Question {}/{total} ({kind}):\n{}",
         index + 1,
-        indent(&render(&question.prompt, look), "  ")
+        indented(&question.prompt, look)
     )
 }
 
+/// The quiz's title, wrapped, and a blank line.
+pub fn quiz_title(quiz: &Quiz, look: Look) -> String {
+    format!("{}\n", wrap(&printable(&quiz.title), "", look))
+}
+
+/// How many columns the quiz widget's marker takes before an option's first row: `> ` where
+/// one option is picked, `> [x] ` where several may be.
+fn marker_width(choice: Choice) -> usize {
+    match choice {
+        Choice::Single => 2,
+        Choice::Multiple => 6,
+    }
+}
+
+/// The options of a question as the quiz widget lists them, each already wrapped to a
+/// terminal `width` columns wide behind the widget's marker, its later rows indented under
+/// its text. The widget clears one row per line of an item when it redraws or is answered, so
+/// an option the terminal had to wrap left rows of the list on the screen.
+pub fn option_items(question: &Question, width: usize) -> Vec<String> {
+    let marker = marker_width(question.choice);
+    let newline = format!("\n{}", " ".repeat(marker));
+    question
+        .options
+        .value
+        .iter()
+        .map(|o| fit(&o.id.value.0, &o.text.value, width, marker).join(&newline))
+        .collect()
+}
+
+/// What the learner picked, shown once the widget is gone and before the verdict: the
+/// options in the question's order, wrapped as the widget wrapped them.
+pub fn picked(question: &Question, ids: &[String], width: usize) -> String {
+    let chosen: Vec<_> = question
+        .options
+        .value
+        .iter()
+        .filter(|o| ids.contains(&o.id.value.0))
+        .collect();
+    if chosen.is_empty() {
+        return "  You picked nothing.\n".to_owned();
+    }
+    let mut out = String::from("  You picked:\n");
+    for o in chosen {
+        for line in fit(&o.id.value.0, &o.text.value, width, PICKED_INDENT.len()) {
+            out.push_str(&format!("{PICKED_INDENT}{line}\n"));
+        }
+    }
+    out
+}
+
+const PICKED_INDENT: &str = "    ";
+
+/// The fewest columns an option's text is wrapped to, however narrow the terminal.
+const MIN_ROOM: usize = 12;
+
+/// Option `id`'s text on rows that each fit a terminal `width` columns wide behind `indent`
+/// columns, the first starting `id) `, the later ones indented under the text. A row stops
+/// short of the last column (some terminals wrap a row that fills it), and has fewer bytes
+/// than `width`: dialoguer counts the rows an item takes from its lines' lengths in bytes.
+fn fit(id: &str, text: &str, width: usize, indent: usize) -> Vec<String> {
+    let head = format!("{}) ", printable(id));
+    let hang = " ".repeat(textwrap::core::display_width(&head));
+    let text = printable(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut room = width.saturating_sub(indent + 1).max(MIN_ROOM);
+    loop {
+        let options = no_breaks(textwrap::Options::new(room))
+            .break_words(true)
+            .initial_indent(&head)
+            .subsequent_indent(&hang);
+        let lines: Vec<String> = textwrap::wrap(&text, &options)
+            .iter()
+            .map(|l| l.trim_end().to_owned())
+            .collect();
+        if room == MIN_ROOM || lines.iter().all(|l| indent + l.len() < width) {
+            return lines;
+        }
+        room -= 1;
+    }
+}
+
+/// Markdown rendered two columns narrower, then indented by two: rows that fit the width.
+fn indented(markdown: &str, look: Look) -> String {
+    let narrower = Look {
+        width: look.width.saturating_sub(2),
+        ..look
+    };
+    indent(&render(markdown, narrower), "  ")
+}
+
 /// The options of a question with the learner's picks marked (answers from a file).
-pub fn answered(question: &Question, picked: &[String]) -> String {
+pub fn answered(question: &Question, picked: &[String], width: usize) -> String {
     let mut out = String::new();
     for option in &question.options.value {
         let id = &option.id.value.0;
         let mark = if picked.contains(id) { "[x]" } else { "[ ]" };
-        out.push_str(&format!("  {mark} {id}) {}\n", option.text.value));
+        let lines = fit(id, &option.text.value, width, 6);
+        out.push_str(&format!("  {mark} {}\n", lines.join("\n      ")));
     }
     if picked.is_empty() {
         out.push_str("  (not answered)\n");
@@ -250,7 +344,7 @@ pub fn feedback(question: &Question, correct: Option<bool>, look: Look) -> Strin
     let explanation = question
         .explanation
         .as_ref()
-        .map(|e| indent(&render(&e.value, look), "  "))
+        .map(|e| indented(&e.value, look))
         .unwrap_or_default();
     format!("{verdict}\n{explanation}")
 }
@@ -433,6 +527,64 @@ mod tests {
         );
         screens += &solution(&step, None);
         insta::assert_snapshot!(screens);
+    }
+
+    fn question() -> Question {
+        serde_saphyr::from_str(
+            "id: q-tags\nobjective: build-once\nchoice: single\nprompt: What runs?\noptions:\n  - id: a\n    text: \"The proof that what runs is what CI built and tested: the new bytes have a new digest that no pipeline, signature or SBOM vouches for.\"\n  - id: b\n    text: Nothing\n",
+        )
+        .unwrap()
+    }
+
+    // An option wider than the terminal was wrapped by the terminal, and the quiz widget,
+    // which clears one row per line it was given, left its rows above the verdict.
+    #[test]
+    fn every_option_row_fits_the_terminal_behind_the_widget_marker() {
+        let q = question();
+        for width in [40, 60, 80, 120] {
+            for item in option_items(&q, width) {
+                let lines: Vec<&str> = item.lines().collect();
+                assert!(2 + lines[0].len() < width, "{width}: {lines:?}");
+                for line in &lines[1..] {
+                    assert!(line.len() < width, "{width}: {lines:?}");
+                    assert!(line.starts_with("     "), "hanging indent: {line:?}");
+                }
+            }
+        }
+        let items = option_items(&q, 60);
+        assert_eq!(items[1], "b) Nothing");
+        insta::assert_snapshot!(items[0], @r"
+        a) The proof that what runs is what CI built and tested:
+             the new bytes have a new digest that no pipeline,
+             signature or SBOM vouches for.
+        ");
+    }
+
+    // dialoguer adds rows for a line it finds wider than the terminal by its length in bytes:
+    // a line of narrow characters but many bytes made it clear rows above the list.
+    #[test]
+    fn a_row_of_many_bytes_is_wrapped_shorter() {
+        let text = "é".repeat(20) + " " + &"ü".repeat(20);
+        for line in fit("a", &text, 60, 2) {
+            assert!(2 + line.len() < 60, "{line:?} has {} bytes", line.len());
+        }
+    }
+
+    #[test]
+    fn the_screen_keeps_what_was_picked() {
+        let q = question();
+        let picked = picked(&q, &["a".into()], 60);
+        assert_eq!(
+            picked,
+            "  You picked:\n    a) The proof that what runs is what CI built and\n       tested: the new bytes have a new digest that no\n       pipeline, signature or SBOM vouches for.\n"
+        );
+        assert!(picked.lines().all(|l| l.len() < 60), "{picked}");
+        assert_eq!(super::picked(&q, &[], 60), "  You picked nothing.\n");
+        // Answers from a file are listed the same way, every option marked.
+        let listed = answered(&q, &["a".into()], 60);
+        assert!(listed.lines().all(|l| l.len() < 60), "{listed}");
+        assert!(listed.starts_with("  [x] a) The proof"), "{listed}");
+        assert!(listed.ends_with("\n  [ ] b) Nothing\n"), "{listed}");
     }
 
     fn step_screen_for_test(step: &Step) -> String {

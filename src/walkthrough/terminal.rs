@@ -11,25 +11,26 @@ use super::WalkError;
 use super::flow::{Input, Io};
 use super::markdown::Look;
 use super::screens;
+use crate::content::model::{Choice, Question, Quiz};
 
 /// The terminal: keys in raw mode, changes from the watchers, screens out, the quiz through
 /// dialoguer.
 pub struct TerminalIo {
     changes: mpsc::Receiver<Result<String, String>>,
     raw: bool,
-    color: bool,
+    look: Look,
 }
 
 impl TerminalIo {
     pub fn new(
         changes: mpsc::Receiver<Result<String, String>>,
-        color: bool,
+        look: Look,
     ) -> Result<Self, WalkError> {
         crossterm::terminal::enable_raw_mode().map_err(|e| WalkError::Terminal(e.to_string()))?;
         Ok(TerminalIo {
             changes,
             raw: true,
-            color,
+            look,
         })
     }
 
@@ -105,58 +106,105 @@ impl Io for TerminalIo {
 
     fn ask(
         &mut self,
-        quiz: &crate::content::model::Quiz,
+        quiz: &Quiz,
         feedback: &mut dyn FnMut(usize, &[String]) -> String,
     ) -> Option<BTreeMap<String, Vec<String>>> {
         self.set_raw(false);
-        let answers = ask_quiz(quiz, feedback, self.color);
+        let answers = ask_quiz(quiz, feedback, self.look);
         self.set_raw(true);
         answers
     }
 }
 
-/// Asks every question with dialoguer, showing the feedback after each; `None` if the person
-/// pressed Esc or q.
+/// Asks every question with dialoguer; after each answer the list is gone and the screen
+/// keeps what was picked, then `feedback`. `None` if the person pressed Esc or q.
 pub fn ask_quiz(
-    quiz: &crate::content::model::Quiz,
+    quiz: &Quiz,
     feedback: &mut dyn FnMut(usize, &[String]) -> String,
-    color: bool,
+    look: Look,
 ) -> Option<BTreeMap<String, Vec<String>>> {
-    use crate::content::model::Choice;
-    let theme = dialoguer::theme::SimpleTheme;
-    let look = Look { width: 80, color };
+    let (look, rows) = on_screen(look);
     let mut answers = BTreeMap::new();
     let total = quiz.questions.len();
-    println!("{}\n", quiz.title);
+    print!("{}", screens::quiz_title(quiz, look));
     for (i, question) in quiz.questions.iter().enumerate() {
         print!("{}", screens::question(i, total, question, look));
-        let items: Vec<String> = question
-            .options
-            .value
-            .iter()
-            .map(|o| format!("{}) {}", o.id.value.0, o.text.value))
-            .collect();
-        let picked: Vec<usize> = match question.choice {
-            Choice::Single => dialoguer::Select::with_theme(&theme)
-                .items(&items)
-                .default(0)
-                .interact_opt()
-                .ok()
-                .flatten()
-                .map(|i| vec![i])?,
-            Choice::Multiple => dialoguer::MultiSelect::with_theme(&theme)
-                .with_prompt("space to pick, enter to answer")
-                .items(&items)
-                .interact_opt()
-                .ok()
-                .flatten()?,
-        };
+        let _ = std::io::stdout().flush();
+        let items = screens::option_items(question, look.width);
+        let picked = pick(question, &items, rows)?;
         let ids: Vec<String> = picked
             .iter()
             .map(|&k| question.options.value[k].id.value.0.clone())
             .collect();
+        print!("{}", screens::picked(question, &ids, look.width));
         println!("{}", feedback(i, &ids));
         answers.insert(question.id.0.clone(), ids);
     }
     Some(answers)
+}
+
+/// The look the quiz is drawn with, no wider than the terminal whatever COLUMNS says (the
+/// widget counts rows by the lines it was given), and the terminal's height.
+fn on_screen(look: Look) -> (Look, Option<usize>) {
+    match crossterm::terminal::size() {
+        Ok((cols, rows)) if cols > 0 && rows > 0 => (
+            Look {
+                width: look.width.min(usize::from(cols)),
+                ..look
+            },
+            Some(usize::from(rows)),
+        ),
+        _ => (look, None),
+    }
+}
+
+/// The widget, over options wrapped to the width; `None` if the person left.
+fn pick(question: &Question, items: &[String], rows: Option<usize>) -> Option<Vec<usize>> {
+    let theme = dialoguer::theme::SimpleTheme;
+    let page = rows.map(|rows| per_page(items, rows));
+    match question.choice {
+        Choice::Single => {
+            let mut select = dialoguer::Select::with_theme(&theme)
+                .items(items)
+                .default(0);
+            if let Some(page) = page {
+                select = select.max_length(page);
+            }
+            select.interact_opt().ok().flatten().map(|i| vec![i])
+        }
+        Choice::Multiple => {
+            // The picks are shown by `screens::picked`, wrapped; the widget's own report of
+            // them is one unwrapped line.
+            let mut select = dialoguer::MultiSelect::with_theme(&theme)
+                .with_prompt("space to pick, enter to answer")
+                .report(false)
+                .items(items);
+            if let Some(page) = page {
+                select = select.max_length(page);
+            }
+            select.interact_opt().ok().flatten()
+        }
+    }
+}
+
+/// The widget's `max_length` for a terminal `rows` high: as many options as fit with the
+/// tallest of them, since the widget pages by options, not rows, and cannot clear rows that
+/// have scrolled away. It takes two off for its prompt and paging line.
+fn per_page(items: &[String], rows: usize) -> usize {
+    let tallest = items.iter().map(|i| i.lines().count()).max().unwrap_or(1);
+    (rows.saturating_sub(3) / tallest.max(1)).max(1) + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_of_options_fits_the_terminal_height() {
+        let items = vec!["a) one\n   two\n   three".to_owned(); 10];
+        // 24 rows, 3 kept for the prompt: 7 options of 3 rows; the widget takes 2 off.
+        assert_eq!(per_page(&items, 24), 9);
+        assert_eq!(per_page(&items, 2), 3);
+        assert_eq!(per_page(&["a) one".to_owned()], 50), 49);
+    }
 }

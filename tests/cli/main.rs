@@ -19,6 +19,7 @@ mod layout;
 mod list;
 mod live_offline;
 mod peers;
+mod quiz_pty;
 mod registry;
 mod schema;
 mod suite;

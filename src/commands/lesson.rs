@@ -55,10 +55,9 @@ pub(crate) fn lesson(session: &Session) -> Lesson<'_> {
     };
     for step in &chapter.lab.steps {
         let id = step.id.value.0.clone();
-        lesson.instructions.insert(
-            id.clone(),
-            session.fill(&step.instructions_for(on_kind)),
-        );
+        lesson
+            .instructions
+            .insert(id.clone(), session.fill(&step.instructions_for(on_kind)));
         let hints = step.hints_for(on_kind);
         lesson
             .hints

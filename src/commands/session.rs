@@ -181,7 +181,9 @@ impl Session {
     /// Whether the lab runs on the kind cluster `lab start` created, where a step's
     /// `on_kind` text holds. Without a state nobody knows, and that text is left out.
     pub fn on_kind(&self) -> bool {
-        self.state.as_ref().is_some_and(|s| s.kind_cluster.is_some())
+        self.state
+            .as_ref()
+            .is_some_and(|s| s.kind_cluster.is_some())
     }
 
     /// A text a person reads (a step, a hint, the runbook) with this learner's values.

@@ -290,7 +290,11 @@ impl Step {
     /// The instructions as a learner on kind (`on_kind`) or elsewhere reads them, before
     /// their values are filled in.
     pub fn instructions_for(&self, on_kind: bool) -> String {
-        match self.on_kind.as_ref().and_then(|k| k.instructions.as_deref()) {
+        match self
+            .on_kind
+            .as_ref()
+            .and_then(|k| k.instructions.as_deref())
+        {
             Some(extra) if on_kind => {
                 format!("{}\n\n{}", self.instructions.trim_end(), extra)
             }
@@ -542,7 +546,8 @@ mod tests {
 
     #[test]
     fn kind_only_text_comes_after_the_rest_and_only_on_kind() {
-        let step = step("on_kind:\n  instructions: Two names, one registry.\n  hints:\n    - Kind.\n");
+        let step =
+            step("on_kind:\n  instructions: Two names, one registry.\n  hints:\n    - Kind.\n");
         assert_eq!(
             step.instructions_for(true),
             "Deploy the digest.\n\nTwo names, one registry."

@@ -56,7 +56,11 @@ pub(super) fn check(files: &CourseFiles, rel: &str, lab: &Lab, out: &mut Sink) {
         texts.extend(step.hints.iter().map(|h| (h.as_str(), Shape::Whole)));
         texts.extend(step.solve.iter().map(|s| (s.as_str(), Shape::Whole)));
         if let Some(kind) = &step.on_kind {
-            texts.extend(kind.instructions.iter().map(|i| (i.as_str(), Shape::Markdown)));
+            texts.extend(
+                kind.instructions
+                    .iter()
+                    .map(|i| (i.as_str(), Shape::Markdown)),
+            );
             texts.extend(kind.hints.iter().map(|h| (h.as_str(), Shape::Whole)));
         }
         for (text, shape) in texts {
@@ -81,7 +85,14 @@ pub(super) fn check(files: &CourseFiles, rel: &str, lab: &Lab, out: &mut Sink) {
         for (reference, set) in references(text, Shape::Markdown, &variables) {
             let line = text.lines().nth(reference.line - 1).unwrap_or_default();
             let column = column_of(line, &reference.written);
-            judge(&file, (reference.line as u64, column), lab, &reference, &set, out);
+            judge(
+                &file,
+                (reference.line as u64, column),
+                lab,
+                &reference,
+                &set,
+                out,
+            );
         }
     }
 }
@@ -112,7 +123,10 @@ fn check_digest_variables(rel: &str, lab: &Lab, out: &mut Sink) {
 
 fn seed_help(image: &str, seeded: &[&str]) -> String {
     match did_you_mean(image, seeded.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`? the lab seeds: {}", seeded.join(", ")),
+        Some(best) => format!(
+            "did you mean `{best}`? the lab seeds: {}",
+            seeded.join(", ")
+        ),
         None if seeded.is_empty() => {
             "list the image under `cluster.seed`, so that `lab start` puts it into the registry"
                 .to_owned()
@@ -347,7 +361,12 @@ fn digest_part(text: &str) -> (Names, usize) {
 /// Where `reference`, found in `text` (a YAML scalar of the step at line `step`), is in the
 /// lab file: a block scalar keeps its lines, so the reference's line is as far below the
 /// text's first line as in the text; otherwise the first line after the step holding it.
-fn place_in_lab(lab_text: &str, step: u64, text: &str, reference: &Reference) -> Option<(u64, u64)> {
+fn place_in_lab(
+    lab_text: &str,
+    step: u64,
+    text: &str,
+    reference: &Reference,
+) -> Option<(u64, u64)> {
     let (first_no, first) = text
         .lines()
         .enumerate()

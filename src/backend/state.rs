@@ -3,6 +3,7 @@
 //! and `lab stop` removes exactly what the lab created. Written atomically (a temporary file,
 //! fsync, rename): a start interrupted at any point leaves the previous state or the new one.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,11 @@ pub struct LabState {
     /// Images the lab pushed into the registry.
     #[serde(default)]
     pub seeded: Vec<String>,
+    /// The digest each image of the lab's `cluster.seed` had in the registry when `lab start`
+    /// last seeded it (`demo:1.4.2-ci` -> `sha256:...`): the values of the lab's `digest_of`
+    /// variables, so that the commands shown name the image by digest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub digests: BTreeMap<String, String>,
     /// The pack's mode, spelled `Audit` or `Enforce` in the file. Read as Kyverno reads a
     /// failure action: any other word (a state from before the mode was typed, or one edited
     /// by hand) is Audit, never an error.

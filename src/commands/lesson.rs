@@ -40,15 +40,11 @@ pub(crate) fn look(config: &Config) -> Look {
     }
 }
 
-/// The chapter's text with this learner's values; a text whose values are missing is shown
-/// as written, placeholders and all.
+/// The chapter's text with this learner's values (one that does not exist yet left as its
+/// placeholder), and with a step's `on_kind` text only where the lab runs on its kind cluster.
 pub(crate) fn lesson(session: &Session) -> Lesson<'_> {
     let chapter = &session.chapter;
-    let fill = |text: &str| {
-        chapter
-            .fill(text, &session.values)
-            .unwrap_or_else(|_| text.to_owned())
-    };
+    let on_kind = session.on_kind();
     let mut lesson = Lesson {
         lab: &chapter.lab,
         instructions: BTreeMap::new(),
@@ -61,14 +57,12 @@ pub(crate) fn lesson(session: &Session) -> Lesson<'_> {
         let id = step.id.value.0.clone();
         lesson
             .instructions
-            .insert(id.clone(), fill(&step.instructions));
+            .insert(id.clone(), session.fill(&step.instructions_for(on_kind)));
+        let hints = step.hints_for(on_kind);
         lesson
             .hints
-            .insert(id.clone(), step.hints.iter().map(|h| fill(h)).collect());
-        let solution = session
-            .solution(step)
-            .unwrap_or_else(|_| step.solve.clone());
-        lesson.solutions.insert(id.clone(), solution);
+            .insert(id.clone(), hints.iter().map(|h| session.fill(h)).collect());
+        lesson.solutions.insert(id.clone(), session.solution(step));
         if let Some(link) = &step.runbook
             && let Some(section) = runbook_section(session, &link.value.0)
         {
@@ -78,15 +72,16 @@ pub(crate) fn lesson(session: &Session) -> Lesson<'_> {
     lesson
 }
 
-/// The Markdown a runbook link (`../../runbooks/x.md#anchor`) points to.
+/// The Markdown a runbook link (`../../runbooks/x.md#anchor`) points to, with this learner's
+/// values, so that its commands work as pasted.
 pub(crate) fn runbook_section(session: &Session, link: &str) -> Option<String> {
     let (path, anchor) = link.split_once('#').unwrap_or((link, ""));
     let rel = session.chapter.resolve(path).ok()?;
-    let text = session.chapter.text(&rel).ok()?;
+    let text = session.fill(session.chapter.text(&rel).ok()?);
     if anchor.is_empty() {
-        return Some(text.to_owned());
+        return Some(text);
     }
-    sections(text)
+    sections(&text)
         .into_iter()
         .find(|(_, _, slug, _)| slug == anchor)
         .map(|(_, _, _, body)| body)

@@ -114,7 +114,10 @@ impl Session {
             merged.retain(|(n, _)| n != name);
             merged.push((name.clone(), value.clone()));
         }
-        let values = chapter.values(false, &merged)?;
+        let mut values = chapter.values(false, &merged)?;
+        if let Some(state) = &state {
+            chapter.add_digests(&mut values, &state.digests);
+        }
         Ok(Session {
             chapter,
             workdir,
@@ -166,14 +169,26 @@ impl Session {
             })
     }
 
-    /// The step's solution with this learner's values filled in, as shown and as recorded;
-    /// `None` when the step has none. The one place a solution is filled.
-    pub fn solution(&self, step: &Step) -> Result<Option<String>, LabError> {
+    /// The step's solution with this learner's values filled in, as shown and as recorded
+    /// (a value that does not exist yet, such as a digest before `lab start`, shown as its
+    /// placeholder); `None` when the step has none. The one place a solution is filled.
+    pub fn solution(&self, step: &Step) -> Option<String> {
         step.solve
             .as_deref()
-            .map(|s| self.chapter.fill(s, &self.values))
-            .transpose()
-            .map_err(LabError::from)
+            .map(|s| self.chapter.fill_known(s, &self.values))
+    }
+
+    /// Whether the lab runs on the kind cluster `lab start` created, where a step's
+    /// `on_kind` text holds. Without a state nobody knows, and that text is left out.
+    pub fn on_kind(&self) -> bool {
+        self.state
+            .as_ref()
+            .is_some_and(|s| s.kind_cluster.is_some())
+    }
+
+    /// A text a person reads (a step, a hint, the runbook) with this learner's values.
+    pub fn fill(&self, text: &str) -> String {
+        self.chapter.fill_known(text, &self.values)
     }
 
     /// The course stamp of the records this session writes.

@@ -9,7 +9,7 @@ use super::emit;
 use super::session::Session;
 use crate::backend::kubeconfig;
 use crate::backend::shell::{Interrupts, Ran, run_solution};
-use crate::content::script::{BashScript, for_bash};
+use crate::content::script::{BashScript, ScriptError, for_bash};
 use crate::error::LabError;
 use crate::exit_code;
 
@@ -40,15 +40,30 @@ pub(crate) struct Solution {
 /// The step's solution; `None` when the step has none.
 pub(crate) fn script(session: &Session, step: &str) -> Result<Option<Solution>, LabError> {
     let found = session.step(step)?;
-    let Some(shown) = session.solution(found)? else {
+    let Some(shown) = session.solution(found) else {
         return Ok(None);
     };
     let text = found.solve.as_deref().unwrap_or_default();
     let run = for_bash(text, &session.values).map_err(|e| {
-        LabError::Usage(format!(
-            "{}, step {step}: {e}",
-            session.chapter.shown(&session.chapter.lab_file)
-        ))
+        let digest_of = |name: &str| {
+            session
+                .chapter
+                .lab
+                .variables
+                .iter()
+                .any(|v| v.name.value == name && v.digest_of.is_some())
+        };
+        match e {
+            // A digest `lab start` records: there is nothing to pass by hand.
+            ScriptError::Missing { name } if digest_of(&name) => LabError::Usage(format!(
+                "`${{{name}}}` has no value yet: it is the digest `lab start {id}` finds in the lab registry; run `lab start {id}` here first",
+                id = session.id()
+            )),
+            e => LabError::Usage(format!(
+                "{}, step {step}: {e}",
+                session.chapter.shown(&session.chapter.lab_file)
+            )),
+        }
     });
     Ok(Some(Solution { shown, run }))
 }

@@ -490,18 +490,25 @@ async fn seed_registry(
         let spinner = Spinner::start(format!("registry: pushing {}", image.image.value));
         let pushed = seed::push_once(&target, &derived).await?;
         drop(spinner);
-        let text = match pushed {
+        // What the tag names now is what the learner's commands resolve: their digest value.
+        let (text, digest) = match pushed {
             Seeded::Pushed(d) => {
                 state.seeded.retain(|s| *s != target);
                 state.seeded.push(target.clone());
-                format!("{} pushed ({d})", image.image.value)
+                (format!("{} pushed ({d})", image.image.value), d)
             }
-            Seeded::Present(d) => format!("{} present ({d})", image.image.value),
-            Seeded::Kept { found, .. } => format!(
-                "{} left as it is: the tag points at {found}, which lab did not push",
-                image.image.value
+            Seeded::Present(d) => (format!("{} present ({d})", image.image.value), d),
+            Seeded::Kept { found, .. } => (
+                format!(
+                    "{} left as it is: the tag points at {found}, which lab did not push",
+                    image.image.value
+                ),
+                found,
             ),
         };
+        state
+            .digests
+            .insert(image.image.value.clone(), digest.to_string());
         line(out, "registry", &text)?;
     }
     Ok(())

@@ -205,7 +205,7 @@ pub(crate) fn walkthrough(
     }
     drop(tx);
     let mut io = TerminalIo::new(rx, flow.look)?;
-    let outcome = flow.interactive(&mut checks, &mut io);
+    let outcome = flow.interactive(&mut checks, &mut io, !request.manual_run);
     drop(io);
     let outcome = outcome?;
     Ok(code(&outcome))
@@ -478,13 +478,14 @@ fn runbook(
     let link = &session.chapter.lab.runbook;
     let (path, _) = link.value.0.split_once('#').unwrap_or((&link.value.0, ""));
     let rel = session.chapter.resolve(path)?;
-    let text = session.chapter.text(&rel)?;
+    // Filled as a step is: its commands work as pasted.
+    let text = session.fill(session.chapter.text(&rel)?);
     let look = look(config);
     let Some(wanted) = section else {
-        emit(out, &render(text, look))?;
+        emit(out, &render(&text, look))?;
         return Ok(exit_code::SUCCESS);
     };
-    let all = sections(text);
+    let all = sections(&text);
     let wanted_slug = crate::walkthrough::markdown::slug(wanted.trim_start_matches('#'));
     match all.iter().find(|(_, _, slug, _)| *slug == wanted_slug) {
         Some((_, _, _, body)) => {

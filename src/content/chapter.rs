@@ -296,6 +296,41 @@ impl Chapter {
         substitute(&self.shown(&self.lab_file), text, values).map_err(|e| self.explain(e))
     }
 
+    /// Fills the placeholders whose values are known and leaves the others as written, for
+    /// text a person reads (a step, a hint, a solution, the runbook) before every value exists:
+    /// offline, a `digest_of` variable has none. Text that cannot be filled at all (a multi-line
+    /// value inside a line) is shown as written.
+    pub fn fill_known(&self, text: &str, values: &BTreeMap<String, String>) -> String {
+        let mut known = values.clone();
+        for v in &self.lab.variables {
+            known
+                .entry(v.name.value.clone())
+                .or_insert_with(|| format!("${{{}}}", v.name.value));
+        }
+        self.fill(text, &known).unwrap_or_else(|_| text.to_owned())
+    }
+
+    /// Gives each `digest_of` variable without a value the digest recorded for its image
+    /// (`digests`: seed image -> digest, as `lab start` found them in the registry). A recorded
+    /// value that is not a digest (a state edited by hand) is not used: it would be shown in
+    /// commands.
+    pub fn add_digests(
+        &self,
+        values: &mut BTreeMap<String, String>,
+        digests: &BTreeMap<String, String>,
+    ) {
+        for v in &self.lab.variables {
+            let Some(image) = &v.digest_of else { continue };
+            if let Some(digest) = digests.get(&image.value)
+                && crate::supply::Digest::parse(digest).is_ok()
+            {
+                values
+                    .entry(v.name.value.clone())
+                    .or_insert_with(|| digest.clone());
+            }
+        }
+    }
+
     /// The Kubernetes objects of the file `rel`, with placeholders filled.
     pub fn resources(
         &self,
@@ -395,5 +430,61 @@ impl Chapter {
         }
         let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
         format!("sha256:{hex}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ch14() -> Chapter {
+        Chapter::find(CourseFiles::embedded(), "ch14").unwrap()
+    }
+
+    const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    #[test]
+    fn a_digest_of_variable_takes_the_digest_recorded_for_its_image() {
+        let chapter = ch14();
+        let mut values = chapter.values(false, &[]).unwrap();
+        assert!(!values.contains_key("promoted_digest"), "offline: no value");
+        let recorded = BTreeMap::from([
+            ("demo:1.4.2-ci".to_owned(), DIGEST.to_owned()),
+            ("demo:1.4.2".to_owned(), "sha256:2".to_owned()),
+        ]);
+        chapter.add_digests(&mut values, &recorded);
+        assert_eq!(values["promoted_digest"], DIGEST);
+        // `--set` wins over the record.
+        let mut set = chapter
+            .values(false, &[("promoted_digest".into(), "sha256:given".into())])
+            .unwrap();
+        chapter.add_digests(&mut set, &recorded);
+        assert_eq!(set["promoted_digest"], "sha256:given");
+    }
+
+    #[test]
+    fn a_recorded_value_that_is_not_a_digest_is_never_shown() {
+        let chapter = ch14();
+        let mut values = chapter.values(false, &[]).unwrap();
+        let hostile = BTreeMap::from([("demo:1.4.2-ci".to_owned(), "$(rm -rf ~)".to_owned())]);
+        chapter.add_digests(&mut values, &hostile);
+        assert!(!values.contains_key("promoted_digest"));
+    }
+
+    #[test]
+    fn text_is_filled_with_the_values_that_exist_and_keeps_the_others() {
+        let chapter = ch14();
+        let values = chapter.values(false, &[]).unwrap();
+        let text = "${push_registry}/demo@${promoted_digest} ${DIGEST}";
+        assert_eq!(
+            chapter.fill_known(text, &values),
+            "localhost:5001/courselab/demo@${promoted_digest} ${DIGEST}"
+        );
+        let mut all = values.clone();
+        all.insert("promoted_digest".into(), DIGEST.into());
+        assert_eq!(
+            chapter.fill_known(text, &all),
+            format!("localhost:5001/courselab/demo@{DIGEST} ${{DIGEST}}")
+        );
     }
 }

@@ -195,6 +195,7 @@ impl<'a> Flow<'a> {
         Ok(screens::hint(
             step,
             n,
+            hints.len(),
             hints.get(n - 1).map(String::as_str),
             self.look,
             next,
@@ -333,13 +334,20 @@ impl<'a> Flow<'a> {
         Ok(Outcome::Finished(summary))
     }
 
-    /// With a person at a terminal: the current step, its checks, then keys and changes until
-    /// every step is passed or they quit.
+    /// With a person at a terminal: where to run the commands, then the current step, its
+    /// checks, then keys and changes (when `watching`) until every step is passed or they quit.
     pub fn interactive(
         &mut self,
         checks: &mut dyn Checks,
         io: &mut dyn Io,
+        watching: bool,
     ) -> Result<Outcome, WalkError> {
+        io.show(&screens::intro(
+            &self.lesson.lab.id.value.0,
+            &self.workdir.display().to_string(),
+            watching,
+            self.look,
+        ));
         'steps: while let Some(step) = self.current() {
             let id = step.id.value.0.clone();
             io.show(&self.step_screen(step));

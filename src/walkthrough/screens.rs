@@ -11,6 +11,20 @@ use crate::grade::quiz::Attempt;
 use crate::record::Break;
 use crate::text::{printable, printable_block};
 
+/// The first screen at a terminal: where the step's commands are run, and that this
+/// walkthrough stays open and checks them (by itself when `watching`).
+pub fn intro(lab: &str, workdir: &str, watching: bool, look: Look) -> String {
+    let checking = if watching {
+        "This walkthrough keeps watching your files and the cluster, and checks the step again by itself when they change."
+    } else {
+        "This walkthrough stays here: press c to check the step after your commands (--manual-run watches nothing)."
+    };
+    let text = format!(
+        "Lab {lab}: run each step's commands in a second terminal, in this folder ({workdir}); they carry your lab's values and work as pasted. {checking}"
+    );
+    format!("{}\n\n", wrap(&printable(&text), "", look).trim_end())
+}
+
 /// The keys, as the bottom line of a step.
 pub fn keys(quiz: bool) -> String {
     let mut keys = "[c] check  [h] hint  [s] solution  [r] runbook  [l] steps  [n] next".to_owned();
@@ -112,8 +126,16 @@ fn wrap(text: &str, indent: &str, look: Look) -> String {
         .collect()
 }
 
-/// Hint `n` (from 1) of a step, or what to do when there are no more.
-pub fn hint(step: &Step, n: usize, text: Option<&str>, look: Look, next: Next<'_>) -> String {
+/// Hint `n` (from 1) of the `total` hints a step has where the lab runs, or what to do when
+/// there are no more.
+pub fn hint(
+    step: &Step,
+    n: usize,
+    total: usize,
+    text: Option<&str>,
+    look: Look,
+    next: Next<'_>,
+) -> String {
     let id = &step.id.value.0;
     let (solution, runbook) = match next {
         Next::Keys => (
@@ -129,13 +151,12 @@ pub fn hint(step: &Step, n: usize, text: Option<&str>, look: Look, next: Next<'_
         Some(text) => {
             let body = render(text, look);
             format!(
-                "Hint {n} of {} for `{}`:\n{}",
-                step.hints.len(),
+                "Hint {n} of {total} for `{}`:\n{}",
                 step.id.value.0,
                 indent(&body, "  ")
             )
         }
-        None if step.hints.is_empty() => {
+        None if total == 0 => {
             format!("Step `{id}` has no hints. {solution}, or {runbook}.\n")
         }
         None => format!("That was the last hint of `{id}`. {solution}.\n"),
@@ -511,14 +532,15 @@ mod tests {
     #[test]
     fn the_screens_of_a_step_at_a_terminal() {
         let step = step();
-        let mut screens = String::new();
+        let mut screens = intro("walk", "/home/learner/lab", true, PLAIN);
+        screens += &intro("walk", "/home/learner/lab", false, PLAIN);
         screens += &step_screen_for_test(&step);
         screens += &keys(false);
         screens += "\n";
         screens += &results(&[result(Status::Fail)], PLAIN, Next::Keys);
         screens += &results(&[result(Status::Error)], PLAIN, Next::Commands("walk"));
-        screens += &hint(&step, 1, Some(&step.hints[0]), PLAIN, Next::Keys);
-        screens += &hint(&step, 2, None, PLAIN, Next::Keys);
+        screens += &hint(&step, 1, 1, Some(&step.hints[0]), PLAIN, Next::Keys);
+        screens += &hint(&step, 2, 1, None, PLAIN, Next::Keys);
         screens += &solution(
             &step,
             Some(

@@ -576,6 +576,11 @@ fn without_a_context_start_provisions_kind_through_the_seam_and_stop_delete_remo
     assert_eq!(saved["kind_cluster"], "courselab-ch14");
     assert_eq!(saved["registry_container"], "kind-registry");
     assert_eq!(saved["context"], "kind-courselab-ch14");
+    // On the kind cluster `lab start` made, the registry's two names are worth a hint.
+    let (_, hint, _) = learner.lab(&["hint", "--step", "pin-digest"]);
+    assert!(hint.starts_with("Hint 1 of 2 for `pin-digest`:"), "{hint}");
+    let (_, hint, _) = learner.lab(&["hint", "--step", "pin-digest"]);
+    assert!(hint.contains("both are the same registry"), "{hint}");
 
     // A second start creates nothing.
     learner.start();
@@ -865,4 +870,66 @@ fn the_walkthrough_rechecks_when_the_cluster_or_the_evidence_changes() {
     key(&mut p, "q");
     p.exp_string(&raw("resumes at step `pin-digest`")).unwrap();
     p.exp_eof().unwrap();
+}
+
+// Steps 2 to 4 showed `demo@${DIGEST}`, a variable of step 2's shell: in a second terminal, or
+// after a resume, the commands failed ("could not parse reference: .../demo@"). After `lab
+// start --context` the step shows the digest `lab start` found, and its commands, pasted into
+// a fresh shell, do the step; the kind-only paragraph is not shown on a `--context` lab.
+#[test]
+fn a_step_command_works_in_a_second_terminal_after_start_without_the_shell_variable() {
+    let learner = Learner::new();
+    learner.start();
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(learner.dir.path().join(".lab/ch14/state.json")).unwrap(),
+    )
+    .unwrap();
+    let digest = state["digests"]["demo:1.4.2-ci"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let crane = std::process::Command::new(peers_bin().join("crane"))
+        .args(["digest", "--insecure"])
+        .arg(format!("{}/demo:1.4.2-ci", learner.registry))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&crane.stdout).trim(), digest);
+
+    learner.solve("incident-hook");
+    let (code, screens, stderr) = learner.lab(&["walkthrough", "--yes", "--wait", "0"]);
+    assert_eq!(code, 1, "{screens}{stderr}");
+    let step = &screens[screens.find("Step 2/8").expect("step 2 is shown")..];
+    assert!(!step.contains("Two names"), "{step}");
+    let commands: String = step
+        .lines()
+        .take_while(|l| !l.starts_with("Done when"))
+        .filter_map(|l| l.strip_prefix("  │ "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        commands.contains(&format!("app={}/demo@{digest}\n", learner.registry)),
+        "{commands}"
+    );
+    // A second terminal: a new shell, no DIGEST, in the working folder.
+    let pasted = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &commands])
+        .current_dir(learner.dir.path())
+        .env("KUBECONFIG", &learner.kubeconfig)
+        .env("PATH", learner.path_with_peers())
+        .env_remove("DIGEST")
+        .output()
+        .unwrap();
+    assert!(pasted.status.success(), "{commands}\n{pasted:?}");
+    let (statuses, doc) = learner.check(Some("pin-digest"), "30");
+    assert_eq!(all(&statuses, "pass").len(), 2, "{doc:#}");
+
+    let (_, hint, _) = learner.lab(&["hint", "--step", "pin-digest"]);
+    assert!(hint.starts_with("Hint 1 of 1 for `pin-digest`:"), "{hint}");
+    // The runbook, filled as the steps are: no lab value is left for the learner to fill.
+    let (code, runbook, _) = learner.lab(&["runbook"]);
+    assert_eq!(code, 0);
+    let unfilled = regex::Regex::new(r"\$\{[a-z]").unwrap();
+    assert!(!unfilled.is_match(&runbook), "{runbook}");
+    assert!(runbook.contains(&format!("GOOD={digest}\n")), "{runbook}");
+    learner.stop();
 }

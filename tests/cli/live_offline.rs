@@ -18,10 +18,53 @@ fn a_solution_is_shown_with_the_labs_values() {
     assert_eq!(code, 0, "{stderr}");
     insta::assert_snapshot!(stdout, @r"
     # lab ch14, step pin-digest: a solution
-    DIGEST=$(crane digest --insecure localhost:5001/team-a/demo:1.4.2-ci)
-    kubectl set image -n develop deployment/demo app=kind-registry:5000/courselab/demo@${DIGEST}
+    kubectl set image -n develop deployment/demo app=kind-registry:5000/courselab/demo@${promoted_digest}
     kubectl rollout status -n develop deployment/demo --timeout=120s
     ");
+    let (code, stdout, stderr) = output(lab(dir.path()).args(["--course"]).arg(repo()).args([
+        "solve",
+        "ch14",
+        "--step",
+        "sbom-sign-attest",
+        "--set",
+        "push_registry=localhost:5001/team-a",
+        "--set",
+        &format!("promoted_digest=sha256:{}", "ab".repeat(32)),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "cosign sign --yes --key cosign.key $SIGN localhost:5001/team-a/demo@sha256:{}\n",
+            "ab".repeat(32)
+        )),
+        "{stdout}"
+    );
+}
+
+// A lab started before `lab start` recorded digests has no `promoted_digest`: showing the
+// solution keeps the placeholder, and running it says how to get the value, not `--set`.
+#[test]
+fn a_solution_whose_digest_lab_start_has_not_recorded_says_to_start_the_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".lab/ch14/state.json");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(
+        &state,
+        r#"{"schema_version": 1, "chapter": "ch14", "context": "nowhere", "digests": {"demo:1.4.2-ci": "not a digest"}}"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = output(lab(dir.path()).args(["--course"]).arg(repo()).args([
+        "solve",
+        "--step",
+        "pin-digest",
+        "--run",
+    ]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.contains("demo@${promoted_digest}"), "{stdout}");
+    assert_eq!(
+        stderr,
+        "error: `${promoted_digest}` has no value yet: it is the digest `lab start ch14` finds in the lab registry; run `lab start ch14` here first\n"
+    );
 }
 
 #[test]

@@ -359,3 +359,51 @@ fn a_manifest_of_too_many_documents_is_told_the_limit() {
     assert_eq!(code, 2, "{stdout}");
     insta::assert_snapshot!("too-many-documents", stdout);
 }
+
+/// `lab validate` on a copy of the real course with one edit, and the errors it reports.
+fn ch14_edited(rel: &str, from: &str, to: &str) -> (i32, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    super::copy_course(dir.path());
+    super::edit(dir.path(), rel, from, to);
+    let (code, stdout, _) = output(lab(dir.path()).args(["validate", "--format", "github"]));
+    let errors = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .map(|l| l.split("::").nth(1).unwrap_or_default().to_owned())
+        .collect();
+    (code, errors)
+}
+
+// The runbook's remediation promoted `demo:1.4.3-ci`, a tag ch14 never creates: pasted, the
+// command failed. Every image a step, hint, solution or the runbook names must be seeded.
+#[test]
+fn the_runbook_naming_a_tag_this_lab_never_creates_fails_validation() {
+    let (code, errors) = ch14_edited(
+        "runbooks/supply-chain.md",
+        "${push_registry}/demo:1.4.2-ci)   # the CI build's tag",
+        "${image_registry}/demo:1.4.3-ci)",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        errors,
+        ["error file=runbooks/supply-chain.md,line=153,col=37,title=ref/unseeded-image"]
+    );
+}
+
+// Steps 3 and 4 read `${DIGEST}` from step 2's shell: in a second terminal or after a resume
+// the reference was `.../demo@` ("could not parse reference"). `lab` fills the digest instead.
+#[test]
+fn a_step_reading_the_digest_from_an_earlier_steps_shell_fails_validation() {
+    let (code, errors) = ch14_edited(
+        "labs/ch14/lab.yaml",
+        "cosign sign --key cosign.key $SIGN ${push_registry}/demo@${promoted_digest}",
+        "cosign sign --key cosign.key $SIGN ${push_registry}/demo@${DIGEST}",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("error file=labs/ch14/lab.yaml,")
+            && errors[0].ends_with("title=var/unset-shell-variable"),
+        "{errors:?}"
+    );
+}

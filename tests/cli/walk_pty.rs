@@ -47,8 +47,19 @@ fn spawn(learner: &Learner) -> PtySession {
 fn a_learner_walks_the_lab_at_a_terminal_quits_resumes_and_finishes() {
     let learner = Learner::new();
     let mut p = spawn(&learner);
-    p.exp_string(&raw("Step 1/3 · Write down what runs"))
-        .unwrap();
+    // The first screen says where the commands go: learners typed them into the walkthrough.
+    let intro = p
+        .exp_string(&raw("Step 1/3 · Write down what runs"))
+        .unwrap()
+        .replace("\r\n", " ");
+    assert!(
+        intro.contains(&raw("run each step's commands in a second terminal")),
+        "{intro}"
+    );
+    assert!(
+        intro.contains(&raw("This walkthrough keeps watching your files")),
+        "{intro}"
+    );
     p.exp_string(&raw("[c] check  [h] hint")).unwrap();
     p.exp_string(&raw("✗ The notes are written")).unwrap();
     let failed = p
@@ -197,7 +208,14 @@ fn manual_run_does_not_watch_and_c_checks() {
             .strip_ansi_escape_codes(true),
     )
     .unwrap();
-    p.exp_string(&raw("0 of 1 check(s) pass")).unwrap();
+    let intro = p
+        .exp_string(&raw("0 of 1 check(s) pass"))
+        .unwrap()
+        .replace("\r\n", " ");
+    assert!(
+        intro.contains(&raw("press c to check the step after your commands")),
+        "{intro}"
+    );
     learner.write("evidence/notes.md", NOTES);
     // No watch: after a second nothing was re-checked; `c` does it.
     std::thread::sleep(std::time::Duration::from_millis(1200));

@@ -779,3 +779,133 @@ fn the_practice_quiz_beside_a_graded_one_gives_feedback_and_records_nothing() {
     );
     assert!(out.contains("your answers are recorded"), "{out}");
 }
+
+/// course-walk with a digest value and kind-only text in step 2, and a learner who passed
+/// step 1, on a lab `lab start` left `state` for (none: never started).
+fn walk_with_lab_values(state: Option<&str>) -> (Learner, tempfile::TempDir) {
+    let course = tempfile::tempdir().unwrap();
+    super::copy_tree(&Learner::course(), course.path());
+    let lab = "labs/walk/lab.yaml";
+    super::edit(
+        course.path(),
+        lab,
+        "      - kind-registry:5000\ntools:",
+        "      - kind-registry:5000\n  seed:\n    - image: app:1.0\n      build: ci\ntools:",
+    );
+    super::edit(
+        course.path(),
+        lab,
+        "    from_file: true\n",
+        "    from_file: true\n  - name: app_digest\n    description: The digest CI built.\n    digest_of: app:1.0\n",
+    );
+    super::edit(
+        course.path(),
+        lab,
+        "      Set the app's image to `${image_registry}/app@sha256:...`, the digest CI built.\n",
+        "      Set the app's image to the digest CI built:\n\n      ```sh\n      kubectl set image -n develop deployment/app app=${image_registry}/app@${app_digest}\n      ```\n    on_kind:\n      instructions: Two names, one registry, on the kind network.\n      hints:\n        - Inside kind, `localhost` is the node.\n",
+    );
+    let learner = Learner::new();
+    learner.write("evidence/notes.md", NOTES);
+    if let Some(state) = state {
+        learner.write(".lab/walk/state.json", state);
+    }
+    (learner, course)
+}
+
+fn run_in(learner: &Learner, course: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = lab(learner.path());
+    cmd.arg("--course")
+        .arg(course)
+        .args(args)
+        .env("COLUMNS", "200")
+        .write_stdin("");
+    output(&mut cmd)
+}
+
+const DIGEST: &str = "sha256:5bc628ed2850bf90f65fdd64cf6cffeaece3fa69d3a19d57dc450f3d85a9ba80";
+
+// Steps 3 and 4 of ch14 showed `demo@${DIGEST}` from step 2's shell: in a second terminal
+// the command failed. The step shows the digest `lab start` recorded, and works as pasted.
+#[test]
+fn a_step_command_works_in_a_second_terminal_without_the_shell_variable() {
+    let walk = ["walkthrough", "walk", "--world", "world.json"];
+    let context_lab = format!(
+        r#"{{"schema_version": 1, "chapter": "walk", "context": "mine", "digests": {{"app:1.0": "{DIGEST}"}}}}"#
+    );
+    let (learner, course) = walk_with_lab_values(Some(&context_lab));
+    let (code, screens, stderr) = run_in(&learner, course.path(), &walk);
+    assert_eq!(code, 1, "{screens}{stderr}");
+    assert!(
+        screens.contains(&format!(
+            "│ kubectl set image -n develop deployment/app app=kind-registry:5000/walk/app@{DIGEST}\n"
+        )),
+        "{screens}"
+    );
+    // A `--context` lab has no kind network: the kind-only text and hint are left out.
+    assert!(!screens.contains("Two names"), "{screens}");
+    let (_, hint, _) = run_in(
+        &learner,
+        course.path(),
+        &["hint", "walk", "--step", "pin-app"],
+    );
+    assert!(hint.starts_with("Hint 1 of 1 for `pin-app`:"), "{hint}");
+    let (_, hint, _) = run_in(
+        &learner,
+        course.path(),
+        &["hint", "walk", "--step", "pin-app"],
+    );
+    assert!(
+        hint.starts_with("That was the last hint of `pin-app`."),
+        "{hint}"
+    );
+    let (_, solution, _) = run_in(
+        &learner,
+        course.path(),
+        &["solve", "walk", "--step", "pin-app"],
+    );
+    assert!(
+        solution.contains("app=kind-registry:5000/walk/app@sha256:0000"),
+        "{solution}"
+    );
+}
+
+// "Two names, one registry" was shown on every lab; on a `--context` lab both names are the
+// same and there is no kind network. It is shown only where `lab start` made the kind cluster.
+#[test]
+fn kind_only_text_is_shown_only_on_the_kind_cluster_lab_start_made() {
+    let walk = ["walkthrough", "walk", "--world", "world.json"];
+    let kind_lab = format!(
+        r#"{{"schema_version": 1, "chapter": "walk", "context": "kind-courselab-walk", "kind_cluster": "courselab-walk", "digests": {{"app:1.0": "{DIGEST}"}}}}"#
+    );
+    let (learner, course) = walk_with_lab_values(Some(&kind_lab));
+    let (code, screens, stderr) = run_in(&learner, course.path(), &walk);
+    assert_eq!(code, 1, "{screens}{stderr}");
+    assert!(
+        screens.contains(&format!(
+            "app@{DIGEST}\n\nTwo names, one registry, on the kind network.\n"
+        )),
+        "{screens}"
+    );
+    for n in 1..=2 {
+        let (_, hint, _) = run_in(
+            &learner,
+            course.path(),
+            &["hint", "walk", "--step", "pin-app"],
+        );
+        assert!(
+            hint.starts_with(&format!("Hint {n} of 2 for `pin-app`:")),
+            "{hint}"
+        );
+        assert_eq!(hint.contains("Inside kind"), n == 2, "{hint}");
+    }
+
+    // Never started: nobody knows where it runs, so the kind text is left out, and the digest
+    // is shown as its placeholder.
+    let (learner, course) = walk_with_lab_values(None);
+    let (_, screens, _) = run_in(&learner, course.path(), &walk);
+    assert!(
+        screens.contains("app=kind-registry:5000/walk/app@${app_digest}\n"),
+        "{screens}"
+    );
+    assert!(!screens.contains("Two names"), "{screens}");
+}

@@ -200,6 +200,12 @@ pub struct Variable {
     /// substituted; a private key or any other file is refused, as the value goes onto the cluster.
     #[serde(default)]
     pub from_file: bool,
+    /// The value is the digest (`sha256:...`) of this image of `cluster.seed` (e.g.
+    /// `demo:1.4.2-ci`), as `lab start` pushed or found it in the lab registry, so that step
+    /// commands can name the image by digest and work as pasted in any terminal. It has a value
+    /// once the lab is started (or given with `--set`); offline it has none.
+    #[serde(default)]
+    pub digest_of: Option<Spanned<String>>,
 }
 
 /// A policy file the lab applies, optionally only for one signing mode.
@@ -240,6 +246,23 @@ pub struct Step {
     /// step's solution and requires its checks to fail before and pass after.
     #[serde(default)]
     pub solve: Option<String>,
+    /// Text that holds only on the kind cluster `lab start` creates (the registry's two names,
+    /// the kind network): shown when the lab runs there, left out on a `--context` lab and
+    /// wherever no lab is started.
+    #[serde(default)]
+    pub on_kind: Option<KindOnly>,
+}
+
+/// The part of a step that is true only on the lab's own kind cluster.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KindOnly {
+    /// Markdown appended to the step's instructions. May use `${placeholders}`.
+    #[serde(default)]
+    pub instructions: Option<String>,
+    /// Hints given after the step's other hints.
+    #[serde(default)]
+    pub hints: Vec<String>,
 }
 
 /// A check: one observable fact about the learner's work.
@@ -264,6 +287,32 @@ pub struct Check {
 }
 
 impl Step {
+    /// The instructions as a learner on kind (`on_kind`) or elsewhere reads them, before
+    /// their values are filled in.
+    pub fn instructions_for(&self, on_kind: bool) -> String {
+        match self
+            .on_kind
+            .as_ref()
+            .and_then(|k| k.instructions.as_deref())
+        {
+            Some(extra) if on_kind => {
+                format!("{}\n\n{}", self.instructions.trim_end(), extra)
+            }
+            _ => self.instructions.clone(),
+        }
+    }
+
+    /// The hints as a learner on kind (`on_kind`) or elsewhere gets them, in order: the
+    /// kind-only ones come last, so a hint's number is the same wherever the lab runs.
+    pub fn hints_for(&self, on_kind: bool) -> Vec<&str> {
+        let kind = self.on_kind.iter().filter(|_| on_kind);
+        self.hints
+            .iter()
+            .chain(kind.flat_map(|k| &k.hints))
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Whether the step asks for the chapter quiz: the walkthrough offers the quiz there, and
     /// the rehearsal answers it. The one reading of "this step has a quiz".
     pub fn has_quiz(&self) -> bool {
@@ -482,4 +531,32 @@ pub struct Scored {
     pub check: Spanned<LabId>,
     /// Points earned when the check passes.
     pub points: Spanned<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(on_kind: &str) -> Step {
+        serde_saphyr::from_str(&format!(
+            "id: pin\ntitle: Pin\ninstructions: |\n  Deploy the digest.\nhints:\n  - First.\n{on_kind}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn kind_only_text_comes_after_the_rest_and_only_on_kind() {
+        let step =
+            step("on_kind:\n  instructions: Two names, one registry.\n  hints:\n    - Kind.\n");
+        assert_eq!(
+            step.instructions_for(true),
+            "Deploy the digest.\n\nTwo names, one registry."
+        );
+        assert_eq!(step.instructions_for(false), "Deploy the digest.\n");
+        assert_eq!(step.hints_for(true), ["First.", "Kind."]);
+        assert_eq!(step.hints_for(false), ["First."]);
+        let plain = self::step("");
+        assert_eq!(plain.instructions_for(true), "Deploy the digest.\n");
+        assert_eq!(plain.hints_for(true), ["First."]);
+    }
 }

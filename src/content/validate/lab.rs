@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::kyverno::LabContext;
-use super::{Sink, check_ids, kind, kyverno, lab_variables, placeholders, quiz};
+use super::{Sink, check_ids, commands, kind, kyverno, lab_variables, placeholders, quiz};
 use crate::content::diagnostic::{Diagnostic, did_you_mean};
 use crate::content::files::CourseFiles;
 use crate::content::load::{FileKind, LoadedCourse, at, markdown_anchors};
@@ -40,6 +40,7 @@ pub(super) fn check(
     check_tools(rel, lab, out);
     check_policy_names(course, rel, lab, &refs, out);
     check_placeholders(files, rel, lab, &refs, out);
+    commands::check(files, rel, lab, out);
     let context = lab_context(course, lab, &refs);
     let mut policy_diagnostics = Vec::new();
     for file in &refs.policies {

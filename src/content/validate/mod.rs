@@ -1,6 +1,7 @@
 //! `lab validate`: every rule over a parsed course, collecting all problems before reporting.
 //! Each submodule owns one family of rules; the codes are listed in the README.
 
+mod commands;
 mod kind;
 mod kyverno;
 mod lab;

@@ -182,6 +182,27 @@ impl CheckRunner {
         namespaces
     }
 
+    /// The images the checks read in the registry, per step, for a registry watch.
+    #[cfg(feature = "live")]
+    pub fn registry_targets(&self) -> Vec<super::watch::RegistryTarget> {
+        self.prepared
+            .iter()
+            .filter_map(|c| {
+                let (image, signatures) = match &c.kind {
+                    crate::engine::kinds::Kind::Signature { image } => (image, true),
+                    crate::engine::kinds::Kind::SbomAttestation { image, .. } => (image, false),
+                    _ => return None,
+                };
+                Some(super::watch::RegistryTarget {
+                    step: c.step.clone(),
+                    image: image.clone(),
+                    signatures,
+                    attestations: !signatures,
+                })
+            })
+            .collect()
+    }
+
     /// The evidence files the checks read, for a file watch.
     pub fn evidence_paths(&self) -> Vec<PathBuf> {
         self.prepared

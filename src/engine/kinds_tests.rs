@@ -554,6 +554,15 @@ fn a_failing_check_waits_while_a_rollout_is_in_progress_and_says_so_once() {
         took >= Duration::from_secs(29) && took <= Duration::from_secs(30),
         "the wait is bounded by --wait: {took:?}"
     );
+    // The same rollout with its new Pod unable to pull: nothing to wait for.
+    let mut stuck = pod("demo-2", "");
+    stuck.ready = false;
+    stuck.waiting = Some("ImagePullBackOff".into());
+    fake.pods.push(stuck);
+    let (result, told, took) = run_settling(running_digest(), &fake, Duration::from_secs(30));
+    assert_eq!(result.status, Status::Fail);
+    assert_eq!(told, Vec::<String>::new());
+    assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
 #[test]

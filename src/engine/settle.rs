@@ -21,7 +21,8 @@ use crate::policy::model::live_action;
 pub const REPORT_DELAY: Duration = Duration::from_secs(20);
 
 /// How long after a Pod's admission its report is still worth waiting for: [`REPORT_DELAY`]
-/// and room for a busy controller (measured on the loopback cluster: 20 to 21 s).
+/// and room for a busy controller (measured on the loopback cluster: 20 s from the Pod's
+/// creation to its PolicyReport's).
 pub const REPORT_WINDOW: Duration = Duration::from_secs(30);
 
 /// What a failing check waits for.
@@ -121,6 +122,11 @@ const STUCK: [&str; 6] = [
     "CreateContainerError",
 ];
 
+/// Whether a Pod waits for something only a person can fix.
+pub fn is_stuck(pod: &PodView) -> bool {
+    !pod.terminating && pod.waiting.as_deref().is_some_and(|w| STUCK.contains(&w))
+}
+
 /// A Pod that is plausibly about to change by itself: going away within its grace period, or
 /// starting (not Ready, and not stuck on something only a person can fix).
 pub fn pod_settling(namespace: &str, pods: &[PodView]) -> Option<WaitsFor> {
@@ -130,8 +136,7 @@ pub fn pod_settling(namespace: &str, pods: &[PodView]) -> Option<WaitsFor> {
                 return !p.deletion_overdue;
             }
             let done = matches!(p.phase.as_str(), "Succeeded" | "Failed");
-            let stuck = p.waiting.as_deref().is_some_and(|w| STUCK.contains(&w));
-            !p.ready && !done && !stuck
+            !p.ready && !done && !is_stuck(p)
         })
         .map(|p| WaitsFor::Pod {
             namespace: namespace.to_owned(),
@@ -182,6 +187,11 @@ impl Kind {
                 selector,
                 ..
             } => {
+                let pods = world.cluster.pods(namespace, selector).await.ok()?;
+                // A rollout whose new Pod cannot pull its image goes nowhere by itself.
+                if pods.iter().any(is_stuck) {
+                    return None;
+                }
                 let rollouts = world.cluster.rollouts(namespace, selector).await.ok()?;
                 if let Some(r) = rollouts.iter().find(|r| rollout_in_progress(r)) {
                     return Some(
@@ -192,7 +202,6 @@ impl Kind {
                         .into(),
                     );
                 }
-                let pods = world.cluster.pods(namespace, selector).await.ok()?;
                 pod_settling(namespace, &pods).map(Settling::from)
             }
             Kind::PolicyReport { namespace, .. } => {

@@ -253,7 +253,8 @@ mod tests {
     #[test]
     fn a_rollout_is_in_progress_until_every_new_pod_is_available_and_no_old_one_is_left() {
         assert!(!rollout_in_progress(&rollout()), "done");
-        let cases: [(&str, fn(&mut RolloutView)); 4] = [
+        type Change = fn(&mut RolloutView);
+        let cases: [(&str, Change); 4] = [
             ("the controller has not seen the new spec", |r| {
                 r.observed_generation = 2
             }),
@@ -316,7 +317,7 @@ mod tests {
     #[test]
     fn a_report_is_waited_for_only_within_its_window_after_the_newest_admission() {
         let old = pod("old");
-        assert_eq!(report_settling("develop", &[old.clone()]), None);
+        assert_eq!(report_settling("develop", std::slice::from_ref(&old)), None);
         let mut unknown = pod("unknown");
         unknown.age = None;
         assert_eq!(report_settling("develop", &[unknown]), None);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
 use kube::config::KubeConfigOptions;
@@ -15,7 +16,8 @@ use serde_json::Value;
 
 use super::error::BackendError;
 use super::kubeconfig::{self, Kubeconfig};
-use crate::engine::{DryRun, ObserveError, PodView};
+use crate::engine::observe::selector_matches;
+use crate::engine::{DryRun, ObserveError, PodView, RolloutView};
 
 /// How long one API call may take before it counts as failed (and is tried again).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -305,37 +307,27 @@ impl crate::engine::Cluster for KubeCluster {
             api.list(&params)
         })
         .await?;
+        let now = std::time::SystemTime::now();
         Ok(list
             .items
             .into_iter()
-            .map(|pod| {
-                let statuses = pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.clone())
-                    .unwrap_or_default();
-                let containers = pod
-                    .spec
-                    .as_ref()
-                    .map(|s| s.containers.clone())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|c| {
-                        let id = statuses
-                            .iter()
-                            .find(|s| s.name == c.name)
-                            .map(|s| s.image_id.clone())
-                            .unwrap_or_default();
-                        (c.name, c.image.unwrap_or_default(), id)
-                    })
-                    .collect();
-                PodView {
-                    name: pod.metadata.name.unwrap_or_default(),
-                    phase: pod.status.and_then(|s| s.phase).unwrap_or_default(),
-                    terminating: pod.metadata.deletion_timestamp.is_some(),
-                    containers,
-                }
-            })
+            .map(|pod| super::views::pod_view(pod, now))
+            .collect())
+    }
+
+    async fn rollouts(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<RolloutView>, ObserveError> {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        let params = ListParams::default().limit(LIST_LIMIT);
+        let list = call(&format!("deployments in {namespace}"), || api.list(&params)).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter(|d| selector_matches(selector, &super::views::template_labels(d)))
+            .map(super::views::rollout_view)
             .collect())
     }
 

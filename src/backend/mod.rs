@@ -24,6 +24,8 @@ pub mod seed;
 pub mod shell;
 pub mod state;
 #[cfg(feature = "live")]
+pub mod views;
+#[cfg(feature = "live")]
 pub mod watch;
 pub mod workdir;
 

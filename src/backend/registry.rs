@@ -114,6 +114,79 @@ impl LabRegistry {
     }
 }
 
+/// What the registry holds for an image, as its `signature` and `sbom-attestation` checks read
+/// it: the digest its tag names, and the digests of the cosign tags of that digest
+/// (`sha256-<hex>.sig`, `.att`) that were asked for. A watch compares two of these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArtifactTags {
+    /// The image's digest; `None` when the registry does not hold it.
+    pub digest: Option<Digest>,
+    /// The digest of the `.sig` manifest, if asked for and there.
+    pub signatures: Option<Digest>,
+    /// The digest of the `.att` manifest, if asked for and there.
+    pub attestations: Option<Digest>,
+}
+
+impl ArtifactTags {
+    /// What changed from `before` to `self`, in words (`the signatures of IMAGE`), if anything.
+    pub fn changes_from(&self, before: &ArtifactTags, image: &str) -> Option<String> {
+        let mut what = Vec::new();
+        if self.digest != before.digest {
+            what.push(format!("the digest of {image}"));
+        }
+        if self.signatures != before.signatures {
+            what.push(format!("the signatures of {image}"));
+        }
+        if self.attestations != before.attestations {
+            what.push(format!("the attestations of {image}"));
+        }
+        (!what.is_empty()).then(|| what.join(" and "))
+    }
+}
+
+impl LabRegistry {
+    /// The digest of `image` and of its `.sig` (with `signatures`) and `.att` (with
+    /// `attestations`) tags: one manifest request each, bounded as every request of the
+    /// registry client ([`LabRegistry::retry`], manifests of at most 4 MiB).
+    pub async fn artifact_tags(
+        &self,
+        image: &str,
+        signatures: bool,
+        attestations: bool,
+    ) -> Result<ArtifactTags, ObserveError> {
+        let reference = self.route(image)?;
+        let store = self.store(&reference)?;
+        let digest = if let Some(digest) = &reference.digest {
+            store.manifest(&reference, digest).await?.map(|m| m.digest)
+        } else {
+            match store.resolve(&reference).await {
+                Ok(digest) => Some(digest),
+                Err(SupplyError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let Some(digest) = digest else {
+            return Ok(ArtifactTags::default());
+        };
+        let tag = |wanted: bool, suffix: &'static str| {
+            let store = &store;
+            let reference = &reference;
+            let tag = digest.cosign_tag(suffix);
+            async move {
+                if !wanted {
+                    return Ok(None);
+                }
+                Ok::<_, ObserveError>(store.manifest(reference, &tag).await?.map(|m| m.digest))
+            }
+        };
+        Ok(ArtifactTags {
+            signatures: tag(signatures, "sig").await?,
+            attestations: tag(attestations, "att").await?,
+            digest: Some(digest),
+        })
+    }
+}
+
 impl crate::engine::Registry for LabRegistry {
     async fn resolve(&self, image: &str) -> Result<Option<Digest>, ObserveError> {
         let reference = self.route(image)?;
@@ -173,6 +246,50 @@ impl crate::engine::Registry for LabRegistry {
 mod tests {
     use super::*;
     use crate::engine::Registry as _;
+
+    #[test]
+    fn the_cosign_tags_of_an_image_are_read_and_their_changes_named() {
+        let layout =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/ch14/tests/images/demo");
+        let registry = LabRegistry {
+            aliases: vec!["kind-registry:5000".into()],
+            host: "127.0.0.1:9".into(),
+            policies: Vec::new(),
+            retry: Retry::default(),
+            layout: Some(layout),
+        };
+        let image = "kind-registry:5000/courselab/demo:1.4.2-ci";
+        let signed = crate::runtime::block_on(registry.artifact_tags(image, true, false))
+            .unwrap()
+            .unwrap();
+        assert!(signed.digest.is_some() && signed.signatures.is_some());
+        assert_eq!(signed.attestations, None, "not asked for");
+        let both = crate::runtime::block_on(registry.artifact_tags(image, true, true))
+            .unwrap()
+            .unwrap();
+        assert!(both.attestations.is_some(), "the CI build is attested");
+        let unsigned = ArtifactTags {
+            signatures: None,
+            ..signed.clone()
+        };
+        assert_eq!(signed.changes_from(&signed, image), None);
+        assert_eq!(
+            signed.changes_from(&unsigned, "demo:1.4.2-ci").as_deref(),
+            Some("the signatures of demo:1.4.2-ci")
+        );
+        assert_eq!(
+            both.changes_from(&unsigned, "demo").as_deref(),
+            Some("the signatures of demo and the attestations of demo")
+        );
+        let missing = crate::runtime::block_on(registry.artifact_tags(
+            "kind-registry:5000/courselab/demo:no-such-tag",
+            true,
+            true,
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(missing, ArtifactTags::default());
+    }
 
     // The grader reads a submission's images from an OCI layout, offline, through the same
     // adapter the live checks use.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::workdir::FileWorkdir;
 use crate::engine::offline::Offline;
 use crate::engine::world::World;
-use crate::engine::{CheckResult, Engine, Observe, PreparedCheck};
+use crate::engine::{CheckResult, Engine, Observe, PreparedCheck, Waiting};
 use crate::record::Progress;
 use crate::runtime::{Interrupted, RuntimeUnavailable, until_interrupted};
 
@@ -39,7 +39,7 @@ pub struct CheckRunner {
     pub backends: Backends,
     /// The learner's working folder.
     pub workdir: FileWorkdir,
-    /// How long a failing check of a settling kind is tried again.
+    /// How long a failing check is tried again while the cluster shows it settling.
     pub settle: Duration,
     /// Whether to show a spinner while checks run (it draws only at a terminal).
     pub spinner: bool,
@@ -83,16 +83,22 @@ impl CheckRunner {
             .filter(|c| select(c))
             .cloned()
             .collect();
-        let _spinner = self.spinner.then(|| {
+        let spinner = self.spinner.then(|| {
             crate::terminal::Spinner::start(format!("checking {} check(s) {what}", checks.len()))
         });
+        // What a settling check waits for is said on stderr, a terminal or not: the spinner's
+        // line where it is drawn, a line of its own otherwise, so a pipe shows why it waits.
+        let on_wait = |waiting: &Waiting| match spinner.as_ref().filter(|s| s.is_drawn()) {
+            Some(spinner) => spinner.set(format!("{}: {waiting}", waiting.check)),
+            None => eprintln!("{}: {waiting}", waiting.check),
+        };
         match &self.backends {
             #[cfg(feature = "live")]
             Backends::Live { cluster, registry } => {
-                self.go(cluster.as_ref(), registry.as_ref(), &checks)
+                self.go(cluster.as_ref(), registry.as_ref(), &checks, &on_wait)
             }
-            Backends::World(world) => self.go(world, world, &checks),
-            Backends::Offline => self.go(&Offline, &Offline, &checks),
+            Backends::World(world) => self.go(world, world, &checks, &on_wait),
+            Backends::Offline => self.go(&Offline, &Offline, &checks, &on_wait),
         }
     }
 
@@ -150,6 +156,7 @@ impl CheckRunner {
         cluster: &C,
         registry: &R,
         checks: &[PreparedCheck],
+        on_wait: &dyn Fn(&Waiting),
     ) -> Result<Vec<CheckResult>, Interrupted> {
         let engine = Engine {
             world: Observe {
@@ -158,6 +165,7 @@ impl CheckRunner {
                 workdir: &self.workdir,
             },
             settle: self.settle,
+            on_wait,
         };
         self.runtime
             .block_on(until_interrupted(engine.run_all(checks)))
@@ -172,6 +180,27 @@ impl CheckRunner {
             }
         }
         namespaces
+    }
+
+    /// The images the checks read in the registry, per step, for a registry watch.
+    #[cfg(feature = "live")]
+    pub fn registry_targets(&self) -> Vec<super::watch::RegistryTarget> {
+        self.prepared
+            .iter()
+            .filter_map(|c| {
+                let (image, signatures) = match &c.kind {
+                    crate::engine::kinds::Kind::Signature { image } => (image, true),
+                    crate::engine::kinds::Kind::SbomAttestation { image, .. } => (image, false),
+                    _ => return None,
+                };
+                Some(super::watch::RegistryTarget {
+                    step: c.step.clone(),
+                    image: image.clone(),
+                    signatures,
+                    attestations: !signatures,
+                })
+            })
+            .collect()
     }
 
     /// The evidence files the checks read, for a file watch.

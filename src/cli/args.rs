@@ -136,7 +136,7 @@ pub enum CliCommand {
         done_when: bool,
     },
     /// The guided walkthrough: each step's instructions with your values, its checks run again
-    /// whenever your evidence files or the cluster change, hints, solutions and the runbook.
+    /// whenever your evidence files, the cluster or the registry change, hints, solutions and the runbook.
     ///
     /// Keys: c check now, h next hint, s solution, r runbook section, l steps, n next (once
     /// every check passes), t the quiz (on its step), q quit; it resumes where you stopped.
@@ -354,8 +354,9 @@ pub struct CheckArgs {
     /// Ask this kubeconfig context instead of the lab's.
     #[arg(long, value_name = "CTX")]
     pub context: Option<String>,
-    /// How long a failing check that settles by itself (a rollout, a PolicyReport, a policy
-    /// becoming Ready) is tried again, in seconds.
+    /// The longest a failing check is tried again while the cluster shows it settling (a
+    /// rollout in progress, a Pod admitted before Kyverno reported it, a policy becoming
+    /// Ready), in seconds; a check with nothing settling fails at once.
     #[arg(long, value_name = "SECONDS", value_parser = wait_seconds, default_value_t = 30)]
     pub wait: u64,
     /// Print JSON.
@@ -369,7 +370,7 @@ pub struct WalkthroughArgs {
     /// Chapter id or alias [default: the lab started in this folder].
     #[arg(value_name = "CHAPTER")]
     pub chapter: Option<String>,
-    /// Do not watch files and the cluster; the checks run when you press c.
+    /// Do not watch files, the cluster and the registry; the checks run when you press c.
     #[arg(long)]
     pub manual_run: bool,
     /// Never wait for a key (as without a terminal).

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use super::Config;
@@ -15,7 +15,7 @@ use super::emit;
 use super::lesson::{can_ask, flow, integrity, look};
 use super::session::{Looking, Session};
 use crate::backend::runner::{Backends, CheckRunner};
-use crate::backend::watch::{watch_cluster, watch_files};
+use crate::backend::watch::{watch_cluster, watch_files, watch_registry};
 use crate::content::diagnostic::did_you_mean;
 use crate::engine::CheckResult;
 use crate::error::LabError;
@@ -133,8 +133,12 @@ pub fn run(config: &Config, command: &WalkCommand, out: &mut impl Write) -> Resu
     }
 }
 
-/// The runner behind the walkthrough and `lab next`.
-struct RunnerChecks(CheckRunner);
+/// The runner behind the walkthrough and `lab next`, and the step whose checks it last ran
+/// (the one shown), which the registry watch follows.
+struct RunnerChecks {
+    runner: CheckRunner,
+    current: Arc<Mutex<Option<String>>>,
+}
 
 impl RunnerChecks {
     fn open(session: &Session, request: &WalkRequest) -> Result<Self, LabError> {
@@ -144,13 +148,19 @@ impl RunnerChecks {
                 context: request.context.clone(),
             },
         };
-        Ok(RunnerChecks(session.runner(looking, request.wait)?))
+        Ok(RunnerChecks {
+            runner: session.runner(looking, request.wait)?,
+            current: Arc::default(),
+        })
     }
 }
 
 impl Checks for RunnerChecks {
     fn run(&mut self, step: &str) -> Result<Vec<CheckResult>, Interrupted> {
-        self.0.run_step(step)
+        if let Ok(mut current) = self.current.lock() {
+            *current = Some(step.to_owned());
+        }
+        self.runner.run_step(step)
     }
 }
 
@@ -190,17 +200,26 @@ pub(crate) fn walkthrough(
     }
     let (tx, rx) = mpsc::channel();
     if !request.manual_run {
-        let mut files = checks.0.evidence_paths();
+        let mut files = checks.runner.evidence_paths();
         if let Some(world) = &request.world {
             files.push(world.clone());
         }
         watch_files(files, tx.clone());
-        if let Backends::Live { .. } = &checks.0.backends {
+        if let Backends::Live { .. } = &checks.runner.backends {
             let context = request
                 .context
                 .clone()
                 .or_else(|| session.state.as_ref().map(|s| s.context.clone()));
-            watch_cluster(context, checks.0.namespaces(), tx.clone());
+            watch_cluster(context, checks.runner.namespaces(), tx.clone());
+            let targets = checks.runner.registry_targets();
+            if !targets.is_empty() {
+                watch_registry(
+                    session.registry()?,
+                    targets,
+                    checks.current.clone(),
+                    tx.clone(),
+                );
+            }
         }
     }
     drop(tx);

@@ -132,15 +132,6 @@ impl Kind {
         }
     }
 
-    /// Whether a fail may turn into a pass by itself soon (the cluster converging, Kyverno
-    /// aggregating a report), so that the engine waits a bounded time before reporting it.
-    pub fn settles(&self) -> bool {
-        matches!(
-            self,
-            Kind::RunningDigest { .. } | Kind::PolicyReport { .. } | Kind::PolicyMode { .. }
-        )
-    }
-
     /// Decides the verdict.
     pub async fn decide<C: Cluster, R: Registry, W: Workdir>(
         &self,

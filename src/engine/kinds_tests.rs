@@ -2,12 +2,14 @@
 //! message that explains it, and the pass state beside it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::kinds::Kind;
 use super::observe::{
-    Cluster, DryRun, Observe, ObserveError, PodView, QuizSeen, Registry, Verification, Workdir,
+    Cluster, DryRun, Observe, ObserveError, PodView, QuizSeen, Registry, RolloutView, Verification,
+    Workdir,
 };
 use super::result::{Status, Verdict};
 use crate::content::model::{EvidenceFormat, ReportResult};
@@ -19,6 +21,7 @@ const B: &str = "sha256:22222222222222222222222222222222222222222222222222222222
 #[derive(Default)]
 struct Fake {
     pods: Vec<PodView>,
+    rollouts: Vec<RolloutView>,
     policies: BTreeMap<String, Value>,
     reports: Vec<Value>,
     dry_run: Option<DryRun>,
@@ -40,6 +43,9 @@ impl Cluster for Fake {
     }
     async fn pods(&self, _: &str, _: &str) -> Result<Vec<PodView>, ObserveError> {
         Ok(self.pods.clone())
+    }
+    async fn rollouts(&self, _: &str, _: &str) -> Result<Vec<RolloutView>, ObserveError> {
+        Ok(self.rollouts.clone())
     }
     async fn cluster_policy(&self, name: &str) -> Result<Option<Value>, ObserveError> {
         Ok(self.policies.get(name).cloned())
@@ -107,8 +113,9 @@ fn pod(name: &str, image_id: &str) -> PodView {
     PodView {
         name: name.into(),
         phase: "Running".into(),
-        terminating: false,
         containers: vec![("app".into(), "r/demo:1.4.2".into(), image_id.into())],
+        ready: true,
+        ..PodView::default()
     }
 }
 
@@ -458,4 +465,130 @@ fn check_results_read_as_a_learner_sees_them() {
             try: check that the lab is running (`lab status`)
     1 passed, 1 failed, 1 could not run
     ");
+}
+
+/// Runs `kind` as the engine does, with `settle`, on tokio's paused clock: the waits, as
+/// long as they are, take no real time. Returns the result, the waits announced, and how
+/// long it took on that clock.
+fn run_settling(
+    kind: Kind,
+    fake: &Fake,
+    settle: Duration,
+) -> (super::CheckResult, Vec<String>, Duration) {
+    let told = std::cell::RefCell::new(Vec::new());
+    let on_wait = |w: &super::Waiting| told.borrow_mut().push(w.to_string());
+    let engine = super::Engine {
+        world: Observe {
+            cluster: fake,
+            registry: fake,
+            workdir: fake,
+        },
+        settle,
+        on_wait: &on_wait,
+    };
+    let check = super::PreparedCheck {
+        step: "pin-digest".into(),
+        id: "running".into(),
+        title: "the pods run the promoted digest".into(),
+        kind,
+        invariant: false,
+        during_step_only: false,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (result, took) = runtime.block_on(async {
+        let started = tokio::time::Instant::now();
+        let result = engine.run(&check).await;
+        (result, started.elapsed())
+    });
+    (result, told.into_inner(), took)
+}
+
+fn running_digest() -> Kind {
+    Kind::RunningDigest {
+        namespace: "develop".into(),
+        selector: "app=demo".into(),
+        repository: "r/demo".into(),
+        image: "r/demo:1.4.2-ci".into(),
+    }
+}
+
+// `lab check` waited the whole --wait (30 s) for every failing settling check, silently, on a
+// lab where nothing was going to change.
+#[test]
+fn a_failing_check_with_nothing_settling_fails_at_once() {
+    let mut fake = Fake::default();
+    fake.digests.insert("r/demo:1.4.2-ci".into(), A.into());
+    fake.pods = vec![pod("demo-1", &format!("r/demo@{B}"))];
+    let (result, told, took) = run_settling(running_digest(), &fake, Duration::from_secs(30));
+    assert_eq!(result.status, Status::Fail);
+    assert_eq!(told, Vec::<String>::new());
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn a_failing_check_waits_while_a_rollout_is_in_progress_and_says_so_once() {
+    let mut fake = Fake::default();
+    fake.digests.insert("r/demo:1.4.2-ci".into(), A.into());
+    fake.pods = vec![pod("demo-1", &format!("r/demo@{B}"))];
+    fake.rollouts = vec![RolloutView {
+        name: "demo".into(),
+        generation: 2,
+        observed_generation: 2,
+        replicas: 1,
+        updated: 1,
+        available: 0,
+        total: 2,
+        stalled: false,
+    }];
+    let (result, told, took) = run_settling(running_digest(), &fake, Duration::from_secs(30));
+    assert_eq!(result.status, Status::Fail);
+    assert_eq!(
+        told,
+        ["waiting up to 30 s for deployment develop/demo to finish its rollout"]
+    );
+    assert!(
+        took >= Duration::from_secs(29) && took <= Duration::from_secs(30),
+        "the wait is bounded by --wait: {took:?}"
+    );
+    // The same rollout with its new Pod unable to pull: nothing to wait for.
+    let mut stuck = pod("demo-2", "");
+    stuck.ready = false;
+    stuck.waiting = Some("ImagePullBackOff".into());
+    fake.pods.push(stuck);
+    let (result, told, took) = run_settling(running_digest(), &fake, Duration::from_secs(30));
+    assert_eq!(result.status, Status::Fail);
+    assert_eq!(told, Vec::<String>::new());
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[test]
+fn a_report_is_waited_for_only_until_its_window_after_admission_ends() {
+    let kind = Kind::PolicyReport {
+        namespace: "develop".into(),
+        policy: "verify-signed-images".into(),
+        rule: "verify-signature".into(),
+        result: ReportResult::Fail,
+    };
+    let mut fake = Fake::default();
+    let mut young = pod("workstation-hotfix", "");
+    young.age = Some(Duration::from_secs(25));
+    fake.pods = vec![young];
+    let (result, told, took) = run_settling(kind, &fake, Duration::from_secs(30));
+    assert_eq!(result.status, Status::Fail);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].starts_with(
+            "waiting up to 5 s for Kyverno's report on pod develop/workstation-hotfix"
+        ),
+        "{told:?}"
+    );
+    // The fake's Pod does not age: the bound from the first look is what ends the wait.
+    assert!(
+        took >= Duration::from_secs(4) && took <= Duration::from_secs(6),
+        "{took:?}"
+    );
 }

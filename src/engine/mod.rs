@@ -9,10 +9,12 @@ pub mod observe;
 pub mod offline;
 pub mod result;
 pub mod run;
+pub mod settle;
 pub mod world;
 
 pub use observe::{
-    Cluster, DryRun, Observe, ObserveError, PodView, QuizSeen, Registry, Verification, Workdir,
+    Cluster, DryRun, Observe, ObserveError, PodView, QuizSeen, Registry, RolloutView, Verification,
+    Workdir,
 };
 pub use result::{Cause, CheckResult, Evidence, Status, exit_code};
-pub use run::{Engine, PreparedCheck, prepare};
+pub use run::{Engine, PreparedCheck, Waiting, prepare};

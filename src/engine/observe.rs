@@ -2,7 +2,9 @@
 //! learner's working folder. `crate::backend` implements them for real (kube-rs, OCI, files);
 //! tests and the walkthrough's rehearsals plug in fakes. Async because the real ones are.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -98,6 +100,39 @@ pub struct PodView {
     pub terminating: bool,
     /// Per container: (name, spec image, `imageID` or empty while not started).
     pub containers: Vec<(String, String, String)>,
+    /// Whether its `Ready` condition is `True`.
+    pub ready: bool,
+    /// How long ago it was created (admitted), as the API server's clock and this machine's
+    /// tell it; `None` when unknown.
+    pub age: Option<Duration>,
+    /// The first reason a container of it waits for (`ErrImagePull`, `CrashLoopBackOff`,
+    /// `ContainerCreating`), if one waits.
+    pub waiting: Option<String>,
+    /// Whether it is being deleted and its grace period ended a while ago: nothing (no kubelet,
+    /// say) is finishing the deletion, so waiting for it is pointless.
+    pub deletion_overdue: bool,
+}
+
+/// A Deployment's rollout, as `kubectl rollout status` reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolloutView {
+    /// Its name.
+    pub name: String,
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// `status.observedGeneration`.
+    pub observed_generation: i64,
+    /// `spec.replicas` (1 when unset).
+    pub replicas: i32,
+    /// `status.updatedReplicas`: Pods of the current template.
+    pub updated: i32,
+    /// `status.availableReplicas`.
+    pub available: i32,
+    /// `status.replicas`: Pods of every template, old ones included.
+    pub total: i32,
+    /// Whether its `Progressing` condition is `False` (`ProgressDeadlineExceeded`): the
+    /// controller gave up on this rollout.
+    pub stalled: bool,
 }
 
 /// What the API server said to a server-side dry-run create.
@@ -156,6 +191,25 @@ pub enum QuizSeen {
     },
 }
 
+/// Whether an equality-based label selector (`app=demo,tier`, `a!=b`; what lab files write)
+/// matches `labels`. The empty selector matches everything.
+pub fn selector_matches(selector: &str, labels: &BTreeMap<String, String>) -> bool {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .all(|term| {
+            if let Some((k, v)) = term.split_once("!=") {
+                labels.get(k.trim()).map(String::as_str) != Some(v.trim())
+            } else if let Some((k, v)) = term.split_once('=') {
+                let v = v.strip_prefix('=').unwrap_or(v);
+                labels.get(k.trim()).map(String::as_str) == Some(v.trim())
+            } else {
+                labels.contains_key(term)
+            }
+        })
+}
+
 /// The live cluster.
 pub trait Cluster {
     /// The images of every container (init containers included) of a workload's pod
@@ -172,6 +226,12 @@ pub trait Cluster {
         namespace: &str,
         selector: &str,
     ) -> impl Future<Output = Result<Vec<PodView>, ObserveError>>;
+    /// The Deployments of a namespace whose Pod template the label selector matches.
+    fn rollouts(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> impl Future<Output = Result<Vec<RolloutView>, ObserveError>>;
     /// A ClusterPolicy as JSON, or `None`.
     fn cluster_policy(
         &self,
@@ -221,4 +281,22 @@ pub struct Observe<'a, C, R, W> {
     pub registry: &'a R,
     /// The working folder.
     pub workdir: &'a W,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_match_every_term() {
+        let labels: BTreeMap<String, String> = [("app".into(), "demo".into())].into();
+        assert!(selector_matches("app=demo", &labels));
+        assert!(selector_matches("app==demo", &labels));
+        assert!(selector_matches("app", &labels));
+        assert!(selector_matches("", &labels));
+        assert!(selector_matches("app!=other", &labels));
+        assert!(!selector_matches("app!=demo", &labels));
+        assert!(!selector_matches("app=demo,tier=web", &labels));
+        assert!(!selector_matches("app=other", &labels));
+    }
 }

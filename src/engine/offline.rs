@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::observe::{Cluster, DryRun, ObserveError, PodView, Registry, Verification};
+use super::observe::{Cluster, DryRun, ObserveError, PodView, Registry, RolloutView, Verification};
 use crate::supply::Digest;
 
 /// The absent cluster and registry.
@@ -26,6 +26,9 @@ impl Cluster for Offline {
         absent("the cluster")
     }
     async fn pods(&self, _: &str, _: &str) -> Result<Vec<PodView>, ObserveError> {
+        absent("the cluster")
+    }
+    async fn rollouts(&self, _: &str, _: &str) -> Result<Vec<RolloutView>, ObserveError> {
         absent("the cluster")
     }
     async fn cluster_policy(&self, _: &str) -> Result<Option<Value>, ObserveError> {

@@ -1,16 +1,20 @@
 //! Preparing a lab's checks (placeholders filled, manifests and the policy pack rendered) and
-//! running them: each check once, and a failing check of a kind that settles by itself (a
-//! rollout, Kyverno's report aggregation) again every second until it passes or `settle` runs
-//! out. The engine owns these waits; callers only say how long they may be.
+//! running them: each check once, and a failing check again every second while the cluster
+//! shows it settling (a rollout in progress, a Pod admitted before Kyverno could report it;
+//! see [`super::settle`]), until it passes, nothing settles any more, or `settle` runs out.
+//! The engine owns these waits and says what each is for; callers say how long they may be
+//! and how to tell the learner.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::kinds::Kind;
 use super::observe::{Cluster, Observe, Registry, Workdir};
 use super::result::{CheckResult, Status};
+use super::settle::WaitsFor;
 use crate::content::ContentError;
 use crate::content::chapter::Chapter;
 use crate::content::model::{CheckKind, FailureMode};
@@ -142,28 +146,78 @@ pub fn prepare(
     Ok(checks)
 }
 
+/// A failing check about to be tried again: what it waits for, and for how long at most.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The check's id.
+    pub check: String,
+    /// What it waits for.
+    pub waits_for: WaitsFor,
+    /// The longest it will wait (the caller's wait, or less when settling cannot take longer).
+    pub up_to: Duration,
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Whole seconds, rounded up: "up to 0 s" would be no wait at all.
+        let seconds = self.up_to.as_millis().div_ceil(1000);
+        write!(f, "waiting up to {seconds} s for {}", self.waits_for)
+    }
+}
+
 /// Runs checks against the backends.
 pub struct Engine<'a, C, R, W> {
     /// The backends.
     pub world: Observe<'a, C, R, W>,
-    /// How long a failing check of a settling kind is tried again before it is reported.
+    /// How long a failing check that is settling is tried again before it is reported.
     pub settle: Duration,
+    /// Told each time a failing check starts waiting for something (again only when what it
+    /// waits for changes).
+    pub on_wait: &'a dyn Fn(&Waiting),
 }
+
+/// How long a retried check sleeps between tries.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 impl<C: Cluster, R: Registry, W: Workdir> Engine<'_, C, R, W> {
     /// Runs one check.
     pub async fn run(&self, check: &PreparedCheck) -> CheckResult {
         let started = Instant::now();
         let deadline = started + self.settle;
+        // What the check waits for now, and until when: set when first seen, so that the wait
+        // for one thing ends on time even if each look says the same.
+        let mut waiting: Option<(WaitsFor, Instant)> = None;
         let verdict = loop {
             let verdict = check.kind.decide(&self.world).await;
-            let again = verdict.status == Status::Fail
-                && check.kind.settles()
-                && Instant::now() + Duration::from_secs(1) < deadline;
-            if !again {
+            if verdict.status != Status::Fail || Instant::now() + RETRY_PAUSE >= deadline {
                 break verdict;
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // Only what the cluster shows settling is worth another try.
+            let Some(settling) = check.kind.settling(&self.world).await else {
+                break verdict;
+            };
+            let now = Instant::now();
+            let until = match &waiting {
+                Some((waits_for, until)) if *waits_for == settling.waits_for => *until,
+                _ => {
+                    let left = deadline.saturating_duration_since(now);
+                    let up_to = settling.bound.map_or(left, |b| b.min(left));
+                    if up_to < RETRY_PAUSE {
+                        break verdict;
+                    }
+                    (self.on_wait)(&Waiting {
+                        check: check.id.clone(),
+                        waits_for: settling.waits_for.clone(),
+                        up_to,
+                    });
+                    waiting = Some((settling.waits_for, now + up_to));
+                    now + up_to
+                }
+            };
+            if now + RETRY_PAUSE > until {
+                break verdict;
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
         };
         CheckResult {
             step: check.step.clone(),

@@ -7,6 +7,8 @@
 //! {"workloads": {"Deployment/develop/demo": [["app", "kind-registry:5000/demo@sha256:..."]]},
 //!  "pods": {"develop": [{"name": "demo-1", "labels": {"app": "demo"}, "phase": "Running",
 //!                        "containers": [["app", "IMAGE", "IMAGE_ID"]]}]},
+//!  "deployments": {"develop": [{"name": "demo", "labels": {"app": "demo"}, "replicas": 1,
+//!                               "updated": 1, "available": 1}]},
 //!  "cluster_policies": {"NAME": {...}}, "policy_reports": {"develop": [...]},
 //!  "policy_exceptions": [], "webhooks": ["..."],
 //!  "dry_run": {"code": 400, "message": "..."},
@@ -21,7 +23,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::observe::{Cluster, DryRun, ObserveError, PodView, Registry, Verification};
+use super::observe::{
+    Cluster, DryRun, ObserveError, PodView, Registry, RolloutView, Verification, selector_matches,
+};
 use crate::supply::Digest;
 
 /// The most a world file may hold.
@@ -40,6 +44,8 @@ struct State {
     workloads: BTreeMap<String, Vec<(String, String)>>,
     #[serde(default)]
     pods: BTreeMap<String, Vec<Pod>>,
+    #[serde(default)]
+    deployments: BTreeMap<String, Vec<Deployment>>,
     #[serde(default)]
     cluster_policies: BTreeMap<String, Value>,
     #[serde(default)]
@@ -68,10 +74,47 @@ struct Pod {
     terminating: bool,
     #[serde(default)]
     containers: Vec<(String, String, String)>,
+    #[serde(default = "yes")]
+    ready: bool,
+    /// Seconds since it was created; unknown (long settled) when absent.
+    #[serde(default)]
+    age_seconds: Option<u64>,
+    #[serde(default)]
+    waiting: Option<String>,
 }
 
 fn running() -> String {
     "Running".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A Deployment: the labels of its Pod template and its rollout's counts; a rollout that is
+/// done unless the counts say otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deployment {
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default = "one")]
+    replicas: i32,
+    #[serde(default)]
+    updated: Option<i32>,
+    #[serde(default)]
+    available: Option<i32>,
+    #[serde(default)]
+    total: Option<i32>,
+    #[serde(default)]
+    generation_behind: bool,
+    #[serde(default)]
+    stalled: bool,
+}
+
+fn one() -> i32 {
+    1
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,16 +155,6 @@ impl World {
     }
 }
 
-fn selects(selector: &str, labels: &BTreeMap<String, String>) -> bool {
-    selector
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .all(|term| match term.split_once('=') {
-            Some((k, v)) => labels.get(k.trim()).map(String::as_str) == Some(v.trim()),
-            None => labels.contains_key(term.trim()),
-        })
-}
-
 impl Cluster for World {
     async fn workload_images(
         &self,
@@ -142,12 +175,41 @@ impl Cluster for World {
             .remove(namespace)
             .unwrap_or_default()
             .into_iter()
-            .filter(|p| selects(selector, &p.labels))
+            .filter(|p| selector_matches(selector, &p.labels))
             .map(|p| PodView {
                 name: p.name,
                 phase: p.phase,
                 terminating: p.terminating,
                 containers: p.containers,
+                ready: p.ready,
+                age: p.age_seconds.map(std::time::Duration::from_secs),
+                waiting: p.waiting,
+                deletion_overdue: false,
+            })
+            .collect())
+    }
+
+    async fn rollouts(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<RolloutView>, ObserveError> {
+        Ok(self
+            .state()?
+            .deployments
+            .remove(namespace)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| selector_matches(selector, &d.labels))
+            .map(|d| RolloutView {
+                name: d.name,
+                generation: 2,
+                observed_generation: if d.generation_behind { 1 } else { 2 },
+                replicas: d.replicas,
+                updated: d.updated.unwrap_or(d.replicas),
+                available: d.available.unwrap_or(d.replicas),
+                total: d.total.unwrap_or(d.replicas),
+                stalled: d.stalled,
             })
             .collect())
     }
@@ -238,15 +300,6 @@ impl Registry for World {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn selectors_match_every_term() {
-        let labels: BTreeMap<String, String> = [("app".into(), "demo".into())].into();
-        assert!(selects("app=demo", &labels));
-        assert!(selects("app", &labels));
-        assert!(!selects("app=demo,tier=web", &labels));
-        assert!(!selects("app=other", &labels));
-    }
 
     #[test]
     fn the_file_is_read_on_every_question() {

@@ -106,7 +106,7 @@ pub fn results(results: &[CheckResult], look: Look, next: Next<'_>) -> String {
         (true, Next::Keys) => format!("All {total} check(s) pass. Press n for the next step.\n"),
         (true, Next::Commands(_)) => format!("All {total} check(s) pass.\n"),
         (false, Next::Keys) => format!(
-            "{passed} of {total} check(s) pass. Press h for a hint; the checks run again when your files or the cluster change (or press c).\n"
+            "{passed} of {total} check(s) pass. Press h for a hint; the checks run again when your files, the cluster or the registry change (or press c).\n"
         ),
         (false, Next::Commands(id)) => format!(
             "{passed} of {total} check(s) pass. `lab hint {id}` gives a hint; run `lab walkthrough {id}` again when you have done more.\n"

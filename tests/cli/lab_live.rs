@@ -933,3 +933,182 @@ fn a_step_command_works_in_a_second_terminal_after_start_without_the_shell_varia
     assert!(runbook.contains(&format!("GOOD={digest}\n")), "{runbook}");
     learner.stop();
 }
+
+// `lab check` waited the whole --wait (30 s) whenever a check of a settling kind failed, and
+// said nothing in a pipe, on a lab where nothing was going to change.
+#[test]
+fn lab_check_does_not_wait_when_nothing_is_settling() {
+    use std::time::{Duration, Instant};
+    let learner = Learner::new();
+    learner.start();
+    learner.kubectl(&[
+        "-n",
+        "develop",
+        "rollout",
+        "status",
+        "deployment/demo",
+        "--timeout=120s",
+    ]);
+    let timed = |args: &[&str]| {
+        let started = Instant::now();
+        let ran = learner.lab(args);
+        (ran, started.elapsed())
+    };
+    // The demo Pod, admitted just now in Audit: Kyverno's report on it is waited for, and the
+    // wait is said, in a pipe too.
+    let ((code, stdout, stderr), took) = timed(&["check", "--step", "audit-rollout"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("audit-report-fail: waiting up to ")
+            && stderr.contains(" s for Kyverno's report on pod develop/demo-"),
+        "{stderr}"
+    );
+    let created = |what: &str| {
+        learner.kubectl(&[
+            "-n",
+            "develop",
+            "get",
+            what,
+            "-o",
+            "jsonpath={.items[*].metadata.creationTimestamp}",
+        ])
+    };
+    eprintln!(
+        "the report came {:.1} s into the check; Pod created {}, its PolicyReport {}",
+        took.as_secs_f64(),
+        created("pods"),
+        created("policyreports")
+    );
+
+    // Settled (the Pod is older than Kyverno's report window): running-digest (the
+    // workstation build runs) and policy-mode (policies-enforcing, in Audit) fail, and
+    // nothing will change that, so nothing is waited for.
+    std::thread::sleep(Duration::from_secs(12));
+    let ((code, stdout, stderr), took) = timed(&["check", "--all"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(!stderr.contains("waiting"), "{stderr}");
+    assert!(took < Duration::from_secs(10), "{took:?}: {stdout}");
+    eprintln!(
+        "lab check --all, settled and failing: {:.2} s",
+        took.as_secs_f64()
+    );
+
+    // A rollout whose new Pod cannot pull its image goes nowhere: no wait.
+    let missing = format!("{}/demo@sha256:{}", learner.registry, "0".repeat(64));
+    learner.kubectl(&[
+        "-n",
+        "develop",
+        "set",
+        "image",
+        "deployment/demo",
+        &format!("app={missing}"),
+    ]);
+    let pulls_failed = || {
+        learner
+            .kubectl(&[
+                "-n",
+                "develop",
+                "get",
+                "pods",
+                "-l",
+                "app=demo",
+                "-o",
+                "jsonpath={.items[*].status.containerStatuses[*].state.waiting.reason}",
+            ])
+            .contains("ErrImagePull")
+    };
+    super::peers::wait_until(Duration::from_secs(60), "the pull to fail", pulls_failed);
+    let ((code, stdout, stderr), took) = timed(&["check", "--step", "pin-digest"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(!stderr.contains("waiting"), "{stderr}");
+    assert!(took < Duration::from_secs(10), "{took:?}: {stdout}");
+
+    // The promoted digest, deployed without waiting: the check waits for the rollout if it
+    // is still going, and passes.
+    learner.solve("pin-digest");
+    let (statuses, doc) = learner.check(Some("pin-digest"), "30");
+    assert_eq!(all(&statuses, "pass").len(), 2, "{doc:#}");
+    learner.stop();
+}
+
+// The walkthrough stayed at "0 of 2" after `cosign sign` and `cosign attest` until `c`: the
+// registry was not watched. Now the tags the step's checks read are polled; no change, no event.
+#[test]
+fn the_walkthrough_rechecks_when_cosign_signs_or_attests_the_promoted_digest() {
+    use super::walk_pty::{key, raw};
+    let mut learner = Learner::new();
+    learner.env.push(("COSIGN_PASSWORD".into(), String::new()));
+    learner.start();
+    for step in ["incident-hook", "pin-digest"] {
+        learner.solve(step);
+        let (code, stdout, stderr) = learner.lab(&["next"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lab"));
+    cmd.current_dir(learner.dir.path())
+        .env_remove("LAB_COURSE")
+        .env_remove("CI")
+        .env("TERM", "xterm")
+        .env("COLUMNS", "80")
+        .env("KUBECONFIG", &learner.kubeconfig)
+        .env("PATH", learner.path_with_peers())
+        .arg("--color=never")
+        .arg("--course")
+        .arg(&learner.course)
+        .args(["walkthrough", "ch14"]);
+    let mut p = rexpect::session::spawn_with_options(
+        cmd,
+        rexpect::session::Options::default()
+            .timeout_ms(Some(60_000))
+            .strip_ansi_escape_codes(true),
+    )
+    .unwrap();
+    p.exp_string(&raw(
+        "Step 3/8 · Generate the SBOM, then sign and attest the digest",
+    ))
+    .unwrap();
+    p.exp_string(&raw("0 of 2 check(s) pass")).unwrap();
+    // Several polls of an unchanged registry (every 2 s) pass without a word.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let crane = std::process::Command::new(peers_bin().join("crane"))
+        .args(["digest", "--insecure"])
+        .arg(format!("{}/demo:1.4.2-ci", learner.registry))
+        .output()
+        .unwrap();
+    assert!(crane.status.success(), "{crane:?}");
+    let digest = String::from_utf8(crane.stdout).unwrap().trim().to_owned();
+    let sign = std::process::Command::new(peers_bin().join("cosign"))
+        .args([
+            "sign",
+            "--yes",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            "--use-signing-config=false",
+            "--new-bundle-format=false",
+            "--allow-http-registry",
+        ])
+        .arg(format!("{}/demo@{digest}", learner.registry))
+        .env("COSIGN_PASSWORD", "")
+        .current_dir(learner.dir.path())
+        .output()
+        .unwrap();
+    assert!(sign.status.success(), "{sign:?}");
+    let quiet = p.exp_string(&raw(" changed: checking again)")).unwrap();
+    assert!(
+        !quiet.contains("changed"),
+        "an event before the change: {quiet}"
+    );
+    let line = quiet.lines().last().unwrap_or_default();
+    assert!(line.contains("(the signatures of "), "{quiet}");
+    p.exp_string(&raw("1 of 2 check(s) pass")).unwrap();
+    // The step's solution attests (and signs once more).
+    learner.solve("sbom-sign-attest");
+    p.exp_string(&raw("All 2 check(s) pass. Press n for the next step."))
+        .unwrap();
+    key(&mut p, "q");
+    p.exp_string(&raw("resumes at step `sbom-sign-attest`"))
+        .unwrap();
+    p.exp_eof().unwrap();
+    learner.stop();
+}

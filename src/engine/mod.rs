@@ -7,6 +7,7 @@ pub mod kinds;
 mod kinds_tests;
 pub mod observe;
 pub mod offline;
+pub mod reports;
 pub mod result;
 pub mod run;
 pub mod world;
@@ -15,4 +16,4 @@ pub use observe::{
     Cluster, DryRun, Observe, ObserveError, PodView, QuizSeen, Registry, Verification, Workdir,
 };
 pub use result::{Cause, CheckResult, Evidence, Status, exit_code};
-pub use run::{Engine, PreparedCheck, prepare};
+pub use run::{Engine, PreparedCheck, ReportsWait, prepare};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::workdir::FileWorkdir;
 use crate::engine::offline::Offline;
 use crate::engine::world::World;
-use crate::engine::{CheckResult, Engine, Observe, PreparedCheck, Waiting};
+use crate::engine::{CheckResult, Engine, Observe, PreparedCheck, ReportsWait, Waiting};
 use crate::record::Progress;
 use crate::runtime::{Interrupted, RuntimeUnavailable, until_interrupted};
 
@@ -146,6 +146,52 @@ impl CheckRunner {
         Ok(results)
     }
 
+    /// Waits, at most `bound`, until Kyverno has reported every running Pod of `namespaces`
+    /// (see [`Engine::await_reports`]), or Ctrl-C.
+    pub fn await_reports(
+        &self,
+        namespaces: &[String],
+        bound: Duration,
+    ) -> Result<ReportsWait, Interrupted> {
+        match &self.backends {
+            #[cfg(feature = "live")]
+            Backends::Live { cluster, registry } => {
+                self.wait_on(cluster.as_ref(), registry.as_ref(), namespaces, bound)
+            }
+            Backends::World(world) => self.wait_on(world, world, namespaces, bound),
+            Backends::Offline => self.wait_on(&Offline, &Offline, namespaces, bound),
+        }
+    }
+
+    fn wait_on<C: crate::engine::Cluster, R: crate::engine::Registry>(
+        &self,
+        cluster: &C,
+        registry: &R,
+        namespaces: &[String],
+        bound: Duration,
+    ) -> Result<ReportsWait, Interrupted> {
+        let engine = self.engine(cluster, registry, &|_| {});
+        self.runtime
+            .block_on(until_interrupted(engine.await_reports(namespaces, bound)))
+    }
+
+    fn engine<'a, C, R>(
+        &'a self,
+        cluster: &'a C,
+        registry: &'a R,
+        on_wait: &'a dyn Fn(&Waiting),
+    ) -> Engine<'a, C, R, FileWorkdir> {
+        Engine {
+            world: Observe {
+                cluster,
+                registry,
+                workdir: &self.workdir,
+            },
+            settle: self.settle,
+            on_wait,
+        }
+    }
+
     /// Runs the checks of `step`.
     pub fn run_step(&self, step: &str) -> Result<Vec<CheckResult>, Interrupted> {
         self.run(|c| c.step == step, &format!("of {step}"))
@@ -158,15 +204,7 @@ impl CheckRunner {
         checks: &[PreparedCheck],
         on_wait: &dyn Fn(&Waiting),
     ) -> Result<Vec<CheckResult>, Interrupted> {
-        let engine = Engine {
-            world: Observe {
-                cluster,
-                registry,
-                workdir: &self.workdir,
-            },
-            settle: self.settle,
-            on_wait,
-        };
+        let engine = self.engine(cluster, registry, on_wait);
         self.runtime
             .block_on(until_interrupted(engine.run_all(checks)))
     }

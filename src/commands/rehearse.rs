@@ -1,6 +1,8 @@
 //! `lab rehearse CHAPTER`: content CI on a real cluster, as Instruqt's `track test`. In a
 //! scratch working folder (with a fresh cosign key pair) it starts the lab, then for every
-//! step in order: its checks must fail, its solution runs, its checks must pass. A check that
+//! step in order: its checks must fail, its solution runs, its checks must pass. Before a step
+//! with a `policy-report` check, it first waits (at most `--settle`) until Kyverno has
+//! reported the Pods admitted so far, as they would be for a learner who took their time. A check that
 //! passes before its solution is a broken check (unless the lab marks it `invariant`). The
 //! lab is stopped and its objects removed at the end, unless `--keep`.
 
@@ -13,6 +15,7 @@ use super::emit;
 use super::session::{Looking, Session};
 use super::start::StartRequest;
 use crate::backend::shell::run_script;
+use crate::engine::kinds::Kind;
 use crate::error::LabError;
 use crate::exit_code;
 use crate::grade::rehearsal::{Rehearsal, SolutionRun, StepRehearsal};
@@ -149,6 +152,30 @@ fn steps(
             .filter(|c| c.step == id && c.invariant)
             .map(|c| c.id.clone())
             .collect();
+        // The steps follow each other within seconds here, faster than Kyverno reports; a
+        // learner opens a step after the reports of the Pods admitted so far are written, and a
+        // report check must not pass on one of those.
+        let report_namespaces: Vec<String> = runner
+            .prepared
+            .iter()
+            .filter(|c| c.step == id && !c.invariant)
+            .filter(|c| matches!(c.kind, Kind::PolicyReport { .. }))
+            .filter_map(|c| c.kind.namespace().map(str::to_owned))
+            .fold(Vec::new(), |mut all, ns| {
+                if !all.contains(&ns) {
+                    all.push(ns);
+                }
+                all
+            });
+        let reports_wait = if report_namespaces.is_empty() {
+            None
+        } else {
+            Some(
+                runner
+                    .await_reports(&report_namespaces, request.settle)
+                    .map_err(|_| LabError::Interrupted)?,
+            )
+        };
         let mut run_checks = |settle: Duration| {
             runner.settle = settle;
             runner.run_step(&id).map_err(|_| LabError::Interrupted)
@@ -186,6 +213,7 @@ fn steps(
         };
         results.push(StepRehearsal {
             step: id,
+            reports_wait,
             before,
             invariant,
             solution,

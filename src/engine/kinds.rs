@@ -9,6 +9,7 @@ use super::compare::{drift, is_ready};
 use super::observe::{
     Cluster, DryRun, Observe, ObserveError, QuizSeen, Registry, Verification, Workdir,
 };
+use super::reports::{ReportFilter, policy_report};
 use super::result::{Status, Verdict};
 use crate::content::model::{EvidenceFormat, FailureMode, ReportResult};
 use crate::policy::model::{joined, live_action, live_entry_actions};
@@ -78,6 +79,8 @@ pub enum Kind {
         rule: String,
         /// Expected result.
         result: ReportResult,
+        /// What the results must be about.
+        about: ReportFilter,
     },
     /// `admission-denied`.
     AdmissionDenied {
@@ -168,7 +171,8 @@ impl Kind {
                 policy,
                 rule,
                 result,
-            } => policy_report(world.cluster, namespace, policy, rule, *result).await,
+                about,
+            } => policy_report(world, namespace, policy, rule, *result, about).await,
             Kind::AdmissionDenied {
                 manifest,
                 object,
@@ -477,69 +481,6 @@ async fn policy_mode<C: Cluster>(cluster: &C, policies: &[String], want: Failure
         verdict = verdict.with(&format!("policy {name}"), want.as_str());
     }
     Ok(verdict)
-}
-
-async fn policy_report<C: Cluster>(
-    cluster: &C,
-    ns: &str,
-    policy: &str,
-    rule: &str,
-    result: ReportResult,
-) -> Decided {
-    let want = result.as_str();
-    let mut seen = Vec::new();
-    for report in cluster.policy_reports(ns).await? {
-        let scope = report.get("scope").cloned().unwrap_or(Value::Null);
-        let resource = format!(
-            "{} {}",
-            scope.get("kind").and_then(Value::as_str).unwrap_or("?"),
-            scope.get("name").and_then(Value::as_str).unwrap_or("?")
-        );
-        for r in report
-            .get("results")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if r.get("policy").and_then(Value::as_str) != Some(policy)
-                || r.get("rule").and_then(Value::as_str) != Some(rule)
-            {
-                continue;
-            }
-            let got = r.get("result").and_then(Value::as_str).unwrap_or("");
-            if got == want {
-                let message = r.get("message").and_then(Value::as_str).unwrap_or("");
-                return Ok(
-                    Verdict::pass(format!("{resource}: {policy}/{rule} = {got}"))
-                        .with(
-                            "report",
-                            report
-                                .pointer("/metadata/name")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_owned(),
-                        )
-                        .with("resource", resource)
-                        .with("message", message.to_owned()),
-                );
-            }
-            seen.push(format!("{resource}: {got}"));
-        }
-    }
-    let message = if seen.is_empty() {
-        format!("no PolicyReport in {ns} has a result for {policy}/{rule}")
-    } else {
-        format!(
-            "{policy}/{rule} in {ns} is reported as {}, not {want}",
-            seen.join(", ")
-        )
-    };
-    Ok(Verdict::fail(
-        message,
-        format!(
-            "create the resource the step names; Kyverno reports about 20 s after admission (`kubectl get policyreport -n {ns}`)"
-        ),
-    ))
 }
 
 async fn admission_denied<C: Cluster>(

@@ -11,6 +11,7 @@ use super::observe::{
     Cluster, DryRun, Observe, ObserveError, PodView, QuizSeen, Registry, RolloutView, Verification,
     Workdir,
 };
+use super::reports::{ReportFilter, pods_without_report};
 use super::result::{Status, Verdict};
 use crate::content::model::{EvidenceFormat, ReportResult};
 use crate::supply::Digest;
@@ -337,31 +338,190 @@ fn admission_denied_tells_an_admission_from_a_refusal_for_another_reason() {
     }
 }
 
-#[test]
-fn a_policy_report_with_another_result_says_what_it_reports() {
-    let kind = Kind::PolicyReport {
+fn report_check(result: ReportResult, about: ReportFilter) -> Kind {
+    Kind::PolicyReport {
         namespace: "develop".into(),
         policy: "verify-signed-images".into(),
         rule: "verify-signature".into(),
-        result: ReportResult::Fail,
-    };
+        result,
+        about,
+    }
+}
+
+/// A Kyverno v1.19 report: one per resource, the resource under `scope`.
+fn report(kind: &str, name: &str, result: &str) -> Value {
+    json!({"metadata": {"name": format!("uid-{name}")}, "scope": {"kind": kind, "name": name},
+    "results": [{"policy": "verify-signed-images", "rule": "verify-signature", "result": result, "message": "m"}]})
+}
+
+fn running(name: &str, image: &str, image_id: &str) -> PodView {
+    PodView {
+        containers: vec![("app".into(), image.into(), image_id.into())],
+        ..pod(name, "")
+    }
+}
+
+#[test]
+fn a_policy_report_with_another_result_says_what_it_reports() {
+    let kind = report_check(ReportResult::Fail, ReportFilter::default());
     let mut fake = Fake::default();
     assert!(decide(&kind, &fake).message.contains(
         "no PolicyReport in develop has a result for verify-signed-images/verify-signature"
     ));
-    let report = |result: &str| {
-        json!({"metadata": {"name": "3f2a"}, "scope": {"kind": "Pod", "name": "workstation-hotfix"},
-        "results": [{"policy": "verify-signed-images", "rule": "verify-signature", "result": result, "message": "m"}]})
-    };
-    fake.reports = vec![report("pass")];
+    fake.pods = vec![pod("workstation-hotfix", "")];
+    fake.reports = vec![report("Pod", "workstation-hotfix", "pass")];
     assert_eq!(
         decide(&kind, &fake).message,
         "verify-signed-images/verify-signature in develop is reported as Pod workstation-hotfix: pass, not fail"
     );
-    fake.reports.push(report("fail"));
+    fake.reports = vec![report("Pod", "workstation-hotfix", "fail")];
     let v = decide(&kind, &fake);
-    assert_eq!(v.status, Status::Pass);
-    assert_eq!(v.evidence[0].value, "3f2a");
+    assert_eq!(v.status, Status::Pass, "{}", v.message);
+    assert_eq!(v.evidence[0].value, "uid-workstation-hotfix");
+}
+
+// ch14's audit-report-fail passed as soon as its step opened: it read the report of the CI Pod
+// an earlier step rolled out, not the workstation Pod the step asks for.
+#[test]
+fn a_policy_report_check_reads_only_the_resource_it_names() {
+    let kind = report_check(
+        ReportResult::Fail,
+        ReportFilter {
+            resource: Some(("Pod".into(), "workstation-hotfix".into())),
+            image: None,
+        },
+    );
+    let mut fake = Fake {
+        pods: vec![running("demo-1", &format!("r/demo@{A}"), "")],
+        reports: vec![report("Pod", "demo-1", "fail")],
+        ..Fake::default()
+    };
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Fail);
+    assert_eq!(
+        v.message,
+        "no PolicyReport in develop has a result for verify-signed-images/verify-signature about Pod workstation-hotfix (its results are about Pod demo-1: fail)"
+    );
+    assert!(
+        v.hint
+            .as_deref()
+            .unwrap()
+            .starts_with("create Pod workstation-hotfix as the step says"),
+        "{:?}",
+        v.hint
+    );
+    fake.pods.push(pod("workstation-hotfix", ""));
+    fake.reports
+        .push(report("Pod", "workstation-hotfix", "fail"));
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Pass, "{}", v.message);
+    assert_eq!(
+        v.message,
+        "Pod workstation-hotfix: verify-signed-images/verify-signature = fail"
+    );
+}
+
+#[test]
+fn a_policy_report_check_by_image_reads_the_pods_running_its_digest_and_every_one_must_pass() {
+    let kind = report_check(
+        ReportResult::Pass,
+        ReportFilter {
+            resource: None,
+            image: Some("r/demo:1.4.2-ci".into()),
+        },
+    );
+    let mut fake = Fake::default();
+    fake.digests.insert("r/demo:1.4.2-ci".into(), A.into());
+    // A Pod admitted before the digest was signed keeps its `fail`; the hotfix is another image.
+    fake.pods = vec![
+        running("demo-old", &format!("r/demo@{A}"), ""),
+        running("hotfix", "r/demo:1.4.2-hotfix", &format!("r/demo@{B}")),
+    ];
+    fake.reports = vec![
+        report("Pod", "demo-old", "fail"),
+        report("Pod", "hotfix", "fail"),
+    ];
+    let v = decide(&kind, &fake);
+    assert_eq!(
+        v.message,
+        "verify-signed-images/verify-signature about a resource running r/demo:1.4.2-ci in develop is reported as Pod demo-old: fail, not pass"
+    );
+    assert!(
+        v.hint
+            .as_deref()
+            .unwrap()
+            .contains("kubectl rollout restart -n develop")
+    );
+    // Restarted: the old Pod is on its way out, and its report with it; the new one passes,
+    // started from the tag (its imageID names the digest).
+    fake.pods[0].terminating = true;
+    fake.pods.push(running(
+        "demo-new",
+        "r/demo:1.4.2-ci",
+        &format!("r/demo@{A}"),
+    ));
+    fake.reports.push(report("Pod", "demo-new", "pass"));
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Pass, "{}", v.message);
+    assert_eq!(
+        v.message,
+        "Pod demo-new: verify-signed-images/verify-signature = pass"
+    );
+    assert!(v.evidence.iter().any(|e| e.value == A), "{:?}", v.evidence);
+}
+
+#[test]
+fn a_policy_report_about_a_pod_that_is_gone_or_another_image_is_not_read() {
+    let kind = report_check(
+        ReportResult::Pass,
+        ReportFilter {
+            resource: None,
+            image: Some(format!("r/demo@{A}")),
+        },
+    );
+    let mut fake = Fake::default();
+    fake.digests.insert(format!("r/demo@{A}"), A.into());
+    fake.pods = vec![running("other", &format!("r/other@{A}"), "")];
+    fake.reports = vec![
+        report("Pod", "gone", "fail"),
+        report("Pod", "other", "pass"),
+    ];
+    let v = decide(&kind, &fake);
+    assert_eq!(
+        v.message,
+        format!(
+            "no PolicyReport in develop has a result for verify-signed-images/verify-signature about a resource running r/demo@{A} (its results are about Pod other: pass)"
+        )
+    );
+    // A workload's report is about its pod template (the fake's Deployment runs r/demo@A).
+    fake.reports.push(report("Deployment", "demo", "pass"));
+    let v = decide(&kind, &fake);
+    assert_eq!(v.status, Status::Pass, "{}", v.message);
+    assert_eq!(
+        v.message,
+        "Deployment demo: verify-signed-images/verify-signature = pass"
+    );
+}
+
+#[test]
+fn pods_without_a_report_are_named_until_kyverno_writes_theirs() {
+    let mut fake = Fake::default();
+    let mut leaving = pod("leaving", "");
+    leaving.terminating = true;
+    fake.pods = vec![pod("demo-1", ""), pod("hotfix", ""), leaving];
+    fake.reports = vec![
+        report("Pod", "hotfix", "fail"),
+        report("Deployment", "demo-1", "fail"),
+    ];
+    let missing = crate::runtime::block_on(pods_without_report(&fake, "develop"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(missing, ["demo-1"]);
+    fake.reports.push(report("Pod", "demo-1", "fail"));
+    let missing = crate::runtime::block_on(pods_without_report(&fake, "develop"))
+        .unwrap()
+        .unwrap();
+    assert!(missing.is_empty(), "{missing:?}");
 }
 
 #[test]
@@ -567,12 +727,7 @@ fn a_failing_check_waits_while_a_rollout_is_in_progress_and_says_so_once() {
 
 #[test]
 fn a_report_is_waited_for_only_until_its_window_after_admission_ends() {
-    let kind = Kind::PolicyReport {
-        namespace: "develop".into(),
-        policy: "verify-signed-images".into(),
-        rule: "verify-signature".into(),
-        result: ReportResult::Fail,
-    };
+    let kind = report_check(ReportResult::Fail, ReportFilter::default());
     let mut fake = Fake::default();
     let mut young = pod("workstation-hotfix", "");
     young.age = Some(Duration::from_secs(25));
@@ -591,4 +746,24 @@ fn a_report_is_waited_for_only_until_its_window_after_admission_ends() {
         took >= Duration::from_secs(4) && took <= Duration::from_secs(6),
         "{took:?}"
     );
+}
+
+#[test]
+fn a_report_check_about_one_pod_does_not_wait_for_a_neighbours_report() {
+    let about = ReportFilter {
+        resource: Some(("Pod".into(), "workstation-hotfix".into())),
+        image: None,
+    };
+    let mut fake = Fake::default();
+    let mut neighbour = pod("demo-7d9f", "");
+    neighbour.age = Some(Duration::from_secs(3));
+    fake.pods = vec![neighbour];
+    let (result, told, took) = run_settling(
+        report_check(ReportResult::Fail, about),
+        &fake,
+        Duration::from_secs(30),
+    );
+    assert_eq!(result.status, Status::Fail);
+    assert_eq!(told, Vec::<String>::new());
+    assert!(took < Duration::from_secs(1), "{took:?}");
 }

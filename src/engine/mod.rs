@@ -7,6 +7,7 @@ pub mod kinds;
 mod kinds_tests;
 pub mod observe;
 pub mod offline;
+pub mod reports;
 pub mod result;
 pub mod run;
 pub mod settle;
@@ -17,4 +18,4 @@ pub use observe::{
     Workdir,
 };
 pub use result::{Cause, CheckResult, Evidence, Status, exit_code};
-pub use run::{Engine, PreparedCheck, Waiting, prepare};
+pub use run::{Engine, PreparedCheck, ReportsWait, Waiting, prepare};

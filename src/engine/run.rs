@@ -8,11 +8,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
 use super::kinds::Kind;
 use super::observe::{Cluster, Observe, Registry, Workdir};
+use super::reports::{ReportFilter, pods_without_report};
 use super::result::{CheckResult, Status};
 use super::settle::WaitsFor;
 use crate::content::ContentError;
@@ -97,6 +99,13 @@ pub fn prepare(
                     policy: r.policy.value.clone(),
                     rule: r.rule.clone(),
                     result: r.result,
+                    about: ReportFilter {
+                        resource: match &r.resource {
+                            Some(res) => Some((fill(&res.kind)?, fill(&res.name)?)),
+                            None => None,
+                        },
+                        image: r.image.as_deref().map(fill).transpose()?,
+                    },
                 },
                 CheckKind::AdmissionDenied(a) => {
                     let rel = chapter.resolve(&a.manifest.value.0)?;
@@ -165,6 +174,17 @@ impl std::fmt::Display for Waiting {
     }
 }
 
+/// How a wait for Kyverno's reports ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportsWait {
+    /// Seconds waited.
+    pub seconds: f64,
+    /// The Pods (`namespace/name`) still without a report when the wait ended.
+    pub unreported: Vec<String>,
+    /// Why the reports could not be read, if they could not.
+    pub problem: Option<String>,
+}
+
 /// Runs checks against the backends.
 pub struct Engine<'a, C, R, W> {
     /// The backends.
@@ -230,6 +250,37 @@ impl<C: Cluster, R: Registry, W: Workdir> Engine<'_, C, R, W> {
             evidence: verdict.evidence,
             cause: verdict.cause,
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Waits, at most `bound`, until Kyverno has written a report about every running Pod of
+    /// `namespaces`: the state a learner who works at their own pace finds when they open a
+    /// step, seconds or minutes after the previous one admitted its Pods.
+    pub async fn await_reports(&self, namespaces: &[String], bound: Duration) -> ReportsWait {
+        let started = Instant::now();
+        let deadline = started + bound;
+        loop {
+            let mut unreported = Vec::new();
+            for ns in namespaces {
+                match pods_without_report(self.world.cluster, ns).await {
+                    Ok(pods) => unreported.extend(pods.into_iter().map(|p| format!("{ns}/{p}"))),
+                    Err(e) => {
+                        return ReportsWait {
+                            seconds: started.elapsed().as_secs_f64(),
+                            unreported,
+                            problem: Some(e.to_string()),
+                        };
+                    }
+                }
+            }
+            if unreported.is_empty() || Instant::now() + Duration::from_secs(1) >= deadline {
+                return ReportsWait {
+                    seconds: started.elapsed().as_secs_f64(),
+                    unreported,
+                    problem: None,
+                };
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 

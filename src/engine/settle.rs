@@ -204,8 +204,16 @@ impl Kind {
                 }
                 pod_settling(namespace, &pods).map(Settling::from)
             }
-            Kind::PolicyReport { namespace, .. } => {
-                let pods = world.cluster.pods(namespace, "").await.ok()?;
+            Kind::PolicyReport {
+                namespace, about, ..
+            } => {
+                let mut pods = world.cluster.pods(namespace, "").await.ok()?;
+                // A check about one Pod waits for that Pod's report, not a neighbour's.
+                if let Some((kind, name)) = &about.resource
+                    && kind == "Pod"
+                {
+                    pods.retain(|p| p.name == *name);
+                }
                 report_settling(namespace, &pods)
             }
             Kind::PolicyMode { policies, mode } => {

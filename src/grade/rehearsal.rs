@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::engine::{CheckResult, Status};
+use crate::engine::{CheckResult, ReportsWait, Status};
 
 /// How one step's solution ran.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +24,9 @@ pub struct SolutionRun {
 pub struct StepRehearsal {
     /// The step id.
     pub step: String,
+    /// Before a step that reads PolicyReports: the wait until Kyverno had reported the Pods
+    /// the earlier steps admitted, as a learner who takes their time would find them.
+    pub reports_wait: Option<ReportsWait>,
     /// The checks before the solution.
     pub before: Vec<CheckResult>,
     /// Checks marked `invariant` (allowed to pass before).

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::junit::{Outcome, TestCase, TestSuite, TestSuites};
 use super::{Format, Unsupported};
-use crate::engine::{CheckResult, Status};
+use crate::engine::{CheckResult, ReportsWait, Status};
 use crate::grade::rehearsal::{Rehearsal, StepRehearsal};
 
 /// The version of the `lab rehearse --format json` document.
@@ -73,6 +73,9 @@ pub fn human(rehearsal: &Rehearsal) -> String {
             "FAILED".to_owned()
         };
         let _ = writeln!(out, "  {:<18} {verdict}", step.step);
+        if let Some(wait) = &step.reports_wait {
+            let _ = writeln!(out, "      {}", reports_waited(wait));
+        }
         for p in problems {
             let _ = writeln!(out, "      {p}");
         }
@@ -88,6 +91,24 @@ pub fn human(rehearsal: &Rehearsal) -> String {
         rehearsal.seconds
     );
     out
+}
+
+/// One line on the wait for Kyverno's reports before a step's checks.
+fn reports_waited(wait: &ReportsWait) -> String {
+    if let Some(problem) = &wait.problem {
+        return format!("the PolicyReports could not be read before the checks: {problem}");
+    }
+    if wait.unreported.is_empty() {
+        return format!(
+            "waited {:.1} s for Kyverno's reports of the Pods admitted so far",
+            wait.seconds
+        );
+    }
+    format!(
+        "after {:.0} s Kyverno had still not reported {}; the checks were judged without",
+        wait.seconds,
+        wait.unreported.join(", ")
+    )
 }
 
 /// JUnit: one suite per step, named `<chapter>.<step>`; a case per check before the solution
@@ -200,6 +221,7 @@ mod tests {
         };
         let step = |id: &str, before, invariant: &[&str], solution, after| StepRehearsal {
             step: id.into(),
+            reports_wait: None,
             before,
             invariant: invariant.iter().map(|s| (*s).to_owned()).collect(),
             solution,
@@ -258,5 +280,45 @@ mod tests {
         );
         let failed = doc.descendants().filter(|n| n.has_tag_name("failure"));
         assert_eq!(failed.count(), problems);
+    }
+
+    #[test]
+    fn the_wait_for_kyvernos_reports_is_said_under_its_step() {
+        let waited = |unreported: &[&str]| StepRehearsal {
+            step: "audit".into(),
+            reports_wait: Some(ReportsWait {
+                seconds: 12.34,
+                unreported: unreported.iter().map(|s| (*s).to_owned()).collect(),
+                problem: None,
+            }),
+            before: vec![check("report", Status::Fail)],
+            invariant: Vec::new(),
+            solution: Some(SolutionRun {
+                exit_code: Some(0),
+                timed_out: false,
+                seconds: 1.0,
+                output_tail: String::new(),
+            }),
+            after: vec![check("report", Status::Pass)],
+        };
+        let rehearsal = |step| Rehearsal {
+            chapter: "ch99".into(),
+            context: "kind-lab".into(),
+            start_seconds: 2.0,
+            steps: vec![step],
+            seconds: 20.0,
+        };
+        let text = human(&rehearsal(waited(&[])));
+        assert!(
+            text.contains(
+                "\n      waited 12.3 s for Kyverno's reports of the Pods admitted so far\n"
+            ),
+            "{text}"
+        );
+        let text = human(&rehearsal(waited(&["develop/demo-1"])));
+        assert!(
+            text.contains("after 12 s Kyverno had still not reported develop/demo-1; the checks were judged without"),
+            "{text}"
+        );
     }
 }

@@ -157,6 +157,7 @@ macro_rules! cases {
 }
 
 cases!(
+    check_report_without_resource,
     content_dangling_link,
     content_link_leaves_course,
     content_not_a_file,

@@ -227,6 +227,20 @@ fn start_resumes_without_undoing_the_learners_work_and_stop_removes_only_the_lab
     assert!(Learner::message(&doc, "unsigned-denied").contains("was admitted"));
     assert!(Learner::message(&doc, "guardrail-intact").contains("not Enforce"));
     assert!(Learner::message(&doc, "quiz-passed").contains("not been taken"));
+    // A report check names what it looked for.
+    assert!(
+        Learner::message(&doc, "audit-report-fail").contains(
+            "has a result for verify-signed-images/verify-signature about Pod workstation-hotfix"
+        ),
+        "{doc:#}"
+    );
+    assert!(
+        Learner::message(&doc, "promoted-report-pass").contains(&format!(
+            "about a resource running {}/demo:1.4.2-ci",
+            learner.registry
+        )),
+        "{doc:#}"
+    );
 
     // The learner pins the digest; a second start must keep it and resume fast.
     learner.solve("pin-digest");
@@ -463,8 +477,8 @@ fn rehearsal_of_ch14_passes_on_the_real_cluster_and_writes_junit() {
         })
         .filter(|n| !n.children().any(|c| c.is_element()))
         .count();
-    // 13 after the steps' solutions, and quiz-passed after the answer key's attempt.
-    assert_eq!(passed_after, 14, "{stdout}");
+    // 14 after the steps' solutions, and quiz-passed after the answer key's attempt.
+    assert_eq!(passed_after, 15, "{stdout}");
     // Nothing is left behind.
     assert_eq!(
         learner.kubectl(&["get", "clusterpolicies", "-o", "name"]),
@@ -494,6 +508,36 @@ fn a_check_that_passes_before_its_solution_is_reported_broken() {
     );
     assert!(
         stdout.contains("7 step(s) rehearsed, 1 failed, 0 skipped"),
+        "{stdout}"
+    );
+}
+
+// ch14's audit-report-fail passed as soon as its step opened, on the report of the CI Pod step
+// 2 rolled out; the rehearsal missed it because its steps ran before Kyverno wrote that report.
+#[test]
+fn a_report_check_that_reads_an_earlier_steps_pod_is_caught_by_the_rehearsal() {
+    let course = tempfile::tempdir().unwrap();
+    copy_course(course.path());
+    // The check as it was: no resource named.
+    super::edit(
+        course.path(),
+        "labs/ch14/lab.yaml",
+        "            result: fail\n            resource:\n              kind: Pod\n              name: workstation-hotfix\n",
+        "            result: fail\n",
+    );
+    let learner = Learner::with_course(course.path().to_owned());
+    let mut args = vec!["rehearse".to_owned(), "ch14".into()];
+    args.extend(learner.start_args());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = learner.lab(&args);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("audit-report-fail passes before the solution: a broken check (Pod demo-"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("waited ")
+            && stdout.contains(" s for Kyverno's reports of the Pods admitted so far"),
         "{stdout}"
     );
 }

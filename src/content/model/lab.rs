@@ -413,7 +413,9 @@ pub struct PolicyMode {
     pub mode: FailureMode,
 }
 
-/// A PolicyReport result to find.
+/// PolicyReport results to find: those of one policy rule about the resources the check names
+/// (`resource`, `image`, or both). It passes when there is at least one such result and every
+/// one of them is `result`. Reports about a Pod that is gone or being deleted are not read.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyReportCheck {
@@ -425,6 +427,26 @@ pub struct PolicyReportCheck {
     pub rule: String,
     /// The expected result: `pass`, `fail`, `warn`, `error` or `skip`.
     pub result: ReportResult,
+    /// The resource the result must be about, e.g. `{kind: Pod, name: workstation-hotfix}`:
+    /// the report's `scope` (or a result's `resources`). Without `resource` or `image`, the
+    /// results about every resource in the namespace count, those an earlier step created too.
+    #[serde(default)]
+    pub resource: Option<ReportResource>,
+    /// An image, e.g. `${image_registry}/demo:1.4.2-ci`: the result must be about a resource
+    /// that runs it (a Pod, or a workload's pod template), named as written or by the digest
+    /// the reference resolves to in the lab registry.
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// A resource a PolicyReport is about.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportResource {
+    /// Its kind, e.g. `Pod` or `Deployment`.
+    pub kind: String,
+    /// Its `metadata.name`.
+    pub name: String,
 }
 
 /// PolicyReport result values (wgpolicyk8s.io/v1alpha2).

@@ -36,6 +36,7 @@ pub(super) fn check(
     let refs = check_references(files, course, rel, lab, out);
     check_scoring(rel, lab, out);
     check_evidence_paths(rel, lab, out);
+    check_report_filters(rel, lab, out);
     check_variables(rel, lab, out);
     check_tools(rel, lab, out);
     check_policy_names(course, rel, lab, &refs, out);
@@ -386,6 +387,30 @@ fn check_evidence_paths(rel: &str, lab: &Lab, out: &mut Sink) {
                     ),
                 )
                 .help("give a relative path without `..` or `.`, e.g. `evidence/notes.md`; `lab` reads evidence only inside the learner's working folder"),
+            );
+        }
+    }
+}
+
+/// A `policy-report` check that names no resource judges the reports about every resource of
+/// the namespace, those an earlier step created included: it can pass before the learner acts.
+fn check_report_filters(rel: &str, lab: &Lab, out: &mut Sink) {
+    for check in lab.steps.iter().flat_map(|s| &s.checks) {
+        let CheckKind::PolicyReport(report) = &check.check.value else {
+            continue;
+        };
+        if report.resource.is_none() && report.image.is_none() {
+            out.push(
+                Diagnostic::warning(
+                    "check/report-without-resource",
+                    rel,
+                    at(&check.check),
+                    format!(
+                        "policy-report check `{}` names no resource: it judges the results about every resource in `{}`, those an earlier step created too",
+                        check.id.0, report.namespace
+                    ),
+                )
+                .help("say what the result must be about: `resource: {kind: Pod, name: NAME}`, or `image: IMAGE` for the resources that run it"),
             );
         }
     }

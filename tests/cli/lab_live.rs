@@ -998,13 +998,28 @@ fn lab_check_does_not_wait_when_nothing_is_settling() {
         let ran = learner.lab(args);
         (ran, started.elapsed())
     };
-    // The demo Pod, admitted just now in Audit: Kyverno's report on it is waited for, and the
-    // wait is said, in a pipe too.
-    let ((code, stdout, stderr), took) = timed(&["check", "--step", "audit-rollout"]);
-    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The workstation Pod, admitted just now in Audit: Kyverno's report on it is waited for,
+    // and the wait is said, in a pipe too. (The step's other check, about the promoted digest's
+    // Pods, fails: nothing was promoted.)
+    let (code, pod, stderr) =
+        learner.lab(&["render", "ch14", "manifests/workstation-hotfix-pod.yaml"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rendered = learner.dir.path().join("workstation-hotfix-pod.yaml");
+    std::fs::write(&rendered, pod).unwrap();
+    learner.kubectl(&["apply", "-f", rendered.to_str().unwrap()]);
+    let ((code, stdout, stderr), took) = timed(&["check", "--step", "audit-rollout", "--json"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let audit = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["check"] == "audit-report-fail")
+        .unwrap();
+    assert_eq!(audit["status"], "pass", "{doc:#}");
     assert!(
         stderr.contains("audit-report-fail: waiting up to ")
-            && stderr.contains(" s for Kyverno's report on pod develop/demo-"),
+            && stderr.contains(" s for Kyverno's report on pod develop/workstation-hotfix"),
         "{stderr}"
     );
     let created = |what: &str| {

@@ -24,6 +24,9 @@ pub enum LabError {
     /// The walkthrough, its progress file or the quiz could not go on.
     #[error(transparent)]
     Walk(#[from] crate::walkthrough::WalkError),
+    /// A submission could not be packed or read.
+    #[error(transparent)]
+    Submission(#[from] crate::submission::SubmissionError),
     /// The user pressed Ctrl-C; what was done so far is recorded.
     #[error("interrupted; what was done so far is recorded, and running the command again resumes")]
     Interrupted,
@@ -57,6 +60,7 @@ impl LabError {
             #[cfg(feature = "live")]
             LabError::Backend(e) => e.exit_code(),
             LabError::Walk(e) => e.exit_code(),
+            LabError::Submission(e) => e.exit_code(),
             LabError::Interrupted => exit_code::INTERRUPTED,
             LabError::Content(_) | LabError::Usage(_) => exit_code::BAD_CONTENT_OR_USAGE,
             LabError::Environment(_) => exit_code::UNREACHABLE,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::workdir::FileWorkdir;
 use crate::engine::offline::Offline;
-use crate::engine::world::World;
+use crate::engine::world::{Recorder, World};
 use crate::engine::{CheckResult, Engine, Observe, PreparedCheck, ReportsWait, Waiting};
 use crate::record::Progress;
 use crate::runtime::{Interrupted, RuntimeUnavailable, until_interrupted};
@@ -43,6 +43,10 @@ pub struct CheckRunner {
     pub settle: Duration,
     /// Whether to show a spinner while checks run (it draws only at a terminal).
     pub spinner: bool,
+    /// Whether to keep what the cluster answered (`lab submit`'s record of what the cluster
+    /// showed); the last run's is taken with [`CheckRunner::take_recorded`].
+    pub record_cluster: bool,
+    recorded: std::cell::RefCell<Option<Vec<u8>>>,
 }
 
 impl CheckRunner {
@@ -63,6 +67,8 @@ impl CheckRunner {
             workdir,
             settle,
             spinner: true,
+            record_cluster: false,
+            recorded: std::cell::RefCell::new(None),
         })
     }
 
@@ -95,11 +101,33 @@ impl CheckRunner {
         match &self.backends {
             #[cfg(feature = "live")]
             Backends::Live { cluster, registry } => {
-                self.go(cluster.as_ref(), registry.as_ref(), &checks, &on_wait)
+                self.go_recorded(cluster.as_ref(), registry.as_ref(), &checks, &on_wait)
             }
-            Backends::World(world) => self.go(world, world, &checks, &on_wait),
+            Backends::World(world) => self.go_recorded(world, world, &checks, &on_wait),
             Backends::Offline => self.go(&Offline, &Offline, &checks, &on_wait),
         }
+    }
+
+    /// What the cluster answered during the last run, as a world file's JSON, when
+    /// [`CheckRunner::record_cluster`] is set and the checks looked at a cluster.
+    pub fn take_recorded(&self) -> Option<Vec<u8>> {
+        self.recorded.borrow_mut().take()
+    }
+
+    fn go_recorded<C: crate::engine::Cluster, R: crate::engine::Registry>(
+        &self,
+        cluster: &C,
+        registry: &R,
+        checks: &[PreparedCheck],
+        on_wait: &dyn Fn(&Waiting),
+    ) -> Result<Vec<CheckResult>, Interrupted> {
+        if !self.record_cluster {
+            return self.go(cluster, registry, checks, on_wait);
+        }
+        let recorder = Recorder::new(cluster);
+        let results = self.go(&recorder, registry, checks, on_wait);
+        *self.recorded.borrow_mut() = Some(recorder.to_json());
+        results
     }
 
     /// As [`CheckRunner::run`], with the learner's `progress`: a check that holds only during
@@ -243,15 +271,24 @@ impl CheckRunner {
 
     /// The evidence files the checks read, for a file watch.
     pub fn evidence_paths(&self) -> Vec<PathBuf> {
-        self.prepared
-            .iter()
-            .filter_map(|c| match &c.kind {
-                crate::engine::kinds::Kind::EvidenceFile { path, .. } => {
-                    Some(self.workdir.root.join(path))
-                }
-                _ => None,
-            })
+        self.evidence_files()
+            .into_iter()
+            .map(|path| self.workdir.root.join(path))
             .collect()
+    }
+
+    /// The evidence files the checks read, relative to the working folder, each once, in the
+    /// checks' order.
+    pub fn evidence_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = Vec::new();
+        for check in &self.prepared {
+            if let crate::engine::kinds::Kind::EvidenceFile { path, .. } = &check.kind
+                && !files.contains(path)
+            {
+                files.push(path.clone());
+            }
+        }
+        files
     }
 }
 
@@ -292,9 +329,7 @@ mod tests {
         ];
         let mut runner = CheckRunner::new(prepared, workdir, Duration::ZERO).unwrap();
         runner.spinner = false;
-        runner.backends = Backends::World(World {
-            path: dir.path().join("world.json"),
-        });
+        runner.backends = Backends::World(World::file(dir.path().join("world.json")));
         let mut progress = Progress::new("ch14");
         let none = runner.run_after(|_| true, "all", &progress).unwrap();
         assert!(none.iter().all(|r| r.status == Status::Fail), "{none:?}");

@@ -269,6 +269,17 @@ pub enum CliCommand {
     /// registry unreachable.
     #[cfg(feature = "live")]
     Rehearse(Box<RehearseArgs>),
+    /// Pack your work into one signed file to hand in: every check is run once more, and the
+    /// evidence, your progress record, your public key and what the cluster showed are sealed
+    /// with your cosign key.
+    ///
+    /// Every file is scanned for secrets first (private keys, tokens, passwords); one found
+    /// stops the command and names the file and line. The key is cosign's encrypted key, read
+    /// with COSIGN_PASSWORD. Exit 0 when the file was written (whatever the checks said: your
+    /// instructor's lab grade judges them again), 2 bad usage or a secret found, 3 the cluster
+    /// or registry unreachable, 5 the file could not be written.
+    #[cfg(feature = "live")]
+    Submit(Box<SubmitArgs>),
     /// List the chapters with their titles and aliases.
     List {
         /// Print JSON instead of a table.
@@ -362,6 +373,36 @@ pub struct CheckArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The options of `lab submit`.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// Chapter id or alias [default: the lab started in this folder].
+    #[arg(value_name = "CHAPTER")]
+    pub chapter: Option<String>,
+    /// Your learner id, as your instructor knows you (letters, digits, `.`, `_`, `-`, `+`, `@`).
+    #[arg(long, value_name = "ID")]
+    pub learner: String,
+    /// Your cosign private key: the one that signed the image.
+    #[arg(long, value_name = "FILE", default_value = "cosign.key")]
+    pub key: PathBuf,
+    /// Where to write the file [default: <chapter>-<learner>.submission.tar.gz here].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// List what would be packed, and any secret that would stop it; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Ask this kubeconfig context instead of the lab's.
+    #[arg(long, value_name = "CTX")]
+    pub context: Option<String>,
+    /// The longest a failing check is tried again while the cluster shows it settling, in
+    /// seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = wait_seconds, default_value_t = 30)]
+    pub wait: u64,
 }
 
 /// The options of `lab walkthrough`.

@@ -151,6 +151,20 @@ impl Cli {
                 }))
             }
             #[cfg(feature = "live")]
+            CliCommand::Submit(args) => {
+                let args = *args;
+                Command::Submit(Box::new(commands::submit::SubmitRequest {
+                    chapter: args.chapter,
+                    learner: args.learner,
+                    key: args.key,
+                    output: args.output,
+                    force: args.force,
+                    dry_run: args.dry_run,
+                    context: args.context,
+                    wait: std::time::Duration::from_secs(args.wait),
+                }))
+            }
+            #[cfg(feature = "live")]
             CliCommand::Check(args) => Command::Check(Box::new(commands::check::CheckRequest {
                 chapter: args.chapter,
                 step: args.step,

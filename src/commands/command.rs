@@ -83,6 +83,9 @@ pub enum Command {
     /// `lab rehearse`.
     #[cfg(feature = "live")]
     Rehearse(Box<rehearse::RehearseRequest>),
+    /// `lab submit`.
+    #[cfg(feature = "live")]
+    Submit(Box<submit::SubmitRequest>),
     /// `lab list`.
     List {
         /// JSON output.
@@ -130,6 +133,8 @@ pub fn run(config: &Config, command: Command, out: &mut impl Write) -> Result<u8
         Command::Solve(request) => solve::run(&config, &request, out),
         #[cfg(feature = "live")]
         Command::Rehearse(request) => rehearse::run(&config, &request, out),
+        #[cfg(feature = "live")]
+        Command::Submit(request) => submit::run(&config, &request, out),
         Command::Verify(request) => verify::run(&request, out),
         Command::Test(request) => test::run(&request, config.color, out),
         Command::Admit(request) => admit::run(&config, &request, out),

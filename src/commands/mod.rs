@@ -26,6 +26,8 @@ pub mod start;
 pub mod status;
 #[cfg(feature = "live")]
 pub mod stop;
+#[cfg(feature = "live")]
+pub mod submit;
 pub mod test;
 pub mod validate;
 pub mod verify;

@@ -209,7 +209,7 @@ impl Session {
         let prepared = prepare(&self.chapter, &self.values)?;
         let mut runner = CheckRunner::new(prepared, self.files(), settle)?;
         runner.backends = match looking {
-            Looking::World(path) => Backends::World(World { path }),
+            Looking::World(path) => Backends::World(World::file(path)),
             Looking::Offline => Backends::Offline,
             Looking::Live { context } => {
                 let cluster = runner.block_on(async {

@@ -123,6 +123,36 @@ impl Wanted<'_> {
     }
 }
 
+/// The Pods of `pods` that `filter` is about: the Pod it names, the Pods running its image (by
+/// the digest the image resolves to, when the registry answers); every Pod without a filter.
+/// For a settling check: it waits for the reports of these Pods only.
+pub async fn pods_about<R: Registry>(
+    registry: &R,
+    filter: &ReportFilter,
+    mut pods: Vec<PodView>,
+) -> Vec<PodView> {
+    if let Some((kind, name)) = &filter.resource {
+        if kind != "Pod" {
+            // A Deployment's or a ReplicaSet's report: its Pods cannot be told apart here.
+            return pods;
+        }
+        pods.retain(|p| p.name == *name);
+    }
+    if let Some(text) = &filter.image {
+        let wanted = Wanted {
+            text,
+            parsed: ImageRef::parse(text).ok(),
+            digest: registry.resolve(text).await.ok().flatten(),
+        };
+        pods.retain(|p| {
+            p.containers
+                .iter()
+                .any(|(_, spec, id)| wanted.run_by(spec, id))
+        });
+    }
+    pods
+}
+
 /// Decides a `policy-report` check: at least one result of `policy`/`rule` about what `filter`
 /// names, and every such result `want`.
 pub async fn policy_report<C: Cluster, R: Registry, W: Workdir>(

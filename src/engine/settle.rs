@@ -207,13 +207,9 @@ impl Kind {
             Kind::PolicyReport {
                 namespace, about, ..
             } => {
-                let mut pods = world.cluster.pods(namespace, "").await.ok()?;
-                // A check about one Pod waits for that Pod's report, not a neighbour's.
-                if let Some((kind, name)) = &about.resource
-                    && kind == "Pod"
-                {
-                    pods.retain(|p| p.name == *name);
-                }
+                let pods = world.cluster.pods(namespace, "").await.ok()?;
+                // A check about one Pod, or one image, waits for those Pods' reports only.
+                let pods = super::reports::pods_about(world.registry, about, pods).await;
                 report_settling(namespace, &pods)
             }
             Kind::PolicyMode { policies, mode } => {

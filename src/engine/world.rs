@@ -19,8 +19,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::observe::{
@@ -31,38 +32,60 @@ use crate::supply::Digest;
 /// The most a world file may hold.
 const WORLD_LIMIT: u64 = 16 * 1024 * 1024;
 
-/// A world file.
+/// A world file, or the same JSON held in memory (a submission's record of the cluster).
 pub struct World {
-    /// Its path.
-    pub path: PathBuf,
+    /// Where its JSON is.
+    pub source: Source,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Where a world's JSON is.
+pub enum Source {
+    /// A file, read afresh on every question.
+    File(PathBuf),
+    /// Bytes in memory, with a name for messages.
+    Memory {
+        /// What the bytes are, for messages (`cluster/world.json of ada's submission`).
+        name: String,
+        /// The JSON.
+        json: Vec<u8>,
+    },
+}
+
+impl World {
+    /// The world file at `path`.
+    pub fn file(path: PathBuf) -> Self {
+        World {
+            source: Source::File(path),
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct State {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     workloads: BTreeMap<String, Vec<(String, String)>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pods: BTreeMap<String, Vec<Pod>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     deployments: BTreeMap<String, Vec<Deployment>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     cluster_policies: BTreeMap<String, Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     policy_reports: BTreeMap<String, Vec<Value>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     policy_exceptions: Vec<Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     webhooks: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     dry_run: Option<Refusal>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     images: BTreeMap<String, Image>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     unreachable: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Pod {
     name: String,
@@ -70,16 +93,16 @@ struct Pod {
     labels: BTreeMap<String, String>,
     #[serde(default = "running")]
     phase: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     terminating: bool,
     #[serde(default)]
     containers: Vec<(String, String, String)>,
     #[serde(default = "yes")]
     ready: bool,
     /// Seconds since it was created; unknown (long settled) when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     age_seconds: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     waiting: Option<String>,
 }
 
@@ -93,7 +116,7 @@ fn yes() -> bool {
 
 /// A Deployment: the labels of its Pod template and its rollout's counts; a rollout that is
 /// done unless the counts say otherwise.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Deployment {
     name: String,
@@ -101,15 +124,15 @@ struct Deployment {
     labels: BTreeMap<String, String>,
     #[serde(default = "one")]
     replicas: i32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     updated: Option<i32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     available: Option<i32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     total: Option<i32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     generation_behind: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     stalled: bool,
 }
 
@@ -117,7 +140,7 @@ fn one() -> i32 {
     1
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Refusal {
     code: u16,
@@ -126,7 +149,7 @@ struct Refusal {
     message: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Image {
     digest: String,
@@ -138,13 +161,28 @@ struct Image {
 
 impl World {
     fn state(&self) -> Result<State, ObserveError> {
-        let failed = |reason: String| ObserveError::Failed {
-            what: format!("the world file {}", self.path.display()),
-            reason,
+        let state: State = match &self.source {
+            Source::File(path) => {
+                let failed = |reason: String| ObserveError::Failed {
+                    what: format!("the world file {}", path.display()),
+                    reason,
+                };
+                let text = crate::input::read_text(path, WORLD_LIMIT, "a world file")
+                    .map_err(|e| failed(e.to_string()))?;
+                serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?
+            }
+            // A learner's submission: its position only, never its text.
+            Source::Memory { name, json } => {
+                serde_json::from_slice(json).map_err(|e| ObserveError::Failed {
+                    what: name.clone(),
+                    reason: format!(
+                        "it is not a recorded cluster (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    ),
+                })?
+            }
         };
-        let text = crate::input::read_text(&self.path, WORLD_LIMIT, "a world file")
-            .map_err(|e| failed(e.to_string()))?;
-        let state: State = serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
         if state.unreachable {
             return Err(ObserveError::Unreachable {
                 what: "the cluster".into(),
@@ -246,6 +284,172 @@ impl Cluster for World {
     }
 }
 
+/// A cluster that answers as `inner` does and keeps every answer as a world: what `lab submit`
+/// packs as "what the cluster showed", and what `lab grade` replays the cluster's checks
+/// against. A Pod or Deployment carries the labels of the equality selectors it was found by,
+/// so that the same questions find the same objects again; its age is left out (a recorded
+/// world is settled).
+pub struct Recorder<'a, C> {
+    inner: &'a C,
+    state: Mutex<State>,
+}
+
+impl<'a, C: Cluster> Recorder<'a, C> {
+    /// Records what `inner` answers.
+    pub fn new(inner: &'a C) -> Self {
+        Recorder {
+            inner,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The world recorded so far, as the JSON a world file holds.
+    pub fn to_json(&self) -> Vec<u8> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut json = serde_json::to_vec_pretty(&*state).expect("a world serializes");
+        json.push(b'\n');
+        json
+    }
+
+    fn keep(&self, change: impl FnOnce(&mut State)) {
+        change(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// The labels an equality selector (`app=demo,tier==web`) says its objects carry.
+fn selector_labels(selector: &str) -> BTreeMap<String, String> {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|term| !term.contains("!="))
+        .filter_map(|term| term.split_once('='))
+        .map(|(k, v)| {
+            let v = v.strip_prefix('=').unwrap_or(v);
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect()
+}
+
+impl<C: Cluster> Cluster for Recorder<'_, C> {
+    async fn workload_images(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Vec<(String, String)>>, ObserveError> {
+        let found = self.inner.workload_images(kind, namespace, name).await?;
+        if let Some(images) = &found {
+            self.keep(|s| {
+                s.workloads
+                    .insert(format!("{kind}/{namespace}/{name}"), images.clone());
+            });
+        }
+        Ok(found)
+    }
+
+    async fn pods(&self, namespace: &str, selector: &str) -> Result<Vec<PodView>, ObserveError> {
+        let pods = self.inner.pods(namespace, selector).await?;
+        let labels = selector_labels(selector);
+        self.keep(|s| {
+            let kept = s.pods.entry(namespace.to_owned()).or_default();
+            for pod in &pods {
+                match kept.iter_mut().find(|k| k.name == pod.name) {
+                    Some(k) => k.labels.extend(labels.clone()),
+                    None => kept.push(Pod {
+                        name: pod.name.clone(),
+                        labels: labels.clone(),
+                        phase: pod.phase.clone(),
+                        terminating: pod.terminating,
+                        containers: pod.containers.clone(),
+                        ready: pod.ready,
+                        age_seconds: None,
+                        waiting: pod.waiting.clone(),
+                    }),
+                }
+            }
+        });
+        Ok(pods)
+    }
+
+    async fn rollouts(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<RolloutView>, ObserveError> {
+        let rollouts = self.inner.rollouts(namespace, selector).await?;
+        let labels = selector_labels(selector);
+        self.keep(|s| {
+            let kept = s.deployments.entry(namespace.to_owned()).or_default();
+            for r in &rollouts {
+                match kept.iter_mut().find(|k| k.name == r.name) {
+                    Some(k) => k.labels.extend(labels.clone()),
+                    None => kept.push(Deployment {
+                        name: r.name.clone(),
+                        labels: labels.clone(),
+                        replicas: r.replicas,
+                        updated: Some(r.updated),
+                        available: Some(r.available),
+                        total: Some(r.total),
+                        generation_behind: r.observed_generation < r.generation,
+                        stalled: r.stalled,
+                    }),
+                }
+            }
+        });
+        Ok(rollouts)
+    }
+
+    async fn cluster_policy(&self, name: &str) -> Result<Option<Value>, ObserveError> {
+        let found = self.inner.cluster_policy(name).await?;
+        if let Some(policy) = &found {
+            self.keep(|s| {
+                s.cluster_policies.insert(name.to_owned(), policy.clone());
+            });
+        }
+        Ok(found)
+    }
+
+    async fn policy_reports(&self, namespace: &str) -> Result<Vec<Value>, ObserveError> {
+        let reports = self.inner.policy_reports(namespace).await?;
+        self.keep(|s| {
+            s.policy_reports
+                .insert(namespace.to_owned(), reports.clone());
+        });
+        Ok(reports)
+    }
+
+    async fn policy_exceptions(&self) -> Result<Vec<Value>, ObserveError> {
+        let exceptions = self.inner.policy_exceptions().await?;
+        self.keep(|s| s.policy_exceptions = exceptions.clone());
+        Ok(exceptions)
+    }
+
+    async fn webhook_configurations(&self) -> Result<Vec<String>, ObserveError> {
+        let webhooks = self.inner.webhook_configurations().await?;
+        self.keep(|s| s.webhooks = webhooks.clone());
+        Ok(webhooks)
+    }
+
+    async fn dry_run_create(&self, object: &Value) -> Result<DryRun, ObserveError> {
+        let answer = self.inner.dry_run_create(object).await?;
+        if let DryRun::Refused {
+            code,
+            reason,
+            message,
+        } = &answer
+        {
+            self.keep(|s| {
+                s.dry_run = Some(Refusal {
+                    code: *code,
+                    reason: reason.clone(),
+                    message: message.clone(),
+                });
+            });
+        }
+        Ok(answer)
+    }
+}
+
 impl Registry for World {
     async fn resolve(&self, image: &str) -> Result<Option<Digest>, ObserveError> {
         let state = self.state()?;
@@ -305,7 +509,7 @@ mod tests {
     fn the_file_is_read_on_every_question() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("world.json");
-        let world = World { path: path.clone() };
+        let world = World::file(path.clone());
         std::fs::write(&path, r#"{"webhooks": ["a"]}"#).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -326,5 +530,100 @@ mod tests {
             rt.block_on(world.webhook_configurations()),
             Err(ObserveError::Failed { reason, .. }) if reason.contains("unknown field `webhook`")
         ));
+    }
+
+    const LIVE: &str = r#"{
+      "workloads": {"Deployment/develop/demo": [["app", "r/demo@sha256:aa"]]},
+      "pods": {"develop": [
+        {"name": "demo-1", "labels": {"app": "demo", "tier": "web"}, "containers": [["app", "r/demo@sha256:aa", "r/demo@sha256:aa"]]},
+        {"name": "other", "labels": {"app": "other"}, "phase": "Pending", "ready": false, "waiting": "ErrImagePull"}
+      ]},
+      "deployments": {"develop": [{"name": "demo", "labels": {"app": "demo"}, "replicas": 2, "updated": 1}]},
+      "cluster_policies": {"verify-signed-images": {"spec": {"validationFailureAction": "Enforce"}}},
+      "policy_reports": {"develop": [{"scope": {"kind": "Pod", "name": "demo-1"}, "results": []}]},
+      "policy_exceptions": [{"metadata": {"name": "x"}}],
+      "webhooks": ["kyverno-resource-validating-webhook-cfg"],
+      "dry_run": {"code": 400, "reason": "BadRequest", "message": "denied: no signatures found"}
+    }"#;
+
+    /// What a recorder kept answers the same questions as the cluster it recorded did, and
+    /// holds nothing it was not asked.
+    #[test]
+    fn a_recorded_world_answers_as_the_cluster_it_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("world.json");
+        std::fs::write(&path, LIVE).unwrap();
+        let live = World::file(path);
+        let recorder = Recorder::new(&live);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let questions = |c: &World| {
+            rt.block_on(async {
+                (
+                    c.workload_images("Deployment", "develop", "demo")
+                        .await
+                        .unwrap(),
+                    c.pods("develop", "app=demo").await.unwrap(),
+                    c.rollouts("develop", "app=demo").await.unwrap(),
+                    c.cluster_policy("verify-signed-images").await.unwrap(),
+                    c.policy_reports("develop").await.unwrap(),
+                    c.dry_run_create(&Value::Null).await.unwrap(),
+                )
+            })
+        };
+        let asked = rt.block_on(async {
+            (
+                recorder
+                    .workload_images("Deployment", "develop", "demo")
+                    .await
+                    .unwrap(),
+                recorder.pods("develop", "app=demo").await.unwrap(),
+                recorder.rollouts("develop", "app=demo").await.unwrap(),
+                recorder
+                    .cluster_policy("verify-signed-images")
+                    .await
+                    .unwrap(),
+                recorder.policy_reports("develop").await.unwrap(),
+                recorder.dry_run_create(&Value::Null).await.unwrap(),
+            )
+        });
+        let replayed = World {
+            source: Source::Memory {
+                name: "cluster/world.json".into(),
+                json: recorder.to_json(),
+            },
+        };
+        assert_eq!(questions(&replayed), asked);
+        assert_eq!(questions(&live), asked);
+        let kept: Value = serde_json::from_slice(&recorder.to_json()).unwrap();
+        assert_eq!(
+            kept["pods"]["develop"].as_array().unwrap().len(),
+            1,
+            "the Pod nobody asked about was kept: {kept:#}"
+        );
+        assert!(kept.get("policy_exceptions").is_none(), "{kept:#}");
+        assert!(kept.get("webhooks").is_none(), "{kept:#}");
+    }
+
+    #[test]
+    fn a_recorded_world_that_is_not_one_is_named_by_position_never_quoted() {
+        let world = World {
+            source: Source::Memory {
+                name: "cluster/world.json of ada's submission".into(),
+                json: br#"{"pods": "token: s3cret"}"#.to_vec(),
+            },
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        match rt.block_on(world.pods("develop", "")) {
+            Err(ObserveError::Failed { what, reason }) => {
+                assert_eq!(what, "cluster/world.json of ada's submission");
+                assert!(reason.contains("line 1"), "{reason}");
+                assert!(!reason.contains("s3cret"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -103,6 +103,11 @@ pub enum Event {
         /// The options picked, by question.
         answers: BTreeMap<String, Vec<String>>,
     },
+    /// The learner submitted (`lab submit`): every check's result at that moment.
+    Submitted {
+        /// The results.
+        results: Vec<RecordedCheck>,
+    },
     /// The learner reset their progress from a step on (`lab reset`); earlier records stay.
     Reset {
         /// The first step that is no longer passed.
@@ -118,7 +123,7 @@ impl Event {
             | Event::HintShown { step, .. }
             | Event::SolutionShown { step } => Some(step),
             Event::Reset { from_step } => Some(from_step),
-            Event::QuizAttempt { .. } => None,
+            Event::QuizAttempt { .. } | Event::Submitted { .. } => None,
         }
     }
 }

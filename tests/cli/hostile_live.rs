@@ -85,7 +85,7 @@ fn a_kubeconfig_that_does_not_parse_is_named_by_line_and_never_quoted() {
         &["stop", "ch14"],
         &["next", "ch14"],
         &["walkthrough", "ch14", "--yes"],
-        &["solve", "ch14", "--step", "pin-digest", "--run"],
+        &["solve", "ch14", "--step", "incident-hook", "--run"],
     ];
     let place = format!("{}:", config.display());
     for args in commands {

@@ -1171,3 +1171,156 @@ fn the_walkthrough_rechecks_when_cosign_signs_or_attests_the_promoted_digest() {
     p.exp_eof().unwrap();
     learner.stop();
 }
+
+/// An answer to every question of the chapter quiz (the first option): the quiz is graded, so
+/// it is only recorded.
+fn quiz_answers() -> String {
+    let quiz = std::fs::read_to_string(repo().join("quizzes/ch14.yaml")).unwrap();
+    let answers: String = quiz
+        .lines()
+        .filter_map(|l| l.strip_prefix("  - id: "))
+        .map(|id| format!("{}: a\n", id.trim()))
+        .collect();
+    assert!(!answers.is_empty(), "no question in quizzes/ch14.yaml");
+    answers
+}
+
+/// A learner who solved every step of ch14 on the real cluster submits: one file, sealed with
+/// the key that signed the image, which the real cosign verifies offline and refuses with one
+/// byte changed, and which lab's own reader agrees on. Nothing is written by a dry run, by a
+/// second submit without --force, or when an evidence file holds a secret.
+#[test]
+fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
+    use courselab::submission::archive::{Limits, read, write};
+    use courselab::submission::open::open_submission;
+    use courselab::submission::statement::SEAL_FILE;
+    let mut learner = Learner::new();
+    learner.env.push(("COSIGN_PASSWORD".into(), String::new()));
+    learner.start();
+    for step in [
+        "incident-hook",
+        "pin-digest",
+        "sbom-sign-attest",
+        "verify-locally",
+        "audit-rollout",
+        "enforce",
+        "remediate",
+    ] {
+        learner.solve(step);
+        let (code, stdout, stderr) = learner.lab(&["next"]);
+        assert_eq!(code, 0, "{step}: {stdout}{stderr}");
+    }
+    let answers = learner.dir.path().join("answers.yaml");
+    std::fs::write(&answers, quiz_answers()).unwrap();
+    let (code, stdout, stderr) = learner.lab(&["quiz", "--answers", answers.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let file = learner.dir.path().join("ch14-ada.submission.tar.gz");
+
+    let (code, stdout, stderr) = learner.lab(&["submit", "--learner", "ada", "--dry-run"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for listed in [
+        "progress.json",
+        "cosign.pub",
+        "cluster/world.json",
+        "work/evidence/remediation.md",
+        "work/evidence/pod-image-ids.txt",
+        "No file holds a secret. Nothing was written.",
+    ] {
+        assert!(stdout.contains(listed), "{listed}: {stdout}");
+    }
+    assert!(!file.exists(), "a dry run wrote {}", file.display());
+
+    let (code, stdout, stderr) = learner.lab(&["submit", "--learner", "ada"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("ch14-ada.submission.tar.gz"), "{stdout}");
+    let bytes = std::fs::read(&file).unwrap();
+    eprintln!("ch14's submission: {} bytes", bytes.len());
+    let opened = open_submission(&bytes, Limits::default(), None).unwrap();
+    assert_eq!(opened.tampering, []);
+    let failing: Vec<_> = opened
+        .statement
+        .predicate
+        .checks
+        .iter()
+        .filter(|c| c.status != courselab::submission::statement::OutcomeStatus::Pass)
+        .map(|c| (&c.check, &c.message))
+        .collect();
+    assert_eq!(failing, Vec::<(&String, &String)>::new());
+    let record = String::from_utf8(opened.files["progress.json"].clone()).unwrap();
+    assert!(record.contains("\"event\": \"submitted\""), "{record}");
+
+    // The real cosign verifies the sealed statement offline with the learner's public key; the
+    // blob it is given is one of the statement's subjects.
+    let unpacked = learner.dir.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let files = read(bytes.as_slice(), Limits::default()).unwrap();
+    std::fs::write(unpacked.join("statement.sigstore.json"), &files[SEAL_FILE]).unwrap();
+    std::fs::write(unpacked.join("progress.json"), &files["progress.json"]).unwrap();
+    let cosign_verifies = |dir: &std::path::Path| {
+        std::process::Command::new(peers_bin().join("cosign"))
+            .args([
+                "verify-blob-attestation",
+                "--key",
+                learner.dir.path().join("cosign.pub").to_str().unwrap(),
+                "--bundle",
+                "statement.sigstore.json",
+                "--type",
+                "https://courselab.dev/submission/v1",
+                "--insecure-ignore-tlog",
+                "progress.json",
+            ])
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let verified = cosign_verifies(&unpacked);
+    assert!(verified.status.success(), "{verified:?}");
+
+    // One byte of the statement changed: cosign refuses it, and so does lab.
+    let mut seal: Value = serde_json::from_slice(&files[SEAL_FILE]).unwrap();
+    let payload = seal["dsseEnvelope"]["payload"].as_str().unwrap().to_owned();
+    use base64::Engine as _;
+    let mut statement = base64::engine::general_purpose::STANDARD
+        .decode(&payload)
+        .unwrap();
+    let at = statement.iter().position(|b| *b == b'a').unwrap();
+    statement[at] = b'b';
+    seal["dsseEnvelope"]["payload"] =
+        Value::String(base64::engine::general_purpose::STANDARD.encode(&statement));
+    let changed = serde_json::to_vec(&seal).unwrap();
+    std::fs::write(unpacked.join("statement.sigstore.json"), &changed).unwrap();
+    let refused = cosign_verifies(&unpacked);
+    assert!(!refused.status.success(), "{refused:?}");
+    let mut tampered = files.clone();
+    tampered.insert(SEAL_FILE.to_owned(), changed);
+    let mut rewritten = Vec::new();
+    write(&tampered, &mut rewritten).unwrap();
+    assert!(open_submission(&rewritten, Limits::default(), None).is_err());
+
+    // A second submit does not replace the first unless asked.
+    let (code, _, stderr) = learner.lab(&["submit", "--learner", "ada"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+
+    // A secret in an evidence file stops it, named by file and line, and nothing is written.
+    let note = learner.dir.path().join("evidence/remediation.md");
+    let mut text = std::fs::read_to_string(&note).unwrap();
+    text.push_str(
+        "kubeconfig token: eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlMTIz\n",
+    );
+    std::fs::write(&note, &text).unwrap();
+    let (code, stdout, stderr) = learner.lab(&["submit", "--learner", "ada", "--force"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let line = text.lines().count();
+    assert!(
+        stderr.contains(&format!("work/evidence/remediation.md:{line}: ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("eyJhbGci"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "the first submission was touched"
+    );
+    learner.stop();
+}

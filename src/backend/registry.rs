@@ -2,16 +2,16 @@
 //! names by one of the lab's mirror hosts (`kind-registry:5000`, which only resolves on the
 //! kind network) are read from the registry's host port instead (`localhost:5001`): one
 //! storage, so the same digests and the same signature tags. Offline (a grader, a recorded
-//! submission) the same images are read from an OCI image layout on disk instead, and judged
-//! by the same attestors. Needs no cluster, so it builds without the `live` feature.
-
-use std::path::PathBuf;
+//! submission) the same images are read from an OCI image layout instead (on disk, or in the
+//! memory of a grader that never unpacks the archive), and judged by the same attestors.
+//! Needs no cluster, so it builds without the `live` feature.
 
 use crate::engine::{ObserveError, Verification};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::verify_entry::{PackVerdict, verify_by_pack};
 use crate::supply::cosign::fetch_artifacts;
 use crate::supply::layout::LayoutStore;
+use crate::supply::layout_source::LayoutSource;
 use crate::supply::registry::{RegistryStore, Retry};
 use crate::supply::store::{Manifest, Store};
 use crate::supply::{Digest, ImageRef, SupplyError};
@@ -29,8 +29,8 @@ pub struct LabRegistry {
     /// Retries per request.
     pub retry: Retry,
     /// An OCI image layout to read the images from instead of the registry (a submission's
-    /// copy of what the learner pushed), when set.
-    pub layout: Option<PathBuf>,
+    /// copy of what the learner pushed: a folder, or the archive's files in memory), when set.
+    pub layout: Option<LayoutSource>,
 }
 
 /// The registry, or an OCI layout standing in for it.
@@ -108,7 +108,7 @@ impl LabRegistry {
 
     fn store(&self, image: &ImageRef) -> Result<LabStore, ObserveError> {
         Ok(match &self.layout {
-            Some(dir) => LabStore::Layout(LayoutStore::open(dir)?),
+            Some(source) => LabStore::Layout(LayoutStore::open_source(source)?),
             None => LabStore::Registry(Box::new(RegistryStore::new(image, false, self.retry))),
         })
     }
@@ -256,7 +256,7 @@ mod tests {
             host: "127.0.0.1:9".into(),
             policies: Vec::new(),
             retry: Retry::default(),
-            layout: Some(layout),
+            layout: Some(layout.into()),
         };
         let image = "kind-registry:5000/courselab/demo:1.4.2-ci";
         let signed = crate::runtime::block_on(registry.artifact_tags(image, true, false))
@@ -302,7 +302,7 @@ mod tests {
             host: "127.0.0.1:9".into(),
             policies: Vec::new(),
             retry: Retry::default(),
-            layout: Some(layout),
+            layout: Some(layout.into()),
         };
         let image = "kind-registry:5000/courselab/demo:1.4.2-ci";
         let digest = crate::runtime::block_on(registry.resolve(image))
@@ -330,5 +330,77 @@ mod tests {
             }
             other => panic!("expected not verified, got {other:?}"),
         }
+    }
+
+    /// ch14's keyed policy pack, rendered with the chapter's test key.
+    fn ch14_keyed_pack() -> Vec<KyvernoPolicy> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/ch14");
+        let key = std::fs::read_to_string(root.join("tests/keys/test-only-signer.pub")).unwrap();
+        let values = std::collections::BTreeMap::from([
+            ("image_registry".to_owned(), "kind-registry:5000".to_owned()),
+            ("cosign_public_key".to_owned(), key),
+        ]);
+        ["verify-images.yaml", "verify-attestations.yaml"]
+            .iter()
+            .map(|file| {
+                let path = root.join("policies/keyed").join(file);
+                let text = std::fs::read_to_string(path).unwrap();
+                let text = crate::policy::render::substitute(file, &text, &values).unwrap();
+                serde_saphyr::from_str(&text).unwrap()
+            })
+            .collect()
+    }
+
+    // The grader reads a submission's layout from the archive in memory, never from a temp
+    // dir, and judges it by the lab's pack as the live checks do.
+    #[test]
+    fn an_exported_layout_in_memory_verifies_by_the_chapters_pack() {
+        use crate::supply::export::export_layout;
+        use std::sync::Arc;
+        let fixtures = LayoutStore::open(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/ch14/tests/images/demo"),
+        )
+        .unwrap();
+        let image = "kind-registry:5000/courselab/demo:1.4.2-ci";
+        let reference = ImageRef::parse(image).unwrap();
+        let digest = crate::runtime::block_on(fixtures.resolve(&reference))
+            .unwrap()
+            .unwrap();
+        let exported = crate::runtime::block_on(export_layout(
+            &fixtures,
+            &reference,
+            &digest,
+            "image/layout",
+        ))
+        .unwrap()
+        .unwrap();
+        let registry = LabRegistry {
+            aliases: vec!["kind-registry:5000".into()],
+            host: "127.0.0.1:9".into(),
+            policies: ch14_keyed_pack(),
+            retry: Retry::default(),
+            layout: Some(LayoutSource::Files {
+                files: Arc::new(exported.files),
+                prefix: "image/layout".into(),
+            }),
+        };
+        for attestation in [None, Some("https://spdx.dev/Document")] {
+            match crate::runtime::block_on(registry.verify(image, attestation))
+                .unwrap()
+                .unwrap()
+            {
+                Verification::Verified { digest: d, count } => {
+                    assert_eq!((d, count), (digest.clone(), 1), "{attestation:?}");
+                }
+                other => panic!("{attestation:?}: expected verified, got {other:?}"),
+            }
+        }
+        // Another tag names no image the layout holds.
+        let other = crate::runtime::block_on(
+            registry.resolve("kind-registry:5000/courselab/demo@sha256:7d78bbc57bfe977eac7726c624526ac7aedb52067d581361cfa31050e3d46b4d"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(other, None, "the unsigned build was not exported");
     }
 }

@@ -306,7 +306,7 @@ mod tests {
             host: "127.0.0.1:9".into(),
             policies: Vec::new(),
             retry: REGISTRY_RETRY,
-            layout: Some(dir.path().to_owned()),
+            layout: Some(dir.path().to_owned().into()),
         };
         let image = "kind-registry:5000/courselab/demo:1.4.2-ci";
         let targets = [

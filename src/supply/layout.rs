@@ -1,27 +1,37 @@
-//! An OCI image layout on disk as a [`Store`], so that saved evidence verifies offline with the
-//! same code as a registry. Two writers are understood:
+//! An OCI image layout as a [`Store`], so that saved evidence verifies offline with the same
+//! code as a registry: a folder on disk, or the files of a submission archive in memory
+//! ([`super::layout_source`]). Two writers are understood:
 //! - `cosign save`, which marks the entries of `index.json` with a `kind` annotation
 //!   (`dev.cosignproject.cosign/image` or `/imageIndex`, `/sigs`, `/atts`);
 //! - tools that name entries by tag with `org.opencontainers.image.ref.name` (skopeo, crane,
 //!   `oras`), where cosign's artifacts are the tags `sha256-<hex>.sig` and `.att`.
 //!
-//! Nothing in a layout is trusted: every file read must be a regular file inside the layout
-//! (a symbolic link may point elsewhere in it, never out), of the size its descriptor gives,
-//! and every blob is checked against its digest.
+//! Nothing in a layout is trusted: every file read must be of the size its descriptor gives
+//! (on disk, a regular file inside the layout: a symbolic link may point elsewhere in it,
+//! never out), and every blob is checked against its digest.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 use super::digest::Digest;
 use super::error::SupplyError;
+use super::layout_source::{LayoutFiles, LayoutSource, Opened};
 use super::reference::ImageRef;
 use super::store::{Limit, MAX_MANIFEST_SIZE, Manifest, Store, check_blob_size, not_a_manifest};
 
 /// The annotation `cosign save` uses to say what an index entry is.
 pub const COSIGN_KIND_ANNOTATION: &str = "kind";
+/// `cosign save`'s `kind` of the image's entry.
+pub const KIND_IMAGE: &str = "dev.cosignproject.cosign/image";
+/// `cosign save`'s `kind` of an image index's entry.
+pub const KIND_IMAGE_INDEX: &str = "dev.cosignproject.cosign/imageIndex";
+/// `cosign save`'s `kind` of the signature manifest's entry.
+pub const KIND_SIGS: &str = "dev.cosignproject.cosign/sigs";
+/// `cosign save`'s `kind` of the attestation manifest's entry.
+pub const KIND_ATTS: &str = "dev.cosignproject.cosign/atts";
 /// The OCI annotation naming an entry by tag.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
@@ -52,61 +62,58 @@ impl Entry {
             .map(String::as_str)
     }
     fn is_image(&self) -> bool {
-        matches!(
-            self.kind(),
-            Some("dev.cosignproject.cosign/image" | "dev.cosignproject.cosign/imageIndex")
-        )
+        matches!(self.kind(), Some(KIND_IMAGE | KIND_IMAGE_INDEX))
     }
 }
 
-/// An OCI image layout directory.
+/// An OCI image layout, on disk or in memory.
 pub struct LayoutStore {
-    /// The folder as given, for messages.
-    dir: PathBuf,
-    /// The folder with every symbolic link resolved: no file outside it is read.
-    root: PathBuf,
+    source: Opened,
     entries: Vec<Entry>,
 }
 
 impl LayoutStore {
     /// Opens the layout in `dir` (it must hold `oci-layout` and `index.json`).
     pub fn open(dir: &Path) -> Result<Self, SupplyError> {
-        let unreadable = |what: &str| {
-            SupplyError::BadInput(format!(
-                "{} is not an OCI image layout ({what}); pass the folder `cosign save --dir` or `skopeo copy ... oci:DIR` wrote",
-                dir.display()
-            ))
-        };
-        let root = dir
-            .canonicalize()
-            .map_err(|e| unreadable(&format!("cannot open the folder: {e}")))?;
+        Self::open_source(&LayoutSource::Dir(dir.to_owned()))
+    }
+
+    /// Opens the layout whose files are those of `files` named under `prefix` (`layout` for
+    /// `layout/index.json`), with the same checks as a folder's: nothing is written to disk.
+    pub fn in_memory(files: Arc<LayoutFiles>, prefix: &str) -> Result<Self, SupplyError> {
+        Self::open_source(&LayoutSource::Files {
+            files,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// Opens the layout `source` names.
+    pub fn open_source(source: &LayoutSource) -> Result<Self, SupplyError> {
+        let source = Opened::open(source)?;
         let limit = Limit::AtMost(MAX_MANIFEST_SIZE);
-        read_file(&root, &dir.join("oci-layout"), limit)?
-            .ok_or_else(|| unreadable("no oci-layout file"))?;
-        let index = read_file(&root, &dir.join("index.json"), limit)?
-            .ok_or_else(|| unreadable("no index.json"))?;
+        source
+            .read("oci-layout", limit)?
+            .ok_or_else(|| source.not_a_layout("no oci-layout file"))?;
+        let index = source
+            .read("index.json", limit)?
+            .ok_or_else(|| source.not_a_layout("no index.json"))?;
         let index: Index = serde_json::from_slice(&index)
-            .map_err(|e| unreadable(&format!("index.json does not parse: {e}")))?;
+            .map_err(|e| source.not_a_layout(&format!("index.json does not parse: {e}")))?;
         Ok(LayoutStore {
-            dir: dir.to_owned(),
-            root,
+            source,
             entries: index.manifests,
         })
     }
 
     /// The blob named `digest`, if the layout has it, read up to `limit` and checked.
     fn read_blob(&self, digest: &Digest, limit: Limit) -> Result<Option<Vec<u8>>, SupplyError> {
-        let path = self
-            .dir
-            .join("blobs")
-            .join(digest.algorithm())
-            .join(digest.hex());
-        let Some(bytes) = read_file(&self.root, &path, limit)? else {
+        let name = format!("blobs/{}/{}", digest.algorithm(), digest.hex());
+        let Some(bytes) = self.source.read(&name, limit)? else {
             return Ok(None);
         };
         if !digest.matches(&bytes) {
             return Err(SupplyError::Corrupt {
-                what: path.display().to_string(),
+                what: self.source.shown(&name),
                 reason: "it does not hash to its name: the layout is corrupt".to_owned(),
             });
         }
@@ -147,12 +154,8 @@ impl LayoutStore {
         }
         // `cosign save` keeps one image per layout, so its sigs/atts entries are that image's.
         let kind = match tag.rsplit_once('.') {
-            Some((prefix, "sig")) if prefix.starts_with("sha256-") => {
-                "dev.cosignproject.cosign/sigs"
-            }
-            Some((prefix, "att")) if prefix.starts_with("sha256-") => {
-                "dev.cosignproject.cosign/atts"
-            }
+            Some((prefix, "sig")) if prefix.starts_with("sha256-") => KIND_SIGS,
+            Some((prefix, "att")) if prefix.starts_with("sha256-") => KIND_ATTS,
             _ => return None,
         };
         self.entries.iter().find(|e| e.kind() == Some(kind))
@@ -161,7 +164,7 @@ impl LayoutStore {
 
 impl Store for LayoutStore {
     fn describe(&self) -> String {
-        format!("layout {}", self.dir.display())
+        self.source.describe()
     }
 
     async fn resolve(&self, image: &ImageRef) -> Result<Digest, SupplyError> {
@@ -221,86 +224,6 @@ impl Store for LayoutStore {
         check_blob_size(&what, size)?;
         self.read_blob(digest, Limit::Exactly(size))?
             .ok_or(SupplyError::NotFound { image: what })
-    }
-}
-
-/// The file at `path`, or `None` if there is none, refusing what a layout never holds: a path
-/// that leads out of `root` (through a symbolic link), anything but a regular file (a FIFO
-/// would block the read, a device never end it), or a size outside `limit`. No more than the
-/// limit is read, even from a file that grows meanwhile.
-fn read_file(root: &Path, path: &Path, limit: Limit) -> Result<Option<Vec<u8>>, SupplyError> {
-    let shown = path.display();
-    let cannot = |e: std::io::Error| SupplyError::BadInput(format!("cannot read {shown}: {e}"));
-    let again = "save the image again with `cosign save --dir` or `skopeo copy ... oci:DIR`";
-    let real = match path.canonicalize() {
-        Ok(real) => real,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(cannot(e)),
-    };
-    if !real.starts_with(root) {
-        return Err(SupplyError::BadInput(format!(
-            "{shown} leads to {}, outside the layout, which is not read; {again}",
-            real.display()
-        )));
-    }
-    let metadata = std::fs::metadata(&real).map_err(cannot)?;
-    if !metadata.is_file() {
-        return Err(SupplyError::BadInput(format!(
-            "{shown} is {}, not a regular file; {again}",
-            file_kind(metadata.file_type())
-        )));
-    }
-    let corrupt = |reason: String| SupplyError::Corrupt {
-        what: shown.to_string(),
-        reason,
-    };
-    let len = metadata.len();
-    match limit {
-        Limit::Exactly(n) if len != n => {
-            return Err(corrupt(format!(
-                "it holds {len} bytes, not {}",
-                limit.describe()
-            )));
-        }
-        Limit::AtMost(n) if len > n => {
-            return Err(corrupt(format!(
-                "it holds {len} bytes, more than {}",
-                limit.describe()
-            )));
-        }
-        _ => {}
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(&real)
-        .map_err(cannot)?
-        .take(limit.max() + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    if bytes.len() as u64 != len {
-        return Err(corrupt("it changed while it was read".to_owned()));
-    }
-    Ok(Some(bytes))
-}
-
-/// What a file that is not a regular file is, for messages.
-fn file_kind(file_type: std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt as _;
-        if file_type.is_fifo() {
-            return "a FIFO";
-        }
-        if file_type.is_socket() {
-            return "a socket";
-        }
-        if file_type.is_char_device() || file_type.is_block_device() {
-            return "a device";
-        }
-    }
-    if file_type.is_dir() {
-        "a folder"
-    } else {
-        "something other than a file"
     }
 }
 

@@ -4,9 +4,11 @@
 pub mod digest;
 pub mod error;
 pub mod evidence;
+pub mod export;
 pub mod fixture;
 pub mod keyless;
 pub mod layout;
+pub mod layout_source;
 pub mod public_key;
 pub mod pull;
 pub mod reference;

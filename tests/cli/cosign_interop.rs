@@ -262,3 +262,164 @@ fn what_lab_test_pushes_cosign_verifies() {
         true,
     );
 }
+
+/// `cosign verify --local-image DIR` (and, with a type, `verify-attestation --local-image`).
+fn cosign_verifies_layout(
+    dir: &Path,
+    key: &Path,
+    layout: &Path,
+    attestation: Option<&str>,
+) -> (bool, String) {
+    let mut cmd = cosign(dir);
+    match attestation {
+        None => cmd.arg("verify"),
+        Some(kind) => cmd.args(["verify-attestation", "--type", kind]),
+    };
+    run(cmd
+        .arg("--local-image")
+        .arg("--key")
+        .arg(key)
+        .args(VERIFY_FLAGS)
+        .arg(layout))
+}
+
+/// Writes `files` (names relative) under `root`, as `lab grade` never does but a person may.
+fn write_files(root: &Path, files: &std::collections::BTreeMap<String, Vec<u8>>) {
+    for (name, bytes) in files {
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+// Issue 21: a submission carries the promoted image as an OCI layout without the image's
+// layers. The real cosign must verify it offline as it verifies `cosign save`'s layouts: its
+// `--local-image` reader (pkg/oci/layout) finds the entries by `kind` and reads the image's
+// manifest, never its layers.
+#[test]
+fn an_exported_layout_without_the_image_layers_verifies_with_cosign_local_image() {
+    use base64::Engine as _;
+    use courselab::supply::export::export_layout;
+    use courselab::supply::registry::{RegistryStore, Retry};
+    use courselab::supply::{Digest, ImageRef};
+
+    let Scene {
+        dir,
+        registry,
+        sbom,
+    } = scene();
+    let dir = dir.path();
+    let (key, public) = cosign_keys(dir, "trusted");
+    let pushed = runtime().block_on(push_image(
+        &registry.addr,
+        "courselab/demo",
+        "1.4.2-ci",
+        "the CI build",
+    ));
+    let by_digest = format!("{}/courselab/demo@{pushed}", registry.addr);
+    cosign_sign(dir, &key, &by_digest);
+    cosign_attest(dir, &key, &by_digest, "spdxjson", &sbom);
+
+    let image = ImageRef::parse(&by_digest).unwrap();
+    let digest = Digest::parse(&pushed).unwrap();
+    let store = RegistryStore::new(&image, false, Retry::default());
+    let exported = runtime()
+        .block_on(export_layout(&store, &image, &digest, "image/layout"))
+        .unwrap();
+    assert!(exported.signed && exported.attested);
+    assert_eq!(exported.left_out, 1, "push_image pushes one layer");
+    let layer = Digest::sha256_of(b"the CI build");
+    assert!(
+        !exported
+            .files
+            .keys()
+            .any(|name| name.ends_with(layer.hex())),
+        "the image's layer is left out"
+    );
+    write_files(&dir.join("submission"), &exported.files);
+    let layout = dir.join("submission/image/layout");
+    // Offline from here on: nothing is read from the registry.
+    drop(registry);
+
+    let (ok, text) = cosign_verifies_layout(dir, &public, &layout, None);
+    assert!(ok, "cosign verify --local-image: {text}");
+    assert!(
+        text.contains(&format!("\"docker-manifest-digest\":\"{pushed}\"")),
+        "{text}"
+    );
+    let (ok, text) = cosign_verifies_layout(dir, &public, &layout, Some("spdxjson"));
+    assert!(ok, "cosign verify-attestation --local-image: {text}");
+    // cosign prints the verified envelope; its statement is the SBOM of this digest.
+    let envelope: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let statement = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&statement).unwrap();
+    assert_eq!(statement["predicateType"], "https://spdx.dev/Document");
+    assert_eq!(statement["subject"][0]["digest"]["sha256"], digest.hex());
+
+    let (code, stdout, stderr) = output(
+        lab(&repo())
+            .args(["verify", &by_digest, "--layout"])
+            .arg(&layout)
+            .arg("--key")
+            .arg(&public)
+            .args(["--attestation-type", "spdxjson"]),
+    );
+    assert_eq!(code, 0, "lab verify --layout: {stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("Verification for {by_digest}")),
+        "{stdout}"
+    );
+
+    // Another signer's key: both refuse the same layout.
+    let (_, other) = cosign_keys(dir, "other");
+    let (ok, text) = cosign_verifies_layout(dir, &other, &layout, None);
+    assert!(!ok, "cosign verified with the wrong key: {text}");
+    let (code, _, stderr) = output(
+        lab(&repo())
+            .args(["verify", &by_digest, "--layout"])
+            .arg(&layout)
+            .arg("--key")
+            .arg(&other),
+    );
+    assert_eq!(code, 4, "{stderr}");
+
+    // A changed byte in the signed payload: cosign's signature check and lab's digest check
+    // both refuse it.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let sigs = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["annotations"]["kind"] == "dev.cosignproject.cosign/sigs")
+        .unwrap();
+    let blob = |digest: &serde_json::Value| {
+        layout
+            .join("blobs/sha256")
+            .join(digest.as_str().unwrap().trim_start_matches("sha256:"))
+    };
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blob(&sigs["digest"])).unwrap()).unwrap();
+    let payload = blob(&manifest["layers"][0]["digest"]);
+    let mut bytes = std::fs::read(&payload).unwrap();
+    let at = bytes.iter().position(|b| *b == b'{').unwrap();
+    bytes[at] = b' ';
+    std::fs::write(&payload, bytes).unwrap();
+    let (ok, text) = cosign_verifies_layout(dir, &public, &layout, None);
+    assert!(!ok, "cosign verified a changed payload: {text}");
+    assert!(
+        text.contains("no matching signatures: invalid signature"),
+        "{text}"
+    );
+    let (code, _, stderr) = output(
+        lab(&repo())
+            .args(["verify", &by_digest, "--layout"])
+            .arg(&layout)
+            .arg("--key")
+            .arg(&public),
+    );
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("it does not hash to its name"), "{stderr}");
+}

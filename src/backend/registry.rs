@@ -10,6 +10,7 @@ use crate::engine::{ObserveError, Verification};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::verify_entry::{PackVerdict, verify_by_pack};
 use crate::supply::cosign::fetch_artifacts;
+use crate::supply::export::{ExportedLayout, export_layout};
 use crate::supply::layout::LayoutStore;
 use crate::supply::layout_source::LayoutSource;
 use crate::supply::registry::{RegistryStore, Retry};
@@ -104,6 +105,25 @@ impl LabRegistry {
             reference.registry = self.host.clone();
         }
         Ok(reference)
+    }
+
+    /// Exports `image` (as the cluster names it) with its signatures and attestations as an
+    /// OCI layout under `prefix`, its layers left out (see [`export_layout`]); also its
+    /// digest. `None` when the registry does not hold the image.
+    pub async fn export(
+        &self,
+        image: &str,
+        prefix: &str,
+    ) -> Result<Option<(Digest, ExportedLayout)>, ObserveError> {
+        let routed = self.route(image)?;
+        let store = self.store(&routed)?;
+        let digest = match store.resolve(&routed).await {
+            Ok(digest) => digest,
+            Err(SupplyError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let layout = export_layout(&store, &routed, &digest, prefix).await?;
+        Ok(Some((digest, layout)))
     }
 
     fn store(&self, image: &ImageRef) -> Result<LabStore, ObserveError> {

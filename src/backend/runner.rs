@@ -269,6 +269,35 @@ impl CheckRunner {
             .collect()
     }
 
+    /// The image the chapter's signature checks read (its promoted image), as the cluster
+    /// names it, if it has one.
+    pub fn signed_image(&self) -> Option<String> {
+        self.prepared.iter().find_map(|c| match &c.kind {
+            crate::engine::kinds::Kind::Signature { image } => Some(image.clone()),
+            _ => None,
+        })
+    }
+
+    /// Exports `image` with its cosign artifacts from the lab registry as an OCI layout under
+    /// `prefix` (see [`super::LabRegistry::export`]); `None` without a live registry or when
+    /// the registry does not hold the image.
+    pub fn export_image(
+        &self,
+        image: &str,
+        prefix: &str,
+    ) -> Result<
+        Option<(crate::supply::Digest, crate::supply::export::ExportedLayout)>,
+        crate::engine::ObserveError,
+    > {
+        match &self.backends {
+            #[cfg(feature = "live")]
+            Backends::Live { registry, .. } => {
+                self.runtime.block_on(registry.export(image, prefix))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The evidence files the checks read, for a file watch.
     pub fn evidence_paths(&self) -> Vec<PathBuf> {
         self.evidence_files()

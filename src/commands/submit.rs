@@ -18,7 +18,7 @@ use crate::record::{Event, Progress, RecordedCheck};
 use crate::submission::pack::{Contents, pack};
 use crate::submission::sealed::SigningKey;
 use crate::submission::statement::{
-    Course, Observed, Outcome, OutcomeStatus, Role, SUBMISSION_FORMAT, Signing, SigningMode,
+    Course, Image, Observed, Outcome, OutcomeStatus, Role, SUBMISSION_FORMAT, Signing, SigningMode,
     Submission, Tool,
 };
 use crate::submission::token::check_learner_id;
@@ -27,6 +27,8 @@ use crate::submission::token::check_learner_id;
 const KEY_LIMIT: u64 = 64 * 1024;
 /// Where the record of what the cluster showed goes in the archive.
 pub const WORLD_FILE: &str = "cluster/world.json";
+/// Where the promoted image's OCI layout goes in the archive.
+pub const LAYOUT_PREFIX: &str = "layout";
 /// Where the learner's working folder's files go in the archive.
 pub const WORK_PREFIX: &str = "work/";
 /// The learner's public key in the archive.
@@ -117,6 +119,31 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
     if let Some(world) = world {
         contents.add(WORLD_FILE, Role::Cluster, world)?;
     }
+    // The promoted image's manifest and config with its signature and attestations, so that
+    // the grader verifies them offline with the lab's own attestors; its layers stay out.
+    let mut image = None;
+    if let Some(name) = runner.signed_image() {
+        let exported = runner.export_image(&name, LAYOUT_PREFIX).map_err(|e| {
+            LabError::Environment(format!(
+                "cannot copy {name} and its signatures from the lab registry: {e}"
+            ))
+        })?;
+        if let Some((digest, layout)) = exported {
+            for (file, data) in layout.files.iter() {
+                contents.add(file, Role::Layout, data.clone())?;
+            }
+            let repository = name
+                .rsplit_once('@')
+                .map_or(name.as_str(), |(repo, _)| repo);
+            let repository = strip_tag(repository);
+            image = Some(Image {
+                repository: repository.to_owned(),
+                digest: digest.as_str().to_owned(),
+                layout: LAYOUT_PREFIX.to_owned(),
+                layers_included: false,
+            });
+        }
+    }
     let public_pem = match &key {
         Some(key) => key.public_pem().to_owned(),
         None => session
@@ -177,7 +204,7 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
             public_key: PUBLIC_KEY_FILE.to_owned(),
             identity: None,
         },
-        image: None,
+        image,
         checks: results.iter().map(outcome).collect(),
         files: Vec::new(),
     };
@@ -227,6 +254,14 @@ fn same_key(key: &SigningKey, session: &Session) -> Result<(), LabError> {
         ));
     }
     Ok(())
+}
+
+/// `registry/path` of `registry/path:tag` (a port's colon is before the last slash).
+fn strip_tag(reference: &str) -> &str {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => reference,
+    }
 }
 
 fn outcome(result: &CheckResult) -> Outcome {
@@ -286,4 +321,22 @@ fn dry_run(
     } else {
         crate::exit_code::BAD_CONTENT_OR_USAGE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_is_stripped_and_a_registry_port_kept() {
+        assert_eq!(
+            strip_tag("kind-registry:5000/courselab/demo:1.4.2-ci"),
+            "kind-registry:5000/courselab/demo"
+        );
+        assert_eq!(
+            strip_tag("kind-registry:5000/courselab/demo"),
+            "kind-registry:5000/courselab/demo"
+        );
+        assert_eq!(strip_tag("demo:1.4.2"), "demo");
+    }
 }

@@ -1038,6 +1038,9 @@ fn lab_check_does_not_wait_when_nothing_is_settling() {
         created("pods"),
         created("policyreports")
     );
+    // Step `enforce` deletes the workstation Pod; so does this test, so that the Deployment's
+    // Pods are all that run `app=demo` again.
+    learner.kubectl(&["-n", "develop", "delete", "pod", "workstation-hotfix"]);
 
     // Settled (the Pod is older than Kyverno's report window): running-digest (the
     // workstation build runs) and policy-mode (policies-enforcing, in Audit) fail, and
@@ -1246,6 +1249,32 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
         .map(|c| (&c.check, &c.message))
         .collect();
     assert_eq!(failing, Vec::<(&String, &String)>::new());
+    let image = opened
+        .statement
+        .predicate
+        .image
+        .as_ref()
+        .expect("the promoted image");
+    assert!(!image.layers_included);
+    assert!(
+        opened.files.contains_key("layout/index.json"),
+        "{:?}",
+        opened.files.keys()
+    );
+    let pinned = learner.kubectl(&[
+        "-n",
+        "develop",
+        "get",
+        "deployment",
+        "demo",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert!(
+        pinned.ends_with(&image.digest),
+        "{pinned} vs {}",
+        image.digest
+    );
     let record = String::from_utf8(opened.files["progress.json"].clone()).unwrap();
     assert!(record.contains("\"event\": \"submitted\""), "{record}");
 

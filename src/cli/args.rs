@@ -280,6 +280,9 @@ pub enum CliCommand {
     /// or registry unreachable, 5 the file could not be written.
     #[cfg(feature = "live")]
     Submit(Box<SubmitArgs>),
+    /// Learner tokens, for instructors.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// List the chapters with their titles and aliases.
     List {
         /// Print JSON instead of a table.
@@ -373,6 +376,41 @@ pub struct CheckArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `lab token`'s subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Issue a learner's token, signed with your (the instructor's) cosign key.
+    ///
+    /// The learner starts the lab with it (`lab start CHAPTER --token FILE`); `lab grade
+    /// --instructor-key` checks its signature, learner, chapter and due date. It holds a random
+    /// nonce that makes the learner's promoted digest their own. The key is read with
+    /// COSIGN_PASSWORD. Exit 0 written, 2 bad usage or key, 5 the file could not be written.
+    Issue(Box<TokenIssueArgs>),
+}
+
+/// The options of `lab token issue`.
+#[derive(Debug, clap::Args)]
+pub struct TokenIssueArgs {
+    /// Your cosign private key (the instructor's).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The learner's id (letters, digits, `.`, `_`, `-`, `+`, `@`).
+    #[arg(long, value_name = "ID")]
+    pub learner: String,
+    /// The chapter it is for [default: any].
+    #[arg(long, value_name = "CHAPTER")]
+    pub chapter: Option<String>,
+    /// When the work is due: YYYY-MM-DD (the end of that day, UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "DATE")]
+    pub due: Option<String>,
+    /// Where to write it [default: <learner>.token.json here].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The options of `lab submit`.

@@ -109,6 +109,17 @@ impl Cli {
                 }
             }
             CliCommand::List { json } => Command::List { json },
+            CliCommand::Token(TokenCommand::Issue(args)) => {
+                let args = *args;
+                Command::TokenIssue(Box::new(commands::token::IssueRequest {
+                    key: args.key,
+                    learner: args.learner,
+                    chapter: args.chapter,
+                    due: args.due,
+                    output: args.output,
+                    force: args.force,
+                }))
+            }
             #[cfg(feature = "live")]
             CliCommand::Start(args) => Command::Start(Box::new(args.into_request())),
             #[cfg(feature = "live")]

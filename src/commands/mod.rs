@@ -29,6 +29,7 @@ pub mod stop;
 #[cfg(feature = "live")]
 pub mod submit;
 pub mod test;
+pub mod token;
 pub mod validate;
 pub mod verify;
 #[cfg(feature = "live")]
@@ -145,6 +146,22 @@ pub(crate) fn require_valid(
 }
 
 /// Writes `text` to `out`, mapping failure to [`LabError::Output`].
+/// Reads a cosign private key (a learner's for `lab submit`, an instructor's for `lab token
+/// issue`), decrypting it with `COSIGN_PASSWORD` as cosign does; never prints it.
+pub(crate) fn read_signing_key(
+    path: &Path,
+) -> Result<crate::submission::sealed::SigningKey, LabError> {
+    const KEY_LIMIT: u64 = 64 * 1024;
+    let pem = crate::input::read_text(path, KEY_LIMIT, "a cosign private key").map_err(|e| {
+        LabError::Usage(format!(
+            "{e}; name the cosign private key with --key (cosign generate-key-pair writes cosign.key)"
+        ))
+    })?;
+    let password = std::env::var("COSIGN_PASSWORD").unwrap_or_default();
+    crate::submission::sealed::SigningKey::read(pem.as_bytes(), password.as_bytes())
+        .map_err(|e| LabError::Usage(format!("{}: {e}", path.display())))
+}
+
 pub(crate) fn emit(out: &mut impl Write, text: &str) -> Result<(), LabError> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())

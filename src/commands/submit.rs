@@ -23,8 +23,6 @@ use crate::submission::statement::{
 };
 use crate::submission::token::check_learner_id;
 
-/// The most a signing key file may be.
-const KEY_LIMIT: u64 = 64 * 1024;
 /// Where the record of what the cluster showed goes in the archive.
 pub const WORLD_FILE: &str = "cluster/world.json";
 /// Where the promoted image's OCI layout goes in the archive.
@@ -78,7 +76,7 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
     let key = if request.dry_run {
         None
     } else {
-        Some(read_key(&request.key)?)
+        Some(super::read_signing_key(&request.key)?)
     };
     let keyless = session.values.get("signing_mode").map(String::as_str) == Some("keyless");
     if let Some(key) = &key
@@ -227,18 +225,6 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
         ),
     )?;
     Ok(crate::exit_code::SUCCESS)
-}
-
-/// Reads the learner's private key, decrypting it with `COSIGN_PASSWORD` as cosign does.
-fn read_key(path: &std::path::Path) -> Result<SigningKey, LabError> {
-    let pem = crate::input::read_text(path, KEY_LIMIT, "a cosign private key").map_err(|e| {
-        LabError::Usage(format!(
-            "{e}; name your cosign private key with --key (cosign generate-key-pair writes cosign.key)"
-        ))
-    })?;
-    let password = std::env::var("COSIGN_PASSWORD").unwrap_or_default();
-    SigningKey::read(pem.as_bytes(), password.as_bytes())
-        .map_err(|e| LabError::Usage(format!("{}: {e}", path.display())))
 }
 
 /// In key mode the statement is signed with the key that signed the image: the one whose public

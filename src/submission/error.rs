@@ -4,7 +4,7 @@
 use super::archive::ArchiveError;
 use super::sealed::SealError;
 use super::secrets::Finding;
-use super::statement::StatementError;
+use super::statement::{SEAL_FILE, StatementError};
 use super::token::TokenError;
 use crate::exit_code;
 
@@ -28,7 +28,7 @@ pub enum SubmissionError {
     Secrets(Vec<Finding>),
     /// The archive is not a submission.
     #[error("the submission {0}")]
-    Unopened(#[from] super::open::Unopened),
+    Unopened(#[from] Unopened),
     /// A file whose name an archive cannot hold.
     #[error("a submission cannot hold `{name}`: it {reason}")]
     Name {
@@ -60,4 +60,15 @@ impl SubmissionError {
             _ => exit_code::BAD_CONTENT_OR_USAGE,
         }
     }
+}
+
+/// Why a submission could not be opened, beyond the archive itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unopened {
+    /// No sealed statement.
+    #[error("it holds no {SEAL_FILE}: it is not a submission lab submit wrote")]
+    NoStatement,
+    /// The public key the statement names is missing.
+    #[error("the public key `{0}` the statement names is not in it")]
+    NoPublicKey(String),
 }

@@ -6,7 +6,7 @@
 //! is an error.
 
 use super::archive::{Files, Limits, read};
-use super::error::SubmissionError;
+use super::error::{SubmissionError, Unopened};
 use super::sealed::{TrustedKey, open, peek_as};
 use super::statement::{FileProblem, SEAL_FILE, Statement};
 use crate::supply::attestation::IN_TOTO_PAYLOAD_TYPE;
@@ -33,17 +33,6 @@ pub struct Opened {
     pub key_from: KeyFrom,
     /// Files that disagree with the statement's subjects.
     pub tampering: Vec<FileProblem>,
-}
-
-/// Why a submission could not be opened, beyond the archive itself.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unopened {
-    /// No sealed statement.
-    #[error("it holds no {SEAL_FILE}: it is not a submission lab submit wrote")]
-    NoStatement,
-    /// The public key the statement names is missing.
-    #[error("the public key `{0}` the statement names is not in it")]
-    NoPublicKey(String),
 }
 
 /// Opens the archive `bytes`; `roster` is the learner's key as the instructor knows it.

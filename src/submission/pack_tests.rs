@@ -3,7 +3,8 @@ use sigstore::crypto::signing_key::ecdsa::{ECDSAKeys, EllipticCurve};
 
 use super::*;
 use crate::submission::archive::{Limits, read};
-use crate::submission::open::{KeyFrom, Unopened, open_submission};
+use crate::submission::error::Unopened;
+use crate::submission::open::{KeyFrom, open_submission};
 use crate::submission::sealed::{SealError, TrustedKey};
 use crate::submission::statement::{
     Course, FileProblem, SUBMISSION_FORMAT, Signing, SigningMode, Tool,

@@ -46,7 +46,7 @@ pub enum SealError {
     /// The bundle holds a message signature, not a DSSE envelope.
     NoEnvelope,
     /// The envelope's payload type is not the one expected (named here).
-    PayloadType(&'static str),
+    PayloadType(String),
     /// The envelope holds `n` signatures, not one.
     Signatures(usize),
     /// The payload or signature is not base64.
@@ -316,7 +316,7 @@ fn unpack(bundle: &[u8], payload_type: &str) -> Result<Unpacked, SealError> {
     }
     let envelope = bundle.dsse_envelope.ok_or(SealError::NoEnvelope)?;
     if envelope.payload_type != payload_type {
-        return Err(SealError::PayloadType(payload_type_name(payload_type)));
+        return Err(SealError::PayloadType(payload_type.to_owned()));
     }
     let [signature] = envelope.signatures.as_slice() else {
         return Err(SealError::Signatures(envelope.signatures.len()));
@@ -330,15 +330,6 @@ fn unpack(bundle: &[u8], payload_type: &str) -> Result<Unpacked, SealError> {
             .map(|k| k.hint)
             .filter(|h| !h.is_empty()),
     })
-}
-
-/// The payload types lab seals, by name, so that an error can say which was expected without
-/// holding a borrowed string.
-fn payload_type_name(payload_type: &str) -> &'static str {
-    [IN_TOTO_PAYLOAD_TYPE, super::token::TOKEN_PAYLOAD_TYPE]
-        .into_iter()
-        .find(|known| *known == payload_type)
-        .unwrap_or("the one expected")
 }
 
 /// DSSE: verifiers accept standard and URL-safe base64.

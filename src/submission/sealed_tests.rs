@@ -103,7 +103,9 @@ fn another_payload_type_is_refused() {
     bundle["dsseEnvelope"]["payloadType"] = json!("text/plain");
     assert_eq!(
         opened(&bundle, &pair),
-        Err(SealError::PayloadType("application/vnd.in-toto+json"))
+        Err(SealError::PayloadType(
+            "application/vnd.in-toto+json".into()
+        ))
     );
 }
 

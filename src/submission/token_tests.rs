@@ -67,12 +67,16 @@ fn a_submission_statement_is_not_a_token_nor_a_token_a_statement() {
     let token = issue("ada", None, None, NOW, &instructor.key).unwrap();
     assert_eq!(
         super::super::sealed::open(&token, &instructor.trusted),
-        Err(SealError::PayloadType("application/vnd.in-toto+json"))
+        Err(SealError::PayloadType(
+            "application/vnd.in-toto+json".into()
+        ))
     );
     let statement = super::super::sealed::seal(b"{}", &instructor.key).unwrap();
     assert_eq!(
         verify(&statement, &instructor.trusted),
-        Err(TokenError::Seal(SealError::PayloadType(TOKEN_PAYLOAD_TYPE)))
+        Err(TokenError::Seal(SealError::PayloadType(
+            TOKEN_PAYLOAD_TYPE.into()
+        )))
     );
 }
 

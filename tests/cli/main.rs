@@ -23,6 +23,7 @@ mod quiz_pty;
 mod registry;
 mod schema;
 mod suite;
+mod token;
 mod validate;
 mod verify;
 mod walk_pty;

@@ -64,6 +64,9 @@ pub enum BackendError {
     /// A lab state file that belongs to another chapter than the folder it was read from.
     #[error("{0}")]
     ForeignState(String),
+    /// A submission lacks what its checks need to be run again.
+    #[error("{0}")]
+    Submission(String),
     /// A lab state file could not be read or written.
     #[error("{what}: {source}")]
     State {
@@ -81,6 +84,7 @@ impl BackendError {
             BackendError::Kubeconfig(_)
             | BackendError::BadKubeconfig(_)
             | BackendError::ForeignState(_)
+            | BackendError::Submission(_)
             | BackendError::Kyverno(_)
             | BackendError::NotOurs(_) => exit_code::BAD_CONTENT_OR_USAGE,
             BackendError::State { .. } => exit_code::WRITE_FAILED,

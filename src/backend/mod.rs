@@ -1,8 +1,9 @@
 //! The real backends: the cluster through kube-rs, the lab registry through `supply`, and the
 //! learner's working folder; and the lab's own objects applied, switched and removed. What
 //! needs no cluster builds without the `live` feature: the working folder, the lab registry
-//! (or an OCI layout standing in for it) and the check runner (for the grader), and the files read before any of that (the kubeconfig, the lab's state),
-//! so that they can be fuzzed.
+//! (or an OCI layout standing in for it), the check runner, a submission as backends (for the
+//! grader), and the files read before any of that (the kubeconfig, the lab's state), so that
+//! they can be fuzzed.
 
 #[cfg(feature = "live")]
 pub mod apply;
@@ -23,6 +24,7 @@ pub mod seed;
 #[cfg(feature = "live")]
 pub mod shell;
 pub mod state;
+pub mod submission;
 #[cfg(feature = "live")]
 pub mod views;
 #[cfg(feature = "live")]

@@ -1,16 +1,17 @@
 //! The one check runner: the engine set up once over the backends a command chose (the live
-//! cluster and registry, a recorded world, or none), the working folder, a settle time and
-//! a spinner, and run on a subset of the lab's checks with Ctrl-C honoured. `lab check`,
-//! `lab next`, the walkthrough, the rehearsal and `lab status --done-when` all run checks
-//! through it.
+//! cluster and registry, a recorded world, a submission, or none), the working folder (the
+//! learner's, or a submission's files), a settle time and a spinner, and run on a subset of
+//! the lab's checks with Ctrl-C honoured. `lab check`, `lab next`, the walkthrough, the
+//! rehearsal, `lab status --done-when` and the grader all run checks through it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::submission::SubmissionRegistry;
 use super::workdir::FileWorkdir;
 use crate::engine::offline::Offline;
 use crate::engine::world::{Recorder, World};
-use crate::engine::{CheckResult, Engine, Observe, PreparedCheck, ReportsWait, Waiting};
+use crate::engine::{CheckResult, Engine, Observe, PreparedCheck, ReportsWait, Waiting, Workdir};
 use crate::record::Progress;
 use crate::runtime::{Interrupted, RuntimeUnavailable, until_interrupted};
 
@@ -26,19 +27,40 @@ pub enum Backends {
     },
     /// A recorded world (`--world`).
     World(World),
+    /// A submission: the cluster as `lab submit` recorded it, and the promoted image's
+    /// layout standing in for the registry (see [`super::submission`]).
+    Submission {
+        /// What the learner's cluster showed the checks.
+        cluster: World,
+        /// The archive's layout of the promoted image.
+        registry: Box<SubmissionRegistry>,
+    },
     /// Neither: only the working folder.
     Offline,
 }
 
-/// The runner.
-pub struct CheckRunner {
+/// A working folder the runner reads: the engine's [`Workdir`], with the chapter's steps
+/// (to tell from the progress record which steps were passed).
+pub trait StepsWorkdir: Workdir {
+    /// The chapter's step ids, in order.
+    fn steps(&self) -> &[String];
+}
+
+impl StepsWorkdir for FileWorkdir {
+    fn steps(&self) -> &[String] {
+        &self.steps
+    }
+}
+
+/// The runner, over the learner's working folder (or `W`, a submission's files).
+pub struct CheckRunner<W = FileWorkdir> {
     runtime: tokio::runtime::Runtime,
     /// Every check of the lab, prepared.
     pub prepared: Vec<PreparedCheck>,
     /// Where the checks look.
     pub backends: Backends,
-    /// The learner's working folder.
-    pub workdir: FileWorkdir,
+    /// The working folder: the learner's, or a submission's files.
+    pub workdir: W,
     /// How long a failing check is tried again while the cluster shows it settling.
     pub settle: Duration,
     /// Whether to show a spinner while checks run (it draws only at a terminal).
@@ -49,11 +71,11 @@ pub struct CheckRunner {
     recorded: std::cell::RefCell<Option<Vec<u8>>>,
 }
 
-impl CheckRunner {
+impl<W: StepsWorkdir> CheckRunner<W> {
     /// A runner over no cluster or registry yet (set [`CheckRunner::backends`]).
     pub fn new(
         prepared: Vec<PreparedCheck>,
-        workdir: FileWorkdir,
+        workdir: W,
         settle: Duration,
     ) -> Result<Self, RuntimeUnavailable> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -104,6 +126,9 @@ impl CheckRunner {
                 self.go_recorded(cluster.as_ref(), registry.as_ref(), &checks, &on_wait)
             }
             Backends::World(world) => self.go_recorded(world, world, &checks, &on_wait),
+            Backends::Submission { cluster, registry } => {
+                self.go(cluster, registry.as_ref(), &checks, &on_wait)
+            }
             Backends::Offline => self.go(&Offline, &Offline, &checks, &on_wait),
         }
     }
@@ -139,7 +164,7 @@ impl CheckRunner {
         what: &str,
         progress: &Progress,
     ) -> Result<Vec<CheckResult>, Interrupted> {
-        let steps: Vec<&str> = self.workdir.steps.iter().map(String::as_str).collect();
+        let steps: Vec<&str> = self.workdir.steps().iter().map(String::as_str).collect();
         let passed = progress.passed(&steps);
         let recorded = |c: &PreparedCheck| {
             c.during_step_only
@@ -187,6 +212,9 @@ impl CheckRunner {
                 self.wait_on(cluster.as_ref(), registry.as_ref(), namespaces, bound)
             }
             Backends::World(world) => self.wait_on(world, world, namespaces, bound),
+            Backends::Submission { cluster, registry } => {
+                self.wait_on(cluster, registry.as_ref(), namespaces, bound)
+            }
             Backends::Offline => self.wait_on(&Offline, &Offline, namespaces, bound),
         }
     }
@@ -208,7 +236,7 @@ impl CheckRunner {
         cluster: &'a C,
         registry: &'a R,
         on_wait: &'a dyn Fn(&Waiting),
-    ) -> Engine<'a, C, R, FileWorkdir> {
+    ) -> Engine<'a, C, R, W> {
         Engine {
             world: Observe {
                 cluster,
@@ -298,14 +326,6 @@ impl CheckRunner {
         }
     }
 
-    /// The evidence files the checks read, for a file watch.
-    pub fn evidence_paths(&self) -> Vec<PathBuf> {
-        self.evidence_files()
-            .into_iter()
-            .map(|path| self.workdir.root.join(path))
-            .collect()
-    }
-
     /// The evidence files the checks read, relative to the working folder, each once, in the
     /// checks' order.
     pub fn evidence_files(&self) -> Vec<String> {
@@ -318,6 +338,16 @@ impl CheckRunner {
             }
         }
         files
+    }
+}
+
+impl CheckRunner<FileWorkdir> {
+    /// The evidence files the checks read, for a file watch.
+    pub fn evidence_paths(&self) -> Vec<PathBuf> {
+        self.evidence_files()
+            .into_iter()
+            .map(|path| self.workdir.root.join(path))
+            .collect()
     }
 }
 

@@ -3,10 +3,11 @@
 //! symbolic link that leads out of it is not followed. Offline: the grader reads a
 //! submission's files through the same code.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use crate::content::chapter::Chapter;
-use crate::content::model::Quiz;
+use crate::content::model::{AnswerKey, Quiz};
 use crate::engine::{ObserveError, QuizSeen};
 use crate::input::{self, InputError};
 use crate::record::{Event, Progress, RecordError};
@@ -45,15 +46,7 @@ impl FileWorkdir {
     /// The file at `path` (relative to the root) as a path that stays inside the root once
     /// every link is followed, or `None` when it does not exist.
     fn inside(&self, path: &str) -> Result<Option<PathBuf>, ObserveError> {
-        let rel = Path::new(path);
-        if rel.as_os_str().is_empty()
-            || rel.components().any(|c| !matches!(c, Component::Normal(_)))
-        {
-            return Err(ObserveError::Content {
-                what: format!("the evidence path `{path}`"),
-                reason: "it must be a relative path inside the working folder".into(),
-            });
-        }
+        let rel = evidence_path(path)?;
         let unusable = |reason: String| ObserveError::Unusable {
             what: path.to_owned(),
             reason,
@@ -118,50 +111,93 @@ impl crate::engine::Workdir for FileWorkdir {
         // A record `lab` cannot read is not as `lab` wrote it.
         let progress = Progress::load(&self.root, &self.chapter)
             .map_err(|e: RecordError| ObserveError::Tampered(e.to_string()))?;
-        let steps: Vec<&str> = self.steps.iter().map(String::as_str).collect();
-        let first = progress
-            .records
-            .iter()
-            .position(|r| matches!(r.event, Event::QuizAttempt { first: true, .. }));
-        let Some(at) = first else {
+        let shown = Progress::path(Path::new(""), &self.chapter);
+        let Some(answers) = first_attempt(&progress, &self.steps, &shown.display().to_string())?
+        else {
             return Ok(None);
         };
-        let before = Progress {
-            records: progress.records[..=at].to_vec(),
-            ..progress.clone()
-        };
-        if let Some(first_break) = before
-            .verify(&steps)
-            .into_iter()
-            .find(|b| !matches!(b, crate::record::Break::Skipped { .. }))
-        {
-            return Err(ObserveError::Tampered(format!(
-                "{} is not intact ({first_break}); `lab status` shows where the chain breaks",
-                Progress::path(Path::new(""), &self.chapter).display()
-            )));
-        }
-        let Event::QuizAttempt { answers, .. } = &before.records[at].event else {
-            return Ok(None);
-        };
-        let Some(quiz) = &self.quiz else {
-            return Err(ObserveError::Content {
-                what: "the quiz".into(),
-                reason: format!("lab {} has no quiz to judge the answers with", self.chapter),
-            });
-        };
-        Ok(Some(match crate::grade::quiz::judge(quiz, answers) {
-            Some(attempt) => QuizSeen::Judged {
-                score: attempt.score_percent,
-                pass_mark: attempt.pass_percent,
-            },
-            None => QuizSeen::Recorded {
-                answered: quiz
-                    .questions
-                    .iter()
-                    .filter(|q| answers.get(&q.id.0).is_some_and(|a| !a.is_empty()))
-                    .count(),
-                questions: quiz.questions.len(),
-            },
-        }))
+        quiz_seen(&self.chapter, self.quiz.as_ref(), None, answers).map(Some)
     }
+}
+
+/// `path` as a relative path inside the working folder; a lab file's path that is empty or
+/// climbs out is the course's mistake.
+pub(super) fn evidence_path(path: &str) -> Result<&Path, ObserveError> {
+    let rel = Path::new(path);
+    if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(ObserveError::Content {
+            what: format!("the evidence path `{path}`"),
+            reason: "it must be a relative path inside the working folder".into(),
+        });
+    }
+    Ok(rel)
+}
+
+/// The answers of the first quiz attempt of `progress` (`record` names it in messages); the
+/// record must be intact up to it.
+pub(super) fn first_attempt<'p>(
+    progress: &'p Progress,
+    steps: &[String],
+    record: &str,
+) -> Result<Option<&'p BTreeMap<String, Vec<String>>>, ObserveError> {
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    let first = progress
+        .records
+        .iter()
+        .position(|r| matches!(r.event, Event::QuizAttempt { first: true, .. }));
+    let Some(at) = first else {
+        return Ok(None);
+    };
+    let before = Progress {
+        records: progress.records[..=at].to_vec(),
+        ..progress.clone()
+    };
+    if let Some(first_break) = before
+        .verify(&steps)
+        .into_iter()
+        .find(|b| !matches!(b, crate::record::Break::Skipped { .. }))
+    {
+        return Err(ObserveError::Tampered(format!(
+            "{record} is not intact ({first_break}); `lab status` shows where the chain breaks"
+        )));
+    }
+    match &progress.records[at].event {
+        Event::QuizAttempt { answers, .. } => Ok(Some(answers)),
+        _ => Ok(None),
+    }
+}
+
+/// `answers` to the quiz of lab `chapter` as a quiz check sees them: judged with the
+/// instructor's answer `key` when there is one, else by the quiz's own feedback digests (a
+/// practice quiz), else only counted (a graded quiz, which only its key judges).
+pub(super) fn quiz_seen(
+    chapter: &str,
+    quiz: Option<&Quiz>,
+    key: Option<&AnswerKey>,
+    answers: &BTreeMap<String, Vec<String>>,
+) -> Result<QuizSeen, ObserveError> {
+    let Some(quiz) = quiz else {
+        return Err(ObserveError::Content {
+            what: "the quiz".into(),
+            reason: format!("lab {chapter} has no quiz to judge the answers with"),
+        });
+    };
+    let judged = match key {
+        Some(key) => Some(crate::grade::quiz::judge_with_key(quiz, key, answers)),
+        None => crate::grade::quiz::judge(quiz, answers),
+    };
+    Ok(match judged {
+        Some(attempt) => QuizSeen::Judged {
+            score: attempt.score_percent,
+            pass_mark: attempt.pass_percent,
+        },
+        None => QuizSeen::Recorded {
+            answered: quiz
+                .questions
+                .iter()
+                .filter(|q| answers.get(&q.id.0).is_some_and(|a| !a.is_empty()))
+                .count(),
+            questions: quiz.questions.len(),
+        },
+    })
 }

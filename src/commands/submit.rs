@@ -15,6 +15,9 @@ use super::session::{Looking, Session};
 use crate::engine::{CheckResult, Status};
 use crate::error::LabError;
 use crate::record::{Event, Progress, RecordedCheck};
+use crate::submission::names::{
+    LAYOUT_PREFIX, PROGRESS_FILE, PUBLIC_KEY_FILE, WORK_PREFIX, WORLD_FILE,
+};
 use crate::submission::pack::{Contents, pack};
 use crate::submission::sealed::SigningKey;
 use crate::submission::statement::{
@@ -22,17 +25,6 @@ use crate::submission::statement::{
     Submission, Tool,
 };
 use crate::submission::token::check_learner_id;
-
-/// Where the record of what the cluster showed goes in the archive.
-pub const WORLD_FILE: &str = "cluster/world.json";
-/// Where the promoted image's OCI layout goes in the archive.
-pub const LAYOUT_PREFIX: &str = "layout";
-/// Where the learner's working folder's files go in the archive.
-pub const WORK_PREFIX: &str = "work/";
-/// The learner's public key in the archive.
-pub const PUBLIC_KEY_FILE: &str = "cosign.pub";
-/// The progress record in the archive.
-pub const PROGRESS_FILE: &str = "progress.json";
 
 /// A validated `lab submit`.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod error;
+pub mod names;
 pub mod open;
 pub mod pack;
 pub mod sealed;

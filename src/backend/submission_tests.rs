@@ -256,6 +256,7 @@ fn submit(
             public_key: PUBLIC_KEY_FILE.into(),
             identity: None,
         },
+        values: Default::default(),
         image: Some(Image {
             repository: REPOSITORY.into(),
             digest: digest.as_str().into(),

@@ -280,6 +280,17 @@ pub enum CliCommand {
     /// or registry unreachable, 5 the file could not be written.
     #[cfg(feature = "live")]
     Submit(Box<SubmitArgs>),
+    /// Grade a class's submission files offline: each file's seal, its files, its progress
+    /// record and the course version are checked, the chapter's checks run again against the
+    /// file alone, the done-when criteria scored, and copies across the class flagged.
+    ///
+    /// Evidence, the image's signature and SBOM attestation (from the file's image layout) and
+    /// the quiz (with the answer key: --answer-key, else the course's) are re-verified; the
+    /// cluster's checks are judged from what the learner's cluster showed at submission. A file
+    /// that cannot be read is rejected with its reason; the others are graded all the same.
+    /// Exit 0 the class was graded (scores are data), 1 a score under --fail-under, 2 bad usage
+    /// or answer key, 5 the report could not be written.
+    Grade(Box<GradeArgs>),
     /// Learner tokens, for instructors.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -376,6 +387,30 @@ pub struct CheckArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The options of `lab grade`.
+#[derive(Debug, clap::Args)]
+pub struct GradeArgs {
+    /// Submission files (.tar.gz from lab submit), or folders of them.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The quiz's answer key [default: the course's, beside its quiz].
+    #[arg(long, value_name = "FILE")]
+    pub answer_key: Option<PathBuf>,
+    /// When the work was due: YYYY-MM-DD (the end of that day, UTC) or an RFC 3339 time; a
+    /// later submission is flagged late (by its claimed time).
+    #[arg(long, value_name = "DATE")]
+    pub due: Option<String>,
+    /// Print JSON: every submission with every check and what it rests on.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the report to this file instead of printing it.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a graded submission scores under this percentage (for CI).
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub fail_under: Option<u32>,
 }
 
 /// `lab token`'s subcommands.

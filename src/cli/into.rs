@@ -109,6 +109,17 @@ impl Cli {
                 }
             }
             CliCommand::List { json } => Command::List { json },
+            CliCommand::Grade(args) => {
+                let args = *args;
+                Command::Grade(Box::new(commands::grade::GradeRequest {
+                    paths: args.paths,
+                    answer_key: args.answer_key,
+                    due: args.due,
+                    json: args.json,
+                    output: args.output,
+                    fail_under: args.fail_under,
+                }))
+            }
             CliCommand::Token(TokenCommand::Issue(args)) => {
                 let args = *args;
                 Command::TokenIssue(Box::new(commands::token::IssueRequest {

@@ -86,6 +86,8 @@ pub enum Command {
     /// `lab submit`.
     #[cfg(feature = "live")]
     Submit(Box<submit::SubmitRequest>),
+    /// `lab grade`.
+    Grade(Box<grade::GradeRequest>),
     /// `lab token issue`.
     TokenIssue(Box<token::IssueRequest>),
     /// `lab list`.
@@ -141,5 +143,6 @@ pub fn run(config: &Config, command: Command, out: &mut impl Write) -> Result<u8
         Command::Test(request) => test::run(&request, config.color, out),
         Command::Admit(request) => admit::run(&config, &request, out),
         Command::TokenIssue(request) => token::issue_token(&request, out),
+        Command::Grade(request) => grade::run(&config, &request, out),
     }
 }

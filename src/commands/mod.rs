@@ -7,6 +7,7 @@ pub mod check;
 mod command;
 #[cfg(feature = "live")]
 pub mod doctor;
+pub mod grade;
 #[cfg(feature = "live")]
 mod lesson;
 pub mod list;
@@ -169,4 +170,28 @@ pub(crate) fn emit(out: &mut impl Write, text: &str) -> Result<(), LabError> {
             what: "the report".into(),
             source,
         })
+}
+
+/// `chapter`'s lab registry with `values`: as this machine reaches it, verifying with the
+/// pack's attestors in Enforce (what `lab check` and the grader verify with).
+pub(crate) fn lab_registry(
+    chapter: &crate::content::chapter::Chapter,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<crate::backend::LabRegistry, LabError> {
+    let spec = &chapter.lab.cluster.registry;
+    let mut policies = Vec::new();
+    for rel in chapter.pack_files(values)? {
+        policies.extend(chapter.render_policies(
+            &rel,
+            values,
+            Some(crate::policy::model::FailureMode::Enforce),
+        )?);
+    }
+    Ok(crate::backend::LabRegistry {
+        aliases: spec.mirrors.iter().map(|m| m.value.clone()).collect(),
+        host: format!("localhost:{}", spec.host_port),
+        policies,
+        retry: crate::supply::registry::Retry::default(),
+        layout: None,
+    })
 }

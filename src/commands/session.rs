@@ -18,8 +18,6 @@ use crate::content::model::{CheckKind, Step};
 use crate::engine::prepare;
 use crate::engine::world::World;
 use crate::error::LabError;
-use crate::policy::model::FailureMode;
-use crate::supply::registry::Retry;
 
 /// Where a command's checks look.
 #[derive(Debug, Clone)]
@@ -229,22 +227,7 @@ impl Session {
 
     /// The lab registry as this machine reaches it, verifying with the pack's attestors.
     pub fn registry(&self) -> Result<LabRegistry, LabError> {
-        let spec = &self.chapter.lab.cluster.registry;
-        let mut policies = Vec::new();
-        for rel in self.chapter.pack_files(&self.values)? {
-            policies.extend(self.chapter.render_policies(
-                &rel,
-                &self.values,
-                Some(FailureMode::Enforce),
-            )?);
-        }
-        Ok(LabRegistry {
-            aliases: spec.mirrors.iter().map(|m| m.value.clone()).collect(),
-            host: format!("localhost:{}", spec.host_port),
-            policies,
-            retry: Retry::default(),
-            layout: None,
-        })
+        super::lab_registry(&self.chapter, &self.values)
     }
 
     /// What provisioning kind means for this lab: its kind config (rendered) and registry.

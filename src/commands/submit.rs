@@ -194,6 +194,19 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
             public_key: PUBLIC_KEY_FILE.to_owned(),
             identity: None,
         },
+        values: session
+            .set
+            .iter()
+            .filter(|(name, _)| {
+                !session
+                    .chapter
+                    .lab
+                    .variables
+                    .iter()
+                    .any(|v| v.name.value == *name && v.from_file)
+            })
+            .cloned()
+            .collect(),
         image,
         checks: results.iter().map(outcome).collect(),
         files: Vec::new(),

@@ -7,6 +7,7 @@ pub mod checks;
 #[cfg(feature = "live")]
 pub mod doctor;
 mod format;
+pub mod grade;
 mod json;
 pub mod junit;
 pub mod list;

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use sigstore::crypto::signing_key::SigStoreKeyPair;
 use sigstore::crypto::signing_key::ecdsa::{ECDSAKeys, EllipticCurve};
 
@@ -43,6 +45,7 @@ fn predicate() -> Submission {
             public_key: "cosign.pub".into(),
             identity: None,
         },
+        values: BTreeMap::new(),
         image: None,
         checks: Vec::new(),
         files: Vec::new(),

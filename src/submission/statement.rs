@@ -66,6 +66,11 @@ pub struct Submission {
     pub claimed_time: String,
     /// How the statement and the image were signed.
     pub signing: Signing,
+    /// The lab variables the learner set (`lab start --set`), other than files (a key's path
+    /// says nothing a grader needs), so that the grader renders the checks as the learner's
+    /// lab did.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
     /// The promoted image, if the chapter has one: its cosign artifacts are in the archive's
     /// OCI layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]

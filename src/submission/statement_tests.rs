@@ -20,6 +20,7 @@ fn predicate() -> Submission {
             public_key: "cosign.pub".to_owned(),
             identity: None,
         },
+        values: BTreeMap::new(),
         image: None,
         checks: vec![Outcome {
             step: "incident-hook".to_owned(),

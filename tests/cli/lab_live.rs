@@ -1175,16 +1175,32 @@ fn the_walkthrough_rechecks_when_cosign_signs_or_attests_the_promoted_digest() {
     learner.stop();
 }
 
-/// An answer to every question of the chapter quiz (the first option): the quiz is graded, so
-/// it is only recorded.
+/// The right answer to every question of the chapter quiz, from the course's answer key: the
+/// quiz is graded, so it is only recorded, and `lab grade` judges it with the key.
 fn quiz_answers() -> String {
-    let quiz = std::fs::read_to_string(repo().join("quizzes/ch14.yaml")).unwrap();
-    let answers: String = quiz
-        .lines()
-        .filter_map(|l| l.strip_prefix("  - id: "))
-        .map(|id| format!("{}: a\n", id.trim()))
+    let key: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(repo().join("quizzes/ch14.key.yaml")).unwrap(),
+    )
+    .unwrap();
+    let answers: String = key["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let picked: Vec<&str> = a["correct"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o.as_str().unwrap())
+                .collect();
+            format!(
+                "{}: [{}]\n",
+                a["question"].as_str().unwrap(),
+                picked.join(", ")
+            )
+        })
         .collect();
-    assert!(!answers.is_empty(), "no question in quizzes/ch14.yaml");
+    assert!(!answers.is_empty(), "no answer in quizzes/ch14.key.yaml");
     answers
 }
 
@@ -1325,6 +1341,106 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
     let mut rewritten = Vec::new();
     write(&tampered, &mut rewritten).unwrap();
     assert!(open_submission(&rewritten, Limits::default(), None).is_err());
+
+    // The instructor grades it offline: full marks, every check re-verified or recorded. Its
+    // files sealed by another learner with his own key are flagged on both sides, and his
+    // image signature does not verify with his key; a file whose statement was changed is
+    // rejected; the class is still graded.
+    let class = learner.dir.path().join("class");
+    std::fs::create_dir(&class).unwrap();
+    std::fs::copy(&file, class.join("ada.tar.gz")).unwrap();
+    std::fs::write(class.join("mallory.tar.gz"), &rewritten).unwrap();
+    // bob copies ada's files and seals them as his own, with his own key.
+    let bob = learner.dir.path().join("bob");
+    std::fs::create_dir(&bob).unwrap();
+    let keygen = std::process::Command::new(peers_bin().join("cosign"))
+        .arg("generate-key-pair")
+        .env("COSIGN_PASSWORD", "")
+        .current_dir(&bob)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    {
+        use courselab::submission::pack::{Contents, pack};
+        use courselab::submission::sealed::SigningKey;
+        let bob_key =
+            SigningKey::read(&std::fs::read(bob.join("cosign.key")).unwrap(), b"").unwrap();
+        let mut predicate = opened.statement.predicate.clone();
+        predicate.learner = "bob".into();
+        let mut contents = Contents::default();
+        for part in &predicate.files {
+            let data = if part.name == "cosign.pub" {
+                bob_key.public_pem().as_bytes().to_vec()
+            } else {
+                files[&part.name].clone()
+            };
+            contents.add(&part.name, part.role, data).unwrap();
+        }
+        let copied = pack(contents, predicate, &bob_key).unwrap();
+        std::fs::write(class.join("bob.tar.gz"), copied).unwrap();
+    }
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = output(
+        lab(&class)
+            .arg("--course")
+            .arg(&learner.course)
+            .args(["grade", ".", "--json"]),
+    );
+    eprintln!(
+        "lab grade of 3 files (2 graded, 1 rejected): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let ada = &report["submissions"][0];
+    assert_eq!(ada["learner"], "ada", "{report:#}");
+    // Both sides of a copy are flagged; the instructor decides who copied whom.
+    assert_eq!(ada["outcome"], "flagged", "{report:#}");
+    let ada_flags: Vec<&str> = ada["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ada_flags,
+        [
+            "copy: the same signature of the image, the same work/evidence/remediation.md as bob (./bob.tar.gz)"
+        ],
+        "{report:#}"
+    );
+    assert_eq!(ada["earned"], ada["points"], "{report:#}");
+    assert!(ada["points"].as_u64().unwrap() > 0);
+    let bases: Vec<&str> = ada["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["basis"].as_str().unwrap())
+        .collect();
+    assert!(
+        bases.contains(&"reverified") && bases.contains(&"recorded"),
+        "{bases:?}"
+    );
+    let bob = &report["submissions"][1];
+    assert_eq!(bob["learner"], "bob", "{report:#}");
+    assert_eq!(bob["outcome"], "flagged", "{report:#}");
+    let flags = bob["flags"].to_string();
+    assert!(
+        flags.contains("the same work/evidence/remediation.md as ada (./ada.tar.gz)"),
+        "{flags}"
+    );
+    assert!(
+        flags.contains("image-signed passed when submitted but does not verify"),
+        "{flags}"
+    );
+    assert!(
+        bob["earned"].as_u64() < ada["earned"].as_u64(),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["submissions"][2]["outcome"], "rejected",
+        "{report:#}"
+    );
 
     // A second submit does not replace the first unless asked.
     let (code, _, stderr) = learner.lab(&["submit", "--learner", "ada"]);

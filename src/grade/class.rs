@@ -1,0 +1,263 @@
+//! A class's grading as data: each submission graded, flagged (with each flag's reason) or
+//! rejected (with why it could not be read), and the flags that only the whole class shows:
+//! the same public key, the same signature or the same learner-written evidence in two
+//! learners' files. Pure: `lab grade` fills it, the reporters write it down.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// How one submission came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Graded; its score stands.
+    Graded,
+    /// Graded, with flags an instructor must look at (tampering, copying, another course
+    /// version, lateness).
+    Flagged,
+    /// Not gradable: unreadable, unsigned, or signed by the wrong key.
+    Rejected,
+}
+
+/// What a regraded check's status rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// Re-verified from the submission's files (evidence, the image's signatures, the quiz).
+    Reverified,
+    /// Judged from what the learner's cluster showed, as recorded at submission.
+    Recorded,
+}
+
+/// One check of a graded submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GradedCheck {
+    /// The step.
+    pub step: String,
+    /// The check.
+    pub check: String,
+    /// `pass`, `fail` or `error`, as the grader found it.
+    pub status: String,
+    /// What it said.
+    pub message: String,
+    /// What the status rests on.
+    pub basis: Basis,
+    /// The status `lab submit` recorded, if it recorded one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitted: Option<String>,
+}
+
+/// The criteria's points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Criterion {
+    /// The criterion's id.
+    pub id: String,
+    /// Points earned.
+    pub earned: u32,
+    /// Points possible.
+    pub points: u32,
+}
+
+/// What must be unique to a learner, for the class-wide copy checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Fingerprints {
+    /// The key hint of the public key the submission carries.
+    pub public_key: Option<String>,
+    /// sha256 of each signature layer of the promoted image (ECDSA signatures are randomized:
+    /// two learners never make the same one).
+    pub signatures: Vec<String>,
+    /// sha256 of each learner-written evidence file (prose, not a tool's output), by name.
+    pub written: BTreeMap<String, String>,
+}
+
+/// One submission, graded or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Submission {
+    /// The file, as given.
+    pub file: String,
+    /// The learner, as the statement names them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learner: Option<String>,
+    /// The chapter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chapter: Option<String>,
+    /// How it came out.
+    pub outcome: Outcome,
+    /// Why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
+    /// Each flag's reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// Points earned.
+    pub earned: u32,
+    /// Points possible.
+    pub points: u32,
+    /// The criteria.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<Criterion>,
+    /// The checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<GradedCheck>,
+    /// When the learner's machine says it was packed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_time: Option<String>,
+    /// What the class-wide checks compare.
+    #[serde(skip)]
+    pub fingerprints: Fingerprints,
+}
+
+impl Submission {
+    /// A submission that could not be graded, and why.
+    pub fn rejected(file: &str, why: String) -> Self {
+        Submission {
+            file: file.to_owned(),
+            learner: None,
+            chapter: None,
+            outcome: Outcome::Rejected,
+            rejected: Some(why),
+            flags: Vec::new(),
+            earned: 0,
+            points: 0,
+            criteria: Vec::new(),
+            checks: Vec::new(),
+            claimed_time: None,
+            fingerprints: Fingerprints::default(),
+        }
+    }
+
+    /// Adds a flag; a graded submission becomes flagged.
+    pub fn flag(&mut self, reason: String) {
+        if self.outcome == Outcome::Graded {
+            self.outcome = Outcome::Flagged;
+        }
+        if !self.flags.contains(&reason) {
+            self.flags.push(reason);
+        }
+    }
+
+    fn who(&self) -> String {
+        match &self.learner {
+            Some(learner) => format!("{learner} ({})", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// Flags every pair of readable submissions that share what must be a learner's own: the same
+/// public key, the same signature of the image, the same learner-written evidence file. Each
+/// flag names the other submission. A learner's two files (the same learner id) are not a
+/// copy of each other.
+pub fn flag_copies(class: &mut [Submission]) {
+    let mut flags: Vec<(usize, String)> = Vec::new();
+    for a in 0..class.len() {
+        for b in a + 1..class.len() {
+            let (x, y) = (&class[a], &class[b]);
+            if x.outcome == Outcome::Rejected || y.outcome == Outcome::Rejected {
+                continue;
+            }
+            if x.learner.is_some() && x.learner == y.learner {
+                continue;
+            }
+            let mut shared = Vec::new();
+            if x.fingerprints.public_key.is_some()
+                && x.fingerprints.public_key == y.fingerprints.public_key
+            {
+                shared.push("the same public key".to_owned());
+            }
+            if x.fingerprints
+                .signatures
+                .iter()
+                .any(|s| y.fingerprints.signatures.contains(s))
+            {
+                shared.push("the same signature of the image".to_owned());
+            }
+            for (name, digest) in &x.fingerprints.written {
+                if y.fingerprints.written.get(name) == Some(digest) {
+                    shared.push(format!("the same {name}"));
+                }
+            }
+            if !shared.is_empty() {
+                let what = shared.join(", ");
+                flags.push((a, format!("copy: {what} as {}", y.who())));
+                flags.push((b, format!("copy: {what} as {}", x.who())));
+            }
+        }
+    }
+    for (i, reason) in flags {
+        class[i].flag(reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graded(learner: &str, key: &str, note: &str) -> Submission {
+        let mut s = Submission::rejected(&format!("{learner}.tar.gz"), String::new());
+        s.outcome = Outcome::Graded;
+        s.rejected = None;
+        s.learner = Some(learner.to_owned());
+        s.fingerprints.public_key = Some(key.to_owned());
+        s.fingerprints.signatures = vec![format!("sig-of-{learner}")];
+        s.fingerprints
+            .written
+            .insert("work/evidence/remediation.md".into(), note.to_owned());
+        s
+    }
+
+    #[test]
+    fn a_shared_key_or_note_flags_both_submissions_naming_the_other() {
+        let mut class = vec![
+            graded("ada", "k1", "n1"),
+            graded("bob", "k1", "n2"),
+            graded("cy", "k3", "n1"),
+            graded("dee", "k4", "n4"),
+        ];
+        flag_copies(&mut class);
+        assert_eq!(
+            class[0].flags,
+            [
+                "copy: the same public key as bob (bob.tar.gz)",
+                "copy: the same work/evidence/remediation.md as cy (cy.tar.gz)"
+            ]
+        );
+        assert_eq!(
+            class[1].flags,
+            ["copy: the same public key as ada (ada.tar.gz)"]
+        );
+        assert_eq!(class[1].outcome, Outcome::Flagged);
+        assert_eq!(class[3].flags, Vec::<String>::new());
+        assert_eq!(class[3].outcome, Outcome::Graded);
+    }
+
+    #[test]
+    fn a_shared_signature_is_a_copy_and_a_learners_own_two_files_are_not() {
+        let mut class = vec![
+            graded("ada", "k1", "n1"),
+            graded("bob", "k2", "n2"),
+            graded("ada", "k1", "n1"),
+        ];
+        class[1].fingerprints.signatures = vec!["sig-of-ada".into()];
+        flag_copies(&mut class);
+        assert_eq!(
+            class[1].flags,
+            ["copy: the same signature of the image as ada (ada.tar.gz)"],
+            "one flag for the same file name, however often it matched"
+        );
+        assert!(
+            class[2].flags.iter().all(|f| !f.contains("as ada")),
+            "{:?}",
+            class[2].flags
+        );
+    }
+
+    #[test]
+    fn a_rejected_submission_is_compared_with_nothing() {
+        let mut class = vec![graded("ada", "k1", "n1"), graded("bob", "k1", "n1")];
+        class[1].outcome = Outcome::Rejected;
+        flag_copies(&mut class);
+        assert!(class[0].flags.is_empty());
+    }
+}

@@ -36,3 +36,8 @@ pub use cluster::KubeCluster;
 pub use error::BackendError;
 pub use registry::LabRegistry;
 pub use workdir::FileWorkdir;
+
+/// The config label that carries a learner token's nonce in the images `lab start --token`
+/// seeds, so that each learner's images (and the digest they promote) are their own; the
+/// grader reads it back from a submission's layout.
+pub const NONCE_LABEL: &str = "dev.courselab.nonce";

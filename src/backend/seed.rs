@@ -16,6 +16,7 @@ use crate::supply::{Digest, ImageRef, SupplyError};
 
 /// The label that tells the scenario's builds apart.
 pub const BUILD_LABEL: &str = "dev.courselab.build";
+pub use super::NONCE_LABEL;
 
 /// What happened to one image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,8 +125,12 @@ pub fn host_arch() -> &'static str {
     }
 }
 
-/// `base` with the build label set to `build`.
-pub fn derive(base: &BuiltManifest, build: &str) -> Result<BuiltManifest, SupplyError> {
+/// `base` with the build label set to `build`, and the nonce label to `nonce` when given.
+pub fn derive(
+    base: &BuiltManifest,
+    build: &str,
+    nonce: Option<&str>,
+) -> Result<BuiltManifest, SupplyError> {
     let bad = |why: String| SupplyError::BadInput(format!("the base image: {why}"));
     let mut manifest: Value =
         serde_json::from_slice(&base.bytes).map_err(|e| bad(format!("manifest: {e}")))?;
@@ -152,10 +157,13 @@ pub fn derive(base: &BuiltManifest, build: &str) -> Result<BuiltManifest, Supply
     if labels.is_null() {
         *labels = Value::Object(Default::default());
     }
-    labels
+    let labels = labels
         .as_object_mut()
-        .ok_or_else(|| bad("config.config.Labels is not an object".into()))?
-        .insert(BUILD_LABEL.into(), Value::String(build.to_owned()));
+        .ok_or_else(|| bad("config.config.Labels is not an object".into()))?;
+    labels.insert(BUILD_LABEL.into(), Value::String(build.to_owned()));
+    if let Some(nonce) = nonce {
+        labels.insert(NONCE_LABEL.into(), Value::String(nonce.to_owned()));
+    }
     let config_bytes = serde_json::to_vec(&config).expect("a JSON value serializes");
     manifest["config"]["digest"] = Value::String(Digest::sha256_of(&config_bytes).to_string());
     manifest["config"]["size"] = Value::from(config_bytes.len());
@@ -211,12 +219,12 @@ mod tests {
     #[test]
     fn each_build_gets_its_own_digest_and_the_same_layers() {
         let base = crate::supply::fixture::image("base");
-        let ci = derive(&base, "ci").unwrap();
-        let ws = derive(&base, "workstation").unwrap();
+        let ci = derive(&base, "ci", None).unwrap();
+        let ws = derive(&base, "workstation", None).unwrap();
         assert_ne!(ci.digest, ws.digest);
         assert_eq!(ci.blobs[1..], ws.blobs[1..]);
         assert_eq!(
-            derive(&base, "ci").unwrap().digest,
+            derive(&base, "ci", None).unwrap().digest,
             ci.digest,
             "deterministic"
         );
@@ -231,10 +239,27 @@ mod tests {
     }
 
     #[test]
+    fn a_token_nonce_makes_each_learners_build_their_own_and_the_same_again() {
+        let base = crate::supply::fixture::image("base");
+        let plain = derive(&base, "ci", None).unwrap();
+        let ada = derive(&base, "ci", Some("aa11")).unwrap();
+        let bob = derive(&base, "ci", Some("bb22")).unwrap();
+        assert_ne!(ada.digest, plain.digest);
+        assert_ne!(ada.digest, bob.digest);
+        assert_eq!(
+            derive(&base, "ci", Some("aa11")).unwrap().digest,
+            ada.digest
+        );
+        let config: Value = serde_json::from_slice(&ada.blobs[0]).unwrap();
+        assert_eq!(config["config"]["Labels"][NONCE_LABEL], "aa11");
+        assert_eq!(config["config"]["Labels"][BUILD_LABEL], "ci");
+    }
+
+    #[test]
     fn an_index_is_refused_with_what_to_do() {
         let mut base = crate::supply::fixture::image("base");
         base.bytes = br#"{"schemaVersion":2,"manifests":[]}"#.to_vec();
-        let err = derive(&base, "ci").unwrap_err().to_string();
+        let err = derive(&base, "ci", None).unwrap_err().to_string();
         assert!(err.contains("save one platform"), "{err}");
     }
 }

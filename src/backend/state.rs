@@ -42,6 +42,15 @@ fn describe_chapter(field: &str) -> String {
     }
 }
 
+/// The learner token a lab was started with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedToken {
+    /// The learner it was issued to.
+    pub learner: String,
+    /// Its nonce, baked into the seeded images' config as [`crate::backend::NONCE_LABEL`].
+    pub nonce: String,
+}
+
 /// One object the lab created in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRef {
@@ -79,6 +88,10 @@ pub struct LabState {
     /// variables, so that the commands shown name the image by digest.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub digests: BTreeMap<String, String>,
+    /// The learner token the lab was started with (`lab start --token`): its learner and the
+    /// nonce baked into the seeded images. The token itself is kept beside the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<StartedToken>,
     /// The pack's mode, spelled `Audit` or `Enforce` in the file. Read as Kyverno reads a
     /// failure action: any other word (a state from before the mode was typed, or one edited
     /// by hand) is Audit, never an error.

@@ -333,6 +333,10 @@ pub struct StartArgs {
     /// With the walkthrough: do not watch files and the cluster; checks run when you press c.
     #[arg(long)]
     pub manual_run: bool,
+    /// Your learner token from your instructor (`lab token issue`): its nonce is baked into
+    /// the scenario's images, so the digest you promote is your own, and `lab submit` packs it.
+    #[arg(long, value_name = "FILE")]
+    pub token: Option<PathBuf>,
 }
 
 /// The options of `lab rehearse`.
@@ -402,6 +406,10 @@ pub struct GradeArgs {
     /// later submission is flagged late (by its claimed time).
     #[arg(long, value_name = "DATE")]
     pub due: Option<String>,
+    /// Your public key (the instructor's): each file's learner token must verify with it, be
+    /// the learner's and the chapter's, and its nonce be in the promoted image.
+    #[arg(long, value_name = "FILE")]
+    pub instructor_key: Option<PathBuf>,
     /// Print JSON: every submission with every check and what it rests on.
     #[arg(long)]
     pub json: bool,
@@ -454,9 +462,10 @@ pub struct SubmitArgs {
     /// Chapter id or alias [default: the lab started in this folder].
     #[arg(value_name = "CHAPTER")]
     pub chapter: Option<String>,
-    /// Your learner id, as your instructor knows you (letters, digits, `.`, `_`, `-`, `+`, `@`).
+    /// Your learner id, as your instructor knows you (letters, digits, `.`, `_`, `-`, `+`, `@`)
+    /// [default: the one your token names, when the lab was started with --token].
     #[arg(long, value_name = "ID")]
-    pub learner: String,
+    pub learner: Option<String>,
     /// Your cosign private key: the one that signed the image.
     #[arg(long, value_name = "FILE", default_value = "cosign.key")]
     pub key: PathBuf,

@@ -73,6 +73,7 @@ impl StartArgs {
             timeout: std::time::Duration::from_secs(self.timeout),
             yes: self.yes,
             manual_run: self.manual_run,
+            token: self.token,
         }
     }
 }
@@ -115,6 +116,7 @@ impl Cli {
                     paths: args.paths,
                     answer_key: args.answer_key,
                     due: args.due,
+                    instructor_key: args.instructor_key,
                     json: args.json,
                     output: args.output,
                     fail_under: args.fail_under,

@@ -25,7 +25,7 @@ use crate::grade::class::{
 };
 use crate::record::{CourseStamp, Progress};
 use crate::submission::archive::Limits;
-use crate::submission::names::{LAYOUT_PREFIX, PROGRESS_FILE, WORK_PREFIX};
+use crate::submission::names::{LAYOUT_PREFIX, PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};
 use crate::submission::open::{Opened, open_submission};
 use crate::submission::sealed::TrustedKey;
 use crate::submission::statement::sha256_hex;
@@ -43,6 +43,8 @@ pub struct GradeRequest {
     pub answer_key: Option<PathBuf>,
     /// When the work was due.
     pub due: Option<String>,
+    /// The instructor's public key, to check learner tokens with.
+    pub instructor_key: Option<PathBuf>,
     /// JSON instead of a table.
     pub json: bool,
     /// Where to write the report instead of stdout.
@@ -60,6 +62,17 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
         .transpose()
         .map_err(|e| LabError::Usage(e.to_string()))?;
     let files = collect(&request.paths)?;
+    let instructor = match &request.instructor_key {
+        Some(path) => {
+            let pem = crate::input::read_bytes(path, 64 * 1024, "a public key")
+                .map_err(|e| LabError::Usage(e.to_string()))?;
+            Some(
+                TrustedKey::from_pem(&pem)
+                    .map_err(|e| LabError::Usage(format!("{}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
     // A bad answer key stops the grading before any file is read: it is the instructor's.
     if let Some(path) = &request.answer_key {
         read_answer_key(path)?;
@@ -87,7 +100,14 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
                                 crate::text::printable(&id)
                             ),
                         ),
-                        Some(chapter) => grade_one(&shown, &opened, chapter, key_override, due)?,
+                        Some(chapter) => grade_one(
+                            &shown,
+                            &opened,
+                            chapter,
+                            key_override,
+                            due,
+                            instructor.as_ref(),
+                        )?,
                     }
                 }
             },
@@ -189,6 +209,7 @@ fn grade_one(
     chapter: &Chapter,
     key_override: Option<&Path>,
     due: Option<time::OffsetDateTime>,
+    instructor: Option<&TrustedKey>,
 ) -> Result<Submission, LabError> {
     let predicate = &opened.statement.predicate;
     let id = chapter.lab.id.value.0.clone();
@@ -224,6 +245,20 @@ fn grade_one(
                 }
             }
         },
+    }
+    let mut due = due;
+    let mut nonce = None;
+    if let Some(instructor) = instructor {
+        match check_token(opened, &id, instructor) {
+            Ok(token) => {
+                // The token's due date wins over the command line's.
+                if let Some(token_due) = token.due.as_deref().and_then(|d| parse_due(d).ok()) {
+                    due = Some(token_due);
+                }
+                nonce = Some(token.nonce);
+            }
+            Err(flag) => graded.flag(flag),
+        }
     }
     if let (Some(due), Ok(claimed)) = (
         due,
@@ -274,6 +309,22 @@ fn grade_one(
     }
     let prepared = prepare(chapter, &values)?;
     graded.fingerprints = fingerprints(opened, &prepared);
+    if let Some(nonce) = &nonce {
+        match image_nonce(opened) {
+            Some(found) if found == *nonce => {
+                // The nonce makes the digest this learner's own: another file promoting the
+                // same digest is a copy.
+                graded.fingerprints.image_digest =
+                    predicate.image.as_ref().map(|i| i.digest.clone());
+            }
+            Some(_) => graded.flag(
+                "the promoted image carries another learner token's nonce: it was built for someone else".to_owned(),
+            ),
+            None => graded.flag(
+                "the promoted image carries no token nonce: it was not seeded by `lab start --token`".to_owned(),
+            ),
+        }
+    }
     let registry = lab_registry(chapter, &values)?;
     let key = match key_override {
         Some(path) => Some(read_answer_key(path)?),
@@ -361,6 +412,62 @@ fn grade_one(
     Ok(graded)
 }
 
+/// The learner token the file carries, verified with the instructor's key and held to the
+/// statement: its learner and chapter. `Err` is the flag to raise.
+fn check_token(
+    opened: &Opened,
+    chapter: &str,
+    instructor: &TrustedKey,
+) -> Result<crate::submission::token::Token, String> {
+    let learner = &opened.statement.predicate.learner;
+    let bytes = opened.files.get(TOKEN_FILE).ok_or_else(|| {
+        "no learner token: the lab was not started with `lab start --token`".to_owned()
+    })?;
+    let token = crate::submission::token::verify(bytes, instructor)
+        .map_err(|e| format!("its learner token does not hold: {e}"))?;
+    if token.learner != *learner {
+        return Err(format!(
+            "a token issued to {} submitted as {}",
+            crate::text::printable(&token.learner),
+            crate::text::printable(learner)
+        ));
+    }
+    if let Some(for_chapter) = &token.chapter
+        && for_chapter != chapter
+    {
+        return Err(format!(
+            "its token is for chapter {}, not {chapter}",
+            crate::text::printable(for_chapter)
+        ));
+    }
+    Ok(token)
+}
+
+/// The token nonce in the config of the promoted image, as the file's layout holds it.
+fn image_nonce(opened: &Opened) -> Option<String> {
+    let image = opened.statement.predicate.image.as_ref()?;
+    let blob = |hex: &str| {
+        opened
+            .files
+            .get(&format!("{}/blobs/sha256/{hex}", image.layout))
+    };
+    // Every blob is checked against its digest here: the statement's subjects say the file is
+    // as packed, not that the layout's names are honest.
+    let verified = |hex: &str| blob(hex).filter(|bytes| sha256_hex(bytes) == hex);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(verified(image.digest.strip_prefix("sha256:")?)?).ok()?;
+    let config_hex = manifest
+        .pointer("/config/digest")?
+        .as_str()?
+        .strip_prefix("sha256:")?;
+    let config: serde_json::Value = serde_json::from_slice(verified(config_hex)?).ok()?;
+    config
+        .pointer("/config/Labels")?
+        .get(crate::backend::NONCE_LABEL)?
+        .as_str()
+        .map(str::to_owned)
+}
+
 fn status_word(status: Status) -> &'static str {
     match status {
         Status::Pass => "pass",
@@ -409,5 +516,6 @@ fn fingerprints(opened: &Opened, prepared: &[crate::engine::PreparedCheck]) -> F
         public_key,
         signatures,
         written,
+        image_digest: None,
     }
 }

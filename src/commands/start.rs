@@ -56,6 +56,8 @@ pub struct StartRequest {
     pub yes: bool,
     /// The walkthrough without watching.
     pub manual_run: bool,
+    /// The learner's token (`lab token issue`).
+    pub token: Option<PathBuf>,
 }
 
 /// Runs `lab start`.
@@ -120,6 +122,9 @@ pub(crate) fn run_in(
         mode: FailureMode::Audit,
         ..Default::default()
     });
+    if let Some(path) = &request.token {
+        take_token(&session, &mut state, path)?;
+    }
     let context = match &request.context {
         Some(context) => context.clone(),
         None => provision(&session, &mut state, out)?,
@@ -129,6 +134,63 @@ pub(crate) fn run_in(
             .await
             .map_err(|_| LabError::Interrupted)?
     })?
+}
+
+/// Where a lab keeps the learner token it was started with.
+pub fn token_path(workdir: &std::path::Path, chapter: &str) -> PathBuf {
+    workdir.join(".lab").join(chapter).join("token.json")
+}
+
+/// Takes the learner token at `path` for this lab: its chapter must be this one, and a lab
+/// started with another token keeps it (its images carry that token's nonce). The token is
+/// kept beside the state for `lab submit`.
+fn take_token(
+    session: &Session,
+    state: &mut LabState,
+    path: &std::path::Path,
+) -> Result<(), LabError> {
+    let bytes = crate::input::read_bytes(path, 64 * 1024, "a learner token").map_err(|e| {
+        LabError::Usage(format!(
+            "{e}; --token names the file your instructor gave you"
+        ))
+    })?;
+    let token = crate::submission::token::read_unverified(&bytes)
+        .map_err(|e| LabError::Usage(format!("{}: {e}", path.display())))?;
+    if let Some(chapter) = &token.chapter
+        && *chapter != session.id()
+    {
+        return Err(LabError::Usage(format!(
+            "{} is a token for chapter {}, not {}",
+            path.display(),
+            crate::text::printable(chapter),
+            session.id()
+        )));
+    }
+    if let Some(started) = &state.token
+        && started.nonce != token.nonce
+    {
+        return Err(LabError::Usage(format!(
+            "this lab was started with another token (for {}); its images carry that token's nonce. Start without --token to go on, or `lab stop {} --delete` first",
+            started.learner,
+            session.id()
+        )));
+    }
+    let kept = token_path(&session.workdir, &session.id());
+    if let Some(dir) = kept.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| LabError::Output {
+            what: dir.display().to_string(),
+            source,
+        })?;
+    }
+    crate::atomic::write(&kept, &bytes).map_err(|source| LabError::Output {
+        what: kept.display().to_string(),
+        source,
+    })?;
+    state.token = Some(crate::backend::state::StartedToken {
+        learner: token.learner,
+        nonce: token.nonce,
+    });
+    Ok(())
 }
 
 /// The kind cluster and the registry, through the host seam; each phase recorded.
@@ -485,7 +547,8 @@ async fn seed_registry(
         )
     })?;
     for image in &lab.cluster.seed {
-        let derived = seed::derive(&base, &image.build)?;
+        let nonce = state.token.as_ref().map(|t| t.nonce.as_str());
+        let derived = seed::derive(&base, &image.build, nonce)?;
         let target = format!("{push_registry}/{}", image.image.value);
         let spinner = Spinner::start(format!("registry: pushing {}", image.image.value));
         let pushed = seed::push_once(&target, &derived).await?;

@@ -16,7 +16,7 @@ use crate::engine::{CheckResult, Status};
 use crate::error::LabError;
 use crate::record::{Event, Progress, RecordedCheck};
 use crate::submission::names::{
-    LAYOUT_PREFIX, PROGRESS_FILE, PUBLIC_KEY_FILE, WORK_PREFIX, WORLD_FILE,
+    LAYOUT_PREFIX, PROGRESS_FILE, PUBLIC_KEY_FILE, TOKEN_FILE, WORK_PREFIX, WORLD_FILE,
 };
 use crate::submission::pack::{Contents, pack};
 use crate::submission::sealed::SigningKey;
@@ -31,8 +31,8 @@ use crate::submission::token::check_learner_id;
 pub struct SubmitRequest {
     /// Chapter id or alias; the one started here when `None`.
     pub chapter: Option<String>,
-    /// The learner's id.
-    pub learner: String,
+    /// The learner's id; the token's when `None`.
+    pub learner: Option<String>,
     /// The learner's cosign private key.
     pub key: PathBuf,
     /// Where to write the archive; `<chapter>-<learner>.submission.tar.gz` here when `None`.
@@ -49,14 +49,30 @@ pub struct SubmitRequest {
 
 /// Runs `lab submit`.
 pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
-    check_learner_id(&request.learner).map_err(|e| LabError::Usage(e.to_string()))?;
     let session = Session::open(config, request.chapter.as_deref(), &[])?;
-    session.started()?;
+    let state = session.started()?;
     let chapter = session.id();
+    let token = state.token.clone();
+    let learner = match (&request.learner, &token) {
+        (Some(given), Some(token)) if *given != token.learner => {
+            return Err(LabError::Usage(format!(
+                "this lab was started with the token of {}; submit as them (leave out --learner), or start again without their token",
+                token.learner
+            )));
+        }
+        (Some(given), _) => given.clone(),
+        (None, Some(token)) => token.learner.clone(),
+        (None, None) => {
+            return Err(LabError::Usage(
+                "name yourself with --learner ID (the id your instructor knows you by)".into(),
+            ));
+        }
+    };
+    check_learner_id(&learner).map_err(|e| LabError::Usage(e.to_string()))?;
     let output = request.output.clone().unwrap_or_else(|| {
         session
             .workdir
-            .join(format!("{chapter}-{}.submission.tar.gz", request.learner))
+            .join(format!("{chapter}-{}.submission.tar.gz", learner))
     });
     if !request.dry_run && output.exists() && !request.force {
         return Err(LabError::Usage(format!(
@@ -143,6 +159,15 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
             .unwrap_or_default(),
     };
     contents.add(PUBLIC_KEY_FILE, Role::PublicKey, public_pem.into_bytes())?;
+    if token.is_some() {
+        let path = super::start::token_path(&session.workdir, &chapter);
+        let bytes = crate::input::read_bytes(&path, 64 * 1024, "a learner token").map_err(|e| {
+            LabError::Usage(format!(
+                "{e}; the lab was started with a token, which lab keeps there: start it again with --token"
+            ))
+        })?;
+        contents.add(TOKEN_FILE, Role::Token, bytes)?;
+    }
 
     if request.dry_run {
         // The record is packed as it would be after the submitted event.
@@ -173,7 +198,7 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
     let stamp = session.course();
     let predicate = Submission {
         format: SUBMISSION_FORMAT,
-        learner: request.learner.clone(),
+        learner: learner.clone(),
         chapter: chapter.clone(),
         course: Course {
             lab: stamp.lab,

@@ -69,6 +69,9 @@ pub struct Fingerprints {
     pub signatures: Vec<String>,
     /// sha256 of each learner-written evidence file (prose, not a tool's output), by name.
     pub written: BTreeMap<String, String>,
+    /// The promoted image's digest, when a verified learner token's nonce makes it the
+    /// learner's own (without one every learner promotes the same CI build).
+    pub image_digest: Option<String>,
 }
 
 /// One submission, graded or not.
@@ -165,6 +168,11 @@ pub fn flag_copies(class: &mut [Submission]) {
                 && x.fingerprints.public_key == y.fingerprints.public_key
             {
                 shared.push("the same public key".to_owned());
+            }
+            if x.fingerprints.image_digest.is_some()
+                && x.fingerprints.image_digest == y.fingerprints.image_digest
+            {
+                shared.push("the same promoted image digest".to_owned());
             }
             if x.fingerprints
                 .signatures

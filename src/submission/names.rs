@@ -9,5 +9,7 @@ pub const LAYOUT_PREFIX: &str = "layout";
 pub const WORK_PREFIX: &str = "work/";
 /// The learner's public key.
 pub const PUBLIC_KEY_FILE: &str = "cosign.pub";
+/// The learner token the lab was started with, as the instructor issued it.
+pub const TOKEN_FILE: &str = "token.json";
 /// The learner's progress record.
 pub const PROGRESS_FILE: &str = "progress.json";

@@ -211,6 +211,8 @@ pub enum Role {
     Layout,
     /// What the cluster showed (Pods' image IDs, the policies as applied, reports, a denial).
     Cluster,
+    /// The learner token the lab was started with.
+    Token,
 }
 
 /// Why a statement could not be read.

@@ -1215,7 +1215,35 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
     use courselab::submission::statement::SEAL_FILE;
     let mut learner = Learner::new();
     learner.env.push(("COSIGN_PASSWORD".into(), String::new()));
-    learner.start();
+    // The instructor issues ada's token; she starts the lab with it.
+    let instructor = learner.dir.path().join("instructor");
+    std::fs::create_dir(&instructor).unwrap();
+    let keygen = std::process::Command::new(peers_bin().join("cosign"))
+        .arg("generate-key-pair")
+        .env("COSIGN_PASSWORD", "")
+        .current_dir(&instructor)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let (code, stdout, stderr) = learner.lab(&[
+        "token",
+        "issue",
+        "--key",
+        "instructor/cosign.key",
+        "--learner",
+        "ada",
+        "--chapter",
+        "ch14",
+        "-o",
+        "ada.token.json",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let mut start = vec!["start".to_owned(), "ch14".into()];
+    start.extend(learner.start_args());
+    start.extend(["--token".into(), "ada.token.json".into()]);
+    let start: Vec<&str> = start.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = learner.lab(&start);
+    assert_eq!(code, 0, "{stdout}{stderr}");
     for step in [
         "incident-hook",
         "pin-digest",
@@ -1235,7 +1263,7 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     let file = learner.dir.path().join("ch14-ada.submission.tar.gz");
 
-    let (code, stdout, stderr) = learner.lab(&["submit", "--learner", "ada", "--dry-run"]);
+    let (code, stdout, stderr) = learner.lab(&["submit", "--dry-run"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     for listed in [
         "progress.json",
@@ -1243,15 +1271,19 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
         "cluster/world.json",
         "work/evidence/remediation.md",
         "work/evidence/pod-image-ids.txt",
+        "token.json",
         "No file holds a secret. Nothing was written.",
     ] {
         assert!(stdout.contains(listed), "{listed}: {stdout}");
     }
     assert!(!file.exists(), "a dry run wrote {}", file.display());
 
-    let (code, stdout, stderr) = learner.lab(&["submit", "--learner", "ada"]);
+    let (code, stdout, stderr) = learner.lab(&["submit"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("ch14-ada.submission.tar.gz"), "{stdout}");
+    let (code, _, stderr) = learner.lab(&["submit", "--learner", "bob", "--dry-run"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("started with the token of ada"), "{stderr}");
     let bytes = std::fs::read(&file).unwrap();
     eprintln!("ch14's submission: {} bytes", bytes.len());
     let opened = open_submission(&bytes, Limits::default(), None).unwrap();
@@ -1384,7 +1416,8 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
         lab(&class)
             .arg("--course")
             .arg(&learner.course)
-            .args(["grade", ".", "--json"]),
+            .args(["grade", ".", "--json", "--instructor-key"])
+            .arg(instructor.join("cosign.pub")),
     );
     eprintln!(
         "lab grade of 3 files (2 graded, 1 rejected): {:.2} s",
@@ -1431,6 +1464,10 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
     );
     assert!(
         flags.contains("image-signed passed when submitted but does not verify"),
+        "{flags}"
+    );
+    assert!(
+        flags.contains("a token issued to ada submitted as bob"),
         "{flags}"
     );
     assert!(

@@ -213,6 +213,10 @@ fn grade_one(
 ) -> Result<Submission, LabError> {
     let predicate = &opened.statement.predicate;
     let id = chapter.lab.id.value.0.clone();
+    // The learner id names rows and files of reports: one that cannot be an id is hostile.
+    if let Err(e) = crate::submission::token::check_learner_id(&predicate.learner) {
+        return Ok(Submission::rejected(shown, e.to_string()));
+    }
     let mut graded = Submission::rejected(shown, String::new());
     graded.outcome = Outcome::Graded;
     graded.rejected = None;

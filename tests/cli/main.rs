@@ -5,6 +5,7 @@ mod cluster;
 mod corpus;
 mod cosign_interop;
 mod differential;
+mod grade;
 mod help;
 mod hostile;
 mod hostile_input;

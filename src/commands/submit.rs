@@ -57,7 +57,7 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
         (Some(given), Some(token)) if *given != token.learner => {
             return Err(LabError::Usage(format!(
                 "this lab was started with the token of {}; submit as them (leave out --learner), or start again without their token",
-                token.learner
+                crate::text::printable(&token.learner)
             )));
         }
         (Some(given), _) => given.clone(),

@@ -167,7 +167,9 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LabError> {
             )));
         }
     }
-    files.dedup();
+    // A file named twice (itself and through its folder) is graded once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
     if files.is_empty() {
         return Err(LabError::Usage(
             "no submission file found (lab grade reads the .tar.gz files lab submit writes)".into(),

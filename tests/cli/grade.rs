@@ -99,7 +99,7 @@ fn hostile_files_are_each_rejected_with_their_reason_and_the_class_is_still_grad
         lab(dir.path())
             .arg("--course")
             .arg(repo())
-            .args(["grade", "class", "--json", "-o"])
+            .args(["grade", "class", "class/a-not-gzip.tar.gz", "--json", "-o"])
             .arg(&report),
     );
     assert_eq!(code, 0, "{stdout}{stderr}");

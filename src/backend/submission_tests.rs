@@ -18,7 +18,7 @@ use crate::submission::open::open_submission;
 use crate::submission::pack::{Contents, pack};
 use crate::submission::sealed::SigningKey;
 use crate::submission::statement::{
-    Course, Image, OutcomeStatus, Role, SUBMISSION_FORMAT, Signing, SigningMode, Submission, Tool,
+    Course, Image, Role, SUBMISSION_FORMAT, Signing, SigningMode, Submission, Tool,
 };
 use crate::supply::export::export_layout;
 use crate::supply::fixture;
@@ -233,7 +233,7 @@ fn submit(
         step: "sbom-sign-attest".into(),
         check: check.into(),
         kind: "signature".into(),
-        status: OutcomeStatus::Pass,
+        status: Status::Pass,
         message: "verified when submitted".into(),
         observed: Vec::new(),
     };
@@ -350,7 +350,7 @@ fn a_finished_lab_regrades_every_check_from_the_archive_alone() {
     );
     assert_eq!(
         signed.submitted.as_ref().map(|o| o.status),
-        Some(OutcomeStatus::Pass)
+        Some(Status::Pass)
     );
     assert!(regraded["deployment-pinned"].submitted.is_none());
     // The graded quiz is judged with the instructor's key, not merely counted.
@@ -417,7 +417,7 @@ fn signatures_by_a_key_the_policies_do_not_trust_fail_though_the_statement_says_
             .submitted
             .as_ref()
             .map(|o| o.status),
-        Some(OutcomeStatus::Pass),
+        Some(Status::Pass),
         "the statement still claims it"
     );
     // The cluster's record is untouched: what it showed still passes.

@@ -25,10 +25,9 @@ use crate::grade::class::{
 };
 use crate::record::{CourseStamp, Progress};
 use crate::submission::archive::Limits;
-use crate::submission::names::{LAYOUT_PREFIX, PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};
+use crate::submission::names::{PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};
 use crate::submission::open::{Opened, open_submission};
 use crate::submission::sealed::TrustedKey;
-use crate::submission::statement::sha256_hex;
 use crate::submission::token::parse_due;
 
 /// The largest submission file read.
@@ -74,12 +73,12 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
         None => None,
     };
     // A bad answer key stops the grading before any file is read: it is the instructor's.
-    if let Some(path) = &request.answer_key {
-        read_answer_key(path)?;
-    }
-    let key_override = request.answer_key.as_deref();
+    let key_override = match &request.answer_key {
+        Some(path) => Some(read_answer_key(path)?),
+        None => None,
+    };
     let course = ChapterCourse::open(config.course.as_deref(), false)?;
-    let mut chapters: BTreeMap<String, Option<Chapter>> = BTreeMap::new();
+    let mut chapters: BTreeMap<String, Option<GradedChapter>> = BTreeMap::new();
     let mut class = Vec::new();
     for file in &files {
         let shown = file.display().to_string();
@@ -89,9 +88,11 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
                 Err(e) => Submission::rejected(&shown, e.to_string()),
                 Ok(opened) => {
                     let id = opened.statement.predicate.chapter.clone();
-                    let chapter = chapters
-                        .entry(id.clone())
-                        .or_insert_with(|| Chapter::find(course.files.clone(), &id).ok());
+                    let chapter = chapters.entry(id.clone()).or_insert_with(|| {
+                        Chapter::find(course.files.clone(), &id)
+                            .ok()
+                            .map(|chapter| GradedChapter::of(chapter, key_override.as_ref()))
+                    });
                     match chapter {
                         None => Submission::rejected(
                             &shown,
@@ -100,14 +101,9 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
                                 crate::text::printable(&id)
                             ),
                         ),
-                        Some(chapter) => grade_one(
-                            &shown,
-                            &opened,
-                            chapter,
-                            key_override,
-                            due,
-                            instructor.as_ref(),
-                        )?,
+                        Some(chapter) => {
+                            grade_one(&shown, &opened, chapter, due, instructor.as_ref())?
+                        }
                     }
                 }
             },
@@ -181,38 +177,44 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LabError> {
 fn read_answer_key(path: &Path) -> Result<AnswerKey, LabError> {
     let text = crate::input::read_text(path, 1 << 20, "an answer key")
         .map_err(|e| LabError::Usage(e.to_string()))?;
-    crate::content::yaml::from_str(&text).map_err(|e| {
-        LabError::Usage(format!(
-            "{}: not an answer key: {}",
-            path.display(),
-            crate::content::yaml::to_diagnostic(
-                &path.display().to_string(),
-                &text,
-                &e,
-                crate::content::load::FileKind::AnswerKey
-            )
-            .message
-        ))
-    })
+    crate::grade::quiz::parse_answer_key(&path.display().to_string(), &text)
+        .map_err(|e| LabError::Usage(e.to_string()))
 }
 
-/// The course's answer key for `chapter`'s quiz, if the course holds one.
-fn course_answer_key(chapter: &Chapter) -> Option<AnswerKey> {
-    let (rel, _) = crate::grade::quiz::find(chapter).ok()?;
-    crate::grade::quiz::answer_key(chapter, &rel)
-        .ok()
-        .flatten()
-        .map(|(_, key)| key)
+/// What grading needs of a chapter, made once for the class: the chapter, the stamp its
+/// files give (what each file's course is compared with), and the quiz's answer key.
+struct GradedChapter {
+    chapter: Chapter,
+    stamp: CourseStamp,
+    key: Option<AnswerKey>,
+}
+
+impl GradedChapter {
+    /// `chapter` with `key_override` (`--answer-key`), else the course's answer key.
+    fn of(chapter: Chapter, key_override: Option<&AnswerKey>) -> Self {
+        let key = key_override.cloned().or_else(|| {
+            let (rel, _) = crate::grade::quiz::find(&chapter).ok()?;
+            crate::grade::quiz::answer_key(&chapter, &rel)
+                .ok()
+                .flatten()
+                .map(|(_, key)| key)
+        });
+        GradedChapter {
+            stamp: CourseStamp::of(&chapter),
+            chapter,
+            key,
+        }
+    }
 }
 
 fn grade_one(
     shown: &str,
     opened: &Opened,
-    chapter: &Chapter,
-    key_override: Option<&Path>,
+    graded_chapter: &GradedChapter,
     due: Option<time::OffsetDateTime>,
     instructor: Option<&TrustedKey>,
 ) -> Result<Submission, LabError> {
+    let chapter = &graded_chapter.chapter;
     let predicate = &opened.statement.predicate;
     let id = chapter.lab.id.value.0.clone();
     // The learner id names rows and files of reports: one that cannot be an id is hostile.
@@ -228,7 +230,7 @@ fn grade_one(
     for problem in &opened.tampering {
         graded.flag(format!("tampered: {problem}"));
     }
-    let stamp = CourseStamp::of(chapter);
+    let stamp = &graded_chapter.stamp;
     if predicate.course.digest != stamp.digest {
         graded.flag(format!(
             "made against another version of {id} ({}), graded against {}",
@@ -314,9 +316,10 @@ fn grade_one(
         chapter.add_digests(&mut values, &digests);
     }
     let prepared = prepare(chapter, &values)?;
-    graded.fingerprints = fingerprints(opened, &prepared);
+    let (image_nonce, signatures) = promoted(opened);
+    graded.fingerprints = fingerprints(opened, &prepared, signatures);
     if let Some(nonce) = &nonce {
-        match image_nonce(opened) {
+        match image_nonce {
             Some(found) if found == *nonce => {
                 // The nonce makes the digest this learner's own: another file promoting the
                 // same digest is a copy.
@@ -332,10 +335,7 @@ fn grade_one(
         }
     }
     let registry = lab_registry(chapter, &values)?;
-    let key = match key_override {
-        Some(path) => Some(read_answer_key(path)?),
-        None => course_answer_key(chapter),
-    };
+    let key = graded_chapter.key.clone();
     if key.is_none() {
         graded.flag("the quiz was not judged: no answer key (give --answer-key)".to_owned());
     }
@@ -359,11 +359,7 @@ fn grade_one(
         if r.result.status == Status::Error
             && let Some(submitted) = &r.submitted
         {
-            r.result.status = match submitted.status {
-                crate::submission::statement::OutcomeStatus::Pass => Status::Pass,
-                crate::submission::statement::OutcomeStatus::Fail => Status::Fail,
-                crate::submission::statement::OutcomeStatus::Error => Status::Error,
-            };
+            r.result.status = submitted.status;
             r.result.message = format!(
                 "as recorded at submission (it cannot be judged from the file alone: {}): {}",
                 r.result.message, submitted.message
@@ -386,19 +382,13 @@ fn grade_one(
         })
         .collect();
     for r in &regraded {
-        let status = status_word(r.result.status);
-        let submitted = r.submitted.as_ref().map(|s| {
-            serde_json::to_value(s.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        });
+        let submitted = r.submitted.as_ref().map(|s| s.status);
         let basis = match r.basis {
             RunBasis::Reverified => Basis::Reverified,
             RunBasis::Recorded => Basis::Recorded,
         };
         if basis == Basis::Reverified
-            && submitted.as_deref() == Some("pass")
+            && submitted == Some(Status::Pass)
             && r.result.status != Status::Pass
         {
             graded.flag(format!(
@@ -409,7 +399,7 @@ fn grade_one(
         graded.checks.push(GradedCheck {
             step: r.result.step.clone(),
             check: r.result.check.clone(),
-            status: status.to_owned(),
+            status: r.result.status,
             message: r.result.message.clone(),
             basis,
             submitted,
@@ -449,61 +439,62 @@ fn check_token(
     Ok(token)
 }
 
-/// The token nonce in the config of the promoted image, as the file's layout holds it.
-fn image_nonce(opened: &Opened) -> Option<String> {
-    let image = opened.statement.predicate.image.as_ref()?;
-    let blob = |hex: &str| {
-        opened
-            .files
-            .get(&format!("{}/blobs/sha256/{hex}", image.layout))
+/// The promoted image as the file's layout holds it, read through the layout store (every
+/// blob checked against its digest): its config's token nonce, and its signatures (the base64
+/// signature of each `.sig` layer: ECDSA signatures are randomized, so no two learners make the
+/// same one). Nothing when the file carries no image or a layout that does not read.
+fn promoted(opened: &Opened) -> (Option<String>, Vec<String>) {
+    use crate::supply::store::Store as _;
+    let Some(image) = &opened.statement.predicate.image else {
+        return (None, Vec::new());
     };
-    // Every blob is checked against its digest here: the statement's subjects say the file is
-    // as packed, not that the layout's names are honest.
-    let verified = |hex: &str| blob(hex).filter(|bytes| sha256_hex(bytes) == hex);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(verified(image.digest.strip_prefix("sha256:")?)?).ok()?;
-    let config_hex = manifest
-        .pointer("/config/digest")?
-        .as_str()?
-        .strip_prefix("sha256:")?;
-    let config: serde_json::Value = serde_json::from_slice(verified(config_hex)?).ok()?;
-    config
-        .pointer("/config/Labels")?
-        .get(crate::backend::NONCE_LABEL)?
-        .as_str()
-        .map(str::to_owned)
-}
-
-fn status_word(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "pass",
-        Status::Fail => "fail",
-        Status::Error => "error",
-    }
+    let read = async {
+        let store = crate::supply::layout::LayoutStore::in_memory(
+            std::sync::Arc::new(opened.files.clone()),
+            &image.layout,
+        )
+        .ok()?;
+        let reference =
+            crate::supply::ImageRef::parse(&format!("{}@{}", image.repository, image.digest))
+                .ok()?;
+        let signatures = crate::supply::cosign::fetch_artifacts(&store, &reference)
+            .await
+            .map(|a| a.signatures.into_iter().map(|s| s.signature).collect())
+            .unwrap_or_default();
+        let manifest = store.manifest(&reference, &image.digest).await.ok()??;
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).ok()?;
+        let config =
+            crate::supply::Digest::parse(manifest.pointer("/config/digest")?.as_str()?).ok()?;
+        let size = manifest.pointer("/config/size")?.as_u64()?;
+        let nonce = store
+            .blob(&reference, &config, size)
+            .await
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .and_then(|c| {
+                c.pointer("/config/Labels")?
+                    .get(crate::backend::NONCE_LABEL)?
+                    .as_str()
+                    .map(str::to_owned)
+            });
+        Some((nonce, signatures))
+    };
+    crate::runtime::block_on(read)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 /// What must be a learner's own: the key, the signature manifests of the image, and the
 /// evidence the learner wrote in their own words.
-fn fingerprints(opened: &Opened, prepared: &[crate::engine::PreparedCheck]) -> Fingerprints {
+fn fingerprints(
+    opened: &Opened,
+    prepared: &[crate::engine::PreparedCheck],
+    signatures: Vec<String>,
+) -> Fingerprints {
     let public_key = TrustedKey::from_pem(opened.public_key.as_bytes())
         .ok()
         .map(|k| k.hint().to_owned());
-    let mut signatures = Vec::new();
-    let index = format!("{LAYOUT_PREFIX}/index.json");
-    if let Some(index) = opened
-        .files
-        .get(&index)
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
-    {
-        for entry in index["manifests"].as_array().into_iter().flatten() {
-            if entry.pointer("/annotations/kind").and_then(|k| k.as_str())
-                == Some(crate::supply::layout::KIND_SIGS)
-                && let Some(digest) = entry["digest"].as_str()
-            {
-                signatures.push(digest.to_owned());
-            }
-        }
-    }
     let mut written = BTreeMap::new();
     for check in prepared {
         if let Kind::EvidenceFile {
@@ -514,7 +505,7 @@ fn fingerprints(opened: &Opened, prepared: &[crate::engine::PreparedCheck]) -> F
         {
             let name = format!("{WORK_PREFIX}{path}");
             if let Some(data) = opened.files.get(&name) {
-                written.insert(name, sha256_hex(data));
+                written.insert(name, crate::supply::Digest::sha256_of(data).to_string());
             }
         }
     }

@@ -21,8 +21,8 @@ use crate::submission::names::{
 use crate::submission::pack::{Contents, pack};
 use crate::submission::sealed::SigningKey;
 use crate::submission::statement::{
-    Course, Image, Observed, Outcome, OutcomeStatus, Role, SUBMISSION_FORMAT, Signing, SigningMode,
-    Submission, Tool,
+    Course, Image, Observed, Outcome, Role, SUBMISSION_FORMAT, Signing, SigningMode, Submission,
+    Tool,
 };
 use crate::submission::token::check_learner_id;
 
@@ -138,12 +138,11 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
             for (file, data) in layout.files.iter() {
                 contents.add(file, Role::Layout, data.clone())?;
             }
-            let repository = name
-                .rsplit_once('@')
-                .map_or(name.as_str(), |(repo, _)| repo);
-            let repository = strip_tag(repository);
+            let repository = crate::supply::ImageRef::parse(&name)
+                .map(|r| r.repository())
+                .map_err(|e| LabError::Usage(format!("the lab's signed image `{name}`: {e}")))?;
             image = Some(Image {
-                repository: repository.to_owned(),
+                repository,
                 digest: digest.as_str().to_owned(),
                 layout: LAYOUT_PREFIX.to_owned(),
                 layers_included: false,
@@ -272,24 +271,12 @@ fn same_key(key: &SigningKey, session: &Session) -> Result<(), LabError> {
     Ok(())
 }
 
-/// `registry/path` of `registry/path:tag` (a port's colon is before the last slash).
-fn strip_tag(reference: &str) -> &str {
-    match reference.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => repo,
-        _ => reference,
-    }
-}
-
 fn outcome(result: &CheckResult) -> Outcome {
     Outcome {
         step: result.step.clone(),
         check: result.check.clone(),
         kind: result.kind.to_owned(),
-        status: match result.status {
-            Status::Pass => OutcomeStatus::Pass,
-            Status::Fail => OutcomeStatus::Fail,
-            Status::Error => OutcomeStatus::Error,
-        },
+        status: result.status,
         message: result.message.clone(),
         observed: result
             .evidence
@@ -337,22 +324,4 @@ fn dry_run(
     } else {
         crate::exit_code::BAD_CONTENT_OR_USAGE
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_tag_is_stripped_and_a_registry_port_kept() {
-        assert_eq!(
-            strip_tag("kind-registry:5000/courselab/demo:1.4.2-ci"),
-            "kind-registry:5000/courselab/demo"
-        );
-        assert_eq!(
-            strip_tag("kind-registry:5000/courselab/demo"),
-            "kind-registry:5000/courselab/demo"
-        );
-        assert_eq!(strip_tag("demo:1.4.2"), "demo");
-    }
 }

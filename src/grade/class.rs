@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::engine::Status;
+
 /// How one submission came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,14 +40,14 @@ pub struct GradedCheck {
     /// The check.
     pub check: String,
     /// `pass`, `fail` or `error`, as the grader found it.
-    pub status: String,
+    pub status: Status,
     /// What it said.
     pub message: String,
     /// What the status rests on.
     pub basis: Basis,
     /// The status `lab submit` recorded, if it recorded one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub submitted: Option<String>,
+    pub submitted: Option<Status>,
 }
 
 /// The criteria's points.

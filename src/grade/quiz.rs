@@ -66,16 +66,19 @@ pub fn answer_key(
     let Ok(text) = chapter.text(&key_rel) else {
         return Ok(None);
     };
-    let key: AnswerKey =
-        crate::content::yaml::from_str(text).map_err(|e| GradeError::QuizFile {
-            file: chapter.shown(&key_rel),
-            reason: format!(
-                "not an answer key: {}",
-                crate::content::yaml::to_diagnostic(&key_rel, text, &e, FileKind::AnswerKey)
-                    .message
-            ),
-        })?;
+    let key = parse_answer_key(&chapter.shown(&key_rel), text)?;
     Ok(Some((key_rel, key)))
+}
+
+/// Reads an answer key's text; `shown` names the file in the error, with the line.
+pub fn parse_answer_key(shown: &str, text: &str) -> Result<AnswerKey, GradeError> {
+    crate::content::yaml::from_str(text).map_err(|e| {
+        let d = crate::content::yaml::to_diagnostic(shown, text, &e, FileKind::AnswerKey);
+        GradeError::QuizFile {
+            file: format!("{shown}:{}", d.line.max(1)),
+            reason: format!("not an answer key: {}", d.message),
+        }
+    })
 }
 
 /// The key's right answers, as answers to judge.

@@ -100,7 +100,7 @@ mod tests {
         bob.flag("copy: the same public key as ada (ada.tar.gz)".into());
         let broken = Submission::rejected(
             "broken.tar.gz",
-            "the submission it is not a gzip file".into(),
+            "not a submission lab can read: it is not a gzip file".into(),
         );
         let text = human(&[ada, bob, broken]);
         insta::assert_snapshot!(text);

@@ -12,7 +12,7 @@ use crate::exit_code;
 #[derive(Debug, thiserror::Error)]
 pub enum SubmissionError {
     /// The archive is not one `lab grade` reads.
-    #[error("the submission {0}")]
+    #[error("not a submission lab can read: {0}")]
     Archive(#[from] ArchiveError),
     /// A key could not be used, or a seal did not open.
     #[error("{0}")]
@@ -27,7 +27,7 @@ pub enum SubmissionError {
     #[error("{}", secrets(.0))]
     Secrets(Vec<Finding>),
     /// The archive is not a submission.
-    #[error("the submission {0}")]
+    #[error("not a submission lab can read: {0}")]
     Unopened(#[from] Unopened),
     /// A file whose name an archive cannot hold.
     #[error("a submission cannot hold `{name}`: it {reason}")]
@@ -66,7 +66,7 @@ impl SubmissionError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unopened {
     /// No sealed statement.
-    #[error("it holds no {SEAL_FILE}: it is not a submission lab submit wrote")]
+    #[error("it holds no {SEAL_FILE} (lab submit writes one into every file)")]
     NoStatement,
     /// The public key the statement names is missing.
     #[error("the public key `{0}` the statement names is not in it")]

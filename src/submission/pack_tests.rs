@@ -194,7 +194,7 @@ fn nothing_is_packed_when_a_file_holds_a_secret_and_the_finding_names_it() {
             step: "s".into(),
             check: "c".into(),
             kind: "evidence-file".into(),
-            status: crate::submission::statement::OutcomeStatus::Fail,
+            status: crate::engine::Status::Fail,
             message: "token: abcdefghijklmnop".into(),
             observed: Vec::new(),
         });

@@ -8,9 +8,10 @@ use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use super::archive::Files;
+use crate::engine::Status;
+use crate::supply::Digest;
 
 /// The in-toto statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -155,24 +156,12 @@ pub struct Outcome {
     /// Its kind (`evidence-file`, `signature`, ...).
     pub kind: String,
     /// `pass`, `fail` or `error`.
-    pub status: OutcomeStatus,
+    pub status: Status,
     /// What the check said.
     pub message: String,
     /// What it observed, as (what, value) pairs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<Observed>,
-}
-
-/// A check's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OutcomeStatus {
-    /// It passed.
-    Pass,
-    /// It failed.
-    Fail,
-    /// It could not look.
-    Error,
 }
 
 /// One thing a check observed.
@@ -261,7 +250,10 @@ impl Statement {
                 .filter(|(name, _)| name.as_str() != SEAL_FILE)
                 .map(|(name, data)| Subject {
                     name: name.clone(),
-                    digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(data))]),
+                    digest: BTreeMap::from([(
+                        "sha256".to_owned(),
+                        Digest::sha256_of(data).hex().to_owned(),
+                    )]),
                 })
                 .collect(),
             predicate_type: PREDICATE_TYPE.to_owned(),
@@ -310,7 +302,7 @@ impl Statement {
             };
             match files.get(&subject.name) {
                 None => problems.push(FileProblem::Missing(subject.name.clone())),
-                Some(data) if sha256_hex(data) != want.to_ascii_lowercase() => {
+                Some(data) if Digest::sha256_of(data).hex() != want.to_ascii_lowercase() => {
                     problems.push(FileProblem::Changed(subject.name.clone()));
                 }
                 Some(_) => {}
@@ -355,14 +347,6 @@ impl fmt::Display for FileProblem {
             }
         }
     }
-}
-
-/// Lowercase hex of the SHA-256 of `data`.
-pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The predicate's JSON Schema, for `schemas/submission.schema.json`.

@@ -1293,7 +1293,7 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
         .predicate
         .checks
         .iter()
-        .filter(|c| c.status != courselab::submission::statement::OutcomeStatus::Pass)
+        .filter(|c| c.status != courselab::engine::Status::Pass)
         .map(|c| (&c.check, &c.message))
         .collect();
     assert_eq!(failing, Vec::<(&String, &String)>::new());

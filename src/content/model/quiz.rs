@@ -89,7 +89,7 @@ pub struct QuizOption {
 }
 
 /// An answer key: the root of `quizzes/<chapter>.key.yaml`. Never embedded in the `lab` binary.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerKey {
     /// Version of this file format; only `1` exists.
@@ -101,7 +101,7 @@ pub struct AnswerKey {
 }
 
 /// The correct options of one question.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyedAnswer {
     /// The question id.

@@ -419,6 +419,16 @@ pub struct GradeArgs {
     /// Exit 1 when a graded submission scores under this percentage (for CI).
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub fail_under: Option<u32>,
+    /// The class roster, CSV with a header row: id, name, email, section, public_key (a PEM
+    /// key, a key file beside the roster, or its sha256 fingerprint), identity (keyless labs:
+    /// the certificate subject the learner's image signatures must carry). A file signed by a
+    /// key that is not its learner's is rejected; a learner not on it is flagged; one who
+    /// handed nothing in is listed as missing.
+    #[arg(long, value_name = "FILE")]
+    pub roster: Option<PathBuf>,
+    /// How many files are graded at once [default: the machine's cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
 }
 
 /// `lab token`'s subcommands.

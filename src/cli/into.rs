@@ -120,6 +120,8 @@ impl Cli {
                     json: args.json,
                     output: args.output,
                     fail_under: args.fail_under,
+                    roster: args.roster,
+                    jobs: args.jobs.map(usize::from),
                 }))
             }
             CliCommand::Token(TokenCommand::Issue(args)) => {

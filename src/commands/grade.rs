@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::emit;
 use super::{ChapterCourse, Config, lab_registry};
@@ -23,11 +25,13 @@ use crate::error::LabError;
 use crate::grade::class::{
     Basis, Criterion, Fingerprints, GradedCheck, Outcome, Submission, flag_copies,
 };
+use crate::grade::roster::Roster;
 use crate::record::{CourseStamp, Progress};
 use crate::submission::archive::Limits;
 use crate::submission::names::{PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};
 use crate::submission::open::{Opened, open_submission};
 use crate::submission::sealed::TrustedKey;
+use crate::submission::statement::SigningMode;
 use crate::submission::token::parse_due;
 
 /// The largest submission file read.
@@ -50,6 +54,10 @@ pub struct GradeRequest {
     pub output: Option<PathBuf>,
     /// Exit 1 when a graded submission scores under this percentage.
     pub fail_under: Option<u32>,
+    /// The class roster.
+    pub roster: Option<PathBuf>,
+    /// How many files are graded at once [default: the machine's cores].
+    pub jobs: Option<usize>,
 }
 
 /// Runs `lab grade`.
@@ -72,49 +80,41 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
         }
         None => None,
     };
-    // A bad answer key stops the grading before any file is read: it is the instructor's.
+    // A bad answer key or roster stops the grading before any file is read: they are the
+    // instructor's.
     let key_override = match &request.answer_key {
         Some(path) => Some(read_answer_key(path)?),
         None => None,
     };
+    let roster = match &request.roster {
+        Some(path) => Some(Roster::read(path).map_err(|e| LabError::Usage(e.to_string()))?),
+        None => None,
+    };
     let course = ChapterCourse::open(config.course.as_deref(), false)?;
-    let mut chapters: BTreeMap<String, Option<GradedChapter>> = BTreeMap::new();
-    let mut class = Vec::new();
-    for file in &files {
-        let shown = file.display().to_string();
-        let graded = match crate::input::read_bytes(file, FILE_LIMIT, "a submission") {
-            Err(e) => Submission::rejected(&shown, e.to_string()),
-            Ok(bytes) => match open_submission(&bytes, Limits::default(), None) {
-                Err(e) => Submission::rejected(&shown, e.to_string()),
-                Ok(opened) => {
-                    let id = opened.statement.predicate.chapter.clone();
-                    let chapter = chapters.entry(id.clone()).or_insert_with(|| {
-                        Chapter::find(course.files.clone(), &id)
-                            .ok()
-                            .map(|chapter| GradedChapter::of(chapter, key_override.as_ref()))
-                    });
-                    match chapter {
-                        None => Submission::rejected(
-                            &shown,
-                            format!(
-                                "its chapter `{}` is not in the course being graded; grade it with --course set to that course",
-                                crate::text::printable(&id)
-                            ),
-                        ),
-                        Some(chapter) => {
-                            grade_one(&shown, &opened, chapter, due, instructor.as_ref())?
-                        }
-                    }
-                }
-            },
-        };
-        class.push(graded);
+    let class = Class {
+        course: &course,
+        key_override: key_override.as_ref(),
+        instructor: instructor.as_ref(),
+        roster: roster.as_ref(),
+        due,
+        chapters: Mutex::new(BTreeMap::new()),
+    };
+    let jobs = request
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let mut graded = in_parallel(&files, jobs, |file| class.grade_file(file))?;
+    if let Some(roster) = &roster {
+        for (id, learner) in &roster.learners {
+            if !graded.iter().any(|s| s.learner.as_deref() == Some(id)) {
+                graded.push(Submission::missing(id, learner.who()));
+            }
+        }
     }
-    flag_copies(&mut class);
+    flag_copies(&mut graded);
     let text = if request.json {
-        crate::report::grade::json(&class)
+        crate::report::grade::json(&graded)
     } else {
-        crate::report::grade::human(&class)
+        crate::report::grade::human(&graded)
     };
     match &request.output {
         Some(path) => {
@@ -124,21 +124,116 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
             })?;
             emit(
                 out,
-                &format!("Wrote {} ({} submissions).\n", path.display(), class.len()),
+                &format!(
+                    "Wrote {} ({} submissions).\n",
+                    path.display(),
+                    graded
+                        .iter()
+                        .filter(|s| s.outcome != Outcome::Missing)
+                        .count()
+                ),
             )?;
         }
         None => emit(out, &text)?,
     }
     let under = request.fail_under.is_some_and(|percent| {
-        class.iter().any(|s| {
-            s.outcome != Outcome::Rejected && s.points > 0 && s.earned * 100 < percent * s.points
-        })
+        graded
+            .iter()
+            .any(|s| s.is_graded() && s.points > 0 && s.earned * 100 < percent * s.points)
     });
     Ok(if under {
         crate::exit_code::WORK_FELL_SHORT
     } else {
         crate::exit_code::SUCCESS
     })
+}
+
+/// `f` of each item on `jobs` threads, in the items' order. Each item is independent of the
+/// others; the first error is returned once every thread has stopped.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> Result<R, LabError> + Sync,
+) -> Result<Vec<R>, LabError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<(usize, Result<R, LabError>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let result = f(item);
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((i, result));
+                }
+            });
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// What every file of the class is graded against, shared by the grading threads.
+struct Class<'a> {
+    course: &'a ChapterCourse,
+    key_override: Option<&'a AnswerKey>,
+    instructor: Option<&'a TrustedKey>,
+    roster: Option<&'a Roster>,
+    due: Option<time::OffsetDateTime>,
+    /// Each chapter the class's files name, made once (`None`: not in the course).
+    chapters: Mutex<BTreeMap<String, Option<Arc<GradedChapter>>>>,
+}
+
+impl Class<'_> {
+    fn chapter(&self, id: &str) -> Option<Arc<GradedChapter>> {
+        let mut chapters = self
+            .chapters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        chapters
+            .entry(id.to_owned())
+            .or_insert_with(|| {
+                Chapter::find(self.course.files.clone(), id)
+                    .ok()
+                    .map(|chapter| Arc::new(GradedChapter::of(chapter, self.key_override)))
+            })
+            .clone()
+    }
+
+    /// One file, read, opened and graded on its own.
+    fn grade_file(&self, file: &Path) -> Result<Submission, LabError> {
+        let shown = file.display().to_string();
+        let bytes = match crate::input::read_bytes(file, FILE_LIMIT, "a submission") {
+            Ok(bytes) => bytes,
+            Err(e) => return Ok(Submission::rejected(&shown, e.to_string())),
+        };
+        let opened = match open_submission(&bytes, Limits::default(), None) {
+            Ok(opened) => opened,
+            Err(e) => return Ok(Submission::rejected(&shown, e.to_string())),
+        };
+        drop(bytes);
+        let id = &opened.statement.predicate.chapter;
+        match self.chapter(id) {
+            None => Ok(Submission::rejected(
+                &shown,
+                format!(
+                    "its chapter `{}` is not in the course being graded; grade it with --course set to that course",
+                    crate::text::printable(id)
+                ),
+            )),
+            Some(chapter) => grade_one(&shown, &opened, &chapter, self),
+        }
+    }
 }
 
 /// The files named, and the `*.tar.gz` files of the folders named, each once, in order.
@@ -211,8 +306,7 @@ fn grade_one(
     shown: &str,
     opened: &Opened,
     graded_chapter: &GradedChapter,
-    due: Option<time::OffsetDateTime>,
-    instructor: Option<&TrustedKey>,
+    class: &Class<'_>,
 ) -> Result<Submission, LabError> {
     let chapter = &graded_chapter.chapter;
     let predicate = &opened.statement.predicate;
@@ -227,6 +321,23 @@ fn grade_one(
     graded.learner = Some(predicate.learner.clone());
     graded.chapter = Some(id.clone());
     graded.claimed_time = Some(predicate.claimed_time.clone());
+    let promoted = promoted(opened);
+    if let Some(roster) = class.roster {
+        let hint = TrustedKey::from_pem(opened.public_key.as_bytes())
+            .map(|k| k.hint().to_owned())
+            .unwrap_or_default();
+        let keyless = predicate.signing.mode == SigningMode::Keyless;
+        let verdict = roster.judge(&predicate.learner, &hint, keyless, &promoted.signers);
+        graded.who = verdict.who;
+        if let Some(why) = verdict.rejected {
+            graded.outcome = Outcome::Rejected;
+            graded.rejected = Some(why);
+            return Ok(graded);
+        }
+        for flag in verdict.flags {
+            graded.flag(flag);
+        }
+    }
     for problem in &opened.tampering {
         graded.flag(format!("tampered: {problem}"));
     }
@@ -254,9 +365,9 @@ fn grade_one(
             }
         },
     }
-    let mut due = due;
+    let mut due = class.due;
     let mut nonce = None;
-    if let Some(instructor) = instructor {
+    if let Some(instructor) = class.instructor {
         match check_token(opened, &id, instructor) {
             Ok(token) => {
                 // The token's due date wins over the command line's.
@@ -316,8 +427,8 @@ fn grade_one(
         chapter.add_digests(&mut values, &digests);
     }
     let prepared = prepare(chapter, &values)?;
-    let (image_nonce, signatures) = promoted(opened);
-    graded.fingerprints = fingerprints(opened, &prepared, signatures);
+    let image_nonce = promoted.nonce;
+    graded.fingerprints = fingerprints(opened, &prepared, promoted.signatures);
     if let Some(nonce) = &nonce {
         match image_nonce {
             Some(found) if found == *nonce => {
@@ -387,14 +498,19 @@ fn grade_one(
             RunBasis::Reverified => Basis::Reverified,
             RunBasis::Recorded => Basis::Recorded,
         };
-        if basis == Basis::Reverified
-            && submitted == Some(Status::Pass)
-            && r.result.status != Status::Pass
-        {
-            graded.flag(format!(
-                "{} passed when submitted but does not verify from the file: {}",
-                r.result.check, r.result.message
-            ));
+        // The statement's result is the learner's word; the file's own evidence and record of
+        // the cluster are what it rests on. A pass they do not bear out was edited or forged.
+        if submitted == Some(Status::Pass) && r.result.status != Status::Pass {
+            graded.flag(match basis {
+                Basis::Reverified => format!(
+                    "{} passed when submitted but does not verify from the file: {}",
+                    r.result.check, r.result.message
+                ),
+                Basis::Recorded => format!(
+                    "{} is stated as passed, but the file's record of the cluster shows otherwise: {}",
+                    r.result.check, r.result.message
+                ),
+            });
         }
         graded.checks.push(GradedCheck {
             step: r.result.step.clone(),
@@ -440,13 +556,23 @@ fn check_token(
 }
 
 /// The promoted image as the file's layout holds it, read through the layout store (every
-/// blob checked against its digest): its config's token nonce, and its signatures (the base64
-/// signature of each `.sig` layer: ECDSA signatures are randomized, so no two learners make the
-/// same one). Nothing when the file carries no image or a layout that does not read.
-fn promoted(opened: &Opened) -> (Option<String>, Vec<String>) {
+/// blob checked against its digest). Empty when the file carries no image or a layout that
+/// does not read.
+#[derive(Default)]
+struct Promoted {
+    /// Its config's token nonce.
+    nonce: Option<String>,
+    /// The base64 signature of each `.sig` layer (ECDSA signatures are randomized, so no two
+    /// learners make the same one).
+    signatures: Vec<String>,
+    /// The identities the keyless signatures' certificates name (not verified).
+    signers: Vec<String>,
+}
+
+fn promoted(opened: &Opened) -> Promoted {
     use crate::supply::store::Store as _;
     let Some(image) = &opened.statement.predicate.image else {
-        return (None, Vec::new());
+        return Promoted::default();
     };
     let read = async {
         let store = crate::supply::layout::LayoutStore::in_memory(
@@ -457,16 +583,21 @@ fn promoted(opened: &Opened) -> (Option<String>, Vec<String>) {
         let reference =
             crate::supply::ImageRef::parse(&format!("{}@{}", image.repository, image.digest))
                 .ok()?;
-        let signatures = crate::supply::cosign::fetch_artifacts(&store, &reference)
-            .await
-            .map(|a| a.signatures.into_iter().map(|s| s.signature).collect())
-            .unwrap_or_default();
+        let mut promoted = Promoted::default();
+        if let Ok(artifacts) = crate::supply::cosign::fetch_artifacts(&store, &reference).await {
+            promoted.signers = artifacts.signer_identities();
+            promoted.signatures = artifacts
+                .signatures
+                .into_iter()
+                .map(|s| s.signature)
+                .collect();
+        }
         let manifest = store.manifest(&reference, &image.digest).await.ok()??;
         let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).ok()?;
         let config =
             crate::supply::Digest::parse(manifest.pointer("/config/digest")?.as_str()?).ok()?;
         let size = manifest.pointer("/config/size")?.as_u64()?;
-        let nonce = store
+        promoted.nonce = store
             .blob(&reference, &config, size)
             .await
             .ok()
@@ -477,7 +608,7 @@ fn promoted(opened: &Opened) -> (Option<String>, Vec<String>) {
                     .as_str()
                     .map(str::to_owned)
             });
-        Some((nonce, signatures))
+        Some(promoted)
     };
     crate::runtime::block_on(read)
         .ok()

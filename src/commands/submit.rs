@@ -128,6 +128,7 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
     // The promoted image's manifest and config with its signature and attestations, so that
     // the grader verifies them offline with the lab's own attestors; its layers stay out.
     let mut image = None;
+    let mut identity = None;
     if let Some(name) = runner.signed_image() {
         let exported = runner.export_image(&name, LAYOUT_PREFIX).map_err(|e| {
             LabError::Environment(format!(
@@ -141,6 +142,9 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
             let repository = crate::supply::ImageRef::parse(&name)
                 .map(|r| r.repository())
                 .map_err(|e| LabError::Usage(format!("the lab's signed image `{name}`: {e}")))?;
+            if keyless {
+                identity = signer_of(layout.files, &format!("{repository}@{digest}"));
+            }
             image = Some(Image {
                 repository,
                 digest: digest.as_str().to_owned(),
@@ -216,7 +220,7 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
                 SigningMode::Key
             },
             public_key: PUBLIC_KEY_FILE.to_owned(),
-            identity: None,
+            identity,
         },
         values: session
             .set
@@ -254,6 +258,26 @@ pub fn run(config: &Config, request: &SubmitRequest, out: &mut impl Write) -> Re
         ),
     )?;
     Ok(crate::exit_code::SUCCESS)
+}
+
+/// The identity the certificate of the exported image's first keyless signature names, as
+/// the learner's machine read it (the grader reads it again from the layout).
+fn signer_of(files: crate::supply::layout_source::LayoutFiles, image: &str) -> Option<String> {
+    let read = async {
+        let store = crate::supply::layout::LayoutStore::in_memory(
+            std::sync::Arc::new(files),
+            LAYOUT_PREFIX,
+        )
+        .ok()?;
+        let reference = crate::supply::ImageRef::parse(image).ok()?;
+        crate::supply::cosign::fetch_artifacts(&store, &reference)
+            .await
+            .ok()?
+            .signer_identities()
+            .into_iter()
+            .next()
+    };
+    crate::runtime::block_on(read).ok().flatten()
 }
 
 /// In key mode the statement is signed with the key that signed the image: the one whose public

@@ -20,6 +20,8 @@ pub enum Outcome {
     Flagged,
     /// Not gradable: unreadable, unsigned, or signed by the wrong key.
     Rejected,
+    /// On the roster, with no submission.
+    Missing,
 }
 
 /// What a regraded check's status rests on.
@@ -76,14 +78,32 @@ pub struct Fingerprints {
     pub image_digest: Option<String>,
 }
 
+/// Who a learner is, as the roster says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Who {
+    /// Their name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Their section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// Their email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
 /// One submission, graded or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Submission {
-    /// The file, as given.
+    /// The file, as given (none for a learner who handed nothing in).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub file: String,
     /// The learner, as the statement names them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learner: Option<String>,
+    /// The learner's name, section and email, from the roster.
+    #[serde(flatten)]
+    pub who: Who,
     /// The chapter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chapter: Option<String>,
@@ -119,6 +139,7 @@ impl Submission {
         Submission {
             file: file.to_owned(),
             learner: None,
+            who: Who::default(),
             chapter: None,
             outcome: Outcome::Rejected,
             rejected: Some(why),
@@ -132,6 +153,21 @@ impl Submission {
         }
     }
 
+    /// A learner of the roster who handed in nothing.
+    pub fn missing(learner: &str, who: Who) -> Self {
+        let mut missing = Submission::rejected("", String::new());
+        missing.outcome = Outcome::Missing;
+        missing.rejected = None;
+        missing.learner = Some(learner.to_owned());
+        missing.who = who;
+        missing
+    }
+
+    /// Whether it was read and graded (flagged or not).
+    pub fn is_graded(&self) -> bool {
+        matches!(self.outcome, Outcome::Graded | Outcome::Flagged)
+    }
+
     /// Adds a flag; a graded submission becomes flagged.
     pub fn flag(&mut self, reason: String) {
         if self.outcome == Outcome::Graded {
@@ -142,7 +178,7 @@ impl Submission {
         }
     }
 
-    fn who(&self) -> String {
+    fn named(&self) -> String {
         match &self.learner {
             Some(learner) => format!("{learner} ({})", self.file),
             None => self.file.clone(),
@@ -159,7 +195,7 @@ pub fn flag_copies(class: &mut [Submission]) {
     for a in 0..class.len() {
         for b in a + 1..class.len() {
             let (x, y) = (&class[a], &class[b]);
-            if x.outcome == Outcome::Rejected || y.outcome == Outcome::Rejected {
+            if !x.is_graded() || !y.is_graded() {
                 continue;
             }
             if x.learner.is_some() && x.learner == y.learner {
@@ -190,8 +226,8 @@ pub fn flag_copies(class: &mut [Submission]) {
             }
             if !shared.is_empty() {
                 let what = shared.join(", ");
-                flags.push((a, format!("copy: {what} as {}", y.who())));
-                flags.push((b, format!("copy: {what} as {}", x.who())));
+                flags.push((a, format!("copy: {what} as {}", y.named())));
+                flags.push((b, format!("copy: {what} as {}", x.named())));
             }
         }
     }

@@ -8,5 +8,6 @@ pub mod done_when;
 mod error;
 pub mod quiz;
 pub mod rehearsal;
+pub mod roster;
 
 pub use error::GradeError;

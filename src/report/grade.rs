@@ -16,6 +16,7 @@ struct Document<'a> {
     graded: usize,
     flagged: usize,
     rejected: usize,
+    missing: usize,
     submissions: &'a [Submission],
 }
 
@@ -30,18 +31,25 @@ pub fn json(class: &[Submission]) -> String {
         graded: count(class, Outcome::Graded),
         flagged: count(class, Outcome::Flagged),
         rejected: count(class, Outcome::Rejected),
+        missing: count(class, Outcome::Missing),
         submissions: class,
     })
 }
 
 /// The human report.
 pub fn human(class: &[Submission]) -> String {
+    let missing = count(class, Outcome::Missing);
     let mut out = format!(
-        "lab grade: {} submission(s): {} graded, {} flagged, {} rejected\n\n",
-        class.len(),
+        "lab grade: {} submission(s): {} graded, {} flagged, {} rejected{}\n\n",
+        class.len() - missing,
         count(class, Outcome::Graded),
         count(class, Outcome::Flagged),
-        count(class, Outcome::Rejected)
+        count(class, Outcome::Rejected),
+        if missing > 0 {
+            format!("; {missing} learner(s) of the roster handed nothing in")
+        } else {
+            String::new()
+        }
     );
     let name = |s: &Submission| printable(s.learner.as_deref().unwrap_or(&s.file)).into_owned();
     let width = class
@@ -56,13 +64,14 @@ pub fn human(class: &[Submission]) -> String {
     ));
     for s in class {
         let score = match s.outcome {
-            Outcome::Rejected => "-".to_owned(),
+            Outcome::Rejected | Outcome::Missing => "-".to_owned(),
             _ => format!("{}/{}", s.earned, s.points),
         };
         let outcome = match s.outcome {
             Outcome::Graded => "graded",
             Outcome::Flagged => "flagged",
             Outcome::Rejected => "rejected",
+            Outcome::Missing => "missing",
         };
         out.push_str(&format!("  {:<width$}  {score:>9}  {outcome}\n", name(s)));
         if let Some(why) = &s.rejected {
@@ -102,7 +111,8 @@ mod tests {
             "broken.tar.gz",
             "not a submission lab can read: it is not a gzip file".into(),
         );
-        let text = human(&[ada, bob, broken]);
+        let carol = Submission::missing("carol", Default::default());
+        let text = human(&[ada, bob, broken, carol]);
         insta::assert_snapshot!(text);
         assert!(!text.contains('\u{1b}'), "{text}");
     }

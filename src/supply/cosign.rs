@@ -79,6 +79,27 @@ impl CosignArtifacts {
     pub fn pinned(&self) -> String {
         format!("{}@{}", self.image.repository(), self.digest)
     }
+
+    /// The identities (email and URI subjects) the certificates of the keyless signatures
+    /// name, each once, read WITHOUT verifying the certificates: what the signatures claim,
+    /// for showing and comparing, never for trusting.
+    pub fn signer_identities(&self) -> Vec<String> {
+        let mut identities: Vec<String> = Vec::new();
+        for layer in &self.signatures {
+            let Some(pem) = &layer.certificate else {
+                continue;
+            };
+            for san in super::keyless::certificate_identity(pem)
+                .map(|i| i.sans)
+                .unwrap_or_default()
+            {
+                if !identities.contains(&san) {
+                    identities.push(san);
+                }
+            }
+        }
+        identities
+    }
 }
 
 #[derive(Deserialize)]
@@ -174,4 +195,48 @@ async fn layers(
         out.push((layer, descriptor));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(sans: Vec<rcgen::SanType>) -> String {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = sans;
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    fn layer(certificate: Option<String>) -> SignatureLayer {
+        SignatureLayer {
+            payload: Vec::new(),
+            signature: String::new(),
+            certificate,
+            chain: None,
+            bundle: None,
+        }
+    }
+
+    #[test]
+    fn the_signer_identities_are_each_certificates_subjects_once_and_keyed_layers_name_none() {
+        let workflow = "https://github.com/ada/labs/.github/workflows/sign.yml@refs/heads/main";
+        let artifacts = CosignArtifacts {
+            image: ImageRef::parse("kind-registry:5000/courselab/demo:1").unwrap(),
+            digest: Digest::sha256_of(b"demo"),
+            signatures: vec![
+                layer(None),
+                layer(Some(certificate(vec![rcgen::SanType::URI(
+                    workflow.try_into().unwrap(),
+                )]))),
+                layer(Some("not a certificate".into())),
+                layer(Some(certificate(vec![
+                    rcgen::SanType::Rfc822Name("ada@example.edu".try_into().unwrap()),
+                    rcgen::SanType::URI(workflow.try_into().unwrap()),
+                ]))),
+            ],
+            attestations: Vec::new(),
+        };
+        assert_eq!(artifacts.signer_identities(), [workflow, "ada@example.edu"]);
+    }
 }

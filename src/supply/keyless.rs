@@ -376,6 +376,15 @@ fn check_body(
     Ok(())
 }
 
+/// The identity a certificate (PEM) names, read without verifying it: for showing and comparing
+/// what a signature claims, never for trusting it (that is [`KeylessPolicy::certificate_key`]).
+pub fn certificate_identity(pem: &str) -> Result<CertificateIdentity, String> {
+    let der = pem_block(pem.as_bytes()).map_err(|e| format!("the certificate is not PEM: {e}"))?;
+    let cert =
+        Certificate::from_der(&der).map_err(|e| format!("the certificate does not parse: {e}"))?;
+    identity_of(&cert)
+}
+
 fn identity_of(cert: &Certificate) -> Result<CertificateIdentity, String> {
     let tbs = cert.tbs_certificate();
     let mut sans = Vec::new();

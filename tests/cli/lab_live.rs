@@ -1256,6 +1256,12 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
         learner.solve(step);
         let (code, stdout, stderr) = learner.lab(&["next"]);
         assert_eq!(code, 0, "{step}: {stdout}{stderr}");
+        if step == "audit-rollout" {
+            // Handed in before the Enforce step: graded below for what was done by then.
+            let (code, stdout, stderr) =
+                learner.lab(&["submit", "-o", "early/ada-before-enforce.tar.gz"]);
+            assert_eq!(code, 0, "{stdout}{stderr}");
+        }
     }
     let answers = learner.dir.path().join("answers.yaml");
     std::fs::write(&answers, quiz_answers()).unwrap();
@@ -1411,12 +1417,47 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
         let copied = pack(contents, predicate, &bob_key).unwrap();
         std::fs::write(class.join("bob.tar.gz"), copied).unwrap();
     }
+    // ada seals her files as dan's with her own key: the roster knows dan's key is another.
+    {
+        use courselab::submission::pack::{Contents, pack};
+        use courselab::submission::sealed::SigningKey;
+        let ada_key = SigningKey::read(
+            &std::fs::read(learner.dir.path().join("cosign.key")).unwrap(),
+            b"",
+        )
+        .unwrap();
+        let mut predicate = opened.statement.predicate.clone();
+        predicate.learner = "dan".into();
+        let mut contents = Contents::default();
+        for part in &predicate.files {
+            contents
+                .add(&part.name, part.role, files[&part.name].clone())
+                .unwrap();
+        }
+        std::fs::write(
+            class.join("dan.tar.gz"),
+            pack(contents, predicate, &ada_key).unwrap(),
+        )
+        .unwrap();
+    }
+    let roster = learner.dir.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "id,name,email,section,public_key\n\
+         ada,Ada Lovelace,ada@example.edu,A1,cosign.pub\n\
+         bob,Bob,bob@example.edu,A1,bob/cosign.pub\n\
+         carol,Carol,,B2,\n\
+         dan,Dan,,B2,instructor/cosign.pub\n",
+    )
+    .unwrap();
     let started = std::time::Instant::now();
     let (code, stdout, stderr) = output(
         lab(&class)
             .arg("--course")
             .arg(&learner.course)
-            .args(["grade", ".", "--json", "--instructor-key"])
+            .args(["grade", ".", "--json", "--roster"])
+            .arg(&roster)
+            .arg("--instructor-key")
             .arg(instructor.join("cosign.pub")),
     );
     eprintln!(
@@ -1474,9 +1515,111 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
         bob["earned"].as_u64() < ada["earned"].as_u64(),
         "{report:#}"
     );
-    assert_eq!(
-        report["submissions"][2]["outcome"], "rejected",
+    assert_eq!(ada["section"], "A1", "{report:#}");
+    let dan = &report["submissions"][2];
+    assert_eq!(dan["learner"], "dan", "{report:#}");
+    assert_eq!(dan["outcome"], "rejected", "{report:#}");
+    assert!(
+        dan["rejected"]
+            .as_str()
+            .unwrap()
+            .starts_with("signed by a key that is not dan's"),
         "{report:#}"
+    );
+    assert_eq!(
+        report["submissions"][3]["outcome"], "rejected",
+        "{report:#}"
+    );
+    assert_eq!(report["submissions"][4]["learner"], "carol", "{report:#}");
+    assert_eq!(report["submissions"][4]["outcome"], "missing", "{report:#}");
+    assert_eq!(report["missing"], 1, "{report:#}");
+
+    // The file handed in before the Enforce step scores what was done by then; the same file
+    // with every result edited to a pass and sealed again by its own learner scores no more,
+    // and each edited result is flagged.
+    let early = learner.dir.path().join("early");
+    let grade_early = || {
+        let (code, stdout, stderr) = output(
+            lab(&early)
+                .arg("--course")
+                .arg(&learner.course)
+                .args(["grade", ".", "--json"]),
+        );
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let honest = grade_early();
+    let before = &honest["submissions"][0];
+    assert_eq!(before["outcome"], "graded", "{honest:#}");
+    let criterion = |s: &Value, id: &str| {
+        s["criteria"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| (c["earned"].as_u64().unwrap(), c["points"].as_u64().unwrap()))
+            .unwrap()
+    };
+    let status = |s: &Value, id: &str| {
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == id)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    for done in [
+        "deployment-pinned",
+        "image-signed",
+        "sbom-attested",
+        "policies-in-audit",
+    ] {
+        assert_eq!(status(before, done), "pass", "{done}: {honest:#}");
+    }
+    for not_yet in ["policies-enforcing", "unsigned-denied", "denial-evidence"] {
+        assert_eq!(status(before, not_yet), "fail", "{not_yet}: {honest:#}");
+    }
+    let (enforce_earned, enforce_points) = criterion(before, "audit-and-enforce");
+    assert!(enforce_earned < enforce_points, "{honest:#}");
+    assert!(
+        before["earned"].as_u64() < before["points"].as_u64(),
+        "{honest:#}"
+    );
+    {
+        use courselab::submission::pack::{Contents, pack};
+        use courselab::submission::sealed::SigningKey;
+        let early_file = early.join("ada-before-enforce.tar.gz");
+        let early_bytes = std::fs::read(&early_file).unwrap();
+        let early_opened = open_submission(&early_bytes, Limits::default(), None).unwrap();
+        let early_files = read(early_bytes.as_slice(), Limits::default()).unwrap();
+        let ada_key = SigningKey::read(
+            &std::fs::read(learner.dir.path().join("cosign.key")).unwrap(),
+            b"",
+        )
+        .unwrap();
+        let mut predicate = early_opened.statement.predicate.clone();
+        for check in &mut predicate.checks {
+            check.status = courselab::engine::Status::Pass;
+        }
+        let mut contents = Contents::default();
+        for part in &predicate.files {
+            contents
+                .add(&part.name, part.role, early_files[&part.name].clone())
+                .unwrap();
+        }
+        std::fs::write(&early_file, pack(contents, predicate, &ada_key).unwrap()).unwrap();
+    }
+    let edited = grade_early();
+    let after = &edited["submissions"][0];
+    assert_eq!(after["outcome"], "flagged", "{edited:#}");
+    assert_eq!(after["earned"], before["earned"], "{edited:#}");
+    let flags = after["flags"].to_string();
+    assert!(
+        flags.contains(
+            "policies-enforcing is stated as passed, but the file's record of the cluster shows otherwise"
+        ),
+        "{flags}"
     );
 
     // A second submit does not replace the first unless asked.

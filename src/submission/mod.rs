@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod error;
+mod json;
 pub mod names;
 pub mod open;
 pub mod pack;

@@ -303,14 +303,10 @@ struct Unpacked {
 }
 
 fn unpack(bundle: &[u8], payload_type: &str) -> Result<Unpacked, SealError> {
-    let bundle: Bundle = serde_json::from_slice(bundle).map_err(|e| {
-        SealError::NotABundle(format!(
-            "line {}, column {}: {}",
-            e.line(),
-            e.column(),
-            classify(&e)
-        ))
-    })?;
+    let bundle: Bundle = super::json::parse(bundle, "a field is missing or of the wrong type")
+        .map_err(|p| {
+            SealError::NotABundle(format!("line {}, column {}: {}", p.line, p.column, p.why))
+        })?;
     if !ACCEPTED_MEDIA_TYPES.contains(&bundle.media_type.as_str()) {
         return Err(SealError::MediaType);
     }
@@ -338,16 +334,6 @@ fn decode(text: &str) -> Option<Vec<u8>> {
         .decode(text)
         .or_else(|_| URL_SAFE.decode(text))
         .ok()
-}
-
-/// What kind of JSON error, without serde's wording that may quote the input.
-fn classify(error: &serde_json::Error) -> &'static str {
-    match error.classify() {
-        serde_json::error::Category::Io => "it could not be read",
-        serde_json::error::Category::Syntax => "it is not valid JSON",
-        serde_json::error::Category::Data => "a field is missing or of the wrong type",
-        serde_json::error::Category::Eof => "it ends early",
-    }
 }
 
 #[cfg(test)]

@@ -207,8 +207,12 @@ pub enum Role {
 /// Why a statement could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatementError {
-    /// Not JSON of the statement's shape (the position, never the text).
-    Malformed { line: usize, column: usize },
+    /// Not JSON of the statement's shape: what is wrong and where, never the text.
+    Malformed {
+        line: usize,
+        column: usize,
+        why: &'static str,
+    },
     /// Another statement type.
     StatementType,
     /// Another predicate type.
@@ -220,9 +224,9 @@ pub enum StatementError {
 impl fmt::Display for StatementError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StatementError::Malformed { line, column } => write!(
+            StatementError::Malformed { line, column, why } => write!(
                 f,
-                "the statement is not a submission statement (line {line}, column {column})"
+                "the statement is not a submission statement: {why} (line {line}, column {column})"
             ),
             StatementError::StatementType => {
                 write!(f, "the statement's _type is not {STATEMENT_TYPE}")
@@ -269,10 +273,12 @@ impl Statement {
     /// Reads a statement from the payload of its seal.
     pub fn parse(payload: &[u8]) -> Result<Self, StatementError> {
         let statement: Statement =
-            serde_json::from_slice(payload).map_err(|e| StatementError::Malformed {
-                line: e.line(),
-                column: e.column(),
-            })?;
+            super::json::parse(payload, "a field is missing, unknown or of the wrong type")
+                .map_err(|p| StatementError::Malformed {
+                    line: p.line,
+                    column: p.column,
+                    why: p.why,
+                })?;
         if statement.statement_type != STATEMENT_TYPE {
             return Err(StatementError::StatementType);
         }

@@ -122,9 +122,37 @@ fn an_unknown_field_or_deep_nesting_is_malformed_and_never_quoted() {
     let error = Statement::parse(&serde_json::to_vec(&json).unwrap()).unwrap_err();
     assert!(matches!(error, StatementError::Malformed { .. }));
     assert!(!error.to_string().contains("s3cret"), "{error}");
+    assert!(error.to_string().contains("unknown"), "{error}");
     let deep = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
     assert!(matches!(
         Statement::parse(deep.as_bytes()),
         Err(StatementError::Malformed { .. })
     ));
+}
+
+// Every malformed statement read "is not a submission statement (line 1, column 641)": a
+// statement nested 10,000 deep, one that is not JSON and one with a field of the wrong type
+// could not be told apart by the instructor who read the reason.
+#[test]
+fn a_malformed_statement_says_what_is_wrong_with_it() {
+    let reason = |payload: &[u8]| Statement::parse(payload).unwrap_err().to_string();
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert_eq!(
+        reason(deep.as_bytes()),
+        "the statement is not a submission statement: it nests arrays and objects more than 64 deep (line 1, column 65)"
+    );
+    assert_eq!(
+        reason(b"#!/bin/sh\nrm -rf ~\n"),
+        "the statement is not a submission statement: it is not valid JSON (line 1, column 1)"
+    );
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&Statement::new(&files(), predicate()).to_json()).unwrap();
+    json["subject"] = serde_json::json!("everything");
+    let wrong = reason(&serde_json::to_vec(&json).unwrap());
+    assert!(
+        wrong.contains("a field is missing, unknown or of the wrong type"),
+        "{wrong}"
+    );
+    assert!(!wrong.contains("everything"), "{wrong}");
+    assert!(reason(b"{\"_type\": ").contains("it ends early"));
 }

@@ -1,31 +1,39 @@
 //! `lab grade` given hostile files through the real binary: each is rejected with its reason,
-//! the rest of the class is graded all the same, and nothing is written but the report named.
+//! the rest of the class is graded all the same, nothing is written but the report named, and
+//! nothing a file carries is run. The corpus is the issue's list (issue 21 item 9): every kind
+//! of hostile archive, statement and seal, one file each, in one class beside a finished one.
 
+use std::io::Write as _;
 use std::path::Path;
 
-use courselab::submission::archive::{Files, write};
+use courselab::submission::archive::{Files, read, write};
 use courselab::submission::pack::{Contents, pack};
-use courselab::submission::sealed::SigningKey;
+use courselab::submission::sealed::{SigningKey, seal};
 use courselab::submission::statement::{
-    Course, Role, SUBMISSION_FORMAT, Signing, SigningMode, Submission, Tool,
+    Course, Role, SEAL_FILE, SUBMISSION_FORMAT, Signing, SigningMode, Submission, Tool,
 };
+use serde_json::{Value, json};
+use tar::EntryType;
 
+use super::ch14_submission::{finished, test_signer};
 use super::{lab, output, repo};
 
-fn key() -> SigningKey {
-    let pem = std::fs::read(repo().join("labs/ch14/tests/keys/test-only-signer.key")).unwrap();
+/// The committed TEST key that did not sign ch14's fixtures.
+fn other_signer() -> SigningKey {
+    let pem =
+        std::fs::read(repo().join("labs/ch14/tests/keys/test-only-other-signer.key")).unwrap();
     SigningKey::read(&pem, b"").unwrap()
 }
 
-/// A sealed submission of `learner` with no record of the cluster.
-fn sealed(learner: &str) -> Vec<u8> {
-    let key = key();
+/// A submission of `learner` with no record of the cluster, sealed by `signer` though it
+/// carries `carried`'s public key.
+fn sealed_by(learner: &str, signer: &SigningKey, carried: &SigningKey) -> Vec<u8> {
     let mut contents = Contents::default();
     contents
         .add(
             "cosign.pub",
             Role::PublicKey,
-            key.public_pem().as_bytes().to_vec(),
+            carried.public_pem().as_bytes().to_vec(),
         )
         .unwrap();
     contents
@@ -55,24 +63,215 @@ fn sealed(learner: &str) -> Vec<u8> {
         checks: Vec::new(),
         files: Vec::new(),
     };
-    pack(contents, predicate, &key).unwrap()
+    pack(contents, predicate, signer).unwrap()
 }
 
-/// A gzip tar with one entry whose name climbs out of the archive.
-fn climbing() -> Vec<u8> {
-    let mut header = tar::Header::new_old();
-    let name = b"../../outside.txt";
+/// A submission of `learner` with no record of the cluster, sealed with the key it carries.
+fn sealed(learner: &str) -> Vec<u8> {
+    let key = test_signer();
+    sealed_by(learner, &key, &key)
+}
+
+/// `sealed("ada")` with `bundle` in place of its seal.
+fn with_seal(bundle: Vec<u8>) -> Vec<u8> {
+    let mut files = read(sealed("ada").as_slice(), Default::default()).unwrap();
+    files.insert(SEAL_FILE.to_owned(), bundle);
+    archive(&files)
+}
+
+/// `sealed("ada")` with its seal's JSON changed by `spoil` (the signature still good).
+fn reseal(spoil: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let files = read(sealed("ada").as_slice(), Default::default()).unwrap();
+    let mut bundle: Value = serde_json::from_slice(&files[SEAL_FILE]).unwrap();
+    spoil(&mut bundle);
+    with_seal(serde_json::to_vec(&bundle).unwrap())
+}
+
+/// `sealed("ada")` with its seal replaced by a good seal of `payload` (not a statement).
+fn sealed_payload(payload: &[u8]) -> Vec<u8> {
+    with_seal(seal(payload, &test_signer()).unwrap())
+}
+
+fn archive(files: &Files) -> Vec<u8> {
+    let mut out = Vec::new();
+    write(files, &mut out).unwrap();
+    out
+}
+
+/// One raw tar entry: the name's bytes go into the header as they are (the tar crate's own
+/// setters refuse `..`, absolute and non-UTF-8 names, which is what a learner can write).
+fn entry(name: &[u8], kind: EntryType, data: &[u8]) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
     header.as_old_mut().name[..name.len()].copy_from_slice(name);
-    header.set_size(1);
-    header.set_mode(0o644);
+    header.set_entry_type(kind);
+    header.set_size(data.len() as u64);
+    header.set_mode(0o755);
+    if matches!(kind, EntryType::Symlink | EntryType::Link) {
+        header.set_link_name("/etc/passwd").unwrap();
+    }
     header.set_cksum();
-    let mut raw = header.as_bytes().to_vec();
-    raw.extend_from_slice(b"x");
-    raw.resize(512 * 2, 0);
-    raw.extend_from_slice(&[0u8; 1024]);
+    let mut out = header.as_bytes().to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+/// The gzip tar of `entries`, as they are.
+fn gzip_tar(entries: &[Vec<u8>]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    for e in entries {
+        gz.write_all(e).unwrap();
+    }
+    gz.write_all(&[0u8; 1024]).unwrap();
     gz.finish().unwrap()
+}
+
+/// `n` empty files, in a gzip whose trailer's CRC is wrong: a reader that went on past the
+/// entry limit to the end of the stream would call it corrupt instead.
+fn many_entries_and_a_broken_trailer(n: usize) -> Vec<u8> {
+    let entries: Vec<Vec<u8>> = (0..n)
+        .map(|i| entry(format!("evidence/f{i}").as_bytes(), EntryType::Regular, b""))
+        .collect();
+    let mut bytes = gzip_tar(&entries);
+    let crc = bytes.len() - 8;
+    bytes[crc] ^= 0xff;
+    bytes
+}
+
+/// A script that leaves a mark if anything runs it.
+const SCRIPT: &[u8] = b"#!/bin/sh\ntouch /tmp/courselab-graded-executed\n";
+
+/// The class: (file name, its bytes, a distinctive part of the reason it is rejected for).
+fn hostile_class() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let whole = sealed("ada");
+    let bomb = archive(&Files::from([("zeros".to_owned(), vec![0u8; 8 << 20])]));
+    let regular = |name: &[u8]| entry(name, EntryType::Regular, b"x");
+    let of_kind = |kind| gzip_tar(&[entry(b"evidence/x", kind, b"")]);
+    let deep = format!("{}{}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+    let wrong_type = json!({"_type": "https://in-toto.io/Statement/v1", "subject": "all of them",
+        "predicateType": "https://courselab.dev/submission/v1", "predicate": {}});
+    vec![
+        (
+            "not-gzip",
+            b"this is not a submission\n".to_vec(),
+            "not a gzip file",
+        ),
+        (
+            "truncated",
+            whole[..whole.len() / 2].to_vec(),
+            "truncated or corrupt",
+        ),
+        (
+            "climbing",
+            gzip_tar(&[regular(b"../../outside.txt")]),
+            "climbs out of the archive with `..`",
+        ),
+        (
+            "absolute",
+            gzip_tar(&[regular(b"/tmp/courselab-graded-absolute")]),
+            "is an absolute path",
+        ),
+        (
+            "symlink",
+            of_kind(EntryType::Symlink),
+            "`evidence/x` is a symbolic link",
+        ),
+        (
+            "hard-link",
+            of_kind(EntryType::Link),
+            "`evidence/x` is a hard link",
+        ),
+        (
+            "char-device",
+            of_kind(EntryType::Char),
+            "`evidence/x` is a character device",
+        ),
+        ("fifo", of_kind(EntryType::Fifo), "`evidence/x` is a FIFO"),
+        (
+            "directory",
+            of_kind(EntryType::Directory),
+            "`evidence/x` is a directory",
+        ),
+        (
+            "duplicate",
+            gzip_tar(&[regular(b"progress.json"), regular(b"progress.json")]),
+            "`progress.json` appears twice",
+        ),
+        (
+            "not-utf8-name",
+            gzip_tar(&[regular(b"evidence/\xff\xfe.txt")]),
+            "is not UTF-8",
+        ),
+        (
+            "dot-lab",
+            gzip_tar(&[entry(b".lab/hooks/post-grade", EntryType::Regular, SCRIPT)]),
+            "has a component starting with a dot",
+        ),
+        ("bomb", bomb, "inflates more than 200 times"),
+        // The million-entry archive is refused on the same path, at the first entry over 4,096.
+        (
+            "4097-entries",
+            many_entries_and_a_broken_trailer(4097),
+            "it holds more than 4096 entries",
+        ),
+        (
+            "4096-entries-broken-trailer",
+            many_entries_and_a_broken_trailer(4096),
+            "truncated or corrupt",
+        ),
+        (
+            "no-statement",
+            archive(&Files::from([(
+                "progress.json".to_owned(),
+                b"{}\n".to_vec(),
+            )])),
+            "holds no statement.sigstore.json",
+        ),
+        (
+            "seal-not-json",
+            with_seal(SCRIPT.to_vec()),
+            "not a Sigstore bundle: line 1, column 1: it is not valid JSON",
+        ),
+        (
+            "statement-not-json",
+            sealed_payload(SCRIPT),
+            "not a submission statement: it is not valid JSON",
+        ),
+        (
+            "statement-wrong-type",
+            sealed_payload(&serde_json::to_vec(&wrong_type).unwrap()),
+            "not a submission statement: a field is missing, unknown or of the wrong type",
+        ),
+        (
+            "statement-10000-deep",
+            sealed_payload(deep.as_bytes()),
+            "not a submission statement: it nests arrays and objects more than 64 deep",
+        ),
+        (
+            "dsse-0-signatures",
+            reseal(|b| b["dsseEnvelope"]["signatures"] = json!([])),
+            "the envelope holds 0 signatures; a Sigstore bundle's holds exactly one",
+        ),
+        (
+            "dsse-2-signatures",
+            reseal(|b| {
+                let one = b["dsseEnvelope"]["signatures"][0].clone();
+                b["dsseEnvelope"]["signatures"] = json!([one.clone(), one])
+            }),
+            "the envelope holds 2 signatures",
+        ),
+        (
+            "sealed-by-another-key",
+            sealed_by("ada", &other_signer(), &test_signer()),
+            "does not verify with the learner's key: the bundle says another key signed it",
+        ),
+        (
+            "hostile-id",
+            sealed("../../etc/passwd"),
+            "cannot be a learner id",
+        ),
+        ("no-cluster-record", whole, "holds no cluster/world.json"),
+    ]
 }
 
 #[test]
@@ -80,58 +279,109 @@ fn hostile_files_are_each_rejected_with_their_reason_and_the_class_is_still_grad
     let dir = tempfile::tempdir().unwrap();
     let class = dir.path().join("class");
     std::fs::create_dir(&class).unwrap();
-    let put = |name: &str, bytes: &[u8]| std::fs::write(class.join(name), bytes).unwrap();
-    put("a-not-gzip.tar.gz", b"this is not a submission\n");
-    let whole = sealed("ada");
-    put("b-truncated.tar.gz", &whole[..whole.len() / 2]);
-    put("c-climbing.tar.gz", &climbing());
-    put("d-hostile-id.tar.gz", &sealed("../../etc/passwd"));
-    put("e-no-cluster-record.tar.gz", &whole);
-    let mut bomb = Vec::new();
-    write(
-        &Files::from([("zeros".to_owned(), vec![0u8; 8 << 20])]),
-        &mut bomb,
+    let cases = hostile_class();
+    for (name, bytes, _) in &cases {
+        std::fs::write(class.join(format!("{name}.tar.gz")), bytes).unwrap();
+    }
+    // Larger on disk than `lab grade` reads (sparse: nothing of it is ever written).
+    let oversized = std::fs::File::create(class.join("oversized.tar.gz")).unwrap();
+    oversized.set_len((64 << 20) + 1).unwrap();
+    // A finished lab, carrying a script among its (signed) files: graded, never run.
+    std::fs::write(
+        class.join("ada.tar.gz"),
+        finished("ada", &[("work/run.sh", SCRIPT), ("run.sh", SCRIPT)]),
     )
     .unwrap();
-    put("f-bomb.tar.gz", &bomb);
     let report = dir.path().join("report.json");
+    let started = std::time::Instant::now();
     let (code, stdout, stderr) = output(
         lab(dir.path())
             .arg("--course")
             .arg(repo())
-            .args(["grade", "class", "class/a-not-gzip.tar.gz", "--json", "-o"])
+            .args(["grade", "class", "class/not-gzip.tar.gz", "--json", "-o"])
             .arg(&report),
     );
+    eprintln!(
+        "lab grade of {} files (1 graded): {:.2} s",
+        cases.len() + 2,
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("report.json (6 submissions)"), "{stdout}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    assert_eq!(doc["rejected"], 6, "{doc:#}");
-    let reasons: Vec<String> = doc["submissions"]
+    let total = cases.len() + 2;
+    assert!(
+        stdout.contains(&format!("report.json ({total} submissions)")),
+        "{stdout}"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(doc["rejected"], total - 1, "{doc:#}");
+    let rows: std::collections::BTreeMap<&str, &Value> = doc["submissions"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["rejected"].as_str().unwrap().to_owned())
+        .map(|s| (s["file"].as_str().unwrap(), s))
         .collect();
-    let expected = [
-        "not a gzip file",
-        "truncated or corrupt",
-        "climbs out of the archive",
-        "cannot be a learner id",
-        "holds no cluster/world.json",
-        "inflates more than 200 times",
-    ];
-    for (reason, want) in reasons.iter().zip(expected) {
-        assert!(reason.contains(want), "{want}: {reasons:#?}");
+    let reason_of = |file: &str| {
+        rows.get(file)
+            .and_then(|s| s["rejected"].as_str())
+            .unwrap_or_else(|| panic!("{file} is not rejected: {doc:#}"))
+            .to_owned()
+    };
+    let mut reasons = String::new();
+    for (name, _, want) in &cases {
+        let file = format!("class/{name}.tar.gz");
+        let reason = reason_of(&file);
+        assert!(reason.contains(want), "{file}: {want}\n{reason}");
+        reasons.push_str(&format!("{file}: {reason}\n"));
     }
-    // Nothing but the report was written: not beside the class, not where `..` pointed.
-    let mut written: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+    let reason = reason_of("class/oversized.tar.gz");
+    assert!(
+        reason.contains(
+            "is 67108865 bytes, more than the 67108864 bytes `lab` reads for a submission"
+        ),
+        "{reason}"
+    );
+    reasons.push_str(&format!("class/oversized.tar.gz: {reason}\n"));
+    // No reason quotes what the hostile bytes said.
+    assert!(
+        !reasons.contains("#!/bin/sh") && !reasons.contains("all of them"),
+        "{reasons}"
+    );
+    insta::assert_snapshot!("grade-hostile-reasons", reasons);
+
+    // The rest of the class is graded all the same: the finished lab earns every point.
+    let ada = rows["class/ada.tar.gz"];
+    assert_eq!(ada["learner"], "ada", "{ada:#}");
+    // Not flagged: the script it carries is one of its signed files, and nothing else is odd.
+    assert_eq!(ada["outcome"], "graded", "{ada:#}");
+    assert!(ada["points"].as_u64().unwrap() > 0, "{ada:#}");
+    assert_eq!(ada["earned"], ada["points"], "{ada:#}");
+
+    // Nothing but the report was written: not beside the class, not in it, not where `..` or
+    // an absolute name pointed; and no script a file carried was run.
+    let names = |path: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(dir.path()), ["class", "report.json"]);
+    let mut expected: Vec<String> = cases
+        .iter()
+        .map(|(name, _, _)| format!("{name}.tar.gz"))
+        .chain(["ada.tar.gz".to_owned(), "oversized.tar.gz".to_owned()])
         .collect();
-    written.sort();
-    assert_eq!(written, ["class", "report.json"]);
-    assert!(!Path::new("outside.txt").exists());
+    expected.sort();
+    assert_eq!(names(&class), expected);
+    for path in [
+        dir.path().join("../../outside.txt"),
+        "outside.txt".into(),
+        "/tmp/courselab-graded-absolute".into(),
+        "/tmp/courselab-graded-executed".into(),
+    ] {
+        assert!(!path.exists(), "{} was written", path.display());
+    }
 }
 
 #[test]

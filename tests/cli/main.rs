@@ -1,6 +1,7 @@
 //! Integration tests: they drive the real `lab` binary against fixture courses.
 
 mod admit;
+mod ch14_submission;
 mod cluster;
 mod corpus;
 mod cosign_interop;

@@ -27,10 +27,12 @@ use crate::grade::class::{
 };
 use crate::grade::roster::Roster;
 use crate::record::{CourseStamp, Progress};
+use crate::submission::SubmissionError;
 use crate::submission::archive::Limits;
 use crate::submission::names::{PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};
 use crate::submission::open::{Opened, open_submission};
 use crate::submission::sealed::TrustedKey;
+use crate::submission::statement::SEAL_FILE;
 use crate::submission::statement::SigningMode;
 use crate::submission::token::parse_due;
 
@@ -219,6 +221,12 @@ impl Class<'_> {
         };
         let opened = match open_submission(&bytes, Limits::default(), None) {
             Ok(opened) => opened,
+            Err(e @ (SubmissionError::Seal(_) | SubmissionError::Statement(_))) => {
+                return Ok(Submission::rejected(
+                    &shown,
+                    format!("not a submission lab can read: its {SEAL_FILE}: {e}"),
+                ));
+            }
             Err(e) => return Ok(Submission::rejected(&shown, e.to_string())),
         };
         drop(bytes);
@@ -245,7 +253,9 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LabError> {
                 .map_err(|e| LabError::Usage(format!("cannot read {}: {e}", path.display())))?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.is_file() && p.to_string_lossy().ends_with(".tar.gz"))
+                // Not only regular files: a FIFO or a device named like a submission is
+                // rejected with what it is, not skipped without a word.
+                .filter(|p| !p.is_dir() && p.to_string_lossy().ends_with(".tar.gz"))
                 .collect();
             found.sort();
             files.extend(found);

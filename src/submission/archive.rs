@@ -17,6 +17,19 @@ use tar::EntryType;
 
 use crate::text::printable as sanitize;
 
+/// `bytes` as text, each byte that is not part of UTF-8 written `\xNN`, so that a name that is
+/// not UTF-8 is shown as it is and not as replacement characters.
+fn escape_bytes(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    text
+}
+
 /// What one archive may hold. A limit is exceeded by one byte or entry more, never silently
 /// truncated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,7 +247,7 @@ pub fn read(input: impl Read, limits: Limits) -> Result<Files, ArchiveError> {
         }
         let raw = entry.path_bytes().into_owned();
         let path = String::from_utf8(raw).map_err(|e| ArchiveError::BadName {
-            path: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            path: escape_bytes(e.as_bytes()),
             reason: "is not UTF-8",
         })?;
         let kind = entry.header().entry_type();

@@ -135,13 +135,14 @@ fn a_name_that_is_not_utf8_is_refused() {
         1,
         b"x",
     )]));
-    assert!(matches!(
+    assert_eq!(
         refused(&bytes),
         ArchiveError::BadName {
+            path: "evidence/\\xff\\xfe".into(),
             reason: "is not UTF-8",
-            ..
-        }
-    ));
+        },
+        "the bytes are shown as they are"
+    );
 }
 
 #[test]

@@ -286,6 +286,12 @@ fn hostile_files_are_each_rejected_with_their_reason_and_the_class_is_still_grad
     // Larger on disk than `lab grade` reads (sparse: nothing of it is ever written).
     let oversized = std::fs::File::create(class.join("oversized.tar.gz")).unwrap();
     oversized.set_len((64 << 20) + 1).unwrap();
+    // A FIFO named like a submission: rejected for what it is, without waiting on it.
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(class.join("named-pipe.tar.gz"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
     // A finished lab, carrying a script among its (signed) files: graded, never run.
     std::fs::write(
         class.join("ada.tar.gz"),
@@ -303,11 +309,11 @@ fn hostile_files_are_each_rejected_with_their_reason_and_the_class_is_still_grad
     );
     eprintln!(
         "lab grade of {} files (1 graded): {:.2} s",
-        cases.len() + 2,
+        cases.len() + 3,
         started.elapsed().as_secs_f64()
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let total = cases.len() + 2;
+    let total = cases.len() + 3;
     assert!(
         stdout.contains(&format!("report.json ({total} submissions)")),
         "{stdout}"
@@ -341,6 +347,9 @@ fn hostile_files_are_each_rejected_with_their_reason_and_the_class_is_still_grad
         "{reason}"
     );
     reasons.push_str(&format!("class/oversized.tar.gz: {reason}\n"));
+    let reason = reason_of("class/named-pipe.tar.gz");
+    assert!(reason.contains("is a FIFO, not a regular file"), "{reason}");
+    reasons.push_str(&format!("class/named-pipe.tar.gz: {reason}\n"));
     // No reason quotes what the hostile bytes said.
     assert!(
         !reasons.contains("#!/bin/sh") && !reasons.contains("all of them"),
@@ -370,7 +379,7 @@ fn hostile_files_are_each_rejected_with_their_reason_and_the_class_is_still_grad
     let mut expected: Vec<String> = cases
         .iter()
         .map(|(name, _, _)| format!("{name}.tar.gz"))
-        .chain(["ada.tar.gz".to_owned(), "oversized.tar.gz".to_owned()])
+        .chain(["ada.tar.gz", "named-pipe.tar.gz", "oversized.tar.gz"].map(String::from))
         .collect();
     expected.sort();
     assert_eq!(names(&class), expected);

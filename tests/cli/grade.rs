@@ -394,7 +394,7 @@ fn hostile_files_are_each_rejected_with_their_reason_and_the_class_is_still_grad
 }
 
 #[test]
-fn no_submission_at_all_or_a_bad_answer_key_is_a_usage_error() {
+fn no_submission_at_all_or_a_bad_answer_key_or_roster_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, stderr) = output(lab(dir.path()).args(["grade", "."]));
     assert_eq!(code, 2, "{stderr}");
@@ -409,4 +409,21 @@ fn no_submission_at_all_or_a_bad_answer_key_is_a_usage_error() {
     ]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("key.yaml"), "{stderr}");
+    // A roster with a key file that is not there: the file, the line, what it expected.
+    std::fs::write(
+        dir.path().join("class.csv"),
+        "id,name,public_key\nada,Ada,keys/ada.pub\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = output(lab(dir.path()).arg("--course").arg(repo()).args([
+        "grade",
+        ".",
+        "--roster",
+        "class.csv",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("class.csv:2: the public_key cell is neither a PEM public key"),
+        "{stderr}"
+    );
 }

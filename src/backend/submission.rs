@@ -119,6 +119,19 @@ impl SubmissionWorkdir {
         }
     }
 
+    /// The record's first quiz attempt, each question judged with the instructor's key; `None`
+    /// without a quiz, a key, a readable record or an attempt.
+    pub fn quiz_attempt(&self) -> Option<crate::grade::quiz::Attempt> {
+        let progress = self.progress().ok()?;
+        let record = format!("{PROGRESS_FILE} of the submission");
+        let answers = first_attempt(&progress, &self.steps, &record).ok()??;
+        Some(crate::grade::quiz::judge_with_key(
+            self.quiz.as_ref()?,
+            self.answer_key.as_ref()?,
+            answers,
+        ))
+    }
+
     /// The progress record; one `lab` cannot read is not as `lab` wrote it.
     pub fn progress(&self) -> Result<Progress, ObserveError> {
         let Some(bytes) = &self.progress else {

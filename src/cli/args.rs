@@ -410,12 +410,19 @@ pub struct GradeArgs {
     /// the learner's and the chapter's, and its nonce be in the promoted image.
     #[arg(long, value_name = "FILE")]
     pub instructor_key: Option<PathBuf>,
-    /// Print JSON: every submission with every check and what it rests on.
-    #[arg(long)]
+    /// Print JSON: every submission with every check and what it rests on (as --format json).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
-    /// Write the report to this file instead of printing it.
-    #[arg(short, long, value_name = "FILE")]
+    /// The report's format; give it several times to write several reports (with -o DIR).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Vec<GradeFormatArg>,
+    /// Write the report to this file instead of printing it; with several --format, the folder
+    /// to write them into (grades.txt, grades.json, ...).
+    #[arg(short, long, value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
+    /// The score, in percent, at which a learner passes, for the class's pass rate.
+    #[arg(long, value_name = "PERCENT", default_value_t = 60, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub pass_mark: u32,
     /// Exit 1 when a graded submission scores under this percentage (for CI).
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub fail_under: Option<u32>,
@@ -666,6 +673,15 @@ pub struct TestArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TestFormatArg::Human)]
     pub format: TestFormatArg,
+}
+
+/// Report formats of `lab grade`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GradeFormatArg {
+    /// A table of the class for people, with the class summary below it.
+    Table,
+    /// One JSON document: every criterion, check, quiz question and flag per learner.
+    Json,
 }
 
 /// Output formats of `lab test`.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::args::*;
 use crate::commands::{self, Command, Config};
 use crate::content;
+use crate::report::Format;
 
 impl VerifyArgs {
     fn into_request(self) -> commands::verify::VerifyRequest {
@@ -117,8 +118,13 @@ impl Cli {
                     answer_key: args.answer_key,
                     due: args.due,
                     instructor_key: args.instructor_key,
-                    json: args.json,
+                    formats: if args.json {
+                        vec![Format::Json]
+                    } else {
+                        args.format.iter().map(|f| grade_format(*f)).collect()
+                    },
                     output: args.output,
+                    pass_mark: args.pass_mark,
                     fail_under: args.fail_under,
                     roster: args.roster,
                     jobs: args.jobs.map(usize::from),
@@ -301,5 +307,12 @@ impl Cli {
             },
             command,
         )
+    }
+}
+
+fn grade_format(format: GradeFormatArg) -> Format {
+    match format {
+        GradeFormatArg::Table => Format::Human,
+        GradeFormatArg::Json => Format::Json,
     }
 }

@@ -23,10 +23,13 @@ use crate::engine::kinds::Kind;
 use crate::engine::{Status, prepare};
 use crate::error::LabError;
 use crate::grade::class::{
-    Basis, Criterion, Fingerprints, GradedCheck, Outcome, Submission, flag_copies,
+    Answer, Basis, Criterion, Fingerprints, GradedCheck, Outcome, Submission, flag_copies,
 };
 use crate::grade::roster::Roster;
+use crate::grade::summary::ClassSummary;
 use crate::record::{CourseStamp, Progress};
+use crate::report::Format;
+use crate::report::grade::ClassReport;
 use crate::submission::SubmissionError;
 use crate::submission::archive::Limits;
 use crate::submission::names::{PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};
@@ -50,8 +53,10 @@ pub struct GradeRequest {
     pub due: Option<String>,
     /// The instructor's public key, to check learner tokens with.
     pub instructor_key: Option<PathBuf>,
-    /// JSON instead of a table.
-    pub json: bool,
+    /// The reports to write (none: the table).
+    pub formats: Vec<Format>,
+    /// The score, in percent, at which a learner passes.
+    pub pass_mark: u32,
     /// Where to write the report instead of stdout.
     pub output: Option<PathBuf>,
     /// Exit 1 when a graded submission scores under this percentage.
@@ -113,31 +118,13 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
         }
     }
     flag_copies(&mut graded);
-    let text = if request.json {
-        crate::report::grade::json(&graded)
-    } else {
-        crate::report::grade::human(&graded)
+    let summary = ClassSummary::of(&graded, request.pass_mark);
+    let report = ClassReport {
+        class: &graded,
+        summary: &summary,
+        color: config.color && request.output.is_none(),
     };
-    match &request.output {
-        Some(path) => {
-            crate::atomic::write(path, text.as_bytes()).map_err(|source| LabError::Output {
-                what: path.display().to_string(),
-                source,
-            })?;
-            emit(
-                out,
-                &format!(
-                    "Wrote {} ({} submissions).\n",
-                    path.display(),
-                    graded
-                        .iter()
-                        .filter(|s| s.outcome != Outcome::Missing)
-                        .count()
-                ),
-            )?;
-        }
-        None => emit(out, &text)?,
-    }
+    write_reports(&report, &request.formats, request.output.as_deref(), out)?;
     let under = request.fail_under.is_some_and(|percent| {
         graded
             .iter()
@@ -148,6 +135,81 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
     } else {
         crate::exit_code::SUCCESS
     })
+}
+
+/// Writes the class's reports: one to stdout or to `-o FILE`, several into the folder `-o DIR`
+/// (made if missing; only the reports' own files are written in it).
+fn write_reports(
+    report: &ClassReport<'_>,
+    formats: &[Format],
+    output: Option<&Path>,
+    out: &mut impl Write,
+) -> Result<(), LabError> {
+    let mut formats: Vec<Format> = formats.to_vec();
+    if formats.is_empty() {
+        formats.push(Format::Human);
+    }
+    let mut seen = Vec::new();
+    formats.retain(|f| {
+        let new = !seen.contains(f);
+        seen.push(*f);
+        new
+    });
+    let render = |format: Format| {
+        crate::report::grade::render(format, report).map_err(|e| LabError::Usage(e.to_string()))
+    };
+    let counted = report
+        .class
+        .iter()
+        .filter(|s| s.outcome != Outcome::Missing)
+        .count();
+    let write = |path: &Path, text: &str| {
+        crate::atomic::write(path, text.as_bytes()).map_err(|source| LabError::Output {
+            what: path.display().to_string(),
+            source,
+        })
+    };
+    match (output, formats.as_slice()) {
+        (None, [format]) => emit(out, &render(*format)?)?,
+        (None, _) => {
+            return Err(LabError::Usage(
+                "several --format reports are written into a folder: give -o DIR".into(),
+            ));
+        }
+        (Some(path), [format]) => {
+            write(path, &render(*format)?)?;
+            emit(
+                out,
+                &format!("Wrote {} ({counted} submissions).\n", path.display()),
+            )?;
+        }
+        (Some(dir), _) => {
+            // Every report is rendered before any is written: a format that cannot be written
+            // leaves the folder as it was.
+            let texts = formats
+                .iter()
+                .map(|f| render(*f).map(|text| (crate::report::grade::file_name(*f), text)))
+                .collect::<Result<Vec<_>, _>>()?;
+            std::fs::create_dir_all(dir).map_err(|source| LabError::Output {
+                what: dir.display().to_string(),
+                source,
+            })?;
+            let mut names = Vec::new();
+            for (name, text) in texts {
+                write(&dir.join(name), &text)?;
+                names.push(name);
+            }
+            emit(
+                out,
+                &format!(
+                    "Wrote {} in {} ({counted} submissions).\n",
+                    names.join(", "),
+                    dir.display()
+                ),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// `f` of each item on `jobs` threads, in the items' order. Each item is independent of the
@@ -397,6 +459,7 @@ fn grade_one(
         ),
     ) && claimed > due
     {
+        graded.late = true;
         graded.flag(format!(
             "late: packed at {} by the learner machine's clock, after the due time",
             predicate.claimed_time
@@ -469,6 +532,17 @@ fn grade_one(
             return Ok(rejected);
         }
     };
+    if let Some(attempt) = backends.workdir.quiz_attempt() {
+        graded.answers = attempt
+            .answers
+            .into_iter()
+            .map(|judged| Answer {
+                question: judged.question,
+                picked: judged.picked,
+                correct: judged.correct,
+            })
+            .collect();
+    }
     let runner = CheckRunner::for_submission(prepared, backends)?;
     let mut regraded = runner
         .regrade(&predicate.checks)

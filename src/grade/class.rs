@@ -63,6 +63,17 @@ pub struct Criterion {
     pub points: u32,
 }
 
+/// One quiz question of a graded submission, judged with the instructor's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    /// The question's id.
+    pub question: String,
+    /// The options the learner picked on their first attempt.
+    pub picked: Vec<String>,
+    /// Whether they are exactly the keyed ones.
+    pub correct: bool,
+}
+
 /// What must be unique to a learner, for the class-wide copy checks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Fingerprints {
@@ -125,6 +136,12 @@ pub struct Submission {
     /// The checks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<GradedCheck>,
+    /// The quiz's questions, judged with the answer key (none without a key or an attempt).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<Answer>,
+    /// Packed after the due time, by the learner machine's claim.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
     /// When the learner's machine says it was packed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_time: Option<String>,
@@ -148,6 +165,8 @@ impl Submission {
             points: 0,
             criteria: Vec::new(),
             checks: Vec::new(),
+            answers: Vec::new(),
+            late: false,
             claimed_time: None,
             fingerprints: Fingerprints::default(),
         }
@@ -161,6 +180,15 @@ impl Submission {
         missing.learner = Some(learner.to_owned());
         missing.who = who;
         missing
+    }
+
+    /// The score in percent (0 with no points possible).
+    pub fn percent(&self) -> f64 {
+        if self.points == 0 {
+            0.0
+        } else {
+            f64::from(self.earned) * 100.0 / f64::from(self.points)
+        }
     }
 
     /// Whether it was read and graded (flagged or not).

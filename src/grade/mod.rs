@@ -9,5 +9,6 @@ mod error;
 pub mod quiz;
 pub mod rehearsal;
 pub mod roster;
+pub mod summary;
 
 pub use error::GradeError;

@@ -4,11 +4,65 @@
 
 use serde::Serialize;
 
+use super::{Format, Unsupported};
 use crate::grade::class::{Outcome, Submission};
+use crate::grade::summary::ClassSummary;
 use crate::text::printable;
 
 /// The version of the `lab grade --json` document.
 pub const GRADE_REPORT_VERSION: u32 = 1;
+
+/// What every report of a graded class is written from: the submissions (graded, flagged,
+/// rejected or missing) and the summary computed from them, once.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassReport<'a> {
+    /// The submissions, in the order the files were given.
+    pub class: &'a [Submission],
+    /// The class at a glance.
+    pub summary: &'a ClassSummary,
+    /// Colour the table (at a terminal only).
+    pub color: bool,
+}
+
+impl ClassReport<'_> {
+    /// The submissions sorted by learner (then file; files with no learner last), as every
+    /// table lists them.
+    pub fn sorted(&self) -> Vec<&Submission> {
+        let mut rows: Vec<&Submission> = self.class.iter().collect();
+        rows.sort_by(|a, b| {
+            // Files no learner could be read from go last.
+            let key = |s: &Submission| (s.learner.is_none(), s.learner.clone(), s.file.clone());
+            key(a).cmp(&key(b))
+        });
+        rows
+    }
+}
+
+/// The formats `lab grade` writes.
+pub const WRITES: &[Format] = &[Format::Human, Format::Json];
+
+/// The report in `format`.
+pub fn render(format: Format, report: &ClassReport<'_>) -> Result<String, Unsupported> {
+    match format {
+        Format::Human => Ok(human(report)),
+        Format::Json => Ok(json(report)),
+        _ => Err(Unsupported {
+            report: "grade",
+            format,
+            writes: WRITES,
+        }),
+    }
+}
+
+/// The file a report in `format` is written to inside `-o DIR`.
+pub fn file_name(format: Format) -> &'static str {
+    match format {
+        Format::Human => "grades.txt",
+        Format::Json => "grades.json",
+        Format::Junit => "junit.xml",
+        Format::Github => "grades.github.txt",
+    }
+}
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -17,63 +71,79 @@ struct Document<'a> {
     flagged: usize,
     rejected: usize,
     missing: usize,
+    summary: &'a ClassSummary,
     submissions: &'a [Submission],
 }
 
-fn count(class: &[Submission], outcome: Outcome) -> usize {
-    class.iter().filter(|s| s.outcome == outcome).count()
-}
-
 /// The JSON report.
-pub fn json(class: &[Submission]) -> String {
+pub fn json(report: &ClassReport<'_>) -> String {
+    let summary = report.summary;
     super::json::document(&Document {
         schema_version: GRADE_REPORT_VERSION,
-        graded: count(class, Outcome::Graded),
-        flagged: count(class, Outcome::Flagged),
-        rejected: count(class, Outcome::Rejected),
-        missing: count(class, Outcome::Missing),
-        submissions: class,
+        graded: summary.graded - summary.flagged,
+        flagged: summary.flagged,
+        rejected: summary.rejected,
+        missing: summary.missing,
+        summary,
+        submissions: report.class,
     })
 }
 
-/// The human report.
-pub fn human(class: &[Submission]) -> String {
-    let missing = count(class, Outcome::Missing);
+/// The table for people: a row per learner, sorted, with the score, whether it was late, the
+/// outcome and every flag; the class summary below.
+pub fn human(report: &ClassReport<'_>) -> String {
+    let summary = report.summary;
+    let class = report.class;
+    let paint = |code: &str, text: String| {
+        if report.color {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text
+        }
+    };
     let mut out = format!(
         "lab grade: {} submission(s): {} graded, {} flagged, {} rejected{}\n\n",
-        class.len() - missing,
-        count(class, Outcome::Graded),
-        count(class, Outcome::Flagged),
-        count(class, Outcome::Rejected),
-        if missing > 0 {
-            format!("; {missing} learner(s) of the roster handed nothing in")
+        class.len() - summary.missing,
+        summary.graded - summary.flagged,
+        summary.flagged,
+        summary.rejected,
+        if summary.missing > 0 {
+            format!(
+                "; {} learner(s) of the roster handed nothing in",
+                summary.missing
+            )
         } else {
             String::new()
         }
     );
     let name = |s: &Submission| printable(s.learner.as_deref().unwrap_or(&s.file)).into_owned();
-    let width = class
+    let rows = report.sorted();
+    let width = rows
         .iter()
         .map(|s| name(s).chars().count())
         .max()
         .unwrap_or(7)
         .max(7);
     out.push_str(&format!(
-        "  {:<width$}  {:>9}  outcome\n",
-        "learner", "score"
+        "  {:<width$}  {:>9}  {:<4}  outcome\n",
+        "learner", "score", "late"
     ));
-    for s in class {
+    for s in rows {
         let score = match s.outcome {
             Outcome::Rejected | Outcome::Missing => "-".to_owned(),
             _ => format!("{}/{}", s.earned, s.points),
         };
         let outcome = match s.outcome {
-            Outcome::Graded => "graded",
-            Outcome::Flagged => "flagged",
-            Outcome::Rejected => "rejected",
-            Outcome::Missing => "missing",
+            Outcome::Graded => paint("32", "graded".into()),
+            Outcome::Flagged => paint("33", "flagged".into()),
+            Outcome::Rejected => paint("31", "rejected".into()),
+            Outcome::Missing => paint("2", "missing".into()),
         };
-        out.push_str(&format!("  {:<width$}  {score:>9}  {outcome}\n", name(s)));
+        let late = if s.late { "late" } else { "" };
+        out.push_str(&format!(
+            "  {:<width$}  {score:>9}  {late:<4}  {outcome}\n",
+            name(s)
+        ));
         if let Some(why) = &s.rejected {
             out.push_str(&format!(
                 "      {}: {}\n",
@@ -85,6 +155,15 @@ pub fn human(class: &[Submission]) -> String {
             out.push_str(&format!("      - {}\n", printable(flag)));
         }
     }
+    out.push_str(&format!(
+        "\nClass: mean {:.1}%, median {:.1}%, {} of {} graded at or above the pass mark of {}% ({:.1}%).\n",
+        summary.mean_percent,
+        summary.median_percent,
+        summary.passed,
+        summary.graded,
+        summary.pass_mark,
+        summary.pass_rate()
+    ));
     out.push_str(
         "\nScores are the done-when points. Evidence, the image's signature and attestation and the quiz are re-verified from each file; the cluster's checks are judged from what the learner's cluster showed when they submitted (lab grade --json says which is which). Times are the learner machine's claim.\n",
     );
@@ -112,7 +191,13 @@ mod tests {
             "not a submission lab can read: it is not a gzip file".into(),
         );
         let carol = Submission::missing("carol", Default::default());
-        let text = human(&[ada, bob, broken, carol]);
+        let class = [bob, ada, broken, carol];
+        let summary = ClassSummary::of(&class, 60);
+        let text = human(&ClassReport {
+            class: &class,
+            summary: &summary,
+            color: false,
+        });
         insta::assert_snapshot!(text);
         assert!(!text.contains('\u{1b}'), "{text}");
     }

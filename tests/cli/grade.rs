@@ -427,3 +427,57 @@ fn no_submission_at_all_or_a_bad_answer_key_or_roster_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn several_formats_are_written_into_the_folder_named_and_only_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let class = dir.path().join("class");
+    std::fs::create_dir(&class).unwrap();
+    std::fs::write(class.join("ada.tar.gz"), finished("ada", &[])).unwrap();
+    let grade = |args: &[&str]| {
+        output(
+            lab(dir.path())
+                .arg("--course")
+                .arg(repo())
+                .args(["grade", "class"])
+                .args(args),
+        )
+    };
+    let (code, _, stderr) = grade(&["--format", "table", "--format", "json"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("give -o DIR"), "{stderr}");
+    let (code, stdout, stderr) = grade(&[
+        "--format", "table", "--format", "json", "--format", "json", "-o", "reports",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Wrote grades.txt, grades.json in reports (1 submissions)"),
+        "{stdout}"
+    );
+    let table = std::fs::read_to_string(dir.path().join("reports/grades.txt")).unwrap();
+    assert!(
+        table.contains("  ada        120/120        graded"),
+        "{table}"
+    );
+    assert!(
+        !table.contains('\u{1b}'),
+        "no colour outside a terminal: {table}"
+    );
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("reports/grades.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["summary"]["graded"], 1, "{doc:#}");
+    assert_eq!(doc["summary"]["mean_percent"], 100.0, "{doc:#}");
+    let answers = doc["submissions"][0]["answers"].as_array().unwrap();
+    assert!(
+        !answers.is_empty() && answers.iter().all(|a| a["correct"] == true),
+        "{doc:#}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["grades.json", "grades.txt"]);
+}

@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::engine::Status;
 
 /// How one submission came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Graded; its score stands.
@@ -25,7 +26,7 @@ pub enum Outcome {
 }
 
 /// What a regraded check's status rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Basis {
     /// Re-verified from the submission's files (evidence, the image's signatures, the quiz).
@@ -35,7 +36,7 @@ pub enum Basis {
 }
 
 /// One check of a graded submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct GradedCheck {
     /// The step.
     pub step: String,
@@ -53,7 +54,7 @@ pub struct GradedCheck {
 }
 
 /// The criteria's points.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Criterion {
     /// The criterion's id.
     pub id: String,
@@ -64,7 +65,7 @@ pub struct Criterion {
 }
 
 /// One quiz question of a graded submission, judged with the instructor's key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Answer {
     /// The question's id.
     pub question: String,
@@ -75,7 +76,7 @@ pub struct Answer {
 }
 
 /// What must be unique to a learner, for the class-wide copy checks.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Fingerprints {
     /// The key hint of the public key the submission carries.
     pub public_key: Option<String>,
@@ -90,7 +91,7 @@ pub struct Fingerprints {
 }
 
 /// Who a learner is, as the roster says.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Who {
     /// Their name.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,7 +105,7 @@ pub struct Who {
 }
 
 /// One submission, graded or not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Submission {
     /// The file, as given (none for a learner who handed nothing in).
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -3,6 +3,7 @@
 //! often each criterion, check and quiz question was met. Only graded (and flagged) submissions
 //! count: a rejected file has no score, and a learner who handed nothing in is counted apart.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::class::{Outcome, Submission};
@@ -10,7 +11,7 @@ use crate::engine::Status;
 
 /// How often one thing (a criterion met in full, a check passed, a question answered right)
 /// held across the graded submissions that had it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Rate {
     /// Its id.
     pub id: String,
@@ -32,7 +33,7 @@ impl Rate {
 }
 
 /// The whole class in numbers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ClassSummary {
     /// Submissions graded (flagged ones included).
     pub graded: usize,

@@ -64,15 +64,34 @@ pub fn file_name(format: Format) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
+/// The `lab grade --format json` document.
+#[derive(Serialize, schemars::JsonSchema)]
 struct Document<'a> {
+    /// The version of this document's shape.
     schema_version: u32,
+    /// Submissions graded with no flag.
     graded: usize,
+    /// Submissions graded, with flags.
     flagged: usize,
+    /// Files that could not be graded.
     rejected: usize,
+    /// Roster learners who handed nothing in.
     missing: usize,
+    /// The class at a glance.
     summary: &'a ClassSummary,
+    /// Every submission, in the order the files were given, then the missing learners.
     submissions: &'a [Submission],
+}
+
+/// The JSON Schema of the `lab grade --format json` document, as committed in `schemas/`.
+pub fn schema() -> (&'static str, String) {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.into_root_schema_for::<Document<'static>>();
+    schema.insert("title".into(), "courselab lab grade report".into());
+    (
+        "grade-report.schema.json",
+        serde_json::to_string_pretty(&schema).expect("schemas serialize") + "\n",
+    )
 }
 
 /// The JSON report.

@@ -7,6 +7,7 @@ use super::repo;
 fn all() -> Vec<(&'static str, String)> {
     let mut all = courselab::content::schema::all();
     all.push(courselab::submission::statement::schema());
+    all.push(courselab::report::grade::schema());
     all
 }
 

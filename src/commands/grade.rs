@@ -111,8 +111,12 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let mut graded = in_parallel(&files, jobs, |file| class.grade_file(file))?;
     if let Some(roster) = &roster {
+        // A roster learner with no readable file is missing (an unreadable one is listed by
+        // its file name: who sent it cannot be read from it).
+        let handed_in: std::collections::HashSet<String> =
+            graded.iter().filter_map(|s| s.learner.clone()).collect();
         for (id, learner) in &roster.learners {
-            if !graded.iter().any(|s| s.learner.as_deref() == Some(id)) {
+            if !handed_in.contains(id) {
                 graded.push(Submission::missing(id, learner.who()));
             }
         }

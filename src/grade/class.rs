@@ -220,49 +220,68 @@ impl Submission {
 /// flag names the other submission. A learner's two files (the same learner id) are not a
 /// copy of each other.
 pub fn flag_copies(class: &mut [Submission]) {
-    let mut flags: Vec<(usize, String)> = Vec::new();
-    for a in 0..class.len() {
-        for b in a + 1..class.len() {
-            let (x, y) = (&class[a], &class[b]);
-            if !x.is_graded() || !y.is_graded() {
-                continue;
-            }
-            if x.learner.is_some() && x.learner == y.learner {
-                continue;
-            }
-            let mut shared = Vec::new();
-            if x.fingerprints.public_key.is_some()
-                && x.fingerprints.public_key == y.fingerprints.public_key
-            {
-                shared.push("the same public key".to_owned());
-            }
-            if x.fingerprints.image_digest.is_some()
-                && x.fingerprints.image_digest == y.fingerprints.image_digest
-            {
-                shared.push("the same promoted image digest".to_owned());
-            }
-            if x.fingerprints
-                .signatures
-                .iter()
-                .any(|s| y.fingerprints.signatures.contains(s))
-            {
-                shared.push("the same signature of the image".to_owned());
-            }
-            for (name, digest) in &x.fingerprints.written {
-                if y.fingerprints.written.get(name) == Some(digest) {
-                    shared.push(format!("the same {name}"));
+    for (i, reason) in copies(class) {
+        class[i].flag(reason);
+    }
+}
+
+/// The copy flags of `class`: each submission's index and reason.
+fn copies<'a>(class: &'a [Submission]) -> Vec<(usize, String)> {
+    // Each fingerprint, with the submissions that carry it: pairs are found through shared
+    // values, not by comparing every pair (a class of thousands has millions of pairs).
+    let mut carriers: BTreeMap<(u8, &'a str, &'a str), Vec<usize>> = BTreeMap::new();
+    for (i, s) in class.iter().enumerate() {
+        if !s.is_graded() {
+            continue;
+        }
+        let f = &s.fingerprints;
+        // The kind orders the reasons: key, digest, signature, then each written file by name.
+        let mut add = |kind: u8, name: &'a str, value: &'a str| {
+            carriers.entry((kind, name, value)).or_default().push(i);
+        };
+        if let Some(key) = &f.public_key {
+            add(0, "", key);
+        }
+        if let Some(digest) = &f.image_digest {
+            add(1, "", digest);
+        }
+        let mut signatures: Vec<&String> = f.signatures.iter().collect();
+        signatures.sort();
+        signatures.dedup();
+        for signature in signatures {
+            add(2, "", signature);
+        }
+        for (name, digest) in &f.written {
+            add(3, name, digest);
+        }
+    }
+    let mut shared: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+    for ((kind, name, _), holders) in &carriers {
+        let reason = match kind {
+            0 => "the same public key".to_owned(),
+            1 => "the same promoted image digest".to_owned(),
+            2 => "the same signature of the image".to_owned(),
+            _ => format!("the same {name}"),
+        };
+        for (n, &a) in holders.iter().enumerate() {
+            for &b in &holders[n + 1..] {
+                if class[a].learner.is_some() && class[a].learner == class[b].learner {
+                    continue;
                 }
-            }
-            if !shared.is_empty() {
-                let what = shared.join(", ");
-                flags.push((a, format!("copy: {what} as {}", y.named())));
-                flags.push((b, format!("copy: {what} as {}", x.named())));
+                let reasons = shared.entry((a, b)).or_default();
+                if !reasons.contains(&reason) {
+                    reasons.push(reason.clone());
+                }
             }
         }
     }
-    for (i, reason) in flags {
-        class[i].flag(reason);
+    let mut flags: Vec<(usize, String)> = Vec::new();
+    for ((a, b), reasons) in shared {
+        let what = reasons.join(", ");
+        flags.push((a, format!("copy: {what} as {}", class[b].named())));
+        flags.push((b, format!("copy: {what} as {}", class[a].named())));
     }
+    flags
 }
 
 #[cfg(test)]

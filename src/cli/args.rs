@@ -682,6 +682,8 @@ pub enum GradeFormatArg {
     Table,
     /// One JSON document: every criterion, check, quiz question and flag per learner.
     Json,
+    /// Gradescope's autograder results.json, for exactly one submission.
+    Gradescope,
 }
 
 /// Output formats of `lab test`.

@@ -314,5 +314,6 @@ fn grade_format(format: GradeFormatArg) -> Format {
     match format {
         GradeFormatArg::Table => Format::Human,
         GradeFormatArg::Json => Format::Json,
+        GradeFormatArg::Gradescope => Format::Gradescope,
     }
 }

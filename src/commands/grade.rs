@@ -23,7 +23,8 @@ use crate::engine::kinds::Kind;
 use crate::engine::{Status, prepare};
 use crate::error::LabError;
 use crate::grade::class::{
-    Answer, Basis, Criterion, Fingerprints, GradedCheck, Outcome, Submission, flag_copies,
+    Answer, Basis, Criterion, Fingerprints, GradedCheck, Outcome, ScoredCheck, Submission,
+    flag_copies,
 };
 use crate::grade::roster::Roster;
 use crate::grade::summary::ClassSummary;
@@ -76,6 +77,12 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
         .transpose()
         .map_err(|e| LabError::Usage(e.to_string()))?;
     let files = collect(&request.paths)?;
+    if request.formats.contains(&Format::Gradescope) && files.len() != 1 {
+        return Err(LabError::Usage(format!(
+            "--format gradescope grades exactly one submission (Gradescope runs the autograder once per submission), and {} files were given; grade each file on its own, or choose another --format for the class",
+            files.len()
+        )));
+    }
     let instructor = match &request.instructor_key {
         Some(path) => {
             let pem = crate::input::read_bytes(path, 64 * 1024, "a public key")
@@ -576,8 +583,18 @@ fn grade_one(
         .iter()
         .map(|c| Criterion {
             id: c.id.clone(),
+            text: c.text.clone(),
             earned: c.earned,
             points: c.points,
+            checks: c
+                .checks
+                .iter()
+                .map(|s| ScoredCheck {
+                    check: s.check.clone(),
+                    earned: s.earned,
+                    points: s.points,
+                })
+                .collect(),
         })
         .collect();
     for r in &regraded {

@@ -58,6 +58,21 @@ pub struct GradedCheck {
 pub struct Criterion {
     /// The criterion's id.
     pub id: String,
+    /// What it asks, as the lab says it.
+    pub text: String,
+    /// Points earned.
+    pub earned: u32,
+    /// Points possible.
+    pub points: u32,
+    /// The checks it scores, each with its points.
+    pub checks: Vec<ScoredCheck>,
+}
+
+/// One check as a criterion scores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScoredCheck {
+    /// The check's id.
+    pub check: String,
     /// Points earned.
     pub earned: u32,
     /// Points possible.

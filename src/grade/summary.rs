@@ -160,8 +160,10 @@ mod tests {
         s.points = 120;
         s.criteria = vec![Criterion {
             id: "all".into(),
+            text: "Everything.".into(),
             earned,
             points: 120,
+            checks: Vec::new(),
         }];
         s.answers = vec![Answer {
             question: "q1".into(),

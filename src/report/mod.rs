@@ -8,6 +8,7 @@ pub mod checks;
 pub mod doctor;
 mod format;
 pub mod grade;
+pub mod gradescope;
 mod json;
 pub mod junit;
 pub mod list;

@@ -69,7 +69,7 @@ pub struct Criterion {
 }
 
 /// One check as a criterion scores it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ScoredCheck {
     /// The check's id.
     pub check: String,

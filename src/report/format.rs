@@ -14,6 +14,10 @@ pub enum Format {
     Junit,
     /// GitHub Actions workflow commands (annotations on a pull request).
     Github,
+    /// A long CSV gradebook: a row per learner, a column per criterion and quiz question.
+    Csv,
+    /// Canvas's gradebook import CSV.
+    Canvas,
 }
 
 impl Format {
@@ -24,6 +28,8 @@ impl Format {
             Format::Json => "json",
             Format::Junit => "junit",
             Format::Github => "github",
+            Format::Csv => "csv",
+            Format::Canvas => "canvas",
         }
     }
 }

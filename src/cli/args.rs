@@ -436,6 +436,13 @@ pub struct GradeArgs {
     /// How many files are graded at once [default: the machine's cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
+    /// The assignment's title in gradebooks [default: the chapter's title].
+    #[arg(long, value_name = "NAME")]
+    pub assignment_name: Option<String>,
+    /// The Canvas assignment's id (from its URL): the canvas report's column is then `NAME
+    /// (ID)`, which Canvas's import matches to that assignment.
+    #[arg(long, value_name = "ID")]
+    pub canvas_assignment_id: Option<u64>,
 }
 
 /// `lab token`'s subcommands.
@@ -684,6 +691,12 @@ pub enum GradeFormatArg {
     Json,
     /// Gradescope's autograder results.json, for exactly one submission.
     Gradescope,
+    /// A CSV gradebook: a row per learner, a column per criterion and quiz question.
+    Csv,
+    /// Canvas's gradebook import CSV (see --canvas-assignment-id).
+    Canvas,
+    /// JUnit XML: a suite per learner, a case per check.
+    Junit,
 }
 
 /// Output formats of `lab test`.

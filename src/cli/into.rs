@@ -128,6 +128,8 @@ impl Cli {
                     fail_under: args.fail_under,
                     roster: args.roster,
                     jobs: args.jobs.map(usize::from),
+                    assignment_name: args.assignment_name,
+                    canvas_assignment_id: args.canvas_assignment_id,
                 }))
             }
             CliCommand::Token(TokenCommand::Issue(args)) => {
@@ -315,5 +317,8 @@ fn grade_format(format: GradeFormatArg) -> Format {
         GradeFormatArg::Table => Format::Human,
         GradeFormatArg::Json => Format::Json,
         GradeFormatArg::Gradescope => Format::Gradescope,
+        GradeFormatArg::Csv => Format::Csv,
+        GradeFormatArg::Canvas => Format::Canvas,
+        GradeFormatArg::Junit => Format::Junit,
     }
 }

@@ -30,7 +30,7 @@ use crate::grade::roster::Roster;
 use crate::grade::summary::ClassSummary;
 use crate::record::{CourseStamp, Progress};
 use crate::report::Format;
-use crate::report::grade::ClassReport;
+use crate::report::grade::{Assignment, ClassReport};
 use crate::submission::SubmissionError;
 use crate::submission::archive::Limits;
 use crate::submission::names::{PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};
@@ -66,6 +66,10 @@ pub struct GradeRequest {
     pub roster: Option<PathBuf>,
     /// How many files are graded at once [default: the machine's cores].
     pub jobs: Option<usize>,
+    /// The assignment's title in gradebooks (none: the chapter's title).
+    pub assignment_name: Option<String>,
+    /// The Canvas assignment's id.
+    pub canvas_assignment_id: Option<u64>,
 }
 
 /// Runs `lab grade`.
@@ -130,10 +134,18 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
     }
     flag_copies(&mut graded);
     let summary = ClassSummary::of(&graded, request.pass_mark);
+    let title = match &request.assignment_name {
+        Some(name) => name.clone(),
+        None => class.title(),
+    };
     let report = ClassReport {
         class: &graded,
         summary: &summary,
         color: config.color && request.output.is_none(),
+        assignment: Assignment {
+            name: &title,
+            canvas_id: request.canvas_assignment_id,
+        },
     };
     write_reports(&report, &request.formats, request.output.as_deref(), out)?;
     let under = request.fail_under.is_some_and(|percent| {
@@ -283,6 +295,32 @@ impl Class<'_> {
                     .map(|chapter| Arc::new(GradedChapter::of(chapter, self.key_override)))
             })
             .clone()
+    }
+
+    /// The title of the chapter the class was graded against (its id when it has none; the
+    /// chapters' ids when the files named several; `lab` when no file named one).
+    fn title(&self) -> String {
+        let chapters = self
+            .chapters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let graded: Vec<&GradedChapter> = chapters.values().flatten().map(|c| &**c).collect();
+        match graded.as_slice() {
+            [] => "lab".to_owned(),
+            [one] => {
+                let title = one.chapter.lab.title.trim();
+                if title.is_empty() {
+                    one.chapter.lab.id.value.0.clone()
+                } else {
+                    title.to_owned()
+                }
+            }
+            several => several
+                .iter()
+                .map(|c| c.chapter.lab.id.value.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
     }
 
     /// One file, read, opened and graded on its own.

@@ -117,6 +117,12 @@ pub struct Who {
     /// Their email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Their Canvas user id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canvas_id: Option<String>,
+    /// Their SIS user id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sis_user_id: Option<String>,
 }
 
 /// One submission, graded or not.

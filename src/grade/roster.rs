@@ -1,9 +1,10 @@
 //! The class roster an instructor gives `lab grade --roster`: a CSV file, one learner a row,
-//! naming who each learner is (name, email, section: for the reports) and what only that
-//! learner holds (the public key, or its fingerprint, whose private half signs their work; in
-//! keyless labs the identity their image signatures must carry). Read strictly: it is the
-//! instructor's ground truth, so a misspelled column or a key that cannot be read stops the
-//! grading with the file, the line and what to do, instead of silently checking nothing.
+//! naming who each learner is (name, email, section, Canvas and SIS ids: for the reports) and
+//! what only that learner holds (the public key, or its fingerprint, whose private half signs
+//! their work; in keyless labs the identity their image signatures must carry). Read strictly:
+//! it is the instructor's ground truth, so a misspelled column or a key that cannot be read
+//! stops the grading with the file, the line and what to do, instead of silently checking
+//! nothing.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,13 +19,15 @@ pub const ROSTER_LIMIT: u64 = 4 << 20;
 
 /// The columns a roster may have, as written in its header row (case and surrounding spaces do
 /// not matter; `-` and ` ` read as `_`), with the other spellings each accepts.
-const COLUMNS: [(&str, &[&str]); 6] = [
+const COLUMNS: [(&str, &[&str]); 8] = [
     ("id", &["learner", "learner_id", "student_id"]),
     ("name", &["student", "full_name"]),
     ("email", &["e_mail", "mail"]),
     ("section", &[]),
     ("public_key", &["key", "fingerprint", "key_fingerprint"]),
     ("identity", &["signing_identity", "expected_identity"]),
+    ("canvas_id", &["canvas_user_id"]),
+    ("sis_user_id", &["sis_id"]),
 ];
 
 /// One learner of the roster.
@@ -43,6 +46,10 @@ pub struct Learner {
     /// The identity (a certificate subject; `*` and `?` as Kyverno's wildcards) their keyless
     /// image signatures must carry.
     pub identity: Option<String>,
+    /// Their Canvas user id (digits), for the Canvas gradebook's `ID` column.
+    pub canvas_id: Option<String>,
+    /// Their SIS user id, for the Canvas gradebook's `SIS User ID` column.
+    pub sis_user_id: Option<String>,
     /// The roster's line, for messages.
     pub line: u64,
 }
@@ -54,6 +61,8 @@ impl Learner {
             name: self.name.clone(),
             section: self.section.clone(),
             email: self.email.clone(),
+            canvas_id: self.canvas_id.clone(),
+            sis_user_id: self.sis_user_id.clone(),
         }
     }
 
@@ -189,6 +198,19 @@ impl Roster {
                             })?);
                     }
                     "identity" => learner.identity = given,
+                    "canvas_id" => {
+                        if !cell.bytes().all(|b| b.is_ascii_digit()) {
+                            return Err(RosterError {
+                                at: at(line),
+                                problem: format!(
+                                    "the canvas_id `{}` is not a Canvas user id (digits only, as the `ID` column of a Canvas gradebook export); leave it empty if unknown",
+                                    crate::text::printable(cell)
+                                ),
+                            });
+                        }
+                        learner.canvas_id = given;
+                    }
+                    "sis_user_id" => learner.sis_user_id = given,
                     _ => {}
                 }
             }

@@ -204,3 +204,33 @@ fn the_roster_rejects_another_key_and_flags_a_stranger_and_another_signer() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn canvas_and_sis_ids_are_read_for_the_canvas_gradebook() {
+    let roster = parse(
+        "id,name,section,canvas_id,sis_user_id\n\
+         ada,Ada,A1, 4021 ,S-001\n\
+         bob,Bob,A1,,\n",
+    )
+    .unwrap();
+    let ada = roster.get("ada").unwrap().who();
+    assert_eq!(ada.canvas_id.as_deref(), Some("4021"));
+    assert_eq!(ada.sis_user_id.as_deref(), Some("S-001"));
+    let bob = roster.get("bob").unwrap().who();
+    assert_eq!((bob.canvas_id, bob.sis_user_id), (None, None));
+    let other = parse("Student_ID,Canvas User ID,SIS ID\nada,7,x\n").unwrap();
+    assert_eq!(other.get("ada").unwrap().canvas_id.as_deref(), Some("7"));
+    assert_eq!(other.get("ada").unwrap().sis_user_id.as_deref(), Some("x"));
+}
+
+#[test]
+fn a_canvas_id_that_is_not_digits_names_its_line() {
+    let error = parse("id,canvas_id\nada,4021\nbob,=HYPERLINK(\"x\")\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error
+            .starts_with("roster.csv:3: the canvas_id `=HYPERLINK(\"x\")` is not a Canvas user id"),
+        "{error}"
+    );
+}

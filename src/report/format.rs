@@ -16,6 +16,10 @@ pub enum Format {
     Github,
     /// Gradescope's autograder `results.json`, for one submission.
     Gradescope,
+    /// A long CSV gradebook: a row per learner, a column per criterion and quiz question.
+    Csv,
+    /// Canvas's gradebook import CSV.
+    Canvas,
 }
 
 impl Format {
@@ -27,6 +31,8 @@ impl Format {
             Format::Junit => "junit",
             Format::Github => "github",
             Format::Gradescope => "gradescope",
+            Format::Csv => "csv",
+            Format::Canvas => "canvas",
         }
     }
 }

@@ -22,6 +22,17 @@ pub struct ClassReport<'a> {
     pub summary: &'a ClassSummary,
     /// Colour the table (at a terminal only).
     pub color: bool,
+    /// The assignment the marks are for, as gradebooks name it.
+    pub assignment: Assignment<'a>,
+}
+
+/// The assignment a class's marks are for, as a gradebook names its column.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Assignment<'a> {
+    /// Its title (`--assignment-name`; by default the chapter's title).
+    pub name: &'a str,
+    /// Its Canvas id (`--canvas-assignment-id`): the Canvas column is then `name (id)`.
+    pub canvas_id: Option<u64>,
 }
 
 impl ClassReport<'_> {
@@ -39,7 +50,14 @@ impl ClassReport<'_> {
 }
 
 /// The formats `lab grade` writes.
-pub const WRITES: &[Format] = &[Format::Human, Format::Json, Format::Gradescope];
+pub const WRITES: &[Format] = &[
+    Format::Human,
+    Format::Json,
+    Format::Csv,
+    Format::Canvas,
+    Format::Junit,
+    Format::Gradescope,
+];
 
 /// The report in `format`.
 pub fn render(format: Format, report: &ClassReport<'_>) -> Result<String, Unsupported> {
@@ -47,6 +65,9 @@ pub fn render(format: Format, report: &ClassReport<'_>) -> Result<String, Unsupp
         Format::Human => Ok(human(report)),
         Format::Json => Ok(json(report)),
         Format::Gradescope => Ok(super::gradescope::results(report)),
+        Format::Csv => Ok(super::gradebook::csv(report)),
+        Format::Canvas => Ok(super::canvas::csv(report)),
+        Format::Junit => Ok(super::grade_junit::junit(report).render()),
         _ => Err(Unsupported {
             report: "grade",
             format,
@@ -63,6 +84,8 @@ pub fn file_name(format: Format) -> &'static str {
         Format::Junit => "junit.xml",
         Format::Github => "grades.github.txt",
         Format::Gradescope => "results.json",
+        Format::Csv => "grades.csv",
+        Format::Canvas => "canvas.csv",
     }
 }
 
@@ -218,6 +241,7 @@ mod tests {
             class: &class,
             summary: &summary,
             color: false,
+            assignment: Assignment::default(),
         });
         insta::assert_snapshot!(text);
         assert!(!text.contains('\u{1b}'), "{text}");

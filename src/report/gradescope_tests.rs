@@ -108,6 +108,7 @@ fn results_of(class: &[Submission]) -> Value {
         class,
         summary: &summary,
         color: false,
+        assignment: Default::default(),
     });
     serde_json::from_str(&text).unwrap()
 }
@@ -124,6 +125,7 @@ fn a_flagged_submission_is_one_results_json_of_scored_criteria_and_informational
         class: &class,
         summary: &summary,
         color: false,
+        assignment: Default::default(),
     });
     insta::assert_snapshot!(text);
     let doc: Value = serde_json::from_str(&text).unwrap();

@@ -1,5 +1,5 @@
-//! The one JUnit XML model, for `lab test` and `lab rehearse`: suites of cases that pass, fail
-//! or are skipped. The counts are taken from the cases and every text is escaped here, once,
+//! The one JUnit XML model, for `lab test`, `lab rehearse` and `lab grade`: suites of cases
+//! that pass, fail, err or are skipped. The counts are taken from the cases and every text is escaped here, once,
 //! so a reporter only says what each case is.
 
 use std::fmt::Write as _;
@@ -49,6 +49,13 @@ pub enum Outcome {
         /// The element's text (may be empty).
         text: String,
     },
+    /// It could not be judged: an `<error>` with a message and a longer text.
+    Errored {
+        /// The `message` attribute.
+        message: String,
+        /// The element's text (may be empty).
+        text: String,
+    },
     /// It was not run: a `<skipped>` with the reason.
     Skipped {
         /// The `message` attribute.
@@ -64,6 +71,11 @@ impl TestSuite {
     /// Cases that failed.
     pub fn failures(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Failed { .. }))
+    }
+
+    /// Cases that erred.
+    pub fn errors(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Errored { .. }))
     }
 
     /// Cases that were skipped.
@@ -83,15 +95,21 @@ impl TestSuites {
         self.suites.iter().map(TestSuite::failures).sum()
     }
 
+    /// Erred cases in all.
+    pub fn errors(&self) -> usize {
+        self.suites.iter().map(TestSuite::errors).sum()
+    }
+
     /// The XML document.
     pub fn render(&self) -> String {
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = write!(
             out,
-            "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\"",
+            "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\"",
             escape(&self.name),
             self.tests(),
-            self.failures()
+            self.failures(),
+            self.errors()
         );
         if let Some(time) = self.time {
             let _ = write!(out, " time=\"{time:.3}\"");
@@ -100,10 +118,11 @@ impl TestSuites {
         for suite in &self.suites {
             let _ = writeln!(
                 out,
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
                 escape(&suite.name),
                 suite.cases.len(),
                 suite.failures(),
+                suite.errors(),
                 suite.skipped()
             );
             for case in &suite.cases {
@@ -133,6 +152,14 @@ impl TestCase {
                 let _ = writeln!(
                     out,
                     ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    escape(message),
+                    escape(text)
+                );
+            }
+            Outcome::Errored { message, text } => {
+                let _ = writeln!(
+                    out,
+                    ">\n      <error message=\"{}\">{}</error>\n    </testcase>",
                     escape(message),
                     escape(text)
                 );
@@ -201,6 +228,13 @@ mod tests {
                         },
                     ),
                     case(
+                        "broken",
+                        Outcome::Errored {
+                            message: "e&".into(),
+                            text: String::new(),
+                        },
+                    ),
+                    case(
                         "later",
                         Outcome::Skipped {
                             message: "why'".into(),
@@ -212,11 +246,14 @@ mod tests {
         assert_eq!(
             doc.render(),
             r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="lab &quot;x&quot;" tests="3" failures="1" time="1.500">
-  <testsuite name="s&amp;t" tests="3" failures="1" skipped="1">
+<testsuites name="lab &quot;x&quot;" tests="4" failures="1" errors="1" time="1.500">
+  <testsuite name="s&amp;t" tests="4" failures="1" errors="1" skipped="1">
     <testcase classname="c&lt;1&gt;" name="ok"/>
     <testcase classname="c&lt;1&gt;" name="bad">
       <failure message="m&lt;">t&gt;</failure>
+    </testcase>
+    <testcase classname="c&lt;1&gt;" name="broken">
+      <error message="e&amp;"></error>
     </testcase>
     <testcase classname="c&lt;1&gt;" name="later">
       <skipped message="why&apos;"/>

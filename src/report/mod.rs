@@ -3,11 +3,16 @@
 //! are written in one place, below the commands that gather the results.
 
 pub mod admit;
+pub mod canvas;
 pub mod checks;
+#[cfg(test)]
+mod class_fixture;
 #[cfg(feature = "live")]
 pub mod doctor;
 mod format;
 pub mod grade;
+pub mod grade_junit;
+pub mod gradebook;
 pub mod gradescope;
 mod json;
 pub mod junit;

@@ -26,7 +26,7 @@ pub fn render<'s>(
         Format::Human => Ok(human(report, source_of, color)),
         Format::Json => Ok(json(report)),
         Format::Github => Ok(github(report)),
-        Format::Junit | Format::Gradescope => Err(Unsupported {
+        _ => Err(Unsupported {
             report: "lab validate",
             format,
             writes: &[Format::Human, Format::Json, Format::Github],

@@ -1,12 +1,14 @@
 //! Integration tests: they drive the real `lab` binary against fixture courses.
 
 mod admit;
+mod canvas_import;
 mod ch14_submission;
 mod cluster;
 mod corpus;
 mod cosign_interop;
 mod differential;
 mod grade;
+mod gradebook;
 mod gradescope;
 mod help;
 mod hostile;

@@ -436,6 +436,14 @@ pub struct GradeArgs {
     /// How many files are graded at once [default: the machine's cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
+    /// Replace every learner's id, name, email and file name with a stable pseudonym
+    /// (learner-1a2b3c4d5e) in every report; who each is goes to --reveal-map only.
+    #[arg(long, requires = "reveal_map")]
+    pub anonymize: bool,
+    /// With --anonymize: the file that says who each pseudonym is, and holds the key that
+    /// draws them (reused when it exists, so reruns keep their pseudonyms). Not inside -o.
+    #[arg(long, value_name = "FILE", requires = "anonymize")]
+    pub reveal_map: Option<PathBuf>,
 }
 
 /// `lab token`'s subcommands.
@@ -682,6 +690,8 @@ pub enum GradeFormatArg {
     Table,
     /// One JSON document: every criterion, check, quiz question and flag per learner.
     Json,
+    /// One self-contained HTML page: the class, charts, the flagged, a section per learner.
+    Html,
 }
 
 /// Output formats of `lab test`.

@@ -128,6 +128,7 @@ impl Cli {
                     fail_under: args.fail_under,
                     roster: args.roster,
                     jobs: args.jobs.map(usize::from),
+                    reveal_map: args.reveal_map.filter(|_| args.anonymize),
                 }))
             }
             CliCommand::Token(TokenCommand::Issue(args)) => {
@@ -314,5 +315,6 @@ fn grade_format(format: GradeFormatArg) -> Format {
     match format {
         GradeFormatArg::Table => Format::Human,
         GradeFormatArg::Json => Format::Json,
+        GradeFormatArg::Html => Format::Html,
     }
 }

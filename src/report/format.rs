@@ -14,6 +14,8 @@ pub enum Format {
     Junit,
     /// GitHub Actions workflow commands (annotations on a pull request).
     Github,
+    /// One self-contained HTML page.
+    Html,
 }
 
 impl Format {
@@ -24,6 +26,7 @@ impl Format {
             Format::Json => "json",
             Format::Junit => "junit",
             Format::Github => "github",
+            Format::Html => "html",
         }
     }
 }

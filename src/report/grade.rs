@@ -39,13 +39,14 @@ impl ClassReport<'_> {
 }
 
 /// The formats `lab grade` writes.
-pub const WRITES: &[Format] = &[Format::Human, Format::Json];
+pub const WRITES: &[Format] = &[Format::Human, Format::Json, Format::Html];
 
 /// The report in `format`.
 pub fn render(format: Format, report: &ClassReport<'_>) -> Result<String, Unsupported> {
     match format {
         Format::Human => Ok(human(report)),
         Format::Json => Ok(json(report)),
+        Format::Html => Ok(super::html::html(report)),
         _ => Err(Unsupported {
             report: "grade",
             format,
@@ -61,6 +62,7 @@ pub fn file_name(format: Format) -> &'static str {
         Format::Json => "grades.json",
         Format::Junit => "junit.xml",
         Format::Github => "grades.github.txt",
+        Format::Html => "report.html",
     }
 }
 

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod doctor;
 mod format;
 pub mod grade;
+pub mod html;
 mod json;
 pub mod junit;
 pub mod list;

@@ -19,7 +19,7 @@ pub fn render(rehearsal: &Rehearsal, format: Format) -> Result<String, Unsupport
         Format::Human => Ok(human(rehearsal)),
         Format::Json => Ok(json(rehearsal)),
         Format::Junit => Ok(junit(rehearsal).render()),
-        Format::Github => Err(Unsupported {
+        Format::Github | Format::Html => Err(Unsupported {
             report: "lab rehearse",
             format,
             writes: &[Format::Human, Format::Json, Format::Junit],

@@ -18,7 +18,7 @@ pub fn render(reports: &[SuiteReport], format: Format) -> Result<String, Unsuppo
         Format::Human => Ok(human(reports)),
         Format::Json => Ok(json(reports)),
         Format::Junit => Ok(junit(reports).render()),
-        Format::Github => Err(Unsupported {
+        Format::Github | Format::Html => Err(Unsupported {
             report: "lab test",
             format,
             writes: &[Format::Human, Format::Json, Format::Junit],

@@ -26,7 +26,7 @@ pub fn render<'s>(
         Format::Human => Ok(human(report, source_of, color)),
         Format::Json => Ok(json(report)),
         Format::Github => Ok(github(report)),
-        Format::Junit => Err(Unsupported {
+        Format::Junit | Format::Html => Err(Unsupported {
             report: "lab validate",
             format,
             writes: &[Format::Human, Format::Json, Format::Github],

@@ -6,6 +6,8 @@
 //! the answer key: re-verified; the cluster's checks: judged from what the cluster showed, as
 //! recorded), and the done-when criteria are scored. Copies across the class are flagged. A file
 //! that cannot be read is rejected with its reason, and the rest are graded all the same.
+//! With `--anonymize`, learners are named by pseudonym from there on (see
+//! `crate::grade::anonymize`), before any report is rendered.
 
 use std::collections::BTreeMap;
 use std::io::Write;

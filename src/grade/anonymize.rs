@@ -351,7 +351,11 @@ mod tests {
         let one = Pseudonyms::new(&map());
         let again = Pseudonyms::new(&map());
         let ada = one.learner("ada");
-        assert_eq!(ada, again.learner("ada"), "the same key, the same pseudonym");
+        assert_eq!(
+            ada,
+            again.learner("ada"),
+            "the same key, the same pseudonym"
+        );
         assert!(
             ada.starts_with("learner-") && ada.len() == "learner-".len() + DIGITS,
             "{ada}"
@@ -407,7 +411,10 @@ mod tests {
         let mut revealed = RevealMap::fresh().unwrap();
         revealed.key = map().key;
         revealed.merge(&pseudonyms).unwrap();
-        assert_eq!(revealed.learners[&ada].email.as_deref(), Some("ada@example.edu"));
+        assert_eq!(
+            revealed.learners[&ada].email.as_deref(),
+            Some("ada@example.edu")
+        );
         let dee = &revealed.learners[&pseudonyms.learner("dee")];
         assert_eq!(
             (dee.id.as_str(), dee.name.as_deref()),
@@ -433,8 +440,13 @@ mod tests {
             },
         );
         let err = revealed.merge(&pseudonyms).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("{ada} stands for two learners")), "{err}");
-        let err = RevealMap::parse("{\"key\": \"00\"}").unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{ada} stands for two learners")),
+            "{err}"
+        );
+        let err = RevealMap::parse("{\"key\": \"00\"}")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("not a reveal map lab grade wrote"), "{err}");
     }
 

@@ -369,9 +369,9 @@ fn flagged(page: &mut String, rows: &[&Submission]) {
             continue;
         }
         any = true;
-        let _ = write!(
+        let _ = writeln!(
             page,
-            "<h3><a class=\"id\" href=\"#{}\">{}</a> <span class=\"{o}\">{o}</span></h3>\n",
+            "<h3><a class=\"id\" href=\"#{}\">{}</a> <span class=\"{o}\">{o}</span></h3>",
             anchor(i),
             escape(who(s)),
             o = outcome(s),
@@ -435,7 +435,10 @@ fn learner(page: &mut String, anchor: &str, s: &Submission) {
         facts.push(format!("section {}", escape(section)));
     }
     if !s.file.is_empty() {
-        facts.push(format!("file <span class=\"id\">{}</span>", escape(&s.file)));
+        facts.push(format!(
+            "file <span class=\"id\">{}</span>",
+            escape(&s.file)
+        ));
     }
     if let Some(chapter) = &s.chapter {
         facts.push(format!("chapter {}", escape(chapter)));

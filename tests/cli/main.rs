@@ -7,6 +7,7 @@ mod corpus;
 mod cosign_interop;
 mod differential;
 mod grade;
+mod grade_html;
 mod help;
 mod hostile;
 mod hostile_input;

@@ -443,6 +443,14 @@ pub struct GradeArgs {
     /// (ID)`, which Canvas's import matches to that assignment.
     #[arg(long, value_name = "ID")]
     pub canvas_assignment_id: Option<u64>,
+    /// Replace every learner's id, name, email and file name with a stable pseudonym
+    /// (learner-1a2b3c4d5e) in every report; who each is goes to --reveal-map only.
+    #[arg(long, requires = "reveal_map")]
+    pub anonymize: bool,
+    /// With --anonymize: the file that says who each pseudonym is, and holds the key that
+    /// draws them (reused when it exists, so reruns keep their pseudonyms). Not inside -o.
+    #[arg(long, value_name = "FILE", requires = "anonymize")]
+    pub reveal_map: Option<PathBuf>,
 }
 
 /// `lab token`'s subcommands.
@@ -697,6 +705,8 @@ pub enum GradeFormatArg {
     Canvas,
     /// JUnit XML: a suite per learner, a case per check.
     Junit,
+    /// One self-contained HTML page: the class, charts, the flagged, a section per learner.
+    Html,
 }
 
 /// Output formats of `lab test`.

@@ -130,6 +130,7 @@ impl Cli {
                     jobs: args.jobs.map(usize::from),
                     assignment_name: args.assignment_name,
                     canvas_assignment_id: args.canvas_assignment_id,
+                    reveal_map: args.reveal_map.filter(|_| args.anonymize),
                 }))
             }
             CliCommand::Token(TokenCommand::Issue(args)) => {
@@ -320,5 +321,6 @@ fn grade_format(format: GradeFormatArg) -> Format {
         GradeFormatArg::Csv => Format::Csv,
         GradeFormatArg::Canvas => Format::Canvas,
         GradeFormatArg::Junit => Format::Junit,
+        GradeFormatArg::Html => Format::Html,
     }
 }

@@ -6,6 +6,8 @@
 //! the answer key: re-verified; the cluster's checks: judged from what the cluster showed, as
 //! recorded), and the done-when criteria are scored. Copies across the class are flagged. A file
 //! that cannot be read is rejected with its reason, and the rest are graded all the same.
+//! With `--anonymize`, learners are named by pseudonym from there on (see
+//! `crate::grade::anonymize`), before any report is rendered.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -22,6 +24,7 @@ use crate::content::model::{AnswerKey, EvidenceFormat};
 use crate::engine::kinds::Kind;
 use crate::engine::{Status, prepare};
 use crate::error::LabError;
+use crate::grade::anonymize::{Naming, Pseudonyms, RevealMap};
 use crate::grade::class::{
     Answer, Basis, Criterion, Fingerprints, GradedCheck, Outcome, ScoredCheck, Submission,
     flag_copies,
@@ -70,6 +73,9 @@ pub struct GradeRequest {
     pub assignment_name: Option<String>,
     /// The Canvas assignment's id.
     pub canvas_assignment_id: Option<u64>,
+    /// Replace every learner's id, name, email and file name with a pseudonym, and write who
+    /// each is to this file (the reveal map; its key is reused when it exists).
+    pub reveal_map: Option<PathBuf>,
 }
 
 /// Runs `lab grade`.
@@ -108,8 +114,14 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
         Some(path) => Some(Roster::read(path).map_err(|e| LabError::Usage(e.to_string()))?),
         None => None,
     };
+    let mut reveal = match &request.reveal_map {
+        Some(path) => Some(read_reveal_map(path, request)?),
+        None => None,
+    };
+    let pseudonyms = reveal.as_ref().map(Pseudonyms::new);
     let course = ChapterCourse::open(config.course.as_deref(), false)?;
     let class = Class {
+        naming: Naming::new(pseudonyms.as_ref()),
         course: &course,
         key_override: key_override.as_ref(),
         instructor: instructor.as_ref(),
@@ -132,7 +144,24 @@ pub fn run(config: &Config, request: &GradeRequest, out: &mut impl Write) -> Res
             }
         }
     }
+    if let Some(pseudonyms) = &pseudonyms {
+        // Before the copy checks, so that their flags name the other learner by pseudonym.
+        pseudonyms.anonymize(&mut graded);
+    }
     flag_copies(&mut graded);
+    if let (Some(map), Some(pseudonyms), Some(path)) =
+        (&mut reveal, &pseudonyms, &request.reveal_map)
+    {
+        map.merge(pseudonyms)
+            .map_err(|e| LabError::Usage(format!("{}: {e}", path.display())))?;
+        // Written before the reports: a report whose pseudonyms nobody can reveal is no use.
+        crate::atomic::write(path, map.to_json().as_bytes()).map_err(|source| {
+            LabError::Output {
+                what: path.display().to_string(),
+                source,
+            }
+        })?;
+    }
     let summary = ClassSummary::of(&graded, request.pass_mark);
     let title = match &request.assignment_name {
         Some(name) => name.clone(),
@@ -270,8 +299,53 @@ fn in_parallel<T: Sync, R: Send>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The reveal map at `path` when it exists (its key keeps the pseudonyms of earlier runs), else
+/// a new one. It is refused inside the reports' folder or as the report's file: that folder
+/// is what gets handed to others, and the map (its key above all) says who everyone is.
+fn read_reveal_map(path: &Path, request: &GradeRequest) -> Result<RevealMap, LabError> {
+    if let Some(output) = &request.output {
+        let into_folder = request.formats.len() > 1 || output.is_dir();
+        let (map, out) = (resolved(path), resolved(output));
+        if map == out || (into_folder && map.starts_with(&out)) {
+            return Err(LabError::Usage(format!(
+                "--reveal-map {} is inside the reports' output {}: the map says who every pseudonym is, so keep it apart from what you share; give a path outside it",
+                path.display(),
+                output.display()
+            )));
+        }
+    }
+    if !path.exists() {
+        return RevealMap::fresh().map_err(|e| LabError::Usage(e.to_string()));
+    }
+    let text = crate::input::read_text(path, 16 << 20, "a reveal map")
+        .map_err(|e| LabError::Usage(e.to_string()))?;
+    RevealMap::parse(&text).map_err(|e| LabError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// `path` made absolute, with its longest existing ancestor's links resolved (the rest may
+/// not exist yet).
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, name| p.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
 /// What every file of the class is graded against, shared by the grading threads.
 struct Class<'a> {
+    /// How messages name learners (by pseudonym with --anonymize).
+    naming: Naming<'a>,
     course: &'a ChapterCourse,
     key_override: Option<&'a AnswerKey>,
     instructor: Option<&'a TrustedKey>,
@@ -433,7 +507,9 @@ fn grade_one(
     let predicate = &opened.statement.predicate;
     let id = chapter.lab.id.value.0.clone();
     // The learner id names rows and files of reports: one that cannot be an id is hostile.
-    if let Err(e) = crate::submission::token::check_learner_id(&predicate.learner) {
+    if crate::submission::token::check_learner_id(&predicate.learner).is_err() {
+        let named = class.naming.learner(&predicate.learner);
+        let e = crate::submission::token::TokenError::LearnerId(named);
         return Ok(Submission::rejected(shown, e.to_string()));
     }
     let mut graded = Submission::rejected(shown, String::new());
@@ -448,7 +524,13 @@ fn grade_one(
             .map(|k| k.hint().to_owned())
             .unwrap_or_default();
         let keyless = predicate.signing.mode == SigningMode::Keyless;
-        let verdict = roster.judge(&predicate.learner, &hint, keyless, &promoted.signers);
+        let verdict = roster.judge_as(
+            &predicate.learner,
+            &hint,
+            keyless,
+            &promoted.signers,
+            class.naming,
+        );
         graded.who = verdict.who;
         if let Some(why) = verdict.rejected {
             graded.outcome = Outcome::Rejected;
@@ -489,7 +571,7 @@ fn grade_one(
     let mut due = class.due;
     let mut nonce = None;
     if let Some(instructor) = class.instructor {
-        match check_token(opened, &id, instructor) {
+        match check_token(opened, &id, instructor, class.naming) {
             Ok(token) => {
                 // The token's due date wins over the command line's.
                 if let Some(token_due) = token.due.as_deref().and_then(|d| parse_due(d).ok()) {
@@ -673,6 +755,7 @@ fn check_token(
     opened: &Opened,
     chapter: &str,
     instructor: &TrustedKey,
+    naming: Naming<'_>,
 ) -> Result<crate::submission::token::Token, String> {
     let learner = &opened.statement.predicate.learner;
     let bytes = opened.files.get(TOKEN_FILE).ok_or_else(|| {
@@ -683,8 +766,8 @@ fn check_token(
     if token.learner != *learner {
         return Err(format!(
             "a token issued to {} submitted as {}",
-            crate::text::printable(&token.learner),
-            crate::text::printable(learner)
+            naming.learner(&token.learner),
+            naming.learner(learner)
         ));
     }
     if let Some(for_chapter) = &token.chapter

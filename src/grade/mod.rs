@@ -3,6 +3,7 @@
 //! live here, so that the walkthrough, `lab status` and the grader score the same way; the
 //! reporters in `crate::report` write the results down.
 
+pub mod anonymize;
 pub mod class;
 pub mod done_when;
 mod error;

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 
+use super::anonymize::Naming;
 use super::class::Who;
 use base64::engine::general_purpose::STANDARD;
 
@@ -252,7 +253,20 @@ impl Roster {
         keyless: bool,
         signers: &[String],
     ) -> Verdict {
-        let shown = crate::text::printable(learner);
+        self.judge_as(learner, key_hint, keyless, signers, Naming::default())
+    }
+
+    /// As [`Roster::judge`], with the learner and the roster's lines named by `naming` (by
+    /// pseudonym, for `lab grade --anonymize`).
+    pub fn judge_as(
+        &self,
+        learner: &str,
+        key_hint: &str,
+        keyless: bool,
+        signers: &[String],
+        naming: Naming<'_>,
+    ) -> Verdict {
+        let shown = naming.learner(learner);
         let Some(on) = self.get(learner) else {
             return Verdict {
                 flags: vec![format!("{shown} is not on the roster ({})", self.file)],
@@ -265,8 +279,8 @@ impl Roster {
         };
         if on.holds_key(key_hint) == Some(false) {
             verdict.rejected = Some(format!(
-                "signed by a key that is not {shown}'s: the roster names another public key ({}:{})",
-                self.file, on.line
+                "signed by a key that is not {shown}'s: the roster names another public key ({})",
+                naming.roster_line(&self.file, on.line)
             ));
             return verdict;
         }
@@ -274,18 +288,10 @@ impl Roster {
             && !signers.iter().any(|s| on.has_identity(s) == Some(true))
             && on.identity.is_some()
         {
-            let signed_by = if signers.is_empty() {
-                "no certificate identity".to_owned()
-            } else {
-                signers
-                    .iter()
-                    .map(|s| crate::text::printable(s).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
             verdict.flags.push(format!(
-                "the image was signed by {signed_by}, not by the identity the roster expects of {shown} ({}:{})",
-                self.file, on.line
+                "the image was signed by {}, not by the identity the roster expects of {shown} ({})",
+                naming.identities(signers),
+                naming.roster_line(&self.file, on.line)
             ));
         }
         verdict

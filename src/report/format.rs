@@ -20,6 +20,8 @@ pub enum Format {
     Csv,
     /// Canvas's gradebook import CSV.
     Canvas,
+    /// One self-contained HTML page.
+    Html,
 }
 
 impl Format {
@@ -33,6 +35,7 @@ impl Format {
             Format::Gradescope => "gradescope",
             Format::Csv => "csv",
             Format::Canvas => "canvas",
+            Format::Html => "html",
         }
     }
 }

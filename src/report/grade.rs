@@ -57,6 +57,7 @@ pub const WRITES: &[Format] = &[
     Format::Canvas,
     Format::Junit,
     Format::Gradescope,
+    Format::Html,
 ];
 
 /// The report in `format`.
@@ -68,6 +69,7 @@ pub fn render(format: Format, report: &ClassReport<'_>) -> Result<String, Unsupp
         Format::Csv => Ok(super::gradebook::csv(report)),
         Format::Canvas => Ok(super::canvas::csv(report)),
         Format::Junit => Ok(super::grade_junit::junit(report).render()),
+        Format::Html => Ok(super::html::html(report)),
         _ => Err(Unsupported {
             report: "grade",
             format,
@@ -86,6 +88,7 @@ pub fn file_name(format: Format) -> &'static str {
         Format::Gradescope => "results.json",
         Format::Csv => "grades.csv",
         Format::Canvas => "canvas.csv",
+        Format::Html => "report.html",
     }
 }
 

@@ -14,6 +14,7 @@ pub mod grade;
 pub mod grade_junit;
 pub mod gradebook;
 pub mod gradescope;
+pub mod html;
 mod json;
 pub mod junit;
 pub mod list;

@@ -8,6 +8,7 @@ mod corpus;
 mod cosign_interop;
 mod differential;
 mod grade;
+mod grade_html;
 mod gradebook;
 mod gradescope;
 mod help;

@@ -277,18 +277,23 @@ fn question_test(n: usize, a: &Answer) -> Test {
     }
 }
 
-/// A file that could not be graded: score 0, and why, for the learner to see at once.
-fn rejected(s: &Submission) -> Results {
-    let why = printable_block(s.rejected.as_deref().unwrap_or("it could not be read")).into_owned();
-    let test = Test {
+/// The one test of an upload that could not be graded: failed, and why.
+fn ungradable(why: &str) -> Test {
+    Test {
         name: "The submission can be graded".to_owned(),
         number: "1".to_owned(),
         score: Some(0),
         max_score: Some(0),
         status: TestStatus::Failed,
-        output: why.clone(),
+        output: why.to_owned(),
         visibility: Visibility::Visible,
-    };
+    }
+}
+
+/// A file that could not be graded: score 0, and why, for the learner to see at once.
+fn rejected(s: &Submission) -> Results {
+    let why = printable_block(s.rejected.as_deref().unwrap_or("it could not be read")).into_owned();
+    let test = ungradable(&why);
     let output = format!(
         "This upload could not be graded, so it scores 0: {why}\n\nUpload the .tar.gz file that `lab submit` wrote, as it is; your instructor sees the same reason."
     );
@@ -300,15 +305,7 @@ fn not_one(count: usize) -> Results {
     let why = format!(
         "the autograder grades exactly one submission file, and it was given {count}; upload the one .tar.gz file that `lab submit` wrote"
     );
-    let test = Test {
-        name: "The submission can be graded".to_owned(),
-        number: "1".to_owned(),
-        score: Some(0),
-        max_score: Some(0),
-        status: TestStatus::Failed,
-        output: why.clone(),
-        visibility: Visibility::Visible,
-    };
+    let test = ungradable(&why);
     let extra = Extra {
         schema_version: GRADESCOPE_EXTRA_VERSION,
         learner: None,

@@ -33,7 +33,7 @@ use crate::grade::roster::Roster;
 use crate::grade::summary::ClassSummary;
 use crate::record::{CourseStamp, Progress};
 use crate::report::Format;
-use crate::report::grade::{Assignment, ClassReport};
+use crate::report::class_report::{Assignment, ClassReport};
 use crate::submission::SubmissionError;
 use crate::submission::archive::Limits;
 use crate::submission::names::{PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};

@@ -4,7 +4,7 @@
 //! ids in them, so the layout here is the one it parses: `Student, ID, SIS User ID, SIS Login
 //! ID, Section`, the assignment's column, a `Points Possible` row, then one row per learner.
 
-use super::grade::ClassReport;
+use super::class_report::ClassReport;
 use super::gradebook::{finish, line_cell, writer};
 use crate::grade::class::Submission;
 

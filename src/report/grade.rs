@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::class_report::ClassReport;
 use super::{Format, Unsupported};
 use crate::grade::class::{Outcome, Submission};
 use crate::grade::summary::ClassSummary;
@@ -11,43 +12,6 @@ use crate::text::printable;
 
 /// The version of the `lab grade --json` document.
 pub const GRADE_REPORT_VERSION: u32 = 1;
-
-/// What every report of a graded class is written from: the submissions (graded, flagged,
-/// rejected or missing) and the summary computed from them, once.
-#[derive(Debug, Clone, Copy)]
-pub struct ClassReport<'a> {
-    /// The submissions, in the order the files were given.
-    pub class: &'a [Submission],
-    /// The class at a glance.
-    pub summary: &'a ClassSummary,
-    /// Colour the table (at a terminal only).
-    pub color: bool,
-    /// The assignment the marks are for, as gradebooks name it.
-    pub assignment: Assignment<'a>,
-}
-
-/// The assignment a class's marks are for, as a gradebook names its column.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Assignment<'a> {
-    /// Its title (`--assignment-name`; by default the chapter's title).
-    pub name: &'a str,
-    /// Its Canvas id (`--canvas-assignment-id`): the Canvas column is then `name (id)`.
-    pub canvas_id: Option<u64>,
-}
-
-impl ClassReport<'_> {
-    /// The submissions sorted by learner (then file; files with no learner last), as every
-    /// table lists them.
-    pub fn sorted(&self) -> Vec<&Submission> {
-        let mut rows: Vec<&Submission> = self.class.iter().collect();
-        rows.sort_by(|a, b| {
-            // Files no learner could be read from go last.
-            let key = |s: &Submission| (s.learner.is_none(), s.learner.clone(), s.file.clone());
-            key(a).cmp(&key(b))
-        });
-        rows
-    }
-}
 
 /// The formats `lab grade` writes.
 pub const WRITES: &[Format] = &[
@@ -244,7 +208,7 @@ mod tests {
             class: &class,
             summary: &summary,
             color: false,
-            assignment: Assignment::default(),
+            assignment: Default::default(),
         });
         insta::assert_snapshot!(text);
         assert!(!text.contains('\u{1b}'), "{text}");

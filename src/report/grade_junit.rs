@@ -3,7 +3,7 @@
 //! case. Written with the one JUnit model, which escapes; learner-written text is first made
 //! visible as the table shows it, so the XML printed to a terminal obeys no control character.
 
-use super::grade::ClassReport;
+use super::class_report::ClassReport;
 use super::junit::{Outcome, TestCase, TestSuite, TestSuites};
 use crate::engine::Status;
 use crate::grade::class::{Outcome as Graded, Submission};
@@ -102,7 +102,7 @@ fn said(message: &str) -> (String, String) {
 mod tests {
     use super::*;
     use crate::report::class_fixture::{FORMULA_ID, class, summary};
-    use crate::report::grade::Assignment;
+    use crate::report::class_report::Assignment;
 
     fn xml() -> String {
         let class = class();

@@ -4,7 +4,7 @@
 //! learner-written ones (names, ids, flags, reasons) are quoted as RFC 4180 says and guarded
 //! so that a spreadsheet shows them instead of running them as formulas.
 
-use super::grade::ClassReport;
+use super::class_report::ClassReport;
 use crate::grade::class::{Outcome, Submission};
 
 /// What a cell that a spreadsheet would read as a formula is prefixed with.

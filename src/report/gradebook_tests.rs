@@ -1,6 +1,6 @@
 use super::*;
 use crate::report::class_fixture::{FORMULA_ID, class, summary};
-use crate::report::grade::Assignment;
+use crate::report::class_report::Assignment;
 
 fn gradebook() -> String {
     let class = class();

@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 
-use super::grade::ClassReport;
+use super::class_report::ClassReport;
 use crate::engine::Status;
 use crate::grade::class::{Answer, Basis, Criterion, GradedCheck, Outcome, Submission};
 use crate::text::{printable, printable_block};

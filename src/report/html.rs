@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::grade::ClassReport;
+use super::class_report::ClassReport;
 use crate::engine::Status;
 use crate::grade::class::{Basis, Outcome, Submission};
 use crate::grade::summary::{ClassSummary, Rate};

@@ -7,6 +7,7 @@ pub mod canvas;
 pub mod checks;
 #[cfg(test)]
 mod class_fixture;
+pub mod class_report;
 #[cfg(feature = "live")]
 pub mod doctor;
 mod format;

@@ -1,7 +1,9 @@
 //! Integration tests: they drive the real `lab` binary against fixture courses.
 
 mod admit;
-mod ch14_submission;
+#[path = "../support/ch14_class.rs"]
+mod ch14_class;
+mod class_example;
 mod cluster;
 mod corpus;
 mod cosign_interop;

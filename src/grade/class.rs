@@ -3,7 +3,7 @@
 //! the same public key, the same signature or the same learner-written evidence in two
 //! learners' files. Pure: `lab grade` fills it, the reporters write it down.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -220,48 +220,84 @@ impl Submission {
 /// copy of each other.
 pub fn flag_copies(class: &mut [Submission]) {
     let mut flags: Vec<(usize, String)> = Vec::new();
-    for a in 0..class.len() {
-        for b in a + 1..class.len() {
-            let (x, y) = (&class[a], &class[b]);
-            if !x.is_graded() || !y.is_graded() {
-                continue;
-            }
-            if x.learner.is_some() && x.learner == y.learner {
-                continue;
-            }
-            let mut shared = Vec::new();
-            if x.fingerprints.public_key.is_some()
-                && x.fingerprints.public_key == y.fingerprints.public_key
-            {
-                shared.push("the same public key".to_owned());
-            }
-            if x.fingerprints.image_digest.is_some()
-                && x.fingerprints.image_digest == y.fingerprints.image_digest
-            {
-                shared.push("the same promoted image digest".to_owned());
-            }
-            if x.fingerprints
-                .signatures
-                .iter()
-                .any(|s| y.fingerprints.signatures.contains(s))
-            {
-                shared.push("the same signature of the image".to_owned());
-            }
-            for (name, digest) in &x.fingerprints.written {
-                if y.fingerprints.written.get(name) == Some(digest) {
-                    shared.push(format!("the same {name}"));
-                }
-            }
-            if !shared.is_empty() {
-                let what = shared.join(", ");
-                flags.push((a, format!("copy: {what} as {}", y.named())));
-                flags.push((b, format!("copy: {what} as {}", x.named())));
+    for (a, b) in sharing_pairs(class) {
+        let (x, y) = (&class[a], &class[b]);
+        if x.learner.is_some() && x.learner == y.learner {
+            continue;
+        }
+        let mut shared = Vec::new();
+        if x.fingerprints.public_key.is_some()
+            && x.fingerprints.public_key == y.fingerprints.public_key
+        {
+            shared.push("the same public key".to_owned());
+        }
+        if x.fingerprints.image_digest.is_some()
+            && x.fingerprints.image_digest == y.fingerprints.image_digest
+        {
+            shared.push("the same promoted image digest".to_owned());
+        }
+        if x.fingerprints
+            .signatures
+            .iter()
+            .any(|s| y.fingerprints.signatures.contains(s))
+        {
+            shared.push("the same signature of the image".to_owned());
+        }
+        for (name, digest) in &x.fingerprints.written {
+            if y.fingerprints.written.get(name) == Some(digest) {
+                shared.push(format!("the same {name}"));
             }
         }
+        let what = shared.join(", ");
+        flags.push((a, format!("copy: {what} as {}", y.named())));
+        flags.push((b, format!("copy: {what} as {}", x.named())));
     }
     for (i, reason) in flags {
         class[i].flag(reason);
     }
+}
+
+/// Every pair `(a, b)`, `a < b`, in order, of graded submissions that share at least one
+/// fingerprint, found through an index of the fingerprints: a class of thousands is not
+/// compared pair by pair (10,000 files are 50 million pairs).
+fn sharing_pairs(class: &[Submission]) -> Vec<(usize, usize)> {
+    /// What a fingerprint is, so that equal text of two kinds is no match.
+    #[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
+    enum Print<'a> {
+        Key(&'a str),
+        Image(&'a str),
+        Signature(&'a str),
+        Written(&'a str, &'a str),
+    }
+    let mut holders: HashMap<Print<'_>, Vec<usize>> = HashMap::new();
+    for (i, s) in class.iter().enumerate().filter(|(_, s)| s.is_graded()) {
+        let f = &s.fingerprints;
+        let mut prints: Vec<Print<'_>> = f
+            .signatures
+            .iter()
+            .map(|sig| Print::Signature(sig))
+            .chain(f.public_key.as_deref().map(Print::Key))
+            .chain(f.image_digest.as_deref().map(Print::Image))
+            .chain(f.written.iter().map(|(n, d)| Print::Written(n, d)))
+            .collect();
+        prints.sort_unstable();
+        prints.dedup();
+        for print in prints {
+            holders.entry(print).or_default().push(i);
+        }
+    }
+    let mut pairs: Vec<(usize, usize)> = holders
+        .values()
+        .filter(|held| held.len() > 1)
+        .flat_map(|held| {
+            held.iter()
+                .enumerate()
+                .flat_map(|(n, &a)| held[n + 1..].iter().map(move |&b| (a, b)))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
 }
 
 #[cfg(test)]
@@ -325,6 +361,50 @@ mod tests {
             "{:?}",
             class[2].flags
         );
+    }
+
+    /// Every pair compared, as `flag_copies` once did: what the index must agree with.
+    fn pair_by_pair(class: &[Submission]) -> Vec<(usize, usize)> {
+        let mut pairs = Vec::new();
+        for a in 0..class.len() {
+            for b in a + 1..class.len() {
+                let (x, y) = (&class[a].fingerprints, &class[b].fingerprints);
+                let shares = (x.public_key.is_some() && x.public_key == y.public_key)
+                    || (x.image_digest.is_some() && x.image_digest == y.image_digest)
+                    || x.signatures.iter().any(|s| y.signatures.contains(s))
+                    || x.written.iter().any(|(n, d)| y.written.get(n) == Some(d));
+                if shares && class[a].is_graded() && class[b].is_graded() {
+                    pairs.push((a, b));
+                }
+            }
+        }
+        pairs
+    }
+
+    #[test]
+    fn the_index_finds_exactly_the_pairs_that_share_a_fingerprint() {
+        // Keys, notes and signatures shared in overlapping groups of 3, 5 and 7; the same text
+        // as a key in one file and a note in another is no match.
+        let mut class: Vec<Submission> = (0..60)
+            .map(|i| {
+                graded(
+                    &format!("l{i}"),
+                    &format!("k{}", i / 3),
+                    &format!("n{}", i / 5),
+                )
+            })
+            .collect();
+        for (i, s) in class.iter_mut().enumerate() {
+            s.fingerprints.signatures = vec![format!("s{}", i / 7), format!("t{i}")];
+            if i % 11 == 0 {
+                s.fingerprints.image_digest = Some("sha256:same".into());
+            }
+        }
+        class[59].fingerprints.public_key = Some("n0".into());
+        class[30].outcome = Outcome::Rejected;
+        let pairs = sharing_pairs(&class);
+        assert_eq!(pairs, pair_by_pair(&class));
+        assert!(pairs.len() > 100, "{}", pairs.len());
     }
 
     #[test]

@@ -88,8 +88,8 @@ pub struct SubmissionWorkdir {
     pub chapter: String,
     /// The chapter's step ids, in order, to verify the record's chain.
     pub steps: Vec<String>,
-    /// The chapter's quiz.
-    pub quiz: Option<Quiz>,
+    /// The chapter's quiz (shared: read once for a class).
+    pub quiz: Option<Arc<Quiz>>,
     /// The instructor's answer key, which judges a graded quiz.
     pub answer_key: Option<AnswerKey>,
 }
@@ -98,6 +98,20 @@ impl SubmissionWorkdir {
     /// The `work/` files and progress record of `files`, for `chapter`'s checks, with the
     /// instructor's `answer_key` (see `grade::quiz::answer_key`).
     pub fn of(files: &Files, chapter: &Chapter, answer_key: Option<AnswerKey>) -> Self {
+        let quiz = crate::grade::quiz::find(chapter)
+            .ok()
+            .map(|(_, q)| Arc::new(q));
+        Self::with_quiz(files, chapter, quiz, answer_key)
+    }
+
+    /// [`Self::of`] with the chapter's `quiz` read once by the caller (a grader reads it once
+    /// for the class, not once a file).
+    pub fn with_quiz(
+        files: &Files,
+        chapter: &Chapter,
+        quiz: Option<Arc<Quiz>>,
+        answer_key: Option<AnswerKey>,
+    ) -> Self {
         SubmissionWorkdir {
             files: files
                 .iter()
@@ -114,7 +128,7 @@ impl SubmissionWorkdir {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
-            quiz: crate::grade::quiz::find(chapter).ok().map(|(_, q)| q),
+            quiz,
             answer_key,
         }
     }
@@ -126,7 +140,7 @@ impl SubmissionWorkdir {
         let record = format!("{PROGRESS_FILE} of the submission");
         let answers = first_attempt(&progress, &self.steps, &record).ok()??;
         Some(crate::grade::quiz::judge_with_key(
-            self.quiz.as_ref()?,
+            self.quiz.as_deref()?,
             self.answer_key.as_ref()?,
             answers,
         ))
@@ -184,7 +198,7 @@ impl Workdir for SubmissionWorkdir {
         };
         quiz_seen(
             &self.chapter,
-            self.quiz.as_ref(),
+            self.quiz.as_deref(),
             self.answer_key.as_ref(),
             answers,
         )
@@ -286,7 +300,22 @@ impl SubmissionBackends {
         opened: &Opened,
         chapter: &Chapter,
         prepared: &[PreparedCheck],
+        registry: LabRegistry,
+        answer_key: Option<AnswerKey>,
+    ) -> Result<Self, BackendError> {
+        let quiz = crate::grade::quiz::find(chapter)
+            .ok()
+            .map(|(_, q)| Arc::new(q));
+        Self::open_with_quiz(opened, chapter, prepared, registry, quiz, answer_key)
+    }
+
+    /// [`Self::open`] with the chapter's `quiz` read once by the caller.
+    pub fn open_with_quiz(
+        opened: &Opened,
+        chapter: &Chapter,
+        prepared: &[PreparedCheck],
         mut registry: LabRegistry,
+        quiz: Option<Arc<Quiz>>,
         answer_key: Option<AnswerKey>,
     ) -> Result<Self, BackendError> {
         let predicate = &opened.statement.predicate;
@@ -331,7 +360,7 @@ impl SubmissionBackends {
                 lab: registry,
                 promoted,
             },
-            workdir: SubmissionWorkdir::of(&opened.files, chapter, answer_key),
+            workdir: SubmissionWorkdir::with_quiz(&opened.files, chapter, quiz, answer_key),
         })
     }
 }

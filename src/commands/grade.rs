@@ -20,7 +20,7 @@ use super::{ChapterCourse, Config, lab_registry};
 use crate::backend::runner::CheckRunner;
 use crate::backend::submission::{Basis as RunBasis, SubmissionBackends};
 use crate::content::chapter::Chapter;
-use crate::content::model::{AnswerKey, EvidenceFormat};
+use crate::content::model::{AnswerKey, EvidenceFormat, Quiz};
 use crate::engine::kinds::Kind;
 use crate::engine::{Status, prepare};
 use crate::error::LabError;
@@ -472,10 +472,11 @@ fn read_answer_key(path: &Path) -> Result<AnswerKey, LabError> {
 }
 
 /// What grading needs of a chapter, made once for the class: the chapter, the stamp its
-/// files give (what each file's course is compared with), and the quiz's answer key.
+/// files give (what each file's course is compared with), its quiz and the quiz's answer key.
 struct GradedChapter {
     chapter: Chapter,
     stamp: CourseStamp,
+    quiz: Option<Arc<Quiz>>,
     key: Option<AnswerKey>,
 }
 
@@ -491,6 +492,9 @@ impl GradedChapter {
         });
         GradedChapter {
             stamp: CourseStamp::of(&chapter),
+            quiz: crate::grade::quiz::find(&chapter)
+                .ok()
+                .map(|(_, q)| Arc::new(q)),
             chapter,
             key,
         }
@@ -654,15 +658,17 @@ fn grade_one(
     if key.is_none() {
         graded.flag("the quiz was not judged: no answer key (give --answer-key)".to_owned());
     }
-    let backends = match SubmissionBackends::open(opened, chapter, &prepared, registry, key) {
-        Ok(backends) => backends,
-        Err(e) => {
-            let mut rejected = Submission::rejected(shown, e.to_string());
-            rejected.learner = graded.learner;
-            rejected.chapter = graded.chapter;
-            return Ok(rejected);
-        }
-    };
+    let quiz = graded_chapter.quiz.clone();
+    let backends =
+        match SubmissionBackends::open_with_quiz(opened, chapter, &prepared, registry, quiz, key) {
+            Ok(backends) => backends,
+            Err(e) => {
+                let mut rejected = Submission::rejected(shown, e.to_string());
+                rejected.learner = graded.learner;
+                rejected.chapter = graded.chapter;
+                return Ok(rejected);
+            }
+        };
     if let Some(attempt) = backends.workdir.quiz_attempt() {
         graded.answers = attempt
             .answers

@@ -3,7 +3,7 @@
 //! the same public key, the same signature or the same learner-written evidence in two
 //! learners' files. Pure: `lab grade` fills it, the reporters write it down.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -247,7 +247,19 @@ pub fn flag_copies(class: &mut [Submission]) {
 }
 
 /// The copy flags of `class`: each submission's index and reason.
-fn copies<'a>(class: &'a [Submission]) -> Vec<(usize, String)> {
+fn copies(class: &[Submission]) -> Vec<(usize, String)> {
+    let mut flags: Vec<(usize, String)> = Vec::new();
+    for ((a, b), reasons) in shared_fingerprints(class) {
+        let what = reasons.join(", ");
+        flags.push((a, format!("copy: {what} as {}", class[b].named())));
+        flags.push((b, format!("copy: {what} as {}", class[a].named())));
+    }
+    flags
+}
+
+/// Every pair `(a, b)`, `a < b`, of graded submissions of different learners that share a
+/// fingerprint, with what they share, in order.
+fn shared_fingerprints<'a>(class: &'a [Submission]) -> BTreeMap<(usize, usize), Vec<String>> {
     // Each fingerprint, with the submissions that carry it: pairs are found through shared
     // values, not by comparing every pair (a class of thousands has millions of pairs).
     let mut carriers: BTreeMap<(u8, &'a str, &'a str), Vec<usize>> = BTreeMap::new();
@@ -296,13 +308,7 @@ fn copies<'a>(class: &'a [Submission]) -> Vec<(usize, String)> {
             }
         }
     }
-    let mut flags: Vec<(usize, String)> = Vec::new();
-    for ((a, b), reasons) in shared {
-        let what = reasons.join(", ");
-        flags.push((a, format!("copy: {what} as {}", class[b].named())));
-        flags.push((b, format!("copy: {what} as {}", class[a].named())));
-    }
-    flags
+    shared
 }
 
 #[cfg(test)]
@@ -366,6 +372,50 @@ mod tests {
             "{:?}",
             class[2].flags
         );
+    }
+
+    /// Every pair compared, as `flag_copies` once did: what the index must agree with.
+    fn pair_by_pair(class: &[Submission]) -> Vec<(usize, usize)> {
+        let mut pairs = Vec::new();
+        for a in 0..class.len() {
+            for b in a + 1..class.len() {
+                let (x, y) = (&class[a].fingerprints, &class[b].fingerprints);
+                let shares = (x.public_key.is_some() && x.public_key == y.public_key)
+                    || (x.image_digest.is_some() && x.image_digest == y.image_digest)
+                    || x.signatures.iter().any(|s| y.signatures.contains(s))
+                    || x.written.iter().any(|(n, d)| y.written.get(n) == Some(d));
+                if shares && class[a].is_graded() && class[b].is_graded() {
+                    pairs.push((a, b));
+                }
+            }
+        }
+        pairs
+    }
+
+    #[test]
+    fn the_index_finds_exactly_the_pairs_that_share_a_fingerprint() {
+        // Keys, notes and signatures shared in overlapping groups of 3, 5 and 7; the same text
+        // as a key in one file and a note in another is no match.
+        let mut class: Vec<Submission> = (0..60)
+            .map(|i| {
+                graded(
+                    &format!("l{i}"),
+                    &format!("k{}", i / 3),
+                    &format!("n{}", i / 5),
+                )
+            })
+            .collect();
+        for (i, s) in class.iter_mut().enumerate() {
+            s.fingerprints.signatures = vec![format!("s{}", i / 7), format!("t{i}")];
+            if i % 11 == 0 {
+                s.fingerprints.image_digest = Some("sha256:same".into());
+            }
+        }
+        class[59].fingerprints.public_key = Some("n0".into());
+        class[30].outcome = Outcome::Rejected;
+        let pairs: Vec<(usize, usize)> = shared_fingerprints(&class).into_keys().collect();
+        assert_eq!(pairs, pair_by_pair(&class));
+        assert!(pairs.len() > 100, "{}", pairs.len());
     }
 
     #[test]

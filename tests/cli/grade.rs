@@ -15,7 +15,7 @@ use courselab::submission::statement::{
 use serde_json::{Value, json};
 use tar::EntryType;
 
-use super::ch14_submission::{finished, test_signer};
+use super::ch14_class::{finished, test_signer};
 use super::{lab, output, repo};
 
 /// The committed TEST key that did not sign ch14's fixtures.

@@ -11,7 +11,7 @@ use std::process::Command;
 use courselab::submission::archive::{read, write};
 use serde_json::Value;
 
-use super::ch14_submission::finished;
+use super::ch14_class::finished;
 use super::{lab, output, repo};
 
 /// The hostile learner id: rendered as text, it is harmless; parsed as HTML, it runs.

@@ -7,7 +7,7 @@
 use roxmltree::Document;
 
 use super::canvas_import::{check, import};
-use super::ch14_submission::finished;
+use super::ch14_class::finished;
 use super::{lab, output, repo};
 
 const ROSTER: &str = "id,name,section,email,canvas_id,sis_user_id\n\

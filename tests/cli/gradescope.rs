@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::ch14_submission::finished;
+use super::ch14_class::finished;
 use super::{copy_course, lab, output, repo};
 
 const FORMATS: &[&str] = &["text", "html", "simple_format", "md", "ansi"];

@@ -2,7 +2,9 @@
 
 mod admit;
 mod canvas_import;
-mod ch14_submission;
+#[path = "../support/ch14_class.rs"]
+mod ch14_class;
+mod class_example;
 mod cluster;
 mod corpus;
 mod cosign_interop;

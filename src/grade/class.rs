@@ -3,7 +3,7 @@
 //! the same public key, the same signature or the same learner-written evidence in two
 //! learners' files. Pure: `lab grade` fills it, the reporters write it down.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Serialize;

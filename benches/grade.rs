@@ -3,9 +3,10 @@
 //! by the real binary into a JSON report. Measured, in the same run:
 //! - submissions graded per second, process start to exit;
 //! - the machine's bound for the same work: every file read, inflated and un-tarred
-//!   (`submission::archive::read`), every file hashed (SHA-256) and the seal verified
-//!   (`submission::sealed::open`), on as many threads as `lab grade` uses (target: at least 50%
-//!   of it);
+//!   (`submission::archive::read`), every file hashed (SHA-256), the seal verified
+//!   (`submission::sealed::open`) and the image's signature and SBOM attestation verified from
+//!   the file's layout with the learner's key (`supply`), on as many threads as `lab grade`
+//!   uses (target: at least 50% of it);
 //! - the peak memory of `lab grade` (its maximum resident set, from `wait4`; target: at most
 //!   200 MB for 10,000).
 //!
@@ -27,8 +28,14 @@ use common::{Mode, per_second};
 use courselab::submission::archive::{Limits, read};
 use courselab::submission::names::PUBLIC_KEY_FILE;
 use courselab::submission::sealed::{TrustedKey, open};
-use courselab::submission::statement::SEAL_FILE;
+use courselab::submission::statement::{SEAL_FILE, Statement};
+use courselab::supply::ImageRef;
+use courselab::supply::attestation::fetch_attestations;
+use courselab::supply::cosign::fetch_artifacts;
+use courselab::supply::layout::LayoutStore;
+use courselab::supply::signature::{Verifier, verify_signatures};
 use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
 
 /// The grading threads: `lab grade`'s default, the machine's cores.
 fn jobs() -> usize {
@@ -76,7 +83,18 @@ fn bound(files: &[PathBuf], jobs: usize) -> Duration {
             std::hint::black_box(Sha256::digest(data));
         }
         let key = TrustedKey::from_pem(&archive[PUBLIC_KEY_FILE]).unwrap();
-        std::hint::black_box(open(&archive[SEAL_FILE], &key).unwrap());
+        let statement = Statement::parse(&open(&archive[SEAL_FILE], &key).unwrap()).unwrap();
+        // The image's signature and SBOM attestation, verified from the file's layout with
+        // the learner's key: the rest of the cryptography grading cannot do without.
+        let image = statement.predicate.image.as_ref().unwrap();
+        let store = LayoutStore::in_memory(Arc::new(archive.clone()), &image.layout).unwrap();
+        let reference = ImageRef::parse(&format!("{}@{}", image.repository, image.digest)).unwrap();
+        let artifacts = courselab::runtime::block_on(fetch_artifacts(&store, &reference))
+            .unwrap()
+            .unwrap();
+        let verifier = Verifier::from_public_key_pem(&archive[PUBLIC_KEY_FILE]).unwrap();
+        std::hint::black_box(verify_signatures(&artifacts, &verifier).unwrap());
+        std::hint::black_box(fetch_attestations(&artifacts, &verifier).unwrap());
     });
     start.elapsed()
 }
@@ -155,7 +173,7 @@ fn main() {
     check(&report, n);
     let graded = per_second(n, took);
     println!(
-        "bound (read, inflate, SHA-256 every file, verify the seal), {jobs} threads: {bound:>8.0} submissions/s"
+        "bound (read, inflate, SHA-256 every file, verify the seal, the signature and the attestation), {jobs} threads: {bound:>8.0} submissions/s"
     );
     println!(
         "lab grade {n} submissions --format json, process start to exit:        {graded:>8.0} submissions/s  ({:.0}% of the bound; target >= 50%)",

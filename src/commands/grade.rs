@@ -207,48 +207,65 @@ fn write_reports(
         seen.push(*f);
         new
     });
-    let render = |format: Format| {
-        crate::report::grade::render(format, report).map_err(|e| LabError::Usage(e.to_string()))
+    // Every format is known to be written before anything is: one that is not leaves the
+    // folder as it was.
+    for format in &formats {
+        if !crate::report::grade::WRITES.contains(format) {
+            return Err(LabError::Usage(
+                crate::report::grade::render(*format, report)
+                    .expect_err("a format not written is refused")
+                    .to_string(),
+            ));
+        }
+    }
+    let written = |format: Format, to: &mut dyn Write| {
+        crate::report::grade::render_to(format, report, to)
+            .unwrap_or_else(|refused| Err(std::io::Error::other(refused.to_string())))
     };
     let counted = report
         .class
         .iter()
         .filter(|s| s.outcome != Outcome::Missing)
         .count();
-    let write = |path: &Path, text: &str| {
-        crate::atomic::write(path, text.as_bytes()).map_err(|source| LabError::Output {
-            what: path.display().to_string(),
-            source,
+    // Each report is written as it is made, to a temporary file renamed over the target.
+    let write = |path: &Path, format: Format| {
+        crate::atomic::write_with(path, |file| written(format, file)).map_err(|source| {
+            LabError::Output {
+                what: path.display().to_string(),
+                source,
+            }
         })
     };
     match (output, formats.as_slice()) {
-        (None, [format]) => emit(out, &render(*format)?)?,
+        (None, [format]) => {
+            let mut text = Vec::new();
+            written(*format, &mut text).map_err(|source| LabError::Output {
+                what: "the report".into(),
+                source,
+            })?;
+            emit(out, &String::from_utf8_lossy(&text))?;
+        }
         (None, _) => {
             return Err(LabError::Usage(
                 "several --format reports are written into a folder: give -o DIR".into(),
             ));
         }
         (Some(path), [format]) => {
-            write(path, &render(*format)?)?;
+            write(path, *format)?;
             emit(
                 out,
                 &format!("Wrote {} ({counted} submissions).\n", path.display()),
             )?;
         }
         (Some(dir), _) => {
-            // Every report is rendered before any is written: a format that cannot be written
-            // leaves the folder as it was.
-            let texts = formats
-                .iter()
-                .map(|f| render(*f).map(|text| (crate::report::grade::file_name(*f), text)))
-                .collect::<Result<Vec<_>, _>>()?;
             std::fs::create_dir_all(dir).map_err(|source| LabError::Output {
                 what: dir.display().to_string(),
                 source,
             })?;
             let mut names = Vec::new();
-            for (name, text) in texts {
-                write(&dir.join(name), &text)?;
+            for format in &formats {
+                let name = crate::report::grade::file_name(*format);
+                write(&dir.join(name), *format)?;
                 names.push(name);
             }
             emit(

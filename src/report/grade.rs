@@ -2,6 +2,8 @@
 //! and every flag), one versioned JSON document for machines (every check with what it rests
 //! on). Everything in it came from learners' files, so it is shown, never obeyed.
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
 use super::class_report::ClassReport;
@@ -26,20 +28,36 @@ pub const WRITES: &[Format] = &[
 
 /// The report in `format`.
 pub fn render(format: Format, report: &ClassReport<'_>) -> Result<String, Unsupported> {
-    match format {
-        Format::Human => Ok(human(report)),
-        Format::Json => Ok(json(report)),
-        Format::Gradescope => Ok(super::gradescope::results(report)),
-        Format::Csv => Ok(super::gradebook::csv(report)),
-        Format::Canvas => Ok(super::canvas::csv(report)),
-        Format::Junit => Ok(super::grade_junit::junit(report).render()),
-        Format::Html => Ok(super::html::html(report)),
-        _ => Err(Unsupported {
-            report: "grade",
-            format,
-            writes: WRITES,
-        }),
-    }
+    let mut bytes = Vec::new();
+    render_to(format, report, &mut bytes)?.expect("writing to memory does not fail");
+    Ok(String::from_utf8(bytes).expect("reports are UTF-8"))
+}
+
+/// Writes the report in `format` to `out`: `Err` when `lab grade` does not write that format,
+/// else the outcome of the writes. The JSON document is written as it is serialized, never
+/// held whole in memory (a class of ten thousand is a hundred megabytes of it).
+pub fn render_to(
+    format: Format,
+    report: &ClassReport<'_>,
+    out: &mut dyn std::io::Write,
+) -> Result<std::io::Result<()>, Unsupported> {
+    let text = match format {
+        Format::Json => return Ok(json_to(report, out)),
+        Format::Human => human(report),
+        Format::Gradescope => super::gradescope::results(report),
+        Format::Csv => super::gradebook::csv(report),
+        Format::Canvas => super::canvas::csv(report),
+        Format::Junit => super::grade_junit::junit(report).render(),
+        Format::Html => super::html::html(report),
+        _ => {
+            return Err(Unsupported {
+                report: "grade",
+                format,
+                writes: WRITES,
+            });
+        }
+    };
+    Ok(out.write_all(text.as_bytes()))
 }
 
 /// The file a report in `format` is written to inside `-o DIR`.
@@ -88,8 +106,16 @@ pub fn schema() -> (&'static str, String) {
 
 /// The JSON report.
 pub fn json(report: &ClassReport<'_>) -> String {
+    let mut bytes = Vec::new();
+    json_to(report, &mut bytes).expect("writing to memory does not fail");
+    String::from_utf8(bytes).expect("JSON is UTF-8")
+}
+
+/// The JSON report, written to `out` as it is serialized (pretty, with a trailing newline,
+/// as every JSON document of `lab` is).
+fn json_to(report: &ClassReport<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let summary = report.summary;
-    super::json::document(&Document {
+    let document = Document {
         schema_version: GRADE_REPORT_VERSION,
         graded: summary.graded - summary.flagged,
         flagged: summary.flagged,
@@ -97,7 +123,11 @@ pub fn json(report: &ClassReport<'_>) -> String {
         missing: summary.missing,
         summary,
         submissions: report.class,
-    })
+    };
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, &document)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 /// The table for people: a row per learner, sorted, with the score, whether it was late, the

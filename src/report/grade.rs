@@ -95,7 +95,10 @@ struct Document<'a> {
 
 /// The JSON Schema of the `lab grade --format json` document, as committed in `schemas/`.
 pub fn schema() -> (&'static str, String) {
-    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    // The schema of what `lab` writes (fields left out when empty are not required).
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
     let mut schema = generator.into_root_schema_for::<Document<'static>>();
     schema.insert("title".into(), "courselab lab grade report".into());
     (

@@ -156,4 +156,56 @@ fn the_sample_class_shows_every_kind_of_verdict() {
     let (code, stdout, stderr) = grade(&repo(), "table", &table);
     assert_eq!(code, 0, "{stdout}{stderr}");
     insta::assert_snapshot!("class-ch14-table", std::fs::read_to_string(&table).unwrap());
+
+    // Every other report of the same class, written at once, each snapshotted (after a
+    // regeneration these may change where they quote what differs: review them then).
+    let reports = out.path().join("reports");
+    let (code, stdout, stderr) = output(
+        lab(&repo())
+            .args(["grade", FOLDER, "--roster"])
+            .arg(format!("{FOLDER}/roster.csv"))
+            .args([
+                "--answer-key",
+                "quizzes/ch14.key.yaml",
+                "--due",
+                "2026-12-06",
+            ])
+            .args([
+                "--assignment-name",
+                "Chapter 14 lab",
+                "--canvas-assignment-id",
+                "1414",
+            ])
+            .args(["--format", "json", "--format", "csv", "--format", "canvas"])
+            .args(["--format", "junit", "-o"])
+            .arg(&reports),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for (name, file) in [
+        ("class-ch14-json", "grades.json"),
+        ("class-ch14-csv", "grades.csv"),
+        ("class-ch14-canvas", "canvas.csv"),
+        ("class-ch14-junit", "junit.xml"),
+    ] {
+        insta::assert_snapshot!(name, std::fs::read_to_string(reports.join(file)).unwrap());
+    }
+    // Gradescope grades one upload: ada's.
+    let results = out.path().join("results.json");
+    let (code, stdout, stderr) = output(
+        lab(&repo())
+            .args(["grade", &format!("{FOLDER}/ada.tar.gz")])
+            .args([
+                "--answer-key",
+                "quizzes/ch14.key.yaml",
+                "--format",
+                "gradescope",
+                "-o",
+            ])
+            .arg(&results),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    insta::assert_snapshot!(
+        "class-ch14-gradescope-ada",
+        std::fs::read_to_string(&results).unwrap()
+    );
 }

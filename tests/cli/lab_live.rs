@@ -1461,7 +1461,7 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
             .arg(instructor.join("cosign.pub")),
     );
     eprintln!(
-        "lab grade of 3 files (2 graded, 1 rejected): {:.2} s",
+        "lab grade of 4 files (2 graded, 2 rejected) and a roster of 4: {:.2} s",
         started.elapsed().as_secs_f64()
     );
     assert_eq!(code, 0, "{stdout}{stderr}");

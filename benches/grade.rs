@@ -10,7 +10,8 @@
 //! - the peak memory of `lab grade` (its maximum resident set, from `wait4`; target: at most
 //!   200 MB for 10,000).
 //!
-//! Run with `cargo bench --bench grade` (`BENCH_GRADE_N` sets the class size). Under `cargo
+//! Run with `cargo bench --bench grade` (`BENCH_GRADE_N` sets the class size;
+//! `BENCH_GRADE_KEEP=DIR` keeps the generated class in `DIR`, a new folder). Under `cargo
 //! test --bench '*'` (CI) it runs short: a class of a few dozen, every verdict still checked.
 
 mod common;
@@ -151,7 +152,11 @@ fn main() {
         .map(|n| n.parse().expect("BENCH_GRADE_N is a number"))
         .unwrap_or(mode.pick(10_000, 24));
     let dir = tempfile::tempdir().unwrap();
-    let class = dir.path().join("class");
+    // `BENCH_GRADE_KEEP=DIR` writes the class there and keeps it (to profile `lab grade` on it).
+    let class = match std::env::var_os("BENCH_GRADE_KEEP") {
+        Some(keep) => PathBuf::from(keep),
+        None => dir.path().join("class"),
+    };
     std::fs::create_dir(&class).unwrap();
     let start = Instant::now();
     let files = generate(&class, n);

@@ -19,7 +19,7 @@ use super::workdir::{EVIDENCE_LIMIT, evidence_path, first_attempt, quiz_seen};
 use crate::content::chapter::Chapter;
 use crate::content::model::{AnswerKey, Quiz};
 use crate::engine::kinds::Kind;
-use crate::engine::world::{Source, World};
+use crate::engine::world::World;
 use crate::engine::{
     CheckResult, ObserveError, PreparedCheck, QuizSeen, Registry, Verification, Workdir,
 };
@@ -92,6 +92,10 @@ pub struct SubmissionWorkdir {
     pub quiz: Option<Arc<Quiz>>,
     /// The instructor's answer key, which judges a graded quiz.
     pub answer_key: Option<AnswerKey>,
+    /// The progress record, once read (every check asks for it; it cannot change).
+    parsed: std::sync::OnceLock<Result<Progress, ObserveError>>,
+    /// The record's first quiz attempt, once its chain up to it was verified.
+    first: std::sync::OnceLock<Result<Option<BTreeMap<String, Vec<String>>>, ObserveError>>,
 }
 
 impl SubmissionWorkdir {
@@ -130,24 +134,39 @@ impl SubmissionWorkdir {
                 .collect(),
             quiz,
             answer_key,
+            parsed: std::sync::OnceLock::new(),
+            first: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The answers of the record's first quiz attempt (its chain verified up to it), read once.
+    fn first_answers(&self) -> Result<Option<BTreeMap<String, Vec<String>>>, ObserveError> {
+        self.first
+            .get_or_init(|| {
+                let progress = self.progress()?;
+                let record = format!("{PROGRESS_FILE} of the submission");
+                Ok(first_attempt(&progress, &self.steps, &record)?.cloned())
+            })
+            .clone()
     }
 
     /// The record's first quiz attempt, each question judged with the instructor's key; `None`
     /// without a quiz, a key, a readable record or an attempt.
     pub fn quiz_attempt(&self) -> Option<crate::grade::quiz::Attempt> {
-        let progress = self.progress().ok()?;
-        let record = format!("{PROGRESS_FILE} of the submission");
-        let answers = first_attempt(&progress, &self.steps, &record).ok()??;
+        let answers = self.first_answers().ok()??;
         Some(crate::grade::quiz::judge_with_key(
             self.quiz.as_deref()?,
             self.answer_key.as_ref()?,
-            answers,
+            &answers,
         ))
     }
 
     /// The progress record; one `lab` cannot read is not as `lab` wrote it.
     pub fn progress(&self) -> Result<Progress, ObserveError> {
+        self.parsed.get_or_init(|| self.read_progress()).clone()
+    }
+
+    fn read_progress(&self) -> Result<Progress, ObserveError> {
         let Some(bytes) = &self.progress else {
             return Ok(Progress::new(&self.chapter));
         };
@@ -191,16 +210,14 @@ impl Workdir for SubmissionWorkdir {
 
     /// The first quiz attempt of the archive's record, judged with the instructor's key.
     fn quiz(&self) -> Result<Option<QuizSeen>, ObserveError> {
-        let progress = self.progress()?;
-        let record = format!("{PROGRESS_FILE} of the submission");
-        let Some(answers) = first_attempt(&progress, &self.steps, &record)? else {
+        let Some(answers) = self.first_answers()? else {
             return Ok(None);
         };
         quiz_seen(
             &self.chapter,
             self.quiz.as_deref(),
             self.answer_key.as_ref(),
-            answers,
+            &answers,
         )
         .map(Some)
     }
@@ -350,12 +367,10 @@ impl SubmissionBackends {
             }
         });
         Ok(SubmissionBackends {
-            cluster: World {
-                source: Source::Memory {
-                    name: format!("{WORLD_FILE} of {}'s submission", predicate.learner),
-                    json: world.clone(),
-                },
-            },
+            cluster: World::memory(
+                format!("{WORLD_FILE} of {}'s submission", predicate.learner),
+                world.clone(),
+            ),
             registry: SubmissionRegistry {
                 lab: registry,
                 promoted,

@@ -36,6 +36,8 @@ const WORLD_LIMIT: u64 = 16 * 1024 * 1024;
 pub struct World {
     /// Where its JSON is.
     pub source: Source,
+    /// The JSON of a world in memory, once read (it cannot change; a file is read afresh).
+    parsed: std::sync::OnceLock<std::sync::Arc<State>>,
 }
 
 /// Where a world's JSON is.
@@ -56,6 +58,15 @@ impl World {
     pub fn file(path: PathBuf) -> Self {
         World {
             source: Source::File(path),
+            parsed: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A world held in memory (a submission's `cluster/world.json`), named `name` in messages.
+    pub fn memory(name: String, json: Vec<u8>) -> Self {
+        World {
+            source: Source::Memory { name, json },
+            parsed: std::sync::OnceLock::new(),
         }
     }
 }
@@ -85,7 +96,7 @@ struct State {
     unreachable: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Pod {
     name: String,
@@ -116,7 +127,7 @@ fn yes() -> bool {
 
 /// A Deployment: the labels of its Pod template and its rollout's counts; a rollout that is
 /// done unless the counts say otherwise.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Deployment {
     name: String,
@@ -160,7 +171,10 @@ struct Image {
 }
 
 impl World {
-    fn state(&self) -> Result<State, ObserveError> {
+    fn state(&self) -> Result<std::sync::Arc<State>, ObserveError> {
+        if let Some(state) = self.parsed.get() {
+            return Ok(state.clone());
+        }
         let state: State = match &self.source {
             Source::File(path) => {
                 let failed = |reason: String| ObserveError::Failed {
@@ -189,6 +203,10 @@ impl World {
                 reason: "the world file says it is unreachable".into(),
             });
         }
+        let state = std::sync::Arc::new(state);
+        if matches!(self.source, Source::Memory { .. }) {
+            let _ = self.parsed.set(state.clone());
+        }
         Ok(state)
     }
 }
@@ -203,14 +221,16 @@ impl Cluster for World {
         Ok(self
             .state()?
             .workloads
-            .remove(&format!("{kind}/{namespace}/{name}")))
+            .get(&format!("{kind}/{namespace}/{name}"))
+            .cloned())
     }
 
     async fn pods(&self, namespace: &str, selector: &str) -> Result<Vec<PodView>, ObserveError> {
         Ok(self
             .state()?
             .pods
-            .remove(namespace)
+            .get(namespace)
+            .cloned()
             .unwrap_or_default()
             .into_iter()
             .filter(|p| selector_matches(selector, &p.labels))
@@ -235,7 +255,8 @@ impl Cluster for World {
         Ok(self
             .state()?
             .deployments
-            .remove(namespace)
+            .get(namespace)
+            .cloned()
             .unwrap_or_default()
             .into_iter()
             .filter(|d| selector_matches(selector, &d.labels))
@@ -253,31 +274,32 @@ impl Cluster for World {
     }
 
     async fn cluster_policy(&self, name: &str) -> Result<Option<Value>, ObserveError> {
-        Ok(self.state()?.cluster_policies.remove(name))
+        Ok(self.state()?.cluster_policies.get(name).cloned())
     }
 
     async fn policy_reports(&self, namespace: &str) -> Result<Vec<Value>, ObserveError> {
         Ok(self
             .state()?
             .policy_reports
-            .remove(namespace)
+            .get(namespace)
+            .cloned()
             .unwrap_or_default())
     }
 
     async fn policy_exceptions(&self) -> Result<Vec<Value>, ObserveError> {
-        Ok(self.state()?.policy_exceptions)
+        Ok(self.state()?.policy_exceptions.clone())
     }
 
     async fn webhook_configurations(&self) -> Result<Vec<String>, ObserveError> {
-        Ok(self.state()?.webhooks)
+        Ok(self.state()?.webhooks.clone())
     }
 
     async fn dry_run_create(&self, _object: &Value) -> Result<DryRun, ObserveError> {
-        Ok(match self.state()?.dry_run {
+        Ok(match self.state()?.dry_run.as_ref() {
             Some(r) => DryRun::Refused {
                 code: r.code,
-                reason: r.reason,
-                message: r.message,
+                reason: r.reason.clone(),
+                message: r.message.clone(),
             },
             None => DryRun::Admitted,
         })
@@ -588,12 +610,7 @@ mod tests {
                 recorder.dry_run_create(&Value::Null).await.unwrap(),
             )
         });
-        let replayed = World {
-            source: Source::Memory {
-                name: "cluster/world.json".into(),
-                json: recorder.to_json(),
-            },
-        };
+        let replayed = World::memory("cluster/world.json".into(), recorder.to_json());
         assert_eq!(questions(&replayed), asked);
         assert_eq!(questions(&live), asked);
         let kept: Value = serde_json::from_slice(&recorder.to_json()).unwrap();
@@ -608,12 +625,10 @@ mod tests {
 
     #[test]
     fn a_recorded_world_that_is_not_one_is_named_by_position_never_quoted() {
-        let world = World {
-            source: Source::Memory {
-                name: "cluster/world.json of ada's submission".into(),
-                json: br#"{"pods": "token: s3cret"}"#.to_vec(),
-            },
-        };
+        let world = World::memory(
+            "cluster/world.json of ada's submission".into(),
+            br#"{"pods": "token: s3cret"}"#.to_vec(),
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

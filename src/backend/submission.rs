@@ -77,6 +77,9 @@ pub struct Regraded {
     pub submitted: Option<Outcome>,
 }
 
+/// A quiz attempt's answers: each question's picked options.
+type Answers = BTreeMap<String, Vec<String>>;
+
 /// A submission's evidence files and progress record, as the checks read a working folder.
 /// Reads are held to the limits of [`super::FileWorkdir`]'s.
 pub struct SubmissionWorkdir {
@@ -95,7 +98,7 @@ pub struct SubmissionWorkdir {
     /// The progress record, once read (every check asks for it; it cannot change).
     parsed: std::sync::OnceLock<Result<Progress, ObserveError>>,
     /// The record's first quiz attempt, once its chain up to it was verified.
-    first: std::sync::OnceLock<Result<Option<BTreeMap<String, Vec<String>>>, ObserveError>>,
+    first: std::sync::OnceLock<Result<Option<Answers>, ObserveError>>,
 }
 
 impl SubmissionWorkdir {
@@ -140,7 +143,7 @@ impl SubmissionWorkdir {
     }
 
     /// The answers of the record's first quiz attempt (its chain verified up to it), read once.
-    fn first_answers(&self) -> Result<Option<BTreeMap<String, Vec<String>>>, ObserveError> {
+    fn first_answers(&self) -> Result<Option<Answers>, ObserveError> {
         self.first
             .get_or_init(|| {
                 let progress = self.progress()?;

@@ -16,13 +16,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::emit;
-use super::{ChapterCourse, Config, lab_registry};
+use super::{ChapterCourse, Config};
 use crate::backend::runner::CheckRunner;
 use crate::backend::submission::{Basis as RunBasis, SubmissionBackends};
 use crate::content::chapter::Chapter;
 use crate::content::model::{AnswerKey, EvidenceFormat, Quiz};
+use crate::engine::Status;
 use crate::engine::kinds::Kind;
-use crate::engine::{Status, prepare};
 use crate::error::LabError;
 use crate::grade::anonymize::{Naming, Pseudonyms, RevealMap};
 use crate::grade::class::{
@@ -495,6 +495,8 @@ struct GradedChapter {
     stamp: CourseStamp,
     quiz: Option<Arc<Quiz>>,
     key: Option<AnswerKey>,
+    /// The policy pack, rendered once for the class and given each learner's key.
+    packs: super::grade_pack::Packs,
 }
 
 impl GradedChapter {
@@ -508,6 +510,7 @@ impl GradedChapter {
                 .map(|(_, key)| key)
         });
         GradedChapter {
+            packs: super::grade_pack::Packs::of(&chapter),
             stamp: CourseStamp::of(&chapter),
             quiz: crate::grade::quiz::find(&chapter)
                 .ok()
@@ -651,7 +654,8 @@ fn grade_one(
             .collect();
         chapter.add_digests(&mut values, &digests);
     }
-    let prepared = prepare(chapter, &values)?;
+    let pack = graded_chapter.packs.pack(chapter, &values)?;
+    let prepared = crate::engine::prepare_with_pack(chapter, &values, &pack.objects)?;
     let image_nonce = promoted.nonce;
     graded.fingerprints = fingerprints(opened, &prepared, promoted.signatures);
     if let Some(nonce) = &nonce {
@@ -670,7 +674,7 @@ fn grade_one(
             ),
         }
     }
-    let registry = lab_registry(chapter, &values)?;
+    let registry = super::lab_registry_with(chapter, pack.policies);
     let key = graded_chapter.key.clone();
     if key.is_none() {
         graded.flag("the quiz was not judged: no answer key (give --answer-key)".to_owned());

@@ -8,6 +8,7 @@ mod command;
 #[cfg(feature = "live")]
 pub mod doctor;
 pub mod grade;
+mod grade_pack;
 #[cfg(feature = "live")]
 mod lesson;
 pub mod list;
@@ -178,7 +179,6 @@ pub(crate) fn lab_registry(
     chapter: &crate::content::chapter::Chapter,
     values: &std::collections::BTreeMap<String, String>,
 ) -> Result<crate::backend::LabRegistry, LabError> {
-    let spec = &chapter.lab.cluster.registry;
     let mut policies = Vec::new();
     for rel in chapter.pack_files(values)? {
         policies.extend(chapter.render_policies(
@@ -187,11 +187,20 @@ pub(crate) fn lab_registry(
             Some(crate::policy::model::FailureMode::Enforce),
         )?);
     }
-    Ok(crate::backend::LabRegistry {
+    Ok(lab_registry_with(chapter, policies))
+}
+
+/// The lab registry of [`lab_registry`], with the pack's `policies` already rendered.
+pub(crate) fn lab_registry_with(
+    chapter: &crate::content::chapter::Chapter,
+    policies: Vec<crate::policy::model::KyvernoPolicy>,
+) -> crate::backend::LabRegistry {
+    let spec = &chapter.lab.cluster.registry;
+    crate::backend::LabRegistry {
         aliases: spec.mirrors.iter().map(|m| m.value.clone()).collect(),
         host: format!("localhost:{}", spec.host_port),
         policies,
         retry: crate::supply::registry::Retry::default(),
         layout: None,
-    })
+    }
 }

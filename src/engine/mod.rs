@@ -18,4 +18,4 @@ pub use observe::{
     Workdir,
 };
 pub use result::{Cause, CheckResult, Evidence, Status, exit_code};
-pub use run::{Engine, PreparedCheck, ReportsWait, Waiting, prepare};
+pub use run::{Engine, PreparedCheck, ReportsWait, Waiting, prepare, prepare_with_pack};

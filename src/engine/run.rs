@@ -44,6 +44,16 @@ pub fn prepare(
     values: &BTreeMap<String, String>,
 ) -> Result<Vec<PreparedCheck>, ContentError> {
     let pack = chapter.policy_objects(values, FailureMode::Enforce)?;
+    prepare_with_pack(chapter, values, &pack)
+}
+
+/// [`prepare`] with the chapter's policy pack in Enforce (`Chapter::policy_objects` for these
+/// values) already rendered, by a caller that renders it once for many learners.
+pub fn prepare_with_pack(
+    chapter: &Chapter,
+    values: &BTreeMap<String, String>,
+    pack: &[Value],
+) -> Result<Vec<PreparedCheck>, ContentError> {
     let name_of = |p: &Value| {
         p.pointer("/metadata/name")
             .and_then(Value::as_str)

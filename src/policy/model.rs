@@ -616,6 +616,33 @@ pub struct Attestation {
 }
 
 impl KyvernoPolicy {
+    /// Calls `f` on every inline `keys.publicKeys` of the policy's `verifyImages` attestors,
+    /// those of images and those of attestations, in document order.
+    pub fn for_each_public_key(&mut self, mut f: impl FnMut(&mut String)) {
+        let mut in_sets = |sets: &mut Vec<AttestorSet>| {
+            for set in sets {
+                for entry in &mut set.entries {
+                    if let Some(key) = entry
+                        .value
+                        .keys
+                        .as_mut()
+                        .and_then(|k| k.public_keys.as_mut())
+                    {
+                        f(key);
+                    }
+                }
+            }
+        };
+        for rule in &mut self.spec.rules {
+            for verify in &mut rule.verify_images {
+                in_sets(&mut verify.value.attestors);
+                for attestation in &mut verify.value.attestations {
+                    in_sets(&mut attestation.value.attestors);
+                }
+            }
+        }
+    }
+
     /// The policy's name as reports and tests write it (`cache.MetaNamespaceKeyFunc`):
     /// `<name>` for a ClusterPolicy, `<ns>/<name>` for a Policy.
     pub fn key(&self) -> String {

@@ -174,7 +174,9 @@ pub(crate) fn emit(out: &mut impl Write, text: &str) -> Result<(), LabError> {
 }
 
 /// `chapter`'s lab registry with `values`: as this machine reaches it, verifying with the
-/// pack's attestors in Enforce (what `lab check` and the grader verify with).
+/// pack's attestors in Enforce (what `lab check` verifies with; the grader renders the pack
+/// once per class and uses [`lab_registry_with`]).
+#[cfg(feature = "live")]
 pub(crate) fn lab_registry(
     chapter: &crate::content::chapter::Chapter,
     values: &std::collections::BTreeMap<String, String>,

@@ -288,8 +288,10 @@ pub enum CliCommand {
     /// the quiz (with the answer key: --answer-key, else the course's) are re-verified; the
     /// cluster's checks are judged from what the learner's cluster showed at submission. A file
     /// that cannot be read is rejected with its reason; the others are graded all the same.
-    /// Exit 0 the class was graded (scores are data), 1 a score under --fail-under, 2 bad usage
-    /// or answer key, 5 the report could not be written.
+    /// The class's reports are written as --format asks: a table, JSON, CSV, Canvas's
+    /// gradebook, Gradescope's results.json, JUnit or one HTML page. Exit 0 the class was
+    /// graded (scores are data), 1 a score under --fail-under, 2 bad usage, roster or answer
+    /// key, 5 a report could not be written.
     Grade(Box<GradeArgs>),
     /// Learner tokens, for instructors.
     #[command(subcommand)]
@@ -774,6 +776,20 @@ pub enum Format {
     Json,
     /// GitHub Actions annotations for pull requests.
     Github,
+}
+
+impl From<GradeFormatArg> for report::Format {
+    fn from(format: GradeFormatArg) -> Self {
+        match format {
+            GradeFormatArg::Table => report::Format::Human,
+            GradeFormatArg::Json => report::Format::Json,
+            GradeFormatArg::Csv => report::Format::Csv,
+            GradeFormatArg::Canvas => report::Format::Canvas,
+            GradeFormatArg::Gradescope => report::Format::Gradescope,
+            GradeFormatArg::Junit => report::Format::Junit,
+            GradeFormatArg::Html => report::Format::Html,
+        }
+    }
 }
 
 impl From<TestFormatArg> for report::Format {

@@ -121,7 +121,7 @@ impl Cli {
                     formats: if args.json {
                         vec![Format::Json]
                     } else {
-                        args.format.iter().map(|f| grade_format(*f)).collect()
+                        args.format.iter().map(|f| Format::from(*f)).collect()
                     },
                     output: args.output,
                     pass_mark: args.pass_mark,
@@ -310,17 +310,5 @@ impl Cli {
             },
             command,
         )
-    }
-}
-
-fn grade_format(format: GradeFormatArg) -> Format {
-    match format {
-        GradeFormatArg::Table => Format::Human,
-        GradeFormatArg::Json => Format::Json,
-        GradeFormatArg::Gradescope => Format::Gradescope,
-        GradeFormatArg::Csv => Format::Csv,
-        GradeFormatArg::Canvas => Format::Canvas,
-        GradeFormatArg::Junit => Format::Junit,
-        GradeFormatArg::Html => Format::Html,
     }
 }

@@ -210,13 +210,7 @@ fn write_reports(
     // Every format is known to be written before anything is: one that is not leaves the
     // folder as it was.
     for format in &formats {
-        if !crate::report::grade::WRITES.contains(format) {
-            return Err(LabError::Usage(
-                crate::report::grade::render(*format, report)
-                    .expect_err("a format not written is refused")
-                    .to_string(),
-            ));
-        }
+        crate::report::grade::check_format(*format).map_err(|e| LabError::Usage(e.to_string()))?;
     }
     let written = |format: Format, to: &mut dyn Write| {
         crate::report::grade::render_to(format, report, to)

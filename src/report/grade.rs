@@ -49,15 +49,26 @@ pub fn render_to(
         Format::Canvas => super::canvas::csv(report),
         Format::Junit => super::grade_junit::junit(report).render(),
         Format::Html => super::html::html(report),
-        _ => {
-            return Err(Unsupported {
-                report: "grade",
-                format,
-                writes: WRITES,
-            });
-        }
+        _ => return Err(unsupported(format)),
     };
     Ok(out.write_all(text.as_bytes()))
+}
+
+/// Whether `lab grade` writes `format`.
+pub fn check_format(format: Format) -> Result<(), Unsupported> {
+    if WRITES.contains(&format) {
+        Ok(())
+    } else {
+        Err(unsupported(format))
+    }
+}
+
+fn unsupported(format: Format) -> Unsupported {
+    Unsupported {
+        report: "grade",
+        format,
+        writes: WRITES,
+    }
 }
 
 /// The file a report in `format` is written to inside `-o DIR`.
@@ -200,16 +211,16 @@ pub fn human(report: &ClassReport<'_>) -> String {
         }
     }
     out.push_str(&format!(
-        "\nClass: mean {:.1}%, median {:.1}%, {} of {} graded at or above the pass mark of {}% ({:.1}%).\n",
+        "\nClass: of the {} scored, mean {:.1}%, median {:.1}%; {} at or above the pass mark of {}% ({:.1}%).\n",
+        summary.graded,
         summary.mean_percent,
         summary.median_percent,
         summary.passed,
-        summary.graded,
         summary.pass_mark,
         summary.pass_rate()
     ));
     out.push_str(
-        "\nScores are the done-when points. Evidence, the image's signature and attestation and the quiz are re-verified from each file; the cluster's checks are judged from what the learner's cluster showed when they submitted (lab grade --json says which is which). Times are the learner machine's claim.\n",
+        "\nScores are the done-when points. Evidence, the image's signature and attestation and the quiz are re-verified from each file; the cluster's checks are judged from what the learner's cluster showed when they submitted (lab grade --format json says which is which). Times are the learner machine's claim.\n",
     );
     out
 }

@@ -14,8 +14,8 @@ use super::{lab, output, repo};
 /// The folder, relative to the repository root.
 const FOLDER: &str = "examples/class-ch14";
 
-/// The README's command, with the report's format and file added.
-fn grade(dir: &Path, format: &str, out: &Path) -> (i32, String, String) {
+/// The README's command, with `more` arguments and the report's file added.
+fn grade(dir: &Path, more: &[&str], out: &Path) -> (i32, String, String) {
     output(
         lab(dir)
             .args(["grade", FOLDER, "--roster"])
@@ -26,7 +26,8 @@ fn grade(dir: &Path, format: &str, out: &Path) -> (i32, String, String) {
                 "--due",
                 "2026-12-06",
             ])
-            .args(["--format", format, "-o"])
+            .args(more)
+            .arg("-o")
             .arg(out),
     )
 }
@@ -53,7 +54,7 @@ fn the_sample_class_shows_every_kind_of_verdict() {
     }
     let out = tempfile::tempdir().unwrap();
     let report = out.path().join("grades.json");
-    let (code, stdout, stderr) = grade(&repo(), "json", &report);
+    let (code, stdout, stderr) = grade(&repo(), &["--format", "json"], &report);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let mut by_file: BTreeMap<String, &Value> = BTreeMap::new();
@@ -153,32 +154,30 @@ fn the_sample_class_shows_every_kind_of_verdict() {
 
     // The table a newcomer sees (every verdict, the same after each regeneration).
     let table = out.path().join("grades.txt");
-    let (code, stdout, stderr) = grade(&repo(), "table", &table);
+    let (code, stdout, stderr) = grade(&repo(), &["--format", "table"], &table);
     assert_eq!(code, 0, "{stdout}{stderr}");
     insta::assert_snapshot!("class-ch14-table", std::fs::read_to_string(&table).unwrap());
 
     // Every other report of the same class, written at once, each snapshotted (after a
     // regeneration these may change where they quote what differs: review them then).
     let reports = out.path().join("reports");
-    let (code, stdout, stderr) = output(
-        lab(&repo())
-            .args(["grade", FOLDER, "--roster"])
-            .arg(format!("{FOLDER}/roster.csv"))
-            .args([
-                "--answer-key",
-                "quizzes/ch14.key.yaml",
-                "--due",
-                "2026-12-06",
-            ])
-            .args([
-                "--assignment-name",
-                "Chapter 14 lab",
-                "--canvas-assignment-id",
-                "1414",
-            ])
-            .args(["--format", "json", "--format", "csv", "--format", "canvas"])
-            .args(["--format", "junit", "-o"])
-            .arg(&reports),
+    let (code, stdout, stderr) = grade(
+        &repo(),
+        &[
+            "--assignment-name",
+            "Chapter 14 lab",
+            "--canvas-assignment-id",
+            "1414",
+            "--format",
+            "json",
+            "--format",
+            "csv",
+            "--format",
+            "canvas",
+            "--format",
+            "junit",
+        ],
+        &reports,
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     for (name, file) in [

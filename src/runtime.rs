@@ -3,6 +3,7 @@
 //! synchronous; this is the edge where async begins and ends.
 
 use std::future::Future;
+use std::rc::Rc;
 
 /// The operating system refused what a runtime needs (threads, a timer, an event queue).
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,32 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, RuntimeUnavailable> {
         .build()
         .map_err(RuntimeUnavailable)?;
     Ok(runtime.block_on(future))
+}
+
+/// A runtime built once for this thread and kept: for work that leaves nothing running on
+/// it between calls, done many times over (a grading thread opens thousands of submissions,
+/// and building a runtime costs more than grading a small one).
+pub fn this_thread() -> Result<Rc<tokio::runtime::Runtime>, RuntimeUnavailable> {
+    thread_local! {
+        static RUNTIME: std::cell::OnceCell<Rc<tokio::runtime::Runtime>> = const { std::cell::OnceCell::new() };
+    }
+    RUNTIME.with(|cell| {
+        if let Some(runtime) = cell.get() {
+            return Ok(Rc::clone(runtime));
+        }
+        let runtime = Rc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(RuntimeUnavailable)?,
+        );
+        Ok(Rc::clone(cell.get_or_init(|| runtime)))
+    })
+}
+
+/// [`block_on`] on [`this_thread`]'s runtime.
+pub fn block_on_this_thread<F: Future>(future: F) -> Result<F::Output, RuntimeUnavailable> {
+    Ok(this_thread()?.block_on(future))
 }
 
 /// Ctrl-C (SIGINT), SIGTERM or SIGHUP arrived while a future ran.

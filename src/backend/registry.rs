@@ -9,7 +9,7 @@
 use crate::engine::{ObserveError, Verification};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::verify_entry::{PackVerdict, verify_by_pack};
-use crate::supply::cosign::fetch_artifacts;
+use crate::supply::cosign::{CosignArtifacts, fetch_artifacts};
 use crate::supply::export::{ExportedLayout, export_layout};
 use crate::supply::layout::LayoutStore;
 use crate::supply::layout_source::LayoutSource;
@@ -245,21 +245,41 @@ impl crate::engine::Registry for LabRegistry {
         image: &str,
         attestation: Option<&str>,
     ) -> Result<Verification, ObserveError> {
+        match self.artifacts(image).await? {
+            None => Ok(Verification::NotFound),
+            Some(artifacts) => self.verify_artifacts(image, &artifacts, attestation),
+        }
+    }
+}
+
+impl LabRegistry {
+    /// What cosign stored about `image` (`None`: the image is not in the registry).
+    pub async fn artifacts(&self, image: &str) -> Result<Option<CosignArtifacts>, ObserveError> {
         let reference = self.route(image)?;
-        let artifacts = match fetch_artifacts(&self.store(&reference)?, &reference).await {
-            Ok(a) => a,
-            Err(SupplyError::NotFound { .. }) => return Ok(Verification::NotFound),
-            Err(e) => return Err(e.into()),
-        };
+        match fetch_artifacts(&self.store(&reference)?, &reference).await {
+            Ok(a) => Ok(Some(a)),
+            Err(SupplyError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `image`'s signatures (`attestation`: its attestations of that type), fetched as
+    /// `artifacts`, verified with the pack's attestors.
+    pub fn verify_artifacts(
+        &self,
+        image: &str,
+        artifacts: &CosignArtifacts,
+        attestation: Option<&str>,
+    ) -> Result<Verification, ObserveError> {
         let digest = artifacts.digest.clone();
         // The policies name the image as the cluster does, not as this machine reaches it. An
         // image named as this machine reaches the registry (what `cosign verify` on the
         // learner's machine records: `localhost:5001/...` in a kind lab) is judged under the
         // cluster's name for it, when the pack has no entry for the name as written.
-        let mut verdict = verify_by_pack(&self.policies, image, &artifacts, attestation);
+        let mut verdict = verify_by_pack(&self.policies, image, artifacts, attestation);
         if matches!(verdict, PackVerdict::NoEntry) {
             for name in self.cluster_names(image) {
-                verdict = verify_by_pack(&self.policies, &name, &artifacts, attestation);
+                verdict = verify_by_pack(&self.policies, &name, artifacts, attestation);
                 if !matches!(verdict, PackVerdict::NoEntry) {
                     break;
                 }

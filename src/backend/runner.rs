@@ -54,7 +54,7 @@ impl StepsWorkdir for FileWorkdir {
 
 /// The runner, over the learner's working folder (or `W`, a submission's files).
 pub struct CheckRunner<W = FileWorkdir> {
-    runtime: tokio::runtime::Runtime,
+    runtime: std::rc::Rc<tokio::runtime::Runtime>,
     /// Every check of the lab, prepared.
     pub prepared: Vec<PreparedCheck>,
     /// Where the checks look.
@@ -82,7 +82,22 @@ impl<W: StepsWorkdir> CheckRunner<W> {
             .enable_all()
             .build()
             .map_err(RuntimeUnavailable)?;
-        Ok(CheckRunner {
+        Ok(Self::on(
+            std::rc::Rc::new(runtime),
+            prepared,
+            workdir,
+            settle,
+        ))
+    }
+
+    /// [`CheckRunner::new`] on `runtime`.
+    pub(super) fn on(
+        runtime: std::rc::Rc<tokio::runtime::Runtime>,
+        prepared: Vec<PreparedCheck>,
+        workdir: W,
+        settle: Duration,
+    ) -> Self {
+        CheckRunner {
             runtime,
             prepared,
             backends: Backends::Offline,
@@ -91,7 +106,7 @@ impl<W: StepsWorkdir> CheckRunner<W> {
             spinner: true,
             record_cluster: false,
             recorded: std::cell::RefCell::new(None),
-        })
+        }
     }
 
     /// Runs `future` on the runner's runtime (connecting to the cluster, say).

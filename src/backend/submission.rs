@@ -23,13 +23,14 @@ use crate::engine::world::World;
 use crate::engine::{
     CheckResult, ObserveError, PreparedCheck, QuizSeen, Registry, Verification, Workdir,
 };
-use crate::record::{PROGRESS_LIMIT, Progress};
+use crate::record::{Break, PROGRESS_LIMIT, Progress};
 use crate::runtime::{Interrupted, RuntimeUnavailable};
 use crate::submission::archive::Files;
 use crate::submission::names::{PROGRESS_FILE, WORK_PREFIX, WORLD_FILE};
 use crate::submission::open::Opened;
 use crate::submission::statement::Outcome;
 use crate::supply::ImageRef;
+use crate::supply::cosign::CosignArtifacts;
 use crate::supply::layout_source::LayoutSource;
 
 /// What a re-run check's verdict rests on, decided by its kind ([`basis`]).
@@ -80,6 +81,12 @@ pub struct Regraded {
 /// A quiz attempt's answers: each question's picked options.
 type Answers = BTreeMap<String, Vec<String>>;
 
+/// A progress record read, and its chain verified.
+struct Checked {
+    progress: Progress,
+    breaks: Vec<Break>,
+}
+
 /// A submission's evidence files and progress record, as the checks read a working folder.
 /// Reads are held to the limits of [`super::FileWorkdir`]'s.
 pub struct SubmissionWorkdir {
@@ -95,8 +102,9 @@ pub struct SubmissionWorkdir {
     pub quiz: Option<Arc<Quiz>>,
     /// The instructor's answer key, which judges a graded quiz.
     pub answer_key: Option<AnswerKey>,
-    /// The progress record, once read (every check asks for it; it cannot change).
-    parsed: std::sync::OnceLock<Result<Progress, ObserveError>>,
+    /// The progress record and the breaks of its chain, once read (every check asks for it;
+    /// it cannot change).
+    parsed: std::sync::OnceLock<Result<Checked, ObserveError>>,
     /// The record's first quiz attempt, once its chain up to it was verified.
     first: std::sync::OnceLock<Result<Option<Answers>, ObserveError>>,
 }
@@ -143,14 +151,16 @@ impl SubmissionWorkdir {
     }
 
     /// The answers of the record's first quiz attempt (its chain verified up to it), read once.
-    fn first_answers(&self) -> Result<Option<Answers>, ObserveError> {
+    fn first_answers(&self) -> Result<Option<&Answers>, ObserveError> {
         self.first
             .get_or_init(|| {
-                let progress = self.progress()?;
+                let checked = self.checked()?;
                 let record = format!("{PROGRESS_FILE} of the submission");
-                Ok(first_attempt(&progress, &self.steps, &record)?.cloned())
+                Ok(first_attempt(&checked.progress, &checked.breaks, &record)?.cloned())
             })
-            .clone()
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
     }
 
     /// The record's first quiz attempt, each question judged with the instructor's key; `None`
@@ -160,13 +170,36 @@ impl SubmissionWorkdir {
         Some(crate::grade::quiz::judge_with_key(
             self.quiz.as_deref()?,
             self.answer_key.as_ref()?,
-            &answers,
+            answers,
         ))
     }
 
-    /// The progress record; one `lab` cannot read is not as `lab` wrote it.
-    pub fn progress(&self) -> Result<Progress, ObserveError> {
-        self.parsed.get_or_init(|| self.read_progress()).clone()
+    /// The progress record (empty when the archive holds none); one `lab` cannot read is not
+    /// as `lab` wrote it.
+    pub fn progress(&self) -> Result<&Progress, ObserveError> {
+        self.checked().map(|c| &c.progress)
+    }
+
+    /// Every break of the progress record's chain (see [`Progress::verify`]).
+    pub fn breaks(&self) -> Result<&[Break], ObserveError> {
+        self.checked().map(|c| c.breaks.as_slice())
+    }
+
+    /// Whether the archive holds a progress record at all.
+    pub fn has_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
+    fn checked(&self) -> Result<&Checked, ObserveError> {
+        self.parsed
+            .get_or_init(|| {
+                let progress = self.read_progress()?;
+                let steps: Vec<&str> = self.steps.iter().map(String::as_str).collect();
+                let breaks = progress.verify(&steps);
+                Ok(Checked { progress, breaks })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     fn read_progress(&self) -> Result<Progress, ObserveError> {
@@ -220,7 +253,7 @@ impl Workdir for SubmissionWorkdir {
             &self.chapter,
             self.quiz.as_deref(),
             self.answer_key.as_ref(),
-            &answers,
+            answers,
         )
         .map(Some)
     }
@@ -255,6 +288,13 @@ pub struct SubmissionRegistry {
     lab: LabRegistry,
     /// The image the layout holds; `None` when the submission carries none.
     promoted: Option<Promoted>,
+    /// Each verification made, by image and attestation type: the archive cannot change, and
+    /// several checks ask for the same one (a signature check, and the evidence of `cosign
+    /// verify`).
+    verified: std::sync::Mutex<BTreeMap<(String, Option<String>), Verification>>,
+    /// The promoted image's signatures and attestations, read from the layout once (the
+    /// only image a submission carries: every verification reads them).
+    artifacts: tokio::sync::OnceCell<Option<CosignArtifacts>>,
 }
 
 impl SubmissionRegistry {
@@ -297,7 +337,30 @@ impl Registry for SubmissionRegistry {
         image: &str,
         attestation: Option<&str>,
     ) -> Result<Verification, ObserveError> {
-        self.lab.verify(&self.carried(image)?, attestation).await
+        let carried = self.carried(image)?;
+        let key = (carried, attestation.map(str::to_owned));
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        let artifacts = self
+            .artifacts
+            .get_or_try_init(|| self.lab.artifacts(&key.0))
+            .await?;
+        let verification = match artifacts {
+            None => Verification::NotFound,
+            Some(artifacts) => self.lab.verify_artifacts(&key.0, artifacts, attestation)?,
+        };
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, verification.clone());
+        Ok(verification)
     }
 }
 
@@ -323,20 +386,17 @@ impl SubmissionBackends {
         registry: LabRegistry,
         answer_key: Option<AnswerKey>,
     ) -> Result<Self, BackendError> {
-        let quiz = crate::grade::quiz::find(chapter)
-            .ok()
-            .map(|(_, q)| Arc::new(q));
-        Self::open_with_quiz(opened, chapter, prepared, registry, quiz, answer_key)
+        let workdir = SubmissionWorkdir::of(&opened.files, chapter, answer_key);
+        Self::open_with_workdir(opened, prepared, registry, workdir)
     }
 
-    /// [`Self::open`] with the chapter's `quiz` read once by the caller.
-    pub fn open_with_quiz(
+    /// [`Self::open`] with the working folder made by the caller (a grader reads its progress
+    /// record first, to flag it).
+    pub fn open_with_workdir(
         opened: &Opened,
-        chapter: &Chapter,
         prepared: &[PreparedCheck],
         mut registry: LabRegistry,
-        quiz: Option<Arc<Quiz>>,
-        answer_key: Option<AnswerKey>,
+        workdir: SubmissionWorkdir,
     ) -> Result<Self, BackendError> {
         let predicate = &opened.statement.predicate;
         let world = opened.files.get(WORLD_FILE).ok_or_else(|| {
@@ -350,15 +410,9 @@ impl SubmissionBackends {
                 Kind::Signature { image } => ImageRef::parse(image).ok(),
                 _ => None,
             });
-            let prefix = format!("{}/", image.layout.trim_end_matches('/'));
-            let layout: Files = opened
-                .files
-                .iter()
-                .filter(|(name, _)| name.starts_with(&prefix))
-                .map(|(name, data)| (name.clone(), data.clone()))
-                .collect();
+            // The whole archive, shared: the layout reads only the files under its prefix.
             registry.layout = Some(LayoutSource::Files {
-                files: Arc::new(layout),
+                files: Arc::clone(&opened.files),
                 prefix: image.layout.clone(),
             });
             Promoted {
@@ -377,8 +431,10 @@ impl SubmissionBackends {
             registry: SubmissionRegistry {
                 lab: registry,
                 promoted,
+                verified: std::sync::Mutex::default(),
+                artifacts: tokio::sync::OnceCell::new(),
             },
-            workdir: SubmissionWorkdir::with_quiz(&opened.files, chapter, quiz, answer_key),
+            workdir,
         })
     }
 }
@@ -390,7 +446,14 @@ impl CheckRunner<SubmissionWorkdir> {
         prepared: Vec<PreparedCheck>,
         backends: SubmissionBackends,
     ) -> Result<Self, RuntimeUnavailable> {
-        let mut runner = CheckRunner::new(prepared, backends.workdir, std::time::Duration::ZERO)?;
+        // The grading thread's runtime: a runner over a submission leaves nothing on it.
+        let runtime = crate::runtime::this_thread()?;
+        let mut runner = CheckRunner::on(
+            runtime,
+            prepared,
+            backends.workdir,
+            std::time::Duration::ZERO,
+        );
         runner.spinner = false;
         runner.backends = Backends::Submission {
             cluster: backends.cluster,
@@ -404,11 +467,15 @@ impl CheckRunner<SubmissionWorkdir> {
     /// step, whose step the progress record says was passed, keeps its recorded result (as
     /// `lab check` does); a record `lab` cannot read credits no step.
     pub fn regrade(&self, submitted: &[Outcome]) -> Result<Vec<Regraded>, Interrupted> {
-        let progress = self
-            .workdir
-            .progress()
-            .unwrap_or_else(|_| Progress::new(&self.workdir.chapter));
-        let results = self.run_after(|_| true, "of the submission", &progress)?;
+        let empty;
+        let progress = match self.workdir.progress() {
+            Ok(progress) => progress,
+            Err(_) => {
+                empty = Progress::new(&self.workdir.chapter);
+                &empty
+            }
+        };
+        let results = self.run_after(|_| true, "of the submission", progress)?;
         let steps: Vec<&str> = self.workdir.steps.iter().map(String::as_str).collect();
         let passed = progress.passed(&steps);
         let kept = |check: &PreparedCheck| {

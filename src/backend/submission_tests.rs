@@ -509,7 +509,7 @@ fn a_submission_without_the_clusters_record_is_refused_with_what_to_do() {
     let (digest, layout) = exported();
     let world = ch14.finished_world(&digest);
     let mut opened = submit(&digest, &world, evidence(&digest), layout, ch14.progress());
-    opened.files.remove(WORLD_FILE);
+    std::sync::Arc::make_mut(&mut opened.files).remove(WORLD_FILE);
     let err = SubmissionBackends::open(
         &opened,
         &ch14.chapter,

@@ -10,7 +10,7 @@ use crate::content::chapter::Chapter;
 use crate::content::model::{AnswerKey, Quiz};
 use crate::engine::{ObserveError, QuizSeen};
 use crate::input::{self, InputError};
-use crate::record::{Event, Progress, RecordError};
+use crate::record::{Break, Event, Progress, RecordError};
 
 /// The most an evidence file may hold.
 pub const EVIDENCE_LIMIT: u64 = 1024 * 1024;
@@ -112,8 +112,9 @@ impl crate::engine::Workdir for FileWorkdir {
         let progress = Progress::load(&self.root, &self.chapter)
             .map_err(|e: RecordError| ObserveError::Tampered(e.to_string()))?;
         let shown = Progress::path(Path::new(""), &self.chapter);
-        let Some(answers) = first_attempt(&progress, &self.steps, &shown.display().to_string())?
-        else {
+        let steps: Vec<&str> = self.steps.iter().map(String::as_str).collect();
+        let breaks = progress.verify(&steps);
+        let Some(answers) = first_attempt(&progress, &breaks, &shown.display().to_string())? else {
             return Ok(None);
         };
         quiz_seen(&self.chapter, self.quiz.as_ref(), None, answers).map(Some)
@@ -137,10 +138,9 @@ pub(super) fn evidence_path(path: &str) -> Result<&Path, ObserveError> {
 /// record must be intact up to it.
 pub(super) fn first_attempt<'p>(
     progress: &'p Progress,
-    steps: &[String],
+    breaks: &[Break],
     record: &str,
 ) -> Result<Option<&'p BTreeMap<String, Vec<String>>>, ObserveError> {
-    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
     let first = progress
         .records
         .iter()
@@ -148,14 +148,11 @@ pub(super) fn first_attempt<'p>(
     let Some(at) = first else {
         return Ok(None);
     };
-    let before = Progress {
-        records: progress.records[..=at].to_vec(),
-        ..progress.clone()
-    };
-    if let Some(first_break) = before
-        .verify(&steps)
-        .into_iter()
-        .find(|b| !matches!(b, crate::record::Break::Skipped { .. }))
+    // The chain up to the attempt (its record at position `at + 1`): the record's breaks
+    // there are those of the records up to it (see `Break::position`).
+    if let Some(first_break) = breaks
+        .iter()
+        .find(|b| b.position() <= at + 1 && !matches!(b, Break::Skipped { .. }))
     {
         return Err(ObserveError::Tampered(format!(
             "{record} is not intact ({first_break}); `lab status` shows where the chain breaks"

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use super::emit;
 use super::{ChapterCourse, Config};
 use crate::backend::runner::CheckRunner;
-use crate::backend::submission::{Basis as RunBasis, SubmissionBackends};
+use crate::backend::submission::{Basis as RunBasis, SubmissionBackends, SubmissionWorkdir};
 use crate::content::chapter::Chapter;
 use crate::content::model::{AnswerKey, EvidenceFormat, Quiz};
 use crate::engine::Status;
@@ -36,7 +36,7 @@ use crate::report::Format;
 use crate::report::class_report::{Assignment, ClassReport};
 use crate::submission::SubmissionError;
 use crate::submission::archive::Limits;
-use crate::submission::names::{PROGRESS_FILE, TOKEN_FILE, WORK_PREFIX};
+use crate::submission::names::{TOKEN_FILE, WORK_PREFIX};
 use crate::submission::open::{Opened, open_submission};
 use crate::submission::sealed::TrustedKey;
 use crate::submission::statement::SEAL_FILE;
@@ -538,13 +538,10 @@ fn grade_one(
     graded.claimed_time = Some(predicate.claimed_time.clone());
     let promoted = promoted(opened);
     if let Some(roster) = class.roster {
-        let hint = TrustedKey::from_pem(opened.public_key.as_bytes())
-            .map(|k| k.hint().to_owned())
-            .unwrap_or_default();
         let keyless = predicate.signing.mode == SigningMode::Keyless;
         let verdict = roster.judge_as(
             &predicate.learner,
-            &hint,
+            &opened.key_hint,
             keyless,
             &promoted.signers,
             class.naming,
@@ -570,21 +567,25 @@ fn grade_one(
             stamp.version.as_deref().unwrap_or("no version")
         ));
     }
-    let steps = chapter.lab.step_ids();
-    match opened
-        .files
-        .get(PROGRESS_FILE)
-        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-    {
-        None => graded.flag("no progress record".to_owned()),
-        Some(text) => match Progress::parse(&text, Path::new(PROGRESS_FILE), &id) {
+    // The working folder the checks will read: its progress record is read and its chain
+    // verified once, here and for them.
+    let workdir = SubmissionWorkdir::with_quiz(
+        &opened.files,
+        chapter,
+        graded_chapter.quiz.clone(),
+        graded_chapter.key.clone(),
+    );
+    if !workdir.has_progress() {
+        graded.flag("no progress record".to_owned());
+    } else {
+        match workdir.breaks() {
             Err(e) => graded.flag(format!("the progress record cannot be read: {e}")),
-            Ok(progress) => {
-                for broken in progress.verify(&steps) {
+            Ok(breaks) => {
+                for broken in breaks {
                     graded.flag(format!("the progress record was tampered with: {broken}"));
                 }
             }
-        },
+        }
     }
     let mut due = class.due;
     let mut nonce = None;
@@ -669,21 +670,19 @@ fn grade_one(
         }
     }
     let registry = super::lab_registry_with(chapter, pack.policies);
-    let key = graded_chapter.key.clone();
-    if key.is_none() {
+    if graded_chapter.key.is_none() {
         graded.flag("the quiz was not judged: no answer key (give --answer-key)".to_owned());
     }
-    let quiz = graded_chapter.quiz.clone();
-    let backends =
-        match SubmissionBackends::open_with_quiz(opened, chapter, &prepared, registry, quiz, key) {
-            Ok(backends) => backends,
-            Err(e) => {
-                let mut rejected = Submission::rejected(shown, e.to_string());
-                rejected.learner = graded.learner;
-                rejected.chapter = graded.chapter;
-                return Ok(rejected);
-            }
-        };
+    let backends = match SubmissionBackends::open_with_workdir(opened, &prepared, registry, workdir)
+    {
+        Ok(backends) => backends,
+        Err(e) => {
+            let mut rejected = Submission::rejected(shown, e.to_string());
+            rejected.learner = graded.learner;
+            rejected.chapter = graded.chapter;
+            return Ok(rejected);
+        }
+    };
     if let Some(attempt) = backends.workdir.quiz_attempt() {
         graded.answers = attempt
             .answers
@@ -822,11 +821,9 @@ fn promoted(opened: &Opened) -> Promoted {
         return Promoted::default();
     };
     let read = async {
-        let store = crate::supply::layout::LayoutStore::in_memory(
-            std::sync::Arc::new(opened.files.clone()),
-            &image.layout,
-        )
-        .ok()?;
+        let store =
+            crate::supply::layout::LayoutStore::in_memory(Arc::clone(&opened.files), &image.layout)
+                .ok()?;
         let reference =
             crate::supply::ImageRef::parse(&format!("{}@{}", image.repository, image.digest))
                 .ok()?;
@@ -857,7 +854,7 @@ fn promoted(opened: &Opened) -> Promoted {
             });
         Some(promoted)
     };
-    crate::runtime::block_on(read)
+    crate::runtime::block_on_this_thread(read)
         .ok()
         .flatten()
         .unwrap_or_default()
@@ -870,9 +867,7 @@ fn fingerprints(
     prepared: &[crate::engine::PreparedCheck],
     signatures: Vec<String>,
 ) -> Fingerprints {
-    let public_key = TrustedKey::from_pem(opened.public_key.as_bytes())
-        .ok()
-        .map(|k| k.hint().to_owned());
+    let public_key = Some(opened.key_hint.clone());
     let mut written = BTreeMap::new();
     for check in prepared {
         if let Kind::EvidenceFile {

@@ -40,6 +40,39 @@ pub struct Chapter {
     pub lab_file: String,
     /// The parsed lab.
     pub lab: Lab,
+    /// The manifests parsed, by their text once filled in (see [`Chapter::resources`]).
+    pub(crate) parsed: ParsedManifests,
+}
+
+/// Manifests parsed, by their filled-in text: a grader renders the same manifest for every
+/// learner of a class, and parsing YAML costs more than filling it in. Bounded: past
+/// [`ParsedManifests::MAX`] texts, a manifest is parsed each time.
+#[derive(Default)]
+pub(crate) struct ParsedManifests(std::sync::Mutex<std::collections::HashMap<String, Vec<Value>>>);
+
+impl ParsedManifests {
+    const MAX: usize = 64;
+
+    fn get_or_parse<E>(
+        &self,
+        text: String,
+        parse: impl FnOnce(&str) -> Result<Vec<Value>, E>,
+    ) -> Result<Vec<Value>, E> {
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(docs) = lock().get(&text) {
+            return Ok(docs.clone());
+        }
+        let docs = parse(&text)?;
+        let mut parsed = lock();
+        if parsed.len() < Self::MAX {
+            parsed.insert(text, docs.clone());
+        }
+        Ok(docs)
+    }
 }
 
 impl Chapter {
@@ -75,6 +108,7 @@ impl Chapter {
                 lab_file,
                 lab,
                 files,
+                parsed: ParsedManifests::default(),
             });
         }
         if !broken.is_empty() {
@@ -339,13 +373,15 @@ impl Chapter {
     ) -> Result<Vec<Value>, ContentError> {
         let shown = self.shown(rel);
         let rendered = substitute(&shown, self.text(rel)?, values).map_err(|e| self.explain(e))?;
-        let docs: Vec<Value> = yaml::from_multiple(&rendered).map_err(|e| {
-            ContentError::Invalid(vec![yaml::to_diagnostic(
-                rel,
-                &rendered,
-                &e,
-                FileKind::Manifests,
-            )])
+        let docs = self.parsed.get_or_parse(rendered, |rendered| {
+            yaml::from_multiple::<Value>(rendered).map_err(|e| {
+                ContentError::Invalid(vec![yaml::to_diagnostic(
+                    rel,
+                    rendered,
+                    &e,
+                    FileKind::Manifests,
+                )])
+            })
         })?;
         Ok(docs
             .into_iter()
@@ -428,8 +464,7 @@ impl Chapter {
                 hash.update(part);
             }
         }
-        let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        format!("sha256:{}", hex::encode(hash.finalize()))
     }
 }
 

@@ -83,7 +83,7 @@ impl RevealMap {
         Ok(RevealMap {
             schema_version: REVEAL_MAP_VERSION,
             about: ABOUT.to_owned(),
-            key: hex(&key),
+            key: hex::encode(key),
             learners: BTreeMap::new(),
             files: BTreeMap::new(),
         })
@@ -144,10 +144,6 @@ impl RevealMap {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn key_bytes(key: &str) -> Option<[u8; 32]> {
     if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -195,7 +191,7 @@ impl Pseudonyms {
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(text.as_bytes());
-        let mut digits = hex(&mac.finalize().into_bytes());
+        let mut digits = hex::encode(mac.finalize().into_bytes());
         digits.truncate(DIGITS);
         digits
     }

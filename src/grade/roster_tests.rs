@@ -28,12 +28,7 @@ fn parse(text: &str) -> Result<Roster, RosterError> {
 }
 
 fn hex(hint: &str) -> String {
-    STANDARD
-        .decode(hint)
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(STANDARD.decode(hint).unwrap())
 }
 
 #[test]

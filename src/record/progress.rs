@@ -149,15 +149,26 @@ pub struct Record {
 impl Record {
     /// The hash this record should carry.
     pub fn computed_hash(&self) -> String {
-        let mut value = serde_json::to_value(self).expect("a record serializes");
-        if let Some(map) = value.as_object_mut() {
-            map.remove("hash");
+        /// The record without its hash, serialized straight into canonical JSON (a grader
+        /// hashes every record of every file: no JSON value is built on the way).
+        #[derive(Serialize)]
+        struct Hashed<'a> {
+            seq: u64,
+            at: &'a str,
+            course: &'a CourseStamp,
+            #[serde(flatten)]
+            event: &'a Event,
+            prev: &'a str,
         }
-        let canonical =
-            serde_json_canonicalizer::to_vec(&value).expect("a JSON value canonicalizes");
-        let digest = Sha256::digest(&canonical);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        let hashed = Hashed {
+            seq: self.seq,
+            at: &self.at,
+            course: &self.course,
+            event: &self.event,
+            prev: &self.prev,
+        };
+        let canonical = serde_json_canonicalizer::to_vec(&hashed).expect("a record canonicalizes");
+        format!("sha256:{}", hex::encode(Sha256::digest(&canonical)))
     }
 }
 
@@ -198,6 +209,19 @@ pub enum Break {
         /// The record's position.
         position: usize,
     },
+}
+
+impl Break {
+    /// The position, from 1, of the record it is found at. A break is found from its record
+    /// and the records before it alone, never from a later one, so the breaks of a file's
+    /// first `n` records are the whole file's breaks at positions up to `n`.
+    pub fn position(&self) -> usize {
+        match self {
+            Break::Edited { position, .. }
+            | Break::Unlinked { position, .. }
+            | Break::Skipped { position, .. } => *position,
+        }
+    }
 }
 
 impl std::fmt::Display for Break {
@@ -422,6 +446,87 @@ pub(crate) mod tests {
         );
         p.append_at(passed("two"), "2026-12-03T10:02:00Z".into(), &stamp());
         p
+    }
+
+    /// The hash as first defined: the record as a JSON value, `hash` removed, canonicalized.
+    fn hash_through_a_value(record: &Record) -> String {
+        let mut value = serde_json::to_value(record).unwrap();
+        value.as_object_mut().unwrap().remove("hash");
+        let canonical = serde_json_canonicalizer::to_vec(&value).unwrap();
+        format!("sha256:{}", hex::encode(Sha256::digest(&canonical)))
+    }
+
+    #[test]
+    fn a_record_hashes_as_its_json_value_without_its_hash_does() {
+        // Every kind of event, a version, and text that JSON escapes: the records written
+        // before the hash was computed without a JSON value must still verify.
+        let mut p = chain();
+        let versioned = CourseStamp {
+            version: Some("2.0 \u{e9}\"\n".into()),
+            ..stamp()
+        };
+        let events = [
+            Event::SolutionShown {
+                step: "thr\u{e9}e".into(),
+            },
+            Event::QuizAttempt {
+                first: true,
+                answers: BTreeMap::from([
+                    ("q2".into(), vec!["b".into(), "a".into()]),
+                    ("q1".into(), vec![]),
+                ]),
+            },
+            Event::Submitted {
+                results: vec![RecordedCheck {
+                    check: "c".into(),
+                    status: Status::Fail,
+                    message: "<\u{1f}>".into(),
+                    evidence: Vec::new(),
+                }],
+            },
+            Event::Reset {
+                from_step: "two".into(),
+            },
+        ];
+        for event in events {
+            p.append_at(event, "2026-12-03T10:03:00Z".into(), &versioned);
+        }
+        assert_eq!(p.records.len(), 7);
+        for record in &p.records {
+            assert_eq!(record.hash, hash_through_a_value(record), "{record:?}");
+        }
+    }
+
+    #[test]
+    fn a_break_of_the_first_records_is_a_break_of_the_whole_file_there() {
+        // `Break::position`'s promise, which lets a grader verify a chain once: the breaks of
+        // any prefix are the whole file's up to the prefix's end.
+        let mut p = chain();
+        p.append_at(passed("three"), "2026-12-03T10:04:00Z".into(), &stamp());
+        p.append_at(
+            Event::Reset {
+                from_step: "one".into(),
+            },
+            "2026-12-03T10:05:00Z".into(),
+            &stamp(),
+        );
+        p.append_at(passed("three"), "2026-12-03T10:06:00Z".into(), &stamp());
+        p.records[1].at = "edited".into();
+        p.records.swap(3, 4);
+        let whole = p.verify(&STEPS);
+        assert!(whole.len() >= 3, "{whole:?}");
+        for n in 0..=p.records.len() {
+            let prefix = Progress {
+                records: p.records[..n].to_vec(),
+                ..p.clone()
+            };
+            let expected: Vec<Break> = whole
+                .iter()
+                .filter(|b| b.position() <= n)
+                .cloned()
+                .collect();
+            assert_eq!(prefix.verify(&STEPS), expected, "the first {n} records");
+        }
     }
 
     #[test]

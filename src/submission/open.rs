@@ -5,9 +5,11 @@
 //! of tampering, so that a class report can say it; only what makes the submission unreadable
 //! is an error.
 
+use std::sync::Arc;
+
 use super::archive::{Files, Limits, read};
 use super::error::{SubmissionError, Unopened};
-use super::sealed::{TrustedKey, open, peek_as};
+use super::sealed::{TrustedKey, Unsealed};
 use super::statement::{FileProblem, SEAL_FILE, Statement};
 use crate::supply::attestation::IN_TOTO_PAYLOAD_TYPE;
 
@@ -23,12 +25,15 @@ pub enum KeyFrom {
 /// A submission whose seal verified.
 #[derive(Debug)]
 pub struct Opened {
-    /// Every file of the archive, the sealed statement included.
-    pub files: Files,
+    /// Every file of the archive, the sealed statement included (shared: the grader's layout
+    /// store and working folder read the same map).
+    pub files: Arc<Files>,
     /// The statement, verified.
     pub statement: Statement,
     /// The public key the submission carries, as PEM text.
     pub public_key: String,
+    /// That key's hint (see `sealed::key_hint`): it names the key in a roster and a copy check.
+    pub key_hint: String,
     /// Whose key verified the seal.
     pub key_from: KeyFrom,
     /// Files that disagree with the statement's subjects.
@@ -47,21 +52,24 @@ pub fn open_submission(
         .ok_or(SubmissionError::Unopened(Unopened::NoStatement))?;
     // Which file holds the public key is read before the seal is checked, and trusted only
     // once the seal verifies with that key (or the roster's).
-    let claimed = Statement::parse(&peek_as(seal, IN_TOTO_PAYLOAD_TYPE)?)?;
-    let key_file = claimed.predicate.signing.public_key;
+    let unsealed = Unsealed::read(seal, IN_TOTO_PAYLOAD_TYPE)?;
+    let statement = Statement::parse(unsealed.payload())?;
+    let key_file = &statement.predicate.signing.public_key;
     let public_key = files
-        .get(&key_file)
+        .get(key_file)
         .ok_or_else(|| SubmissionError::Unopened(Unopened::NoPublicKey(key_file.clone())))?;
     let carried = TrustedKey::from_pem(public_key)?;
     let (key, key_from) = match roster {
         Some(key) => (key, KeyFrom::Roster),
         None => (&carried, KeyFrom::Submission),
     };
-    let statement = Statement::parse(&open(seal, key)?)?;
+    // The statement read above is trusted from here on: it is the payload that verified.
+    unsealed.verify(key)?;
     let tampering = statement.check_files(&files);
     Ok(Opened {
         public_key: String::from_utf8_lossy(public_key).into_owned(),
-        files,
+        key_hint: carried.hint().to_owned(),
+        files: Arc::new(files),
         statement,
         key_from,
         tampering,

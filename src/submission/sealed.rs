@@ -275,17 +275,8 @@ pub fn open(bundle: &[u8], key: &TrustedKey) -> Result<Vec<u8>, SealError> {
 
 /// Opens a bundle whose envelope must carry a payload of `payload_type`, as [`open`] does.
 pub fn open_as(bundle: &[u8], payload_type: &str, key: &TrustedKey) -> Result<Vec<u8>, SealError> {
-    let unpacked = unpack(bundle, payload_type)?;
-    let signed = pae(payload_type, &unpacked.payload);
-    if key
-        .key
-        .verify_signature(Signature::Raw(&unpacked.signature), &signed)
-        .is_err()
-    {
-        return Err(SealError::BadSignature {
-            other_key: unpacked.hint.is_some_and(|h| h != key.hint),
-        });
-    }
+    let unpacked = Unsealed::read(bundle, payload_type)?;
+    unpacked.verify(key)?;
     Ok(unpacked.payload)
 }
 
@@ -293,7 +284,50 @@ pub fn open_as(bundle: &[u8], payload_type: &str, key: &TrustedKey) -> Result<Ve
 /// `lab start --token`, whose machine does not hold the instructor's key (`lab grade` verifies
 /// the same token with it). Every other rule of [`open`] holds.
 pub fn peek_as(bundle: &[u8], payload_type: &str) -> Result<Vec<u8>, SealError> {
-    unpack(bundle, payload_type).map(|u| u.payload)
+    Unsealed::read(bundle, payload_type).map(|u| u.payload)
+}
+
+/// A bundle read as [`open_as`] reads it, its signature not yet verified: for a reader that
+/// must learn from the payload which key verifies it (`lab grade` reads the statement's
+/// public key file), and then verifies it, without reading the bundle twice.
+pub struct Unsealed {
+    payload_type: String,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+    hint: Option<String>,
+}
+
+impl Unsealed {
+    /// `bundle`, which must carry a payload of `payload_type`.
+    pub fn read(bundle: &[u8], payload_type: &str) -> Result<Self, SealError> {
+        let unpacked = unpack(bundle, payload_type)?;
+        Ok(Unsealed {
+            payload_type: payload_type.to_owned(),
+            payload: unpacked.payload,
+            signature: unpacked.signature,
+            hint: unpacked.hint,
+        })
+    }
+
+    /// The payload: not to be trusted before [`Unsealed::verify`] holds.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Whether the signature verifies with `key`.
+    pub fn verify(&self, key: &TrustedKey) -> Result<(), SealError> {
+        let signed = pae(&self.payload_type, &self.payload);
+        if key
+            .key
+            .verify_signature(Signature::Raw(&self.signature), &signed)
+            .is_err()
+        {
+            return Err(SealError::BadSignature {
+                other_key: self.hint.as_ref().is_some_and(|h| *h != key.hint),
+            });
+        }
+        Ok(())
+    }
 }
 
 struct Unpacked {

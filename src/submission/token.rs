@@ -132,7 +132,7 @@ pub fn issue(
         learner: learner.to_owned(),
         chapter: chapter.map(str::to_owned),
         due,
-        nonce: nonce.iter().map(|b| format!("{b:02x}")).collect(),
+        nonce: hex::encode(nonce),
         issued: rfc3339(now.to_offset(UtcOffset::UTC)),
     };
     let payload = serde_json::to_vec(&token).expect("a token serializes");

@@ -429,6 +429,7 @@ mod tests {
                 files,
                 lab_file: "labs/ch14/lab.yaml".into(),
                 lab,
+                parsed: Default::default(),
             },
             values,
         )

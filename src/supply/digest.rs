@@ -33,11 +33,7 @@ impl Digest {
 
     /// The SHA-256 digest of `bytes`.
     pub fn sha256_of(bytes: &[u8]) -> Self {
-        let hex: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Digest(format!("sha256:{hex}"))
+        Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 
     /// Whether `bytes` hash to this digest.

@@ -129,12 +129,7 @@ pub fn feedback_digest<'a>(
         hasher.update([0]);
     }
     hasher.update(ids.join(",").as_bytes());
-    let hex: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 #[cfg(test)]

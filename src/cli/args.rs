@@ -753,6 +753,12 @@ pub struct AdmitArgs {
     /// Allow plain HTTP registries (loopback registries always may).
     #[arg(long, conflicts_with = "layouts")]
     pub insecure: bool,
+    /// Kyverno's ConfigMap (`kubectl -n kyverno get configmap kyverno -o yaml`): its
+    /// resourceFilters and webhook selectors decide what reaches the policies. Without it,
+    /// the configuration of the chart the lab installs (3.9.0): kube-system, kyverno,
+    /// ReplicaSets and more are left out.
+    #[arg(long, value_name = "FILE")]
+    pub kyverno_config: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

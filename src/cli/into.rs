@@ -300,6 +300,7 @@ impl Cli {
                 set: args.set,
                 layouts: args.layouts,
                 insecure: args.insecure,
+                kyverno_config: args.kyverno_config,
                 json: args.json,
             })),
         };

@@ -21,6 +21,7 @@ use crate::exit_code;
 use crate::input;
 use crate::policy::evaluate::{AdmissionResult, VerifyCache, evaluate_cached, images_to_fetch};
 use crate::policy::fetch::{Fetched, ImageSource, fetch};
+use crate::policy::kyverno_config::KyvernoConfig;
 use crate::policy::matching::{Request, default_namespace, metadata_map};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
@@ -55,6 +56,8 @@ pub struct AdmitRequest {
     pub layouts: Option<PathBuf>,
     /// Allow plain HTTP registries.
     pub insecure: bool,
+    /// Kyverno's ConfigMap (none: the chart's defaults).
+    pub kyverno_config: Option<PathBuf>,
     /// JSON output.
     pub json: bool,
 }
@@ -232,15 +235,47 @@ fn read_objects(
     Ok(objects)
 }
 
+/// Kyverno's configuration: the ConfigMap at `path`, else the chart's defaults.
+fn read_kyverno_config(path: Option<&Path>) -> Result<KyvernoConfig, LabError> {
+    let Some(path) = path else {
+        return Ok(KyvernoConfig::chart_default());
+    };
+    let shown = path.display().to_string();
+    let text = input::read_text(path, input::limit::MANIFEST, "Kyverno's ConfigMap")
+        .map_err(|e| LabError::Usage(format!("--kyverno-config: {e}")))?;
+    let docs: Vec<Value> = yaml::from_multiple(&text).map_err(|e| {
+        SuiteError::Invalid(vec![yaml::to_diagnostic(
+            &shown,
+            &text,
+            &e,
+            FileKind::Manifests,
+        )])
+    })?;
+    let docs: Vec<&Value> = docs.iter().filter(|d| !d.is_null()).collect();
+    let [configmap] = docs.as_slice() else {
+        return Err(LabError::Usage(format!(
+            "--kyverno-config {shown} holds {} documents; give the one ConfigMap `kubectl -n kyverno get configmap kyverno -o yaml` prints",
+            docs.len()
+        )));
+    };
+    KyvernoConfig::from_configmap(configmap, &shown)
+        .map_err(|e| LabError::Usage(format!("--kyverno-config {e}")))
+}
+
 /// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
 /// registry could not be reached.
 pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
+    let kyverno = read_kyverno_config(request.kyverno_config.as_deref())?;
     let (policies, values) = read_policies(config, request)?;
     let objects = read_objects(request, &values)?;
     let namespaces = namespace_labels(&objects);
     let mut images = Vec::new();
     for object in &objects {
-        for image in images_to_fetch(&Request::create(object, &namespaces), &policies) {
+        let request = Request::create(object, &namespaces);
+        if kyverno.left_out(&request).is_some() {
+            continue;
+        }
+        for image in images_to_fetch(&request, &policies) {
             if !images.contains(&image) {
                 images.push(image);
             }
@@ -266,7 +301,10 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         .iter()
         .map(|o| {
             let request = Request::create(o, &namespaces);
-            let result = evaluate_cached(&request, &policies, &artifacts, &mut cache);
+            let result = match kyverno.left_out(&request) {
+                Some(why) => AdmissionResult::left_out(why.to_string()),
+                None => evaluate_cached(&request, &policies, &artifacts, &mut cache),
+            };
             (resource_id(o), result)
         })
         .collect();

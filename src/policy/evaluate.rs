@@ -180,9 +180,27 @@ pub struct AdmissionResult {
     /// rule, the later one; when both land in the same second it keeps whichever it reads
     /// first, so a check must accept either.
     pub report: Vec<ReportResult>,
+    /// Why no policy saw the request, when Kyverno's configuration left it out
+    /// (`policy::kyverno_config`): it is admitted untouched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<String>,
 }
 
 impl AdmissionResult {
+    /// A request Kyverno's configuration leaves out, for `why`: admitted, untouched.
+    pub fn left_out(why: String) -> Self {
+        AdmissionResult {
+            allowed: true,
+            denied_by: None,
+            denial: None,
+            rules: Vec::new(),
+            patches: Vec::new(),
+            annotations: BTreeMap::new(),
+            report: Vec::new(),
+            left_out: Some(why),
+        }
+    }
+
     /// Every response of a policy's rule (a test's `policy` may be `ns/name`).
     pub fn responses<'a>(
         &'a self,
@@ -368,6 +386,7 @@ pub fn evaluate_cached(
         patches,
         annotations,
         report,
+        left_out: None,
     }
 }
 
@@ -386,6 +405,7 @@ fn denied(
         patches: Vec::new(),
         annotations: BTreeMap::new(),
         report: Vec::new(),
+        left_out: None,
     }
 }
 

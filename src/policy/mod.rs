@@ -9,6 +9,7 @@ pub mod evaluate;
 pub mod fetch;
 mod go_values;
 pub mod image_metadata;
+pub mod kyverno_config;
 pub mod matching;
 pub mod model;
 pub mod mutate_images;

@@ -58,7 +58,9 @@ fn decisions_text(decisions: &[Decision<'_>], unreachable: &[String]) -> String 
             None => out.push_str(&format!("{}: admitted\n", d.resource)),
             Some(webhook) => out.push_str(&format!("{}: DENIED by {webhook}\n", d.resource)),
         }
-        if r.rules.is_empty() {
+        if let Some(why) = &r.left_out {
+            out.push_str(&format!("  {why}\n"));
+        } else if r.rules.is_empty() {
             out.push_str("  no verifyImages rule applies\n");
         }
         for rule in &r.rules {

@@ -524,6 +524,7 @@ mod tests {
             patches: Vec::new(),
             annotations: BTreeMap::new(),
             report: Vec::new(),
+            left_out: None,
         }
     }
 

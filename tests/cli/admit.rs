@@ -515,3 +515,86 @@ fn a_match_without_kinds_is_refused_at_its_rule() {
         "{stderr}"
     );
 }
+
+/// Unsigned workloads where Kyverno's configuration leaves them out (kube-system by the
+/// webhooks' namespaceSelector, ReplicaSets by resourceFilters), and one where it does not.
+fn left_out_manifest(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("left-out.yaml");
+    let pod = |name: &str, namespace: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  containers:\n    - name: app\n      image: ${{image_registry}}/demo:1.4.2-hotfix\n"
+        )
+    };
+    let replica_set = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: hotfix-rs\n  namespace: develop\nspec:\n  selector: {matchLabels: {app: hotfix}}\n  template:\n    metadata: {labels: {app: hotfix}}\n    spec:\n      containers:\n        - name: app\n          image: ${image_registry}/demo:1.4.2-hotfix\n";
+    std::fs::write(
+        &path,
+        format!(
+            "{}---\n{replica_set}---\n{}",
+            pod("hotfix-system", "kube-system"),
+            pod("hotfix", "develop")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+// The chart's configuration is the default: what it leaves out is admitted, and the output
+// says it was the configuration, not a policy. The develop Pod is still denied.
+#[test]
+fn what_kyvernos_configuration_leaves_out_is_admitted_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = left_out_manifest(dir.path());
+    let args = |extra: &[&str]| {
+        let mut cmd = lab(&repo());
+        cmd.arg("admit")
+            .arg("-f")
+            .arg(&manifest)
+            .args([
+                "--chapter",
+                "ch14",
+                "--mode",
+                "enforce",
+                "--layouts",
+                LAYOUTS,
+            ])
+            .args(["--set", KEY])
+            .args(extra);
+        output(&mut cmd)
+    };
+    let (code, stdout, stderr) = args(&[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    insta::assert_snapshot!("admit-left-out-by-configuration", stdout);
+
+    // With a configuration that leaves nothing out, the ReplicaSet is denied too; the
+    // kube-system Pod is admitted, but by ch14's policies themselves, which say so.
+    let empty = dir.path().join("kyverno.yaml");
+    std::fs::write(
+        &empty,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kyverno, namespace: kyverno}\ndata: {}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = args(&["--kyverno-config", empty.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    for resource in [
+        "Pod/kube-system/hotfix-system: admitted\n  no verifyImages rule applies",
+        "ReplicaSet/develop/hotfix-rs: DENIED",
+        "Pod/develop/hotfix: DENIED",
+    ] {
+        assert!(stdout.contains(resource), "{resource}:\n{stdout}");
+    }
+    assert!(!stdout.contains("left out"), "{stdout}");
+
+    // A file that is not Kyverno's ConfigMap is refused with what to give instead.
+    std::fs::write(
+        &empty,
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = args(&["--kyverno-config", empty.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("is not a ConfigMap")
+            && stderr.contains("kubectl -n kyverno get configmap kyverno -o yaml"),
+        "{stderr}"
+    );
+}

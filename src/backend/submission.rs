@@ -298,6 +298,26 @@ pub struct SubmissionRegistry {
 }
 
 impl SubmissionRegistry {
+    /// The promoted image's signatures and attestations, read from the same archive by the
+    /// caller (`lab grade` reads them first, for its roster and copy checks): the
+    /// verifications use them instead of reading them again. They are the layout's whatever
+    /// name the image is read by (a layout is looked up by digest and tag alone), and are
+    /// kept under the name the lab routes the image to, as a read here would name them.
+    pub fn read_already(&self, mut artifacts: CosignArtifacts) {
+        let Some(promoted) = &self.promoted else {
+            return;
+        };
+        let carried = format!("{}@{}", promoted.repository, promoted.digest);
+        let Ok(reference) = self.lab.route(&carried) else {
+            return;
+        };
+        if artifacts.digest.to_string() != promoted.digest {
+            return;
+        }
+        artifacts.image = reference;
+        let _ = self.artifacts.set(Some(artifacts));
+    }
+
     /// The promoted image by digest, under the name the cluster uses (the one the policies'
     /// `imageReferences` match: `cosign verify` output names it as pushed, `localhost:5001/...`),
     /// when `image` is it; else why the submission cannot answer for `image`.

@@ -19,6 +19,7 @@ use crate::content::{CourseFiles, Severity};
 use crate::error::LabError;
 use crate::exit_code;
 use crate::input;
+use crate::policy::autogen::generated_rules;
 use crate::policy::evaluate::{AdmissionResult, VerifyCache, evaluate_cached, images_to_fetch};
 use crate::policy::fetch::{Fetched, ImageSource, fetch};
 use crate::policy::kyverno_config::KyvernoConfig;
@@ -26,6 +27,7 @@ use crate::policy::matching::{Request, default_namespace, metadata_map};
 use crate::policy::model::KyvernoPolicy;
 use crate::policy::render::substitute;
 use crate::report;
+use crate::report::admit::{GeneratedRule, PolicyAutogen};
 use crate::suite::SuiteError;
 use crate::suite::prepare::resource_id;
 
@@ -308,10 +310,23 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
             (resource_id(o), result)
         })
         .collect();
+    let autogen: Vec<PolicyAutogen> = policies
+        .iter()
+        .map(|p| PolicyAutogen {
+            policy: match &p.metadata.namespace {
+                Some(ns) => format!("{ns}/{}", p.metadata.name.value),
+                None => p.metadata.name.value.clone(),
+            },
+            rules: generated_rules(p)
+                .into_iter()
+                .map(|(name, kinds)| GeneratedRule { name, kinds })
+                .collect(),
+        })
+        .collect();
     let text = if request.json {
-        report::admit::json(&results, &unreachable)
+        report::admit::json(&results, &autogen, &unreachable)
     } else {
-        report::admit::human(&results, &unreachable)
+        report::admit::human(&results, &autogen, &unreachable)
     };
     emit(out, &text)?;
     Ok(if !unreachable.is_empty() {

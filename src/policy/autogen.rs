@@ -101,6 +101,11 @@ fn controllers(policy: &KyvernoPolicy) -> Vec<&str> {
 /// some description must name Pods or a pod controller. (Generate rules and JSON6902 mutations
 /// also turn it off; this model keeps those rules opaque, so a policy with a `generate` rule
 /// counts as one without auto-gen.)
+///
+/// The two kind tests differ, as in Kyverno (`checkAutogenSupport`): "Pod among other kinds"
+/// reads each kind as `ContainsKind` does ([`is_pod`]: `v1/Pod` is a Pod), but "names Pods or a
+/// pod controller" compares the strings as written (`podControllersKindsSet.HasAny`): a policy
+/// whose kinds are all written `v1/Pod` or `*/Pod` gets no auto-generated rules at all.
 fn can_autogen(policy: &KyvernoPolicy) -> bool {
     let mut needed = false;
     for rule in &policy.spec.rules {
@@ -121,7 +126,7 @@ fn can_autogen(policy: &KyvernoPolicy) -> bool {
             needed |= d
                 .kinds
                 .iter()
-                .any(|k| is_pod(k) || POD_CONTROLLERS.contains(&k.as_str()) || k == "CronJob");
+                .any(|k| k == "Pod" || POD_CONTROLLERS.contains(&k.as_str()) || k == "CronJob");
         }
     }
     needed
@@ -151,8 +156,63 @@ fn descriptions(block: &MatchResources) -> Vec<&ResourceDescription> {
         .collect()
 }
 
+/// Whether a kind of `match` or `exclude` names Pods to Kyverno's `ContainsKind`
+/// (`pkg/utils/kube/kind.go`): the kind part of `GetKindFromGVK`, its subresource split off by
+/// `SplitSubresource`, is `Pod`. So `Pod`, `v1/Pod`, `*/Pod`, `core/v1/Pod`, `Pod/status` and
+/// `Pod.status` all do.
 pub(crate) fn is_pod(kind: &str) -> bool {
-    kind == "Pod" || kind.ends_with("/Pod")
+    let is_version = |s: &str| s == "*" || super::matching::is_kube_version(s);
+    // `formatSubresource`: the first `.` stands for `/`.
+    let dotted = |s: &str| s.replacen('.', "/", 1);
+    let parts: Vec<&str> = kind.split('/').collect();
+    let kind_part = match parts.as_slice() {
+        [one] => dotted(one),
+        ["*", "*"] => "*/*".to_owned(),
+        [version, kind] if is_version(version) => dotted(kind),
+        [first, second] => format!("{first}/{second}"),
+        [version, kind, sub] if is_version(version) => format!("{kind}/{sub}"),
+        [_, _, kind] => dotted(kind),
+        [_, _, kind, sub] => format!("{kind}/{sub}"),
+        _ => String::new(),
+    };
+    // `SplitSubresource`: only a kind of exactly two parts has a subresource.
+    let kind_only = match kind_part.split('/').collect::<Vec<_>>().as_slice() {
+        [kind, _] => (*kind).to_owned(),
+        _ => kind_part.clone(),
+    };
+    kind_only == "Pod"
+}
+
+/// The rules Kyverno generates for `policy` (what its `status.autogen` lists), each with the
+/// kinds it applies to; empty when auto-gen does not apply.
+pub fn generated_rules(policy: &KyvernoPolicy) -> Vec<(String, Vec<String>)> {
+    if !can_autogen(policy) {
+        return Vec::new();
+    }
+    let controllers = controllers(policy);
+    let (cronjob, others): (Vec<&str>, Vec<&str>) =
+        controllers.iter().partition(|c| **c == "CronJob");
+    let others: Vec<String> = others
+        .into_iter()
+        .filter(|c| POD_CONTROLLERS.contains(c))
+        .map(str::to_owned)
+        .collect();
+    let mut out = Vec::new();
+    for rule in policy.spec.rules.iter().filter(|r| generates(r)) {
+        if !others.is_empty() {
+            out.push((
+                truncate(format!("autogen-{}", rule.name.value)),
+                others.clone(),
+            ));
+        }
+        if !cronjob.is_empty() {
+            out.push((
+                truncate(format!("autogen-cronjob-{}", rule.name.value)),
+                vec!["CronJob".to_owned()],
+            ));
+        }
+    }
+    out
 }
 
 fn truncate(mut name: String) -> String {
@@ -266,6 +326,93 @@ mod tests {
             .names = vec!["demo".into()];
         p.spec.rules.push(narrow);
         assert_eq!(names(&p, "Deployment"), ["check-image", "by-name"]);
+    }
+
+    #[test]
+    fn autogen_is_decided_on_the_kinds_as_written() {
+        // Kyverno's `checkAutogenSupport` asks whether a kind string is `Pod` or a controller:
+        // `v1/Pod` and `*/Pod` match Pods, but generate nothing.
+        for written in ["v1/Pod", "'*/Pod'", "core/v1/Pod"] {
+            let p = policy(
+                "",
+                &format!(
+                    "        any:\n          - resources:\n              kinds: [{written}]\n"
+                ),
+            );
+            assert_eq!(names(&p, "Deployment"), ["check-image"], "{written}");
+            assert!(generated_rules(&p).is_empty(), "{written}");
+        }
+        // One description written `Pod` is enough for the whole policy, and then the `v1/Pod`
+        // rule gets its twin too (`generateRuleForControllers` reads kinds as `ContainsKind`).
+        let text = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules:\n    - name: a\n      match: {any: [{resources: {kinds: [Pod]}}]}\n      verifyImages: [{imageReferences: ['*']}]\n    - name: b\n      match: {any: [{resources: {kinds: [v1/Pod]}}]}\n      verifyImages: [{imageReferences: ['*']}]\n";
+        let p: KyvernoPolicy = serde_saphyr::from_str(text).unwrap();
+        assert_eq!(
+            names(&p, "Deployment"),
+            ["a", "b", "autogen-a", "autogen-b"]
+        );
+        let generated: Vec<String> = generated_rules(&p).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            generated,
+            [
+                "autogen-a",
+                "autogen-cronjob-a",
+                "autogen-b",
+                "autogen-cronjob-b"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pod_is_any_spelling_contains_kind_reads_as_pod() {
+        for pod in [
+            "Pod",
+            "v1/Pod",
+            "*/Pod",
+            "core/v1/Pod",
+            "Pod/status",
+            "Pod.status",
+            "v1/Pod/status",
+            "v1/Pod.status",
+        ] {
+            assert!(is_pod(pod), "{pod}");
+        }
+        for other in [
+            "Pods",
+            "v1/Deployment",
+            "*/*",
+            "*",
+            "apps/v1/Deployment",
+            "PodTemplate",
+            "",
+        ] {
+            assert!(!is_pod(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn the_generated_rules_follow_the_annotation() {
+        let p = policy(
+            &format!("  annotations:\n    {AUTOGEN_ANNOTATION}: Deployment,CronJob\n"),
+            PODS,
+        );
+        assert_eq!(
+            generated_rules(&p),
+            [
+                (
+                    "autogen-check-image".to_owned(),
+                    vec!["Deployment".to_owned()]
+                ),
+                (
+                    "autogen-cronjob-check-image".to_owned(),
+                    vec!["CronJob".to_owned()]
+                ),
+            ]
+        );
+        let none = policy(
+            &format!("  annotations:\n    {AUTOGEN_ANNOTATION}: none\n"),
+            PODS,
+        );
+        assert!(generated_rules(&none).is_empty());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use serde_json::Value;
 
-use super::matching::{Request, metadata_map, selector_matches};
+use super::matching::{KindSelector, Request, metadata_map, selector_matches};
 use crate::wildcard;
 
 /// The chart's `config.resourceFilters` (`charts/kyverno/values.yaml`, 3.9.0), with
@@ -292,41 +292,18 @@ fn parse_filters(text: &str) -> Vec<Filter> {
     filters
 }
 
-/// `ParseKindSelector` (`pkg/utils/kube/kind.go`): `Kind`, `Kind/subresource`,
-/// `version/Kind`, `group/version/Kind`, ... into group, version, kind and subresource.
+/// `ParseKindSelector` (`pkg/utils/kube/kind.go`, [`KindSelector`]): `Kind`,
+/// `Kind/subresource`, `version/Kind`, `group/version/Kind`, ... into group, version, kind and
+/// subresource; empty parts for what it cannot split.
 fn kind_selector(input: &str) -> (String, String, String, String) {
-    let mut parts: Vec<&str> = input.split('/').collect();
-    if let Some(last) = parts.pop() {
-        parts.extend(last.split('.'));
-    }
-    let is_version = |s: &str| {
-        s == "*"
-            || s.strip_prefix('v').is_some_and(|rest| {
-                let digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-                rest.len() - digits.len() == 1
-                    && (digits.is_empty()
-                        || ["alpha", "beta"].iter().any(|stage| {
-                            digits.strip_prefix(stage).is_some_and(|n| {
-                                n.len() == 1 && n.chars().all(|c| c.is_ascii_digit())
-                            })
-                        }))
-            })
-    };
-    let own = |s: &str| s.to_owned();
-    match parts.as_slice() {
-        [kind] => (own("*"), own("*"), own(kind), String::new()),
-        ["*", "*"] => (own("*"), own("*"), own("*"), own("*")),
-        ["*", sub] if sub.to_lowercase() == *sub => (own("*"), own("*"), own("*"), own(sub)),
-        [version, kind] if is_version(version) => {
-            (own("*"), own(version), own(kind), String::new())
-        }
-        [kind, sub] => (own("*"), own("*"), own(kind), own(sub)),
-        [version, kind, sub] if is_version(version) => {
-            (own("*"), own(version), own(kind), own(sub))
-        }
-        [group, version, kind] => (own(group), own(version), own(kind), String::new()),
-        [group, version, kind, sub] => (own(group), own(version), own(kind), own(sub)),
-        _ => (String::new(), String::new(), String::new(), String::new()),
+    match KindSelector::parse(input) {
+        Some(s) => (
+            s.group.to_owned(),
+            s.version.to_owned(),
+            s.kind.to_owned(),
+            s.subresource.to_owned(),
+        ),
+        None => (String::new(), String::new(), String::new(), String::new()),
     }
 }
 

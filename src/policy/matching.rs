@@ -345,15 +345,15 @@ fn kind_matches(pattern: &str, generated: bool, request: &Request<'_>) -> bool {
 }
 
 /// A kind pattern split as `ParseKindSelector` splits it.
-struct KindSelector<'a> {
-    group: &'a str,
-    version: &'a str,
-    kind: &'a str,
-    subresource: &'a str,
+pub(crate) struct KindSelector<'a> {
+    pub(crate) group: &'a str,
+    pub(crate) version: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) subresource: &'a str,
 }
 
 impl<'a> KindSelector<'a> {
-    fn parse(input: &'a str) -> Option<Self> {
+    pub(crate) fn parse(input: &'a str) -> Option<Self> {
         let mut parts: Vec<&str> = input.split('/').collect();
         if let Some(last) = parts.pop() {
             parts.extend(last.split('.'));
@@ -382,7 +382,7 @@ impl<'a> KindSelector<'a> {
 }
 
 /// `^v\d((alpha|beta)\d)?$`: one digit, as Kyverno's `versionRegex` has it.
-fn is_kube_version(s: &str) -> bool {
+pub(crate) fn is_kube_version(s: &str) -> bool {
     let Some(rest) = s.strip_prefix('v') else {
         return false;
     };

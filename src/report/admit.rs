@@ -20,8 +20,29 @@ struct Decision<'a> {
 struct AdmitJson<'a> {
     schema_version: u32,
     decisions: Vec<Decision<'a>>,
+    /// Each policy's auto-generated rules.
+    autogen: &'a [PolicyAutogen],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     unreachable: Vec<String>,
+}
+
+/// The rules Kyverno generates for a policy's pod controllers (what its `status.autogen`
+/// lists once it is installed).
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyAutogen {
+    /// The policy (`ns/name` for a namespaced Policy).
+    pub policy: String,
+    /// Its generated rules, each with the kinds it applies to; empty when none are.
+    pub rules: Vec<GeneratedRule>,
+}
+
+/// One auto-generated rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct GeneratedRule {
+    /// `autogen-<rule>` or `autogen-cronjob-<rule>`.
+    pub name: String,
+    /// The controller kinds it applies to.
+    pub kinds: Vec<String>,
 }
 
 fn decisions(results: &[(String, AdmissionResult)]) -> Vec<Decision<'_>> {
@@ -36,18 +57,49 @@ fn decisions(results: &[(String, AdmissionResult)]) -> Vec<Decision<'_>> {
 
 /// The decisions as one JSON document; `unreachable` names the registries that could not be
 /// asked, with why.
-pub fn json(results: &[(String, AdmissionResult)], unreachable: &[String]) -> String {
+pub fn json(
+    results: &[(String, AdmissionResult)],
+    autogen: &[PolicyAutogen],
+    unreachable: &[String],
+) -> String {
     super::json::document(&AdmitJson {
         schema_version: ADMIT_VERSION,
         decisions: decisions(results),
+        autogen,
         unreachable: unreachable.to_vec(),
     })
 }
 
 /// The decisions for people. Messages quote the manifest, the policies and the registry, so
 /// their control characters are shown, not obeyed.
-pub fn human(results: &[(String, AdmissionResult)], unreachable: &[String]) -> String {
-    crate::text::printable_block(&decisions_text(&decisions(results), unreachable)).into_owned()
+pub fn human(
+    results: &[(String, AdmissionResult)],
+    autogen: &[PolicyAutogen],
+    unreachable: &[String],
+) -> String {
+    let mut text = decisions_text(&decisions(results), unreachable);
+    text.push_str(&autogen_text(autogen));
+    crate::text::printable_block(&text).into_owned()
+}
+
+/// Which rules Kyverno generates for each policy, as `kubectl get clusterpolicy -o yaml`
+/// would show them under `status.autogen`.
+fn autogen_text(autogen: &[PolicyAutogen]) -> String {
+    let mut out = String::from("auto-generated rules (Kyverno's status.autogen):\n");
+    for policy in autogen {
+        let rules: Vec<String> = policy
+            .rules
+            .iter()
+            .map(|r| format!("{} ({})", r.name, r.kinds.join(", ")))
+            .collect();
+        let rules = if rules.is_empty() {
+            "none".to_owned()
+        } else {
+            rules.join(", ")
+        };
+        out.push_str(&format!("  {}: {rules}\n", policy.policy));
+    }
+    out
 }
 
 fn decisions_text(decisions: &[Decision<'_>], unreachable: &[String]) -> String {

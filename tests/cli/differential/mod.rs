@@ -25,8 +25,8 @@ use super::peers::{Cluster, cluster, write};
 use super::{lab, repo};
 use cases::{Case, ch14_cases, corpus};
 use verdict::{
-    Created, Verdict, id, lab_decisions, lab_verdict, real_reports, real_verdict, reports_agree,
-    text,
+    Created, Verdict, id, lab_decisions, lab_verdict, real_autogen, real_reports, real_verdict,
+    reports_agree, text,
 };
 
 /// Disagreements we cannot remove, by case and resource, with the reason (also in the README).
@@ -166,8 +166,8 @@ fn run_case(c: &Cluster, case: &Case) -> Vec<(String, Result<(), String>)> {
     if let Err(why) = wait_clean(c, &case.resources) {
         return every(why);
     }
-    let lab = match lab_decisions(dir, &policy_files, &manifest) {
-        Ok(decisions) => decisions,
+    let (lab, lab_autogen) = match lab_decisions(dir, &policy_files, &manifest) {
+        Ok(answer) => answer,
         // lab refuses the policies as Kyverno would: Kyverno must refuse them too.
         Err(why) if why.contains("Kyverno rejects this policy") => {
             let refused = policy_files.iter().any(|file| {
@@ -217,6 +217,24 @@ fn run_case(c: &Cluster, case: &Case) -> Vec<(String, Result<(), String>)> {
             cleanup(c, &policy_files, &[]);
             return every(why);
         }
+    }
+    // Each policy's auto-generated rules, as its status lists them, are compared too.
+    let mut autogen_outcomes = Vec::new();
+    for p in &case.policies {
+        let name = p["metadata"]["name"].as_str().unwrap_or("");
+        let key = match p["metadata"]["namespace"].as_str() {
+            Some(ns) => format!("{ns}/{name}"),
+            None => name.to_owned(),
+        };
+        let ours = lab_autogen.get(&key).cloned().unwrap_or_default();
+        let outcome = match real_autogen(c, p) {
+            Ok(real) if real == ours => Ok(()),
+            Ok(real) => Err(format!(
+                "Kyverno's status.autogen: {real:?}\nlab admit's autogen: {ours:?}"
+            )),
+            Err(why) => Err(why),
+        };
+        autogen_outcomes.push((format!("autogen of {key}"), outcome));
     }
 
     // The verdicts first (dry runs); then, in a case with Audit rules, the admitted resources
@@ -290,6 +308,7 @@ fn run_case(c: &Cluster, case: &Case) -> Vec<(String, Result<(), String>)> {
             let outcome = outcomes.remove(&rid).unwrap();
             (rid, outcome)
         })
+        .chain(autogen_outcomes)
         .collect()
 }
 

@@ -160,11 +160,14 @@ pub(super) fn real_verdict(c: &Cluster, resource: &Value) -> Verdict {
 }
 
 /// `lab admit`'s decisions for the case, by resource id.
+/// `lab admit --json`'s decisions by resource, and the auto-generated rules' names by policy.
+pub(super) type LabAnswer = (BTreeMap<String, Value>, BTreeMap<String, Vec<String>>);
+
 pub(super) fn lab_decisions(
     dir: &Path,
     policies: &[PathBuf],
     manifest: &Path,
-) -> Result<BTreeMap<String, Value>, String> {
+) -> Result<LabAnswer, String> {
     let mut cmd = lab(&repo());
     cmd.args(["admit", "--json", "-f"]).arg(manifest);
     for p in policies {
@@ -173,11 +176,55 @@ pub(super) fn lab_decisions(
     let out = cmd.current_dir(dir).output().unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout)
         .map_err(|_| format!("lab admit exited {:?}: {}", out.status.code(), text(&out)))?;
-    Ok(doc["decisions"]
+    let decisions = doc["decisions"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| (d["resource"].as_str().unwrap().to_owned(), d.clone()))
+        .collect();
+    let autogen = doc["autogen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let names = p["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_owned())
+                .collect();
+            (p["policy"].as_str().unwrap().to_owned(), names)
+        })
+        .collect();
+    Ok((decisions, autogen))
+}
+
+/// The names of the rules Kyverno generated for `policy`, from its `status.autogen` (set in
+/// the same update as its Ready condition, `pkg/controllers/webhook/controller.go`).
+pub(super) fn real_autogen(c: &Cluster, policy: &Value) -> Result<Vec<String>, String> {
+    let kind = policy["kind"].as_str().unwrap_or("");
+    let name = policy["metadata"]["name"].as_str().unwrap_or("");
+    let mut args = vec![
+        "get".to_owned(),
+        format!("{}.kyverno.io", kind.to_lowercase()),
+        name.to_owned(),
+        "-o".to_owned(),
+        "json".to_owned(),
+    ];
+    if let Some(ns) = policy["metadata"]["namespace"].as_str() {
+        args.extend(["-n".to_owned(), ns.to_owned()]);
+    }
+    let out = c.kubectl().args(&args).output().unwrap();
+    if !out.status.success() {
+        return Err(format!("kubectl get {kind} {name}: {}", text(&out)));
+    }
+    let doc: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    Ok(doc
+        .pointer("/status/autogen/rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
         .collect())
 }
 

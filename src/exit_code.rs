@@ -22,11 +22,15 @@ pub const PROGRESS_TAMPERED: u8 = 6;
 /// The cluster or registry answered but refused what `lab` asked (401, 403) or failed in a way
 /// that is not the learner's work (a server error, an object `lab` cannot read).
 pub const REFUSED: u8 = 7;
+/// `lab admit` could not decide offline what Kyverno would do with a document (a JMESPath it
+/// does not support, `preconditions`, an attestor it cannot check offline...), and nothing was
+/// denied: it says what could not be decided and why. Not a denial: check in a cluster.
+pub const UNDECIDED: u8 = 8;
 /// The user interrupted the command (Ctrl-C).
 pub const INTERRUPTED: u8 = 130;
 
 /// Every code with its meaning in a few words, for `lab --help`.
-pub const ALL: [(u8, &str); 9] = [
+pub const ALL: [(u8, &str); 10] = [
     (SUCCESS, "success"),
     (WORK_FELL_SHORT, "the learner's work fell short"),
     (BAD_CONTENT_OR_USAGE, "bad content or usage"),
@@ -43,6 +47,10 @@ pub const ALL: [(u8, &str); 9] = [
     (
         REFUSED,
         "the cluster or registry refused or failed (not the learner's work)",
+    ),
+    (
+        UNDECIDED,
+        "lab admit could not decide offline what Kyverno would do",
     ),
     (INTERRUPTED, "interrupted"),
 ];

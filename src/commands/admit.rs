@@ -329,11 +329,14 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         report::admit::human(&results, &autogen, &unreachable)
     };
     emit(out, &text)?;
+    let denied = results.iter().any(|(_, r)| !r.allowed && !r.is_undecided());
     Ok(if !unreachable.is_empty() {
         exit_code::UNREACHABLE
-    } else if results.iter().all(|(_, r)| r.allowed) {
-        exit_code::SUCCESS
-    } else {
+    } else if denied {
         exit_code::WORK_FELL_SHORT
+    } else if results.iter().any(|(_, r)| r.is_undecided()) {
+        exit_code::UNDECIDED
+    } else {
+        exit_code::SUCCESS
     })
 }

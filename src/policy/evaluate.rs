@@ -54,6 +54,10 @@ pub enum Status {
     Skip,
     /// A failure of a policy annotated `policies.kyverno.io/scored: "false"` (reports only).
     Warn,
+    /// Not Kyverno's: the offline evaluator cannot tell what Kyverno would answer (a JMESPath
+    /// it does not support, `preconditions`, an attestor it cannot check offline...). A request
+    /// with such a response has no verdict here ([`AdmissionResult::undecided`]).
+    Undecided,
 }
 
 impl Status {
@@ -65,6 +69,7 @@ impl Status {
             Status::Error => "error",
             Status::Skip => "skip",
             Status::Warn => "warn",
+            Status::Undecided => "undecided",
         }
     }
 }
@@ -184,6 +189,11 @@ pub struct AdmissionResult {
     /// (`policy::kyverno_config`): it is admitted untouched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub left_out: Option<String>,
+    /// What the offline evaluator could not decide, and why: when not empty, the request has
+    /// no verdict here (`allowed` is false, nothing was denied, and no patch, annotation or
+    /// report result is known).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<String>,
 }
 
 impl AdmissionResult {
@@ -198,7 +208,13 @@ impl AdmissionResult {
             annotations: BTreeMap::new(),
             report: Vec::new(),
             left_out: Some(why),
+            undecided: Vec::new(),
         }
+    }
+
+    /// Whether the offline evaluator could not decide the request.
+    pub fn is_undecided(&self) -> bool {
+        !self.undecided.is_empty()
     }
 
     /// Every response of a policy's rule (a test's `policy` may be `ns/name`).
@@ -342,6 +358,9 @@ pub fn evaluate_cached(
                 push_unique(&mut image_patches, patch);
             }
         }
+        if rules.iter().any(|r| r.status == Status::Undecided) {
+            return undecided(rules);
+        }
         if blocks(&rules[start..], *fail) {
             return denied(request.object, Phase::Mutate.webhook(*fail), rules, start);
         }
@@ -365,6 +384,9 @@ pub fn evaluate_cached(
         for policy in group {
             rules.extend(validate_policy(policy, &validating, &records));
         }
+        if rules.iter().any(|r| r.status == Status::Undecided) {
+            return undecided(rules);
+        }
         if blocks(&rules[start..], *fail) {
             return denied(request.object, Phase::Validate.webhook(*fail), rules, start);
         }
@@ -387,6 +409,28 @@ pub fn evaluate_cached(
         annotations,
         report,
         left_out: None,
+        undecided: Vec::new(),
+    }
+}
+
+/// A request some response of which the offline evaluator could not decide: no verdict, and
+/// every such response's reason.
+fn undecided(rules: Vec<RuleResponse>) -> AdmissionResult {
+    let reasons = rules
+        .iter()
+        .filter(|r| r.status == Status::Undecided)
+        .map(|r| format!("{}/{}: {}", r.policy, r.rule, r.message))
+        .collect();
+    AdmissionResult {
+        allowed: false,
+        denied_by: None,
+        denial: None,
+        rules,
+        patches: Vec::new(),
+        annotations: BTreeMap::new(),
+        report: Vec::new(),
+        left_out: None,
+        undecided: reasons,
     }
 }
 
@@ -406,6 +450,7 @@ fn denied(
         annotations: BTreeMap::new(),
         report: Vec::new(),
         left_out: None,
+        undecided: Vec::new(),
     }
 }
 

@@ -891,14 +891,17 @@ fn a_namespace_selector_rule_gets_its_images_fetched_and_verified() {
 // and cosign.go buildCosignOptions then needs Sigstore's TUF root, which offline evaluation
 // cannot reach: the rule is an error, which blocks even in Audit (failurePolicy Fail).
 #[test]
-fn a_keys_attestor_without_tlog_settings_is_an_error_even_in_audit() {
+fn a_keys_attestor_without_tlog_settings_is_undecided_offline_and_never_a_denial() {
     let k = key();
     let mut p = policy("Audit", &k, "");
     let attestor = &mut p.spec.rules[0].verify_images[0].value.attestors[0].entries[0];
     attestor.value.keys.as_mut().unwrap().rekor = None;
     let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
-    assert!(!result.allowed);
-    assert_eq!(result.rules[0].status, Status::Error, "{result:?}");
+    assert!(result.is_undecided(), "{result:?}");
+    assert_eq!(result.denied_by, None, "{result:?}");
+    assert_eq!(result.denial, None, "{result:?}");
+    assert_eq!(result.undecided.len(), 1, "{result:?}");
+    assert_eq!(result.rules[0].status, Status::Undecided, "{result:?}");
     assert!(
         result.rules[0]
             .message
@@ -1057,14 +1060,14 @@ fn a_rule_with_preconditions_is_not_guessed() {
     );
     let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
     assert_eq!(result.rules.len(), 1, "{:?}", result.rules);
-    assert_eq!(result.rules[0].status, Status::Error);
+    assert_eq!(result.rules[0].status, Status::Undecided);
     assert!(
         result.rules[0]
             .message
             .starts_with("the `preconditions` of this rule cannot be evaluated offline")
     );
     assert!(
-        !result.allowed,
-        "an error blocks under failurePolicy Fail, as Kyverno's do"
+        result.is_undecided() && result.denied_by.is_none() && result.patches.is_empty(),
+        "no verdict, no denial, nothing patched: {result:?}"
     );
 }

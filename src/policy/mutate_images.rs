@@ -147,7 +147,7 @@ pub fn mutate_policy(
         };
         if let Some(what) = not_evaluated(rule.rule) {
             state.out.responses.push(run.respond(
-                Status::Error,
+                Status::Undecided,
                 format!("{what} of this rule cannot be evaluated offline, so its verdict is not known here; check the rule in a cluster"),
             ));
             continue;
@@ -309,6 +309,7 @@ fn outcome(
             }
             ImageOutcome::Fail(m) => (Status::Fail, m),
             ImageOutcome::Error(m) => (Status::Error, m),
+            ImageOutcome::Undecided(m) => (Status::Undecided, m),
         },
     )
 }

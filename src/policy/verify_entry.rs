@@ -25,6 +25,9 @@ pub enum ImageOutcome {
     Fail(String),
     /// Verification could not run (blocked under failurePolicy Fail, even in Audit).
     Error(String),
+    /// The offline evaluator cannot tell what Kyverno would answer: why, in lab's words
+    /// (never Kyverno's).
+    Undecided(String),
 }
 
 /// Why the artifacts of an image could not be fetched.
@@ -44,7 +47,7 @@ pub fn verify_image(
     artifacts: Result<&CosignArtifacts, &FetchFailure>,
 ) -> ImageOutcome {
     if let Some(why) = unsupported(entry) {
-        return ImageOutcome::Error(format!("failed to verify image {image}: {why}"));
+        return ImageOutcome::Undecided(format!("{image}: {why}"));
     }
     let artifacts = match artifacts {
         Ok(a) => a,
@@ -71,7 +74,7 @@ pub fn verify_image(
         match checked {
             Ok(()) => {}
             Err(SetFailed::Unusable(why)) => {
-                return ImageOutcome::Error(format!("failed to verify image {image}: {why}"));
+                return ImageOutcome::Undecided(format!("{image}: {why}"));
             }
             Err(SetFailed::TooFew(why)) => {
                 return ImageOutcome::Fail(format!("failed to verify image {image}: {why}"));
@@ -467,8 +470,8 @@ fn check_attestation(
         return Some(ImageOutcome::Fail(format!("{path}: missing type")));
     };
     if attestation.attestors.is_empty() {
-        return Some(ImageOutcome::Error(format!(
-            "failed to verify image {pinned}: {path}: with no attestors Kyverno verifies the attestation keylessly against the public Sigstore instance, which offline evaluation cannot reach; add attestors"
+        return Some(ImageOutcome::Undecided(format!(
+            "{pinned}: {path}: with no attestors Kyverno verifies the attestation keylessly against the public Sigstore instance, which offline evaluation cannot reach; add attestors"
         )));
     }
     let mut errors: Vec<String> = Vec::new();
@@ -484,8 +487,7 @@ fn check_attestation(
             let verifier = match verifier_for(entry) {
                 Ok(v) => v,
                 Err(Unusable::Offline(why)) => {
-                    undecided
-                        .get_or_insert(format!("failed to verify image {pinned}: {at}: {why}"));
+                    undecided.get_or_insert(format!("{pinned}: {at}: {why}"));
                     continue;
                 }
                 Err(Unusable::Rejected(why)) => {
@@ -504,13 +506,13 @@ fn check_attestation(
                     }
                 }
                 Err(EntryFailed::Unsupported(why)) => {
-                    undecided.get_or_insert(format!("failed to verify image {pinned}: {why}"));
+                    undecided.get_or_insert(format!("{pinned}: {why}"));
                 }
                 Err(EntryFailed::Failed(why)) => errors.push(why),
             }
         }
         if let (true, Some(why)) = (verified < required, undecided.take()) {
-            return Some(ImageOutcome::Error(why));
+            return Some(ImageOutcome::Undecided(why));
         }
         if verified < required {
             let error = if errors.is_empty() {

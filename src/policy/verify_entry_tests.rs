@@ -311,7 +311,7 @@ fn a_chained_certificate_needs_an_sct_even_with_ignore_sct() {
         "rekor: {ignoreTlog: true}",
     );
     assert!(
-        matches!(verify(&entry, &signed(&key, Value::Null)), ImageOutcome::Error(m) if m.contains("cannot verify the certificate's embedded SCT")),
+        matches!(verify(&entry, &signed(&key, Value::Null)), ImageOutcome::Undecided(m) if m.contains("cannot verify the certificate's embedded SCT")),
         "an SCT needs the CT log's key, which offline evaluation does not have"
     );
 }
@@ -333,7 +333,7 @@ fn an_unchained_certificate_needs_no_sct_but_kyverno_still_loads_the_ct_log_keys
     ));
     let entry = certificates(Some(&self_signed(&key)), None, "rekor: {ignoreTlog: true}");
     assert!(
-        matches!(verify(&entry, &signed(&key, Value::Null)), ImageOutcome::Error(m) if m.ends_with("Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"))
+        matches!(verify(&entry, &signed(&key, Value::Null)), ImageOutcome::Undecided(m) if m.ends_with("Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"))
     );
 }
 
@@ -344,8 +344,8 @@ fn a_certificate_attestor_without_a_rekor_setting_is_an_error_saying_what_to_set
     let entry = certificates(Some(&self_signed(&key)), None, "ctlog: {ignoreSCT: true}");
     assert_eq!(
         verify(&entry, &signed(&key, Value::Null)),
-        ImageOutcome::Error(format!(
-            "failed to verify image {IMAGE}: .attestors[0].entries[0].certificates: offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`"
+        ImageOutcome::Undecided(format!(
+            "{IMAGE}: .attestors[0].entries[0].certificates: offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`"
         ))
     );
 }
@@ -515,8 +515,8 @@ fn keys(signer: &SigStoreSigner, settings: &str) -> VerifyImage {
 fn a_keys_attestor_needs_offline_tlog_and_ctlog_settings() {
     let key = signer();
     let artifacts = signed(&key, Value::Null);
-    let rekor_error = ImageOutcome::Error(format!(
-        "failed to verify image {IMAGE}: .attestors[0].entries[0].keys: offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`"
+    let rekor_error = ImageOutcome::Undecided(format!(
+        "{IMAGE}: .attestors[0].entries[0].keys: offline evaluation needs `rekor.pubkey` or `rekor.ignoreTlog: true`"
     ));
     for settings in [
         "",
@@ -530,8 +530,8 @@ fn a_keys_attestor_needs_offline_tlog_and_ctlog_settings() {
             "{settings:?}"
         );
     }
-    let ctlog_error = ImageOutcome::Error(format!(
-        "failed to verify image {IMAGE}: .attestors[0].entries[0].keys: Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"
+    let ctlog_error = ImageOutcome::Undecided(format!(
+        "{IMAGE}: .attestors[0].entries[0].keys: Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"
     ));
     for settings in [
         "rekor: {ignoreTlog: true}",
@@ -623,14 +623,14 @@ fn a_keyless_attestor_needs_ignore_sct_offline() {
     };
     let artifacts = signed(&signer(), Value::Null);
     assert!(
-        matches!(verify(&entry(""), &artifacts), ImageOutcome::Error(m) if m.ends_with("keyless: Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"))
+        matches!(verify(&entry(""), &artifacts), ImageOutcome::Undecided(m) if m.ends_with("keyless: Kyverno fetches the CT log keys from Sigstore's TUF root unless `ctlog.ignoreSCT` is true, which offline evaluation cannot do; set `ctlog.ignoreSCT: true` (or give the key in `ctlog.pubkey`)"))
     );
     let with_key = format!(
         "ctlog:\n  pubkey: |-\n{}",
         indent(&TestRekor::new().key.public_key_pem(), 4)
     );
     assert!(
-        matches!(verify(&entry(&with_key), &artifacts), ImageOutcome::Error(m) if m.ends_with("keyless: offline evaluation cannot verify the Fulcio certificate's SCT with `ctlog.pubkey`; set `ctlog.ignoreSCT: true`, or check this attestor in a cluster"))
+        matches!(verify(&entry(&with_key), &artifacts), ImageOutcome::Undecided(m) if m.ends_with("keyless: offline evaluation cannot verify the Fulcio certificate's SCT with `ctlog.pubkey`; set `ctlog.ignoreSCT: true`, or check this attestor in a cluster"))
     );
     assert!(
         matches!(verify(&entry("ctlog: {ignoreSCT: true}"), &artifacts), ImageOutcome::Fail(m) if m.contains("the signature carries no certificate")),
@@ -912,7 +912,7 @@ fn unsupported_conditions_are_an_error() {
         "- all:\n    - key: \"{{ length(reviewers) }}\"\n      operator: Equals\n      value: 2";
     let entry = attestation_entry(REVIEW, &key_set(&[&key], None), conditions);
     assert!(
-        matches!(verify(&entry, &artifacts), ImageOutcome::Error(m) if m.starts_with(&format!("failed to verify image {IMAGE}: .attestations[0].attestors[0].entries[0].keys: `length(reviewers)` is a JMESPath expression"))),
+        matches!(verify(&entry, &artifacts), ImageOutcome::Undecided(m) if m.starts_with(&format!("{IMAGE}: .attestations[0].attestors[0].entries[0].keys: `length(reviewers)` is a JMESPath expression"))),
     );
     let wildcard = "- all:\n    - key: \"{{ reviewers }}\"\n      operator: AllIn\n      value: [\"?\"]\n      message: one-letter reviewers";
     let entry = attestation_entry(REVIEW, &key_set(&[&key], None), wildcard);
@@ -941,7 +941,7 @@ fn an_undecidable_entry_does_not_hide_another_that_verifies() {
     );
     entry.attestors[0].count = None;
     assert!(
-        matches!(verify(&entry, &artifacts), ImageOutcome::Error(m) if m.contains("entries[0].keys: offline evaluation needs the key inline")),
+        matches!(verify(&entry, &artifacts), ImageOutcome::Undecided(m) if m.contains("entries[0].keys: offline evaluation needs the key inline")),
         "with both required, the undecidable one decides the outcome"
     );
 }
@@ -976,7 +976,7 @@ fn what_the_offline_evaluator_does_not_read_is_an_error() {
         let mut entry = base.clone();
         change(&mut entry);
         assert!(
-            matches!(verify(&entry, &artifacts), ImageOutcome::Error(m) if m.contains(wording)),
+            matches!(verify(&entry, &artifacts), ImageOutcome::Undecided(m) if m.contains(wording)),
             "{wording}"
         );
     }

@@ -7,11 +7,14 @@ use crate::policy::evaluate::{AdmissionResult, Status};
 
 /// The version of the `lab admit --json` document (README, "lab admit"); bumped on any
 /// incompatible change.
-pub const ADMIT_VERSION: u32 = 2;
+pub const ADMIT_VERSION: u32 = 3;
 
 #[derive(Serialize)]
 struct Decision<'a> {
     resource: String,
+    /// `admitted`, `denied`, or `undecided` (the offline evaluator cannot tell; `allowed` is
+    /// then false, but nothing was denied).
+    verdict: &'static str,
     #[serde(flatten)]
     result: &'a AdmissionResult,
 }
@@ -50,6 +53,13 @@ fn decisions(results: &[(String, AdmissionResult)]) -> Vec<Decision<'_>> {
         .iter()
         .map(|(id, r)| Decision {
             resource: id.clone(),
+            verdict: if r.is_undecided() {
+                "undecided"
+            } else if r.allowed {
+                "admitted"
+            } else {
+                "denied"
+            },
             result: r,
         })
         .collect()
@@ -107,8 +117,15 @@ fn decisions_text(decisions: &[Decision<'_>], unreachable: &[String]) -> String 
     for d in decisions {
         let r = d.result;
         match r.denied_by {
+            None if r.is_undecided() => out.push_str(&format!(
+                "{}: UNDECIDED: lab cannot tell offline what Kyverno would do (not a denial; check it in a cluster)\n",
+                d.resource
+            )),
             None => out.push_str(&format!("{}: admitted\n", d.resource)),
             Some(webhook) => out.push_str(&format!("{}: DENIED by {webhook}\n", d.resource)),
+        }
+        for why in &r.undecided {
+            out.push_str(&format!("  cannot decide: {why}\n"));
         }
         if let Some(why) = &r.left_out {
             out.push_str(&format!("  {why}\n"));

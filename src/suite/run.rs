@@ -525,6 +525,7 @@ mod tests {
             annotations: BTreeMap::new(),
             report: Vec::new(),
             left_out: None,
+            undecided: Vec::new(),
         }
     }
 

@@ -606,3 +606,53 @@ fn what_kyvernos_configuration_leaves_out_is_admitted_and_said_so() {
         "{stderr}"
     );
 }
+
+// What the offline evaluator cannot decide is its own answer: a line saying what and why,
+// exit 8, and never a denial in Kyverno's words (Kyverno admits this Pod: its precondition
+// does not hold; `tests/fixtures/differential/57-undecided-preconditions.yaml`).
+#[test]
+fn what_cannot_be_decided_offline_is_undecided_and_not_a_denial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: verify-when-asked\nspec:\n  background: false\n  rules:\n    - name: verify\n      match:\n        any:\n          - resources: {kinds: [Pod]}\n      preconditions:\n        all:\n          - key: \"{{ request.object.metadata.labels.verify || 'no' }}\"\n            operator: Equals\n            value: \"yes\"\n      verifyImages:\n        - imageReferences: ['kind-registry:5000/courselab/*']\n          failureAction: Enforce\n          attestors:\n            - entries:\n                - keys:\n                    publicKeys: |-\n                      ${cosign_public_key}\n                    rekor: {ignoreTlog: true}\n                    ctlog: {ignoreSCT: true}\n",
+    )
+    .unwrap();
+    let pod = hotfix_pod(tmp.path(), "kind-registry:5000/courselab/demo:1.4.2-hotfix");
+    let run = |json: bool| {
+        let mut cmd = lab(&repo());
+        cmd.args(["admit", "-f"])
+            .arg(&pod)
+            .arg("--policy")
+            .arg(&policy)
+            .args(["--layouts", LAYOUTS])
+            .args([
+                "--set",
+                "cosign_public_key=@labs/ch14/tests/keys/test-only-signer.pub",
+            ]);
+        if json {
+            cmd.arg("--json");
+        }
+        output(&mut cmd)
+    };
+    let (code, stdout, stderr) = run(false);
+    assert_eq!(code, 8, "{stdout}{stderr}");
+    assert!(!stdout.contains("denied the request"), "{stdout}");
+    insta::assert_snapshot!("admit-undecided-preconditions", stdout);
+    let (code, stdout, _) = run(true);
+    assert_eq!(code, 8, "{stdout}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let decision = &doc["decisions"][0];
+    assert_eq!(doc["schema_version"], 3);
+    assert_eq!(decision["verdict"], "undecided");
+    assert!(decision.get("denied_by").is_none() && decision.get("denial").is_none());
+    assert_eq!(decision["rules"][0]["status"], "undecided");
+    assert!(
+        decision["undecided"][0]
+            .as_str()
+            .unwrap()
+            .contains("the `preconditions` of this rule cannot be evaluated offline"),
+        "{decision:#}"
+    );
+}

@@ -29,6 +29,7 @@ pub(super) struct LabContext {
 
 const VALIDATE_GO: &str = "kyverno pkg/validation/policy/validate.go";
 const IVT_GO: &str = "kyverno api/kyverno/v1/image_verification_types.go";
+const CRD_ATTESTOR_SET: &str = "kyverno config/crds/kyverno/kyverno.io_clusterpolicies.yaml (an attestor set's count: minimum 1)";
 const SPEC_TYPES_GO: &str = "kyverno api/kyverno/v1/spec_types.go";
 const IMAGE_VERIFIER_GO: &str = "kyverno pkg/engine/internal/imageverifier.go";
 const VALIDATE_IMAGE_GO: &str = "kyverno pkg/engine/handlers/validation/validate_image.go";
@@ -350,6 +351,59 @@ fn check_entry(
             .reference(VALIDATE_GO),
         );
     }
+    // `imageRefHasVariables` (pkg/validation/policy/validate.go): Kyverno's policy webhook
+    // refuses `{{ ... }}` in an image reference (the deprecated `image` included, as `Convert`
+    // makes it one); `\{{` is an escaped brace, not a variable.
+    let has_variable = |reference: &str| {
+        reference
+            .match_indices("{{")
+            .any(|(i, _)| !reference[..i].ends_with('\\') && reference[i + 2..].contains("}}"))
+    };
+    let with_variable = entry
+        .image_references
+        .iter()
+        .find(|r| has_variable(&r.value))
+        .map(|r| (r.value.as_str(), at(r)))
+        .or_else(|| {
+            entry
+                .image
+                .as_deref()
+                .filter(|i| has_variable(i))
+                .map(|i| (i, at(entry)))
+        });
+    if let Some((reference, position)) = with_variable {
+        out.push(
+            Diagnostic::error(
+                "kyverno/variables-in-image-references",
+                file,
+                position,
+                format!("Kyverno rejects this policy: {where_} has a variable in an image reference (`{reference}`): \"variables are not allowed in image reference\""),
+            )
+            .help("write the registry and repository out (a course placeholder such as `${image_registry}` is filled before Kyverno sees the policy; `{{ }}` is not)")
+            .reference(VALIDATE_GO),
+        );
+    }
+    if entry.verifier_type.as_deref() == Some("Notary") {
+        for attestor in entry.attestors.iter().flat_map(|s| s.entries.iter()) {
+            for (field, set) in [
+                ("keys", attestor.keys.is_some()),
+                ("keyless", attestor.keyless.is_some()),
+            ] {
+                if set {
+                    out.push(
+                        Diagnostic::error(
+                            "kyverno/notary-attestor",
+                            file,
+                            at(attestor),
+                            format!("Kyverno rejects this policy: a `type: Notary` entry of {where_} has a `{field}` attestor (\"{} field is not allowed for type notary\")", if field == "keys" { "Keys" } else { "Keyless" }),
+                        )
+                        .help("Notary signatures are verified with `certificates` attestors; use `type: Cosign` for cosign keys")
+                        .reference(IVT_GO),
+                    );
+                }
+            }
+        }
+    }
     check_attestors(file, entry, &where_, lab, out);
     if let Some(lab) = lab {
         check_patterns(file, entry, &where_, lab, out);
@@ -358,7 +412,7 @@ fn check_entry(
 
 fn check_attestors(
     file: &str,
-    entry: &VerifyImage,
+    entry: &crate::content::model::Spanned<VerifyImage>,
     where_: &str,
     lab: Option<&LabContext>,
     out: &mut Vec<Diagnostic>,
@@ -368,6 +422,22 @@ fn check_attestors(
         .iter()
         .chain(entry.attestations.iter().flat_map(|a| a.attestors.iter()));
     for set in sets {
+        if let Some(count) = &set.count
+            && count.value < 1
+        {
+            out.push(
+                Diagnostic::error("kyverno/count-below-one", file, at(count), format!("Kyverno rejects this policy: `count: {}` in {where_}, and its CRD requires at least 1", count.value))
+                    .help("leave `count` out to require every entry, or set 1 to require any one of them")
+                    .reference(CRD_ATTESTOR_SET),
+            );
+        }
+        if set.entries.is_empty() {
+            out.push(
+                Diagnostic::error("kyverno/attestor-set-empty", file, at(entry), format!("Kyverno rejects this policy: an attestor set of {where_} has no entries (\"An entry is required\")"))
+                    .help("add an entry (`keys`, `certificates`, `keyless` or `attestor`), or remove the set")
+                    .reference(IVT_GO),
+            );
+        }
         if let Some(count) = &set.count
             && count.value as usize > set.entries.len()
         {

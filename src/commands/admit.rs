@@ -124,14 +124,7 @@ fn read_policies(
                 refuse_what_kyverno_refuses(&shown, &as_written)?;
                 let text =
                     substitute(&shown, &text, &values).map_err(|e| LabError::Suite(e.into()))?;
-                let docs: Vec<KyvernoPolicy> = yaml::from_multiple(&text).map_err(|e| {
-                    SuiteError::Invalid(vec![yaml::to_diagnostic(
-                        &shown,
-                        &text,
-                        &e,
-                        FileKind::Policies,
-                    )])
-                })?;
+                let docs: Vec<KyvernoPolicy> = documents(&shown, &text, FileKind::Policies)?;
                 if docs.is_empty() {
                     return Err(LabError::Usage(format!(
                         "{shown} holds no Kyverno policy (it is empty, or only comments); give a file with a ClusterPolicy or Policy"
@@ -209,15 +202,7 @@ fn read_objects(
     } else {
         text
     };
-    let objects: Vec<Value> = yaml::from_multiple(&text)
-        .map_err(|e| {
-            SuiteError::Invalid(vec![yaml::to_diagnostic(
-                &shown,
-                &text,
-                &e,
-                FileKind::Manifests,
-            )])
-        })?
+    let objects: Vec<Value> = documents::<Value>(&shown, &text, FileKind::Manifests)?
         .into_iter()
         .filter(|v: &Value| !v.is_null())
         .map(|mut v| {
@@ -237,6 +222,17 @@ fn read_objects(
     Ok(objects)
 }
 
+/// The YAML documents of `text` (the file `shown`, of `kind`); one that does not parse is
+/// reported at its line.
+fn documents<T: serde::de::DeserializeOwned>(
+    shown: &str,
+    text: &str,
+    kind: FileKind,
+) -> Result<Vec<T>, LabError> {
+    yaml::from_multiple(text)
+        .map_err(|e| SuiteError::Invalid(vec![yaml::to_diagnostic(shown, text, &e, kind)]).into())
+}
+
 /// Kyverno's configuration: the ConfigMap at `path`, else the chart's defaults.
 fn read_kyverno_config(path: Option<&Path>) -> Result<KyvernoConfig, LabError> {
     let Some(path) = path else {
@@ -245,14 +241,7 @@ fn read_kyverno_config(path: Option<&Path>) -> Result<KyvernoConfig, LabError> {
     let shown = path.display().to_string();
     let text = input::read_text(path, input::limit::MANIFEST, "Kyverno's ConfigMap")
         .map_err(|e| LabError::Usage(format!("--kyverno-config: {e}")))?;
-    let docs: Vec<Value> = yaml::from_multiple(&text).map_err(|e| {
-        SuiteError::Invalid(vec![yaml::to_diagnostic(
-            &shown,
-            &text,
-            &e,
-            FileKind::Manifests,
-        )])
-    })?;
+    let docs: Vec<Value> = documents(&shown, &text, FileKind::Manifests)?;
     let docs: Vec<&Value> = docs.iter().filter(|d| !d.is_null()).collect();
     let [configmap] = docs.as_slice() else {
         return Err(LabError::Usage(format!(

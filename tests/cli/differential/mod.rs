@@ -25,8 +25,8 @@ use super::peers::{Cluster, cluster, write};
 use super::{lab, repo};
 use cases::{Case, ch14_cases, corpus};
 use verdict::{
-    Created, Verdict, id, lab_decisions, lab_verdict, real_autogen, real_reports, real_verdict,
-    reports_agree, text,
+    Created, Verdict, get_policy, id, lab_decisions, lab_verdict, real_autogen, real_reports,
+    real_verdict, reports_agree, text,
 };
 
 /// Disagreements we cannot remove, by case and resource, with the reason (also in the README).
@@ -79,14 +79,7 @@ fn namespace_with(c: &Cluster, name: &str, labels: &BTreeMap<String, String>) {
 fn wait_ready(c: &Cluster, policy: &Value) -> Result<(), String> {
     let kind = policy["kind"].as_str().unwrap_or("");
     let name = policy["metadata"]["name"].as_str().unwrap_or("");
-    let mut args = vec![
-        "get".to_owned(),
-        format!("{}.kyverno.io", kind.to_lowercase()),
-        name.to_owned(),
-    ];
-    if let Some(ns) = policy["metadata"]["namespace"].as_str() {
-        args.extend(["-n".to_owned(), ns.to_owned()]);
-    }
+    let mut args = get_policy(policy);
     args.extend([
         "-o".into(),
         "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}".into(),

@@ -199,24 +199,29 @@ pub(super) fn lab_decisions(
     Ok((decisions, autogen))
 }
 
-/// The names of the rules Kyverno generated for `policy`, from its `status.autogen` (set in
-/// the same update as its Ready condition, `pkg/controllers/webhook/controller.go`).
-pub(super) fn real_autogen(c: &Cluster, policy: &Value) -> Result<Vec<String>, String> {
+/// `kubectl get <kind>.kyverno.io NAME [-n NAMESPACE]` of `policy`, to add the output to.
+pub(super) fn get_policy(policy: &Value) -> Vec<String> {
     let kind = policy["kind"].as_str().unwrap_or("");
     let name = policy["metadata"]["name"].as_str().unwrap_or("");
     let mut args = vec![
         "get".to_owned(),
         format!("{}.kyverno.io", kind.to_lowercase()),
         name.to_owned(),
-        "-o".to_owned(),
-        "json".to_owned(),
     ];
     if let Some(ns) = policy["metadata"]["namespace"].as_str() {
         args.extend(["-n".to_owned(), ns.to_owned()]);
     }
+    args
+}
+
+/// The names of the rules Kyverno generated for `policy`, from its `status.autogen` (set in
+/// the same update as its Ready condition, `pkg/controllers/webhook/controller.go`).
+pub(super) fn real_autogen(c: &Cluster, policy: &Value) -> Result<Vec<String>, String> {
+    let mut args = get_policy(policy);
+    args.extend(["-o".to_owned(), "json".to_owned()]);
     let out = c.kubectl().args(&args).output().unwrap();
     if !out.status.success() {
-        return Err(format!("kubectl get {kind} {name}: {}", text(&out)));
+        return Err(format!("kubectl {}: {}", args.join(" "), text(&out)));
     }
     let doc: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
     Ok(doc

@@ -183,6 +183,24 @@ impl KubeCluster {
         })
     }
 
+    /// The ConfigMap `namespace/name` as the API server has it (`None`: there is none).
+    pub async fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>, BackendError> {
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("", "v1", "ConfigMap"),
+            "configmaps",
+        );
+        let api = self.namespaced(&resource, namespace);
+        let found = call(&format!("ConfigMap {namespace}/{name}"), || {
+            api.get_opt(name)
+        })
+        .await?;
+        Ok(found.as_ref().map(to_json))
+    }
+
     /// Asks the API server its version: the cheapest proof that it answers.
     pub async fn ping(&self) -> Result<String, BackendError> {
         let info = call(

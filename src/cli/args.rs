@@ -754,9 +754,10 @@ pub struct AdmitArgs {
     #[arg(long, conflicts_with = "layouts")]
     pub insecure: bool,
     /// Kyverno's ConfigMap (`kubectl -n kyverno get configmap kyverno -o yaml`): its
-    /// resourceFilters and webhook selectors decide what reaches the policies. Without it,
-    /// the configuration of the chart the lab installs (3.9.0): kube-system, kyverno,
-    /// ReplicaSets and more are left out.
+    /// resourceFilters and webhook selectors decide what reaches the policies. Without it, the
+    /// one of the lab's cluster when --chapter's lab is started here, else the configuration of
+    /// the chart the lab installs (3.9.0): kube-system, kyverno, ReplicaSets and more are left
+    /// out.
     #[arg(long, value_name = "FILE")]
     pub kyverno_config: Option<PathBuf>,
     /// Print JSON.

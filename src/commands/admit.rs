@@ -233,11 +233,51 @@ fn documents<T: serde::de::DeserializeOwned>(
         .map_err(|e| SuiteError::Invalid(vec![yaml::to_diagnostic(shown, text, &e, kind)]).into())
 }
 
-/// Kyverno's configuration: the ConfigMap at `path`, else the chart's defaults.
-fn read_kyverno_config(path: Option<&Path>) -> Result<KyvernoConfig, LabError> {
-    let Some(path) = path else {
+/// Kyverno's configuration for chapter `id`: when its lab is started in this working folder,
+/// the ConfigMap `kyverno/kyverno` of the lab's cluster; else (or when the cluster cannot be
+/// read, which the configuration's name then says) the chart's defaults.
+#[cfg(feature = "live")]
+fn live_kyverno_config(config: &Config, id: &str) -> Result<KyvernoConfig, LabError> {
+    let course = super::ChapterCourse::open(config.course.as_deref(), false)?;
+    let chapter = Chapter::find(course.files, id)?;
+    let workdir = super::session::working_folder()?;
+    let Ok(Some(state)) = crate::backend::state::LabState::load(&workdir, &chapter.lab.id.value.0)
+    else {
         return Ok(KyvernoConfig::chart_default());
     };
+    let context = state.context.clone();
+    let read = async {
+        let cluster = crate::backend::cluster::KubeCluster::connect(Some(&context)).await?;
+        cluster.config_map("kyverno", "kyverno").await
+    };
+    let source = format!("the ConfigMap kyverno/kyverno of the lab's cluster (context {context})");
+    let mut fallback = KyvernoConfig::chart_default();
+    match crate::runtime::block_on(read)? {
+        Ok(Some(configmap)) => KyvernoConfig::from_configmap(&configmap, &source)
+            .map_err(|e| LabError::Usage(e.to_string())),
+        Ok(None) => {
+            fallback.source = format!(
+                "the defaults of Kyverno's chart 3.9.0 (the lab's cluster, context {context}, has no ConfigMap kyverno/kyverno)"
+            );
+            Ok(fallback)
+        }
+        Err(e) => {
+            fallback.source = format!(
+                "the defaults of Kyverno's chart 3.9.0 (the lab's cluster could not be read: {e})"
+            );
+            Ok(fallback)
+        }
+    }
+}
+
+/// Without the live lab, no cluster is read: the chart's defaults.
+#[cfg(not(feature = "live"))]
+fn live_kyverno_config(_config: &Config, _id: &str) -> Result<KyvernoConfig, LabError> {
+    Ok(KyvernoConfig::chart_default())
+}
+
+/// Kyverno's configuration: the ConfigMap at `path`.
+fn read_kyverno_config(path: &Path) -> Result<KyvernoConfig, LabError> {
     let shown = path.display().to_string();
     let text = input::read_text(path, input::limit::MANIFEST, "Kyverno's ConfigMap")
         .map_err(|e| LabError::Usage(format!("--kyverno-config: {e}")))?;
@@ -256,7 +296,11 @@ fn read_kyverno_config(path: Option<&Path>) -> Result<KyvernoConfig, LabError> {
 /// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
 /// registry could not be reached.
 pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
-    let kyverno = read_kyverno_config(request.kyverno_config.as_deref())?;
+    let kyverno = match (&request.kyverno_config, &request.policies) {
+        (Some(path), _) => read_kyverno_config(path)?,
+        (None, PolicySource::Chapter { id, .. }) => live_kyverno_config(config, id)?,
+        (None, PolicySource::Files(_)) => KyvernoConfig::chart_default(),
+    };
     let (policies, values) = read_policies(config, request)?;
     let objects = read_objects(request, &values)?;
     let namespaces = namespace_labels(&objects);
@@ -293,7 +337,10 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         .map(|o| {
             let request = Request::create(o, &namespaces);
             let result = match kyverno.left_out(&request) {
-                Some(why) => AdmissionResult::left_out(why.to_string()),
+                Some(why) => AdmissionResult::left_out(format!(
+                    "{why} (Kyverno's configuration: {})",
+                    kyverno.source
+                )),
                 None => evaluate_cached(&request, &policies, &artifacts, &mut cache),
             };
             (resource_id(o), result)

@@ -215,3 +215,63 @@ fn a_pod_runs_once_its_missing_image_is_pushed() {
         format!("{}/smoke/late@{digest}", c.registry)
     );
 }
+
+// `lab admit --chapter` where that lab is started reads Kyverno's configuration from the lab's
+// cluster (its ConfigMap kyverno/kyverno, which the loopback cluster has as the chart writes
+// it), and says so; a cluster it cannot read leaves it the chart's defaults, and says why.
+#[test]
+fn lab_admit_in_a_started_lab_reads_kyvernos_configuration_from_its_cluster() {
+    let c = cluster();
+    let context = c.kubectl_ok(&["config", "current-context"]);
+    let context = context.trim();
+    let dir = tempfile::tempdir().unwrap();
+    let pod = write(
+        dir.path(),
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: hotfix, namespace: kube-system}\nspec:\n  containers:\n    - name: app\n      image: ${image_registry}/demo:1.4.2-hotfix\n",
+    );
+    let repo = super::repo();
+    std::fs::create_dir_all(dir.path().join(".lab/ch14")).unwrap();
+    let admit = |state_context: &str| {
+        write(
+            &dir.path().join(".lab/ch14"),
+            "state.json",
+            &format!(r#"{{"schema_version": 1, "chapter": "ch14", "context": "{state_context}"}}"#),
+        );
+        let out = super::lab(dir.path())
+            .env("KUBECONFIG", &c.kubeconfig)
+            .args(["admit", "-f"])
+            .arg(&pod)
+            .args(["--chapter", "ch14", "--mode", "enforce", "--layouts"])
+            .arg(repo.join("labs/ch14/tests/images"))
+            .arg("--set")
+            .arg(format!(
+                "cosign_public_key={}",
+                repo.join("labs/ch14/tests/keys/test-only-signer.pub")
+                    .display()
+            ))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, stdout, stderr) = admit(context);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("the resource webhooks' namespaceSelector excludes namespace kube-system")
+            && stdout.contains(&format!(
+                "(Kyverno's configuration: the ConfigMap kyverno/kyverno of the lab's cluster (context {context}))"
+            )),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = admit("no-such-context");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("(Kyverno's configuration: the defaults of Kyverno's chart 3.9.0 (the lab's cluster could not be read:")
+            && stdout.contains("no-such-context"),
+        "{stdout}"
+    );
+}

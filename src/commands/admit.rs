@@ -294,7 +294,7 @@ fn read_kyverno_config(path: &Path) -> Result<KyvernoConfig, LabError> {
 }
 
 /// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
-/// registry could not be reached.
+/// registry could not be reached, 8 when one could not be decided offline and none was denied.
 pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
     let kyverno = match (&request.kyverno_config, &request.policies) {
         (Some(path), _) => read_kyverno_config(path)?,

@@ -181,6 +181,7 @@ cases!(
     kyverno_attestor_kind,
     kyverno_attestor_set_empty,
     kyverno_audit_mutate_digest,
+    kyverno_autogen_all,
     kyverno_audit_mutate_digest_default,
     kyverno_audit_verify_digest,
     kyverno_background_verify_images,

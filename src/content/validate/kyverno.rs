@@ -31,6 +31,7 @@ const VALIDATE_GO: &str = "kyverno pkg/validation/policy/validate.go";
 const IVT_GO: &str = "kyverno api/kyverno/v1/image_verification_types.go";
 const CRD_ATTESTOR_SET: &str = "kyverno config/crds/kyverno/kyverno.io_clusterpolicies.yaml (an attestor set's count: minimum 1)";
 const SPEC_TYPES_GO: &str = "kyverno api/kyverno/v1/spec_types.go";
+const UTILS_GO: &str = "kyverno api/kyverno/v1/utils.go";
 const IMAGE_VERIFIER_GO: &str = "kyverno pkg/engine/internal/imageverifier.go";
 const VALIDATE_IMAGE_GO: &str = "kyverno pkg/engine/handlers/validation/validate_image.go";
 const IMAGE_INFOS_GO: &str = "kyverno pkg/utils/image/infos.go and ext/wildcard/match.go";
@@ -183,6 +184,24 @@ fn check_policy(
     }
     check_deprecated_kind(file, policy, lab, out);
     check_overrides(file, policy, out);
+    // `ValidateAutogenAnnotation` (api/kyverno/v1/utils.go), called by the policy webhook.
+    if policy
+        .metadata
+        .annotations
+        .get(crate::policy::autogen::AUTOGEN_ANNOTATION)
+        .is_some_and(|v| v == "all")
+    {
+        out.push(
+            Diagnostic::error(
+                "kyverno/autogen-all",
+                file,
+                at(&policy.metadata.name),
+                format!("Kyverno rejects this policy: policy `{name}` sets `{}: all` (\"Autogen annotation does not support 'all' anymore, remove the annotation or set it to a valid value\")", crate::policy::autogen::AUTOGEN_ANNOTATION),
+            )
+            .help("remove the annotation (every pod controller then gets the generated rules), or list the controllers, e.g. `Deployment,StatefulSet`, or `none`")
+            .reference(UTILS_GO),
+        );
+    }
     if let Some(action) = &policy.spec.validation_failure_action {
         out.push(
             Diagnostic::warning(

@@ -9,7 +9,8 @@
 //! - Kyverno's own report kinds, which it never evaluates (`pkg/webhooks/utils/exclude.go`).
 //!
 //! [`KyvernoConfig::chart_default`] is what chart 3.9.0, the one the lab installs, writes as
-//! release `kyverno` in namespace `kyverno`; [`KyvernoConfig::parse`] reads another ConfigMap.
+//! release `kyverno` in namespace `kyverno`; [`KyvernoConfig::from_configmap`] reads another
+//! ConfigMap (a file, or the one of a started lab's cluster).
 
 use serde_json::Value;
 

@@ -64,10 +64,11 @@ pub struct AdmitRequest {
     pub json: bool,
 }
 
-fn read_policies(
-    config: &Config,
-    request: &AdmitRequest,
-) -> Result<(Vec<KyvernoPolicy>, BTreeMap<String, String>), LabError> {
+/// The policies, the values their placeholders were filled with, and the chapter's lab id
+/// when they are a chapter's.
+type Policies = (Vec<KyvernoPolicy>, BTreeMap<String, String>, Option<String>);
+
+fn read_policies(config: &Config, request: &AdmitRequest) -> Result<Policies, LabError> {
     match &request.policies {
         PolicySource::Chapter { id, mode } => {
             let course = super::ChapterCourse::open(config.course.as_deref(), false)?;
@@ -92,7 +93,7 @@ fn read_policies(
                     })?;
                 policies.extend(chapter.render_policies(&rel, &values, Some(*mode))?);
             }
-            Ok((policies, values))
+            Ok((policies, values, Some(chapter.lab.id.value.0.clone())))
         }
         PolicySource::Files(paths) => {
             let mut values = BTreeMap::new();
@@ -132,7 +133,7 @@ fn read_policies(
                 }
                 policies.extend(docs);
             }
-            Ok((policies, values))
+            Ok((policies, values, None))
         }
     }
 }
@@ -233,16 +234,13 @@ fn documents<T: serde::de::DeserializeOwned>(
         .map_err(|e| SuiteError::Invalid(vec![yaml::to_diagnostic(shown, text, &e, kind)]).into())
 }
 
-/// Kyverno's configuration for chapter `id`: when its lab is started in this working folder,
+/// Kyverno's configuration for lab `lab_id`: when that lab is started in this working folder,
 /// the ConfigMap `kyverno/kyverno` of the lab's cluster; else (or when the cluster cannot be
 /// read, which the configuration's name then says) the chart's defaults.
 #[cfg(feature = "live")]
-fn live_kyverno_config(config: &Config, id: &str) -> Result<KyvernoConfig, LabError> {
-    let course = super::ChapterCourse::open(config.course.as_deref(), false)?;
-    let chapter = Chapter::find(course.files, id)?;
+fn live_kyverno_config(lab_id: &str) -> Result<KyvernoConfig, LabError> {
     let workdir = super::session::working_folder()?;
-    let Ok(Some(state)) = crate::backend::state::LabState::load(&workdir, &chapter.lab.id.value.0)
-    else {
+    let Ok(Some(state)) = crate::backend::state::LabState::load(&workdir, lab_id) else {
         return Ok(KyvernoConfig::chart_default());
     };
     let context = state.context.clone();
@@ -272,7 +270,7 @@ fn live_kyverno_config(config: &Config, id: &str) -> Result<KyvernoConfig, LabEr
 
 /// Without the live lab, no cluster is read: the chart's defaults.
 #[cfg(not(feature = "live"))]
-fn live_kyverno_config(_config: &Config, _id: &str) -> Result<KyvernoConfig, LabError> {
+fn live_kyverno_config(_lab_id: &str) -> Result<KyvernoConfig, LabError> {
     Ok(KyvernoConfig::chart_default())
 }
 
@@ -296,12 +294,12 @@ fn read_kyverno_config(path: &Path) -> Result<KyvernoConfig, LabError> {
 /// Runs the request: exit 0 when every document is admitted, 1 when one is denied, 3 when a
 /// registry could not be reached, 8 when one could not be decided offline and none was denied.
 pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Result<u8, LabError> {
-    let kyverno = match (&request.kyverno_config, &request.policies) {
+    let (policies, values, lab_id) = read_policies(config, request)?;
+    let kyverno = match (&request.kyverno_config, &lab_id) {
         (Some(path), _) => read_kyverno_config(path)?,
-        (None, PolicySource::Chapter { id, .. }) => live_kyverno_config(config, id)?,
-        (None, PolicySource::Files(_)) => KyvernoConfig::chart_default(),
+        (None, Some(lab_id)) => live_kyverno_config(lab_id)?,
+        (None, None) => KyvernoConfig::chart_default(),
     };
-    let (policies, values) = read_policies(config, request)?;
     let objects = read_objects(request, &values)?;
     let namespaces = namespace_labels(&objects);
     let mut images = Vec::new();

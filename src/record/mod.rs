@@ -2,6 +2,7 @@
 //! folder (`.lab/<chapter>/progress.json`). The walkthrough writes it and the grader reads it;
 //! neither reads the other, so the record is a layer of its own, below both.
 
+mod canonical;
 mod error;
 mod progress;
 mod store;

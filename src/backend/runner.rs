@@ -120,12 +120,16 @@ impl<W: StepsWorkdir> CheckRunner<W> {
         select: impl Fn(&PreparedCheck) -> bool,
         what: &str,
     ) -> Result<Vec<CheckResult>, Interrupted> {
-        let checks: Vec<PreparedCheck> = self
-            .prepared
-            .iter()
-            .filter(|c| select(c))
-            .cloned()
-            .collect();
+        // Every check (grading runs them all, once per file) is run where it is, not cloned.
+        let checks: std::borrow::Cow<'_, [PreparedCheck]> = if self.prepared.iter().all(&select) {
+            std::borrow::Cow::Borrowed(&self.prepared)
+        } else {
+            self.prepared
+                .iter()
+                .filter(|c| select(c))
+                .cloned()
+                .collect()
+        };
         let spinner = self.spinner.then(|| {
             crate::terminal::Spinner::start(format!("checking {} check(s) {what}", checks.len()))
         });
@@ -180,10 +184,10 @@ impl<W: StepsWorkdir> CheckRunner<W> {
         progress: &Progress,
     ) -> Result<Vec<CheckResult>, Interrupted> {
         let steps: Vec<&str> = self.workdir.steps().iter().map(String::as_str).collect();
-        let passed = progress.passed(&steps);
+        let passed = progress.passed_here(&steps);
         let recorded = |c: &PreparedCheck| {
             c.during_step_only
-                .then(|| passed.get(&c.step))
+                .then(|| passed.get(c.step.as_str()))
                 .flatten()
                 .and_then(|results| results.iter().find(|r| r.check == c.id))
         };

@@ -497,11 +497,11 @@ impl CheckRunner<SubmissionWorkdir> {
         };
         let results = self.run_after(|_| true, "of the submission", progress)?;
         let steps: Vec<&str> = self.workdir.steps.iter().map(String::as_str).collect();
-        let passed = progress.passed(&steps);
+        let passed = progress.passed_here(&steps);
         let kept = |check: &PreparedCheck| {
             check.during_step_only
                 && passed
-                    .get(&check.step)
+                    .get(check.step.as_str())
                     .is_some_and(|results| results.iter().any(|r| r.check == check.id))
         };
         Ok(self

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::archive::Files;
 use crate::engine::Status;
 use crate::supply::Digest;
+use crate::supply::digest::sha256_hex;
 
 /// The in-toto statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -308,7 +309,7 @@ impl Statement {
             };
             match files.get(&subject.name) {
                 None => problems.push(FileProblem::Missing(subject.name.clone())),
-                Some(data) if Digest::sha256_of(data).hex() != want.to_ascii_lowercase() => {
+                Some(data) if !want.as_bytes().eq_ignore_ascii_case(&sha256_hex(data)) => {
                     problems.push(FileProblem::Changed(subject.name.clone()));
                 }
                 Some(_) => {}

@@ -6,6 +6,13 @@ use sha2::{Digest as _, Sha256};
 
 use super::reference::ReferenceError;
 
+/// SHA-256 of `bytes` in lower-case hex, on the stack.
+pub fn sha256_hex(bytes: &[u8]) -> [u8; 64] {
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(bytes), &mut hex).expect("32 bytes are 64 hex digits");
+    hex
+}
+
 /// A validated OCI content digest.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest(String);
@@ -33,12 +40,19 @@ impl Digest {
 
     /// The SHA-256 digest of `bytes`.
     pub fn sha256_of(bytes: &[u8]) -> Self {
-        Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+        let hex = sha256_hex(bytes);
+        let mut text = String::with_capacity(7 + hex.len());
+        text.push_str("sha256:");
+        text.push_str(std::str::from_utf8(&hex).expect("hex is ASCII"));
+        Digest(text)
     }
 
     /// Whether `bytes` hash to this digest.
     pub fn matches(&self, bytes: &[u8]) -> bool {
-        self.algorithm() == "sha256" && Self::sha256_of(bytes) == *self
+        match self.0.split_once(':') {
+            Some(("sha256", hex)) => hex.as_bytes() == sha256_hex(bytes),
+            _ => false,
+        }
     }
 
     /// `sha256` or `sha512`.
@@ -81,6 +95,15 @@ mod tests {
         );
         assert_eq!(Digest::parse(d.as_str()).unwrap(), d);
         assert!(d.matches(b"hello") && !d.matches(b"hello!"));
+        // Only `sha256:` and its lower-case hex, as written.
+        let upper = Digest(
+            d.as_str()
+                .to_ascii_uppercase()
+                .replacen("SHA256", "sha256", 1),
+        );
+        assert!(!upper.matches(b"hello"));
+        let other = Digest(d.as_str().replacen("sha256", "sha512", 1));
+        assert!(!other.matches(b"hello"));
         assert_eq!(d.cosign_tag("sig"), format!("sha256-{}.sig", d.hex()));
         for bad in [
             "sha256:abc",

@@ -760,6 +760,11 @@ pub struct AdmitArgs {
     /// out.
     #[arg(long, value_name = "FILE")]
     pub kyverno_config: Option<PathBuf>,
+    /// Judge as a Kyverno started with `--imageVerifyCacheEnabled=false`. The chart leaves the
+    /// cache on: a pass is then reused for the same policy, rule and image, by a later entry of
+    /// the rule and by later resources.
+    #[arg(long)]
+    pub no_verify_cache: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

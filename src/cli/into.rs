@@ -301,6 +301,7 @@ impl Cli {
                 layouts: args.layouts,
                 insecure: args.insecure,
                 kyverno_config: args.kyverno_config,
+                verify_cache: !args.no_verify_cache,
                 json: args.json,
             })),
         };

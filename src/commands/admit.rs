@@ -60,6 +60,8 @@ pub struct AdmitRequest {
     pub insecure: bool,
     /// Kyverno's ConfigMap (none: the chart's defaults).
     pub kyverno_config: Option<PathBuf>,
+    /// Whether Kyverno's image verification cache is on (the chart's default).
+    pub verify_cache: bool,
     /// JSON output.
     pub json: bool,
 }
@@ -329,7 +331,11 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         .into_iter()
         .map(|(target, reason)| format!("{target}: {reason}"))
         .collect();
-    let mut cache = VerifyCache::default();
+    let mut cache = if request.verify_cache {
+        VerifyCache::default()
+    } else {
+        VerifyCache::disabled()
+    };
     let results: Vec<(String, AdmissionResult)> = objects
         .iter()
         .map(|o| {

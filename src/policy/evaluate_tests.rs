@@ -594,6 +594,57 @@ fn the_cache_key_ignores_the_entry_as_kyvernos_does() {
     assert_eq!(result.rules[1].message, "verified from cache");
 }
 
+// imageverifier.go Verify: every entry of a rule answers for every image any entry matched,
+// and records its answer under the image as it then names it (pinned when its mutateDigest
+// pins it). With Kyverno's cache off, a second entry that does not reference the image
+// records `skip` over the first entry's `pass`; one that does not pin records it under the
+// tag. With the cache on (the chart's default), the second entry is answered from the first's
+// pass. Differential case 62 shows the cache-off answers on the real admission controller.
+#[test]
+fn a_second_entry_that_skips_an_image_overwrites_its_pass_unless_the_cache_answers() {
+    let k = key();
+    let with_second = |mutate_digest: &str| {
+        let mut p = policy("Enforce", &k, "");
+        let mut second = p.spec.rules[0].verify_images[0].clone();
+        let text = format!(
+            "imageReferences: [\"elsewhere.example/*\"]\n{mutate_digest}attestors: [{{entries: [{{keys: {{publicKeys: x}}}}]}}]\n"
+        );
+        second.value = serde_saphyr::from_str(&text).unwrap();
+        p.spec.rules[0].verify_images.push(second);
+        p
+    };
+    let object = pod(CI);
+    let request = Request {
+        object: &object,
+        operation: Operation::Create,
+        namespace_labels: None,
+    };
+    let signed: Artifacts = [artifacts(CI, "ci", Some(&k), false)].into();
+    let pinned = format!("kind-registry:5000/courselab/demo@{}", digest_of("ci"));
+    let annotation = |policy: KyvernoPolicy, cache: &mut VerifyCache| {
+        let result = evaluate_cached(&request, &[policy], &signed, cache);
+        assert!(result.allowed, "{result:?}");
+        serde_json::from_str::<Value>(&result.annotations[VERIFY_IMAGES_ANNOTATION]).unwrap()
+    };
+    assert_eq!(
+        annotation(with_second(""), &mut VerifyCache::disabled()),
+        json!({ pinned.as_str(): "skip" })
+    );
+    assert_eq!(
+        annotation(
+            with_second("mutateDigest: false\n"),
+            &mut VerifyCache::disabled()
+        ),
+        json!({ pinned.as_str(): "pass", CI: "skip" })
+    );
+    let mut on = VerifyCache::default();
+    assert_eq!(
+        annotation(with_second(""), &mut on),
+        json!({ pinned.as_str(): "pass" })
+    );
+    assert_eq!(on.hits, 1);
+}
+
 // results.go: a policy annotated `scored: "false"` reports failures as warn, and with
 // `background` left on (the default) results say `process: background scan`.
 #[test]

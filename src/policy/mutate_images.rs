@@ -7,8 +7,14 @@
 //! - the images of a rule are those matching *any* of its entries, listed once per matching
 //!   entry, and each entry then answers for each of them: an entry whose own references miss
 //!   the image answers `skip` (`skipping image reference image ...`);
+//! - each entry records its answer in the verification metadata under the image as it then
+//!   names it (pinned, when its own `mutateDigest` pinned it), the later entry's answer
+//!   overwriting: a second entry that does not reference the image records `skip` over the
+//!   first entry's `pass`;
 //! - the verification cache is keyed by policy, rule and image, not by entry
-//!   (`pkg/image/verification/cache/client.go` `generateKey`).
+//!   (`pkg/image/verification/cache/client.go` `generateKey`), so with the cache on (the
+//!   chart's default) that second entry is answered from the first one's pass; `lab admit
+//!   --no-verify-cache` judges as a Kyverno started with `--imageVerifyCacheEnabled=false`.
 
 use serde_json::Value;
 
@@ -30,6 +36,19 @@ pub struct VerifyCache {
     passed: std::collections::HashSet<(String, String, String)>,
     /// Lookups answered from the cache.
     pub hits: u64,
+    /// Kyverno started with `--imageVerifyCacheEnabled=false`: nothing is kept or reused
+    /// (`GetWithPayload` and `SetWithPayload` return at once).
+    off: bool,
+}
+
+impl VerifyCache {
+    /// The cache of a Kyverno started with `--imageVerifyCacheEnabled=false`.
+    pub fn disabled() -> Self {
+        VerifyCache {
+            off: true,
+            ..VerifyCache::default()
+        }
+    }
 }
 
 /// Whether `normalized` matches one of the entry's `imageReferences` (or the deprecated
@@ -274,7 +293,7 @@ fn outcome(
         run.rule.to_owned(),
         shown.to_owned(),
     );
-    let use_cache = entry.use_cache.unwrap_or(true);
+    let use_cache = !cache.off && entry.use_cache.unwrap_or(true);
     if use_cache && cache.passed.contains(&key) {
         cache.hits += 1;
         return Some((Status::Pass, "verified from cache".to_owned()));

@@ -169,7 +169,10 @@ pub(super) fn lab_decisions(
     manifest: &Path,
 ) -> Result<LabAnswer, String> {
     let mut cmd = lab(&repo());
-    cmd.args(["admit", "--json", "-f"]).arg(manifest);
+    // The loopback Kyverno runs with `--imageVerifyCacheEnabled=false` (`.ci/peers/cluster`):
+    // lab is asked to judge as that Kyverno does.
+    cmd.args(["admit", "--json", "--no-verify-cache", "-f"])
+        .arg(manifest);
     for p in policies {
         cmd.arg("--policy").arg(p);
     }

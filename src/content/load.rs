@@ -240,6 +240,9 @@ pub struct LoadedCourse {
     pub kind_configs: BTreeMap<String, KindCluster>,
     /// Policy files by path (several documents each).
     pub policies: BTreeMap<String, Vec<KyvernoPolicy>>,
+    /// The same policy files as YAML nodes, every position kept, for the rules that follow a
+    /// document's own structure (Kyverno's CRD schema). Only for files that parsed as policies.
+    pub policy_nodes: BTreeMap<String, Vec<crate::spanned::Node>>,
     /// Manifest files by path (several documents each).
     pub manifests: BTreeMap<String, Vec<Manifest>>,
     /// The kind of every file read.
@@ -291,9 +294,13 @@ impl LoadedCourse {
             FileKind::KindConfig => {
                 parse_one(rel, text, kind).map(|d| drop(self.kind_configs.insert(key, d)))
             }
-            FileKind::Policies => {
-                parse_many(rel, text, kind).map(|d| drop(self.policies.insert(key, d)))
-            }
+            FileKind::Policies => parse_many(rel, text, kind).map(|d| {
+                // The same text read again as nodes; it parsed once, so it parses again.
+                if let Ok(nodes) = parse_many(rel, text, kind) {
+                    self.policy_nodes.insert(key.clone(), nodes);
+                }
+                self.policies.insert(key, d);
+            }),
             FileKind::Manifests => {
                 parse_many(rel, text, kind).map(|d| drop(self.manifests.insert(key, d)))
             }

@@ -4,6 +4,7 @@
 
 pub mod autogen;
 pub mod conditions;
+pub mod crd;
 pub mod denial;
 pub mod evaluate;
 pub mod fetch;

@@ -187,6 +187,7 @@ cases!(
     kyverno_background_verify_images,
     kyverno_cert_chain_needs_sct,
     kyverno_count_below_one,
+    kyverno_crd_schema,
     kyverno_count_exceeds_entries,
     kyverno_deprecated_kind_removed,
     kyverno_deprecated_validation_failure_action,

@@ -64,3 +64,65 @@ fn walk(value: &serde_json::Value, path: &str, undocumented: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// The Kyverno module the peers are built from (`.ci/peers/kyverno/go.mod`), found or fetched
+/// by Go from the module proxy: its folder.
+fn kyverno_module() -> std::path::PathBuf {
+    let go_mod = std::fs::read_to_string(repo().join(".ci/peers/kyverno/go.mod")).unwrap();
+    let version = go_mod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("github.com/kyverno/kyverno v"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the peers pin github.com/kyverno/kyverno");
+    let out = std::process::Command::new("go")
+        .args(["mod", "download", "-json"])
+        .arg(format!("github.com/kyverno/kyverno@v{version}"))
+        .current_dir(repo().join(".ci/peers/kyverno"))
+        .output()
+        .expect("Go runs (it builds the test peers; see .ci/run)");
+    assert!(
+        out.status.success(),
+        "go mod download: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        format!("v{version}"),
+        courselab::policy::crd::CRD_KYVERNO_VERSION,
+        "the peers' Kyverno and the CRD schema's version must be the same: regenerate it"
+    );
+    std::path::PathBuf::from(info["Dir"].as_str().expect("go names the module's folder"))
+}
+
+/// The committed Kyverno CRD schema is the pinned module's, and uses only keywords the
+/// validator knows. Regenerate it with `UPDATE_SCHEMAS=1 cargo test --test cli schema`.
+#[test]
+fn committed_kyverno_crd_schema_is_the_pinned_modules() {
+    let crds = kyverno_module().join("config/crds/kyverno");
+    let cluster = std::fs::read_to_string(crds.join("kyverno.io_clusterpolicies.yaml")).unwrap();
+    let generated = courselab::policy::crd::schema_from_crd(&cluster).unwrap();
+    // A namespaced Policy is held to the same schema.
+    let namespaced = std::fs::read_to_string(crds.join("kyverno.io_policies.yaml")).unwrap();
+    assert_eq!(
+        courselab::policy::crd::schema_from_crd(&namespaced).unwrap(),
+        generated,
+        "Policy's v1 schema differs from ClusterPolicy's"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&generated).unwrap();
+    assert_eq!(
+        courselab::policy::crd::unknown_keywords(&schema),
+        Vec::<String>::new(),
+        "keywords the validator does not know"
+    );
+    let path = repo().join("src/policy/crd/clusterpolicy-v1.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != generated && std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    assert!(
+        committed == generated,
+        "src/policy/crd/clusterpolicy-v1.json is stale: run `UPDATE_SCHEMAS=1 cargo test --test cli schema` and commit it"
+    );
+}

@@ -2,7 +2,7 @@
 //! it accepts but then behaves differently from what a course author expects. Each rule names
 //! the Kyverno source file whose behaviour it mirrors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::placeholders;
 use crate::content::diagnostic::Diagnostic;
@@ -30,6 +30,7 @@ pub(super) struct LabContext {
 const VALIDATE_GO: &str = "kyverno pkg/validation/policy/validate.go";
 const IVT_GO: &str = "kyverno api/kyverno/v1/image_verification_types.go";
 const CRD_ATTESTOR_SET: &str = "kyverno config/crds/kyverno/kyverno.io_clusterpolicies.yaml (an attestor set's count: minimum 1)";
+const CRD_SCHEMA: &str = "kyverno config/crds/kyverno/kyverno.io_clusterpolicies.yaml (the v1 openAPIV3Schema, committed as src/policy/crd/clusterpolicy-v1.json)";
 const SPEC_TYPES_GO: &str = "kyverno api/kyverno/v1/spec_types.go";
 const UTILS_GO: &str = "kyverno api/kyverno/v1/utils.go";
 const IMAGE_VERIFIER_GO: &str = "kyverno pkg/engine/internal/imageverifier.go";
@@ -52,6 +53,83 @@ pub(super) fn check(
     for policy in docs {
         check_policy(file, policy, lab, out);
     }
+}
+
+/// Every `kyverno.io/v1` policy of `file` held to Kyverno's CRD schema (`policy::crd`), as the
+/// API server holds it before any webhook sees it. Once per file, whatever lab applies it; a
+/// problem a more specific rule already reported at the same place is not reported again.
+pub(super) fn check_crd_schema(
+    file: &str,
+    docs: &[crate::spanned::Node],
+    out: &mut Vec<Diagnostic>,
+) {
+    use crate::spanned::NodeValue;
+    let field = |doc: &crate::spanned::Node, name: &str| -> Option<String> {
+        let NodeValue::Map(members) = &doc.value else {
+            return None;
+        };
+        members
+            .iter()
+            .find(|(k, _)| k.value == name)
+            .and_then(|(_, v)| match &v.value {
+                NodeValue::String(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
+    let reported: BTreeSet<(u64, u64)> = out
+        .iter()
+        .filter(|d| d.file == file && d.code.starts_with("kyverno/"))
+        .map(|d| (d.line, d.column))
+        .collect();
+    for doc in docs {
+        let is_v1_policy = field(doc, "apiVersion").as_deref() == Some("kyverno.io/v1")
+            && matches!(
+                field(doc, "kind").as_deref(),
+                Some("ClusterPolicy" | "Policy")
+            );
+        if !is_v1_policy {
+            continue;
+        }
+        for problem in crate::policy::crd::check(doc)
+            .into_iter()
+            .filter(|p| !reported.contains(&(p.line, p.column)))
+        {
+            out.push(
+                Diagnostic::error(
+                    "kyverno/crd-schema",
+                    file,
+                    (problem.line, problem.column),
+                    format!(
+                        "Kyverno rejects this policy: `{}` {} (the kyverno.io/v1 CRD schema of Kyverno {})",
+                        problem.path,
+                        problem.message,
+                        crate::policy::crd::CRD_KYVERNO_VERSION
+                    ),
+                )
+                .help(format!(
+                    "`kubectl apply` refuses the whole policy; fix `{}` (`kubectl explain clusterpolicy.{}` describes the field)",
+                    problem.path,
+                    explain_path(&problem.path)
+                ))
+                .reference(CRD_SCHEMA),
+            );
+        }
+    }
+}
+
+/// A field path as `kubectl explain` takes it: no list indices.
+fn explain_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => in_index = true,
+            ']' => in_index = false,
+            _ if !in_index => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// `validationFailureActionOverrides`: ClusterPolicy only (`spec_types.go` `Validate`), no

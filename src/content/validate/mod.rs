@@ -34,6 +34,9 @@ pub fn validate(files: &CourseFiles, selection: &Selection) -> ValidationReport 
     }
     check_unowned(&course, &owned, &mut diagnostics);
     check_lab_ids(&course, &mut diagnostics);
+    for (rel, nodes) in &course.policy_nodes {
+        kyverno::check_crd_schema(rel, nodes, &mut diagnostics);
+    }
 
     let in_scope = |file: &str| match selection {
         Selection::All => true,

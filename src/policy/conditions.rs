@@ -1,16 +1,19 @@
 //! Attestation `conditions`, evaluated over the statement's predicate as Kyverno v1.19 evaluates
 //! them: `EvaluateConditions` (`pkg/engine/internal/utils.go`) substitutes every variable first,
 //! then `EvaluateAnyAllConditionsWithContext` (`pkg/engine/variables/evaluate.go`) runs each
-//! block, and the operators of `pkg/engine/variables/operator/` compare. Offline, a variable
-//! must be a plain field path into the predicate (`{{ spdxVersion }}`,
-//! `{{ creationInfo.created }}`); Kyverno resolves full JMESPath (functions, indexes, filters)
-//! against a context that also holds the admission request, and such expressions, range values
+//! block, and the operators of `pkg/engine/variables/operator/` compare. A variable is
+//! Kyverno's JMESPath over the predicate (`policy::jmespath`: filters, projections, the standard
+//! functions and Kyverno's string functions); one that reads the rest of Kyverno's context (the
+//! admission request), one of Kyverno's functions that does not run offline, range values
 //! (`1-10`) and the numeric, duration and deprecated `In`/`NotIn` operators are reported as
 //! unsupported rather than guessed.
 
+use jmespath::Rcvar;
 use serde_json::Value;
 
 use crate::wildcard;
+
+use super::jmespath::QueryError;
 
 use super::go_values::{Quantity, go_duration, go_float, go_parse_float};
 
@@ -41,11 +44,13 @@ pub fn conditions_hold(
             "failed to extract predicate from statement: the predicate is not a JSON object".into(),
         ));
     }
-    // SubstituteAllInConditions runs over every block before any is evaluated.
+    // SubstituteAllInConditions runs over every block before any is evaluated, with the
+    // predicate added to the root of Kyverno's context (`AddJSONObject`).
+    let data = super::jmespath::data(predicate);
     let substituted = blocks
         .iter()
         .enumerate()
-        .map(|(i, block)| substitute(block, predicate, &format!("/{i}")))
+        .map(|(i, block)| substitute(block, &data, &format!("/{i}")))
         .collect::<Result<Vec<_>, _>>()?;
     for block in &substituted {
         if let Some(message) = block_fails(block)? {
@@ -402,25 +407,25 @@ fn go_sprint(value: &Value) -> String {
 /// escaped as `\{{` is replaced; a string that is exactly one variable becomes its value, any
 /// other takes its text (strings as they are, other values as JSON).
 /// `at` is the JSON pointer of `value` in the conditions, which a failed lookup names.
-fn substitute(value: &Value, predicate: &Value, at: &str) -> Result<Value, ConditionError> {
+fn substitute(value: &Value, data: &Rcvar, at: &str) -> Result<Value, ConditionError> {
     Ok(match value {
-        Value::String(text) => substitute_text(text, predicate, at)?,
+        Value::String(text) => substitute_text(text, data, at)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| substitute(item, predicate, &format!("{at}/{i}")))
+                .map(|(i, item)| substitute(item, data, &format!("{at}/{i}")))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => {
             let mut out = serde_json::Map::new();
             for (key, item) in map {
                 let inner = format!("{at}/{key}");
-                let key = match substitute_text(key, predicate, at)? {
+                let key = match substitute_text(key, data, at)? {
                     Value::String(k) => k,
                     other => other.to_string(),
                 };
-                out.insert(key, substitute(item, predicate, &inner)?);
+                out.insert(key, substitute(item, data, &inner)?);
             }
             Value::Object(out)
         }
@@ -428,18 +433,18 @@ fn substitute(value: &Value, predicate: &Value, at: &str) -> Result<Value, Condi
     })
 }
 
-fn substitute_text(text: &str, predicate: &Value, at: &str) -> Result<Value, ConditionError> {
+fn substitute_text(text: &str, data: &Rcvar, at: &str) -> Result<Value, ConditionError> {
     let variables = variables_in(text);
     if let [(0, end)] = variables.as_slice()
         && *end == text.len()
     {
-        return lookup(&text[2..end - 2], predicate, at);
+        return lookup(&text[2..end - 2], data, at);
     }
     let mut out = String::new();
     let mut from = 0;
     for (start, end) in variables {
         out.push_str(&text[from..start]);
-        match lookup(&text[start + 2..end - 2], predicate, at)? {
+        match lookup(&text[start + 2..end - 2], data, at)? {
             Value::String(s) => out.push_str(&s),
             other => out.push_str(&other.to_string()),
         }
@@ -491,33 +496,19 @@ fn variable_end(bytes: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
-/// Resolves a variable: a plain field path into the predicate; anything else is JMESPath the
-/// offline evaluator does not run. A field the predicate lacks fails as Kyverno's JMESPath
-/// fails on an unknown key (`vars.go` `substituteVariablesIfAny`, wording as in
-/// `pkg/engine/validation_test.go`), which makes the attestation entry not count.
-fn lookup(expression: &str, predicate: &Value, at: &str) -> Result<Value, ConditionError> {
-    let path = expression.trim();
-    let identifier = |segment: &str| {
-        let mut chars = segment.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    if !path.split('.').all(identifier) {
-        return Err(Unsupported(format!(
-            "`{path}` is a JMESPath expression the offline evaluator does not support; use a plain field path such as `{{{{ spdxVersion }}}}`"
-        )));
-    }
-    let mut current = predicate;
-    for segment in path.split('.') {
-        current = current.get(segment).ok_or_else(|| {
-            Kyverno(format!(
-                "failed to substitute variables in attestation conditions: failed to resolve {path} at path {at}: JMESPath query failed: Unknown key \"{segment}\" in path"
-            ))
-        })?;
-    }
-    Ok(current.clone())
+/// Resolves a variable: Kyverno's JMESPath over the predicate (`policy::jmespath`). A query
+/// that fails as Kyverno's fails (a field the predicate lacks, read on the way from its root)
+/// fails with Kyverno's wording (`vars.go` `substituteVariablesIfAny`, as in
+/// `pkg/engine/validation_test.go`), which makes the attestation entry not count; one this
+/// evaluator does not run is unsupported.
+fn lookup(expression: &str, data: &Rcvar, at: &str) -> Result<Value, ConditionError> {
+    let query = expression.trim();
+    super::jmespath::query(query, data).map_err(|e| match e {
+        QueryError::Kyverno(reason) => Kyverno(format!(
+            "failed to substitute variables in attestation conditions: failed to resolve {query} at path {at}: JMESPath query failed: {reason}"
+        )),
+        QueryError::Unsupported(why) => Unsupported(why),
+    })
 }
 
 #[cfg(test)]

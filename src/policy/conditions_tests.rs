@@ -96,10 +96,41 @@ fn an_empty_any_list_is_ignored() {
 #[test]
 fn every_variable_is_resolved_before_evaluation() {
     let blocks = json!([{"all": [cond(false, "first")]},
-                        {"all": [{"key": "{{ length(packages) }}", "operator": "Equals", "value": 1}]}]);
+                        {"all": [{"key": "{{ time_now_utc() }}", "operator": "Equals", "value": 1}]}]);
     assert!(
-        matches!(check(blocks), Err(ConditionError::Unsupported(m)) if m.contains("length(packages)"))
+        matches!(check(blocks), Err(ConditionError::Unsupported(m)) if m.contains("`time_now_utc` does not run offline"))
     );
+}
+
+// EvaluateConditions adds the predicate to Kyverno's context and the variables are JMESPath:
+// an SBOM's packages and creators are read with filters, projections and functions.
+#[test]
+fn variables_are_kyvernos_jmespath_over_the_predicate() {
+    assert!(holds(
+        json!("{{ creationInfo.creators[?starts_with(@, 'Tool: syft')] | length(@) }}"),
+        "Equals",
+        json!(1)
+    ));
+    assert!(holds(
+        json!("{{ contains(join(',', creationInfo.creators), 'courselab') }}"),
+        "Equals",
+        json!(true)
+    ));
+    assert!(holds(
+        json!("{{ split(creationInfo.creators[0], ': ')[1] }}"),
+        "Equals",
+        json!("syft-1.0")
+    ));
+    assert!(holds(
+        json!("{{ creationInfo.creators[].to_lower(@) }}"),
+        "AnyIn",
+        json!(["organization: courselab"])
+    ));
+    // The admission request is Kyverno's to know: not guessed from the predicate alone.
+    assert!(matches!(
+        check(json!([{"all": [{"key": "{{ request.object.kind }}", "operator": "Equals", "value": "Pod"}]}])),
+        Err(ConditionError::Unsupported(m)) if m.contains("reads `request`")
+    ));
 }
 
 // vars.go substituteVariablesIfAny: a string that is one variable becomes its value; otherwise

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod fetch;
 mod go_values;
 pub mod image_metadata;
+pub mod jmespath;
 pub mod kyverno_config;
 pub mod matching;
 pub mod model;

@@ -414,6 +414,9 @@ fn unknown_key(
             .as_object()
             .filter(|object| !object.contains_key(name))
             .map(|_| name.clone()),
+        // A pipe (`a | b`, a sub-expression here) is the fork's ASTPipe, which turns a missing
+        // key on either side into null.
+        Ast::Subexpr { offset, .. } if expression[*offset..].starts_with('|') => None,
         Ast::Subexpr { lhs, rhs, .. } => match unknown_key(lhs, data, expression)? {
             Some(key) => Some(key),
             None => {

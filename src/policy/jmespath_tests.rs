@@ -67,6 +67,8 @@ fn a_missing_key_fails_only_where_the_fork_passes_it_up() {
     assert_eq!(run("spdxVersion && missing"), unknown("missing"));
     // Turned into null: `||`, a filter's condition, a projection, a comparison, a pipe.
     assert_eq!(run("missing || 'fallback'"), Ok(json!("fallback")));
+    assert_eq!(run("creationInfo.tools | 'piped'"), Ok(json!("piped")));
+    assert_eq!(run("spdxVersion | missing"), Ok(Value::Null));
     assert_eq!(run("packages[?license=='MIT']"), Ok(json!([])));
     assert_eq!(run("packages[].license"), Ok(json!([])));
     assert_eq!(run("missing == `null`"), Ok(json!(true)));

@@ -900,7 +900,7 @@ fn errors_of_earlier_attestor_sets_are_in_a_later_sets_failure() {
 // evaluate.go: a condition whose key Kyverno would resolve with JMESPath cannot be evaluated
 // offline, which is an error, not a failed check.
 #[test]
-fn unsupported_conditions_are_an_error() {
+fn unsupported_conditions_are_undecided() {
     let key = signer();
     let mut artifacts = signed(&key, Value::Null);
     let subject = artifacts.digest.hex().to_owned();
@@ -908,12 +908,16 @@ fn unsupported_conditions_are_an_error() {
         &key,
         &statement(&subject, REVIEW, json!({"reviewers": ["a", "b"]})),
     ));
-    let conditions =
-        "- all:\n    - key: \"{{ length(reviewers) }}\"\n      operator: Equals\n      value: 2";
+    let conditions = "- all:\n    - key: \"{{ time_since('', reviewedAt, '') }}\"\n      operator: Equals\n      value: 2";
     let entry = attestation_entry(REVIEW, &key_set(&[&key], None), conditions);
     assert!(
-        matches!(verify(&entry, &artifacts), ImageOutcome::Undecided(m) if m.starts_with(&format!("{IMAGE}: .attestations[0].attestors[0].entries[0].keys: `length(reviewers)` is a JMESPath expression"))),
+        matches!(verify(&entry, &artifacts), ImageOutcome::Undecided(m) if m.starts_with(&format!("{IMAGE}: .attestations[0].attestors[0].entries[0].keys: `time_since('', reviewedAt, '')`: Kyverno's function `time_since` does not run offline"))),
     );
+    // JMESPath that runs offline is decided.
+    let counted =
+        "- all:\n    - key: \"{{ length(reviewers) }}\"\n      operator: Equals\n      value: 2";
+    let entry = attestation_entry(REVIEW, &key_set(&[&key], None), counted);
+    assert!(matches!(verify(&entry, &artifacts), ImageOutcome::Pass(_)));
     let wildcard = "- all:\n    - key: \"{{ reviewers }}\"\n      operator: AllIn\n      value: [\"?\"]\n      message: one-letter reviewers";
     let entry = attestation_entry(REVIEW, &key_set(&[&key], None), wildcard);
     assert!(matches!(verify(&entry, &artifacts), ImageOutcome::Pass(_)));

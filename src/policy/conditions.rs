@@ -8,12 +8,15 @@
 //! (`1-10`) and the numeric, duration and deprecated `In`/`NotIn` operators are reported as
 //! unsupported rather than guessed.
 
+use std::borrow::Cow;
+
 use jmespath::Rcvar;
 use serde_json::Value;
 
 use crate::wildcard;
 
 use super::jmespath::QueryError;
+use super::matching::{Operation, Request};
 
 use super::go_values::{Quantity, go_duration, go_float, go_parse_float};
 
@@ -53,20 +56,121 @@ pub fn conditions_hold(
         .map(|(i, block)| substitute(block, &data, &format!("/{i}")))
         .collect::<Result<Vec<_>, _>>()?;
     for block in &substituted {
-        if let Some(message) = block_fails(block)? {
+        if let Some(message) = block_fails(block, ATTESTATION, &mut |c| Ok(Cow::Borrowed(c)))? {
             return Ok(Some(message));
         }
     }
     Ok(None)
 }
 
+/// How an attestation's conditions that cannot be read fail.
+const ATTESTATION: &str = "failed to substitute variables in attestation conditions";
+
+/// The parts of Kyverno's context a rule's `preconditions` may read here: the admission
+/// request's operation, object, namespace, name and kind, and on a CREATE its (null) old
+/// object. Its user, dry-run flag, options, `images` and the rest are Kyverno's to know.
+const REQUEST_KNOWN: &[&[&str]] = &[
+    &["request", "operation"],
+    &["request", "object"],
+    &["request", "namespace"],
+    &["request", "name"],
+    &["request", "kind"],
+];
+const CREATE_KNOWN: &[&[&str]] = &[
+    &["request", "operation"],
+    &["request", "object"],
+    &["request", "oldObject"],
+    &["request", "namespace"],
+    &["request", "name"],
+    &["request", "kind"],
+];
+
+/// What this evaluator knows of Kyverno's context for `request` (`AddRequest`: the admission
+/// request as JSON, its empty fields left out), and which parts of it that is.
+pub fn request_context(request: &Request<'_>) -> (Rcvar, &'static [&'static [&'static str]]) {
+    let object = request.object;
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let mut admission = serde_json::Map::new();
+    admission.insert(
+        "kind".into(),
+        serde_json::json!({"group": group, "version": version,
+                           "kind": object["kind"].as_str().unwrap_or("")}),
+    );
+    for (field, value) in [
+        ("name", object.pointer("/metadata/name")),
+        ("namespace", object.pointer("/metadata/namespace")),
+    ] {
+        if let Some(text) = value.and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            admission.insert(field.into(), Value::String(text.to_owned()));
+        }
+    }
+    admission.insert(
+        "operation".into(),
+        Value::String(request.operation.as_str().to_owned()),
+    );
+    admission.insert("object".into(), object.clone());
+    let known = match request.operation {
+        Operation::Create => {
+            admission.insert("oldObject".into(), Value::Null);
+            CREATE_KNOWN
+        }
+        Operation::Update => REQUEST_KNOWN,
+    };
+    let context = serde_json::json!({ "request": Value::Object(admission) });
+    (super::jmespath::data(&context), known)
+}
+
+/// A rule's `preconditions` (`internal.CheckPreconditions`, `variables.Evaluate`): the
+/// `any`/`all` block, each condition's key and then value substituted as it is evaluated (so
+/// a condition never reached is never resolved). `Ok(None)` when they hold, `Ok(Some(message))`
+/// when they do not (the false conditions' messages, as for attestations), `Err` when one
+/// cannot be evaluated: Kyverno's own error (`Kyverno`), or one this evaluator cannot tell.
+pub fn preconditions_hold(
+    preconditions: &Value,
+    context: &Rcvar,
+    known: &[&[&str]],
+) -> Result<Option<String>, ConditionError> {
+    if preconditions.is_array() {
+        return Err(Unsupported(
+            "`preconditions` as a plain list (the deprecated form) are not evaluated offline; write them as an `any`/`all` block".into(),
+        ));
+    }
+    block_fails(
+        preconditions,
+        "failed to parse preconditions",
+        &mut |condition| {
+            let mut prepared = condition.clone();
+            for (field, what) in [("key", "key"), ("value", "value")] {
+                if let Some(part) = condition.get(field) {
+                    let substituted =
+                        substitute_with(part, context, known, "").map_err(|e| match e {
+                            Kyverno(m) => Kyverno(format!(
+                                "failed to substitute variables in condition {what}: {m}"
+                            )),
+                            other => other,
+                        })?;
+                    prepared[field] = substituted;
+                }
+            }
+            Ok(Cow::Owned(prepared))
+        },
+    )
+}
+
 /// `evaluateAnyAllConditionsWithContext`: `any` first, stopping at the first condition that
 /// holds; then `all`, stopping at the first that fails. When the block fails, its message is
 /// every collected false message (the `any` ones before a holding one included), non-empty
 /// ones joined with `"; "`; an empty `message` contributes nothing.
-fn block_fails(block: &Value) -> Result<Option<String>, ConditionError> {
+fn block_fails(
+    block: &Value,
+    failing: &str,
+    prepare: &mut dyn FnMut(&Value) -> Result<Cow<'_, Value>, ConditionError>,
+) -> Result<Option<String>, ConditionError> {
     let object = block.as_object().ok_or_else(|| {
-        Kyverno("failed to substitute variables in attestation conditions: a condition block is not an `any`/`all` map".into())
+        Kyverno(format!(
+            "{failing}: a condition block is not an `any`/`all` map"
+        ))
     })?;
     // `any` and `all` are `omitempty`: after the JSON round trip an empty list is no list.
     let list = |name: &str| -> Result<Option<&Vec<Value>>, ConditionError> {
@@ -74,9 +178,7 @@ fn block_fails(block: &Value) -> Result<Option<String>, ConditionError> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(items)) if items.is_empty() => Ok(None),
             Some(Value::Array(items)) => Ok(Some(items)),
-            Some(_) => Err(Kyverno(format!(
-                "failed to substitute variables in attestation conditions: `{name}` is not a list"
-            ))),
+            Some(_) => Err(Kyverno(format!("{failing}: `{name}` is not a list"))),
         }
     };
     let mut false_messages = Vec::new();
@@ -84,7 +186,7 @@ fn block_fails(block: &Value) -> Result<Option<String>, ConditionError> {
     if let Some(any) = list("any")? {
         any_held = false;
         for condition in any {
-            let (held, message) = evaluate(condition)?;
+            let (held, message) = evaluate(prepare(condition)?.as_ref(), failing)?;
             if held {
                 any_held = true;
                 break;
@@ -94,7 +196,7 @@ fn block_fails(block: &Value) -> Result<Option<String>, ConditionError> {
     }
     let mut all_held = true;
     for condition in list("all")?.into_iter().flatten() {
-        let (held, message) = evaluate(condition)?;
+        let (held, message) = evaluate(prepare(condition)?.as_ref(), failing)?;
         if !held {
             all_held = false;
             false_messages.push(message);
@@ -114,16 +216,14 @@ fn block_fails(block: &Value) -> Result<Option<String>, ConditionError> {
 /// `variables.Evaluate`: the operator's verdict on the (substituted) key and value, and the
 /// condition's message. A missing key or value is null; the operator name is matched without
 /// regard to case, as `CreateOperatorHandler` matches it.
-fn evaluate(condition: &Value) -> Result<(bool, String), ConditionError> {
+fn evaluate(condition: &Value, failing: &str) -> Result<(bool, String), ConditionError> {
     let key = condition.get("key").unwrap_or(&Value::Null);
     let value = condition.get("value").unwrap_or(&Value::Null);
     let message = match condition.get("message") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(m)) => m.clone(),
         Some(_) => {
-            return Err(Kyverno(
-                "failed to substitute variables in attestation conditions: a `message` is not a string".into(),
-            ));
+            return Err(Kyverno(format!("{failing}: a `message` is not a string")));
         }
     };
     let operator = condition
@@ -408,24 +508,38 @@ fn go_sprint(value: &Value) -> String {
 /// other takes its text (strings as they are, other values as JSON).
 /// `at` is the JSON pointer of `value` in the conditions, which a failed lookup names.
 fn substitute(value: &Value, data: &Rcvar, at: &str) -> Result<Value, ConditionError> {
+    substitute_with(value, data, &[], at).map_err(|e| match e {
+        Kyverno(m) => Kyverno(format!("{ATTESTATION}: {m}")),
+        other => other,
+    })
+}
+
+/// [`substitute`] over a context of which `known` parts are modelled, with Kyverno's error
+/// (`failed to resolve ...`) unprefixed.
+fn substitute_with(
+    value: &Value,
+    data: &Rcvar,
+    known: &[&[&str]],
+    at: &str,
+) -> Result<Value, ConditionError> {
     Ok(match value {
-        Value::String(text) => substitute_text(text, data, at)?,
+        Value::String(text) => substitute_text(text, data, known, at)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| substitute(item, data, &format!("{at}/{i}")))
+                .map(|(i, item)| substitute_with(item, data, known, &format!("{at}/{i}")))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => {
             let mut out = serde_json::Map::new();
             for (key, item) in map {
                 let inner = format!("{at}/{key}");
-                let key = match substitute_text(key, data, at)? {
+                let key = match substitute_text(key, data, known, at)? {
                     Value::String(k) => k,
                     other => other.to_string(),
                 };
-                out.insert(key, substitute(item, data, &inner)?);
+                out.insert(key, substitute_with(item, data, known, &inner)?);
             }
             Value::Object(out)
         }
@@ -433,18 +547,23 @@ fn substitute(value: &Value, data: &Rcvar, at: &str) -> Result<Value, ConditionE
     })
 }
 
-fn substitute_text(text: &str, data: &Rcvar, at: &str) -> Result<Value, ConditionError> {
+fn substitute_text(
+    text: &str,
+    data: &Rcvar,
+    known: &[&[&str]],
+    at: &str,
+) -> Result<Value, ConditionError> {
     let variables = variables_in(text);
     if let [(0, end)] = variables.as_slice()
         && *end == text.len()
     {
-        return lookup(&text[2..end - 2], data, at);
+        return lookup(&text[2..end - 2], data, known, at);
     }
     let mut out = String::new();
     let mut from = 0;
     for (start, end) in variables {
         out.push_str(&text[from..start]);
-        match lookup(&text[start + 2..end - 2], data, at)? {
+        match lookup(&text[start + 2..end - 2], data, known, at)? {
             Value::String(s) => out.push_str(&s),
             other => out.push_str(&other.to_string()),
         }
@@ -501,11 +620,16 @@ fn variable_end(bytes: &[u8], mut i: usize) -> Option<usize> {
 /// fails with Kyverno's wording (`vars.go` `substituteVariablesIfAny`, as in
 /// `pkg/engine/validation_test.go`), which makes the attestation entry not count; one this
 /// evaluator does not run is unsupported.
-fn lookup(expression: &str, data: &Rcvar, at: &str) -> Result<Value, ConditionError> {
+fn lookup(
+    expression: &str,
+    data: &Rcvar,
+    known: &[&[&str]],
+    at: &str,
+) -> Result<Value, ConditionError> {
     let query = expression.trim();
-    super::jmespath::query(query, data).map_err(|e| match e {
+    super::jmespath::query(query, data, known).map_err(|e| match e {
         QueryError::Kyverno(reason) => Kyverno(format!(
-            "failed to substitute variables in attestation conditions: failed to resolve {query} at path {at}: JMESPath query failed: {reason}"
+            "failed to resolve {query} at path {at}: JMESPath query failed: {reason}"
         )),
         QueryError::Unsupported(why) => Unsupported(why),
     })

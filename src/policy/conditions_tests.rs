@@ -129,7 +129,7 @@ fn variables_are_kyvernos_jmespath_over_the_predicate() {
     // The admission request is Kyverno's to know: not guessed from the predicate alone.
     assert!(matches!(
         check(json!([{"all": [{"key": "{{ request.object.kind }}", "operator": "Equals", "value": "Pod"}]}])),
-        Err(ConditionError::Unsupported(m)) if m.contains("reads `request`")
+        Err(ConditionError::Unsupported(m)) if m.contains("`request.object.kind` is part of Kyverno's context")
     ));
 }
 

@@ -1100,25 +1100,80 @@ fn a_tag_with_a_digest_is_not_pinned_and_is_recorded_without_the_tag() {
     );
 }
 
-// Preconditions decide whether Kyverno runs a rule at all (engine.go invokeRuleHandler); a
-// verdict that ignored them could be wrong either way, so the rule answers with an error.
+// Preconditions decide whether Kyverno runs a rule at all (engine.go invokeRuleHandler, after
+// the images are found and before any is verified): each condition's key and value are
+// substituted against the request as it is evaluated. Not met, the rule is skipped with the
+// false conditions' messages; failing, it is an error; reading what is not known offline (the
+// user), it is undecided and nothing is guessed.
 #[test]
-fn a_rule_with_preconditions_is_not_guessed() {
+fn a_rules_preconditions_are_evaluated_against_the_request() {
     let k = key();
-    let mut p = policy("Audit", &k, "");
-    p.spec.rules[0].preconditions = Some(
+    let with = |preconditions: Value| {
+        let mut p = policy("Enforce", &k, "");
+        p.spec.rules[0].preconditions = Some(preconditions);
+        run(
+            &pod(HOTFIX),
+            &[p],
+            vec![artifacts(HOTFIX, "hotfix", None, false)],
+        )
+    };
+    let on_create = with(
         json!({"all": [{"key": "{{ request.operation }}", "operator": "Equals", "value": "CREATE"}]}),
     );
-    let result = run(&pod(CI), &[p], vec![artifacts(CI, "ci", Some(&k), false)]);
-    assert_eq!(result.rules.len(), 1, "{:?}", result.rules);
-    assert_eq!(result.rules[0].status, Status::Undecided);
     assert!(
-        result.rules[0]
+        !on_create.allowed,
+        "held: the unsigned image is verified and denied"
+    );
+    let labelled = with(
+        json!({"any": [{"key": "{{ request.object.metadata.labels.verify || 'no' }}",
+        "operator": "Equals", "value": "yes", "message": "not asked to verify"}]}),
+    );
+    assert!(labelled.allowed, "{labelled:?}");
+    assert_eq!(
+        labelled
+            .rules
+            .iter()
+            .map(|r| (r.status, r.message.as_str(), r.phase))
+            .collect::<Vec<_>>(),
+        [
+            (
+                Status::Skip,
+                "preconditions not met; not asked to verify",
+                Phase::Mutate
+            ),
+            (
+                Status::Skip,
+                "preconditions not met; not asked to verify",
+                Phase::Validate
+            ),
+        ]
+    );
+    let missing = with(
+        json!({"all": [{"key": "{{ request.object.metadata.annotations.verify }}", "operator": "Equals", "value": "yes"}]}),
+    );
+    assert_eq!(missing.rules[0].status, Status::Error);
+    assert_eq!(
+        missing.rules[0].message,
+        "failed to evaluate preconditions: failed to substitute variables in condition key: failed to resolve request.object.metadata.annotations.verify at path : JMESPath query failed: Unknown key \"annotations\" in path"
+    );
+    assert!(!missing.allowed, "an error blocks under Enforce");
+    let user = with(
+        json!({"all": [{"key": "{{ request.userInfo.username }}", "operator": "Equals", "value": "admin"}]}),
+    );
+    assert_eq!(user.rules.len(), 1, "{:?}", user.rules);
+    assert_eq!(user.rules[0].status, Status::Undecided);
+    assert!(
+        user.rules[0]
             .message
             .starts_with("the `preconditions` of this rule cannot be evaluated offline")
+            && user.rules[0]
+                .message
+                .contains("`request.userInfo.username`"),
+        "{}",
+        user.rules[0].message
     );
     assert!(
-        result.is_undecided() && result.denied_by.is_none() && result.patches.is_empty(),
-        "no verdict, no denial, nothing patched: {result:?}"
+        user.is_undecided() && user.denied_by.is_none() && user.patches.is_empty(),
+        "no verdict, no denial, nothing patched: {user:?}"
     );
 }

@@ -271,8 +271,11 @@ pub fn data(value: &Value) -> Rcvar {
     Rcvar::new(Variable::try_from(value).unwrap_or(Variable::Null))
 }
 
-/// Runs `expression` over `data` as Kyverno's context query would.
-pub fn query(expression: &str, data: &Rcvar) -> Result<Value, QueryError> {
+/// Runs `expression` over `data` as Kyverno's context query would. `data` holds what this
+/// evaluator knows of Kyverno's context: the parts `modeled` names (paths from its root, such
+/// as `["request", "object"]`) and whatever a block adds at its root (an attestation's
+/// predicate). A query that reads another part of Kyverno's context is unsupported.
+pub fn query(expression: &str, data: &Rcvar, modeled: &[&[&str]]) -> Result<Value, QueryError> {
     let expression = expression.trim();
     let ast = jmespath::parse(expression).map_err(|e| {
         QueryError::Unsupported(format!(
@@ -293,13 +296,29 @@ pub fn query(expression: &str, data: &Rcvar) -> Result<Value, QueryError> {
         };
         return Err(QueryError::Unsupported(format!("`{expression}`: {why}")));
     }
-    let mut roots = Vec::new();
-    root_fields(&ast, &mut roots);
-    if let Some(root) = roots.iter().find(|r| {
-        CONTEXT_ROOTS.contains(&r.as_str()) && data.as_object().is_some_and(|o| !o.contains_key(*r))
-    }) {
+    let mut paths = Vec::new();
+    root_paths(&ast, expression, &mut paths);
+    let known = |path: &[String]| {
+        let root = path[0].as_str();
+        if !CONTEXT_ROOTS.contains(&root) {
+            return true;
+        }
+        let added_by_the_block = modeled.iter().all(|m| m[0] != root)
+            && data.as_object().is_some_and(|o| o.contains_key(root));
+        added_by_the_block
+            || modeled
+                .iter()
+                .any(|m| m.len() <= path.len() && m.iter().zip(path).all(|(a, b)| *a == b))
+    };
+    if let Some(path) = paths.iter().find(|p| !known(p)) {
+        let path = path.join(".");
+        let what = if path == expression {
+            format!("`{path}` is")
+        } else {
+            format!("`{expression}` reads `{path}`, which is")
+        };
         return Err(QueryError::Unsupported(format!(
-            "`{expression}` reads `{root}` from Kyverno's context (the admission request and what Kyverno adds to it), which is not known offline"
+            "{what} part of Kyverno's context (the admission request and what Kyverno adds to it) that is not known offline"
         )));
     }
     let compiled = Expression::new(expression, ast, &RUNTIME);
@@ -336,23 +355,34 @@ const CONTEXT_ROOTS: &[&str] = &[
     "@",
 ];
 
-/// The fields `ast` reads from the data's root (not from what a projection, a filter or an
-/// expression reference hands it).
-fn root_fields(ast: &Ast, out: &mut Vec<String>) {
+/// The paths of fields `ast` reads from the data's root (`request.object.metadata`), not from
+/// what a projection, a filter, a pipe or an expression reference hands on.
+fn root_paths(ast: &Ast, expression: &str, out: &mut Vec<Vec<String>>) {
     match ast {
-        Ast::Field { name, .. } => out.push(name.clone()),
-        Ast::Subexpr { lhs, .. } | Ast::Projection { lhs, .. } => root_fields(lhs, out),
+        Ast::Field { name, .. } => out.push(vec![name.clone()]),
+        Ast::Subexpr { offset, lhs, .. } if is_pipe(expression, *offset) => {
+            root_paths(lhs, expression, out);
+        }
+        Ast::Subexpr { lhs, .. } => match chain(ast, expression) {
+            Some(path) => out.push(path),
+            None => root_paths(lhs, expression, out),
+        },
+        Ast::Projection { lhs, .. } => root_paths(lhs, expression, out),
         Ast::Comparison { lhs, rhs, .. } | Ast::And { lhs, rhs, .. } | Ast::Or { lhs, rhs, .. } => {
-            root_fields(lhs, out);
-            root_fields(rhs, out);
+            root_paths(lhs, expression, out);
+            root_paths(rhs, expression, out);
         }
-        Ast::Function { args, .. } => args.iter().for_each(|a| root_fields(a, out)),
+        Ast::Function { args, .. } => args.iter().for_each(|a| root_paths(a, expression, out)),
         Ast::Flatten { node, .. } | Ast::Not { node, .. } | Ast::ObjectValues { node, .. } => {
-            root_fields(node, out);
+            root_paths(node, expression, out);
         }
-        Ast::MultiList { elements, .. } => elements.iter().for_each(|e| root_fields(e, out)),
+        Ast::MultiList { elements, .. } => {
+            elements.iter().for_each(|e| root_paths(e, expression, out));
+        }
         Ast::MultiHash { elements, .. } => {
-            elements.iter().for_each(|kv| root_fields(&kv.value, out));
+            elements
+                .iter()
+                .for_each(|kv| root_paths(&kv.value, expression, out));
         }
         Ast::Condition { .. }
         | Ast::Expref { .. }
@@ -361,6 +391,32 @@ fn root_fields(ast: &Ast, out: &mut Vec<String>) {
         | Ast::Literal { .. }
         | Ast::Slice { .. } => {}
     }
+}
+
+/// The fields of a chain of sub-expressions from the root (`a.b[0].c` reads `a.b` first, and
+/// that is where its path is known), or `None` when it does not start with a field.
+fn chain(ast: &Ast, expression: &str) -> Option<Vec<String>> {
+    match ast {
+        Ast::Field { name, .. } => Some(vec![name.clone()]),
+        Ast::Subexpr {
+            offset, lhs, rhs, ..
+        } if !is_pipe(expression, *offset) => {
+            let mut path = chain(lhs, expression)?;
+            if let Ast::Field { name, .. } = &**rhs {
+                path.push(name.clone());
+            }
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the sub-expression at `offset` is a pipe (`a | b`), which the parser makes a
+/// sub-expression too.
+fn is_pipe(expression: &str, offset: usize) -> bool {
+    expression
+        .get(offset..)
+        .is_some_and(|rest| rest.starts_with('|'))
 }
 
 /// The names of the functions `ast` calls.
@@ -416,7 +472,7 @@ fn unknown_key(
             .map(|_| name.clone()),
         // A pipe (`a | b`, a sub-expression here) is the fork's ASTPipe, which turns a missing
         // key on either side into null.
-        Ast::Subexpr { offset, .. } if expression[*offset..].starts_with('|') => None,
+        Ast::Subexpr { offset, .. } if is_pipe(expression, *offset) => None,
         Ast::Subexpr { lhs, rhs, .. } => match unknown_key(lhs, data, expression)? {
             Some(key) => Some(key),
             None => {

@@ -19,7 +19,7 @@ fn sbom() -> Value {
 }
 
 fn run(expression: &str) -> Result<Value, QueryError> {
-    query(expression, &data(&sbom()))
+    query(expression, &data(&sbom()), &[])
 }
 
 #[test]
@@ -129,15 +129,18 @@ fn what_does_not_run_here_is_unsupported_and_says_why() {
     );
     unsupported(
         "request.object.kind",
-        "reads `request` from Kyverno's context",
+        "`request.object.kind` is part of Kyverno's context",
     );
-    unsupported("request.object.kind || 'Pod'", "reads `request`");
+    unsupported(
+        "request.object.kind || 'Pod'",
+        "reads `request.object.kind`",
+    );
     unsupported("packages[?", "cannot read");
     unsupported("abs('x')", "fails when run here");
     // A predicate that has a field of that name is read as it is.
     let with_request = data(&json!({"request": "in the predicate"}));
     assert_eq!(
-        query("request", &with_request),
+        query("request", &with_request, &[]),
         Ok(json!("in the predicate"))
     );
 }

@@ -19,6 +19,7 @@
 use serde_json::Value;
 
 use super::autogen::rules_for_kind;
+use super::conditions::{ConditionError, preconditions_hold, request_context};
 use super::evaluate::{Artifacts, Container, Patch, Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, VerifiedImages};
 use super::matching::{Request, applies, policy_in_scope};
@@ -150,6 +151,9 @@ pub fn mutate_policy(
         ivm,
         out: &mut out,
     };
+    // Kyverno's context as far as it is known here, made for the first rule with
+    // preconditions.
+    let mut context = None;
     for rule in rules_for_kind(policy, kind)
         .iter()
         .filter(|r| !r.rule.verify_images.is_empty() && applies(r, request))
@@ -171,6 +175,13 @@ pub fn mutate_policy(
             ));
             continue;
         }
+        if let Some(preconditions) = &rule.rule.preconditions {
+            let (context, known) = context.get_or_insert_with(|| request_context(request));
+            if let Some((status, message)) = preconditions_verdict(preconditions, context, known) {
+                state.out.responses.push(run.respond(status, message));
+                continue;
+            }
+        }
         for entry in &rule.rule.verify_images {
             for (container, parsed) in &images {
                 let Some(image) = parsed else {
@@ -187,11 +198,39 @@ pub fn mutate_policy(
     out
 }
 
+/// What a rule's `preconditions` make of it before any image is verified
+/// (`engine.go` `invokeRuleHandler`): nothing when they hold; else the rule's response, a skip
+/// (`preconditions not met`, with the false conditions' messages), an error, or undecided when
+/// this evaluator cannot tell.
+pub fn preconditions_verdict(
+    preconditions: &Value,
+    context: &jmespath::Rcvar,
+    known: &[&[&str]],
+) -> Option<(Status, String)> {
+    match preconditions_hold(preconditions, context, known) {
+        Ok(None) => None,
+        Ok(Some(message)) if message.is_empty() => {
+            Some((Status::Skip, "preconditions not met".to_owned()))
+        }
+        Ok(Some(message)) => Some((Status::Skip, format!("preconditions not met; {message}"))),
+        Err(ConditionError::Kyverno(why)) => Some((
+            Status::Error,
+            format!("failed to evaluate preconditions: {why}"),
+        )),
+        Err(ConditionError::Unsupported(why)) => Some((
+            Status::Undecided,
+            format!(
+                "the `preconditions` of this rule cannot be evaluated offline ({why}), so its verdict is not known here; check the rule in a cluster"
+            ),
+        )),
+    }
+}
+
 /// Parts of a rule that decide whether it runs or which images it sees, and that this
 /// evaluator does not evaluate: a verdict without them could be wrong either way.
 pub fn not_evaluated(rule: &crate::policy::model::Rule) -> Option<&'static str> {
-    if rule.preconditions.is_some() || !rule.cel_preconditions.is_empty() {
-        Some("the `preconditions`")
+    if !rule.cel_preconditions.is_empty() {
+        Some("the `celPreconditions`")
     } else if !rule.context.is_empty() {
         Some("the `context` entries")
     } else if rule.image_extractors.is_some() {

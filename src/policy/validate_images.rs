@@ -8,11 +8,12 @@
 //! but still needs a digest under `verifyDigest`.
 
 use super::autogen::rules_for_kind;
+use super::conditions::request_context;
 use super::evaluate::{Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, ScopedRecords};
 use super::matching::{Request, applies, policy_in_scope};
 use super::model::{KyvernoPolicy, Rule};
-use super::mutate_images::{not_evaluated, references};
+use super::mutate_images::{not_evaluated, preconditions_verdict, references};
 use crate::supply::ImageRef;
 
 /// `Rule.HasVerifyImageChecks`: an entry with `verifyDigest` or `required` (both default true).
@@ -38,6 +39,7 @@ pub fn validate_policy(
     if !policy_in_scope(policy, object) {
         return out;
     }
+    let mut context = None;
     for rule in rules_for_kind(policy, kind)
         .iter()
         .filter(|r| has_checks(r.rule) && applies(r, request) && not_evaluated(r.rule).is_none())
@@ -63,6 +65,18 @@ pub fn validate_policy(
             phase: Phase::Validate,
             action: policy.rule_action(rule.rule, namespace, labels),
         };
+        if let Some(preconditions) = &rule.rule.preconditions {
+            let (context, known) = context.get_or_insert_with(|| request_context(request));
+            match preconditions_verdict(preconditions, context, known) {
+                // Undecided: the mutating webhook's response already says so.
+                Some((Status::Undecided, _)) => continue,
+                Some((status, message)) => {
+                    out.push(respond(status, message));
+                    continue;
+                }
+                None => {}
+            }
+        }
         let mut passed = Vec::new();
         let mut skipped = Vec::new();
         let mut failure = None;

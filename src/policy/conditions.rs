@@ -88,6 +88,12 @@ const CREATE_KNOWN: &[&[&str]] = &[
 /// What this evaluator knows of Kyverno's context for `request` (`AddRequest`: the admission
 /// request as JSON, its empty fields left out), and which parts of it that is.
 pub fn request_context(request: &Request<'_>) -> (Rcvar, &'static [&'static [&'static str]]) {
+    let (context, known) = request_json(request);
+    (super::jmespath::data(&context), known)
+}
+
+/// [`request_context`] as JSON: `{"request": {...}}`, to which blocks add their own entries.
+pub fn request_json(request: &Request<'_>) -> (Value, &'static [&'static [&'static str]]) {
     let object = request.object;
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -117,8 +123,10 @@ pub fn request_context(request: &Request<'_>) -> (Rcvar, &'static [&'static [&'s
         }
         Operation::Update => REQUEST_KNOWN,
     };
-    let context = serde_json::json!({ "request": Value::Object(admission) });
-    (super::jmespath::data(&context), known)
+    (
+        serde_json::json!({ "request": Value::Object(admission) }),
+        known,
+    )
 }
 
 /// A rule's `preconditions` (`internal.CheckPreconditions`, `variables.Evaluate`): the
@@ -139,23 +147,59 @@ pub fn preconditions_hold(
     block_fails(
         preconditions,
         "failed to parse preconditions",
-        &mut |condition| {
-            let mut prepared = condition.clone();
-            for (field, what) in [("key", "key"), ("value", "value")] {
-                if let Some(part) = condition.get(field) {
-                    let substituted =
-                        substitute_with(part, context, known, "").map_err(|e| match e {
-                            Kyverno(m) => Kyverno(format!(
-                                "failed to substitute variables in condition {what}: {m}"
-                            )),
-                            other => other,
-                        })?;
-                    prepared[field] = substituted;
-                }
-            }
-            Ok(Cow::Owned(prepared))
-        },
+        &mut |condition| substitute_condition(condition, context, known),
     )
+}
+
+/// An entry's `validate.deny.conditions` (`CheckDenyPreconditions`): evaluated as
+/// preconditions are; `(true, message)` when they hold, which denies, with the messages of
+/// the conditions that held.
+pub fn deny_holds(
+    conditions: &Value,
+    context: &Rcvar,
+    known: &[&[&str]],
+) -> Result<(bool, String), ConditionError> {
+    if conditions.is_array() {
+        return Err(Unsupported(
+            "deny `conditions` as a plain list (the deprecated form) are not evaluated offline; write them as an `any`/`all` block".into(),
+        ));
+    }
+    block_verdict(
+        conditions,
+        "failed to parse deny conditions",
+        &mut |condition| substitute_condition(condition, context, known),
+    )
+}
+
+/// `variables.Evaluate`'s substitution of one condition: its key, then its value, each with
+/// Kyverno's error for a variable that does not resolve.
+fn substitute_condition<'c>(
+    condition: &'c Value,
+    context: &Rcvar,
+    known: &[&[&str]],
+) -> Result<Cow<'c, Value>, ConditionError> {
+    let mut prepared = condition.clone();
+    for field in ["key", "value"] {
+        if let Some(part) = condition.get(field) {
+            let substituted = substitute_with(part, context, known, "").map_err(|e| match e {
+                Kyverno(m) => Kyverno(format!(
+                    "failed to substitute variables in condition {field}: {m}"
+                )),
+                other => other,
+            })?;
+            prepared[field] = substituted;
+        }
+    }
+    Ok(Cow::Owned(prepared))
+}
+
+/// Kyverno's `SubstituteAll` over a text (a deny message): its variables replaced.
+pub fn substitute_message(
+    text: &str,
+    context: &Rcvar,
+    known: &[&[&str]],
+) -> Result<Value, ConditionError> {
+    substitute_text(text, context, known, "")
 }
 
 /// `evaluateAnyAllConditionsWithContext`: `any` first, stopping at the first condition that
@@ -167,6 +211,18 @@ fn block_fails(
     failing: &str,
     prepare: &mut dyn FnMut(&Value) -> Result<Cow<'_, Value>, ConditionError>,
 ) -> Result<Option<String>, ConditionError> {
+    let (held, message) = block_verdict(block, failing, prepare)?;
+    Ok((!held).then_some(message))
+}
+
+/// Whether an `any`/`all` block holds, and its message: the messages of the conditions that
+/// held when it holds (`any`'s holding one, then `all`'s), of those that failed when it does
+/// not, non-empty ones joined with `"; "` (`evaluateAnyAllConditionsWithContext`).
+fn block_verdict(
+    block: &Value,
+    failing: &str,
+    prepare: &mut dyn FnMut(&Value) -> Result<Cow<'_, Value>, ConditionError>,
+) -> Result<(bool, String), ConditionError> {
     let object = block.as_object().ok_or_else(|| {
         Kyverno(format!(
             "{failing}: a condition block is not an `any`/`all` map"
@@ -182,6 +238,7 @@ fn block_fails(
         }
     };
     let mut false_messages = Vec::new();
+    let mut true_messages = Vec::new();
     let mut any_held = true;
     if let Some(any) = list("any")? {
         any_held = false;
@@ -189,6 +246,7 @@ fn block_fails(
             let (held, message) = evaluate(prepare(condition)?.as_ref(), failing)?;
             if held {
                 any_held = true;
+                true_messages.push(message);
                 break;
             }
             false_messages.push(message);
@@ -202,15 +260,12 @@ fn block_fails(
             false_messages.push(message);
             break;
         }
+        true_messages.push(message);
     }
-    if any_held && all_held {
-        return Ok(None);
-    }
-    let non_empty: Vec<String> = false_messages
-        .into_iter()
-        .filter(|m| !m.is_empty())
-        .collect();
-    Ok(Some(non_empty.join("; ")))
+    let held = any_held && all_held;
+    let messages = if held { true_messages } else { false_messages };
+    let non_empty: Vec<String> = messages.into_iter().filter(|m| !m.is_empty()).collect();
+    Ok((held, non_empty.join("; ")))
 }
 
 /// `variables.Evaluate`: the operator's verdict on the (substituted) key and value, and the

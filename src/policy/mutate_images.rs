@@ -19,13 +19,13 @@
 use serde_json::Value;
 
 use super::autogen::rules_for_kind;
-use super::conditions::{ConditionError, preconditions_hold, request_context};
+use super::conditions::{ConditionError, preconditions_hold, request_context, request_json};
 use super::evaluate::{Artifacts, Container, Patch, Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, VerifiedImages};
 use super::matching::{Request, applies, policy_in_scope};
 use super::model::FailureMode;
 use super::model::{KyvernoPolicy, VerifyImage};
-use super::verify_entry::{FetchFailure, ImageOutcome, verify_image};
+use super::verify_entry::{FetchFailure, ImageOutcome, RuleValidation, verify_image_in};
 use crate::supply::ImageRef;
 use crate::wildcard;
 
@@ -107,6 +107,8 @@ struct RuleRun<'a> {
     policy: &'a KyvernoPolicy,
     rule: &'a str,
     action: FailureMode,
+    /// The rule's `validate` blocks, when it has any.
+    validation: Option<RuleValidation<'a>>,
 }
 
 impl RuleRun<'_> {
@@ -154,6 +156,7 @@ pub fn mutate_policy(
     // Kyverno's context as far as it is known here, made for the first rule with
     // preconditions.
     let mut context = None;
+    let mut request_json_cache = None;
     for rule in rules_for_kind(policy, kind)
         .iter()
         .filter(|r| !r.rule.verify_images.is_empty() && applies(r, request))
@@ -163,10 +166,11 @@ pub fn mutate_policy(
         if images.is_empty() {
             continue;
         }
-        let run = RuleRun {
+        let mut run = RuleRun {
             policy,
             rule: &rule.name,
             action: policy.rule_action(rule.rule, request.namespace_name(), request.labels()),
+            validation: None,
         };
         if let Some(what) = not_evaluated(rule.rule) {
             state.out.responses.push(run.respond(
@@ -182,6 +186,32 @@ pub fn mutate_policy(
                 continue;
             }
         }
+        // `validate` blocks make the rule's attestation checks read Kyverno's context.
+        let blocks: Vec<&Value> = rule
+            .rule
+            .verify_images
+            .iter()
+            .filter_map(|e| e.validate.as_ref())
+            .collect();
+        if !blocks.is_empty() && request_json_cache.is_none() {
+            request_json_cache = Some(request_json(request));
+        }
+        run.validation = request_json_cache
+            .as_ref()
+            .filter(|_| !blocks.is_empty())
+            .map(|(json, known)| RuleValidation {
+                rule: &rule.name,
+                attesting_entries: rule
+                    .rule
+                    .verify_images
+                    .iter()
+                    .filter(|e| !e.attestations.is_empty())
+                    .count(),
+                entries: rule.rule.verify_images.len(),
+                blocks: blocks.clone(),
+                request: json,
+                known,
+            });
         for entry in &rule.rule.verify_images {
             for (container, parsed) in &images {
                 let Some(image) = parsed else {
@@ -358,7 +388,12 @@ fn outcome(
         message: "the image's artifacts were not fetched".into(),
     };
     Some(
-        match verify_image(shown, entry, fetched.unwrap_or(Err(&missing))) {
+        match verify_image_in(
+            shown,
+            entry,
+            fetched.unwrap_or(Err(&missing)),
+            run.validation.as_ref(),
+        ) {
             ImageOutcome::Pass(m) => {
                 if use_cache {
                     cache.passed.insert(key);

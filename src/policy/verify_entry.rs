@@ -46,8 +46,45 @@ pub fn verify_image(
     entry: &VerifyImage,
     artifacts: Result<&CosignArtifacts, &FetchFailure>,
 ) -> ImageOutcome {
+    verify_image_in(image, entry, artifacts, None)
+}
+
+/// A rule's `validate` blocks as `verifyAttestations` (imageverifier.go) checks them: when an
+/// entry of the rule has one (`HasValidateImageVerification`), then once an entry's
+/// attestations verify, every entry's `validate.deny.conditions` are evaluated in order over
+/// Kyverno's context: the admission request and, under each attestation's `name`, the
+/// predicate of the first statement its last attestor entry fetched (`getRawResp`,
+/// `AddContextEntry`). The first that holds fails the image.
+pub struct RuleValidation<'a> {
+    /// The rule's name, which the pass message carries.
+    pub rule: &'a str,
+    /// Each entry's `validate`, in order.
+    pub blocks: Vec<&'a Value>,
+    /// How many entries of the rule have attestations: context entries accumulate over a
+    /// rule's entries, which is modelled for one.
+    pub attesting_entries: usize,
+    /// How many entries the rule has.
+    pub entries: usize,
+    /// `{"request": ...}` as [`super::conditions::request_json`] makes it.
+    pub request: &'a Value,
+    /// The parts of Kyverno's context `request` models.
+    pub known: &'a [&'a [&'a str]],
+}
+
+/// [`verify_image`] for an entry of a rule whose `validate` blocks are known.
+pub fn verify_image_in(
+    image: &str,
+    entry: &VerifyImage,
+    artifacts: Result<&CosignArtifacts, &FetchFailure>,
+    validation: Option<&RuleValidation<'_>>,
+) -> ImageOutcome {
     if let Some(why) = unsupported(entry) {
         return ImageOutcome::Undecided(format!("{image}: {why}"));
+    }
+    if entry.validate.is_some() && validation.is_none() {
+        return ImageOutcome::Undecided(format!(
+            "{image}: `validate` (deny conditions over the attestations) is not evaluated here"
+        ));
     }
     let artifacts = match artifacts {
         Ok(a) => a,
@@ -96,12 +133,17 @@ pub fn verify_image(
             None => i.with_digest(artifacts.digest.as_str()).to_string(),
         },
     );
+    let mut named: Vec<(Option<&str>, Value)> = Vec::new();
     for (index, attestation) in entry.attestations.iter().enumerate() {
-        if let Some(outcome) = check_attestation(&pinned, index, attestation, artifacts) {
-            return outcome;
+        match check_attestation(&pinned, index, attestation, artifacts) {
+            Err(outcome) => return outcome,
+            Ok(raw) => named.extend(raw.map(|r| (attestation.name.as_deref(), r))),
         }
     }
     if !entry.attestations.is_empty() {
+        if let Some(validation) = validation.filter(|v| !v.blocks.is_empty()) {
+            return validate_rule(&pinned, validation, &named);
+        }
         return ImageOutcome::Pass(format!("verified image attestations for {pinned}"));
     }
     ImageOutcome::Pass(format!("verified image signatures for {image}"))
@@ -123,12 +165,100 @@ fn unsupported(entry: &VerifyImage) -> Option<String> {
     if elsewhere || entry.cosign_oci11 == Some(true) {
         return Some("signatures kept in another repository (`repository`) or as OCI 1.1 referrers (`cosignOCI11`) are not read offline; only `<repo>:sha256-<digest>.sig` and `.att` beside the image are".into());
     }
-    if entry.validate.is_some() {
-        return Some(
-            "`validate` (deny conditions over the attestations) is not evaluated offline".into(),
-        );
-    }
     None
+}
+
+/// The deny conditions of a rule's `validate` blocks (`validate`, `validateDeny`,
+/// `getDenyMessage` in imageverifier.go), once `image`'s attestations verified.
+fn validate_rule(
+    image: &str,
+    validation: &RuleValidation<'_>,
+    named: &[(Option<&str>, Value)],
+) -> ImageOutcome {
+    use super::conditions::{deny_holds, substitute_message};
+    if validation.attesting_entries > 1 {
+        return ImageOutcome::Undecided(format!(
+            "{image}: `validate` in a rule of several entries with attestations reads a context the entries fill in turn, which is not modelled"
+        ));
+    }
+    // mutate_image.go substituteVariables sets aside every entry's `validate.deny` once one
+    // entry has a `validate`, through a pointer an entry without `deny` does not have.
+    if validation.blocks.len() != validation.entries
+        || validation
+            .blocks
+            .iter()
+            .any(|b| b.get("deny").is_none_or(Value::is_null))
+    {
+        return ImageOutcome::Undecided(format!(
+            "{image}: a rule where one entry has `validate` and an entry has no `validate.deny` makes Kyverno v1.19 dereference a missing `deny` (mutate_image.go substituteVariables), which is not modelled; give every entry of the rule a `validate.deny`"
+        ));
+    }
+    // The message is substituted with the rule, before the attestations are in the context.
+    if validation.blocks.iter().any(|b| {
+        b.get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.contains("{{"))
+    }) {
+        return ImageOutcome::Undecided(format!(
+            "{image}: variables in a `validate.message` are substituted with the rule, before the attestations are in Kyverno's context, which is not modelled"
+        ));
+    }
+    let mut context = validation.request.clone();
+    for (name, predicate) in named {
+        match name.filter(|n| !n.is_empty()) {
+            Some(name) => context[name] = predicate.clone(),
+            None => {
+                return ImageOutcome::Undecided(format!(
+                    "{image}: an attestation without a `name` is added to Kyverno's context under an empty name, which `validate` reads in a way not modelled; name the attestation"
+                ));
+            }
+        }
+    }
+    let data = super::jmespath::data(&context);
+    let failed =
+        |why: String| ImageOutcome::Fail(format!("validation in verifyImages failed: {why}"));
+    for block in &validation.blocks {
+        let Some(deny) = block.get("deny").filter(|d| !d.is_null()) else {
+            continue;
+        };
+        let conditions = deny.get("conditions").unwrap_or(&Value::Null);
+        let (denied, message) = match deny_holds(conditions, &data, validation.known) {
+            Ok(verdict) => verdict,
+            Err(ConditionError::Kyverno(why)) => {
+                return failed(format!("failed to check deny conditions: {why}"));
+            }
+            Err(ConditionError::Unsupported(why)) => {
+                return ImageOutcome::Undecided(format!("{image}: validate.deny: {why}"));
+            }
+        };
+        if !denied {
+            continue;
+        }
+        let own = block.get("message").and_then(Value::as_str).unwrap_or("");
+        if own.is_empty() && message.is_empty() {
+            return failed(format!("validation error: imageVerify {own} failed"));
+        }
+        let joined: Vec<&str> = [own, message.as_str()]
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .collect();
+        let text = joined.join("; ");
+        return match substitute_message(&text, &data, validation.known) {
+            Ok(Value::String(resolved)) => failed(resolved),
+            Ok(_) => failed(
+                "the produced message didn't resolve to a string, check your policy definition."
+                    .into(),
+            ),
+            Err(ConditionError::Kyverno(_)) => failed(message),
+            Err(ConditionError::Unsupported(why)) => {
+                ImageOutcome::Undecided(format!("{image}: validate.message: {why}"))
+            }
+        };
+    }
+    ImageOutcome::Pass(format!(
+        "verifyImages validation is passed in {} rule",
+        validation.rule
+    ))
 }
 
 /// `ExpandStaticKeys` (`pkg/engine/internal/utils.go`): a `keys` entry whose `publicKeys`
@@ -459,7 +589,7 @@ fn check_attestation(
     index: usize,
     attestation: &Spanned<Attestation>,
     artifacts: &CosignArtifacts,
-) -> Option<ImageOutcome> {
+) -> Result<Option<Value>, ImageOutcome> {
     let path = format!(".attestations[{index}]");
     let Some(wanted) = attestation
         .attestation_type
@@ -467,14 +597,16 @@ fn check_attestation(
         .or(attestation.predicate_type.as_deref())
         .filter(|t| !t.is_empty())
     else {
-        return Some(ImageOutcome::Fail(format!("{path}: missing type")));
+        return Err(ImageOutcome::Fail(format!("{path}: missing type")));
     };
     if attestation.attestors.is_empty() {
-        return Some(ImageOutcome::Undecided(format!(
+        return Err(ImageOutcome::Undecided(format!(
             "{pinned}: {path}: with no attestors Kyverno verifies the attestation keylessly against the public Sigstore instance, which offline evaluation cannot reach; add attestors"
         )));
     }
     let mut errors: Vec<String> = Vec::new();
+    // The predicate `AddContextEntry` last put under the attestation's name.
+    let mut raw = None;
     for (j, set) in attestation.attestors.iter().enumerate() {
         let required = required_count(set);
         let mut verified = 0;
@@ -496,6 +628,11 @@ fn check_attestation(
                 }
             };
             let checked = fetch_for_entry(artifacts, entry, &verifier).and_then(|statements| {
+                // getRawResp: the first statement's predicate that is an object.
+                raw = statements
+                    .iter()
+                    .find(|s| s.predicate.is_object())
+                    .map(|s| s.predicate.clone());
                 statements_hold(pinned, wanted, attestation, &statements).map_err(|e| e.at(&at))
             });
             match checked {
@@ -512,7 +649,7 @@ fn check_attestation(
             }
         }
         if let (true, Some(why)) = (verified < required, undecided.take()) {
-            return Some(ImageOutcome::Undecided(why));
+            return Err(ImageOutcome::Undecided(why));
         }
         if verified < required {
             let error = if errors.is_empty() {
@@ -520,12 +657,12 @@ fn check_attestation(
             } else {
                 errors.join("; ")
             };
-            return Some(ImageOutcome::Fail(format!(
+            return Err(ImageOutcome::Fail(format!(
                 "image attestations verification failed, verifiedCount: {verified}, requiredCount: {required}, error: {error}"
             )));
         }
     }
-    None
+    Ok(raw)
 }
 
 /// Why an attestation entry did not count.

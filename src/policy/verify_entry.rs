@@ -100,7 +100,7 @@ pub fn verify_image_in(
         let checked = check_set(
             &expanded,
             &format!(".attestors[{i}]"),
-            |attestor, verifier| {
+            &mut |attestor, verifier| {
                 let payloads = verify_signatures(artifacts, verifier).map_err(|e| e.to_string())?;
                 annotations_match(
                     payloads.iter().map(|p| p.optional.as_ref()),
@@ -316,10 +316,12 @@ enum SetFailed {
 }
 
 /// AND across sets, `count` (or all) within a set (`verifyAttestorSet` in imageverifier.go).
+/// An entry that is itself an attestor set (`attestor`) counts once when that set verifies;
+/// its failures keep their own paths (`...entries[0].attestor.entries[1].keys: ...`).
 fn check_set(
     set: &AttestorSet,
     path: &str,
-    mut check: impl FnMut(&Attestor, &Verifier) -> Result<(), String>,
+    check: &mut dyn FnMut(&Attestor, &Verifier) -> Result<(), String>,
 ) -> Result<(), SetFailed> {
     let required = required_count(set);
     let mut verified = 0;
@@ -327,6 +329,24 @@ fn check_set(
     let mut undecided = None;
     for (j, entry) in set.entries.iter().enumerate() {
         let at = format!("{path}.entries[{j}]{}", kind_suffix(entry));
+        if let Some(nested) = entry.attestor.as_ref().filter(|_| entry.keys.is_none()) {
+            match nested_set(nested) {
+                Err(why) => failures.push(format!(
+                    "failed to unmarshal nested attestor {path}.entries[{j}]: {why}"
+                )),
+                Ok(nested) => match check_set(&expand_static_keys(&nested), &at, check) {
+                    Ok(()) => verified += 1,
+                    Err(SetFailed::Unusable(why)) => {
+                        undecided.get_or_insert(why);
+                    }
+                    Err(SetFailed::TooFew(why)) => failures.push(why),
+                },
+            }
+            if verified >= required {
+                return Ok(());
+            }
+            continue;
+        }
         let checked = match verifier_for(entry) {
             Err(Unusable::Offline(why)) => {
                 // Kyverno would try this entry; offline it cannot, which only matters if the
@@ -352,6 +372,12 @@ fn check_set(
         failures.push(format!("{path}: no attestor entries"));
     }
     Err(SetFailed::TooFew(failures.join("; ")))
+}
+
+/// A nested attestor set (`AttestorSetUnmarshal`), read from the JSON its entry holds.
+fn nested_set(nested: &Value) -> Result<AttestorSet, String> {
+    let text = serde_json::to_string(nested).map_err(|e| e.to_string())?;
+    serde_saphyr::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// Kyverno's `checkAnnotations` (`pkg/image/verifiers/cpol/cosign/cosign.go`): when the
@@ -829,7 +855,7 @@ pub fn verify_by_entries<'a>(
         }
         let mut count = 0;
         for (path, set) in sets {
-            let checked = check_set(&expand_static_keys(set), &path, |_, verifier| {
+            let checked = check_set(&expand_static_keys(set), &path, &mut |_, verifier| {
                 count = match attestation {
                     None => verify_signatures(artifacts, verifier).map(|s| s.len()),
                     Some(t) => verify_attestations(artifacts, verifier, t).map(|a| a.len()),

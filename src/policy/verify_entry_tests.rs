@@ -1155,3 +1155,42 @@ fn the_pack_judges_an_attestation_by_the_attestors_of_that_type() {
         PackVerdict::NoEntry
     );
 }
+
+// imageverifier.go verifyAttestorSet: an entry holding an `attestor` set is verified by
+// recursion; the nested set counts once toward its parent's count and its failures keep their
+// own paths under `.attestor`. Differential case 70 shows the same on the real controller.
+#[test]
+fn a_nested_attestor_set_counts_once_and_reports_its_own_paths() {
+    let (signer_key, other) = (signer(), signer());
+    let artifacts = signed(&signer_key, Value::Null);
+    let keys_entry = |s: &SigStoreSigner| {
+        format!(
+            "keys:\n  publicKeys: |-\n{}\n{}",
+            indent(&public_pem(s), 4),
+            indent(SKIP_LOGS, 2)
+        )
+    };
+    let nested = |entries: &[&SigStoreSigner], count: &str| {
+        let listed: Vec<String> = entries
+            .iter()
+            .map(|s| format!("  - {}", indent(&keys_entry(s), 4).trim_start()))
+            .collect();
+        entry_with(&format!(
+            "attestor:\n{count}  entries:\n{}",
+            indent(&listed.join("\n"), 2)
+        ))
+    };
+    assert!(matches!(
+        verify(&nested(&[&other, &signer_key], "  count: 1\n"), &artifacts),
+        ImageOutcome::Pass(_)
+    ));
+    match verify(&nested(&[&other, &signer_key], ""), &artifacts) {
+        ImageOutcome::Fail(m) => assert!(
+            m.starts_with(&format!(
+                "failed to verify image {IMAGE}: .attestors[0].entries[0].attestor.entries[0].keys: "
+            )),
+            "{m}"
+        ),
+        other => panic!("without count every nested entry must verify: {other:?}"),
+    }
+}

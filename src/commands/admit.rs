@@ -20,8 +20,10 @@ use crate::error::LabError;
 use crate::exit_code;
 use crate::input;
 use crate::policy::autogen::generated_rules;
-use crate::policy::evaluate::{AdmissionResult, VerifyCache, evaluate_cached, images_to_fetch};
-use crate::policy::fetch::{Fetched, ImageSource, fetch};
+use crate::policy::evaluate::{
+    AdmissionResult, VerifyCache, evaluate_cached, images_to_fetch, repositories_to_fetch,
+};
+use crate::policy::fetch::{Fetched, ImageSource, fetch_with};
 use crate::policy::kyverno_config::KyvernoConfig;
 use crate::policy::matching::{Request, default_namespace, metadata_map};
 use crate::policy::model::KyvernoPolicy;
@@ -305,6 +307,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     let objects = read_objects(request, &values)?;
     let namespaces = namespace_labels(&objects);
     let mut images = Vec::new();
+    let mut elsewhere = Vec::new();
     for object in &objects {
         let request = Request::create(object, &namespaces);
         if kyverno.left_out(&request).is_some() {
@@ -313,6 +316,11 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
         for image in images_to_fetch(&request, &policies) {
             if !images.contains(&image) {
                 images.push(image);
+            }
+        }
+        for pair in repositories_to_fetch(&request, &policies) {
+            if !elsewhere.contains(&pair) {
+                elsewhere.push(pair);
             }
         }
     }
@@ -326,7 +334,7 @@ pub fn run(config: &Config, request: &AdmitRequest, out: &mut impl Write) -> Res
     let Fetched {
         artifacts,
         unreachable,
-    } = crate::runtime::block_on(fetch(&images, &source))??;
+    } = crate::runtime::block_on(fetch_with(&images, &elsewhere, &source))??;
     let unreachable: Vec<String> = unreachable
         .into_iter()
         .map(|(target, reason)| format!("{target}: {reason}"))

@@ -290,6 +290,42 @@ pub fn images_to_fetch(request: &Request<'_>, policies: &[KyvernoPolicy]) -> Vec
     images
 }
 
+/// The images whose signatures an entry's `repository` keeps elsewhere, each with that
+/// repository: their artifacts are fetched from there ([`super::fetch::fetch_with`]).
+pub fn repositories_to_fetch(
+    request: &Request<'_>,
+    policies: &[KyvernoPolicy],
+) -> Vec<(ImageRef, ImageRef)> {
+    let object = request.object;
+    let kind = object["kind"].as_str().unwrap_or("");
+    let mut pairs: Vec<(ImageRef, ImageRef)> = Vec::new();
+    for policy in policies.iter().filter(|p| policy_in_scope(p, object)) {
+        for rule in rules_for_kind(policy, kind)
+            .iter()
+            .filter(|r| applies(r, request))
+        {
+            for entry in &rule.rule.verify_images {
+                let Some(repository) = entry
+                    .repository
+                    .as_deref()
+                    .and_then(|r| ImageRef::parse(r).ok())
+                else {
+                    continue;
+                };
+                for c in containers(object, rule.pod_spec) {
+                    if let Ok(image) = ImageRef::parse(&c.image)
+                        && references(entry, &image.to_string())
+                        && !pairs.iter().any(|(i, r)| *i == image && *r == repository)
+                    {
+                        pairs.push((image, repository.clone()));
+                    }
+                }
+            }
+        }
+    }
+    pairs
+}
+
 /// Whether the policy's failure policy is `Fail` (the default): its errors then block.
 fn fails_closed(policy: &KyvernoPolicy) -> bool {
     let configured = policy

@@ -1230,3 +1230,50 @@ fn validate_deny_reads_the_named_attestation_and_fails_the_image_when_it_holds()
     );
     assert!(templated.is_undecided());
 }
+
+// cosign's --repository, Kyverno's `repository`: the signatures are read from another
+// repository by the image's digest; they are fetched under their own key, and an image whose
+// signatures are only beside it does not verify through that entry.
+#[test]
+fn an_entrys_repository_is_where_its_signatures_are_read() {
+    let k = key();
+    let mut p = policy("Enforce", &k, "");
+    p.spec.rules[0].verify_images[0].value.repository =
+        Some("kind-registry:5000/courselab/signatures".into());
+    let object = pod(CI);
+    let request = Request {
+        object: &object,
+        operation: Operation::Create,
+        namespace_labels: None,
+    };
+    let wanted = repositories_to_fetch(&request, std::slice::from_ref(&p));
+    assert_eq!(
+        wanted
+            .iter()
+            .map(|(i, r)| (i.to_string(), r.repository()))
+            .collect::<Vec<_>>(),
+        [(
+            CI.to_owned(),
+            "kind-registry:5000/courselab/signatures".to_owned()
+        )]
+    );
+    let (image, signed) = artifacts(CI, "ci", Some(&k), false);
+    let elsewhere: Artifacts = [(
+        super::super::fetch::artifacts_key(&image, "kind-registry:5000/courselab/signatures"),
+        signed,
+    )]
+    .into();
+    let result = evaluate_cached(
+        &request,
+        std::slice::from_ref(&p),
+        &elsewhere,
+        &mut VerifyCache::default(),
+    );
+    assert!(result.allowed, "{result:?}");
+    let beside: Artifacts = [artifacts(CI, "ci", Some(&k), false)].into();
+    let result = evaluate_cached(&request, &[p], &beside, &mut VerifyCache::default());
+    assert!(
+        !result.allowed,
+        "signatures beside the image are not read: {result:?}"
+    );
+}

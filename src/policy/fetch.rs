@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::evaluate::Artifacts;
 use super::verify_entry::FetchFailure;
-use crate::supply::cosign::fetch_artifacts;
+use crate::supply::cosign::{fetch_artifacts, fetch_artifacts_in};
 use crate::supply::layout::LayoutStore;
 use crate::supply::registry::{RegistryStore, Retry};
 use crate::supply::{ImageRef, SupplyError};
@@ -56,27 +56,67 @@ pub struct Fetched {
     pub unreachable: Vec<(String, String)>,
 }
 
-/// Fetches the artifacts of `images` from `source`. Only input problems (a layout that is not
-/// one, a corrupt blob) stop the fetch; they are errors of their own exit code.
+/// The key under which [`fetch`] keeps the artifacts of `image` whose signatures and
+/// attestations are kept in `repository` (an entry's `repository`).
+pub fn artifacts_key(image: &str, repository: &str) -> String {
+    format!("{image} (signatures in {repository})")
+}
+
+/// Fetches the artifacts of `images` from `source`, and of each image of `elsewhere` from the
+/// repository named with it. Only input problems (a layout that is not one, a corrupt blob)
+/// stop the fetch; they are errors of their own exit code.
 pub async fn fetch(images: &[ImageRef], source: &ImageSource) -> Result<Fetched, SupplyError> {
+    fetch_with(images, &[], source).await
+}
+
+/// [`fetch`], with the images whose signatures are kept in another repository.
+pub async fn fetch_with(
+    images: &[ImageRef],
+    elsewhere: &[(ImageRef, ImageRef)],
+    source: &ImageSource,
+) -> Result<Fetched, SupplyError> {
     let mut fetched = Fetched::default();
     let mut down: BTreeMap<String, String> = BTreeMap::new();
-    for image in images {
+    let targets = images
+        .iter()
+        .map(|i| (i, None))
+        .chain(elsewhere.iter().map(|(i, r)| (i, Some(r))));
+    for (image, repository) in targets {
         let result = match source {
-            ImageSource::Layouts(dir) => from_layout(dir, image).await,
+            ImageSource::Layouts(dir) => from_layout(dir, image, repository).await,
             ImageSource::Registry { mirror, insecure } => {
-                let mut target = image.clone();
-                if let Some(host) = mirror {
-                    target.registry = host.clone();
-                }
-                match down.get(&target.registry) {
-                    Some(reason) => Err(SupplyError::Unreachable {
-                        target: target.registry.clone(),
+                let mirrored = |r: &ImageRef| {
+                    let mut target = r.clone();
+                    if let Some(host) = mirror {
+                        target.registry = host.clone();
+                    }
+                    target
+                };
+                let target = mirrored(image);
+                let signatures = repository.map(mirrored);
+                let hosts = [Some(&target), signatures.as_ref()];
+                match hosts
+                    .iter()
+                    .flatten()
+                    .find_map(|t| down.get(&t.registry).map(|r| (t, r)))
+                {
+                    Some((t, reason)) => Err(SupplyError::Unreachable {
+                        target: t.registry.clone(),
                         reason: reason.clone(),
                     }),
                     None => {
                         let store = RegistryStore::new(&target, *insecure, Retry::default());
-                        fetch_artifacts(&store, &target).await.map(|mut a| {
+                        let found = match &signatures {
+                            None => fetch_artifacts(&store, &target).await,
+                            Some(at) if at.registry == target.registry => {
+                                fetch_artifacts_in(&store, &target, &store, at).await
+                            }
+                            Some(at) => {
+                                let other = RegistryStore::new(at, *insecure, Retry::default());
+                                fetch_artifacts_in(&store, &target, &other, at).await
+                            }
+                        };
+                        found.map(|mut a| {
                             a.image = image.clone();
                             a
                         })
@@ -104,7 +144,11 @@ pub async fn fetch(images: &[ImageRef], source: &ImageSource) -> Result<Fetched,
             }
             Err(e) => return Err(e),
         };
-        fetched.artifacts.insert(image.to_string(), entry);
+        let key = match repository {
+            None => image.to_string(),
+            Some(r) => artifacts_key(&image.to_string(), &r.repository()),
+        };
+        fetched.artifacts.insert(key, entry);
     }
     Ok(fetched)
 }
@@ -112,15 +156,27 @@ pub async fn fetch(images: &[ImageRef], source: &ImageSource) -> Result<Fetched,
 async fn from_layout(
     dir: &Path,
     image: &ImageRef,
+    repository: Option<&ImageRef>,
 ) -> Result<crate::supply::cosign::CosignArtifacts, SupplyError> {
-    let layout = layout_dir(dir, image);
-    if !layout.join("index.json").is_file() {
-        return Err(SupplyError::NotFound {
-            image: format!(
-                "{image} (no OCI layout {}; a chapter's fixture layouts are built by `lab test --write-fixtures`)",
-                layout.display()
-            ),
-        });
+    let open = |of: &ImageRef| {
+        let layout = layout_dir(dir, of);
+        if layout.join("index.json").is_file() {
+            Ok(layout)
+        } else {
+            Err(SupplyError::NotFound {
+                image: format!(
+                    "{of} (no OCI layout {}; a chapter's fixture layouts are built by `lab test --write-fixtures`)",
+                    layout.display()
+                ),
+            })
+        }
+    };
+    let store = LayoutStore::open(&open(image)?)?;
+    match repository {
+        None => fetch_artifacts(&store, image).await,
+        Some(at) => {
+            let signatures = LayoutStore::open(&open(at)?)?;
+            fetch_artifacts_in(&store, image, &signatures, at).await
+        }
     }
-    fetch_artifacts(&LayoutStore::open(&layout)?, image).await
 }

@@ -297,7 +297,16 @@ fn verify_container(
     let verifies =
         !entry.attestors.is_empty() || !entry.attestations.is_empty() || entry.key.is_some();
     let mut shown = image.to_string();
-    let fetched = artifacts.get(&shown).map(|r| r.as_ref());
+    // An entry's `repository`: the signatures were fetched from there, under their own key.
+    let key = match entry
+        .repository
+        .as_deref()
+        .and_then(|r| ImageRef::parse(r).ok())
+    {
+        Some(repository) => super::fetch::artifacts_key(&shown, &repository.repository()),
+        None => shown.clone(),
+    };
+    let fetched = artifacts.get(&key).map(|r| r.as_ref());
     let mut outcome = outcome(run, entry, &shown, fetched, verifies, cache, ivm)
         .map(|(status, message)| run.respond(status, message));
     if entry.effective_mutate_digest() && image.digest.is_none() {

@@ -160,10 +160,11 @@ fn unsupported(entry: &VerifyImage) -> Option<String> {
     if entry.key.is_some() {
         return Some("the deprecated `key` becomes a key attestor that looks the signature up in the public Rekor (Kyverno's `Convert`), which offline evaluation cannot do; write an `attestors` entry with `keys.publicKeys`, `rekor.ignoreTlog: true` and `ctlog.ignoreSCT: true`".into());
     }
-    let elsewhere =
-        entry.repository.is_some() || entry.all_attestor_entries().any(|a| a.repository.is_some());
-    if elsewhere || entry.cosign_oci11 == Some(true) {
-        return Some("signatures kept in another repository (`repository`) or as OCI 1.1 referrers (`cosignOCI11`) are not read offline; only `<repo>:sha256-<digest>.sig` and `.att` beside the image are".into());
+    if entry.all_attestor_entries().any(|a| a.repository.is_some()) {
+        return Some("an attestor's own `repository` is not read offline; only the entry's `repository` and `<repo>:sha256-<digest>.sig` and `.att` beside the image are".into());
+    }
+    if entry.cosign_oci11 == Some(true) {
+        return Some("signatures kept as OCI 1.1 referrers (`cosignOCI11`) are not read offline; only `<repo>:sha256-<digest>.sig` and `.att`, beside the image or in the entry's `repository`, are".into());
     }
     None
 }

@@ -418,16 +418,25 @@ pub fn run_suite(
         .map(|f| prepare(chapter, f, values, None))
         .collect::<Result<Vec<_>, _>>()?;
     let mut images: Vec<ImageRef> = Vec::new();
+    let mut elsewhere: Vec<(ImageRef, ImageRef)> = Vec::new();
     for test in &tests {
         for resource in &test.resources {
-            for image in images_to_fetch(&request_for(test, &resource.object), &test.policies) {
+            let request = request_for(test, &resource.object);
+            for image in images_to_fetch(&request, &test.policies) {
                 if !images.contains(&image) {
                     images.push(image);
                 }
             }
+            for pair in crate::policy::evaluate::repositories_to_fetch(&request, &test.policies) {
+                if !elsewhere.contains(&pair) {
+                    elsewhere.push(pair);
+                }
+            }
         }
     }
-    let fetched = crate::runtime::block_on(crate::policy::fetch::fetch(&images, source))??;
+    let fetched = crate::runtime::block_on(crate::policy::fetch::fetch_with(
+        &images, &elsewhere, source,
+    ))??;
     if let Some((target, reason)) = fetched.unreachable.into_iter().next() {
         return Err(SupplyError::Unreachable { target, reason }.into());
     }

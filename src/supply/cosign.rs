@@ -124,8 +124,31 @@ pub async fn fetch_artifacts(
     image: &ImageRef,
 ) -> Result<CosignArtifacts, SupplyError> {
     let digest = store.resolve(image).await?;
+    artifacts_of(image, digest, store, image).await
+}
+
+/// [`fetch_artifacts`] with the signatures and attestations kept in another repository
+/// (cosign's `--repository`, `COSIGN_REPOSITORY`; Kyverno's `repository`): the image's digest
+/// is resolved where the image is, its `sha256-<hex>.sig` and `.att` read from `repository`.
+pub async fn fetch_artifacts_in(
+    store: &impl Store,
+    image: &ImageRef,
+    signatures: &impl Store,
+    repository: &ImageRef,
+) -> Result<CosignArtifacts, SupplyError> {
+    let digest = store.resolve(image).await?;
+    artifacts_of(image, digest, signatures, repository).await
+}
+
+/// The artifacts of `image` (of `digest`) kept in `repository` of `store`.
+async fn artifacts_of(
+    image: &ImageRef,
+    digest: Digest,
+    store: &impl Store,
+    repository: &ImageRef,
+) -> Result<CosignArtifacts, SupplyError> {
     let mut signatures = Vec::new();
-    for (layer, descriptor) in layers(store, image, &digest, "sig").await? {
+    for (layer, descriptor) in layers(store, repository, &digest, "sig").await? {
         if descriptor.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
             continue;
         }
@@ -141,7 +164,7 @@ pub async fn fetch_artifacts(
         });
     }
     let mut attestations = Vec::new();
-    for (layer, descriptor) in layers(store, image, &digest, "att").await? {
+    for (layer, descriptor) in layers(store, repository, &digest, "att").await? {
         if descriptor.media_type != DSSE_MEDIA_TYPE {
             continue;
         }

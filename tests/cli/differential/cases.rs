@@ -118,6 +118,18 @@ pub(super) fn corpus(registry: &str) -> Vec<Case> {
     .iter()
     .map(|t| (t.to_string(), digest_of(&format!("{prefix}/demo:{t}"))))
     .collect();
+    // Case 71's `repository`: the signed image's signature and attestation, kept in another
+    // repository of the registry as `cosign --repository` keeps them.
+    let signed = digests["1.4.2-ci"].replacen(':', "-", 1);
+    for suffix in ["sig", "att"] {
+        let out = peer_command("crane")
+            .arg("copy")
+            .arg(format!("{prefix}/demo:{signed}.{suffix}"))
+            .arg(format!("{prefix}/signatures:{signed}.{suffix}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "crane copy: {}", text(&out));
+    }
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/fixtures/differential"))
         .unwrap()
         .map(|e| e.unwrap().path())

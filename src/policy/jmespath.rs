@@ -318,7 +318,7 @@ pub fn query(expression: &str, data: &Rcvar, modeled: &[&[&str]]) -> Result<Valu
             format!("`{expression}` reads `{path}`, which is")
         };
         return Err(QueryError::Unsupported(format!(
-            "{what} part of Kyverno's context (the admission request and what Kyverno adds to it) that is not known offline"
+            "{what} part of Kyverno's context that is not known offline"
         )));
     }
     let compiled = Expression::new(expression, ast, &RUNTIME);

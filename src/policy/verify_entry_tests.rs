@@ -958,7 +958,7 @@ fn what_the_offline_evaluator_does_not_read_is_an_error() {
     let artifacts = signed(&key, Value::Null);
     let base = keys(&key, SKIP_LOGS);
     type Change = Box<dyn Fn(&mut VerifyImage)>;
-    let cases: [(&str, Change); 4] = [
+    let cases: [(&str, Change); 5] = [
         (
             "not `type: Notary`",
             Box::new(|e| e.verifier_type = Some("Notary".into())),
@@ -968,8 +968,14 @@ fn what_the_offline_evaluator_does_not_read_is_an_error() {
             Box::new(|e| e.key = Some("PEM".into())),
         ),
         (
-            "another repository",
-            Box::new(|e| e.repository = Some("ghcr.io/x/sigs".into())),
+            "an attestor's own `repository`",
+            Box::new(|e| {
+                e.attestors[0].entries[0].value.repository = Some("ghcr.io/x/sigs".into());
+            }),
+        ),
+        (
+            "OCI 1.1 referrers",
+            Box::new(|e| e.cosign_oci11 = Some(true)),
         ),
         (
             "`validate`",

@@ -608,15 +608,15 @@ fn what_kyvernos_configuration_leaves_out_is_admitted_and_said_so() {
 }
 
 // What the offline evaluator cannot decide is its own answer: a line saying what and why,
-// exit 8, and never a denial in Kyverno's words (Kyverno admits this Pod: its precondition
-// does not hold; `tests/fixtures/differential/57-undecided-preconditions.yaml`).
+// exit 8, and never a denial in Kyverno's words (the precondition reads the requesting user,
+// which only Kyverno knows; `tests/fixtures/differential/68-undecided-preconditions-user.yaml`).
 #[test]
 fn what_cannot_be_decided_offline_is_undecided_and_not_a_denial() {
     let tmp = tempfile::tempdir().unwrap();
     let policy = tmp.path().join("policy.yaml");
     std::fs::write(
         &policy,
-        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: verify-when-asked\nspec:\n  background: false\n  rules:\n    - name: verify\n      match:\n        any:\n          - resources: {kinds: [Pod]}\n      preconditions:\n        all:\n          - key: \"{{ request.object.metadata.labels.verify || 'no' }}\"\n            operator: Equals\n            value: \"yes\"\n      verifyImages:\n        - imageReferences: ['kind-registry:5000/courselab/*']\n          failureAction: Enforce\n          attestors:\n            - entries:\n                - keys:\n                    publicKeys: |-\n                      ${cosign_public_key}\n                    rekor: {ignoreTlog: true}\n                    ctlog: {ignoreSCT: true}\n",
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: verify-when-asked\nspec:\n  background: false\n  rules:\n    - name: verify\n      match:\n        any:\n          - resources: {kinds: [Pod]}\n      preconditions:\n        all:\n          - key: \"{{ request.userInfo.username }}\"\n            operator: NotEquals\n            value: \"system:admin\"\n      verifyImages:\n        - imageReferences: ['kind-registry:5000/courselab/*']\n          failureAction: Enforce\n          attestors:\n            - entries:\n                - keys:\n                    publicKeys: |-\n                      ${cosign_public_key}\n                    rekor: {ignoreTlog: true}\n                    ctlog: {ignoreSCT: true}\n",
     )
     .unwrap();
     let pod = hotfix_pod(tmp.path(), "kind-registry:5000/courselab/demo:1.4.2-hotfix");

@@ -330,12 +330,16 @@ fn check_set(
     let mut undecided = None;
     for (j, entry) in set.entries.iter().enumerate() {
         let at = format!("{path}.entries[{j}]{}", kind_suffix(entry));
-        if let Some(nested) = entry.attestor.as_ref().filter(|_| entry.keys.is_none()) {
+        if let Some(nested) = &entry.attestor {
             match nested_set(nested) {
                 Err(why) => failures.push(format!(
                     "failed to unmarshal nested attestor {path}.entries[{j}]: {why}"
                 )),
-                Ok(nested) => match check_set(&expand_static_keys(&nested), &at, check) {
+                Ok(nested) => match check_set(
+                    &expand_static_keys(&nested),
+                    &format!("{path}.entries[{j}].attestor"),
+                    check,
+                ) {
                     Ok(()) => verified += 1,
                     Err(SetFailed::Unusable(why)) => {
                         undecided.get_or_insert(why);

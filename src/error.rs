@@ -27,6 +27,9 @@ pub enum LabError {
     /// A submission could not be packed or read.
     #[error(transparent)]
     Submission(#[from] crate::submission::SubmissionError),
+    /// A venue bundle could not be read, or is not what it says.
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     /// The user pressed Ctrl-C; what was done so far is recorded.
     #[error("interrupted; what was done so far is recorded, and running the command again resumes")]
     Interrupted,
@@ -61,6 +64,7 @@ impl LabError {
             LabError::Backend(e) => e.exit_code(),
             LabError::Walk(e) => e.exit_code(),
             LabError::Submission(e) => e.exit_code(),
+            LabError::Bundle(e) => e.exit_code(),
             LabError::Interrupted => exit_code::INTERRUPTED,
             LabError::Content(_) | LabError::Usage(_) => exit_code::BAD_CONTENT_OR_USAGE,
             LabError::Environment(_) => exit_code::UNREACHABLE,

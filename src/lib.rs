@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod backend;
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod content;

@@ -296,6 +296,9 @@ pub enum CliCommand {
     /// Learner tokens, for instructors.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Venue bundles: what a lab downloads, in one archive checked file by file.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// List the chapters with their titles and aliases.
     List {
         /// Print JSON instead of a table.
@@ -453,6 +456,24 @@ pub struct GradeArgs {
     /// draws them (reused when it exists, so reruns keep their pseudonyms). Not inside -o.
     #[arg(long, value_name = "FILE", requires = "anonymize")]
     pub reveal_map: Option<PathBuf>,
+}
+
+/// `lab bundle`'s subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum BundleCommand {
+    /// Check every file of a bundle against its manifest (`bundle.json`) as the archive is
+    /// read: nothing is unpacked, and the archive is held to the rules of untrusted input.
+    ///
+    /// Exit 0 every file is as listed, 4 a file is not (changed, cut short, added, missing)
+    /// or the archive is not a bundle lab reads, 2 the file cannot be read.
+    Verify {
+        /// The bundle (a .tar).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `lab token`'s subcommands.

@@ -133,6 +133,9 @@ impl Cli {
                     reveal_map: args.reveal_map.filter(|_| args.anonymize),
                 }))
             }
+            CliCommand::Bundle(BundleCommand::Verify { file, json }) => {
+                Command::BundleVerify(commands::bundle::VerifyRequest { file, json })
+            }
             CliCommand::Token(TokenCommand::Issue(args)) => {
                 let args = *args;
                 Command::TokenIssue(Box::new(commands::token::IssueRequest {

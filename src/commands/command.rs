@@ -90,6 +90,8 @@ pub enum Command {
     Grade(Box<grade::GradeRequest>),
     /// `lab token issue`.
     TokenIssue(Box<token::IssueRequest>),
+    /// `lab bundle verify`.
+    BundleVerify(bundle::VerifyRequest),
     /// `lab list`.
     List {
         /// JSON output.
@@ -143,6 +145,7 @@ pub fn run(config: &Config, command: Command, out: &mut impl Write) -> Result<u8
         Command::Test(request) => test::run(&request, config.color, out),
         Command::Admit(request) => admit::run(&config, &request, out),
         Command::TokenIssue(request) => token::issue_token(&request, out),
+        Command::BundleVerify(request) => bundle::verify(&request, out),
         Command::Grade(request) => grade::run(&config, &request, out),
     }
 }

@@ -2,6 +2,7 @@
 //! reporter. They return an exit code or a [`crate::error::LabError`].
 
 pub mod admit;
+pub mod bundle;
 #[cfg(feature = "live")]
 pub mod check;
 mod command;

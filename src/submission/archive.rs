@@ -81,8 +81,12 @@ pub enum ArchiveError {
     TooManyEntries { limit: usize },
     /// One file larger than allowed.
     EntryTooLarge { path: String, size: u64, limit: u64 },
-    /// An entry that is not a regular file.
-    NotAFile { path: String, kind: String },
+    /// An entry that is not a regular file, in an archive called `noun`.
+    NotAFile {
+        path: String,
+        kind: String,
+        noun: &'static str,
+    },
     /// A name that is not a plain relative path.
     BadName { path: String, reason: &'static str },
     /// The same name twice.
@@ -120,9 +124,9 @@ impl fmt::Display for ArchiveError {
                 sanitize(path),
                 limit >> 20
             ),
-            ArchiveError::NotAFile { path, kind } => write!(
+            ArchiveError::NotAFile { path, kind, noun } => write!(
                 f,
-                "`{}` is {kind}; a submission holds only regular files",
+                "`{}` is {kind}; a {noun} holds only regular files",
                 sanitize(path)
             ),
             ArchiveError::BadName { path, reason } => {
@@ -216,26 +220,83 @@ pub fn write(files: &Files, out: impl Write) -> io::Result<()> {
     builder.into_inner()?.finish()?.flush()
 }
 
-/// Reads an archive from `input` within `limits`.
+/// What kind of archive is read: how it is stored, and what messages call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A learner's submission: gzip-compressed.
+    Submission,
+    /// A venue bundle: a plain tar (its images' layers are compressed already).
+    Bundle,
+}
+
+impl Format {
+    /// What the archive is called in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Format::Submission => "submission",
+            Format::Bundle => "bundle",
+        }
+    }
+}
+
+/// Reads a submission archive from `input` within `limits`, every file into memory.
 pub fn read(input: impl Read, limits: Limits) -> Result<Files, ArchiveError> {
+    let mut files = Files::new();
+    walk(input, limits, Format::Submission, |path, size, entry| {
+        let mut data = Vec::with_capacity(size.min(1 << 20) as usize);
+        entry.read_to_end(&mut data).map_err(|e| explain(&e))?;
+        files.insert(path.to_owned(), data);
+        Ok::<(), ArchiveError>(())
+    })?;
+    Ok(files)
+}
+
+/// Streams an archive from `input` within `limits`: `each` is handed every file's name, size
+/// and contents in archive order, and reads them or not (what it leaves is skipped). Every
+/// entry is held to the same rules as [`read`]'s; `each`'s own errors stop the walk. An error
+/// reading the contents is told by [`explain`].
+pub fn walk<E: From<ArchiveError>>(
+    input: impl Read,
+    limits: Limits,
+    format: Format,
+    mut each: impl FnMut(&str, u64, &mut dyn Read) -> Result<(), E>,
+) -> Result<(), E> {
     let mut compressed = Counted {
         inner: input,
         read: 0,
         limit: limits.compressed_bytes,
     };
-    let mut magic = [0u8; 2];
-    if compressed.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
-        return Err(ArchiveError::NotGzip);
+    match format {
+        Format::Submission => {
+            let mut magic = [0u8; 2];
+            if compressed.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+                return Err(ArchiveError::NotGzip.into());
+            }
+            let decoder = GzDecoder::new(io::Cursor::new(magic).chain(compressed));
+            let inflated = Inflated {
+                inner: decoder,
+                produced: 0,
+                limits,
+            };
+            entries(inflated, limits, format, &mut each)
+        }
+        Format::Bundle => entries(compressed, limits, format, &mut each),
     }
-    let decoder = GzDecoder::new(io::Cursor::new(magic).chain(compressed));
-    let inflated = Inflated {
-        inner: decoder,
-        produced: 0,
-        limits,
-    };
-    let mut archive = tar::Archive::new(inflated);
-    let mut files = Files::new();
+}
+
+/// What [`walk`] hands each file to: its name, size and contents.
+type EachEntry<'a, E> = dyn FnMut(&str, u64, &mut dyn Read) -> Result<(), E> + 'a;
+
+/// The tar entries of `stream`, each checked, then handed to `each`.
+fn entries<E: From<ArchiveError>>(
+    stream: impl Read,
+    limits: Limits,
+    format: Format,
+    each: &mut EachEntry<'_, E>,
+) -> Result<(), E> {
+    let mut archive = tar::Archive::new(stream);
     let mut count = 0usize;
+    let mut seen = std::collections::HashSet::new();
     let entries = archive.entries().map_err(|e| explain(&e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| explain(&e))?;
@@ -243,7 +304,8 @@ pub fn read(input: impl Read, limits: Limits) -> Result<Files, ArchiveError> {
         if count > limits.entries {
             return Err(ArchiveError::TooManyEntries {
                 limit: limits.entries,
-            });
+            }
+            .into());
         }
         let raw = entry.path_bytes().into_owned();
         let path = String::from_utf8(raw).map_err(|e| ArchiveError::BadName {
@@ -255,7 +317,9 @@ pub fn read(input: impl Read, limits: Limits) -> Result<Files, ArchiveError> {
             return Err(ArchiveError::NotAFile {
                 path,
                 kind: describe(kind).to_owned(),
-            });
+                noun: format.noun(),
+            }
+            .into());
         }
         check_name(&path).map_err(|reason| ArchiveError::BadName {
             path: path.clone(),
@@ -267,20 +331,19 @@ pub fn read(input: impl Read, limits: Limits) -> Result<Files, ArchiveError> {
                 path,
                 size,
                 limit: limits.entry_bytes,
-            });
+            }
+            .into());
         }
-        if files.contains_key(&path) {
-            return Err(ArchiveError::Duplicate { path });
+        if !seen.insert(path.clone()) {
+            return Err(ArchiveError::Duplicate { path }.into());
         }
-        let mut data = Vec::with_capacity(size.min(1 << 20) as usize);
-        entry.read_to_end(&mut data).map_err(|e| explain(&e))?;
-        files.insert(path, data);
+        each(&path, size, &mut entry)?;
     }
     // The rest of the stream (the tar's zero padding and the gzip trailer) is read too, within
     // the same limits, so that a truncated file or a wrong checksum is not taken for a whole one.
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| explain(&e))?;
-    Ok(files)
+    Ok(())
 }
 
 fn describe(kind: EntryType) -> &'static str {
@@ -310,7 +373,9 @@ impl fmt::Display for Exceeded {
 
 impl std::error::Error for Exceeded {}
 
-fn explain(error: &io::Error) -> ArchiveError {
+/// What an error reading an archive's stream means: a limit it passed, or a truncated or
+/// corrupt archive.
+pub fn explain(error: &io::Error) -> ArchiveError {
     if let Some(exceeded) = error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<Exceeded>())

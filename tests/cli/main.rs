@@ -1,6 +1,7 @@
 //! Integration tests: they drive the real `lab` binary against fixture courses.
 
 mod admit;
+mod bundle;
 mod canvas_import;
 #[path = "../support/ch14_class.rs"]
 mod ch14_class;

@@ -139,11 +139,7 @@ pub fn preconditions_hold(
     context: &Rcvar,
     known: &[&[&str]],
 ) -> Result<Option<String>, ConditionError> {
-    if preconditions.is_array() {
-        return Err(Unsupported(
-            "`preconditions` as a plain list (the deprecated form) are not evaluated offline; write them as an `any`/`all` block".into(),
-        ));
-    }
+    any_all_block(preconditions, "`preconditions`")?;
     block_fails(
         preconditions,
         "failed to parse preconditions",
@@ -159,16 +155,23 @@ pub fn deny_holds(
     context: &Rcvar,
     known: &[&[&str]],
 ) -> Result<(bool, String), ConditionError> {
-    if conditions.is_array() {
-        return Err(Unsupported(
-            "deny `conditions` as a plain list (the deprecated form) are not evaluated offline; write them as an `any`/`all` block".into(),
-        ));
-    }
+    any_all_block(conditions, "deny `conditions`")?;
     block_verdict(
         conditions,
         "failed to parse deny conditions",
         &mut |condition| substitute_condition(condition, context, known),
     )
+}
+
+/// Conditions written as a plain list, the deprecated form (`evaluateOldConditions`), are not
+/// evaluated offline.
+fn any_all_block(conditions: &Value, what: &str) -> Result<(), ConditionError> {
+    if conditions.is_array() {
+        return Err(Unsupported(format!(
+            "{what} as a plain list (the deprecated form) are not evaluated offline; write them as an `any`/`all` block"
+        )));
+    }
+    Ok(())
 }
 
 /// `variables.Evaluate`'s substitution of one condition: its key, then its value, each with

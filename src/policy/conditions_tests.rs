@@ -382,3 +382,28 @@ fn durations_and_quantities_parse_as_in_go() {
         assert!(Quantity::parse(bad).is_none(), "{bad}");
     }
 }
+
+// evaluate.go evaluateOldConditions: conditions written as a plain list are the deprecated
+// form, which this evaluator leaves undecided rather than guessing its messages.
+#[test]
+fn the_deprecated_list_form_is_undecided_for_preconditions_and_deny() {
+    let context = super::super::jmespath::data(&json!({"request": {"operation": "CREATE"}}));
+    let list = json!([{"key": "{{ request.operation }}", "operator": "Equals", "value": "CREATE"}]);
+    assert!(matches!(
+        preconditions_hold(&list, &context, &[&["request", "operation"]]),
+        Err(ConditionError::Unsupported(m)) if m.starts_with("`preconditions` as a plain list")
+    ));
+    assert!(matches!(
+        deny_holds(&list, &context, &[&["request", "operation"]]),
+        Err(ConditionError::Unsupported(m)) if m.starts_with("deny `conditions` as a plain list")
+    ));
+    let block = json!({"all": list});
+    assert_eq!(
+        preconditions_hold(&block, &context, &[&["request", "operation"]]),
+        Ok(None)
+    );
+    assert_eq!(
+        deny_holds(&block, &context, &[&["request", "operation"]]),
+        Ok((true, String::new()))
+    );
+}

@@ -88,13 +88,7 @@ pub fn read_bytes(path: &Path, limit: u64, purpose: &'static str) -> Result<Vec<
         path: path.to_owned(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(InputError::NotAFile {
-            path: path.to_owned(),
-            what: file_type_noun(meta.file_type()),
-        });
-    }
+    let meta = regular_file(path)?;
     if meta.len() > limit {
         return Err(InputError::TooLarge {
             path: path.to_owned(),
@@ -106,6 +100,32 @@ pub fn read_bytes(path: &Path, limit: u64, purpose: &'static str) -> Result<Vec<
     // The file may have been replaced between the check and the open; the limit still holds.
     let file = std::fs::File::open(path).map_err(unreadable)?;
     read_limited(file, limit, purpose, path)
+}
+
+/// The metadata of `path`, which must be a regular file: a directory, a device or a FIFO
+/// (whose open would wait for a writer) is refused before it is opened.
+fn regular_file(path: &Path) -> Result<std::fs::Metadata, InputError> {
+    let meta = std::fs::metadata(path).map_err(|source| InputError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(InputError::NotAFile {
+            path: path.to_owned(),
+            what: file_type_noun(meta.file_type()),
+        });
+    }
+    Ok(meta)
+}
+
+/// Opens the regular file at `path` to be streamed (a file too large to read whole, such as a
+/// venue bundle), with [`read_bytes`]'s checks but no size limit: the reader sets its own.
+pub fn open_file(path: &Path) -> Result<std::fs::File, InputError> {
+    regular_file(path)?;
+    std::fs::File::open(path).map_err(|source| InputError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Reads the regular file at `path` as UTF-8 text, as [`read_bytes`] does.

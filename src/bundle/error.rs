@@ -8,7 +8,10 @@ use crate::submission::archive::ArchiveError;
 /// A bundle's problem.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    /// The bundle file (or a file to pack) could not be read.
+    /// The bundle file could not be opened.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    /// A file to pack could not be read.
     #[error("cannot read {}: {reason}", path.display())]
     Unreadable {
         /// The file.
@@ -18,7 +21,7 @@ pub enum BundleError {
     },
     /// The archive is not one `lab` reads: its reason (a bad name, a link, a limit passed,
     /// truncated). A bundle that is not what it says did not verify.
-    #[error("{} is not a bundle lab can read: {source}", path.display())]
+    #[error("{} is not a bundle lab can read: {source}; copy the bundle again from where it was made", path.display())]
     Archive {
         /// The bundle.
         path: PathBuf,
@@ -26,7 +29,7 @@ pub enum BundleError {
         source: ArchiveError,
     },
     /// The archive has no valid manifest as its first entry.
-    #[error("{} is not a bundle: {reason}", path.display())]
+    #[error("{} is not a bundle: {reason}; copy the bundle again from where it was made, or check that the file is a bundle", path.display())]
     Manifest {
         /// The bundle.
         path: PathBuf,
@@ -48,7 +51,9 @@ impl BundleError {
     /// (4); one that cannot be read is bad input (2); one that cannot be written, 5.
     pub fn exit_code(&self) -> u8 {
         match self {
-            BundleError::Unreadable { .. } => exit_code::BAD_CONTENT_OR_USAGE,
+            BundleError::Input(_) | BundleError::Unreadable { .. } => {
+                exit_code::BAD_CONTENT_OR_USAGE
+            }
             BundleError::Archive { .. } | BundleError::Manifest { .. } => {
                 exit_code::VERIFICATION_FAILED
             }

@@ -224,7 +224,7 @@ fn a_hostile_archive_is_refused_as_a_bundle_and_never_unpacked() {
             assert_eq!(e.exit_code(), crate::exit_code::VERIFICATION_FAILED);
             assert!(
                 e.to_string().ends_with(
-                    "`oci/index.json` is a symbolic link; a bundle holds only regular files"
+                    "`oci/index.json` is a symbolic link; a bundle holds only regular files; copy the bundle again from where it was made"
                 ),
                 "{e}"
             );
@@ -246,7 +246,17 @@ fn a_bundle_that_cannot_be_read_is_bad_input() {
     assert_eq!(e.exit_code(), crate::exit_code::BAD_CONTENT_OR_USAGE);
     assert!(
         e.to_string()
-            .starts_with("cannot read /nonexistent/venue.tar: "),
+            .starts_with("cannot read /nonexistent/venue.tar: ")
+            && e.to_string()
+                .ends_with("; check that it exists and that you may read it"),
+        "{e}"
+    );
+    // A folder is refused before it is opened, as every file lab reads is.
+    let dir = tempfile::tempdir().unwrap();
+    let e = verify(dir.path()).unwrap_err();
+    assert_eq!(e.exit_code(), crate::exit_code::BAD_CONTENT_OR_USAGE);
+    assert!(
+        e.to_string().contains("is a directory, not a regular file"),
         "{e}"
     );
 }

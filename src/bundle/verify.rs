@@ -3,7 +3,6 @@
 //! limits for untrusted input.
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -112,10 +111,7 @@ impl From<ArchiveError> for Stop {
 
 /// Verifies the bundle at `path`.
 pub fn verify(path: &Path) -> Result<Verified, BundleError> {
-    let file = File::open(path).map_err(|e| BundleError::Unreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let file = crate::input::open_file(path)?;
     verify_reader(BufReader::with_capacity(super::pack::CHUNK, file), path)
 }
 

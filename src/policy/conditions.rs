@@ -85,15 +85,19 @@ const CREATE_KNOWN: &[&[&str]] = &[
     &["request", "kind"],
 ];
 
-/// What this evaluator knows of Kyverno's context for `request` (`AddRequest`: the admission
-/// request as JSON, its empty fields left out), and which parts of it that is.
-pub fn request_context(request: &Request<'_>) -> (Rcvar, &'static [&'static [&'static str]]) {
-    let (context, known) = request_json(request);
-    (super::jmespath::data(&context), known)
+/// What this evaluator knows of Kyverno's context for one request.
+pub struct RequestContext {
+    /// `{"request": {...}}`, to which blocks add their own entries.
+    pub json: Value,
+    /// The same, as JMESPath queries read it.
+    pub data: Rcvar,
+    /// Which parts of Kyverno's context `json` holds.
+    pub known: &'static [&'static [&'static str]],
 }
 
-/// [`request_context`] as JSON: `{"request": {...}}`, to which blocks add their own entries.
-pub fn request_json(request: &Request<'_>) -> (Value, &'static [&'static [&'static str]]) {
+/// Kyverno's context for `request` as far as it is known here (`AddRequest`: the admission
+/// request as JSON, its empty fields left out).
+pub fn request_context(request: &Request<'_>) -> RequestContext {
     let object = request.object;
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -123,10 +127,12 @@ pub fn request_json(request: &Request<'_>) -> (Value, &'static [&'static [&'stat
         }
         Operation::Update => REQUEST_KNOWN,
     };
-    (
-        serde_json::json!({ "request": Value::Object(admission) }),
+    let json = serde_json::json!({ "request": Value::Object(admission) });
+    RequestContext {
+        data: super::jmespath::data(&json),
+        json,
         known,
-    )
+    }
 }
 
 /// A rule's `preconditions` (`internal.CheckPreconditions`, `variables.Evaluate`): the

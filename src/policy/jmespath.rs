@@ -323,9 +323,14 @@ pub fn query(expression: &str, data: &Rcvar, modeled: &[&[&str]]) -> Result<Valu
     }
     let compiled = Expression::new(expression, ast, &RUNTIME);
     let failed = |e: jmespath::JmespathError| {
+        // The expression parsed above: a `Parse` reason here is a Kyverno function's own
+        // failure ([`function`]), which the crate has no other reason to carry.
+        let reason = match e.reason {
+            jmespath::ErrorReason::Parse(why) => why,
+            other => other.to_string(),
+        };
         QueryError::Unsupported(format!(
-            "`{expression}` fails when run here ({}), and Kyverno's words for that are not known",
-            e.reason
+            "`{expression}` fails when run here ({reason}), and Kyverno's words for that are not known"
         ))
     };
     if let Some(key) = unknown_key(compiled.as_ast(), data, expression).map_err(failed)? {
@@ -352,7 +357,6 @@ const CONTEXT_ROOTS: &[&str] = &[
     "element",
     "elementIndex",
     "target",
-    "@",
 ];
 
 /// The paths of fields `ast` reads from the data's root (`request.object.metadata`), not from
@@ -393,8 +397,9 @@ fn root_paths(ast: &Ast, expression: &str, out: &mut Vec<Vec<String>>) {
     }
 }
 
-/// The fields of a chain of sub-expressions from the root (`a.b[0].c` reads `a.b` first, and
-/// that is where its path is known), or `None` when it does not start with a field.
+/// The fields named along a chain of sub-expressions from the root (`a.b[0].c` gives `a.b.c`:
+/// only its start says which part of the context it reads), or `None` when it does not start
+/// with a field.
 fn chain(ast: &Ast, expression: &str) -> Option<Vec<String>> {
     match ast {
         Ast::Field { name, .. } => Some(vec![name.clone()]),

@@ -19,7 +19,7 @@
 use serde_json::Value;
 
 use super::autogen::rules_for_kind;
-use super::conditions::{ConditionError, preconditions_hold, request_context, request_json};
+use super::conditions::{ConditionError, preconditions_hold, request_context};
 use super::evaluate::{Artifacts, Container, Patch, Phase, RuleResponse, Status, containers};
 use super::image_metadata::{ImageStatus, VerifiedImages};
 use super::matching::{Request, applies, policy_in_scope};
@@ -153,10 +153,8 @@ pub fn mutate_policy(
         ivm,
         out: &mut out,
     };
-    // Kyverno's context as far as it is known here, made for the first rule with
-    // preconditions.
+    // Kyverno's context as far as it is known here, made for the first rule that reads it.
     let mut context = None;
-    let mut request_json_cache = None;
     for rule in rules_for_kind(policy, kind)
         .iter()
         .filter(|r| !r.rule.verify_images.is_empty() && applies(r, request))
@@ -180,8 +178,10 @@ pub fn mutate_policy(
             continue;
         }
         if let Some(preconditions) = &rule.rule.preconditions {
-            let (context, known) = context.get_or_insert_with(|| request_context(request));
-            if let Some((status, message)) = preconditions_verdict(preconditions, context, known) {
+            let known = context.get_or_insert_with(|| request_context(request));
+            if let Some((status, message)) =
+                preconditions_verdict(preconditions, &known.data, known.known)
+            {
                 state.out.responses.push(run.respond(status, message));
                 continue;
             }
@@ -193,13 +193,9 @@ pub fn mutate_policy(
             .iter()
             .filter_map(|e| e.validate.as_ref())
             .collect();
-        if !blocks.is_empty() && request_json_cache.is_none() {
-            request_json_cache = Some(request_json(request));
-        }
-        run.validation = request_json_cache
-            .as_ref()
-            .filter(|_| !blocks.is_empty())
-            .map(|(json, known)| RuleValidation {
+        if !blocks.is_empty() {
+            let known = context.get_or_insert_with(|| request_context(request));
+            run.validation = Some(RuleValidation {
                 rule: &rule.name,
                 attesting_entries: rule
                     .rule
@@ -208,10 +204,11 @@ pub fn mutate_policy(
                     .filter(|e| !e.attestations.is_empty())
                     .count(),
                 entries: rule.rule.verify_images.len(),
-                blocks: blocks.clone(),
-                request: json,
-                known,
+                blocks,
+                request: &known.json,
+                known: known.known,
             });
+        }
         for entry in &rule.rule.verify_images {
             for (container, parsed) in &images {
                 let Some(image) = parsed else {

@@ -66,8 +66,8 @@ pub fn validate_policy(
             action: policy.rule_action(rule.rule, namespace, labels),
         };
         if let Some(preconditions) = &rule.rule.preconditions {
-            let (context, known) = context.get_or_insert_with(|| request_context(request));
-            match preconditions_verdict(preconditions, context, known) {
+            let known = context.get_or_insert_with(|| request_context(request));
+            match preconditions_verdict(preconditions, &known.data, known.known) {
                 // Undecided: the mutating webhook's response already says so.
                 Some((Status::Undecided, _)) => continue,
                 Some((status, message)) => {

@@ -65,7 +65,7 @@ pub struct RuleValidation<'a> {
     pub attesting_entries: usize,
     /// How many entries the rule has.
     pub entries: usize,
-    /// `{"request": ...}` as [`super::conditions::request_json`] makes it.
+    /// `{"request": ...}`, the JSON of [`super::conditions::RequestContext`].
     pub request: &'a Value,
     /// The parts of Kyverno's context `request` models.
     pub known: &'a [&'a [&'a str]],
@@ -219,10 +219,8 @@ fn validate_rule(
     let failed =
         |why: String| ImageOutcome::Fail(format!("validation in verifyImages failed: {why}"));
     for block in &validation.blocks {
-        let Some(deny) = block.get("deny").filter(|d| !d.is_null()) else {
-            continue;
-        };
-        let conditions = deny.get("conditions").unwrap_or(&Value::Null);
+        // Every block has a `deny` (checked above).
+        let conditions = block["deny"].get("conditions").unwrap_or(&Value::Null);
         let (denied, message) = match deny_holds(conditions, &data, validation.known) {
             Ok(verdict) => verdict,
             Err(ConditionError::Kyverno(why)) => {
@@ -237,7 +235,8 @@ fn validate_rule(
         }
         let own = block.get("message").and_then(Value::as_str).unwrap_or("");
         if own.is_empty() && message.is_empty() {
-            return failed(format!("validation error: imageVerify {own} failed"));
+            // Kyverno formats the empty message into its sentence: two spaces.
+            return failed("validation error: imageVerify  failed".into());
         }
         let joined: Vec<&str> = [own, message.as_str()]
             .into_iter()

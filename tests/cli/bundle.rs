@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{copy_tree, lab, output, repo};
+use super::{copy_tree, lab, mkfifo, output, repo};
 
 /// Packs ch14's fixture layout (under `oci/`) and a chart into `dir/venue.tar`.
 fn venue(dir: &Path) {
@@ -69,10 +69,23 @@ fn what_is_not_a_bundle_is_refused_with_why() {
     let (code, stdout, stderr) = verify(tmp.path(), &[]);
     assert_eq!(code, 4, "{stdout}{stderr}");
     assert!(
-        stderr.contains("venue.tar is not a bundle lab can read: it is truncated or corrupt"),
+        stderr.contains("venue.tar is not a bundle lab can read: it is truncated or corrupt")
+            && stderr.contains("copy the bundle again from where it was made"),
         "{stderr}"
     );
     let (code, _, stderr) = output(lab(tmp.path()).args(["bundle", "verify", "missing.tar"]));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("cannot read missing.tar"), "{stderr}");
+    assert!(
+        stderr.contains("cannot read missing.tar")
+            && stderr.contains("check that it exists and that you may read it"),
+        "{stderr}"
+    );
+    // A FIFO would hold the open until someone writes: refused before it is opened.
+    mkfifo(&tmp.path().join("fifo.tar"));
+    let (code, _, stderr) = output(lab(tmp.path()).args(["bundle", "verify", "fifo.tar"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("fifo.tar is a FIFO, not a regular file"),
+        "{stderr}"
+    );
 }

@@ -446,6 +446,8 @@ fn rehearsal_of_ch14_passes_on_the_real_cluster_and_writes_junit() {
     args.extend(learner.start_args());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, stdout, stderr) = learner.lab(&args);
+    // For CI's log, in the checkout's target/ even when CARGO_TARGET_DIR is elsewhere.
+    std::fs::create_dir_all(repo().join("target")).unwrap();
     std::fs::write(repo().join("target/rehearsal-ch14.xml"), &stdout).unwrap();
     assert_eq!(code, 0, "{stdout}{stderr}");
     let doc = roxmltree::Document::parse(&stdout).unwrap();

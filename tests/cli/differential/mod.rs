@@ -417,6 +417,8 @@ fn lab_admit_agrees_with_the_real_kyverno_admission_controller() {
     );
     eprintln!("{report}\n{summary}");
     // For CI's log (.ci/run prints it): the figure and every disagreement.
+    // The checkout's target/ folder, even when CARGO_TARGET_DIR puts cargo's elsewhere.
+    let _ = std::fs::create_dir_all(repo().join("target"));
     let _ = std::fs::write(
         repo().join("target/differential.txt"),
         format!("{report}{summary}\n"),

@@ -12,7 +12,6 @@ pub mod cluster;
 #[cfg(feature = "live")]
 pub mod doctor;
 pub mod error;
-#[cfg(feature = "live")]
 pub mod host;
 #[cfg(feature = "live")]
 pub mod kind;

@@ -36,6 +36,38 @@ pub enum BundleError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Reading an image or chart from its registry failed (unreachable, absent, corrupt).
+    #[error("{what}: {source}")]
+    Supply {
+        /// What was being copied.
+        what: String,
+        /// Why it failed.
+        source: crate::supply::SupplyError,
+    },
+    /// A publisher's signature did not verify: the bundle is not made.
+    #[error("{what} did not verify against {signer}'s signing identity, so no bundle was made: {reason}")]
+    NotVerified {
+        /// The image or chart.
+        what: String,
+        /// Whose identity it had to carry (`Kyverno`).
+        signer: String,
+        /// What the verifier said.
+        reason: String,
+    },
+    /// The verifier could not be run (not installed, too old, no answer).
+    #[error("{0}")]
+    Tool(String),
+    /// The chart is not one this lab knows how to bundle.
+    #[error("the chart {reference} {reason}")]
+    Chart {
+        /// The chart's reference.
+        reference: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A limit of the bundle format would be passed.
+    #[error("{0}; a bundle that large could not be read back")]
+    TooLarge(String),
     /// Writing the bundle failed.
     #[error("could not write {}: {reason}", path.display())]
     Write {
@@ -48,15 +80,20 @@ pub enum BundleError {
 
 impl BundleError {
     /// The exit code (`src/exit_code.rs`): a bundle that is not what it says did not verify
-    /// (4); one that cannot be read is bad input (2); one that cannot be written, 5.
+    /// (4), nor did a publisher's signature or a chart that is not what the lab expects; one that
+    /// cannot be read, or a verifier that cannot run, is bad input (2); a registry that cannot
+    /// be reached, 3; a bundle that cannot be written, 5.
     pub fn exit_code(&self) -> u8 {
         match self {
-            BundleError::Input(_) | BundleError::Unreadable { .. } => {
+            BundleError::Input(_) | BundleError::Unreadable { .. } | BundleError::Tool(_) => {
                 exit_code::BAD_CONTENT_OR_USAGE
             }
-            BundleError::Archive { .. } | BundleError::Manifest { .. } => {
-                exit_code::VERIFICATION_FAILED
-            }
+            BundleError::Supply { source, .. } => source.exit_code(),
+            BundleError::Archive { .. }
+            | BundleError::Manifest { .. }
+            | BundleError::NotVerified { .. }
+            | BundleError::Chart { .. }
+            | BundleError::TooLarge(_) => exit_code::VERIFICATION_FAILED,
             BundleError::Write { .. } => exit_code::WRITE_FAILED,
         }
     }

@@ -25,8 +25,105 @@ pub struct Manifest {
     pub schema_version: u32,
     /// The lab the bundle is for.
     pub lab: String,
+    /// The images `lab start` takes from the bundle (each in the OCI layout, named by its
+    /// reference), with the cosign artifacts copied beside them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<BundledImage>,
+    /// The Helm charts the lab installs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<BundledChart>,
     /// Every other file of the archive, by its path in it.
     pub files: BTreeMap<String, FileDigest>,
+}
+
+/// What an image is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// kind's node image, from the lab's kind config.
+    KindNode,
+    /// The lab registry's container image.
+    Registry,
+    /// The base image the scenario's images are derived from.
+    BaseImage,
+    /// An image Kyverno's chart deploys.
+    Kyverno,
+}
+
+impl Role {
+    /// The role in words, for lists.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Role::KindNode => "kind node image",
+            Role::Registry => "registry image",
+            Role::BaseImage => "base image",
+            Role::Kyverno => "Kyverno image",
+        }
+    }
+}
+
+/// One image of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundledImage {
+    /// What `lab start` uses it for.
+    pub role: Role,
+    /// The reference the lab (or the chart) names it by, with its registry and tag
+    /// (`docker.io/kindest/node:v1.35.8`); its name in the bundle's OCI layout.
+    pub reference: String,
+    /// The digest of its manifest or index, as the lab pins it or as its tag named it when
+    /// the bundle was made.
+    pub digest: String,
+    /// The names, in the OCI layout, of the cosign artifacts copied with it (signatures,
+    /// attestations, SBOMs, and the Sigstore bundles cosign v3 keeps as referrers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cosign: Vec<String>,
+    /// How its signature was verified before it was packed, if it had to be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verification>,
+}
+
+/// A Helm chart of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundledChart {
+    /// The chart's name (`kyverno`).
+    pub name: String,
+    /// Its version (`3.9.0`).
+    pub version: String,
+    /// The OCI reference it was pulled from; its name in the bundle's OCI layout.
+    pub reference: String,
+    /// The digest of its OCI manifest.
+    pub digest: String,
+    /// The chart archive in the bundle (`charts/kyverno-3.9.0.tgz`), for `helm install`.
+    pub file: String,
+    /// The images the chart deploys, by the values path that sets each
+    /// (`admissionController.container.image`).
+    pub images: BTreeMap<String, String>,
+    /// The names, in the OCI layout, of the cosign artifacts copied with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cosign: Vec<String>,
+    /// How its signature was verified before it was packed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verification>,
+}
+
+/// A signature check made before packing, by the real cosign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    /// The verifier and its version (`cosign v3.1.2`).
+    pub by: String,
+    /// The regular expression the signer's certificate identity had to match.
+    pub identity: String,
+    /// The OIDC issuer it had to carry.
+    pub issuer: String,
+    /// The trust root: Sigstore's public-good instance (through cosign's TUF client), or a
+    /// file's name and SHA-256.
+    pub trusted_root: String,
+    /// Checks skipped on request (`transparency log`, `SCT`); empty for a full check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 /// One file's digest and size.
@@ -83,7 +180,52 @@ impl Manifest {
                 ));
             }
         }
+        manifest.check_contents()?;
         Ok(manifest)
+    }
+
+    /// Every image and chart is in the bundle: its manifest is a listed blob, its reference
+    /// parses, its cosign artifacts are named once.
+    fn check_contents(&self) -> Result<(), String> {
+        let listed = |digest: &str, what: &str| -> Result<(), String> {
+            let hex = Digest::parse(digest)
+                .ok()
+                .filter(|d| d.algorithm() == "sha256")
+                .map(|d| d.hex().to_owned())
+                .ok_or_else(|| {
+                    format!(
+                        "{what} is listed with `{}`, not a sha256 digest",
+                        crate::text::printable(digest)
+                    )
+                })?;
+            if self.files.contains_key(&format!("oci/blobs/sha256/{hex}")) {
+                Ok(())
+            } else {
+                Err(format!("{what} is listed, but its manifest {digest} is not in the bundle"))
+            }
+        };
+        for image in &self.images {
+            let shown = crate::text::printable(&image.reference);
+            crate::supply::ImageRef::parse(&image.reference)
+                .map_err(|e| format!("it lists an image `{shown}` that is not a reference: {e}"))?;
+            listed(&image.digest, &format!("the {} {shown}", image.role.describe()))?;
+        }
+        for chart in &self.charts {
+            let shown = crate::text::printable(&chart.reference);
+            listed(&chart.digest, &format!("the chart {shown}"))?;
+            if !self.files.contains_key(&chart.file) {
+                return Err(format!(
+                    "the chart {shown} is listed, but its archive `{}` is not in the bundle",
+                    crate::text::printable(&chart.file)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The image of `role` named `reference`, if the bundle has it.
+    pub fn image(&self, reference: &str) -> Option<&BundledImage> {
+        self.images.iter().find(|i| i.reference == reference)
     }
 
     /// The bytes written as `bundle.json`: pretty JSON and a newline.

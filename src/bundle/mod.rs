@@ -9,9 +9,13 @@
 //! This layer sits above `supply` and `submission` (it packs images and reads archives), and
 //! below the commands.
 
+pub mod create;
 mod error;
+pub mod kyverno;
+pub mod layout;
 pub mod manifest;
 pub mod pack;
+pub mod signed;
 pub mod verify;
 
 pub use error::BundleError;

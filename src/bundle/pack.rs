@@ -83,11 +83,28 @@ fn files_under(dir: &Path) -> Result<BTreeMap<String, PathBuf>, BundleError> {
 /// Writes the bundle of `lab` made of the files under `dir` to `out` (`shown` names it in
 /// errors), and returns its manifest.
 pub fn pack(dir: &Path, lab: &str, out: impl Write, shown: &Path) -> Result<Manifest, BundleError> {
-    let files = files_under(dir)?;
-    let mut manifest = Manifest {
+    let contents = Manifest {
         schema_version: SCHEMA_VERSION,
         lab: lab.to_owned(),
+        images: Vec::new(),
+        charts: Vec::new(),
         files: BTreeMap::new(),
+    };
+    pack_with(dir, contents, out, shown)
+}
+
+/// [`pack`] with the images and charts `contents` lists (its `files` are filled in here, and
+/// the whole checked as a reader will check it).
+pub fn pack_with(
+    dir: &Path,
+    contents: Manifest,
+    out: impl Write,
+    shown: &Path,
+) -> Result<Manifest, BundleError> {
+    let files = files_under(dir)?;
+    let mut manifest = Manifest {
+        files: BTreeMap::new(),
+        ..contents
     };
     for (rel, path) in &files {
         let (digest, size) =
@@ -118,6 +135,11 @@ pub fn pack(dir: &Path, lab: &str, out: impl Write, shown: &Path) -> Result<Mani
         header
     };
     let bytes = manifest.to_bytes();
+    // What a reader would refuse is never written.
+    Manifest::parse(&bytes).map_err(|reason| BundleError::Write {
+        path: shown.to_path_buf(),
+        reason: format!("the manifest would not read back: {reason}"),
+    })?;
     builder
         .append_data(
             &mut header(bytes.len() as u64),

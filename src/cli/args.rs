@@ -461,6 +461,17 @@ pub struct GradeArgs {
 /// `lab bundle`'s subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum BundleCommand {
+    /// Make a venue bundle of everything `lab start CHAPTER` downloads (on a machine with
+    /// network): the kind node image, the registry image, the base image, Kyverno's chart and
+    /// every image it deploys, each with all its platforms and the cosign signatures and
+    /// attestations found beside it, pinned by digest in one OCI image layout.
+    ///
+    /// Kyverno's chart and images are verified against Kyverno's signing identity (its release
+    /// workflows, keyless) with cosign 3 before anything is packed; one that does not verify
+    /// stops the bundle. Exit 0 written, 2 bad usage or no cosign, 3 a registry could not be
+    /// reached, 4 a signature did not verify or a registry's answer was not what it said, 5 the
+    /// file could not be written.
+    Create(Box<BundleCreateArgs>),
     /// Check every file of a bundle against its manifest (`bundle.json`) as the archive is
     /// read: nothing is unpacked, and the archive is held to the rules of untrusted input.
     ///
@@ -474,6 +485,41 @@ pub enum BundleCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The options of `lab bundle create`.
+#[derive(Debug, clap::Args)]
+pub struct BundleCreateArgs {
+    /// Chapter id or alias, e.g. ch14.
+    #[arg(value_name = "CHAPTER")]
+    pub chapter: String,
+    /// Where to write the bundle (default: `<lab>.bundle.tar` in this folder).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Reach a publisher's registry through another (a pull-through cache), e.g.
+    /// --registry-mirror docker.io=mirror.example:5000; the bundle still names images as the
+    /// publisher does. Repeatable.
+    #[arg(long, value_name = "REGISTRY=MIRROR", value_parser = registry_mirror)]
+    pub registry_mirror: Vec<(String, String)>,
+    /// Verify Kyverno's signatures with this Sigstore trust root (`trusted_root.json`, as
+    /// `cosign verify --trusted-root` reads it) instead of Sigstore's public-good instance.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Do not check the signatures' transparency-log entries (a private Sigstore without
+    /// Rekor); recorded in the bundle.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Do not check the certificates' SCTs (a private CA without a CT log); recorded in the
+    /// bundle.
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+}
+
+fn registry_mirror(text: &str) -> Result<(String, String), String> {
+    crate::bundle::create::parse_mirror(text)
 }
 
 /// `lab token`'s subcommands.

@@ -136,6 +136,20 @@ impl Cli {
             CliCommand::Bundle(BundleCommand::Verify { file, json }) => {
                 Command::BundleVerify(commands::bundle::VerifyRequest { file, json })
             }
+            CliCommand::Bundle(BundleCommand::Create(args)) => {
+                let args = *args;
+                Command::BundleCreate(Box::new(commands::bundle::CreateRequest {
+                    chapter: args.chapter,
+                    output: args.output,
+                    force: args.force,
+                    mirrors: args.registry_mirror.into_iter().collect(),
+                    trust: crate::bundle::signed::Trust {
+                        trusted_root: args.trusted_root,
+                        ignore_tlog: args.insecure_ignore_tlog,
+                        ignore_sct: args.insecure_ignore_sct,
+                    },
+                }))
+            }
             CliCommand::Token(TokenCommand::Issue(args)) => {
                 let args = *args;
                 Command::TokenIssue(Box::new(commands::token::IssueRequest {

@@ -1,14 +1,186 @@
-//! `lab bundle verify`: a venue bundle checked file by file against its manifest.
+//! `lab bundle create`: a venue bundle made from the publishers' registries; `lab bundle
+//! verify`: one checked file by file against its manifest.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::bundle::{self, MANIFEST_FILE};
+use super::Config;
+use crate::backend::host::SystemHost;
+use crate::bundle::create::{Copier, collect, needs};
+use crate::bundle::layout::Staging;
+use crate::bundle::signed::{Cosign, Trust};
+use crate::bundle::{self, MANIFEST_FILE, Manifest, SCHEMA_VERSION};
+use crate::content::chapter::Chapter;
 use crate::error::LabError;
 use crate::exit_code;
+use crate::supply::registry::Retry;
+use crate::supply::store::human_size;
 use crate::text::printable;
+
+/// What `lab bundle create` was asked.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    /// The chapter id or alias.
+    pub chapter: String,
+    /// Where to write the bundle (`<lab>.bundle.tar` in the current folder by default).
+    pub output: Option<PathBuf>,
+    /// Replace an existing file.
+    pub force: bool,
+    /// Publisher registries reached through others (`docker.io` -> `127.0.0.1:5000`).
+    pub mirrors: BTreeMap<String, String>,
+    /// How Kyverno's signatures are checked.
+    pub trust: Trust,
+}
+
+/// Makes the bundle: exit 0 written; 4 a Kyverno signature did not verify or a registry's
+/// answer was not what it said; 3 a registry could not be reached; 5 the file not written.
+pub fn create(
+    config: &Config,
+    request: &CreateRequest,
+    out: &mut impl Write,
+) -> Result<u8, LabError> {
+    let course = super::ChapterCourse::open(config.course.as_deref(), false)?;
+    let chapter = Chapter::find(course.files, &request.chapter)?;
+    super::require_valid(&chapter.files, &chapter.lab_file, config.color, |_| false)?;
+    let lab = &chapter.lab;
+    let kind_config = chapter.resolve(&lab.cluster.kind_config.value.0)?;
+    let needs = needs(
+        chapter.text(&kind_config)?,
+        &chapter.shown(&kind_config),
+        lab.cluster.base_image.as_ref().map(|b| b.value.as_str()),
+        &lab.kyverno.chart,
+    )
+    .map_err(LabError::Usage)?;
+    let id = lab.id.value.to_string();
+    let output = request
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{id}.bundle.tar")));
+    if output.exists() && !request.force {
+        return Err(LabError::Usage(format!(
+            "{} exists already; pass --force to replace it, or -o to write elsewhere",
+            output.display()
+        )));
+    }
+    let folder = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let write_error = |path: &Path, e: std::io::Error| bundle::BundleError::Write {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let cosign = Cosign::find(&SystemHost, request.trust.clone())?;
+    // Everything is staged beside the output (one file system, so the last step is a rename)
+    // and removed whatever happens.
+    let staging_dir = tempfile::Builder::new()
+        .prefix(".lab-bundle-")
+        .tempdir_in(&folder)
+        .map_err(|e| write_error(&folder, e))?;
+    let mut staging = Staging::create(staging_dir.path())?;
+    let mut copier = Copier::new(request.mirrors.clone(), Retry::default());
+    writeln!(out, "bundle: {id}, from the publishers' registries").map_err(output_error)?;
+    let mut progress = |step: &str| {
+        let _ = writeln!(out, "  copying {}", printable(step));
+    };
+    let contents = crate::runtime::block_on(collect(
+        &mut copier,
+        &mut staging,
+        &cosign,
+        &needs,
+        &mut progress,
+    ))??;
+    let partial = tempfile::Builder::new()
+        .prefix(".lab-bundle-")
+        .suffix(".tar.partial")
+        .tempfile_in(&folder)
+        .map_err(|e| write_error(&folder, e))?;
+    let template = Manifest {
+        schema_version: SCHEMA_VERSION,
+        lab: id.clone(),
+        images: contents.images,
+        charts: contents.charts,
+        files: BTreeMap::new(),
+    };
+    let writer = std::io::BufWriter::with_capacity(1 << 20, partial.as_file());
+    let manifest = bundle::pack::pack_with(staging.root(), template, writer, &output)?;
+    partial
+        .as_file()
+        .sync_all()
+        .map_err(|e| write_error(&output, e))?;
+    let persisted = if request.force {
+        partial.persist(&output)
+    } else {
+        partial.persist_noclobber(&output)
+    };
+    persisted.map_err(|e| write_error(&output, e.error))?;
+    drop(staging_dir);
+    out.write_all(summary(&manifest, &output).as_bytes())
+        .map_err(output_error)?;
+    Ok(exit_code::SUCCESS)
+}
+
+fn output_error(source: std::io::Error) -> LabError {
+    LabError::Output {
+        what: "the report".into(),
+        source,
+    }
+}
+
+/// What the bundle holds, as the person who made it reads it.
+fn summary(manifest: &Manifest, output: &Path) -> String {
+    let mut text = String::new();
+    for chart in &manifest.charts {
+        text.push_str(&format!(
+            "  chart {} {} ({}), {} image(s){}\n",
+            printable(&chart.name),
+            printable(&chart.version),
+            short(&chart.digest),
+            chart.images.len(),
+            verified_words(chart.verified.as_ref()),
+        ));
+    }
+    for image in &manifest.images {
+        text.push_str(&format!(
+            "  {} {} ({}){}{}\n",
+            image.role.describe(),
+            printable(&image.reference),
+            short(&image.digest),
+            match image.cosign.len() {
+                0 => String::new(),
+                n => format!(", {n} cosign artifact(s)"),
+            },
+            verified_words(image.verified.as_ref()),
+        ));
+    }
+    text.push_str(&format!(
+        "bundle: wrote {} ({} files, {}); check a copy with `lab bundle verify {}`\n",
+        output.display(),
+        manifest.files.len(),
+        human_size(manifest.total_size()),
+        output.display(),
+    ));
+    text
+}
+
+fn short(digest: &str) -> String {
+    digest.chars().take(19).collect()
+}
+
+fn verified_words(verified: Option<&bundle::manifest::Verification>) -> String {
+    match verified {
+        None => String::new(),
+        Some(v) if v.skipped.is_empty() => format!(", signature verified by {}", printable(&v.by)),
+        Some(v) => format!(
+            ", signature verified by {} without the {} check",
+            printable(&v.by),
+            v.skipped.join(" and ")
+        ),
+    }
+}
 
 /// What `lab bundle verify` was asked.
 #[derive(Debug, Clone)]

@@ -92,6 +92,8 @@ pub enum Command {
     TokenIssue(Box<token::IssueRequest>),
     /// `lab bundle verify`.
     BundleVerify(bundle::VerifyRequest),
+    /// `lab bundle create`.
+    BundleCreate(Box<bundle::CreateRequest>),
     /// `lab list`.
     List {
         /// JSON output.
@@ -146,6 +148,7 @@ pub fn run(config: &Config, command: Command, out: &mut impl Write) -> Result<u8
         Command::Admit(request) => admit::run(&config, &request, out),
         Command::TokenIssue(request) => token::issue_token(&request, out),
         Command::BundleVerify(request) => bundle::verify(&request, out),
+        Command::BundleCreate(request) => bundle::create(&config, &request, out),
         Command::Grade(request) => grade::run(&config, &request, out),
     }
 }

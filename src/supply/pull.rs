@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, WWW_AUTHENTICATE};
 use serde::Deserialize;
 
+use super::digest::Digest;
 use super::error::SupplyError;
 use super::store::{Limit, human_size};
 
@@ -79,6 +80,79 @@ impl Puller {
         accept: &[&str],
         limit: Limit,
     ) -> Result<Vec<u8>, Failure> {
+        let response = self.answer(what, reference, path, accept).await?;
+        read_body(what, response, limit).await
+    }
+
+    /// [`Self::get`] of a blob of `size` bytes, streamed into `sink` (which is emptied first,
+    /// so that a retried attempt starts over) and hashed on the way: the registry must send
+    /// exactly `size` bytes that hash to `digest`. Nothing is held whole in memory.
+    pub async fn get_into(
+        &self,
+        what: &str,
+        reference: &Reference,
+        digest: &Digest,
+        size: u64,
+        sink: &std::fs::File,
+    ) -> Result<(), Failure> {
+        use sha2::Digest as _;
+        use std::io::{Seek, Write};
+        let path = format!("blobs/{digest}");
+        let mut response = self.answer(what, reference, &path, &[]).await?;
+        let corrupt = |reason: String| {
+            Failure::Final(SupplyError::Corrupt {
+                what: what.to_owned(),
+                reason,
+            })
+        };
+        if let Some(announced) = response.content_length()
+            && announced != size
+        {
+            return Err(corrupt(format!(
+                "the registry announced {announced} bytes, not the {size} its descriptor gives"
+            )));
+        }
+        let local = |e: std::io::Error| {
+            Failure::Final(SupplyError::BadInput(format!("cannot write {what}: {e}")))
+        };
+        let mut sink = sink;
+        sink.set_len(0).map_err(local)?;
+        sink.rewind().map_err(local)?;
+        let mut hasher = sha2::Sha256::new();
+        let mut received = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            received += chunk.len() as u64;
+            if received > size {
+                return Err(corrupt(format!(
+                    "the registry sent more than the {size} bytes its descriptor gives"
+                )));
+            }
+            hasher.update(&chunk);
+            sink.write_all(&chunk).map_err(local)?;
+        }
+        if received != size {
+            // A connection cut short: worth another attempt.
+            return Err(Failure::Transient(format!(
+                "the registry sent {received} of the {size} bytes of {what}"
+            )));
+        }
+        if hex::encode(hasher.finalize()) != digest.hex() {
+            return Err(corrupt(
+                "the registry sent bytes that do not hash to it".to_owned(),
+            ));
+        }
+        sink.flush().map_err(local)
+    }
+
+    /// The answer to `GET /v2/<repository>/<path>`, once it is a success; every other answer
+    /// becomes a failure that says what happened.
+    async fn answer(
+        &self,
+        what: &str,
+        reference: &Reference,
+        path: &str,
+        accept: &[&str],
+    ) -> Result<reqwest::Response, Failure> {
         let url = format!(
             "{}://{}/v2/{}/{path}",
             self.scheme,
@@ -95,7 +169,7 @@ impl Puller {
         }
         let status = response.status();
         if status.is_success() {
-            return read_body(what, response, limit).await;
+            return Ok(response);
         }
         let (codes, message) = error_answer(response).await;
         let unknown = [

@@ -127,7 +127,20 @@ impl RegistryStore {
     }
 
     /// Runs `op` with a deadline per attempt, retrying transient failures with backoff.
-    async fn with_retry<T, F, Fut>(&self, mut op: F) -> Result<T, SupplyError>
+    async fn with_retry<T, F, Fut>(&self, op: F) -> Result<T, SupplyError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        self.with_retry_within(self.retry.attempt_timeout, op).await
+    }
+
+    /// [`Self::with_retry`] with `attempt_timeout` for each attempt instead of the retry's own.
+    async fn with_retry_within<T, F, Fut>(
+        &self,
+        attempt_timeout: Duration,
+        mut op: F,
+    ) -> Result<T, SupplyError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -137,14 +150,11 @@ impl RegistryStore {
         let mut attempt = 1;
         let start = tokio::time::Instant::now();
         loop {
-            let reason = match tokio::time::timeout(self.retry.attempt_timeout, op()).await {
+            let reason = match tokio::time::timeout(attempt_timeout, op()).await {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(Failure::Final(e))) => return Err(e),
                 Ok(Err(Failure::Transient(reason))) => reason,
-                Err(_) => format!(
-                    "no complete answer within {}",
-                    seconds(self.retry.attempt_timeout)
-                ),
+                Err(_) => format!("no complete answer within {}", seconds(attempt_timeout)),
             };
             if attempt == attempts {
                 let reason = match attempts {
@@ -307,6 +317,32 @@ impl Store for RegistryStore {
             });
         }
         Ok(bytes)
+    }
+}
+
+/// The slowest transfer a blob copy waits for, on top of the retry's own attempt time: an
+/// attempt that falls below it is cut and tried again (each read has its own timeout too).
+const SLOWEST_TRANSFER: u64 = 256 << 10;
+
+impl RegistryStore {
+    /// A blob of any size (a node image's layers run to hundreds of MiB) streamed into `sink`,
+    /// checked on the way: exactly `size` bytes that hash to `digest`. Each attempt may take
+    /// the retry's attempt time plus the time `size` takes at 256 KiB/s.
+    pub async fn blob_into(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        size: u64,
+        sink: &std::fs::File,
+    ) -> Result<(), SupplyError> {
+        let what = format!("blob {digest} of {}", image.repository());
+        let reference = Self::reference(image, digest.as_str());
+        let within = self.retry.attempt_timeout + Duration::from_secs(size / SLOWEST_TRANSFER);
+        self.with_retry_within(within, || {
+            self.puller
+                .get_into(&what, &reference, digest, size, sink)
+        })
+        .await
     }
 }
 

@@ -18,14 +18,14 @@ const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const SUBJECT: &str =
     "https://github.com/courselab/demo/.github/workflows/release.yml@refs/heads/main";
 
-struct TestCa {
+pub struct TestCa {
     params: CertificateParams,
     key: KeyPair,
-    pem: String,
+    pub pem: String,
 }
 
 impl TestCa {
-    fn new(name: &str) -> Self {
+    pub fn new(name: &str) -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
             .distinguished_name
@@ -38,7 +38,7 @@ impl TestCa {
     }
 
     /// A short-lived signing certificate for `subject` from `issuer`, with its key.
-    fn leaf(&self, subject: &str, issuer: &str) -> (String, KeyPair) {
+    pub fn leaf(&self, subject: &str, issuer: &str) -> (String, KeyPair) {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.subject_alt_names = vec![SanType::URI(subject.try_into().unwrap())];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];

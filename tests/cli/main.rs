@@ -2,6 +2,7 @@
 
 mod admit;
 mod bundle;
+mod bundle_create;
 mod canvas_import;
 #[path = "../support/ch14_class.rs"]
 mod ch14_class;

@@ -164,6 +164,25 @@ async fn push_manifest(
     config: &[u8],
     layers: &[(Vec<u8>, &str, Value)],
 ) -> String {
+    push_manifest_typed(
+        addr,
+        repo,
+        tag,
+        ("application/vnd.oci.image.config.v1+json", config),
+        layers,
+    )
+    .await
+}
+
+/// Pushes a manifest whose config has the media type given (a Helm chart's, an artifact's)
+/// and the layers given; returns its digest.
+pub async fn push_manifest_typed(
+    addr: &str,
+    repo: &str,
+    tag: &str,
+    (config_type, config): (&str, &[u8]),
+    layers: &[(Vec<u8>, &str, Value)],
+) -> String {
     let client = client();
     let reference = Reference::with_tag(addr.to_owned(), repo.to_owned(), tag.to_owned());
     client
@@ -194,7 +213,7 @@ async fn push_manifest(
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": sha256(config)},
+        "config": {"mediaType": config_type, "size": config.len(), "digest": sha256(config)},
         "layers": descriptors,
     });
     // serde_json, not oci-client's canonical JSON, which leaves newlines in annotations raw.

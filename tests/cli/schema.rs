@@ -67,7 +67,7 @@ fn walk(value: &serde_json::Value, path: &str, undocumented: &mut Vec<String>) {
 
 /// The Kyverno module the peers are built from (`.ci/peers/kyverno/go.mod`), found or fetched
 /// by Go from the module proxy: its folder.
-fn kyverno_module() -> std::path::PathBuf {
+pub fn kyverno_module() -> std::path::PathBuf {
     let go_mod = std::fs::read_to_string(repo().join(".ci/peers/kyverno/go.mod")).unwrap();
     let version = go_mod
         .lines()

@@ -1,0 +1,382 @@
+//! `lab bundle create` through the real binary, with no internet: one loopback registry stands
+//! in for every publisher (docker.io, ghcr.io, reg.kyverno.io), holding Kyverno's real chart
+//! 3.9.0 (from the Kyverno module the peers are built from) as the OCI artifact Kyverno
+//! publishes and one image for each image its values name; the real cosign signs them as
+//! Kyverno's release workflows do (keyless certificates for their identities, here from a test
+//! CA, signatures in a `signatures` repository), and checks them again when the bundle is made.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::keyless::TestCa;
+use super::peers::{peer_command, peers_bin};
+use super::registry::{TestRegistry, push_image, push_manifest_typed, runtime};
+use super::{copy_course, edit, lab, output};
+
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const IMAGE_SIGNER: &str =
+    "https://github.com/kyverno/kyverno/.github/workflows/release.yaml@refs/tags/v1.19.0";
+const CHART_SIGNER: &str =
+    "https://github.com/kyverno/kyverno/.github/workflows/helm-release.yaml@refs/tags/kyverno-chart-3.9.0";
+const NODE_PIN: &str = "sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+const BASE_PIN: &str = "sha256:262578cde928d5c9eba3bce079976444f624c13ed0afb741d90d5423877496cb";
+
+/// The publishers' registry and what was put there.
+struct Publishers {
+    registry: TestRegistry,
+    dir: tempfile::TempDir,
+    course: PathBuf,
+    /// Each Kyverno image by its reference in the chart, with its digest.
+    kyverno: Vec<(String, String)>,
+}
+
+/// Kyverno's chart folder, as a `.tgz` whose entries are under `kyverno/` (what `helm package`
+/// writes).
+fn chart_tgz() -> Vec<u8> {
+    let folder = super::schema::kyverno_module().join("charts/kyverno");
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    builder.append_dir_all("kyverno", &folder).unwrap();
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// cosign with the key of `leaf` imported (as `name`); signs `what` keyless-style (the
+/// certificate and its chain attached), signatures into `addr/kyverno/signatures`.
+fn cosign_sign(
+    dir: &Path,
+    addr: &str,
+    (name, leaf): (&str, &(String, rcgen::KeyPair)),
+    ca_pem: &str,
+    what: &str,
+) {
+    let key = dir.join(format!("{name}.pem"));
+    let cert = dir.join(format!("{name}.crt"));
+    let chain = dir.join("ca.crt");
+    std::fs::write(&key, leaf.1.serialize_pem()).unwrap();
+    std::fs::write(&cert, &leaf.0).unwrap();
+    std::fs::write(&chain, ca_pem).unwrap();
+    let prefix = dir.join(&name).display().to_string();
+    if !dir.join(format!("{name}.key")).exists() {
+        let out = peer_command("cosign")
+            .current_dir(dir)
+            .env("COSIGN_PASSWORD", "")
+            .args(["import-key-pair", "--key"])
+            .arg(&key)
+            .args(["--output-key-prefix", &prefix])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = peer_command("cosign")
+        .current_dir(dir)
+        .env("COSIGN_PASSWORD", "")
+        .env("COSIGN_REPOSITORY", format!("{addr}/kyverno/signatures"))
+        .args(["sign", "--yes", "--key"])
+        .arg(format!("{prefix}.key"))
+        .arg("--certificate")
+        .arg(&cert)
+        .arg("--certificate-chain")
+        .arg(&chain)
+        .args([
+            "--use-signing-config=false",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            what,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cosign sign {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The publishers, with every Kyverno image signed by Kyverno's release identity except
+/// those `unsigned` names (references of the chart's values), and those `misattributed` names
+/// signed by the chart's workflow instead.
+fn publishers(unsigned: &[&str], misattributed: &[&str]) -> Publishers {
+    let registry = TestRegistry::start();
+    let addr = registry.addr.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let tgz = chart_tgz();
+    let chart = courselab::bundle::kyverno::read_chart(&tgz, "kyverno").unwrap();
+    let chart_digest = rt.block_on(push_manifest_typed(
+        &addr,
+        "kyverno/charts/kyverno",
+        "3.9.0",
+        (
+            "application/vnd.cncf.helm.config.v1+json",
+            br#"{"name":"kyverno","version":"3.9.0","appVersion":"v1.19.0","apiVersion":"v2"}"#,
+        ),
+        &[(tgz, courselab::bundle::kyverno::CHART_LAYER, Value::Null)],
+    ));
+    let mut kyverno = Vec::new();
+    let mut references: Vec<&String> = chart.images.values().collect();
+    references.sort();
+    references.dedup();
+    for reference in references {
+        let (_, path) = reference.split_once('/').unwrap();
+        let (repo, tag) = path.rsplit_once(':').unwrap();
+        let digest = rt.block_on(push_image(&addr, repo, tag, reference));
+        kyverno.push((reference.clone(), digest));
+    }
+    let node = rt.block_on(push_image(&addr, "kindest/node", "v1.35.8", "node"));
+    rt.block_on(push_image(&addr, "library/registry", "3", "registry"));
+    let base = rt.block_on(push_image(&addr, "stefanprodan/podinfo", "6.9.1", "base"));
+
+    let ca = TestCa::new("stand-in for Fulcio");
+    let image_leaf = ca.leaf(IMAGE_SIGNER, ISSUER);
+    let chart_leaf = ca.leaf(CHART_SIGNER, ISSUER);
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    cosign_sign(
+        &keys,
+        &addr,
+        ("chart", &chart_leaf),
+        &ca.pem,
+        &format!("{addr}/kyverno/charts/kyverno@{chart_digest}"),
+    );
+    for (reference, digest) in &kyverno {
+        if unsigned.contains(&reference.as_str()) {
+            continue;
+        }
+        let (_, path) = reference.split_once('/').unwrap();
+        let (repo, _) = path.rsplit_once(':').unwrap();
+        let signer = if misattributed.contains(&reference.as_str()) {
+            ("chart", &chart_leaf)
+        } else {
+            ("image", &image_leaf)
+        };
+        cosign_sign(
+            &keys,
+            &addr,
+            signer,
+            &ca.pem,
+            &format!("{addr}/{repo}@{digest}"),
+        );
+    }
+    let der = courselab::supply::keyless::pem_block(ca.pem.as_bytes()).unwrap();
+    let root = json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [],
+        "certificateAuthorities": [{
+            "subject": {"organization": "test", "commonName": "stand-in for Fulcio"},
+            "uri": "https://fulcio.test",
+            "certChain": {"certificates": [{"rawBytes": base64_encode(&der)}]},
+            "validFor": {"start": "2020-01-01T00:00:00Z"}
+        }],
+        "ctlogs": [],
+        "timestampAuthorities": []
+    });
+    std::fs::write(dir.path().join("trusted_root.json"), root.to_string()).unwrap();
+
+    let course = dir.path().join("course");
+    copy_course(&course);
+    edit(&course, "kind-config/ch14.yaml", NODE_PIN, &node);
+    edit(&course, "labs/ch14/lab.yaml", BASE_PIN, &base);
+    Publishers {
+        registry,
+        dir,
+        course,
+        kyverno,
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+impl Publishers {
+    fn create(&self, out: &str) -> (i32, String, String) {
+        let addr = &self.registry.addr;
+        let path = format!(
+            "{}:{}",
+            peers_bin().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = lab(self.dir.path());
+        cmd.env("PATH", path)
+            .arg("--course")
+            .arg(&self.course)
+            .args(["bundle", "create", "ch14", "-o", out])
+            .args(["--registry-mirror", &format!("docker.io={addr}")])
+            .args(["--registry-mirror", &format!("ghcr.io={addr}")])
+            .args(["--registry-mirror", &format!("reg.kyverno.io={addr}")])
+            .args(["--trusted-root", "trusted_root.json"])
+            .args(["--insecure-ignore-tlog", "--insecure-ignore-sct"]);
+        output(&mut cmd)
+    }
+
+    /// The bundle's manifest, read from the archive's first entry.
+    fn manifest(&self, out: &str) -> Value {
+        let file = std::fs::File::open(self.dir.path().join(out)).unwrap();
+        let mut archive = tar::Archive::new(file);
+        let mut first = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(first.path().unwrap().to_str(), Some("bundle.json"));
+        serde_json::from_reader(&mut first).unwrap()
+    }
+}
+
+/// Replaces what differs from run to run (digests, sizes, ports) by placeholders.
+fn stable(text: &str, addr: &str) -> String {
+    let digests = regex::Regex::new("sha256:[0-9a-f]{12,64}").unwrap();
+    let sizes = regex::Regex::new(r"\d+(\.\d+)? (KiB|MiB|bytes)").unwrap();
+    let text = digests.replace_all(text, "sha256:…");
+    let text = sizes.replace_all(&text, "[size]");
+    text.replace(addr, "[publishers]")
+}
+
+#[test]
+fn a_bundle_of_ch14_holds_what_start_needs_with_kyvernos_signatures_verified() {
+    let publishers = publishers(&[], &[]);
+    let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    insta::assert_snapshot!(
+        "bundle-created",
+        stable(&stdout, &publishers.registry.addr)
+    );
+
+    let manifest = publishers.manifest("ch14.bundle.tar");
+    assert_eq!(manifest["lab"], "ch14");
+    let images = manifest["images"].as_array().unwrap();
+    let by_role = |role: &str| {
+        images
+            .iter()
+            .filter(|i| i["role"] == role)
+            .map(|i| i["reference"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(by_role("kind-node"), ["docker.io/kindest/node:v1.35.8"]);
+    assert_eq!(by_role("registry"), ["docker.io/library/registry:3"]);
+    assert_eq!(by_role("base-image"), ["ghcr.io/stefanprodan/podinfo:6.9.1"]);
+    let mut kyverno = by_role("kyverno");
+    kyverno.sort();
+    let mut pushed: Vec<String> = publishers.kyverno.iter().map(|(r, _)| r.clone()).collect();
+    pushed.sort();
+    assert_eq!(kyverno, pushed, "every image the chart's values name");
+    assert_eq!(kyverno.len(), 7, "{kyverno:?}");
+    for image in images.iter().filter(|i| i["role"] == "kyverno") {
+        let (_, digest) = publishers
+            .kyverno
+            .iter()
+            .find(|(r, _)| *r == image["reference"])
+            .unwrap();
+        assert_eq!(image["digest"], digest.as_str(), "{image}");
+        let verified = &image["verified"];
+        assert!(
+            verified["by"].as_str().unwrap().starts_with("cosign v3."),
+            "{image}"
+        );
+        assert_eq!(
+            verified["identity"],
+            courselab::bundle::kyverno::IMAGE_IDENTITY
+        );
+        assert_eq!(verified["skipped"], json!(["transparency log", "SCT"]));
+        assert!(
+            verified["trusted_root"]
+                .as_str()
+                .unwrap()
+                .starts_with("trusted_root.json (sha256:"),
+            "{verified}"
+        );
+        // cosign v3 keeps its Sigstore bundle as a referrer: the fallback tag's index.
+        let hex = digest.trim_start_matches("sha256:");
+        assert_eq!(
+            image["cosign"],
+            json!([format!("ghcr.io/kyverno/signatures:sha256-{hex}")]),
+            "{image}"
+        );
+    }
+    let chart = &manifest["charts"][0];
+    assert_eq!(chart["reference"], "ghcr.io/kyverno/charts/kyverno:3.9.0");
+    assert_eq!(chart["file"], "charts/kyverno-3.9.0.tgz");
+    assert_eq!(
+        chart["images"]["admissionController.container.image"],
+        "reg.kyverno.io/kyverno/kyverno:v1.19.0"
+    );
+    assert_eq!(
+        chart["verified"]["identity"],
+        courselab::bundle::kyverno::CHART_IDENTITY
+    );
+
+    // The bundle verifies as a whole, and its layout is one skopeo reads by those names.
+    let (code, stdout, stderr) = output(
+        lab(publishers.dir.path()).args(["bundle", "verify", "ch14.bundle.tar"]),
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let unpacked = publishers.dir.path().join("unpacked");
+    tar::Archive::new(std::fs::File::open(publishers.dir.path().join("ch14.bundle.tar")).unwrap())
+        .unpack(&unpacked)
+        .unwrap();
+    let node = images.iter().find(|i| i["role"] == "kind-node").unwrap();
+    let raw = super::registry::debian_tool("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!(
+            "oci:{}:docker.io/kindest/node:v1.35.8",
+            unpacked.join("oci").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
+    assert_eq!(
+        courselab::supply::Digest::sha256_of(&raw.stdout).as_str(),
+        node["digest"]
+    );
+    // Nothing is left beside the output but it.
+    assert_eq!(left_beside(publishers.dir.path()), ["ch14.bundle.tar"]);
+
+    // A second run refuses to replace the bundle.
+    let (code, _, stderr) = publishers.create("ch14.bundle.tar");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("exists already; pass --force"), "{stderr}");
+}
+
+/// What is beside the output: the bundle, or what creating it left.
+fn left_beside(dir: &Path) -> Vec<String> {
+    let mut left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".lab-bundle") || n.ends_with(".tar"))
+        .collect();
+    left.sort();
+    left
+}
+
+#[test]
+fn an_unsigned_kyverno_image_stops_the_bundle_and_leaves_nothing() {
+    let unsigned = "reg.kyverno.io/kyverno/background-controller:v1.19.0";
+    let publishers = publishers(&[unsigned], &[]);
+    let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "error: Kyverno's image {unsigned} did not verify against Kyverno's signing identity, so no bundle was made: cosign exited 10: no signatures found\n"
+        ),
+    );
+    assert_eq!(left_beside(publishers.dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_kyverno_image_signed_by_another_workflow_stops_the_bundle() {
+    // Signed by Kyverno's chart workflow: a genuine Kyverno certificate, but not the identity
+    // that releases images.
+    let misattributed = "ghcr.io/kyverno/readiness-checker:v1.19.0";
+    let publishers = publishers(&[], &[misattributed]);
+    let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: Kyverno's image {misattributed} did not verify against Kyverno's signing identity, so no bundle was made: cosign exited 1: "
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("helm-release.yaml"), "cosign names the identity it found: {stderr}");
+    assert_eq!(left_beside(publishers.dir.path()), Vec::<String>::new());
+}

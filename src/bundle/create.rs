@@ -144,15 +144,14 @@ impl Copier {
         };
         let mut pending = vec![(top.bytes, top.digest, 1usize)];
         while let Some((bytes, digest, depth)) = pending.pop() {
-            let shape: ManifestShape = serde_json::from_slice(&bytes).map_err(|e| {
-                BundleError::Supply {
+            let shape: ManifestShape =
+                serde_json::from_slice(&bytes).map_err(|e| BundleError::Supply {
                     what: format!("{} of {what}", digest.as_str()),
                     source: crate::supply::SupplyError::Corrupt {
                         what: format!("manifest {digest}"),
                         reason: format!("it does not parse as an OCI manifest ({e})"),
                     },
-                }
-            })?;
+                })?;
             if shape.manifests.len() > MAX_CHILDREN || shape.layers.len() > MAX_CHILDREN {
                 return Err(too_many(&what, &digest));
             }
@@ -352,8 +351,8 @@ pub fn needs(
     base_image: Option<&str>,
     chart_version: &str,
 ) -> Result<Needs, String> {
-    let config: serde_json::Value = serde_saphyr::from_str(kind_config)
-        .map_err(|e| format!("{shown} does not parse: {e}"))?;
+    let config: serde_json::Value =
+        serde_saphyr::from_str(kind_config).map_err(|e| format!("{shown} does not parse: {e}"))?;
     let mut node_images = Vec::new();
     for node in config
         .get("nodes")
@@ -402,8 +401,14 @@ pub async fn collect<H: Host>(
     // Kyverno's chart first: it says which images come with it.
     let chart_reference = format!("{}:{}", kyverno::CHART_REPOSITORY, needs.chart_version);
     progress(&format!("chart {chart_reference}"));
-    let (chart_image, chart_pinned) =
-        bundle_image(copier, staging, Role::Kyverno, &chart_reference, Some(&signatures)).await?;
+    let (chart_image, chart_pinned) = bundle_image(
+        copier,
+        staging,
+        Role::Kyverno,
+        &chart_reference,
+        Some(&signatures),
+    )
+    .await?;
     let reached_signatures = canonical_repository(&copier.reached(&signatures));
     let verify = |copier: &Copier, what: &str, pinned: &ImageRef, identity: &str| {
         let reached = copier.reached(pinned);
@@ -524,11 +529,15 @@ mod tests {
         let name = |r: &str| canonical_name(&ImageRef::parse(r).unwrap());
         assert_eq!(name("registry:3"), "docker.io/library/registry:3");
         assert_eq!(
-            name("kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0"),
+            name(
+                "kindest/node:v1.35.8@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0"
+            ),
             "docker.io/kindest/node:v1.35.8"
         );
         assert_eq!(
-            name("ghcr.io/kyverno/kyverno@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0"),
+            name(
+                "ghcr.io/kyverno/kyverno@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0"
+            ),
             "ghcr.io/kyverno/kyverno@sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0"
         );
     }
@@ -548,7 +557,11 @@ mod tests {
             parse_mirror("docker.io=127.0.0.1:5000").unwrap(),
             ("docker.io".to_owned(), "127.0.0.1:5000".to_owned())
         );
-        assert!(parse_mirror("docker.io").unwrap_err().contains("REGISTRY=MIRROR"));
+        assert!(
+            parse_mirror("docker.io")
+                .unwrap_err()
+                .contains("REGISTRY=MIRROR")
+        );
         assert!(parse_mirror("docker.io=host/path").is_err());
     }
 
@@ -558,11 +571,15 @@ mod tests {
         let needs = needs(pinned, "kind.yaml", Some("b"), "3.9.0").unwrap();
         assert_eq!(needs.node_images.len(), 1);
         let tag_only = "nodes:\n  - role: control-plane\n    image: kindest/node:v1.35.8\n";
-        assert!(super::needs(tag_only, "kind.yaml", None, "3.9.0")
-            .unwrap_err()
-            .contains("without a digest; pin it"));
-        assert!(super::needs("nodes: []\n", "kind.yaml", None, "3.9.0")
-            .unwrap_err()
-            .contains("names no node image"));
+        assert!(
+            super::needs(tag_only, "kind.yaml", None, "3.9.0")
+                .unwrap_err()
+                .contains("without a digest; pin it")
+        );
+        assert!(
+            super::needs("nodes: []\n", "kind.yaml", None, "3.9.0")
+                .unwrap_err()
+                .contains("names no node image")
+        );
     }
 }

@@ -45,7 +45,9 @@ pub enum BundleError {
         source: crate::supply::SupplyError,
     },
     /// A publisher's signature did not verify: the bundle is not made.
-    #[error("{what} did not verify against {signer}'s signing identity, so no bundle was made: {reason}")]
+    #[error(
+        "{what} did not verify against {signer}'s signing identity, so no bundle was made: {reason}"
+    )]
     NotVerified {
         /// The image or chart.
         what: String,

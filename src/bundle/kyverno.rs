@@ -183,7 +183,9 @@ mod tests {
             header.set_size(text.len() as u64);
             header.set_mode(0o644);
             header.set_cksum();
-            builder.append_data(&mut header, name, text.as_bytes()).unwrap();
+            builder
+                .append_data(&mut header, name, text.as_bytes())
+                .unwrap();
         }
         builder.into_inner().unwrap().finish().unwrap()
     }
@@ -273,7 +275,10 @@ mod tests {
                 .starts_with("is not")
         );
         let misnamed = tgz(&[
-            ("kyverno/Chart.yaml", "name: other\nversion: '1'\nappVersion: v1\n"),
+            (
+                "kyverno/Chart.yaml",
+                "name: other\nversion: '1'\nappVersion: v1\n",
+            ),
             ("kyverno/values.yaml", "{}"),
         ]);
         assert_eq!(

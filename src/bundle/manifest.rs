@@ -201,14 +201,19 @@ impl Manifest {
             if self.files.contains_key(&format!("oci/blobs/sha256/{hex}")) {
                 Ok(())
             } else {
-                Err(format!("{what} is listed, but its manifest {digest} is not in the bundle"))
+                Err(format!(
+                    "{what} is listed, but its manifest {digest} is not in the bundle"
+                ))
             }
         };
         for image in &self.images {
             let shown = crate::text::printable(&image.reference);
             crate::supply::ImageRef::parse(&image.reference)
                 .map_err(|e| format!("it lists an image `{shown}` that is not a reference: {e}"))?;
-            listed(&image.digest, &format!("the {} {shown}", image.role.describe()))?;
+            listed(
+                &image.digest,
+                &format!("the {} {shown}", image.role.describe()),
+            )?;
         }
         for chart in &self.charts {
             let shown = crate::text::printable(&chart.reference);

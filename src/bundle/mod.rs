@@ -15,6 +15,7 @@ pub mod kyverno;
 pub mod layout;
 pub mod manifest;
 pub mod pack;
+pub mod serve;
 pub mod signed;
 pub mod verify;
 

@@ -69,10 +69,17 @@ impl<'h, H: Host> Cosign<'h, H> {
     pub fn find(host: &'h H, trust: Trust) -> Result<Self, BundleError> {
         let install = "install cosign 3.0 or later (https://docs.sigstore.dev/cosign/system_config/installation/): lab bundle create checks Kyverno's signatures with it";
         let ran = host
-            .run("cosign", &["version", "--json"], None, Duration::from_secs(30))
+            .run(
+                "cosign",
+                &["version", "--json"],
+                None,
+                Duration::from_secs(30),
+            )
             .map_err(|e| BundleError::Tool(format!("cosign could not be run ({e}); {install}")))?;
         if ran.code == 127 {
-            return Err(BundleError::Tool(format!("cosign is not installed; {install}")));
+            return Err(BundleError::Tool(format!(
+                "cosign is not installed; {install}"
+            )));
         }
         let version = serde_json::from_str::<Version>(&ran.stdout)
             .ok()
@@ -193,7 +200,10 @@ fn cosign_error(stderr: &str, code: i32) -> String {
         .unwrap_or("no message");
     let mut reason = crate::text::printable(line.trim()).into_owned();
     if reason.len() > 400 {
-        let cut = (0..=400).rev().find(|&i| reason.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=400)
+            .rev()
+            .find(|&i| reason.is_char_boundary(i))
+            .unwrap_or(0);
         reason.truncate(cut);
         reason.push('…');
     }
@@ -219,9 +229,10 @@ fn describe_file(path: &Path) -> Result<String, BundleError> {
         path: path.to_owned(),
         reason: e.to_string(),
     })?;
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(format!("{} ({digest})", crate::text::printable(&name)))
 }
 
@@ -254,7 +265,9 @@ mod tests {
             .answer("env COSIGN_REPOSITORY", &payload(DIGEST));
         let cosign = Cosign::find(&host, Trust::default()).unwrap();
         let image = format!("reg.kyverno.io/kyverno/kyverno@{DIGEST}");
-        let verified = cosign.verify("the image", &image, DIGEST, &signer()).unwrap();
+        let verified = cosign
+            .verify("the image", &image, DIGEST, &signer())
+            .unwrap();
         assert_eq!(verified.by, "cosign v3.1.2");
         assert!(verified.skipped.is_empty());
         assert!(verified.trusted_root.starts_with("Sigstore public-good"));
@@ -274,7 +287,9 @@ mod tests {
             "Error: no matching signatures: expected identity\nerror during command execution: x\n",
         );
         let cosign = Cosign::find(&host, Trust::default()).unwrap();
-        let err = cosign.verify("the image x", "r/x@sha256:1", DIGEST, &signer()).unwrap_err();
+        let err = cosign
+            .verify("the image x", "r/x@sha256:1", DIGEST, &signer())
+            .unwrap_err();
         assert_eq!(err.exit_code(), crate::exit_code::VERIFICATION_FAILED);
         assert_eq!(
             err.to_string(),
@@ -294,11 +309,18 @@ mod tests {
         let missing = Recorded::default();
         missing.fail("cosign version", 127, "", "cosign: not found");
         let err = Cosign::find(&missing, Trust::default()).err().unwrap();
-        assert!(err.to_string().starts_with("cosign is not installed; install cosign 3.0"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cosign is not installed; install cosign 3.0"),
+            "{err}"
+        );
         let old = Recorded::default();
         old.answer("cosign version", r#"{"gitVersion":"v2.4.1"}"#);
         let err = Cosign::find(&old, Trust::default()).err().unwrap();
-        assert!(err.to_string().starts_with("cosign v2.4.1 is too old"), "{err}");
+        assert!(
+            err.to_string().starts_with("cosign v2.4.1 is too old"),
+            "{err}"
+        );
         assert!(!version_below("v3.1.2", MIN_COSIGN));
         assert!(version_below("devel", MIN_COSIGN));
     }
@@ -315,7 +337,12 @@ mod tests {
         };
         let cosign = Cosign::find(&host, trust).unwrap();
         let verified = cosign
-            .verify("x", &format!("127.0.0.1:5000/k@{DIGEST}"), DIGEST, &signer())
+            .verify(
+                "x",
+                &format!("127.0.0.1:5000/k@{DIGEST}"),
+                DIGEST,
+                &signer(),
+            )
             .unwrap();
         assert_eq!(verified.skipped, ["transparency log", "SCT"]);
         let transcript = host.transcript();

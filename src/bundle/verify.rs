@@ -2,9 +2,11 @@
 //! read (nothing is unpacked, nothing is held whole in memory), within the archive reader's
 //! limits for untrusted input.
 
-use std::collections::BTreeSet;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use super::error::BundleError;
 use super::manifest::{MANIFEST_FILE, MANIFEST_LIMIT, Manifest};
@@ -115,8 +117,51 @@ pub fn verify(path: &Path) -> Result<Verified, BundleError> {
     verify_reader(BufReader::with_capacity(super::pack::CHUNK, file), path)
 }
 
+/// Where each file's bytes lie in a bundle: its offset from the archive's start and its size.
+pub type Positions = BTreeMap<String, (u64, u64)>;
+
+/// [`verify`], also saying where each listed file's bytes lie in the archive (a tar stores
+/// them whole, uncompressed), so that they can be served from it without unpacking.
+pub fn verify_indexed(path: &Path) -> Result<(Verified, Positions), BundleError> {
+    let file = crate::input::open_file(path)?;
+    let consumed = Rc::new(Cell::new(0u64));
+    let tracked = Tracked {
+        inner: BufReader::with_capacity(super::pack::CHUNK, file),
+        consumed: Rc::clone(&consumed),
+    };
+    let mut positions = Positions::new();
+    let verified = verify_walk(tracked, path, &mut |name, size| {
+        positions.insert(name.to_owned(), (consumed.get(), size));
+    })?;
+    Ok((verified, positions))
+}
+
+/// Counts what the archive reader takes: when it hands over an entry, that count is where
+/// the entry's bytes start (tar headers are read whole, and nothing ahead of them).
+struct Tracked<R> {
+    inner: R,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
+    }
+}
+
 /// Verifies the bundle `input` (`path` names it in errors).
 pub fn verify_reader(input: impl Read, path: &Path) -> Result<Verified, BundleError> {
+    verify_walk(input, path, &mut |_, _| {})
+}
+
+/// The walk of [`verify_reader`]; `at` hears each file of the manifest as it is reached.
+fn verify_walk(
+    input: impl Read,
+    path: &Path,
+    at: &mut dyn FnMut(&str, u64),
+) -> Result<Verified, BundleError> {
     let mut manifest: Option<Manifest> = None;
     let mut seen = BTreeSet::new();
     let mut problems = Vec::new();
@@ -149,6 +194,7 @@ pub fn verify_reader(input: impl Read, path: &Path) -> Result<Verified, BundleEr
             problems.push(Problem::NotListed(name.to_owned()));
             return Ok(());
         };
+        at(name, size);
         let (digest, found) = digest_of(entry).map_err(|e| archive::explain(&e))?;
         if found != expected.size {
             problems.push(Problem::Size {

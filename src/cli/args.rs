@@ -472,6 +472,24 @@ pub enum BundleCommand {
     /// reached, 4 a signature did not verify or a registry's answer was not what it said, 5 the
     /// file could not be written.
     Create(Box<BundleCreateArgs>),
+    /// Serve a bundle to the room as a read-only OCI registry, straight from the file (every
+    /// file is verified first; nothing is unpacked).
+    ///
+    /// Images are served under their full names (`HOST:PORT/docker.io/kindest/node:v1.35.8`)
+    /// and as a containerd mirror asks for them (`?ns=docker.io`). Only GET and HEAD are
+    /// answered. Runs until Ctrl-C (exit 0); exit 4 the bundle is not what its manifest says,
+    /// 2 it cannot be read or the address cannot be listened on.
+    Serve {
+        /// The bundle (a .tar).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Where to listen (all interfaces by default, for the room's laptops).
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:5050")]
+        listen: String,
+        /// Connections served at once; more wait their turn.
+        #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096))]
+        max_connections: u16,
+    },
     /// Check every file of a bundle against its manifest (`bundle.json`) as the archive is
     /// read: nothing is unpacked, and the archive is held to the rules of untrusted input.
     ///

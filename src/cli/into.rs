@@ -136,6 +136,15 @@ impl Cli {
             CliCommand::Bundle(BundleCommand::Verify { file, json }) => {
                 Command::BundleVerify(commands::bundle::VerifyRequest { file, json })
             }
+            CliCommand::Bundle(BundleCommand::Serve {
+                file,
+                listen,
+                max_connections,
+            }) => Command::BundleServe(commands::bundle::ServeRequest {
+                file,
+                listen,
+                connections: usize::from(max_connections),
+            }),
             CliCommand::Bundle(BundleCommand::Create(args)) => {
                 let args = *args;
                 Command::BundleCreate(Box::new(commands::bundle::CreateRequest {

@@ -35,6 +35,73 @@ pub struct CreateRequest {
     pub trust: Trust,
 }
 
+/// What `lab bundle serve` was asked.
+#[derive(Debug, Clone)]
+pub struct ServeRequest {
+    /// The bundle.
+    pub file: PathBuf,
+    /// Where to listen.
+    pub listen: String,
+    /// Connections served at once.
+    pub connections: usize,
+}
+
+/// Serves the bundle until interrupted: exit 0 stopped by Ctrl-C; 4 the bundle is not what its
+/// manifest says; 2 it cannot be read or the address cannot be listened on.
+pub fn serve(request: &ServeRequest, out: &mut impl Write) -> Result<u8, LabError> {
+    use crate::bundle::serve::{Limits, Registry, serve};
+    let registry = std::sync::Arc::new(Registry::open(&request.file)?);
+    let limits = Limits {
+        connections: request.connections,
+        ..Limits::default()
+    };
+    let served = crate::runtime::block_on(async {
+        let listener = tokio::net::TcpListener::bind(&request.listen)
+            .await
+            .map_err(|e| {
+                LabError::Usage(format!(
+                    "cannot listen on {}: {e}; pass --listen HOST:PORT with a free port",
+                    printable(&request.listen)
+                ))
+            })?;
+        let address = listener.local_addr().map_err(|e| {
+            LabError::Usage(format!(
+                "cannot listen on {}: {e}",
+                printable(&request.listen)
+            ))
+        })?;
+        let manifest = &registry.verified.manifest;
+        let mut banner = format!(
+            "serving the {} bundle {} ({} files, {}, every file verified) read-only on http://{address}\n",
+            printable(&manifest.lab),
+            request.file.display(),
+            registry.verified.files,
+            human_size(registry.verified.bytes),
+        );
+        for name in crate::bundle::serve::names(&registry) {
+            banner.push_str(&format!("  {}\n", printable(&name)));
+        }
+        banner.push_str(&format!(
+            "pull an image as {address}/<its name above>, or make this a containerd mirror of its registries (server = \"http://{address}\"); Ctrl-C stops it\n"
+        ));
+        out.write_all(banner.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(output_error)?;
+        let stopped = crate::runtime::until_interrupted(serve(
+            std::sync::Arc::clone(&registry),
+            listener,
+            limits,
+            std::future::pending(),
+        ))
+        .await;
+        let _ = stopped;
+        Ok::<(), LabError>(())
+    })?;
+    served?;
+    let _ = writeln!(out, "stopped");
+    Ok(exit_code::SUCCESS)
+}
+
 /// Makes the bundle: exit 0 written; 4 a Kyverno signature did not verify or a registry's
 /// answer was not what it said; 3 a registry could not be reached; 5 the file not written.
 pub fn create(

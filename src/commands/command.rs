@@ -94,6 +94,8 @@ pub enum Command {
     BundleVerify(bundle::VerifyRequest),
     /// `lab bundle create`.
     BundleCreate(Box<bundle::CreateRequest>),
+    /// `lab bundle serve`.
+    BundleServe(bundle::ServeRequest),
     /// `lab list`.
     List {
         /// JSON output.
@@ -149,6 +151,7 @@ pub fn run(config: &Config, command: Command, out: &mut impl Write) -> Result<u8
         Command::TokenIssue(request) => token::issue_token(&request, out),
         Command::BundleVerify(request) => bundle::verify(&request, out),
         Command::BundleCreate(request) => bundle::create(&config, &request, out),
+        Command::BundleServe(request) => bundle::serve(&request, out),
         Command::Grade(request) => grade::run(&config, &request, out),
     }
 }

@@ -339,8 +339,7 @@ impl RegistryStore {
         let reference = Self::reference(image, digest.as_str());
         let within = self.retry.attempt_timeout + Duration::from_secs(size / SLOWEST_TRANSFER);
         self.with_retry_within(within, || {
-            self.puller
-                .get_into(&what, &reference, digest, size, sink)
+            self.puller.get_into(&what, &reference, digest, size, sink)
         })
         .await
     }

@@ -17,8 +17,7 @@ use super::{copy_course, edit, lab, output};
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const IMAGE_SIGNER: &str =
     "https://github.com/kyverno/kyverno/.github/workflows/release.yaml@refs/tags/v1.19.0";
-const CHART_SIGNER: &str =
-    "https://github.com/kyverno/kyverno/.github/workflows/helm-release.yaml@refs/tags/kyverno-chart-3.9.0";
+const CHART_SIGNER: &str = "https://github.com/kyverno/kyverno/.github/workflows/helm-release.yaml@refs/tags/kyverno-chart-3.9.0";
 const NODE_PIN: &str = "sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
 const BASE_PIN: &str = "sha256:262578cde928d5c9eba3bce079976444f624c13ed0afb741d90d5423877496cb";
 
@@ -58,7 +57,7 @@ fn cosign_sign(
     std::fs::write(&key, leaf.1.serialize_pem()).unwrap();
     std::fs::write(&cert, &leaf.0).unwrap();
     std::fs::write(&chain, ca_pem).unwrap();
-    let prefix = dir.join(&name).display().to_string();
+    let prefix = dir.join(name).display().to_string();
     if !dir.join(format!("{name}.key")).exists() {
         let out = peer_command("cosign")
             .current_dir(dir)
@@ -68,7 +67,11 @@ fn cosign_sign(
             .args(["--output-key-prefix", &prefix])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = peer_command("cosign")
         .current_dir(dir)
@@ -237,10 +240,7 @@ fn a_bundle_of_ch14_holds_what_start_needs_with_kyvernos_signatures_verified() {
     let publishers = publishers(&[], &[]);
     let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
     assert_eq!(code, 0, "{stdout}{stderr}");
-    insta::assert_snapshot!(
-        "bundle-created",
-        stable(&stdout, &publishers.registry.addr)
-    );
+    insta::assert_snapshot!("bundle-created", stable(&stdout, &publishers.registry.addr));
 
     let manifest = publishers.manifest("ch14.bundle.tar");
     assert_eq!(manifest["lab"], "ch14");
@@ -254,7 +254,10 @@ fn a_bundle_of_ch14_holds_what_start_needs_with_kyvernos_signatures_verified() {
     };
     assert_eq!(by_role("kind-node"), ["docker.io/kindest/node:v1.35.8"]);
     assert_eq!(by_role("registry"), ["docker.io/library/registry:3"]);
-    assert_eq!(by_role("base-image"), ["ghcr.io/stefanprodan/podinfo:6.9.1"]);
+    assert_eq!(
+        by_role("base-image"),
+        ["ghcr.io/stefanprodan/podinfo:6.9.1"]
+    );
     let mut kyverno = by_role("kyverno");
     kyverno.sort();
     let mut pushed: Vec<String> = publishers.kyverno.iter().map(|(r, _)| r.clone()).collect();
@@ -306,9 +309,8 @@ fn a_bundle_of_ch14_holds_what_start_needs_with_kyvernos_signatures_verified() {
     );
 
     // The bundle verifies as a whole, and its layout is one skopeo reads by those names.
-    let (code, stdout, stderr) = output(
-        lab(publishers.dir.path()).args(["bundle", "verify", "ch14.bundle.tar"]),
-    );
+    let (code, stdout, stderr) =
+        output(lab(publishers.dir.path()).args(["bundle", "verify", "ch14.bundle.tar"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     let unpacked = publishers.dir.path().join("unpacked");
     tar::Archive::new(std::fs::File::open(publishers.dir.path().join("ch14.bundle.tar")).unwrap())
@@ -323,7 +325,11 @@ fn a_bundle_of_ch14_holds_what_start_needs_with_kyvernos_signatures_verified() {
         ))
         .output()
         .unwrap();
-    assert!(raw.status.success(), "{}", String::from_utf8_lossy(&raw.stderr));
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
     assert_eq!(
         courselab::supply::Digest::sha256_of(&raw.stdout).as_str(),
         node["digest"]
@@ -377,6 +383,219 @@ fn a_kyverno_image_signed_by_another_workflow_stops_the_bundle() {
         )),
         "{stderr}"
     );
-    assert!(stderr.contains("helm-release.yaml"), "cosign names the identity it found: {stderr}");
+    assert!(
+        stderr.contains("helm-release.yaml"),
+        "cosign names the identity it found: {stderr}"
+    );
     assert_eq!(left_beside(publishers.dir.path()), Vec::<String>::new());
+}
+
+/// `lab bundle serve` on a loopback port: its address, and the server (stopped with Ctrl-C's
+/// signal when dropped, its output checked).
+struct Server {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path, file: &str, extra: &[&str]) -> Server {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .args(["bundle", "serve", file, "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let addr = first
+            .trim_end()
+            .rsplit_once("http://")
+            .map(|(_, a)| a.to_owned())
+            .unwrap_or_else(|| panic!("the first line names the address: {first:?}"));
+        Server { child, addr }
+    }
+
+    /// Stops the server as Ctrl-C does and returns its exit code and the rest of its output.
+    fn stop(mut self) -> (i32, String) {
+        use std::io::Read;
+        // SAFETY: kill(2) on our own child's pid, with a valid signal number.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().unwrap();
+        let mut rest = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut rest)
+            .unwrap();
+        (status.code().unwrap_or(-1), rest)
+    }
+}
+
+/// One request: its status, its `Docker-Content-Digest` and its body.
+fn http(method: reqwest::Method, url: &str) -> (u16, String, String) {
+    runtime().block_on(async {
+        let response = reqwest::Client::new()
+            .request(method, url)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let digest = response
+            .headers()
+            .get("docker-content-digest")
+            .map(|d| d.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, digest, response.text().await.unwrap())
+    })
+}
+
+#[test]
+fn a_served_bundle_is_a_read_only_registry_that_crane_skopeo_and_cosign_pull_from() {
+    let publishers = publishers(&[], &[]);
+    let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let manifest = publishers.manifest("ch14.bundle.tar");
+    let image = |role: &str, name: &str| {
+        manifest["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["role"] == role && i["reference"].as_str().unwrap().contains(name))
+            .unwrap()
+            .clone()
+    };
+    let node = image("kind-node", "node");
+    let kyverno = image("kyverno", "/kyverno/kyverno:");
+    let server = Server::start(publishers.dir.path(), "ch14.bundle.tar", &[]);
+    let addr = server.addr.clone();
+
+    // By its full name, as crane asks.
+    let digest = peer_command("crane")
+        .args(["digest", "--insecure"])
+        .arg(format!("{addr}/docker.io/kindest/node:v1.35.8"))
+        .output()
+        .unwrap();
+    assert!(
+        digest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&digest.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&digest.stdout).trim(),
+        node["digest"]
+    );
+    // A whole image, every blob checked by crane as it pulls.
+    let pulled = publishers.dir.path().join("kyverno.tar");
+    let pull = peer_command("crane")
+        .args(["pull", "--insecure"])
+        .arg(format!("{addr}/reg.kyverno.io/kyverno/kyverno:v1.19.0"))
+        .arg(&pulled)
+        .output()
+        .unwrap();
+    assert!(
+        pull.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pull.stderr)
+    );
+    // As a containerd mirror asks: the registry in `ns`, the repository as the publisher has it.
+    let skopeo = super::registry::debian_tool("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{addr}/docker.io/library/registry:3"))
+        .output()
+        .unwrap();
+    assert!(
+        skopeo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&skopeo.stderr)
+    );
+    let (status, digest, _) = http(
+        reqwest::Method::GET,
+        &format!("http://{addr}/v2/kindest/node/manifests/v1.35.8?ns=docker.io"),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(digest, node["digest"].as_str().unwrap());
+    // The signatures came along and still verify, served from the bundle.
+    let verify = peer_command("cosign")
+        .env(
+            "COSIGN_REPOSITORY",
+            format!("{addr}/ghcr.io/kyverno/signatures"),
+        )
+        .current_dir(publishers.dir.path())
+        .args([
+            "verify",
+            "--certificate-identity-regexp",
+            courselab::bundle::kyverno::IMAGE_IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            "trusted_root.json",
+            "--insecure-ignore-tlog",
+            "--insecure-ignore-sct",
+            "--allow-http-registry",
+        ])
+        .arg(format!(
+            "{addr}/reg.kyverno.io/kyverno/kyverno@{}",
+            kyverno["digest"].as_str().unwrap()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // Read-only: a push is refused, and what is not there is named as the API names it.
+    let (status, _, _) = http(
+        reqwest::Method::PUT,
+        &format!("http://{addr}/v2/docker.io/kindest/node/manifests/evil"),
+    );
+    assert_eq!(status, 405);
+    let (status, _, text) = http(
+        reqwest::Method::GET,
+        &format!("http://{addr}/v2/docker.io/nobody/manifests/v1"),
+    );
+    assert_eq!(status, 404);
+    assert!(text.contains("NAME_UNKNOWN"), "{text}");
+
+    let (code, rest) = server.stop();
+    assert_eq!(code, 0, "{rest}");
+    assert!(rest.ends_with("stopped\n"), "{rest}");
+}
+
+#[test]
+fn a_tampered_bundle_is_not_served() {
+    let publishers = publishers(&[], &[]);
+    let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The chart's archive changed in place: same size, another digest.
+    let path = publishers.dir.path().join("ch14.bundle.tar");
+    let at = tar::Archive::new(std::fs::File::open(&path).unwrap())
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.path().unwrap().to_str() == Some("charts/kyverno-3.9.0.tgz"))
+        .unwrap()
+        .raw_file_position();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[at as usize + 100] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, stdout, stderr) = output(lab(publishers.dir.path()).args([
+        "bundle",
+        "serve",
+        "ch14.bundle.tar",
+        "--listen",
+        "127.0.0.1:0",
+    ]));
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(stderr.contains("is not what its manifest says"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
 }

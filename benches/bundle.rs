@@ -4,11 +4,16 @@
 //! Each side runs three times, in turn; the best round of each is reported. Run with
 //! `cargo bench --bench bundle` (`BENCH_BUNDLE_MIB` sets the size). Under `cargo test
 //! --bench '*'` (CI) it runs short: 8 MiB, the verdicts still checked.
+//!
+//! Then `lab bundle serve`: the real binary serves a bundle holding one 8 MiB image (two
+//! layers) on loopback, and N clients pull it at once (its manifest, then every blob, each
+//! hashed against its digest), for N up to 1024 (`BENCH_SERVE_MAX` sets the most); reported
+//! for each N: pulls that failed, the wall time and the bytes served per second.
 
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Mode;
@@ -103,4 +108,186 @@ fn main() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{out:?}");
+
+    serve_bench(mode, tmp.path());
+}
+
+/// A bundle of one image, `docker.io/bench/venue:1`: a config and two layers of `layer_mib`
+/// MiB each. Returns the bundle's path.
+fn image_bundle(dir: &Path, layer_mib: usize) -> std::path::PathBuf {
+    let folder = dir.join("image");
+    let blobs = folder.join("oci/blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = courselab::supply::Digest::sha256_of(bytes);
+        std::fs::write(blobs.join(digest.hex()), bytes).unwrap();
+        serde_json::json!({"digest": digest.as_str(), "size": bytes.len()})
+    };
+    let mut layers = Vec::new();
+    for n in 0..2u8 {
+        let layer: Vec<u8> = (0..layer_mib << 20)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(n))
+            .collect();
+        let mut descriptor = put(&layer);
+        descriptor["mediaType"] = "application/vnd.oci.image.layer.v1.tar".into();
+        layers.push(descriptor);
+    }
+    let mut config =
+        put(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    config["mediaType"] = "application/vnd.oci.image.config.v1+json".into();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config,
+        "layers": layers,
+    }))
+    .unwrap();
+    let mut top = put(&manifest);
+    top["mediaType"] = "application/vnd.oci.image.manifest.v1+json".into();
+    top["annotations"] =
+        serde_json::json!({"org.opencontainers.image.ref.name": "docker.io/bench/venue:1"});
+    std::fs::write(
+        folder.join("oci/index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [top]})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("oci/oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let bundle = dir.join("image.tar");
+    courselab::bundle::pack::pack(
+        &folder,
+        "bench",
+        std::fs::File::create(&bundle).unwrap(),
+        &bundle,
+    )
+    .unwrap();
+    bundle
+}
+
+/// One pull: the manifest by tag, then each blob, every body hashed against its digest.
+/// Returns the bytes received.
+async fn pull(client: &reqwest::Client, addr: &str) -> Result<u64, String> {
+    use sha2::Digest as _;
+    let base = format!("http://{addr}/v2/docker.io/bench/venue");
+    let manifest = client
+        .get(format!("{base}/manifests/1"))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !manifest.status().is_success() {
+        return Err(format!("manifest: {}", manifest.status()));
+    }
+    let manifest: serde_json::Value = manifest.json().await.map_err(|e| e.to_string())?;
+    let mut received = 0u64;
+    let blobs = std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array().unwrap());
+    for blob in blobs {
+        let digest = blob["digest"].as_str().unwrap();
+        let mut response = client
+            .get(format!("{base}/blobs/{digest}"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("blob: {}", response.status()));
+        }
+        let mut hasher = sha2::Sha256::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+            received += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        if format!("sha256:{}", hex::encode(hasher.finalize())) != digest {
+            return Err(format!("blob {digest}: other bytes"));
+        }
+    }
+    Ok(received)
+}
+
+fn serve_bench(mode: Mode, dir: &Path) {
+    use std::io::BufRead;
+    let bundle = image_bundle(dir, mode.pick(4, 1));
+    let mut server = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["--color=never", "bundle", "serve"])
+        .arg(&bundle)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(server.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim_end()
+        .rsplit_once("http://")
+        .unwrap()
+        .1
+        .to_owned();
+    let most: usize = std::env::var("BENCH_SERVE_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(mode.pick(1024, 16));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "lab bundle serve on loopback, one image of {} (default --max-connections 256):",
+        courselab::supply::store::human_size(std::fs::metadata(&bundle).unwrap().len())
+    );
+    let mut clients = 1;
+    let mut held = 0;
+    while clients <= most {
+        let (failed, took, bytes) = runtime.block_on(async {
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..clients)
+                .map(|_| {
+                    let addr = addr.clone();
+                    tokio::spawn(async move {
+                        // A client of its own for each puller: its own connection, as laptops have.
+                        let client = reqwest::Client::builder()
+                            .timeout(Duration::from_secs(300))
+                            .build()
+                            .unwrap();
+                        pull(&client, &addr).await
+                    })
+                })
+                .collect();
+            let (mut failed, mut bytes) = (Vec::new(), 0u64);
+            for task in tasks {
+                match task.await.unwrap() {
+                    Ok(n) => bytes += n,
+                    Err(e) => failed.push(e),
+                }
+            }
+            (failed, start.elapsed(), bytes)
+        });
+        println!(
+            "  {clients:>5} pulls at once: {:>4} failed, {:>7.2} s, {:>6.0} MB/s served",
+            failed.len(),
+            took.as_secs_f64(),
+            bytes as f64 / took.as_secs_f64() / 1e6
+        );
+        if let Some(first) = failed.first() {
+            println!("    first failure: {first}");
+            break;
+        }
+        held = clients;
+        clients *= 4;
+    }
+    println!("simultaneous pulls held without an error: {held}");
+    // SAFETY: kill(2) on our own child's pid, with a valid signal number.
+    unsafe { libc::kill(server.id() as i32, libc::SIGINT) };
+    let status = server.wait().unwrap();
+    assert!(
+        status.success(),
+        "the server stops cleanly on Ctrl-C: {status:?}"
+    );
+    assert!(
+        held >= mode.pick(256, 16),
+        "the server held only {held} simultaneous pulls"
+    );
 }

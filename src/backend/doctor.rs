@@ -43,7 +43,8 @@ impl Finding {
             && (matches!(
                 self.check.as_str(),
                 "docker" | "kind" | "helm" | "Docker engine" | "cgroup"
-            ) || self.check.starts_with("port "))
+            ) || self.check.starts_with("port ")
+                || self.check.starts_with("bundle"))
     }
 
     fn ok(check: &str, found: impl Into<String>) -> Self {

@@ -11,6 +11,7 @@
 
 pub mod create;
 mod error;
+pub mod holds;
 pub mod kyverno;
 pub mod layout;
 pub mod manifest;

@@ -94,6 +94,10 @@ pub enum CliCommand {
         /// Kyverno is already in the cluster: helm is not needed.
         #[arg(long, value_enum, default_value_t = KyvernoArg::Install)]
         kyverno: KyvernoArg,
+        /// Also check that this venue bundle is whole and holds everything the lab downloads
+        /// when it starts, at the digests the lab pins.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

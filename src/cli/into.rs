@@ -179,11 +179,13 @@ impl Cli {
                 chapter,
                 context,
                 kyverno,
+                bundle,
                 json,
             } => Command::Doctor {
                 chapter,
                 context,
                 kyverno_existing: kyverno == KyvernoArg::Existing,
+                bundle,
                 json,
             },
             #[cfg(feature = "live")]

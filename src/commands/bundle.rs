@@ -113,14 +113,7 @@ pub fn create(
     let chapter = Chapter::find(course.files, &request.chapter)?;
     super::require_valid(&chapter.files, &chapter.lab_file, config.color, |_| false)?;
     let lab = &chapter.lab;
-    let kind_config = chapter.resolve(&lab.cluster.kind_config.value.0)?;
-    let needs = needs(
-        chapter.text(&kind_config)?,
-        &chapter.shown(&kind_config),
-        lab.cluster.base_image.as_ref().map(|b| b.value.as_str()),
-        &lab.kyverno.chart,
-    )
-    .map_err(LabError::Usage)?;
+    let needs = lab_needs(&chapter)?;
     let id = lab.id.value.to_string();
     let output = request
         .output
@@ -188,6 +181,20 @@ pub fn create(
     out.write_all(summary(&manifest, &output).as_bytes())
         .map_err(output_error)?;
     Ok(exit_code::SUCCESS)
+}
+
+/// What the chapter's lab downloads when it starts: its kind config's node images, its base
+/// image, its Kyverno chart.
+pub(crate) fn lab_needs(chapter: &Chapter) -> Result<bundle::create::Needs, LabError> {
+    let lab = &chapter.lab;
+    let kind_config = chapter.resolve(&lab.cluster.kind_config.value.0)?;
+    needs(
+        chapter.text(&kind_config)?,
+        &chapter.shown(&kind_config),
+        lab.cluster.base_image.as_ref().map(|b| b.value.as_str()),
+        &lab.kyverno.chart,
+    )
+    .map_err(LabError::Usage)
 }
 
 fn output_error(source: std::io::Error) -> LabError {

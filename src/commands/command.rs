@@ -64,6 +64,8 @@ pub enum Command {
         context: Option<String>,
         /// Kyverno is there already.
         kyverno_existing: bool,
+        /// A venue bundle to check.
+        bundle: Option<std::path::PathBuf>,
         /// JSON output.
         json: bool,
     },
@@ -128,12 +130,14 @@ pub fn run(config: &Config, command: Command, out: &mut impl Write) -> Result<u8
             chapter,
             context,
             kyverno_existing,
+            bundle,
             json,
         } => doctor::run(
             &config,
             chapter.as_deref(),
             context.as_deref(),
             kyverno_existing,
+            bundle.as_deref(),
             json,
             out,
         ),

@@ -337,6 +337,63 @@ fn a_bundle_of_ch14_holds_what_start_needs_with_kyvernos_signatures_verified() {
     // Nothing is left beside the output but it.
     assert_eq!(left_beside(publishers.dir.path()), ["ch14.bundle.tar"]);
 
+    // The doctor finds everything the lab needs in it, at the lab's pins; for the course as
+    // published (other pins) it names each image the bundle has at another digest.
+    let doctor = |course: &Path| {
+        let (_, stdout, stderr) = output(
+            lab(publishers.dir.path())
+                .arg("--course")
+                .arg(course)
+                .args(["doctor", "ch14", "--bundle", "ch14.bundle.tar", "--json"]),
+        );
+        let report: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["check"].as_str().unwrap().starts_with("bundle"))
+            .map(|f| {
+                (
+                    f["check"].as_str().unwrap().to_owned(),
+                    f["level"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let held = doctor(&publishers.course);
+    assert_eq!(held.len(), 12, "{held:#?}");
+    assert!(held.iter().all(|(_, level)| level == "ok"), "{held:#?}");
+    let published = doctor(&super::repo());
+    let problems: Vec<&str> = published
+        .iter()
+        .filter(|(_, level)| level == "problem")
+        .map(|(check, _)| check.as_str())
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            format!("bundle: kind node image kindest/node:v1.35.8@{NODE_PIN}"),
+            format!("bundle: base image ghcr.io/stefanprodan/podinfo:6.9.1@{BASE_PIN}"),
+        ]
+    );
+
+    let (_, human, _) = output(
+        lab(publishers.dir.path())
+            .arg("--course")
+            .arg(super::repo())
+            .args(["doctor", "ch14", "--bundle", "ch14.bundle.tar"]),
+    );
+    let bundle_lines: String = human
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.contains("bundle"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!(
+        "bundle-doctor",
+        stable(&bundle_lines, &publishers.registry.addr)
+    );
+
     // A second run refuses to replace the bundle.
     let (code, _, stderr) = publishers.create("ch14.bundle.tar");
     assert_eq!(code, 2, "{stderr}");

@@ -533,3 +533,151 @@ pub fn names(registry: &Registry) -> BTreeSet<String> {
         .flat_map(|(repository, tags)| tags.keys().map(move |t| format!("{repository}:{t}")))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supply::Digest;
+
+    /// A bundle of one image, `docker.io/library/x:1` (a manifest and its config), and the
+    /// digests of both.
+    fn bundle(dir: &Path) -> (std::path::PathBuf, String, String) {
+        let folder = dir.join("venue");
+        let blobs = folder.join("oci/blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let config = br#"{"os":"linux"}"#;
+        let config_digest = Digest::sha256_of(config);
+        std::fs::write(blobs.join(config_digest.hex()), config).unwrap();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.as_str(), "size": config.len()},
+            "layers": []
+        })
+        .to_string();
+        let manifest_digest = Digest::sha256_of(manifest.as_bytes());
+        std::fs::write(blobs.join(manifest_digest.hex()), &manifest).unwrap();
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest.as_str(), "size": manifest.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "docker.io/library/x:1"}
+        }]});
+        std::fs::write(folder.join("oci/index.json"), index.to_string()).unwrap();
+        let path = dir.join("venue.tar");
+        crate::bundle::pack::pack(
+            &folder,
+            "ch14",
+            std::fs::File::create(&path).unwrap(),
+            &path,
+        )
+        .unwrap();
+        (
+            path,
+            manifest_digest.as_str().to_owned(),
+            config_digest.as_str().to_owned(),
+        )
+    }
+
+    #[test]
+    fn requests_are_routed_as_the_distribution_api_and_containerd_mirrors_ask() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, manifest, config) = bundle(tmp.path());
+        let registry = Registry::open(&path).unwrap();
+        let get = |path: &str, query: Option<&str>| registry.route(&Method::GET, path, query);
+        assert_eq!(get("/v2/", None), Route::Json(StatusCode::OK, "{}".into()));
+        let Route::Blob {
+            media_type,
+            digest,
+            offset,
+            size,
+            head,
+        } = get("/v2/docker.io/library/x/manifests/1", None)
+        else {
+            panic!("a manifest by tag");
+        };
+        assert_eq!(media_type, "application/vnd.oci.image.manifest.v1+json");
+        assert_eq!(digest, manifest);
+        assert!(!head);
+        // Where the route points is the manifest's bytes.
+        let bytes = registry.read_at(offset, size).unwrap();
+        assert_eq!(Digest::sha256_of(&bytes).as_str(), manifest);
+        // The same, as a containerd mirror asks; by digest; headers only.
+        assert!(matches!(
+            get("/v2/library/x/manifests/1", Some("ns=docker.io")),
+            Route::Blob { ref digest, .. } if *digest == manifest
+        ));
+        assert!(matches!(
+            get(&format!("/v2/docker.io/library/x/manifests/{manifest}"), None),
+            Route::Blob { .. }
+        ));
+        assert!(matches!(
+            registry.route(&Method::HEAD, "/v2/docker.io/library/x/manifests/1", None),
+            Route::Blob { head: true, .. }
+        ));
+        assert!(matches!(
+            get(&format!("/v2/docker.io/library/x/blobs/{config}"), None),
+            Route::Blob { ref media_type, .. } if media_type == "application/octet-stream"
+        ));
+        // A blob is not a manifest.
+        assert!(matches!(
+            get(&format!("/v2/docker.io/library/x/manifests/{config}"), None),
+            Route::Error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", _)
+        ));
+        let tags = get("/v2/docker.io/library/x/tags/list", None);
+        assert_eq!(
+            tags,
+            Route::Json(
+                StatusCode::OK,
+                r#"{"name":"docker.io/library/x","tags":["1"]}"#.into()
+            )
+        );
+    }
+
+    #[test]
+    fn writes_unknown_names_and_odd_paths_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (path, ..) = bundle(tmp.path());
+        let registry = Registry::open(&path).unwrap();
+        for method in [Method::PUT, Method::POST, Method::DELETE, Method::PATCH] {
+            assert!(matches!(
+                registry.route(&method, "/v2/docker.io/library/x/manifests/1", None),
+                Route::Error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", _)
+            ));
+        }
+        for (path, query, code) in [
+            ("/v2/docker.io/library/y/manifests/1", None, "NAME_UNKNOWN"),
+            ("/v2/library/x/manifests/1", None, "NAME_UNKNOWN"),
+            ("/v2/library/x/manifests/1", Some("ns=a/b"), "NAME_UNKNOWN"),
+            ("/v2/docker.io/library/x/manifests/2", None, "MANIFEST_UNKNOWN"),
+            ("/v2/docker.io/library/x/blobs/sha512:00", None, "BLOB_UNKNOWN"),
+            ("/v2/docker.io/library/x/blobs/sha256:00", None, "BLOB_UNKNOWN"),
+            ("/v2/docker.io/library/x", None, "NOT_FOUND"),
+            ("/v2/../../etc/passwd/blobs/x", None, "NAME_UNKNOWN"),
+            ("/etc/passwd", None, "NOT_FOUND"),
+            ("/v2/docker.io/library/x/tags/list/extra", None, "NOT_FOUND"),
+        ] {
+            assert!(
+                matches!(
+                    registry.route(&Method::GET, path, query),
+                    Route::Error(StatusCode::NOT_FOUND, c, _) if c == code
+                ),
+                "{path} {query:?}: {:?}",
+                registry.route(&Method::GET, path, query)
+            );
+        }
+    }
+
+    #[test]
+    fn names_split_into_repository_and_tag() {
+        assert_eq!(
+            split_name("docker.io/kindest/node:v1.35.8"),
+            ("docker.io/kindest/node", Some("v1.35.8"))
+        );
+        assert_eq!(
+            split_name("127.0.0.1:5000/x:1"),
+            ("127.0.0.1:5000/x", Some("1"))
+        );
+        assert_eq!(split_name("127.0.0.1:5000/x"), ("127.0.0.1:5000/x", None));
+        assert_eq!(split_name("r/x@sha256:ab"), ("r/x", None));
+    }
+}

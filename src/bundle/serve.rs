@@ -122,7 +122,7 @@ impl Registry {
             verified,
         };
         let index_bytes = registry
-            .read_file(&positions, "oci/index.json", MAX_MANIFEST)
+            .read_small(positions.get("oci/index.json").copied(), "oci/index.json")
             .map_err(|reason| BundleError::Manifest {
                 path: path.to_owned(),
                 reason,
@@ -174,30 +174,19 @@ impl Registry {
         &self.tags
     }
 
-    fn read_file(&self, positions: &Positions, name: &str, limit: u64) -> Result<Vec<u8>, String> {
-        let (offset, size) = positions
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("it has no {name}"))?;
-        if size > limit {
-            return Err(format!("its {name} is larger than {limit} bytes"));
+    /// A small file of the bundle at `at` (`what` names it in errors), at most [`MAX_MANIFEST`].
+    fn read_small(&self, at: Option<(u64, u64)>, what: &str) -> Result<Vec<u8>, String> {
+        let (offset, size) = at.ok_or_else(|| format!("it has no {what}"))?;
+        if size > MAX_MANIFEST {
+            return Err(format!("its {what} is larger than 4 MiB"));
         }
         self.read_at(offset, size)
-            .map_err(|e| format!("its {name} cannot be read ({e})"))
+            .map_err(|e| format!("its {what} cannot be read ({e})"))
     }
 
     fn blob_bytes(&self, digest: &str) -> Result<Vec<u8>, String> {
         let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-        let (offset, size) = self
-            .blobs
-            .get(hex)
-            .copied()
-            .ok_or_else(|| format!("its index names {digest}, which it does not hold"))?;
-        if size > MAX_MANIFEST {
-            return Err(format!("its manifest {digest} is larger than 4 MiB"));
-        }
-        self.read_at(offset, size)
-            .map_err(|e| format!("its manifest {digest} cannot be read ({e})"))
+        self.read_small(self.blobs.get(hex).copied(), &format!("manifest {digest}"))
     }
 
     fn read_at(&self, offset: u64, size: u64) -> std::io::Result<Vec<u8>> {
@@ -607,7 +596,10 @@ mod tests {
             Route::Blob { ref digest, .. } if *digest == manifest
         ));
         assert!(matches!(
-            get(&format!("/v2/docker.io/library/x/manifests/{manifest}"), None),
+            get(
+                &format!("/v2/docker.io/library/x/manifests/{manifest}"),
+                None
+            ),
             Route::Blob { .. }
         ));
         assert!(matches!(
@@ -648,9 +640,21 @@ mod tests {
             ("/v2/docker.io/library/y/manifests/1", None, "NAME_UNKNOWN"),
             ("/v2/library/x/manifests/1", None, "NAME_UNKNOWN"),
             ("/v2/library/x/manifests/1", Some("ns=a/b"), "NAME_UNKNOWN"),
-            ("/v2/docker.io/library/x/manifests/2", None, "MANIFEST_UNKNOWN"),
-            ("/v2/docker.io/library/x/blobs/sha512:00", None, "BLOB_UNKNOWN"),
-            ("/v2/docker.io/library/x/blobs/sha256:00", None, "BLOB_UNKNOWN"),
+            (
+                "/v2/docker.io/library/x/manifests/2",
+                None,
+                "MANIFEST_UNKNOWN",
+            ),
+            (
+                "/v2/docker.io/library/x/blobs/sha512:00",
+                None,
+                "BLOB_UNKNOWN",
+            ),
+            (
+                "/v2/docker.io/library/x/blobs/sha256:00",
+                None,
+                "BLOB_UNKNOWN",
+            ),
             ("/v2/docker.io/library/x", None, "NOT_FOUND"),
             ("/v2/../../etc/passwd/blobs/x", None, "NAME_UNKNOWN"),
             ("/etc/passwd", None, "NOT_FOUND"),

@@ -146,13 +146,15 @@ pub fn create(
     let mut progress = |step: &str| {
         let _ = writeln!(out, "  copying {}", printable(step));
     };
-    let contents = crate::runtime::block_on(collect(
+    // Ctrl-C stops the copy, and the staging folder is removed on the way out.
+    let contents = crate::runtime::block_on(crate::runtime::until_interrupted(collect(
         &mut copier,
         &mut staging,
         &cosign,
         &needs,
         &mut progress,
-    ))??;
+    )))?
+    .map_err(|_| LabError::Interrupted)??;
     let partial = tempfile::Builder::new()
         .prefix(".lab-bundle-")
         .suffix(".tar.partial")

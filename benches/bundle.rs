@@ -235,7 +235,7 @@ fn serve_bench(mode: Mode, dir: &Path) {
         .build()
         .unwrap();
     println!(
-        "lab bundle serve on loopback, one image of {} (default --max-connections 256):",
+        "lab bundle serve on loopback, one image of {} (default --max-connections 1024):",
         courselab::supply::store::human_size(std::fs::metadata(&bundle).unwrap().len())
     );
     let mut clients = 1;

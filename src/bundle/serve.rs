@@ -9,8 +9,9 @@
 //! else is refused with 405.
 //!
 //! Bounds: at most [`Limits::connections`] connections at a time (more wait in the listen
-//! queue), a request's head within 16 KiB and [`Limits::header_timeout`], and a client that
-//! takes nothing for [`Limits::stall_timeout`] is dropped, so a stuck laptop holds no slot.
+//! queue, [`BACKLOG`] deep), a request's head within 16 KiB and [`Limits::header_timeout`]
+//! (which is also how long an idle keep-alive connection is kept), and a client that takes
+//! nothing for [`Limits::stall_timeout`] is dropped, so a stuck laptop holds no slot.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
@@ -46,11 +47,40 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            connections: 256,
-            header_timeout: Duration::from_secs(30),
+            connections: 1024,
+            // Also how long an idle keep-alive connection is kept: a client's spare
+            // connection must not hold a slot another laptop is waiting for.
+            header_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(60),
         }
     }
+}
+
+/// How many connections may wait to be accepted (the kernel caps it at `somaxconn`).
+pub const BACKLOG: u32 = 4096;
+
+/// Listens on `address` (`HOST:PORT`) with a backlog of [`BACKLOG`], so that a room's burst
+/// of connections waits to be served instead of being dropped.
+pub async fn listen(address: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for candidate in tokio::net::lookup_host(address).await? {
+        let socket = if candidate.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(candidate).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            "no address to listen on",
+        )
+    }))
 }
 
 /// The most bytes of a request head (its line and headers).

@@ -491,7 +491,7 @@ pub enum BundleCommand {
         #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:5050")]
         listen: String,
         /// Connections served at once; more wait their turn.
-        #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=4096))]
+        #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u16).range(1..=16384))]
         max_connections: u16,
     },
     /// Check every file of a bundle against its manifest (`bundle.json`) as the archive is

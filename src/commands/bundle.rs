@@ -56,7 +56,7 @@ pub fn serve(request: &ServeRequest, out: &mut impl Write) -> Result<u8, LabErro
         ..Limits::default()
     };
     let served = crate::runtime::block_on(async {
-        let listener = tokio::net::TcpListener::bind(&request.listen)
+        let listener = crate::bundle::serve::listen(&request.listen)
             .await
             .map_err(|e| {
                 LabError::Usage(format!(

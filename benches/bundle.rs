@@ -287,7 +287,7 @@ fn serve_bench(mode: Mode, dir: &Path) {
         "the server stops cleanly on Ctrl-C: {status:?}"
     );
     assert!(
-        held >= mode.pick(256, 16),
+        held >= mode.pick(1024, 16),
         "the server held only {held} simultaneous pulls"
     );
 }

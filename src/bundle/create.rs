@@ -123,7 +123,12 @@ impl Copier {
         tag_or_digest: &str,
     ) -> Result<Option<Descriptor>, BundleError> {
         let reached = self.reached(image);
-        let what = format!("{}:{tag_or_digest}", image.repository());
+        let at = if tag_or_digest.contains(':') {
+            '@'
+        } else {
+            ':'
+        };
+        let what = format!("{}{at}{tag_or_digest}", image.repository());
         let supply = |source| BundleError::Supply {
             what: what.clone(),
             source,

@@ -193,17 +193,20 @@ mod tests {
     const CHART: &str = "apiVersion: v2\nname: kyverno\nversion: 3.9.0\nappVersion: v1.19.0\n";
 
     fn values(global: &str) -> String {
-        let image = |extra: &str, repo: &str| {
-            format!("image:\n    defaultRegistry: reg.kyverno.io\n    repository: {repo}\n{extra}")
+        // Each repository is `kyverno/<name>`.
+        let image = |extra: &str, name: &str| {
+            format!(
+                "image:\n    defaultRegistry: reg.kyverno.io\n    repository: kyverno/{name}\n{extra}"
+            )
         };
         format!(
             "global:\n  image:\n    registry: {global}\nadmissionController:\n  initContainer:\n    {}\n  container:\n    {}\nbackgroundController:\n  {}\ncleanupController:\n  {}\nreportsController:\n  {}\ncrds:\n  migration:\n    {}\nwebhooksCleanup:\n  image:\n    registry: ghcr.io\n    repository: kyverno/readiness-checker\n    tag: ~\n",
-            image("", "kyverno/kyvernopre").replace('\n', "\n    "),
-            image("    tag: v9\n", "kyverno/kyverno").replace('\n', "\n    "),
-            image("", "kyverno/background-controller").replace('\n', "\n  "),
-            image("", "kyverno/cleanup-controller").replace('\n', "\n  "),
-            image("", "kyverno/reports-controller").replace('\n', "\n  "),
-            image("", "kyverno/kyverno-cli").replace('\n', "\n    "),
+            image("", "kyvernopre").replace('\n', "\n    "),
+            image("    tag: v9\n", "kyverno").replace('\n', "\n    "),
+            image("", "background-controller").replace('\n', "\n  "),
+            image("", "cleanup-controller").replace('\n', "\n  "),
+            image("", "reports-controller").replace('\n', "\n  "),
+            image("", "kyverno-cli").replace('\n', "\n    "),
         )
     }
 

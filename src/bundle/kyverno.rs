@@ -258,6 +258,17 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_seed_is_a_chart_read_whole() {
+        let seed = include_bytes!("../../fuzz/corpus/bundle/kyverno-chart.tgz");
+        let chart = read_chart(seed, "kyverno").unwrap();
+        assert_eq!(chart.images.len(), IMAGE_VALUES.len());
+        assert_eq!(
+            chart.images["admissionController.initContainer.image"],
+            "reg.kyverno.io/kyverno/kyvernopre:v1.19.0"
+        );
+    }
+
+    #[test]
     fn another_chart_is_refused_with_what_is_missing() {
         let other = tgz(&[
             ("kyverno/Chart.yaml", CHART),

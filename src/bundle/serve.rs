@@ -133,7 +133,8 @@ impl Registry {
     /// Verifies the bundle at `path` and indexes what it serves. A bundle with any problem is
     /// not served: the room would pull what its maker never packed.
     pub fn open(path: &Path) -> Result<Registry, BundleError> {
-        let (verified, positions) = verify_indexed(path)?;
+        let file = crate::input::open_file(path)?;
+        let (verified, positions) = verify_indexed(&file, path)?;
         if let Some(problem) = verified.problems.first() {
             return Err(BundleError::Manifest {
                 path: path.to_owned(),
@@ -143,7 +144,6 @@ impl Registry {
                 ),
             });
         }
-        let file = crate::input::open_file(path)?;
         let mut registry = Registry {
             file,
             blobs: blobs(&positions),

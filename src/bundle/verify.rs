@@ -120,10 +120,15 @@ pub fn verify(path: &Path) -> Result<Verified, BundleError> {
 /// Where each file's bytes lie in a bundle: its offset from the archive's start and its size.
 pub type Positions = BTreeMap<String, (u64, u64)>;
 
-/// [`verify`], also saying where each listed file's bytes lie in the archive (a tar stores
-/// them whole, uncompressed), so that they can be served from it without unpacking.
-pub fn verify_indexed(path: &Path) -> Result<(Verified, Positions), BundleError> {
-    let file = crate::input::open_file(path)?;
+/// [`verify`] of an open bundle, also saying where each listed file's bytes lie in the archive
+/// (a tar stores them whole, uncompressed), so that they can be served from it without
+/// unpacking.
+/// `file` is read from its start through its own handle (`&File` reads), so the caller can
+/// go on reading the very file that was verified, whatever happens to `path` meanwhile.
+pub fn verify_indexed(
+    file: &std::fs::File,
+    path: &Path,
+) -> Result<(Verified, Positions), BundleError> {
     let consumed = Rc::new(Cell::new(0u64));
     let tracked = Tracked {
         inner: BufReader::with_capacity(super::pack::CHUNK, file),

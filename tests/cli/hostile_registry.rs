@@ -506,3 +506,160 @@ fn an_endless_token_answer_is_cut_off() {
         "{stderr}"
     );
 }
+
+/// Kyverno's chart as a publisher serves it here: (its manifest, then each blob by digest).
+fn chart_artifact() -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    let chart = b"not really a chart, but the layer's own bytes".to_vec();
+    let config = br#"{"name":"kyverno"}"#.to_vec();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": Digest::sha256_of(&config).to_string(), "size": config.len()},
+        "layers": [{"mediaType": courselab::bundle::kyverno::CHART_LAYER, "digest": Digest::sha256_of(&chart).to_string(), "size": chart.len()}]
+    })
+    .to_string()
+    .into_bytes();
+    let blobs = [config, chart]
+        .into_iter()
+        .map(|b| (Digest::sha256_of(&b).to_string(), b))
+        .collect();
+    (manifest, blobs)
+}
+
+/// `lab bundle create ch14` through a publisher (every publisher mapped to it) that serves
+/// Kyverno's chart as `spoil` leaves it, with the real cosign on the PATH; (exit code, stderr,
+/// what is left in the output's folder).
+fn bundle_from(
+    spoil: impl Fn(&str) -> Option<Reply> + Send + Sync + 'static,
+) -> (i32, String, Vec<String>) {
+    let (manifest, blobs) = chart_artifact();
+    let server = TestServer::start(move |r| {
+        if let Some(reply) = spoil(&r.path) {
+            return reply;
+        }
+        let rest = r.path.strip_prefix("/v2/kyverno/charts/kyverno/");
+        if rest == Some("manifests/3.9.0") {
+            return json(200, &manifest);
+        }
+        if let Some((_, blob)) = blobs
+            .iter()
+            .find(|(digest, _)| rest == Some(&format!("blobs/{digest}")))
+        {
+            return json(200, blob);
+        }
+        if r.path == "/v2/" {
+            return json(200, b"{}");
+        }
+        json(
+            404,
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        super::peers::peers_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = lab(dir.path());
+    cmd.env("PATH", path).arg("--course").arg(repo()).args([
+        "bundle",
+        "create",
+        "ch14",
+        "-o",
+        "ch14.bundle.tar",
+    ]);
+    for publisher in ["docker.io", "ghcr.io", "reg.kyverno.io"] {
+        cmd.args(["--registry-mirror", &format!("{publisher}={}", server.addr)]);
+    }
+    let (code, _, stderr, _) = run_within(cmd, Duration::from_secs(120));
+    let left = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    (code, stderr, left)
+}
+
+#[test]
+fn a_publisher_that_sends_other_bytes_stops_the_bundle_and_leaves_nothing() {
+    let (_, blobs) = chart_artifact();
+    let (layer, bytes) = blobs[1].clone();
+    let (code, stderr, left) = bundle_from(move |path| {
+        path.ends_with(&format!("/blobs/{layer}")).then(|| {
+            let mut other = bytes.clone();
+            other[0] ^= 1;
+            json(200, &other)
+        })
+    });
+    assert_eq!(code, 4, "{stderr}");
+    // Named as the lab knows it, then where it was read from.
+    assert!(
+        stderr.starts_with(&format!(
+            "error: ghcr.io/kyverno/charts/kyverno:3.9.0: blob {} of 127.0.0.1:",
+            blobs[1].0
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/kyverno/charts/kyverno: the registry sent bytes that do not hash to it"),
+        "{stderr}"
+    );
+    assert_eq!(left, Vec::<String>::new());
+}
+
+#[test]
+fn a_publisher_layer_that_never_ends_is_cut_off_at_its_descriptor_size() {
+    let (_, blobs) = chart_artifact();
+    let layer = blobs[1].0.clone();
+    let (code, stderr, left) = bundle_from(move |path| {
+        path.ends_with(&format!("/blobs/{layer}"))
+            .then(|| Reply::Endless { prefix: Vec::new() })
+    });
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the registry sent more than the {} bytes its descriptor gives",
+            blobs[1].1.len()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(left, Vec::<String>::new());
+}
+
+#[test]
+fn a_publisher_index_nested_past_three_levels_is_refused() {
+    // index -> index -> index -> (anything): one level more than an image has.
+    let index = |child: &str, size: usize| {
+        serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": child, "size": size}]
+        })
+        .to_string()
+    };
+    let leaf = index(
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        2,
+    );
+    let leaf_digest = Digest::sha256_of(leaf.as_bytes()).to_string();
+    let middle = index(&leaf_digest, leaf.len());
+    let middle_digest = Digest::sha256_of(middle.as_bytes()).to_string();
+    let top = index(&middle_digest, middle.len());
+    let (code, stderr, left) = bundle_from(move |path| {
+        if path.ends_with("/manifests/3.9.0") {
+            Some(json(200, top.as_bytes()))
+        } else if path.ends_with(&format!("/manifests/{middle_digest}")) {
+            Some(json(200, middle.as_bytes()))
+        } else if path.ends_with(&format!("/manifests/{leaf_digest}")) {
+            Some(json(200, leaf.as_bytes()))
+        } else {
+            None
+        }
+    });
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("it lists more than 1000 entries or nests indexes more than 3 deep"),
+        "{stderr}"
+    );
+    assert_eq!(left, Vec::<String>::new());
+}

@@ -250,3 +250,55 @@ impl Manifest {
 pub fn blob_hex(path: &str) -> Option<&str> {
     path.strip_prefix("oci/blobs/sha256/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
+
+    fn with_image(listed: bool, reference: &str) -> Vec<u8> {
+        let mut files = serde_json::Map::new();
+        if listed {
+            files.insert(
+                format!("oci/blobs/sha256/{HEX}"),
+                serde_json::json!({"digest": format!("sha256:{HEX}"), "size": 3}),
+            );
+        }
+        serde_json::to_vec(&serde_json::json!({
+            "schema_version": 1,
+            "lab": "ch14",
+            "images": [{"role": "kind-node", "reference": reference, "digest": format!("sha256:{HEX}")}],
+            "files": files,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_image_or_chart_listed_must_be_in_the_bundle() {
+        let whole = Manifest::parse(&with_image(true, "docker.io/kindest/node:v1")).unwrap();
+        assert_eq!(whole.images[0].role, Role::KindNode);
+        assert!(whole.image("docker.io/kindest/node:v1").is_some());
+        assert_eq!(
+            Manifest::parse(&with_image(false, "docker.io/kindest/node:v1")).unwrap_err(),
+            format!(
+                "the kind node image docker.io/kindest/node:v1 is listed, but its manifest sha256:{HEX} is not in the bundle"
+            )
+        );
+        assert!(
+            Manifest::parse(&with_image(true, "Not A Reference"))
+                .unwrap_err()
+                .starts_with("it lists an image `Not A Reference` that is not a reference")
+        );
+        let mut chart: serde_json::Value =
+            serde_json::from_slice(&with_image(true, "docker.io/kindest/node:v1")).unwrap();
+        chart["charts"] = serde_json::json!([{
+            "name": "kyverno", "version": "3.9.0", "reference": "ghcr.io/kyverno/charts/kyverno:3.9.0",
+            "digest": format!("sha256:{HEX}"), "file": "charts/kyverno-3.9.0.tgz", "images": {}
+        }]);
+        assert_eq!(
+            Manifest::parse(&serde_json::to_vec(&chart).unwrap()).unwrap_err(),
+            "the chart ghcr.io/kyverno/charts/kyverno:3.9.0 is listed, but its archive `charts/kyverno-3.9.0.tgz` is not in the bundle"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::submission::archive::check_name;
@@ -18,7 +19,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MANIFEST_LIMIT: u64 = 16 << 20;
 
 /// The manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// [`SCHEMA_VERSION`].
@@ -37,7 +38,9 @@ pub struct Manifest {
 }
 
 /// What an image is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// kind's node image, from the lab's kind config.
@@ -63,7 +66,7 @@ impl Role {
 }
 
 /// One image of the bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BundledImage {
     /// What `lab start` uses it for.
@@ -84,7 +87,7 @@ pub struct BundledImage {
 }
 
 /// A Helm chart of the bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BundledChart {
     /// The chart's name (`kyverno`).
@@ -109,7 +112,7 @@ pub struct BundledChart {
 }
 
 /// A signature check made before packing, by the real cosign.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Verification {
     /// The verifier and its version (`cosign v3.1.2`).
@@ -127,7 +130,7 @@ pub struct Verification {
 }
 
 /// One file's digest and size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileDigest {
     /// `sha256:<hex>`.
@@ -228,7 +231,7 @@ impl Manifest {
         Ok(())
     }
 
-    /// The image of `role` named `reference`, if the bundle has it.
+    /// The image named `reference`, if the bundle has it.
     pub fn image(&self, reference: &str) -> Option<&BundledImage> {
         self.images.iter().find(|i| i.reference == reference)
     }
@@ -244,6 +247,20 @@ impl Manifest {
     pub fn total_size(&self) -> u64 {
         self.files.values().map(|f| f.size).sum()
     }
+}
+
+/// The JSON Schema of `bundle.json`, as committed in `schemas/`.
+pub fn schema() -> (&'static str, String) {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.into_root_schema_for::<Manifest>();
+    schema.insert(
+        "title".into(),
+        "courselab venue bundle manifest (bundle.json)".into(),
+    );
+    (
+        "bundle.schema.json",
+        serde_json::to_string_pretty(&schema).expect("schemas serialize") + "\n",
+    )
 }
 
 /// The hex digest an OCI layout blob's path names (`oci/blobs/sha256/<hex>`), if it is one.

@@ -244,6 +244,13 @@ fn a_bundle_of_ch14_holds_what_start_needs_with_kyvernos_signatures_verified() {
 
     let manifest = publishers.manifest("ch14.bundle.tar");
     assert_eq!(manifest["lab"], "ch14");
+    // For CI's cross-check against schemas/bundle.schema.json with another validator.
+    std::fs::create_dir_all(super::repo().join("target")).unwrap();
+    std::fs::write(
+        super::repo().join("target/bundle-ch14.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
     let images = manifest["images"].as_array().unwrap();
     let by_role = |role: &str| {
         images

@@ -8,6 +8,7 @@ fn all() -> Vec<(&'static str, String)> {
     let mut all = courselab::content::schema::all();
     all.push(courselab::submission::statement::schema());
     all.push(courselab::report::grade::schema());
+    all.push(courselab::bundle::manifest::schema());
     all
 }
 

@@ -57,9 +57,16 @@ pub struct Needs {
 
 /// Reads a mapping `FROM=TO` of publisher registries to the registries that serve them.
 pub fn parse_mirror(text: &str) -> Result<(String, String), String> {
+    // A registry host: letters, digits, `.`, `-`, `:` and IPv6 brackets, not starting with `-`.
+    let host = |h: &str| {
+        !h.is_empty()
+            && !h.starts_with('-')
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+    };
     let (from, to) = text
         .split_once('=')
-        .filter(|(f, t)| !f.is_empty() && !t.is_empty() && !f.contains('/') && !t.contains('/'))
+        .filter(|(f, t)| host(f) && host(t))
         .ok_or_else(|| {
             format!("`{text}` is not REGISTRY=MIRROR (two registry hosts, e.g. docker.io=127.0.0.1:5000)")
         })?;
@@ -568,6 +575,8 @@ mod tests {
                 .contains("REGISTRY=MIRROR")
         );
         assert!(parse_mirror("docker.io=host/path").is_err());
+        assert!(parse_mirror("docker.io=--allow-insecure").is_err());
+        assert!(parse_mirror("docker.io=[::1]:5000").is_ok());
     }
 
     #[test]

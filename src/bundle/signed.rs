@@ -160,6 +160,13 @@ impl<'h, H: Host> Cosign<'h, H> {
             signer: signer.name.to_owned(),
             reason,
         };
+        if ran.code == -1 {
+            // Killed at its deadline, or by a signal: no verdict either way.
+            return Err(BundleError::Tool(format!(
+                "cosign gave no verdict on {what} within {} s; check the network to the registry and to Sigstore, then run again",
+                VERIFY_TIMEOUT.as_secs()
+            )));
+        }
         if !ran.ok() {
             return Err(not_verified(cosign_error(&ran.stderr, ran.code)));
         }
@@ -302,6 +309,23 @@ mod tests {
         let cosign = Cosign::find(&other, Trust::default()).unwrap();
         let err = cosign.verify("x", "r/x", DIGEST, &signer()).unwrap_err();
         assert!(err.to_string().contains("none names sha256:eafab"), "{err}");
+    }
+
+    #[test]
+    fn a_cosign_that_gives_no_verdict_is_not_taken_for_a_refusal() {
+        let host = Recorded::default();
+        host.answer("cosign version", r#"{"gitVersion":"v3.1.2"}"#)
+            .fail("env COSIGN_REPOSITORY", -1, "", "\n(stopped after 180 s)");
+        let cosign = Cosign::find(&host, Trust::default()).unwrap();
+        let err = cosign
+            .verify("the image x", "r/x", DIGEST, &signer())
+            .unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit_code::BAD_CONTENT_OR_USAGE);
+        assert!(
+            err.to_string()
+                .starts_with("cosign gave no verdict on the image x within 180 s"),
+            "{err}"
+        );
     }
 
     #[test]

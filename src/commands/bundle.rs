@@ -87,14 +87,15 @@ pub fn serve(request: &ServeRequest, out: &mut impl Write) -> Result<u8, LabErro
         out.write_all(banner.as_bytes())
             .and_then(|()| out.flush())
             .map_err(output_error)?;
-        let stopped = crate::runtime::until_interrupted(serve(
+        // The server runs until Ctrl-C (or SIGTERM): that is how it is meant to stop, so the
+        // interruption is its normal end, not an error.
+        let _interrupted = crate::runtime::until_interrupted(serve(
             std::sync::Arc::clone(&registry),
             listener,
             limits,
             std::future::pending(),
         ))
         .await;
-        let _ = stopped;
         Ok::<(), LabError>(())
     })?;
     served?;

@@ -37,7 +37,8 @@ pub enum BundleError {
         reason: String,
     },
     /// Reading an image or chart from its registry failed (unreachable, absent, corrupt).
-    #[error("{what}: {source}")]
+    /// The supply layer's own next steps are for `lab verify`; a bundle's are its own.
+    #[error("{what}: {}", copy_failure(.source))]
     Supply {
         /// What was being copied.
         what: String,
@@ -80,6 +81,23 @@ pub enum BundleError {
     },
 }
 
+/// Why a copy from a publisher failed, with what to do about it when making a bundle.
+fn copy_failure(source: &crate::supply::SupplyError) -> String {
+    use crate::supply::SupplyError;
+    match source {
+        SupplyError::Unreachable { target, reason } => format!(
+            "cannot reach {target}: {reason}; a bundle is made where the publishers' registries can be reached: run it on a machine with network, or through a pull-through cache (--registry-mirror {target}=HOST:PORT)"
+        ),
+        SupplyError::NotFound { image } => format!(
+            "{image} is not in the registry; check that the lab's pins name a published image, or that the mirror holds it"
+        ),
+        SupplyError::Corrupt { what, reason } => format!(
+            "{what}: {reason}; nothing was packed: run `lab bundle create` again, or through another mirror"
+        ),
+        other => other.to_string(),
+    }
+}
+
 impl BundleError {
     /// The exit code (`src/exit_code.rs`): a bundle that is not what it says did not verify
     /// (4), nor did a publisher's signature or a chart that is not what the lab expects; one that
@@ -98,5 +116,40 @@ impl BundleError {
             | BundleError::TooLarge(_) => exit_code::VERIFICATION_FAILED,
             BundleError::Write { .. } => exit_code::WRITE_FAILED,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supply::SupplyError;
+
+    #[test]
+    fn a_failed_copy_says_what_to_do_when_making_a_bundle() {
+        let unreachable = BundleError::Supply {
+            what: "ghcr.io/kyverno/charts/kyverno:3.9.0".into(),
+            source: SupplyError::Unreachable {
+                target: "ghcr.io".into(),
+                reason: "dns error".into(),
+            },
+        };
+        assert_eq!(unreachable.exit_code(), exit_code::UNREACHABLE);
+        assert_eq!(
+            unreachable.to_string(),
+            "ghcr.io/kyverno/charts/kyverno:3.9.0: cannot reach ghcr.io: dns error; a bundle is made where the publishers' registries can be reached: run it on a machine with network, or through a pull-through cache (--registry-mirror ghcr.io=HOST:PORT)"
+        );
+        // `lab verify`'s own advice (`--insecure`) is not a flag of `lab bundle create`.
+        assert!(!unreachable.to_string().contains("--insecure"));
+        let corrupt = BundleError::Supply {
+            what: "x".into(),
+            source: SupplyError::Corrupt {
+                what: "blob sha256:1 of r/x".into(),
+                reason: "the registry sent bytes that do not hash to it".into(),
+            },
+        };
+        assert_eq!(corrupt.exit_code(), exit_code::VERIFICATION_FAILED);
+        assert!(corrupt.to_string().ends_with(
+            "do not hash to it; nothing was packed: run `lab bundle create` again, or through another mirror"
+        ));
     }
 }

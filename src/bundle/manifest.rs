@@ -251,15 +251,9 @@ impl Manifest {
 
 /// The JSON Schema of `bundle.json`, as committed in `schemas/`.
 pub fn schema() -> (&'static str, String) {
-    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
-    let mut schema = generator.into_root_schema_for::<Manifest>();
-    schema.insert(
-        "title".into(),
-        "courselab venue bundle manifest (bundle.json)".into(),
-    );
     (
         "bundle.schema.json",
-        serde_json::to_string_pretty(&schema).expect("schemas serialize") + "\n",
+        crate::content::schema::render::<Manifest>("courselab venue bundle manifest (bundle.json)"),
     )
 }
 

@@ -28,7 +28,8 @@ pub fn all() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn render<T: JsonSchema>(title: &str) -> String {
+/// The JSON Schema of `T` titled `title`: pretty JSON with a trailing newline, as committed.
+pub fn render<T: JsonSchema>(title: &str) -> String {
     let generator = SchemaSettings::draft2020_12().into_generator();
     let mut schema: Schema = generator.into_root_schema_for::<T>();
     schema.insert("title".into(), title.into());

@@ -43,6 +43,12 @@ pub struct KindPlan {
     /// Hosts the nodes must pull from as the registry (`kind-registry:5000`), besides
     /// `localhost:<host_port>`.
     pub mirrors: Vec<String>,
+    /// The image the registry container runs ([`REGISTRY_IMAGE`], or the one loaded from a
+    /// bundle).
+    pub registry_image: String,
+    /// The node image every node boots from instead of the kind config's (`kind create
+    /// cluster --image`): the one loaded from a bundle, the same digest under the lab's tag.
+    pub node_image: Option<String>,
 }
 
 impl KindPlan {
@@ -189,7 +195,7 @@ pub fn ensure_registry(host: &impl Host, plan: &KindPlan) -> Result<Done, Backen
                     &plan.registry,
                     "--label",
                     &label,
-                    REGISTRY_IMAGE,
+                    &plan.registry_image,
                 ],
                 None,
                 SLOW,
@@ -226,22 +232,20 @@ fn cluster_exists(host: &impl Host, plan: &KindPlan) -> Result<bool, BackendErro
 /// The kind cluster: created from the lab's config, restarted (its stopped nodes) or reused.
 pub fn ensure_cluster(host: &impl Host, plan: &KindPlan) -> Result<Done, BackendError> {
     if !cluster_exists(host, plan)? {
-        must(
-            host,
-            "kind",
-            &[
-                "create",
-                "cluster",
-                "--name",
-                &plan.cluster,
-                "--config",
-                "-",
-                "--wait",
-                "120s",
-            ],
-            Some(&plan.config),
-            SLOW,
-        )?;
+        let mut args = vec![
+            "create",
+            "cluster",
+            "--name",
+            &plan.cluster,
+            "--config",
+            "-",
+            "--wait",
+            "120s",
+        ];
+        if let Some(image) = &plan.node_image {
+            args.extend(["--image", image]);
+        }
+        must(host, "kind", &args, Some(&plan.config), SLOW)?;
         return Ok(Done::Created);
     }
     let mut restarted = false;
@@ -298,11 +302,128 @@ pub fn connect_network(host: &impl Host, plan: &KindPlan) -> Result<bool, Backen
     Ok(true)
 }
 
+/// The platform of Docker's engine (`linux/amd64`), as image indexes name platforms.
+pub fn docker_platform(host: &impl Host) -> Result<String, BackendError> {
+    let ran = must(
+        host,
+        "docker",
+        &["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"],
+        None,
+        QUICK,
+    )?;
+    let platform = ran.stdout.trim();
+    if platform.split('/').count() != 2 || platform.contains(char::is_whitespace) {
+        return Err(BackendError::Host {
+            what: "`docker version`".into(),
+            detail: format!(
+                "its engine's platform reads `{}`, not OS/ARCH",
+                crate::text::printable(platform)
+            ),
+        });
+    }
+    Ok(platform.to_owned())
+}
+
+/// The ID of the image Docker has under `tag`, if it has one.
+pub fn image_id(host: &impl Host, tag: &str) -> Result<Option<String>, BackendError> {
+    let ran = run(
+        host,
+        "docker",
+        &["image", "inspect", "--format", "{{.Id}}", tag],
+        None,
+        QUICK,
+    )?;
+    if ran.ok() {
+        return Ok(Some(ran.stdout.trim().to_owned()));
+    }
+    if ran.stderr.contains("No such image") || ran.stderr.contains("not found") {
+        return Ok(None);
+    }
+    Err(BackendError::Host {
+        what: format!("`docker image inspect {tag}`"),
+        detail: ran.stderr.trim().to_owned(),
+    })
+}
+
+/// What [`load_image`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    /// Docker had it already (a resumed start).
+    Present,
+    /// Loaded now.
+    Loaded,
+}
+
+/// Makes Docker hold the image `tag` with one of `ids` (its config's digest or its manifest's:
+/// Docker's two image stores name an image by one or the other): if it does not already,
+/// `write` makes the archive and `docker load` reads it. An image of that tag with another ID
+/// is replaced (the tag is the lab's own); one that still differs after loading is refused.
+pub fn load_image(
+    host: &impl Host,
+    tag: &str,
+    ids: &[String],
+    write: impl FnOnce() -> Result<std::path::PathBuf, BackendError>,
+) -> Result<Loaded, BackendError> {
+    if image_id(host, tag)?.is_some_and(|id| ids.contains(&id)) {
+        return Ok(Loaded::Present);
+    }
+    let archive = write()?;
+    let path = archive.display().to_string();
+    must(host, "docker", &["load", "--input", &path], None, SLOW)?;
+    match image_id(host, tag)? {
+        Some(id) if ids.contains(&id) => Ok(Loaded::Loaded),
+        found => Err(BackendError::Host {
+            what: format!("`docker load` of {tag}"),
+            detail: format!(
+                "Docker holds {} under that tag, not the bundle's image ({}); remove it (`docker rmi {tag}`) and run `lab start` again",
+                found.as_deref().unwrap_or("nothing"),
+                ids.join(" or ")
+            ),
+        }),
+    }
+}
+
+/// Removes the images the lab loaded (`tags`, recorded by `lab start`), once nothing runs
+/// them: only tags in the lab's own namespace (`courselab.invalid/`) are ever removed, and one
+/// Docker will not remove is left, said so. One line each.
+pub fn remove_images(host: &impl Host, tags: &[String]) -> Result<Vec<String>, BackendError> {
+    let mut lines = Vec::new();
+    for tag in tags {
+        if !tag.starts_with("courselab.invalid/") {
+            lines.push(format!("image {tag}: left alone (not a tag of the lab's)"));
+            continue;
+        }
+        if image_id(host, tag)?.is_none() {
+            continue;
+        }
+        let ran = run(host, "docker", &["rmi", tag], None, QUICK)?;
+        lines.push(if ran.ok() {
+            format!("image {tag}: removed")
+        } else {
+            format!(
+                "image {tag}: left ({}); `docker rmi {tag}` removes it",
+                ran.stderr.trim().lines().last().unwrap_or("docker refused")
+            )
+        });
+    }
+    Ok(lines)
+}
+
+/// Where Kyverno's chart comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chart<'a> {
+    /// Kyverno's Helm repository.
+    Repository,
+    /// An archive on disk (from a bundle).
+    File(&'a str),
+}
+
 /// Installs (or upgrades to) Kyverno's chart `chart_version` with the lab's `--set` values,
 /// unless that release is already deployed with them. Returns whether helm ran.
 pub fn install_kyverno(
     host: &impl Host,
     context: &str,
+    chart: Chart<'_>,
     chart_version: &str,
     sets: &[String],
 ) -> Result<bool, BackendError> {
@@ -343,24 +464,28 @@ pub fn install_kyverno(
             return Ok(false);
         }
     }
-    let mut args: Vec<String> = [
-        "upgrade",
-        "--install",
-        "kyverno",
-        "kyverno",
-        "--repo",
-        KYVERNO_CHART_REPO,
-        "--version",
-        chart_version,
-        "--namespace",
-        "kyverno",
-        "--create-namespace",
-        "--kube-context",
-        context,
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+    let from: Vec<&str> = match chart {
+        Chart::Repository => vec![
+            "kyverno",
+            "--repo",
+            KYVERNO_CHART_REPO,
+            "--version",
+            chart_version,
+        ],
+        Chart::File(path) => vec![path],
+    };
+    let mut args: Vec<String> = ["upgrade", "--install", "kyverno"]
+        .into_iter()
+        .chain(from)
+        .chain([
+            "--namespace",
+            "kyverno",
+            "--create-namespace",
+            "--kube-context",
+            context,
+        ])
+        .map(str::to_owned)
+        .collect();
     for set in sets {
         args.push("--set".into());
         args.push(set.clone());
@@ -453,6 +578,8 @@ mod tests {
             registry_port: 5000,
             host_port: 5001,
             mirrors: vec!["kind-registry:5000".into()],
+            registry_image: REGISTRY_IMAGE.into(),
+            node_image: None,
         }
     }
 
@@ -617,6 +744,7 @@ mod tests {
             install_kyverno(
                 &host,
                 "kind-courselab-ch14",
+                Chart::Repository,
                 "3.9.0",
                 &["features.registryClient.allowInsecure=true".into()]
             )
@@ -628,13 +756,163 @@ mod tests {
         ");
         let host = Recorded::default();
         host.answer("helm status", r#"{"name":"kyverno","info":{"status":"deployed"},"chart":{"metadata":{"name":"kyverno","version":"3.9.0"}}}"#);
-        assert!(!install_kyverno(&host, "kind-courselab-ch14", "3.9.0", &[]).unwrap());
+        assert!(
+            !install_kyverno(
+                &host,
+                "kind-courselab-ch14",
+                Chart::Repository,
+                "3.9.0",
+                &[]
+            )
+            .unwrap()
+        );
         let host = Recorded::default();
         host.fail("helm status", 127, "", "helm: not found");
-        let err = install_kyverno(&host, "kind-courselab-ch14", "3.9.0", &[])
+        let err = install_kyverno(
+            &host,
+            "kind-courselab-ch14",
+            Chart::Repository,
+            "3.9.0",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("https://helm.sh/docs/intro/install/"), "{err}");
+    }
+
+    const NO_IMAGE: &str =
+        "Error response from daemon: No such image: courselab.invalid/kindest/node:v1.35.8\n";
+
+    #[test]
+    fn a_bundles_image_is_loaded_once_and_checked_by_its_id() {
+        let tag = "courselab.invalid/kindest/node:v1.35.8";
+        let ids = ["sha256:c0f1".to_owned(), "sha256:3a4b".to_owned()];
+        // Not there: the archive is written, loaded, and Docker's ID checked.
+        let host = Recorded::default();
+        host.fail("docker image inspect", 1, "\n", NO_IMAGE)
+            .answer(
+                "docker load",
+                "Loaded image: courselab.invalid/kindest/node:v1.35.8\n",
+            )
+            .answer("docker image inspect", "sha256:c0f1\n");
+        let mut written = 0;
+        let loaded = load_image(&host, tag, &ids, || {
+            written += 1;
+            Ok("/tmp/node.tar".into())
+        })
+        .unwrap();
+        assert_eq!((loaded, written), (Loaded::Loaded, 1));
+        insta::assert_snapshot!(host.transcript(), @r"
+        docker image inspect --format {{.Id}} courselab.invalid/kindest/node:v1.35.8
+        docker load --input /tmp/node.tar
+        docker image inspect --format {{.Id}} courselab.invalid/kindest/node:v1.35.8
+        ");
+        // The containerd image store names it by its manifest: there already, nothing written.
+        let host = Recorded::default();
+        host.answer("docker image inspect", "sha256:3a4b\n");
+        let loaded = load_image(&host, tag, &ids, || panic!("nothing to write")).unwrap();
+        assert_eq!(loaded, Loaded::Present);
+        // Another image under the tag after loading: refused, with the way out.
+        let host = Recorded::default();
+        host.answer("docker image inspect", "sha256:9999\n")
+            .answer("docker load", "")
+            .answer("docker image inspect", "sha256:9999\n");
+        let err = load_image(&host, tag, &ids, || Ok("/tmp/node.tar".into()))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("https://helm.sh/docs/intro/install/"), "{err}");
+        assert!(
+            err.contains("holds sha256:9999 under that tag")
+                && err.contains("docker rmi courselab.invalid/kindest/node:v1.35.8"),
+            "{err}"
+        );
+        // Docker down: said so, not taken for "not loaded".
+        let host = Recorded::default();
+        host.fail("docker image inspect", 1, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n");
+        let err = load_image(&host, tag, &ids, || panic!("nothing to write"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Cannot connect to the Docker daemon"), "{err}");
+    }
+
+    #[test]
+    fn a_bundles_node_and_registry_images_and_chart_file_are_what_kind_docker_and_helm_use() {
+        let mut p = plan();
+        p.registry_image = "courselab.invalid/library/registry:3".into();
+        p.node_image = Some("courselab.invalid/kindest/node:v1.35.8".into());
+        let host = Recorded::default();
+        host.fail(
+            "docker inspect --type container kind-registry",
+            1,
+            "[]\n",
+            NO_SUCH,
+        )
+        .answer("docker run", "4f1c0e\n")
+        .fail("kind get clusters", 0, "", "No kind clusters found.\n")
+        .answer("kind create cluster", "")
+        .fail("helm status", 1, "", "Error: release: not found\n")
+        .answer("helm upgrade", "");
+        ensure_registry(&host, &p).unwrap();
+        ensure_cluster(&host, &p).unwrap();
+        install_kyverno(
+            &host,
+            &p.context(),
+            Chart::File("/work/.lab/ch14/kyverno-3.9.0.tgz"),
+            "3.9.0",
+            &["admissionController.container.image.registry=kind-registry:5000".into()],
+        )
+        .unwrap();
+        insta::assert_snapshot!(host.transcript(), @r"
+        docker inspect --type container kind-registry
+        docker run -d --restart=always -p 127.0.0.1:5001:5000 --network bridge --name kind-registry --label dev.courselab.lab=ch14 courselab.invalid/library/registry:3
+        kind get clusters
+        kind create cluster --name courselab-ch14 --config - --wait 120s --image courselab.invalid/kindest/node:v1.35.8 <<< kind: Cluster
+        helm status kyverno --namespace kyverno --kube-context kind-courselab-ch14 -o json
+        helm upgrade --install kyverno /work/.lab/ch14/kyverno-3.9.0.tgz --namespace kyverno --create-namespace --kube-context kind-courselab-ch14 --set admissionController.container.image.registry=kind-registry:5000
+        ");
+    }
+
+    #[test]
+    fn delete_removes_only_the_images_the_lab_loaded_under_its_own_tags() {
+        let host = Recorded::default();
+        host.answer("docker image inspect", "sha256:c0f1\n")
+            .answer(
+                "docker rmi courselab.invalid/kindest/node:v1.35.8",
+                "Untagged: courselab.invalid/kindest/node:v1.35.8\n",
+            )
+            .fail(
+                "docker image inspect",
+                1,
+                "",
+                "Error response from daemon: No such image: courselab.invalid/library/registry:3\n",
+            );
+        let lines = remove_images(
+            &host,
+            &[
+                "courselab.invalid/kindest/node:v1.35.8".into(),
+                "courselab.invalid/library/registry:3".into(),
+                "kindest/node:v1.35.8".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            lines,
+            [
+                "image courselab.invalid/kindest/node:v1.35.8: removed",
+                "image kindest/node:v1.35.8: left alone (not a tag of the lab's)"
+            ]
+        );
+        assert!(!host.transcript().contains("docker rmi kindest"));
+    }
+
+    #[test]
+    fn the_engines_platform_is_read_from_docker() {
+        let host = Recorded::default();
+        host.answer("docker version", "linux/arm64\n");
+        assert_eq!(docker_platform(&host).unwrap(), "linux/arm64");
+        let host = Recorded::default();
+        host.answer("docker version", "<no value>\n");
+        let err = docker_platform(&host).unwrap_err().to_string();
+        assert!(err.contains("not OS/ARCH"), "{err}");
     }
 
     #[test]

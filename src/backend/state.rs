@@ -103,6 +103,10 @@ pub struct LabState {
     /// The registry container the lab created, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_container: Option<String>,
+    /// The images the lab loaded into Docker from a bundle (its own `courselab.invalid/` tags),
+    /// which `lab stop --delete` removes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loaded_images: Vec<String>,
     /// Phases finished, in order, so that a resumed start says what it skipped.
     #[serde(default)]
     pub done: Vec<String>,

@@ -45,6 +45,26 @@ pub enum BundleError {
         /// Why it failed.
         source: crate::supply::SupplyError,
     },
+    /// Taking an image from a bundle or a venue into the lab failed (absent, corrupt, the venue
+    /// or the lab registry unreachable).
+    #[error("{what}: {}", load_failure(.source))]
+    Load {
+        /// What was being taken.
+        what: String,
+        /// Why it failed.
+        source: crate::supply::SupplyError,
+    },
+    /// Docker did not take an image from the bundle.
+    #[error("{what}: {reason}")]
+    Docker {
+        /// The image.
+        what: String,
+        /// What went wrong, with what to do.
+        reason: String,
+    },
+    /// A flag's value is not what it must be.
+    #[error("{0}")]
+    Usage(String),
     /// A publisher's signature did not verify: the bundle is not made.
     #[error(
         "{what} did not verify against {signer}'s signing identity, so no bundle was made: {reason}"
@@ -98,6 +118,23 @@ fn copy_failure(source: &crate::supply::SupplyError) -> String {
     }
 }
 
+/// Why taking an image into the lab failed, with what to do about it.
+fn load_failure(source: &crate::supply::SupplyError) -> String {
+    use crate::supply::SupplyError;
+    match source {
+        SupplyError::Unreachable { target, reason } => format!(
+            "cannot reach {target}: {reason}; if it is the venue's registry, check that `lab bundle serve` runs there and that this machine is on the room's network; if it is the lab registry, `docker ps` shows whether its container runs, and `lab start` again resumes"
+        ),
+        SupplyError::NotFound { image } => format!(
+            "{image} is not there; the bundle was made for another version of the lab: make it again with `lab bundle create` (`lab doctor --bundle FILE` lists what it lacks)"
+        ),
+        SupplyError::Corrupt { what, reason } => format!(
+            "{what}: {reason}; nothing of it was used: copy the bundle again from where it was made (`lab bundle verify FILE` checks it)"
+        ),
+        other => other.to_string(),
+    }
+}
+
 impl BundleError {
     /// The exit code (`src/exit_code.rs`): a bundle that is not what it says did not verify
     /// (4), nor did a publisher's signature or a chart that is not what the lab expects; one that
@@ -105,10 +142,14 @@ impl BundleError {
     /// be reached, 3; a bundle that cannot be written, 5.
     pub fn exit_code(&self) -> u8 {
         match self {
-            BundleError::Input(_) | BundleError::Unreadable { .. } | BundleError::Tool(_) => {
-                exit_code::BAD_CONTENT_OR_USAGE
+            BundleError::Input(_)
+            | BundleError::Unreadable { .. }
+            | BundleError::Tool(_)
+            | BundleError::Usage(_) => exit_code::BAD_CONTENT_OR_USAGE,
+            BundleError::Supply { source, .. } | BundleError::Load { source, .. } => {
+                source.exit_code()
             }
-            BundleError::Supply { source, .. } => source.exit_code(),
+            BundleError::Docker { .. } => exit_code::UNREACHABLE,
             BundleError::Archive { .. }
             | BundleError::Manifest { .. }
             | BundleError::NotVerified { .. }

@@ -14,10 +14,14 @@ mod error;
 pub mod holds;
 pub mod kyverno;
 pub mod layout;
+#[cfg(feature = "live")]
+pub mod load;
 pub mod manifest;
 pub mod pack;
 pub mod serve;
 pub mod signed;
+#[cfg(feature = "live")]
+pub mod source;
 pub mod verify;
 
 pub use error::BundleError;

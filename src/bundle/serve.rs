@@ -269,9 +269,9 @@ impl Registry {
                 _ => return not_found("NOT_FOUND", "not a registry API path"),
             };
         let repository = full(name);
-        let Some(tags) = self.tags.get(&repository) else {
+        if !self.tags.contains_key(&repository) {
             return name_unknown(&repository);
-        };
+        }
         if kind == "blobs" {
             let Some(hex) = reference.strip_prefix("sha256:") else {
                 return not_found("BLOB_UNKNOWN", "only sha256 blobs are served");
@@ -287,26 +287,71 @@ impl Registry {
                 None => not_found("BLOB_UNKNOWN", "blob unknown to registry"),
             };
         }
-        let digest = if reference.starts_with("sha256:") {
-            reference.to_owned()
-        } else {
-            match tags.get(reference) {
-                Some(digest) => digest.clone(),
-                None => return not_found("MANIFEST_UNKNOWN", "manifest unknown"),
-            }
-        };
-        let hex = digest.trim_start_matches("sha256:");
-        match (self.manifests.get(&digest), self.blobs.get(hex)) {
-            (Some(media_type), Some(&(offset, size))) => Route::Blob {
-                media_type: media_type.clone(),
+        match self.locate(&repository, reference) {
+            Some(Located {
+                digest,
+                media_type,
+                offset,
+                size,
+            }) => Route::Blob {
+                media_type,
                 digest,
                 offset,
                 size,
                 head,
             },
-            _ => not_found("MANIFEST_UNKNOWN", "manifest unknown"),
+            None => not_found("MANIFEST_UNKNOWN", "manifest unknown"),
         }
     }
+
+    /// Where the manifest `reference` (a tag or a digest) of `repository` (a full name,
+    /// `docker.io/kindest/node`) lies in the bundle, if the bundle serves it.
+    pub fn locate(&self, repository: &str, reference: &str) -> Option<Located> {
+        let tags = self.tags.get(repository)?;
+        let digest = if reference.starts_with("sha256:") {
+            reference.to_owned()
+        } else {
+            tags.get(reference)?.clone()
+        };
+        let hex = digest.trim_start_matches("sha256:");
+        let media_type = self.manifests.get(&digest)?.clone();
+        let &(offset, size) = self.blobs.get(hex)?;
+        Some(Located {
+            digest,
+            media_type,
+            offset,
+            size,
+        })
+    }
+
+    /// Where the blob `digest` (`sha256:<hex>`) lies in the bundle: its offset and size.
+    pub fn blob_at(&self, digest: &str) -> Option<(u64, u64)> {
+        self.blobs.get(digest.strip_prefix("sha256:")?).copied()
+    }
+
+    /// The bundle file, read through `&File` at the offsets [`Self::locate`] and
+    /// [`Self::blob_at`] give.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// `size` bytes of the bundle at `offset` (at most 4 MiB: a manifest).
+    pub fn read_manifest(&self, offset: u64, size: u64) -> Result<Vec<u8>, String> {
+        self.read_small(Some((offset, size)), "manifest")
+    }
+}
+
+/// A manifest in the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// Its digest.
+    pub digest: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Where its bytes begin in the bundle.
+    pub offset: u64,
+    /// How many there are.
+    pub size: u64,
 }
 
 /// What a request is answered with.
@@ -365,12 +410,16 @@ fn blobs(positions: &Positions) -> HashMap<String, (u64, u64)> {
 }
 
 #[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
 #[cfg(windows)]
-fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(
+    file: &File,
+    mut buf: &mut [u8],
+    mut offset: u64,
+) -> std::io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
         match file.seek_read(buf, offset)? {

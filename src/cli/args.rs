@@ -330,8 +330,19 @@ pub struct StartArgs {
     pub set: Vec<(String, String)>,
     /// Derive the scenario's images from the image in this OCI layout instead of the lab's
     /// public base image (for rooms without internet).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["bundle", "mirror"])]
     pub base_image_layout: Option<PathBuf>,
+    /// Start with no network: everything the lab downloads comes from this venue bundle
+    /// (`lab bundle create`), verified file by file first: the node and registry images loaded
+    /// into Docker, the lab registry filled with Kyverno's images and their signatures,
+    /// Kyverno's chart installed from it, the scenario's base image taken from it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["context", "mirror"])]
+    pub bundle: Option<PathBuf>,
+    /// Take everything the lab downloads from the venue's `lab bundle serve` at HOST:PORT
+    /// (plain HTTP on the room's network) instead of the internet, as --bundle takes it from a
+    /// file.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "context")]
+    pub mirror: Option<String>,
     /// How long each wait may take, in seconds.
     #[arg(long, value_name = "SECONDS", value_parser = timeout_seconds, default_value_t = 180)]
     pub timeout: u64,

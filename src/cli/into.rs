@@ -71,6 +71,11 @@ impl StartArgs {
             },
             set: self.set,
             base_image_layout: self.base_image_layout,
+            from: match (self.bundle, self.mirror) {
+                (Some(file), _) => Some(commands::start::From::Bundle(file)),
+                (None, Some(host)) => Some(commands::start::From::Mirror(host)),
+                (None, None) => None,
+            },
             timeout: std::time::Duration::from_secs(self.timeout),
             yes: self.yes,
             manual_run: self.manual_run,

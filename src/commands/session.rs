@@ -249,6 +249,8 @@ impl Session {
             registry_port: spec.port,
             host_port: spec.host_port,
             mirrors: spec.mirrors.iter().map(|m| m.value.clone()).collect(),
+            registry_image: crate::backend::kind::REGISTRY_IMAGE.to_owned(),
+            node_image: None,
         })
     }
 

@@ -20,6 +20,8 @@ use crate::backend::kind;
 use crate::backend::seed::{self, Seeded};
 use crate::backend::state::{LabState, SCHEMA_VERSION};
 use crate::backend::{BackendError, KubeCluster};
+use crate::bundle::load;
+use crate::bundle::source::Source;
 use crate::content::model::FailureMode;
 use crate::engine::Cluster;
 use crate::engine::compare::drift;
@@ -37,6 +39,15 @@ pub enum KyvernoSource {
     Existing,
 }
 
+/// Where a start without the internet takes what the lab downloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum From {
+    /// A bundle file (`lab bundle create`).
+    Bundle(PathBuf),
+    /// A venue's `lab bundle serve` at `HOST:PORT`.
+    Mirror(String),
+}
+
 /// A validated `lab start`.
 #[derive(Debug, Clone)]
 pub struct StartRequest {
@@ -50,6 +61,8 @@ pub struct StartRequest {
     pub set: Vec<(String, String)>,
     /// The base image from an OCI layout instead of the lab's public base image.
     pub base_image_layout: Option<PathBuf>,
+    /// Everything the lab downloads from a venue bundle or a venue's registry instead.
+    pub from: Option<From>,
     /// How long each wait may take.
     pub timeout: Duration,
     /// Never wait for a key: no walkthrough after provisioning.
@@ -125,15 +138,200 @@ pub(crate) fn run_in(
     if let Some(path) = &request.token {
         take_token(&session, &mut state, path)?;
     }
+    let source = match &request.from {
+        Some(from) => Some(open_source(&session, from, out)?),
+        None => None,
+    };
     let context = match &request.context {
         Some(context) => context.clone(),
-        None => provision(&session, &mut state, out)?,
+        None => provision(&session, &mut state, source.as_ref(), out)?,
     };
-    crate::runtime::block_on(async {
-        crate::runtime::until_interrupted(start(&session, state, &context, kind, request, out))
-            .await
-            .map_err(|_| LabError::Interrupted)?
+    // The runtime the venue's client first connected on (reqwest keeps connections per
+    // runtime), so one for this thread.
+    crate::runtime::block_on_this_thread(async {
+        crate::runtime::until_interrupted(start(
+            &session,
+            state,
+            &context,
+            kind,
+            request,
+            source.as_ref(),
+            out,
+        ))
+        .await
+        .map_err(|_| LabError::Interrupted)?
     })?
+}
+
+/// The bundle, verified and checked to hold everything this lab downloads; or the venue's
+/// registry.
+fn open_source(session: &Session, from: &From, out: &mut impl Write) -> Result<Source, LabError> {
+    match from {
+        From::Bundle(path) => {
+            let phase = Instant::now();
+            let shown = crate::text::printable(&path.display().to_string()).into_owned();
+            let spinner = Spinner::start(format!("bundle: checking every file of {shown}"));
+            let source = Source::bundle(path)?;
+            drop(spinner);
+            let Source::Bundle(bundle) = &source else {
+                unreachable!("a bundle opens as a bundle")
+            };
+            let needs = super::bundle::lab_needs(&session.chapter)?;
+            let lacking: Vec<String> =
+                crate::bundle::holds::holds(&bundle.verified.manifest, &needs, &session.id())
+                    .into_iter()
+                    .filter_map(|h| h.found.err().map(|why| format!("{}: {why}", h.what)))
+                    .collect();
+            if !lacking.is_empty() {
+                return Err(LabError::Usage(format!(
+                    "{shown} does not hold everything lab {} downloads, so nothing was started:\n  {}\nmake it again with `lab bundle create {}` (`lab doctor {} --bundle {shown}` lists what it holds)",
+                    session.id(),
+                    lacking.join("\n  "),
+                    session.id(),
+                    session.id()
+                )));
+            }
+            line(
+                out,
+                "bundle",
+                &format!(
+                    "{shown}: {} files ({}) as its manifest lists them, everything lab {} downloads ({})",
+                    bundle.verified.files,
+                    crate::supply::store::human_size(bundle.verified.bytes),
+                    session.id(),
+                    seconds(phase)
+                ),
+            )?;
+            Ok(source)
+        }
+        From::Mirror(host) => {
+            let source = Source::mirror(host)?;
+            line(
+                out,
+                "mirror",
+                &format!(
+                    "everything lab {} downloads comes from {}",
+                    session.id(),
+                    source.describe()
+                ),
+            )?;
+            Ok(source)
+        }
+    }
+}
+
+/// Removes the archives an interrupted start left in the lab's folder (`.load-*.tar`, an
+/// image for `docker load`, and `.kyverno-*.tgz`, the chart for helm): only `lab start`
+/// writes files of those names there, and a node image's archive is large.
+fn remove_scratch(scratch: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(scratch) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = (name.starts_with(".load-") && name.ends_with(".tar"))
+            || (name.starts_with(".kyverno-") && name.ends_with(".tgz"));
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Loads the kind node image and the registry image from `source` into Docker (unless Docker
+/// has them already), and points the plan at them. Returns the tags it loaded.
+fn load_images(
+    session: &Session,
+    plan: &mut kind::KindPlan,
+    source: &Source,
+    out: &mut impl Write,
+) -> Result<Vec<String>, LabError> {
+    let mut loaded_now = Vec::new();
+    let host = SystemHost;
+    let platform = kind::docker_platform(&host)?;
+    let needs = super::bundle::lab_needs(&session.chapter)?;
+    let node = needs
+        .node_images
+        .first()
+        .cloned()
+        .ok_or_else(|| LabError::Usage("the kind config names no node image to load".into()))?;
+    let scratch = session.workdir.join(".lab").join(session.id());
+    std::fs::create_dir_all(&scratch).map_err(|source| LabError::Output {
+        what: scratch.display().to_string(),
+        source,
+    })?;
+    remove_scratch(&scratch);
+    for (what, reference) in [
+        ("kind node image", node.as_str()),
+        ("registry image", kind::REGISTRY_IMAGE),
+    ] {
+        let phase = Instant::now();
+        let image = crate::supply::ImageRef::parse(reference)
+            .map_err(|e| LabError::Usage(format!("the {what} `{reference}`: {e}")))?;
+        let name = crate::bundle::create::canonical_repository(&image);
+        let wanted = image
+            .digest
+            .clone()
+            .or_else(|| image.tag.clone())
+            .unwrap_or_else(|| "latest".into());
+        let tag = load::docker_tag(&crate::bundle::create::canonical_name(&image));
+        let spinner = Spinner::start(format!(
+            "docker: reading the {what} from {}",
+            source.describe()
+        ));
+        let prepared = crate::runtime::block_on_this_thread(load::for_docker(
+            source, &name, &wanted, &platform,
+        ))??;
+        let mut archive = None;
+        spinner.set(format!("docker: loading the {what} ({platform})"));
+        let loaded = kind::load_image(&host, &tag, &prepared.ids, || {
+            let file = tempfile::Builder::new()
+                .prefix(".load-")
+                .suffix(".tar")
+                .tempfile_in(&scratch)
+                .map_err(|e| BackendError::Host {
+                    what: format!("the archive of the {what}"),
+                    detail: format!("cannot be written in {} ({e})", scratch.display()),
+                })?;
+            let writer = std::io::BufWriter::new(file.as_file());
+            crate::runtime::block_on_this_thread(prepared.write(source, &tag, writer))
+                .map_err(|e| BackendError::Host {
+                    what: format!("the archive of the {what}"),
+                    detail: e.to_string(),
+                })?
+                .map_err(|e| BackendError::Host {
+                    what: format!("the archive of the {what}"),
+                    detail: e.to_string(),
+                })?;
+            let path = file.path().to_owned();
+            archive = Some(file);
+            Ok(path)
+        })?;
+        drop(archive);
+        drop(spinner);
+        let done = match loaded {
+            kind::Loaded::Present => "already loaded",
+            kind::Loaded::Loaded => {
+                loaded_now.push(tag.clone());
+                "loaded"
+            }
+        };
+        line(
+            out,
+            "docker",
+            &format!(
+                "{what} {tag}: {done} ({platform}, {}, {})",
+                crate::supply::store::human_size(prepared.bytes),
+                seconds(phase)
+            ),
+        )?;
+        if reference == kind::REGISTRY_IMAGE {
+            plan.registry_image = tag;
+        } else {
+            plan.node_image = Some(tag);
+        }
+    }
+    Ok(loaded_now)
 }
 
 /// Where a lab keeps the learner token it was started with.
@@ -197,9 +395,19 @@ fn take_token(
 fn provision(
     session: &Session,
     state: &mut LabState,
+    source: Option<&Source>,
     out: &mut impl Write,
 ) -> Result<String, LabError> {
-    let plan = session.kind_plan()?;
+    let mut plan = session.kind_plan()?;
+    if let Some(source) = source {
+        for tag in load_images(session, &mut plan, source, out)? {
+            if !state.loaded_images.contains(&tag) {
+                state.loaded_images.push(tag);
+            }
+        }
+        state.chapter = session.id();
+        state.save(&session.workdir)?;
+    }
     let host = SystemHost;
     let phase = Instant::now();
     let spinner = Spinner::start(format!("registry: starting {}", plan.registry));
@@ -311,6 +519,7 @@ async fn start(
     context: &str,
     kind: bool,
     request: &StartRequest,
+    source: Option<&Source>,
     out: &mut impl Write,
 ) -> Result<u8, LabError> {
     let started = Instant::now();
@@ -363,12 +572,12 @@ async fn start(
         )?;
     }
 
-    kyverno(session, &cluster, request, out).await?;
+    kyverno(session, &cluster, request, source, out).await?;
     state.finish("kyverno");
     state.save(&session.workdir)?;
 
     let phase = Instant::now();
-    seed_registry(session, request, &mut state, out).await?;
+    seed_registry(session, request, source, &mut state, out).await?;
     state.finish("registry");
     state.save(&session.workdir)?;
     line(out, "", &format!("registry ready in {}", seconds(phase)))?;
@@ -461,22 +670,117 @@ async fn start(
     Ok(exit_code::SUCCESS)
 }
 
+/// Kyverno's chart from `source`, written beside the lab's state for helm, and its images
+/// copied into the lab registry; returns the chart file and the `--set` values that point the
+/// chart's images there.
+async fn kyverno_from(
+    session: &Session,
+    source: &Source,
+    out: &mut impl Write,
+) -> Result<(tempfile::NamedTempFile, Vec<String>), LabError> {
+    let lab = &session.chapter.lab;
+    let plan = session.kind_plan()?;
+    let phase = Instant::now();
+    let version = &lab.kyverno.chart;
+    let spinner = Spinner::start(format!(
+        "kyverno: reading chart {version} from {}",
+        source.describe()
+    ));
+    let tgz = load::chart_archive(source, version).await?;
+    let chart = crate::bundle::kyverno::read_chart(&tgz, "kyverno").map_err(|reason| {
+        crate::bundle::BundleError::Chart {
+            reference: format!("{}:{version}", crate::bundle::kyverno::CHART_REPOSITORY),
+            reason,
+        }
+    })?;
+    let scratch = session.workdir.join(".lab").join(session.id());
+    std::fs::create_dir_all(&scratch).map_err(|source| LabError::Output {
+        what: scratch.display().to_string(),
+        source,
+    })?;
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".kyverno-{}-", chart.version))
+        .suffix(".tgz")
+        .tempfile_in(&scratch)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &tgz).map(|()| f))
+        .map_err(|source| LabError::Output {
+            what: format!("Kyverno's chart in {}", scratch.display()),
+            source,
+        })?;
+    std::io::Write::flush(&mut file).map_err(|source| LabError::Output {
+        what: format!("Kyverno's chart in {}", scratch.display()),
+        source,
+    })?;
+    // The registry container publishes its port on 127.0.0.1 only.
+    let lab_host = format!("127.0.0.1:{}", plan.host_port);
+    let images: Vec<String> = chart.images.values().cloned().collect();
+    let filled = load::fill_kyverno(source, &images, &lab_host, &mut |image: &str| {
+        spinner.set(format!("registry: copying {image}"))
+    })
+    .await?;
+    drop(spinner);
+    for f in &filled {
+        let done = match f.copied {
+            load::Copied::Present => "present".to_owned(),
+            load::Copied::Pushed { manifests, blobs } => {
+                format!("copied ({manifests} manifest(s), {blobs} blob(s))")
+            }
+        };
+        line(
+            out,
+            "registry",
+            &format!("{} {done}, {} cosign artifact(s) with it", f.to, f.cosign),
+        )?;
+    }
+    let inside = plan
+        .mirrors
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("{}:{}", plan.registry, plan.registry_port));
+    line(
+        out,
+        "kyverno",
+        &format!(
+            "chart {} from {}; its {} images from the lab registry as {inside} ({})",
+            chart.version,
+            source.describe(),
+            filled.len(),
+            seconds(phase)
+        ),
+    )?;
+    let mut sets = lab.kyverno.helm_set.clone();
+    sets.extend(load::chart_values(&inside));
+    Ok((file, sets))
+}
+
 async fn kyverno(
     session: &Session,
     cluster: &KubeCluster,
     request: &StartRequest,
+    source: Option<&Source>,
     out: &mut impl Write,
 ) -> Result<(), LabError> {
     let pinned = &session.chapter.lab.kyverno.version.value;
     if request.kyverno == KyvernoSource::Install {
         let lab = &session.chapter.lab;
+        let (file, sets) = match source {
+            Some(source) => {
+                let (file, sets) = kyverno_from(session, source, out).await?;
+                (Some(file), sets)
+            }
+            None => (None, lab.kyverno.helm_set.clone()),
+        };
         let phase = Instant::now();
         let context = cluster.context.clone();
         let chart = lab.kyverno.chart.clone();
-        let sets = lab.kyverno.helm_set.clone();
+        let path = file.as_ref().map(|f| f.path().display().to_string());
         let spinner = Spinner::start(format!("kyverno: installing chart {chart} with helm"));
         let installed = tokio::task::spawn_blocking(move || {
-            kind::install_kyverno(&SystemHost, &context, &chart, &sets)
+            let from = match &path {
+                Some(path) => kind::Chart::File(path),
+                None => kind::Chart::Repository,
+            };
+            kind::install_kyverno(&SystemHost, &context, from, &chart, &sets)
         })
         .await
         .map_err(|e| BackendError::Host {
@@ -521,6 +825,7 @@ async fn kyverno(
 async fn seed_registry(
     session: &Session,
     request: &StartRequest,
+    source: Option<&Source>,
     state: &mut LabState,
     out: &mut impl Write,
 ) -> Result<(), LabError> {
@@ -530,10 +835,15 @@ async fn seed_registry(
     }
     let arch = seed::host_arch();
     let spinner = Spinner::start("registry: reading the base image");
-    let base = match (&request.base_image_layout, &lab.cluster.base_image) {
-        (Some(dir), _) => seed::base_from_layout(dir, arch).await?,
-        (None, Some(image)) => seed::base_from_registry(&image.value, arch).await?,
-        (None, None) => {
+    let base = match (&request.base_image_layout, source, &lab.cluster.base_image) {
+        (Some(dir), _, _) => seed::base_from_layout(dir, arch).await?,
+        (None, Some(source), Some(image)) => {
+            let reference = crate::supply::ImageRef::parse(&image.value)
+                .map_err(|e| LabError::Usage(format!("the base image `{}`: {e}", image.value)))?;
+            seed::export(source, &reference, arch).await?
+        }
+        (None, None, Some(image)) => seed::base_from_registry(&image.value, arch).await?,
+        (None, _, None) => {
             return Err(LabError::Usage(format!(
                 "{} seeds images but names no base_image; pass --base-image-layout DIR",
                 session.chapter.shown(&session.chapter.lab_file)

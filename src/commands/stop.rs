@@ -44,6 +44,9 @@ fn stop_kind(
         for line in kind::delete(&SystemHost, &plan, &created)? {
             emit(out, &format!("  {line}\n"))?;
         }
+        for line in kind::remove_images(&SystemHost, &state.loaded_images)? {
+            emit(out, &format!("  {line}\n"))?;
+        }
         LabState::forget(&session.workdir, &id)?;
         emit(
             out,

@@ -345,6 +345,114 @@ impl RegistryStore {
     }
 }
 
+/// The size of the pieces a blob is pushed in.
+#[cfg(feature = "live")]
+const PUSH_CHUNK: usize = 4 << 20;
+
+#[cfg(feature = "live")]
+impl RegistryStore {
+    /// Whether the repository of `image` holds the blob `digest`.
+    pub async fn has_blob(&self, image: &ImageRef, digest: &Digest) -> Result<bool, SupplyError> {
+        let reference = Self::reference(image, digest.as_str());
+        self.oci(&format!("blob {digest} of {}", image.repository()), || {
+            self.client.blob_exists(&reference, digest.as_str())
+        })
+        .await
+    }
+
+    /// Pushes the blob `digest` of `size` bytes, read from what `open` gives (called again for
+    /// each attempt), to the repository of `image`; the registry checks the digest. Each
+    /// attempt may take the retry's attempt time plus the time `size` takes at 256 KiB/s.
+    pub async fn push_blob_from<R, F>(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        size: u64,
+        open: F,
+    ) -> Result<(), SupplyError>
+    where
+        R: std::io::Read + Send + Unpin + 'static,
+        F: Fn() -> std::io::Result<R>,
+    {
+        let what = format!("blob {digest} of {}", image.repository());
+        let reference = Self::reference(image, digest.as_str());
+        self.oci(&reference.whole(), || {
+            self.client
+                .auth(&reference, &self.auth, oci_client::RegistryOperation::Push)
+        })
+        .await?;
+        let within = self.retry.attempt_timeout + Duration::from_secs(size / SLOWEST_TRANSFER);
+        self.with_retry_within(within, || {
+            let reader = open();
+            let reference = reference.clone();
+            let what = what.clone();
+            async move {
+                let reader = reader.map_err(|e| {
+                    Failure::Final(SupplyError::BadInput(format!(
+                        "{what}: cannot be read ({e})"
+                    )))
+                })?;
+                let chunks = futures_util::stream::unfold(reader, |mut reader| async move {
+                    let mut buf = vec![0u8; PUSH_CHUNK];
+                    let mut filled = 0;
+                    while filled < buf.len() {
+                        match std::io::Read::read(&mut reader, &mut buf[filled..]) {
+                            Ok(0) => break,
+                            Ok(n) => filled += n,
+                            Err(e) => {
+                                return Some((Err(OciDistributionError::IoError(e)), reader));
+                            }
+                        }
+                    }
+                    if filled == 0 {
+                        return None;
+                    }
+                    buf.truncate(filled);
+                    Some((Ok(bytes::Bytes::from(buf)), reader))
+                });
+                self.client
+                    .push_blob_stream(&reference, chunks, digest.as_str(), Some(size))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        if is_transient(&e) {
+                            Failure::Transient(first_line(&e.to_string()))
+                        } else {
+                            Failure::Final(classify(&self.registry, &what, &e))
+                        }
+                    })
+            }
+        })
+        .await
+    }
+
+    /// Pushes `manifest` (of `media_type`) to the repository of `image` under `reference`, a
+    /// tag or its digest.
+    pub async fn push_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+        manifest: &[u8],
+        media_type: &str,
+    ) -> Result<(), SupplyError> {
+        let target = Self::reference(image, reference);
+        let media_type: http::HeaderValue = media_type.parse().map_err(|_| {
+            SupplyError::BadInput(format!("`{media_type}` is not a valid media type"))
+        })?;
+        self.oci(&target.whole(), || {
+            self.client
+                .auth(&target, &self.auth, oci_client::RegistryOperation::Push)
+        })
+        .await?;
+        self.oci(&target.whole(), || {
+            self.client
+                .push_manifest_raw(&target, manifest.to_vec(), media_type.clone())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
 fn is_transient(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::RequestError(r) => r.is_connect() || r.is_timeout() || r.is_request(),

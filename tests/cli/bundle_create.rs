@@ -14,20 +14,20 @@ use super::peers::{peer_command, peers_bin};
 use super::registry::{TestRegistry, push_image, push_manifest_typed, runtime};
 use super::{copy_course, edit, lab, output};
 
-const ISSUER: &str = "https://token.actions.githubusercontent.com";
-const IMAGE_SIGNER: &str =
+pub(super) const ISSUER: &str = "https://token.actions.githubusercontent.com";
+pub(super) const IMAGE_SIGNER: &str =
     "https://github.com/kyverno/kyverno/.github/workflows/release.yaml@refs/tags/v1.19.0";
 const CHART_SIGNER: &str = "https://github.com/kyverno/kyverno/.github/workflows/helm-release.yaml@refs/tags/kyverno-chart-3.9.0";
 const NODE_PIN: &str = "sha256:07b2536e30b803ed61d1677a79df6115f798ce64c80f9e22f6ed45afd09323c0";
 const BASE_PIN: &str = "sha256:262578cde928d5c9eba3bce079976444f624c13ed0afb741d90d5423877496cb";
 
 /// The publishers' registry and what was put there.
-struct Publishers {
-    registry: TestRegistry,
-    dir: tempfile::TempDir,
-    course: PathBuf,
+pub(super) struct Publishers {
+    pub(super) registry: TestRegistry,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) course: PathBuf,
     /// Each Kyverno image by its reference in the chart, with its digest.
-    kyverno: Vec<(String, String)>,
+    pub(super) kyverno: Vec<(String, String)>,
 }
 
 /// Kyverno's chart folder, as a `.tgz` whose entries are under `kyverno/` (what `helm package`
@@ -101,7 +101,7 @@ fn cosign_sign(
 /// The publishers, with every Kyverno image signed by Kyverno's release identity except
 /// those `unsigned` names (references of the chart's values), and those `misattributed` names
 /// signed by the chart's workflow instead.
-fn publishers(unsigned: &[&str], misattributed: &[&str]) -> Publishers {
+pub(super) fn publishers(unsigned: &[&str], misattributed: &[&str]) -> Publishers {
     let registry = TestRegistry::start();
     let addr = registry.addr.clone();
     let dir = tempfile::tempdir().unwrap();
@@ -196,7 +196,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 impl Publishers {
-    fn create(&self, out: &str) -> (i32, String, String) {
+    pub(super) fn create(&self, out: &str) -> (i32, String, String) {
         let addr = &self.registry.addr;
         let path = format!(
             "{}:{}",
@@ -456,13 +456,13 @@ fn a_kyverno_image_signed_by_another_workflow_stops_the_bundle() {
 
 /// `lab bundle serve` on a loopback port: its address, and the server (stopped with Ctrl-C's
 /// signal when dropped, its output checked).
-struct Server {
+pub(super) struct Server {
     child: std::process::Child,
-    addr: String,
+    pub(super) addr: String,
 }
 
 impl Server {
-    fn start(dir: &Path, file: &str, extra: &[&str]) -> Server {
+    pub(super) fn start(dir: &Path, file: &str, extra: &[&str]) -> Server {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
             .current_dir(dir)
@@ -486,7 +486,7 @@ impl Server {
     }
 
     /// Stops the server as Ctrl-C does and returns its exit code and the rest of its output.
-    fn stop(mut self) -> (i32, String) {
+    pub(super) fn stop(mut self) -> (i32, String) {
         use std::io::Read;
         // SAFETY: kill(2) on our own child's pid, with a valid signal number.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
@@ -662,4 +662,61 @@ fn a_tampered_bundle_is_not_served() {
     assert_eq!(code, 4, "{stdout}{stderr}");
     assert!(stderr.contains("is not what its manifest says"), "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
+}
+
+#[test]
+fn a_bundle_made_for_other_pins_starts_nothing() {
+    let publishers = publishers(&[], &[]);
+    let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The lab has moved on to another node image since the bundle was made.
+    let config = std::fs::read_to_string(publishers.course.join("kind-config/ch14.yaml")).unwrap();
+    let pinned = regex::Regex::new("kindest/node:v1.35.8@(sha256:[0-9a-f]{64})")
+        .unwrap()
+        .captures(&config)
+        .unwrap()[1]
+        .to_owned();
+    let other = format!("sha256:{}", "0".repeat(64));
+    edit(&publishers.course, "kind-config/ch14.yaml", &pinned, &other);
+    let learner = tempfile::tempdir().unwrap();
+    let keygen = peer_command("cosign")
+        .arg("generate-key-pair")
+        .env("COSIGN_PASSWORD", "")
+        .current_dir(learner.path())
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let state = learner.path().join("fake-state");
+    std::fs::create_dir(&state).unwrap();
+    let log = learner.path().join("fake.log");
+    let path = format!(
+        "{}:{}:{}",
+        super::fixture("fake-tools").display(),
+        peers_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let bundle = publishers.dir.path().join("ch14.bundle.tar");
+    let mut cmd = lab(learner.path());
+    cmd.env("PATH", path)
+        .env("FAKE_STATE", &state)
+        .env("FAKE_LOG", &log)
+        .arg("--course")
+        .arg(&publishers.course)
+        .args(["start", "ch14", "--yes", "--bundle"])
+        .arg(&bundle);
+    let (code, stdout, stderr) = output(&mut cmd);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("does not hold everything lab ch14 downloads, so nothing was started")
+            && stderr.contains(&format!("kind node image kindest/node:v1.35.8@{other}"))
+            && stderr.contains("lab bundle create ch14"),
+        "{stderr}"
+    );
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !calls.contains("docker run")
+            && !calls.contains("docker load")
+            && !calls.contains("kind create"),
+        "{calls}"
+    );
 }

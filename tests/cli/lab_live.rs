@@ -1651,3 +1651,257 @@ fn a_solved_lab_submits_one_signed_file_that_the_real_cosign_verifies() {
     );
     learner.stop();
 }
+
+/// Removes what the stand-in helm put into the loopback cluster, however the test ends.
+struct FakeKyverno<'a>(&'a Learner);
+
+impl Drop for FakeKyverno<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.lab(&["stop", "--delete"]);
+        for args in [
+            &[
+                "-n",
+                "kyverno",
+                "delete",
+                "deployments",
+                "-l",
+                "courselab.dev/test=fake-helm",
+            ][..],
+            &[
+                "delete",
+                "clusterpolicies",
+                "-l",
+                "courselab.dev/chapter=ch14",
+            ],
+            &["delete", "namespace", "develop", "--ignore-not-found"],
+            &[
+                "-n",
+                "kube-public",
+                "delete",
+                "configmap",
+                "local-registry-hosting",
+                "--ignore-not-found",
+            ],
+        ] {
+            let _ = std::process::Command::new(peers_bin().join("kubectl"))
+                .env("KUBECONFIG", &self.0.kubeconfig)
+                .args(args)
+                .output();
+        }
+    }
+}
+
+#[test]
+fn a_venue_bundle_starts_the_lab_with_no_network_first_from_the_venue_then_from_the_file() {
+    // The bundle is made from loopback publishers signed by the real cosign; the learner's
+    // machine has no network: docker, kind and helm are stand-ins that refuse to download
+    // (the stand-in docker checks each archive as `docker load` does), and the lab registry
+    // is a real registry on the port the lab publishes it on.
+    let publishers = super::bundle_create::publishers(&[], &[]);
+    let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let bundle = publishers.dir.path().join("ch14.bundle.tar");
+    let lab_registry = super::registry::TestRegistry::start();
+    let port = lab_registry.addr.rsplit_once(':').unwrap().1.to_owned();
+    super::edit(
+        &publishers.course,
+        "labs/ch14/lab.yaml",
+        "host_port: 5001",
+        &format!("host_port: {port}"),
+    );
+    let mut learner = Learner::with_course(publishers.course.clone());
+    let state = learner.dir.path().join("fake-state");
+    std::fs::create_dir(&state).unwrap();
+    let log = learner.dir.path().join("fake.log");
+    let kubeconfig = learner.dir.path().join("kubeconfig");
+    std::fs::copy(&learner.cluster.kubeconfig, &kubeconfig).unwrap();
+    learner.kubeconfig = kubeconfig;
+    learner.path_first = Some(repo().join("tests/fixtures/fake-tools"));
+    learner.env = vec![
+        ("FAKE_STATE".into(), state.display().to_string()),
+        ("FAKE_LOG".into(), log.display().to_string()),
+        (
+            "KUBECONFIG".into(),
+            learner.kubeconfig.display().to_string(),
+        ),
+    ];
+    let _cleanup = FakeKyverno(&learner);
+    let calls = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        std::fs::remove_file(&log).ok();
+        let archives =
+            regex::Regex::new(r"/\S*/\.lab/ch14/\.[a-z0-9.-]+-[A-Za-z0-9]+\.(tar|tgz)").unwrap();
+        archives
+            .replace_all(&text, "<working folder>/.lab/ch14/<scratch>.$1")
+            .replace(&port, "<port>")
+    };
+    let start = |from: &[&str]| {
+        let mut args = vec!["start", "ch14", "--yes", "--timeout", "90", "--set"];
+        let image = format!("image_registry={}", learner.registry);
+        let push = format!("push_registry={}", learner.registry);
+        args.extend([image.as_str(), "--set", push.as_str()]);
+        args.extend(from);
+        let (code, stdout, stderr) = learner.lab(&args);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        stdout
+    };
+
+    // First from the venue: `lab bundle serve` on this machine stands for the room's server.
+    let venue = super::bundle_create::Server::start(publishers.dir.path(), "ch14.bundle.tar", &[]);
+    let first = start(&["--mirror", &venue.addr]);
+    for line in [
+        "docker     kind node image courselab.invalid/kindest/node:v1.35.8: loaded (linux/amd64",
+        "docker     registry image courselab.invalid/library/registry:3: loaded (linux/amd64",
+        "registry   kyverno/kyverno:v1.19.0 copied (",
+        "chart 3.9.0 from the venue's registry",
+    ] {
+        assert!(first.contains(line), "{line}\n{first}");
+    }
+    let first_calls = calls().replace(&venue.addr, "<venue>");
+    insta::assert_snapshot!("bundle_start_first_calls", first_calls);
+    let (code, _) = venue.stop();
+    assert_eq!(code, 0);
+
+    // What Docker was given is the lab's pin, and kind booted from it.
+    let node_id =
+        std::fs::read_to_string(state.join("images/courselab.invalid_kindest_node_v1.35.8"))
+            .unwrap();
+    assert!(node_id.starts_with("sha256:"), "{node_id}");
+    assert_eq!(
+        std::fs::read_to_string(state.join("kind-image"))
+            .unwrap()
+            .trim(),
+        "courselab.invalid/kindest/node:v1.35.8"
+    );
+
+    // The lab registry holds every image of the chart at the digest the publisher signed, and
+    // the real cosign verifies its signature there, from the lab registry's own copy.
+    let lab_addr = &lab_registry.addr;
+    for (reference, digest) in &publishers.kyverno {
+        let (_, path) = reference.split_once('/').unwrap();
+        let (repo_path, _) = path.rsplit_once(':').unwrap();
+        let verify = std::process::Command::new(peers_bin().join("cosign"))
+            .current_dir(publishers.dir.path())
+            .env(
+                "COSIGN_REPOSITORY",
+                format!("{lab_addr}/kyverno/signatures"),
+            )
+            .args([
+                "verify",
+                "--certificate-identity",
+                super::bundle_create::IMAGE_SIGNER,
+                "--certificate-oidc-issuer",
+                super::bundle_create::ISSUER,
+                "--trusted-root",
+                "trusted_root.json",
+                "--insecure-ignore-tlog",
+                "--insecure-ignore-sct",
+                "--allow-http-registry",
+                &format!("{lab_addr}/{repo_path}@{digest}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success(),
+            "{reference}: {}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        let tag = path.rsplit_once(':').unwrap().1;
+        let crane = std::process::Command::new(peers_bin().join("crane"))
+            .args([
+                "digest",
+                "--insecure",
+                &format!("{lab_addr}/{repo_path}:{tag}"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&crane.stdout).trim(),
+            digest,
+            "{reference}"
+        );
+    }
+
+    // helm was given the bundle's chart and values that point every image the chart's
+    // templates render at the lab registry as the nodes reach it; rendered here from the
+    // chart's values as its `_image.tpl` computes them, each is in the lab registry.
+    let chart = std::fs::read(state.join("chart.tgz")).unwrap();
+    let sets = std::fs::read_to_string(state.join("helm-sets")).unwrap();
+    let values = chart_values_with_sets(&chart, &sets);
+    let rendered = courselab::bundle::kyverno::images(&values, "v1.19.0").unwrap();
+    assert_eq!(
+        rendered.len(),
+        courselab::bundle::kyverno::IMAGE_VALUES.len()
+    );
+    for (path, image) in &rendered {
+        let in_lab = image
+            .strip_prefix("kind-registry:5000/")
+            .unwrap_or_else(|| panic!("{path} renders {image}, not from the lab registry"));
+        let crane = std::process::Command::new(peers_bin().join("crane"))
+            .args(["digest", "--insecure", &format!("{lab_addr}/{in_lab}")])
+            .output()
+            .unwrap();
+        assert!(
+            crane.status.success(),
+            "{path}: {image} is not in the lab registry"
+        );
+    }
+
+    // Again, from the file: nothing is loaded, copied or installed twice.
+    let again = start(&["--bundle", bundle.to_str().unwrap()]);
+    assert!(
+        again.contains("kind node image courselab.invalid/kindest/node:v1.35.8: already loaded")
+            && again.contains("kyverno/kyverno:v1.19.0 present"),
+        "{again}"
+    );
+    let second = calls();
+    assert!(
+        !second.contains("docker load")
+            && !second.contains("helm upgrade")
+            && !second.contains("kind create")
+            && !second.contains("docker run"),
+        "{second}"
+    );
+
+    // Deleting the lab removes the images it loaded, and only those.
+    let (code, stdout, stderr) = learner.lab(&["stop", "--delete"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for tag in [
+        "courselab.invalid/kindest/node:v1.35.8",
+        "courselab.invalid/library/registry:3",
+    ] {
+        assert!(
+            stdout.contains(&format!("image {tag}: removed")),
+            "{stdout}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(state.join("images")).unwrap().count(), 0);
+}
+
+/// The chart's `values.yaml` with helm's `--set a.b.c=v` values (one per line) applied.
+fn chart_values_with_sets(tgz: &[u8], sets: &str) -> Value {
+    use std::io::Read;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz));
+    let mut text = String::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_str() == Some("kyverno/values.yaml") {
+            entry.read_to_string(&mut text).unwrap();
+        }
+    }
+    let mut values: Value = serde_saphyr::from_str(&text).unwrap();
+    for set in sets.lines() {
+        let (path, value) = set.split_once('=').unwrap();
+        let keys: Vec<&str> = path.split('.').collect();
+        let (last, parents) = keys.split_last().unwrap();
+        let mut at = &mut values;
+        for key in parents {
+            if !at.get(*key).is_some_and(Value::is_object) {
+                at[*key] = serde_json::json!({});
+            }
+            at = &mut at[*key];
+        }
+        at[*last] = Value::String(value.to_owned());
+    }
+    values
+}

@@ -1695,14 +1695,18 @@ impl Drop for FakeKyverno<'_> {
 fn a_venue_bundle_starts_the_lab_with_no_network_first_from_the_venue_then_from_the_file() {
     // The bundle is made from loopback publishers signed by the real cosign; the learner's
     // machine has no network: docker, kind and helm are stand-ins that refuse to download
-    // (the stand-in docker checks each archive as `docker load` does), and the lab registry
-    // is a real registry on the port the lab publishes it on.
+    // (the stand-in docker checks each archive as `docker load` does), and its registry
+    // "container" is a real registry on the port the lab publishes it on.
     let publishers = super::bundle_create::publishers(&[], &[]);
     let (code, stdout, stderr) = publishers.create("ch14.bundle.tar");
     assert_eq!(code, 0, "{stdout}{stderr}");
     let bundle = publishers.dir.path().join("ch14.bundle.tar");
-    let lab_registry = super::registry::TestRegistry::start();
-    let port = lab_registry.addr.rsplit_once(':').unwrap().1.to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
     super::edit(
         &publishers.course,
         "labs/ch14/lab.yaml",
@@ -1776,7 +1780,7 @@ fn a_venue_bundle_starts_the_lab_with_no_network_first_from_the_venue_then_from_
 
     // The lab registry holds every image of the chart at the digest the publisher signed, and
     // the real cosign verifies its signature there, from the lab registry's own copy.
-    let lab_addr = &lab_registry.addr;
+    let lab_addr = &format!("127.0.0.1:{port}");
     for (reference, digest) in &publishers.kyverno {
         let (_, path) = reference.split_once('/').unwrap();
         let (repo_path, _) = path.rsplit_once(':').unwrap();

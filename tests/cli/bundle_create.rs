@@ -31,7 +31,11 @@ pub(super) struct Publishers {
 }
 
 /// Kyverno's chart folder, as a `.tgz` whose entries are under `kyverno/` (what `helm package`
-/// writes).
+/// writes). The published archive also holds the three charts its `Chart.yaml` takes from other
+/// repositories (`helm dependency build`), which the module does not: here each is a chart with
+/// its name and version and no templates. Two only install CRDs (`kyverno-api`, `openreports`)
+/// and the third (`reports-server`) is off by default, so none adds an image to a default
+/// install.
 fn chart_tgz() -> Vec<u8> {
     let folder = super::schema::kyverno_module().join("charts/kyverno");
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
@@ -39,6 +43,24 @@ fn chart_tgz() -> Vec<u8> {
         flate2::Compression::fast(),
     ));
     builder.append_dir_all("kyverno", &folder).unwrap();
+    for (name, version) in [
+        ("kyverno-api", "0.0.1-alpha.4"),
+        ("openreports", "0.1.0"),
+        ("reports-server", "0.1.6"),
+    ] {
+        let text = format!("apiVersion: v2\nname: {name}\nversion: {version}\n");
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(
+                &mut header,
+                format!("kyverno/charts/{name}/Chart.yaml"),
+                text.as_bytes(),
+            )
+            .unwrap();
+    }
     builder.into_inner().unwrap().finish().unwrap()
 }
 

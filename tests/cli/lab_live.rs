@@ -1851,6 +1851,51 @@ fn a_venue_bundle_starts_the_lab_with_no_network_first_from_the_venue_then_from_
         );
     }
 
+    // And rendered by the real helm with those values (test hooks aside: only `helm test`
+    // runs them), every image of every object is one the lab registry holds.
+    std::fs::write(learner.dir.path().join("kyverno.tgz"), &chart).unwrap();
+    let mut template = std::process::Command::new(super::peers::peer("helm"));
+    template.current_dir(learner.dir.path()).args([
+        "template",
+        "kyverno",
+        "kyverno.tgz",
+        "--namespace",
+        "kyverno",
+        "--skip-tests",
+    ]);
+    for set in sets.lines() {
+        template.args(["--set", set]);
+    }
+    let helm = template.output().unwrap();
+    assert!(
+        helm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&helm.stderr)
+    );
+    let manifests = String::from_utf8(helm.stdout).unwrap();
+    let images: std::collections::BTreeSet<&str> = manifests
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("image: "))
+        .map(|i| i.trim_matches('"'))
+        .collect();
+    // The same images as the chart's values give, computed as `_image.tpl` does (above).
+    let computed: std::collections::BTreeSet<&str> =
+        rendered.values().map(String::as_str).collect();
+    assert_eq!(images, computed);
+    for image in &images {
+        let in_lab = image
+            .strip_prefix("kind-registry:5000/")
+            .unwrap_or_else(|| panic!("helm renders {image}, not from the lab registry"));
+        let crane = std::process::Command::new(peers_bin().join("crane"))
+            .args(["digest", "--insecure", &format!("{lab_addr}/{in_lab}")])
+            .output()
+            .unwrap();
+        assert!(
+            crane.status.success(),
+            "helm renders {image}, which the lab registry lacks"
+        );
+    }
+
     // Again, from the file: nothing is loaded, copied or installed twice.
     let again = start(&["--bundle", bundle.to_str().unwrap()]);
     assert!(

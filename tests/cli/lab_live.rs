@@ -86,6 +86,25 @@ impl Learner {
         )
     }
 
+    /// Puts the stand-ins for docker, kind and helm first on PATH, with a kubeconfig of the
+    /// learner's own (the stand-in kind adds its context there). Returns the stand-ins' state
+    /// folder and the log of their calls.
+    fn stand_ins(&mut self) -> (PathBuf, PathBuf) {
+        let state = self.dir.path().join("fake-state");
+        std::fs::create_dir(&state).unwrap();
+        let log = self.dir.path().join("fake.log");
+        let kubeconfig = self.dir.path().join("kubeconfig");
+        std::fs::copy(&self.cluster.kubeconfig, &kubeconfig).unwrap();
+        self.kubeconfig = kubeconfig;
+        self.path_first = Some(repo().join("tests/fixtures/fake-tools"));
+        self.env = vec![
+            ("FAKE_STATE".into(), state.display().to_string()),
+            ("FAKE_LOG".into(), log.display().to_string()),
+            ("KUBECONFIG".into(), self.kubeconfig.display().to_string()),
+        ];
+        (state, log)
+    }
+
     fn start_args(&self) -> Vec<String> {
         let layout = repo().join("labs/ch14/tests/images/demo");
         vec![
@@ -563,21 +582,7 @@ fn without_a_context_start_provisions_kind_through_the_seam_and_stop_delete_remo
         &format!("host_port: {port}"),
     );
     let mut learner = Learner::with_course(course.path().to_owned());
-    let state = learner.dir.path().join("fake-state");
-    std::fs::create_dir(&state).unwrap();
-    let log = learner.dir.path().join("fake.log");
-    let kubeconfig = learner.dir.path().join("kubeconfig");
-    std::fs::copy(&learner.cluster.kubeconfig, &kubeconfig).unwrap();
-    learner.kubeconfig = kubeconfig;
-    learner.path_first = Some(repo().join("tests/fixtures/fake-tools"));
-    learner.env = vec![
-        ("FAKE_STATE".into(), state.display().to_string()),
-        ("FAKE_LOG".into(), log.display().to_string()),
-        (
-            "KUBECONFIG".into(),
-            learner.kubeconfig.display().to_string(),
-        ),
-    ];
+    let (state, log) = learner.stand_ins();
     let calls = || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         std::fs::remove_file(&log).ok();
@@ -1714,21 +1719,7 @@ fn a_venue_bundle_starts_the_lab_with_no_network_first_from_the_venue_then_from_
         &format!("host_port: {port}"),
     );
     let mut learner = Learner::with_course(publishers.course.clone());
-    let state = learner.dir.path().join("fake-state");
-    std::fs::create_dir(&state).unwrap();
-    let log = learner.dir.path().join("fake.log");
-    let kubeconfig = learner.dir.path().join("kubeconfig");
-    std::fs::copy(&learner.cluster.kubeconfig, &kubeconfig).unwrap();
-    learner.kubeconfig = kubeconfig;
-    learner.path_first = Some(repo().join("tests/fixtures/fake-tools"));
-    learner.env = vec![
-        ("FAKE_STATE".into(), state.display().to_string()),
-        ("FAKE_LOG".into(), log.display().to_string()),
-        (
-            "KUBECONFIG".into(),
-            learner.kubeconfig.display().to_string(),
-        ),
-    ];
+    let (state, log) = learner.stand_ins();
     let _cleanup = FakeKyverno(&learner);
     let calls = || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();

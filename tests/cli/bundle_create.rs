@@ -700,6 +700,27 @@ fn a_bundle_made_for_other_pins_starts_nothing() {
         .to_owned();
     let other = format!("sha256:{}", "0".repeat(64));
     edit(&publishers.course, "kind-config/ch14.yaml", &pinned, &other);
+    let bundle = publishers.dir.path().join("ch14.bundle.tar");
+    let (code, stdout, stderr, calls) =
+        start_with_stand_ins(&publishers.course, &["--bundle", bundle.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("does not hold everything lab ch14 downloads, so nothing was started")
+            && stderr.contains(&format!("kind node image kindest/node:v1.35.8@{other}"))
+            && stderr.contains("lab bundle create ch14"),
+        "{stderr}"
+    );
+    assert!(
+        !calls.contains("docker run")
+            && !calls.contains("docker load")
+            && !calls.contains("kind create"),
+        "{calls}"
+    );
+}
+
+/// `lab start ch14 ARGS` for a learner with a key pair, the docker, kind and helm stand-ins
+/// first on PATH: exit code, stdout, stderr, and the stand-ins' calls.
+fn start_with_stand_ins(course: &Path, args: &[&str]) -> (i32, String, String, String) {
     let learner = tempfile::tempdir().unwrap();
     let keygen = peer_command("cosign")
         .arg("generate-key-pair")
@@ -717,28 +738,49 @@ fn a_bundle_made_for_other_pins_starts_nothing() {
         peers_bin().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let bundle = publishers.dir.path().join("ch14.bundle.tar");
     let mut cmd = lab(learner.path());
     cmd.env("PATH", path)
         .env("FAKE_STATE", &state)
         .env("FAKE_LOG", &log)
         .arg("--course")
-        .arg(&publishers.course)
-        .args(["start", "ch14", "--yes", "--bundle"])
-        .arg(&bundle);
+        .arg(course)
+        .args(["start", "ch14", "--yes"])
+        .args(args);
     let (code, stdout, stderr) = output(&mut cmd);
-    assert_eq!(code, 2, "{stdout}{stderr}");
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    (code, stdout, stderr, calls)
+}
+
+#[test]
+fn a_venue_that_does_not_answer_is_named_with_what_to_check_and_nothing_is_created() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let course = tempfile::tempdir().unwrap();
+    copy_course(course.path());
+    let (code, stdout, stderr, calls) = start_with_stand_ins(course.path(), &["--mirror", &closed]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
     assert!(
-        stderr.contains("does not hold everything lab ch14 downloads, so nothing was started")
-            && stderr.contains(&format!("kind node image kindest/node:v1.35.8@{other}"))
-            && stderr.contains("lab bundle create ch14"),
+        stderr.contains(&format!("cannot reach {closed}"))
+            && stderr.contains("check that `lab bundle serve` runs there"),
         "{stderr}"
     );
-    let calls = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         !calls.contains("docker run")
             && !calls.contains("docker load")
             && !calls.contains("kind create"),
         "{calls}"
     );
+    // Not HOST:PORT: refused before anything is asked.
+    for bad in ["--mirror=venue", "--mirror=-venue:5050"] {
+        let (code, _, stderr, calls) = start_with_stand_ins(course.path(), &[bad]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("is not HOST:PORT"), "{stderr}");
+        assert!(
+            !calls.contains("docker version --format {{.Server.Os}}"),
+            "{calls}"
+        );
+    }
 }

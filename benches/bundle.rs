@@ -110,6 +110,78 @@ fn main() {
     assert_eq!(out.status.code(), Some(4), "{out:?}");
 
     serve_bench(mode, tmp.path());
+    docker_archive_bench(mode, tmp.path());
+}
+
+/// `lab start --bundle`'s own cost on a laptop: the archive `docker load` reads, written from
+/// an image in the bundle (one image of two layers), next to `cp` of the bundle file (the same
+/// bytes and more, file to file) in the same run; best of three each.
+fn docker_archive_bench(mode: Mode, dir: &Path) {
+    let layer_mib = mode.pick(256, 1);
+    let bundle = image_bundle(dir, layer_mib);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let opened = Instant::now();
+    let source = courselab::bundle::source::Source::bundle(&bundle).unwrap();
+    let opened = opened.elapsed();
+    let out = dir.join("for-docker.tar");
+    let (mut write_best, mut cp_best) = (Duration::MAX, Duration::MAX);
+    let mut bytes = 0;
+    for _ in 0..mode.pick(3, 1) {
+        let start = Instant::now();
+        let prepared = runtime
+            .block_on(courselab::bundle::load::for_docker(
+                &source,
+                "docker.io/bench/venue",
+                "1",
+                "linux/amd64",
+            ))
+            .unwrap();
+        let file = std::io::BufWriter::new(std::fs::File::create(&out).unwrap());
+        runtime
+            .block_on(prepared.write(&source, "courselab.invalid/bench/venue:1", file))
+            .unwrap();
+        write_best = write_best.min(start.elapsed());
+        bytes = prepared.bytes;
+        cp_best = cp_best.min(timed(
+            Command::new("cp").arg(&bundle).arg(dir.join("copy.tar")),
+        ));
+    }
+    // What was written is an archive with Docker's manifest and every layer.
+    let mut names = Vec::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    for entry in archive.entries().unwrap() {
+        names.push(
+            entry
+                .unwrap()
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    assert!(
+        names.contains(&"manifest.json".to_owned()) && names.len() == 7,
+        "{names:?}"
+    );
+    let size = std::fs::metadata(&bundle).unwrap().len();
+    let rate = |b: u64, d: Duration| b as f64 / d.as_secs_f64() / 1e6;
+    println!(
+        "lab start --bundle, an image of {} for docker load (the bundle verified first in {:.2} s):",
+        courselab::supply::store::human_size(bytes),
+        opened.as_secs_f64()
+    );
+    println!(
+        "  cp of the bundle file:          {:>8.0} MB/s",
+        rate(size, cp_best)
+    );
+    println!(
+        "  the archive written:            {:>8.0} MB/s  ({:.0}% of cp)",
+        rate(bytes, write_best),
+        100.0 * rate(bytes, write_best) / rate(size, cp_best)
+    );
 }
 
 /// A bundle of one image, `docker.io/bench/venue:1`: a config and two layers of `layer_mib`

@@ -250,11 +250,16 @@ fn load_images(
     let host = SystemHost;
     let platform = kind::docker_platform(&host)?;
     let needs = super::bundle::lab_needs(&session.chapter)?;
-    let node = needs
-        .node_images
-        .first()
-        .cloned()
-        .ok_or_else(|| LabError::Usage("the kind config names no node image to load".into()))?;
+    // `kind create cluster --image` boots every node from the one image loaded.
+    let node = match needs.node_images.as_slice() {
+        [one] => one.clone(),
+        _ => {
+            return Err(LabError::Usage(format!(
+                "the kind config names {} node images; a start from a bundle boots every node from one (`kind create cluster --image`), so give every node the same `image`",
+                needs.node_images.len()
+            )));
+        }
+    };
     let scratch = session.workdir.join(".lab").join(session.id());
     std::fs::create_dir_all(&scratch).map_err(|source| LabError::Output {
         what: scratch.display().to_string(),

@@ -29,6 +29,8 @@ pub enum Source {
         host: String,
         /// The client.
         store: Box<RegistryStore>,
+        /// Where blobs are downloaded to (`.blob-*` files, each removed when used).
+        scratch: std::path::PathBuf,
     },
 }
 
@@ -73,8 +75,9 @@ impl Source {
         Ok(Source::Bundle(Arc::new(Registry::open(path)?)))
     }
 
-    /// The venue at `host` (`HOST:PORT`, as `lab bundle serve` printed it).
-    pub fn mirror(host: &str) -> Result<Source, BundleError> {
+    /// The venue at `host` (`HOST:PORT`, as `lab bundle serve` printed it); blobs are
+    /// downloaded into `scratch`.
+    pub fn mirror(host: &str, scratch: &Path) -> Result<Source, BundleError> {
         let valid = !host.is_empty()
             && !host.starts_with('-')
             && host.contains(':')
@@ -96,6 +99,7 @@ impl Source {
         Ok(Source::Mirror {
             host: host.to_owned(),
             store: Box::new(RegistryStore::new(&at, true, Retry::default())),
+            scratch: scratch.to_owned(),
         })
     }
 
@@ -155,7 +159,7 @@ impl Source {
                     media_type: at.media_type,
                 }))
             }
-            Source::Mirror { host, store } => {
+            Source::Mirror { host, store, .. } => {
                 let image = Self::at_venue(host, name);
                 let found = store.manifest(&image, reference).await.map_err(|source| {
                     BundleError::Load {
@@ -216,11 +220,32 @@ impl Source {
                     _copy: None,
                 })
             }
-            Source::Mirror { host, store } => {
-                let copy = tempfile::NamedTempFile::new().map_err(|e| BundleError::Write {
-                    path: std::env::temp_dir(),
-                    reason: e.to_string(),
-                })?;
+            Source::Mirror {
+                host,
+                store,
+                scratch,
+            } => {
+                // The venue's descriptors are not trusted with this machine's disk: no blob
+                // larger than a bundle may hold.
+                if size > super::layout::MAX_BLOB {
+                    return Err(BundleError::Load {
+                        what: what.clone(),
+                        source: SupplyError::Corrupt {
+                            what,
+                            reason: format!(
+                                "its descriptor gives {size} bytes, more than the {} a bundle may hold in one file",
+                                crate::supply::store::human_size(super::layout::MAX_BLOB)
+                            ),
+                        },
+                    });
+                }
+                let copy = tempfile::Builder::new()
+                    .prefix(".blob-")
+                    .tempfile_in(scratch)
+                    .map_err(|e| BundleError::Write {
+                        path: scratch.clone(),
+                        reason: e.to_string(),
+                    })?;
                 let image = Self::at_venue(host, name);
                 store
                     .blob_into(&image, digest, size, copy.as_file())
@@ -342,5 +367,43 @@ impl Store for Source {
             });
         }
         Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_venue_is_host_and_port_and_its_descriptors_do_not_get_the_disk() {
+        let scratch = tempfile::tempdir().unwrap();
+        for bad in ["venue", "-venue:5050", "venue:5050/x", ""] {
+            let err = Source::mirror(bad, scratch.path())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("is not HOST:PORT"), "{bad}: {err}");
+        }
+        // Refused before anything is asked: the venue here would not even answer.
+        let venue = Source::mirror("127.0.0.1:1", scratch.path()).unwrap();
+        let digest = Digest::sha256_of(b"a layer");
+        let err = crate::runtime::block_on(venue.blob(
+            "docker.io/kindest/node",
+            &digest,
+            crate::bundle::layout::MAX_BLOB + 1,
+        ))
+        .unwrap()
+        .err()
+        .unwrap();
+        let text = err.to_string();
+        assert!(text.contains("a bundle may hold in one file"), "{text}");
+        assert!(matches!(
+            err,
+            BundleError::Load {
+                source: SupplyError::Corrupt { .. },
+                ..
+            }
+        ));
+        assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
     }
 }

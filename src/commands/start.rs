@@ -205,7 +205,12 @@ fn open_source(session: &Session, from: &From, out: &mut impl Write) -> Result<S
             Ok(source)
         }
         From::Mirror(host) => {
-            let source = Source::mirror(host)?;
+            let scratch = session.workdir.join(".lab").join(session.id());
+            std::fs::create_dir_all(&scratch).map_err(|source| LabError::Output {
+                what: scratch.display().to_string(),
+                source,
+            })?;
+            let source = Source::mirror(host, &scratch)?;
             line(
                 out,
                 "mirror",
@@ -220,9 +225,9 @@ fn open_source(session: &Session, from: &From, out: &mut impl Write) -> Result<S
     }
 }
 
-/// Removes the archives an interrupted start left in the lab's folder (`.load-*.tar`, an
-/// image for `docker load`, and `.kyverno-*.tgz`, the chart for helm): only `lab start`
-/// writes files of those names there, and a node image's archive is large.
+/// Removes the files an interrupted start left in the lab's folder (`.load-*.tar`, an image
+/// for `docker load`; `.kyverno-*.tgz`, the chart for helm; `.blob-*`, a blob downloaded from
+/// the venue): only `lab start` writes files of those names there, and they can be large.
 fn remove_scratch(scratch: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(scratch) else {
         return;
@@ -231,7 +236,8 @@ fn remove_scratch(scratch: &std::path::Path) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let ours = (name.starts_with(".load-") && name.ends_with(".tar"))
-            || (name.starts_with(".kyverno-") && name.ends_with(".tgz"));
+            || (name.starts_with(".kyverno-") && name.ends_with(".tgz"))
+            || name.starts_with(".blob-");
         if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = std::fs::remove_file(entry.path());
         }

@@ -341,9 +341,10 @@ pub async fn copy_image(
         return Ok(Some((top.digest, Copied::Present)));
     }
     let (mut manifests, mut blobs) = (0, 0);
-    // Children before their index, blobs before their manifest: the registry checks that
+    // Blobs before their manifest, children before their index: the registry checks that
     // what a manifest names is there.
-    let mut order = Vec::new();
+    let mut order: Vec<(super::source::Fetched, Vec<Digest>)> = Vec::new();
+    let mut seen = BTreeSet::from([top.digest.clone()]);
     let mut pending = vec![(top.clone(), 1usize)];
     while let Some((fetched, depth)) = pending.pop() {
         let shape = parse_shape(&what, &fetched.bytes)?;
@@ -357,8 +358,14 @@ pub async fn copy_image(
                 ),
             ));
         }
+        let mut children = Vec::new();
         for child in &shape.manifests {
             let d = digest(&what, &child.digest)?;
+            children.push(d.clone());
+            // An index may list one manifest twice (or two indexes share one): read it once.
+            if !seen.insert(d.clone()) {
+                continue;
+            }
             let found = source
                 .manifest(name, d.as_str())
                 .await?
@@ -386,18 +393,31 @@ pub async fn copy_image(
                 .map_err(target)?;
             blobs += 1;
         }
-        order.push(fetched);
+        order.push((fetched, children));
     }
-    for fetched in order.iter().rev() {
-        let reference = if fetched.digest == top.digest {
-            tag
-        } else {
-            fetched.digest.as_str()
-        };
-        lab.push_manifest(to, reference, &fetched.bytes, &fetched.media_type)
-            .await
-            .map_err(target)?;
-        manifests += 1;
+    // Each pass pushes the manifests whose children are all pushed; content addressing
+    // leaves no cycle, so every pass pushes at least one.
+    let mut pushed = BTreeSet::new();
+    while pushed.len() < order.len() {
+        let before = pushed.len();
+        for (fetched, children) in &order {
+            if pushed.contains(&fetched.digest) || !children.iter().all(|c| pushed.contains(c)) {
+                continue;
+            }
+            let reference = if fetched.digest == top.digest {
+                tag
+            } else {
+                fetched.digest.as_str()
+            };
+            lab.push_manifest(to, reference, &fetched.bytes, &fetched.media_type)
+                .await
+                .map_err(target)?;
+            pushed.insert(fetched.digest.clone());
+            manifests += 1;
+        }
+        if pushed.len() == before {
+            return Err(corrupt(&what, "its indexes refer to each other".into()));
+        }
     }
     Ok(Some((top.digest, Copied::Pushed { manifests, blobs })))
 }

@@ -784,3 +784,96 @@ fn a_venue_that_does_not_answer_is_named_with_what_to_check_and_nothing_is_creat
         );
     }
 }
+
+#[test]
+fn an_index_whose_entries_share_a_manifest_is_copied_children_first_once_each() {
+    // I0 lists I1 and M; I1 lists M twice: M is read once and pushed before either index
+    // (the registry refuses an index whose entries it does not have).
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("venue");
+    let blobs = folder.join("oci/blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = courselab::supply::Digest::sha256_of(bytes);
+        std::fs::write(blobs.join(digest.hex()), bytes).unwrap();
+        json!({"digest": digest.as_str(), "size": bytes.len()})
+    };
+    let mut config =
+        put(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#);
+    config["mediaType"] = "application/vnd.oci.image.config.v1+json".into();
+    let mut layer = put(b"a layer");
+    layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar".into();
+    let manifest =
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config, "layers": [layer]})
+        .to_string();
+    let mut m = put(manifest.as_bytes());
+    m["mediaType"] = "application/vnd.oci.image.manifest.v1+json".into();
+    let index = |entries: Vec<Value>| {
+        json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries})
+            .to_string()
+    };
+    let i1_text = index(vec![m.clone(), m.clone()]);
+    let mut i1 = put(i1_text.as_bytes());
+    i1["mediaType"] = "application/vnd.oci.image.index.v1+json".into();
+    let i0_text = index(vec![i1, m]);
+    let mut i0 = put(i0_text.as_bytes());
+    i0["mediaType"] = "application/vnd.oci.image.index.v1+json".into();
+    let top = i0["digest"].as_str().unwrap().to_owned();
+    i0["annotations"] = json!({"org.opencontainers.image.ref.name": "docker.io/test/shared:1"});
+    std::fs::write(
+        folder.join("oci/index.json"),
+        json!({"schemaVersion": 2, "manifests": [i0]}).to_string(),
+    )
+    .unwrap();
+    let bundle = dir.path().join("venue.tar");
+    courselab::bundle::pack::pack(
+        &folder,
+        "ch14",
+        std::fs::File::create(&bundle).unwrap(),
+        &bundle,
+    )
+    .unwrap();
+    let source = courselab::bundle::source::Source::bundle(&bundle).unwrap();
+    let lab_registry = TestRegistry::start();
+    let to =
+        courselab::supply::ImageRef::parse(&format!("{}/test/shared", lab_registry.addr)).unwrap();
+    let lab = courselab::supply::registry::RegistryStore::new(
+        &to,
+        false,
+        courselab::supply::registry::Retry::default(),
+    );
+    let rt = runtime();
+    let copy = || {
+        rt.block_on(courselab::bundle::load::copy_image(
+            &source,
+            "docker.io/test/shared",
+            "1",
+            &lab,
+            &to,
+            "1",
+        ))
+        .unwrap()
+        .unwrap()
+    };
+    let (digest, copied) = copy();
+    assert_eq!(digest.as_str(), top);
+    assert_eq!(
+        copied,
+        courselab::bundle::load::Copied::Pushed {
+            manifests: 3,
+            blobs: 2
+        }
+    );
+    let crane = peer_command("crane")
+        .args([
+            "digest",
+            "--insecure",
+            &format!("{}/test/shared:1", lab_registry.addr),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&crane.stdout).trim(), top);
+    // Again: present, nothing sent.
+    assert_eq!(copy().1, courselab::bundle::load::Copied::Present);
+}

@@ -196,6 +196,10 @@ impl Drop for Learner {
         if self.dir.path().join(".lab/ch14/state.json").exists() {
             let _ = self.lab(&["stop", "--delete"]);
         }
+        // The stand-in docker's registry "container" is a process of its own.
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("fake-state/registry.pid")) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
     }
 }
 

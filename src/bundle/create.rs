@@ -27,13 +27,13 @@ use crate::supply::{Digest, ImageRef};
 pub const REGISTRY_IMAGE: &str = "registry:3";
 
 /// The most manifests one index may list, and layers one manifest may have.
-const MAX_CHILDREN: usize = 1000;
+pub(crate) const MAX_CHILDREN: usize = 1000;
 /// How deep indexes may nest (an index of indexes of manifests).
-const MAX_DEPTH: usize = 3;
+pub(crate) const MAX_DEPTH: usize = 3;
 /// The tags cosign keeps an image's artifacts under, after `sha256-<hex>`: signatures,
 /// attestations, SBOMs, and (no suffix) the OCI 1.1 referrers index cosign v3 writes when the
 /// registry has no referrers API.
-const COSIGN_SUFFIXES: [&str; 4] = [".sig", ".att", ".sbom", ""];
+pub(crate) const COSIGN_SUFFIXES: [&str; 4] = [".sig", ".att", ".sbom", ""];
 
 /// What a bundle of a lab holds, before its files are listed.
 #[derive(Debug, Default)]
@@ -273,7 +273,7 @@ fn parse_digest(what: &str, text: &str) -> Result<Digest, BundleError> {
 }
 
 /// The manifest's media type, as it says (or as its shape tells).
-fn media_type(bytes: &[u8]) -> String {
+pub(crate) fn media_type(bytes: &[u8]) -> String {
     let shape: Option<ManifestShape> = serde_json::from_slice(bytes).ok();
     match shape {
         Some(ManifestShape {

@@ -17,7 +17,7 @@ use std::io::Write;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::create::canonical_repository;
+use super::create::{COSIGN_SUFFIXES, MAX_CHILDREN, MAX_DEPTH, canonical_repository};
 use super::error::BundleError;
 use super::kyverno;
 use super::source::Source;
@@ -27,12 +27,6 @@ use crate::supply::{Digest, ImageRef, SupplyError};
 
 /// The registry name of the tags the lab loads images under.
 pub const LOADED_NAMESPACE: &str = "courselab.invalid";
-
-/// The tags cosign keeps an image's artifacts under, after `sha256-<hex>`.
-const COSIGN_SUFFIXES: [&str; 4] = [".sig", ".att", ".sbom", ""];
-/// How many entries an index may list, and how deep indexes may nest.
-const MAX_CHILDREN: usize = 1000;
-const MAX_DEPTH: usize = 3;
 
 #[derive(Deserialize)]
 struct Shape {

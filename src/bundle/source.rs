@@ -12,7 +12,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::create::canonical_repository;
+use super::create::{canonical_repository, media_type};
 use super::error::BundleError;
 use super::serve::Registry;
 use crate::supply::registry::{RegistryStore, Retry};
@@ -266,27 +266,6 @@ impl Source {
                 })
             }
         }
-    }
-}
-
-/// The manifest's media type, as it says (or as its shape tells).
-fn media_type(bytes: &[u8]) -> String {
-    #[derive(serde::Deserialize)]
-    struct Shape {
-        #[serde(rename = "mediaType", default)]
-        media_type: Option<String>,
-        #[serde(default)]
-        manifests: Option<serde_json::Value>,
-    }
-    match serde_json::from_slice::<Shape>(bytes) {
-        Ok(Shape {
-            media_type: Some(m),
-            ..
-        }) => m,
-        Ok(Shape {
-            manifests: Some(_), ..
-        }) => "application/vnd.oci.image.index.v1+json".into(),
-        _ => "application/vnd.oci.image.manifest.v1+json".into(),
     }
 }
 

@@ -710,12 +710,14 @@ fn a_bundle_made_for_other_pins_starts_nothing() {
             && stderr.contains("lab bundle create ch14"),
         "{stderr}"
     );
-    assert!(
-        !calls.contains("docker run")
-            && !calls.contains("docker load")
-            && !calls.contains("kind create"),
-        "{calls}"
-    );
+    assert_nothing_created(&calls);
+}
+
+/// No container was run or loaded and no cluster created: the stand-ins' `calls` say so.
+fn assert_nothing_created(calls: &str) {
+    for created in ["docker run", "docker load", "kind create"] {
+        assert!(!calls.contains(created), "{created}:\n{calls}");
+    }
 }
 
 /// `lab start ch14 ARGS` for a learner with a key pair, the docker, kind and helm stand-ins
@@ -767,12 +769,7 @@ fn a_venue_that_does_not_answer_is_named_with_what_to_check_and_nothing_is_creat
             && stderr.contains("check that `lab bundle serve` runs there"),
         "{stderr}"
     );
-    assert!(
-        !calls.contains("docker run")
-            && !calls.contains("docker load")
-            && !calls.contains("kind create"),
-        "{calls}"
-    );
+    assert_nothing_created(&calls);
     // Not HOST:PORT: refused before anything is asked.
     for bad in ["--mirror=venue", "--mirror=-venue:5050"] {
         let (code, _, stderr, calls) = start_with_stand_ins(course.path(), &[bad]);

@@ -1822,8 +1822,8 @@ fn a_venue_bundle_starts_the_lab_with_no_network_first_from_the_venue_then_from_
     }
 
     // helm was given the bundle's chart and values that point every image the chart's
-    // templates render at the lab registry as the nodes reach it; rendered here from the
-    // chart's values as its `_image.tpl` computes them, each is in the lab registry.
+    // templates render at the lab registry as the nodes reach it: computed here from the
+    // chart's values as its `_image.tpl` does, and rendered by the real helm below.
     let chart = std::fs::read(state.join("chart.tgz")).unwrap();
     let sets = std::fs::read_to_string(state.join("helm-sets")).unwrap();
     let values = chart_values_with_sets(&chart, &sets);
@@ -1832,22 +1832,9 @@ fn a_venue_bundle_starts_the_lab_with_no_network_first_from_the_venue_then_from_
         rendered.len(),
         courselab::bundle::kyverno::IMAGE_VALUES.len()
     );
-    for (path, image) in &rendered {
-        let in_lab = image
-            .strip_prefix("kind-registry:5000/")
-            .unwrap_or_else(|| panic!("{path} renders {image}, not from the lab registry"));
-        let crane = std::process::Command::new(peers_bin().join("crane"))
-            .args(["digest", "--insecure", &format!("{lab_addr}/{in_lab}")])
-            .output()
-            .unwrap();
-        assert!(
-            crane.status.success(),
-            "{path}: {image} is not in the lab registry"
-        );
-    }
 
-    // And rendered by the real helm with those values (test hooks aside: only `helm test`
-    // runs them), every image of every object is one the lab registry holds.
+    // Rendered by the real helm with those values (test hooks aside: only `helm test` runs
+    // them), every image of every object is one the lab registry holds.
     std::fs::write(learner.dir.path().join("kyverno.tgz"), &chart).unwrap();
     let mut template = std::process::Command::new(super::peers::peer("helm"));
     template.current_dir(learner.dir.path()).args([

@@ -99,7 +99,9 @@ pub fn read_bytes(path: &Path, limit: u64, purpose: &'static str) -> Result<Vec<
     }
     // The file may have been replaced between the check and the open; the limit still holds.
     let file = std::fs::File::open(path).map_err(unreadable)?;
-    read_limited(file, limit, purpose, path)
+    // Sized as the file was (one read fills it; it still grows if the file did).
+    let capacity = usize::try_from(meta.len().min(limit)).unwrap_or(0);
+    read_limited(file, limit, purpose, path, capacity)
 }
 
 /// The metadata of `path`, which must be a regular file: a directory, a device or a FIFO
@@ -139,7 +141,7 @@ pub fn read_text(path: &Path, limit: u64, purpose: &'static str) -> Result<Strin
 /// Reads standard input as UTF-8 text, up to `limit` bytes.
 pub fn read_stdin_text(limit: u64, purpose: &'static str) -> Result<String, InputError> {
     let path = Path::new("standard input");
-    let bytes = read_limited(std::io::stdin().lock(), limit, purpose, path)?;
+    let bytes = read_limited(std::io::stdin().lock(), limit, purpose, path, 0)?;
     String::from_utf8(bytes).map_err(|_| InputError::NotUtf8 {
         path: path.to_owned(),
     })
@@ -150,8 +152,9 @@ fn read_limited(
     limit: u64,
     purpose: &'static str,
     path: &Path,
+    capacity: usize,
 ) -> Result<Vec<u8>, InputError> {
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(capacity.saturating_add(1));
     reader
         .take(limit + 1)
         .read_to_end(&mut bytes)
@@ -226,7 +229,7 @@ mod tests {
     #[test]
     fn a_reader_that_never_ends_stops_at_the_limit() {
         let err =
-            read_limited(std::io::repeat(b'x'), 1000, "a manifest", Path::new("x")).unwrap_err();
+            read_limited(std::io::repeat(b'x'), 1000, "a manifest", Path::new("x"), 0).unwrap_err();
         assert!(matches!(err, InputError::TooLarge { size: 1001, .. }));
     }
 

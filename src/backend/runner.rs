@@ -120,16 +120,8 @@ impl<W: StepsWorkdir> CheckRunner<W> {
         select: impl Fn(&PreparedCheck) -> bool,
         what: &str,
     ) -> Result<Vec<CheckResult>, Interrupted> {
-        // Every check (grading runs them all, once per file) is run where it is, not cloned.
-        let checks: std::borrow::Cow<'_, [PreparedCheck]> = if self.prepared.iter().all(&select) {
-            std::borrow::Cow::Borrowed(&self.prepared)
-        } else {
-            self.prepared
-                .iter()
-                .filter(|c| select(c))
-                .cloned()
-                .collect()
-        };
+        // The checks are run where they are, not cloned (grading runs them once per file).
+        let checks: Vec<&PreparedCheck> = self.prepared.iter().filter(|c| select(c)).collect();
         let spinner = self.spinner.then(|| {
             crate::terminal::Spinner::start(format!("checking {} check(s) {what}", checks.len()))
         });
@@ -162,7 +154,7 @@ impl<W: StepsWorkdir> CheckRunner<W> {
         &self,
         cluster: &C,
         registry: &R,
-        checks: &[PreparedCheck],
+        checks: &[&PreparedCheck],
         on_wait: &dyn Fn(&Waiting),
     ) -> Result<Vec<CheckResult>, Interrupted> {
         if !self.record_cluster {
@@ -276,7 +268,7 @@ impl<W: StepsWorkdir> CheckRunner<W> {
         &self,
         cluster: &C,
         registry: &R,
-        checks: &[PreparedCheck],
+        checks: &[&PreparedCheck],
         on_wait: &dyn Fn(&Waiting),
     ) -> Result<Vec<CheckResult>, Interrupted> {
         let engine = self.engine(cluster, registry, on_wait);

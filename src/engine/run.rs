@@ -295,7 +295,7 @@ impl<C: Cluster, R: Registry, W: Workdir> Engine<'_, C, R, W> {
     }
 
     /// Runs checks in order.
-    pub async fn run_all(&self, checks: &[PreparedCheck]) -> Vec<CheckResult> {
+    pub async fn run_all(&self, checks: &[&PreparedCheck]) -> Vec<CheckResult> {
         let mut results = Vec::new();
         for check in checks {
             results.push(self.run(check).await);

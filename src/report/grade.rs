@@ -125,8 +125,9 @@ pub fn json(report: &ClassReport<'_>) -> String {
     String::from_utf8(bytes).expect("JSON is UTF-8")
 }
 
-/// The JSON report, written to `out` as it is serialized (pretty, with a trailing newline,
-/// as every JSON document of `lab` is).
+/// The JSON report, written to `out` as it is serialized: pretty down to the summary's members
+/// and the list of submissions, then one line per submission (a class of ten thousand is read
+/// a learner at a time, and fully pretty it is nearly twice the size), with a trailing newline.
 fn json_to(report: &ClassReport<'_>, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let summary = report.summary;
     let document = Document {
@@ -139,8 +140,7 @@ fn json_to(report: &ClassReport<'_>, out: &mut dyn std::io::Write) -> std::io::R
         submissions: report.class,
     };
     let mut out = std::io::BufWriter::new(out);
-    serde_json::to_writer_pretty(&mut out, &document)?;
-    out.write_all(b"\n")?;
+    super::json::write_outline(&mut out, &document, 2)?;
     out.flush()
 }
 

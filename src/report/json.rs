@@ -1,5 +1,6 @@
 //! How every JSON document of `lab` is written: pretty, with one trailing newline, so that
-//! all machine-readable output looks alike.
+//! all machine-readable output looks alike; a class's grade report indented only down to its
+//! list of submissions, one line each ([`write_outline`]).
 
 use serde::Serialize;
 

@@ -41,6 +41,7 @@ pub(crate) fn write_outline(
 /// The formatter of [`write_outline`]: serde_json's pretty layout (two spaces a level) for the
 /// containers opened at most `levels` deep, its compact one inside them.
 struct Outline {
+    /// How deep containers are still laid out one value a line (the document itself is 1).
     levels: usize,
     /// How many containers are open.
     depth: usize,
